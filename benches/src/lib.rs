@@ -1,0 +1,3 @@
+//! # smallmind-benches — benchmark support
+//!
+//! Shared input generators for the criterion and gungraun benches in `benches/`.

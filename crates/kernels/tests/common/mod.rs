@@ -1,0 +1,76 @@
+//! Shared helpers for the kernel conformance suites.
+//!
+//! Each suite (`tests/<family>.rs`) declares its own named tolerance constants
+//! and uses these helpers to run every case on every SIMD path this CPU has.
+
+#![allow(dead_code, unreachable_pub)]
+
+use smallmind_kernels::{SimdPath, available_paths, with_path};
+
+/// The lengths every elementwise/reduction suite covers: 0, 1, each path's
+/// SIMD width ± 1, the 63/64/65 block edges, and one large size.
+pub fn edge_lengths() -> Vec<usize> {
+    let mut lens = vec![0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 1000, 100_003];
+    lens.sort_unstable();
+    lens.dedup();
+    lens
+}
+
+/// Runs `case` once per available SIMD path, with that path forced.
+pub fn for_each_path(mut case: impl FnMut(SimdPath)) {
+    for path in available_paths() {
+        with_path(path, || case(path)).expect("available path");
+    }
+}
+
+/// A deterministic pseudo-random f32 in [-1, 1) from a 64-bit state (xorshift*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_f32(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        (bits as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    pub fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
+        (0..len).map(|_| self.next_f32() * scale).collect()
+    }
+}
+
+/// Largest `|a - b| / max(1, |b|)` over two equal-length slices; NaN in
+/// exactly one side counts as infinite error, NaN in both as none.
+pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len());
+    actual
+        .iter()
+        .zip(expected)
+        .map(|(&a, &e)| match (a.is_nan(), e.is_nan()) {
+            (true, true) => 0.0,
+            (true, false) | (false, true) => f32::INFINITY,
+            _ if a == e => 0.0,
+            _ => (a - e).abs() / e.abs().max(1.0),
+        })
+        .fold(0.0, f32::max)
+}
+
+/// Reads one f32 tensor from the PyTorch fixture file, with its shape.
+pub fn fixture(name: &str) -> (Vec<f32>, Vec<usize>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/kernels/kernels.safetensors");
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    let view = tensors.tensor(name).unwrap_or_else(|e| panic!("fixture tensor {name}: {e}"));
+    assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name} must be f32");
+    let data = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (data, view.shape().to_vec())
+}

@@ -1,0 +1,3 @@
+//! # smallmind-tensor — the tensor layer
+//!
+//! Sits directly on `smallmind-kernels`. Work in progress.
