@@ -14,8 +14,17 @@
 //!   written once, generic over [`pulp::Simd`];
 //! - it has a scalar `_ref` twin with the same signature, which is its test oracle.
 
+pub mod activation;
+pub mod convert;
 pub mod dispatch;
 mod error;
+pub mod gemm;
+pub mod gemv;
+pub mod math;
+pub mod norm;
+pub mod rope;
+pub mod softmax;
+pub mod vector;
 
 pub use dispatch::{SimdPath, active_path, available_paths, with_path};
 pub use error::KernelError;
