@@ -200,3 +200,12 @@ pub enum TensorError {
 
 /// Shorthand for `Result<T, TensorError>`.
 pub type Result<T> = std::result::Result<T, TensorError>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_stay_small() {
+        // Clippy's `result_large_err` limit; shapes and strides are inline.
+        assert!(size_of::<super::TensorError>() <= 128);
+    }
+}

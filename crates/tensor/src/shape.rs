@@ -18,9 +18,12 @@
 
 use crate::error::{Result, TensorError};
 
-/// Most dimensions a [`Shape`] can have. Transformer tensors need at most 4
-/// (`(B, H, T, D)`); two spare.
-pub const MAX_RANK: usize = 6;
+/// Most dimensions a [`Shape`] can have. Transformer tensors need at most 5
+/// (`(B, T, 3, H, D)` for a fused QKV projection split into heads). Kept small
+/// because shapes are stored inline, in views and in errors: at 5, every
+/// [`TensorError`] variant stays within 128 bytes, so results stay cheap to
+/// return.
+pub const MAX_RANK: usize = 5;
 
 /// The dimensions of a tensor, outermost first, with a checked element count.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,20 +57,12 @@ impl Shape {
             rank: dims.len() as u8,
         };
         shape.dims[..dims.len()].copy_from_slice(dims);
-        // The product of every suffix must fit: the last one is the element
-        // count, the others are the contiguous strides (which can overflow on
-        // their own when an outer dimension is zero).
+        // Every suffix product must fit: the longest is the element count,
+        // the others are the contiguous strides (which can overflow on their
+        // own when an outer dimension is zero, as in `[0, usize::MAX, 2]`).
         let mut product: usize = 1;
         for &d in dims.iter().rev() {
             product = product.checked_mul(d).ok_or(TensorError::SizeOverflow {
-                op,
-                shape,
-                dtype: None,
-            })?;
-        }
-        let mut stride: usize = 1;
-        for &d in dims.iter().skip(1).rev() {
-            stride = stride.checked_mul(d).ok_or(TensorError::SizeOverflow {
                 op,
                 shape,
                 dtype: None,
@@ -95,9 +90,11 @@ impl Shape {
     }
 
     /// Number of elements: the product of the dimensions (1 for a scalar).
-    /// Checked at construction, so it cannot overflow here.
     pub fn numel(&self) -> usize {
-        self.dims().iter().product()
+        // Innermost first: the partial products are the suffix products
+        // checked at construction, so none overflows (outermost first could:
+        // `[usize::MAX, 2, 0]` has 0 elements but `usize::MAX * 2` overflows).
+        self.dims().iter().rev().product()
     }
 
     /// Row-major contiguous strides, in elements: `[d1*d2, d2, 1]` for
@@ -339,8 +336,10 @@ impl Layout {
         }
         let mut out = *self;
         out.shape.dims[dim] = len;
-        if len > 0 {
-            // `start < size`, so this element exists and the sum is below the extent.
+        if out.numel() > 0 {
+            // `start < size` and no dimension is empty, so this element exists
+            // and the sum is below the extent. An empty view keeps the offset,
+            // so it never points past the storage.
             out.offset += start * self.strides()[dim];
         }
         Ok(out)
@@ -356,7 +355,10 @@ impl Layout {
         }
         let rank = self.rank();
         let mut out = *self;
-        out.offset += index * self.strides()[dim];
+        if self.numel() > 0 {
+            // As in `narrow`: only a non-empty view moves the offset.
+            out.offset += index * self.strides()[dim];
+        }
         out.shape.dims.copy_within(dim + 1..rank, dim);
         out.strides.values.copy_within(dim + 1..rank, dim);
         out.shape.dims[rank - 1] = 0;

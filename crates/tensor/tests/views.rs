@@ -261,11 +261,7 @@ fn huge_shapes_overflow_with_an_error() {
     ));
     assert!(matches!(
         Tensor::zeros(&[1; MAX_RANK + 1], DType::F32),
-        Err(TensorError::RankTooLarge {
-            rank: 7,
-            max: 6,
-            ..
-        })
+        Err(TensorError::RankTooLarge { rank, max, .. }) if rank == MAX_RANK + 1 && max == MAX_RANK
     ));
     // Fits in isize but not in memory: an error, not an abort.
     assert!(matches!(
