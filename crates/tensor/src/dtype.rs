@@ -96,7 +96,18 @@ impl DType {
     /// [`DType::checked_byte_size`] of `shape`, with an error naming `op`,
     /// the shape and the dtype.
     pub(crate) fn byte_size_of(self, op: &'static str, shape: &Shape) -> Result<usize> {
-        let numel = shape.numel();
+        self.byte_size_in(op, shape.numel(), shape)
+    }
+
+    /// [`DType::checked_byte_size`] of `numel` elements (of, or inside, a
+    /// tensor of shape `shape`), with an error naming `op`, `shape` and the
+    /// dtype.
+    pub(crate) fn byte_size_in(
+        self,
+        op: &'static str,
+        numel: usize,
+        shape: &Shape,
+    ) -> Result<usize> {
         if !numel.is_multiple_of(self.block_size()) {
             return Err(TensorError::PartialBlock {
                 op,

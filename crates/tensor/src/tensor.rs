@@ -295,22 +295,7 @@ impl Tensor {
 
     /// Bytes taken by `numel` elements of this tensor's dtype.
     fn bytes_of(&self, op: &'static str, numel: usize) -> Result<usize> {
-        let dtype = self.dtype;
-        if !numel.is_multiple_of(dtype.block_size()) {
-            return Err(TensorError::PartialBlock {
-                op,
-                dtype,
-                numel,
-                block_size: dtype.block_size(),
-            });
-        }
-        dtype
-            .checked_byte_size(numel)
-            .ok_or(TensorError::SizeOverflow {
-                op,
-                shape: *self.shape(),
-                dtype: Some(dtype),
-            })
+        self.dtype.byte_size_in(op, numel, self.shape())
     }
 
     /// Byte range of a contiguous tensor's elements in its storage.
