@@ -1,0 +1,245 @@
+//! Element types: the [`DType`] tag and the [`Element`] trait for Rust types
+//! that a tensor's bytes can be viewed as.
+//!
+//! Every dtype is described as *blocks*: `block_size()` elements stored in
+//! `block_bytes()` bytes. The float types are blocks of one element (f32: 1
+//! element in 4 bytes). Block-quantized types, when they arrive, fit the same
+//! rule — ggml's Q8_0 is 32 elements in 34 bytes, Q4_K 256 elements in 144
+//! bytes — so every byte-size computation in the crate goes through
+//! [`DType::checked_byte_size`] (whole blocks, checked arithmetic) and needs no
+//! rework. Only element-wise typed access ([`Element`]) is limited to the
+//! float types.
+
+use crate::error::{Result, TensorError};
+use crate::shape::Shape;
+use half::{bf16, f16};
+
+/// The element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary16 (`half::f16`).
+    F16,
+    /// bfloat16: the top 16 bits of an f32 (`half::bf16`).
+    BF16,
+}
+
+impl DType {
+    /// Every dtype, in declaration order.
+    pub const ALL: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+    /// Short lowercase name, as used in file formats: `"f32"`, `"f16"`, `"bf16"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+        }
+    }
+
+    /// Elements per storage block: 1 for the float types, 32 or 256 for
+    /// block-quantized types.
+    pub const fn block_size(self) -> usize {
+        match self {
+            DType::F32 | DType::F16 | DType::BF16 => 1,
+        }
+    }
+
+    /// Bytes per storage block.
+    pub const fn block_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F16 | DType::BF16 => 2,
+        }
+    }
+
+    /// Bytes per element, or `None` for block-quantized types, whose elements
+    /// have no whole-byte size (use [`DType::checked_byte_size`]).
+    pub const fn size_in_bytes(self) -> Option<usize> {
+        if self.block_size() == 1 {
+            Some(self.block_bytes())
+        } else {
+            None
+        }
+    }
+
+    /// Alignment, in bytes, that the start of this dtype's data needs before it
+    /// can be viewed as typed elements (or blocks).
+    pub const fn align(self) -> usize {
+        match self {
+            DType::F32 => align_of::<f32>(),
+            DType::F16 => align_of::<f16>(),
+            DType::BF16 => align_of::<bf16>(),
+        }
+    }
+
+    /// `true` for block-quantized types (`block_size() > 1`).
+    pub const fn is_quantized(self) -> bool {
+        self.block_size() > 1
+    }
+
+    /// Bytes taken by `numel` elements: `numel / block_size * block_bytes`.
+    ///
+    /// `None` if `numel` is not a whole number of blocks or the result exceeds
+    /// `isize::MAX` (the largest size any allocation or slice can have).
+    pub const fn checked_byte_size(self, numel: usize) -> Option<usize> {
+        if !numel.is_multiple_of(self.block_size()) {
+            return None;
+        }
+        match (numel / self.block_size()).checked_mul(self.block_bytes()) {
+            Some(bytes) if bytes <= isize::MAX as usize => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// [`DType::checked_byte_size`] of `shape`, with an error naming `op`,
+    /// the shape and the dtype.
+    pub(crate) fn byte_size_of(self, op: &'static str, shape: &Shape) -> Result<usize> {
+        self.byte_size_in(op, shape.numel(), shape)
+    }
+
+    /// [`DType::checked_byte_size`] of `numel` elements (of, or inside, a
+    /// tensor of shape `shape`), with an error naming `op`, `shape` and the
+    /// dtype.
+    pub(crate) fn byte_size_in(
+        self,
+        op: &'static str,
+        numel: usize,
+        shape: &Shape,
+    ) -> Result<usize> {
+        if !numel.is_multiple_of(self.block_size()) {
+            return Err(TensorError::PartialBlock {
+                op,
+                dtype: self,
+                numel,
+                block_size: self.block_size(),
+            });
+        }
+        self.checked_byte_size(numel)
+            .ok_or(TensorError::SizeOverflow {
+                op,
+                shape: *shape,
+                dtype: Some(self),
+            })
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+    impl Sealed for half::bf16 {}
+}
+
+/// A Rust type whose values are the elements of one [`DType`]: `f32`,
+/// `half::f16` or `half::bf16`. Sealed: the set matches the element-wise dtypes.
+pub trait Element: bytemuck::Pod + Send + Sync + sealed::Sealed {
+    /// The dtype tag of this type.
+    const DTYPE: DType;
+
+    /// Widens one value to f32 (exact for all three types).
+    fn to_f32(self) -> f32;
+
+    /// Narrows an f32, rounding to nearest even.
+    fn from_f32(value: f32) -> Self;
+
+    /// Widens `src` into `dst` element by element. Both have the same length
+    /// (callers check; extra elements of the longer one are left untouched).
+    fn widen_into(src: &[Self], dst: &mut [f32]);
+}
+
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+
+    fn to_f32(self) -> f32 {
+        self
+    }
+
+    fn from_f32(value: f32) -> Self {
+        value
+    }
+
+    fn widen_into(src: &[Self], dst: &mut [f32]) {
+        let n = src.len().min(dst.len());
+        dst[..n].copy_from_slice(&src[..n]);
+    }
+}
+
+impl Element for f16 {
+    const DTYPE: DType = DType::F16;
+
+    fn to_f32(self) -> f32 {
+        self.to_f32()
+    }
+
+    fn from_f32(value: f32) -> Self {
+        f16::from_f32(value)
+    }
+
+    fn widen_into(src: &[Self], dst: &mut [f32]) {
+        use half::slice::HalfFloatSliceExt;
+        let n = src.len().min(dst.len());
+        // `half` uses F16C when the CPU has it (runtime-detected).
+        src[..n].convert_to_f32_slice(&mut dst[..n]);
+    }
+}
+
+impl Element for bf16 {
+    const DTYPE: DType = DType::BF16;
+
+    fn to_f32(self) -> f32 {
+        self.to_f32()
+    }
+
+    fn from_f32(value: f32) -> Self {
+        bf16::from_f32(value)
+    }
+
+    fn widen_into(src: &[Self], dst: &mut [f32]) {
+        // bf16 -> f32 is a 16-bit shift; this loop auto-vectorizes.
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.to_f32();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_names() {
+        assert_eq!(DType::F32.size_in_bytes(), Some(4));
+        assert_eq!(DType::F16.size_in_bytes(), Some(2));
+        assert_eq!(DType::BF16.size_in_bytes(), Some(2));
+        for d in DType::ALL {
+            assert_eq!(d.block_size(), 1);
+            assert!(!d.is_quantized());
+            assert_eq!(d.to_string(), d.name());
+            assert_eq!(d.align(), d.block_bytes());
+        }
+        assert_eq!(<f32 as Element>::DTYPE, DType::F32);
+        assert_eq!(<f16 as Element>::DTYPE, DType::F16);
+        assert_eq!(<bf16 as Element>::DTYPE, DType::BF16);
+    }
+
+    #[test]
+    fn byte_size_is_checked() {
+        assert_eq!(DType::F32.checked_byte_size(0), Some(0));
+        assert_eq!(DType::F32.checked_byte_size(10), Some(40));
+        assert_eq!(DType::BF16.checked_byte_size(10), Some(20));
+        assert_eq!(DType::F32.checked_byte_size(usize::MAX / 2), None);
+        assert_eq!(DType::F16.checked_byte_size(usize::MAX / 2), None);
+        assert_eq!(
+            DType::F16.checked_byte_size(isize::MAX as usize / 2),
+            Some(isize::MAX as usize - 1)
+        );
+    }
+}
