@@ -29,10 +29,12 @@
 use pulp::Simd;
 
 use crate::KernelError;
-use crate::math::{LaneMap, erf_f32s, erf_f64, exp_f32s, map_inplace, map_into, map_ref};
+use crate::math::{
+    LaneMap, erf_f32s, erf_f64, exp_for_logistic_f32s, map_inplace, map_into, map_ref,
+};
 
 /// `√(2/π)`.
-const SQRT_2_OVER_PI: f32 = 0.797_884_560_802_865_4;
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 /// GPT-2's cubic coefficient.
 const GELU_CUBIC: f32 = 0.044_715;
 /// Below this `gelu_*(x)` is 0 in f32; clamping avoids `−inf/inf`.
@@ -58,7 +60,7 @@ pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * GELU_CUBIC),
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI),
     );
-    let e = exp_f32s(simd, simd.mul_f32s(x, inner));
+    let e = exp_for_logistic_f32s(simd, simd.mul_f32s(x, inner));
     simd.div_f32s(x, simd.add_f32s(simd.splat_f32s(1.0), e))
 }
 
@@ -78,7 +80,7 @@ pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
 #[inline(always)]
 pub(crate) fn silu_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     let x = clamp_below(simd, x, SILU_CLAMP_LO);
-    let e = exp_f32s(simd, simd.neg_f32s(x));
+    let e = exp_for_logistic_f32s(simd, simd.neg_f32s(x));
     simd.div_f32s(x, simd.add_f32s(simd.splat_f32s(1.0), e))
 }
 
