@@ -157,13 +157,16 @@ fn exp2_from_shifted<S: Simd>(simd: S, shifted: S::f32s, bias: S::u32s) -> S::f3
 
 /// Lower clamp of [`exp_for_logistic_f32s`]: keeps `2^(n−1)` normal.
 const LOGISTIC_EXP_LO: f32 = -86.5;
+/// `2·e^r ≈ 2 + 2r + Σ_{k=2..5} D_k r^k` on `|r| ≤ ln2/2`: a degree-5 minimax
+/// fit (1.4e-7 relative), stored doubled so the result is `2·e^r` directly.
+const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_74, 0.333_329_1, 0.083_799_23, 0.016_749_759];
 
-/// `e^t` for the logistic forms `x / (1 + e^t)` (SiLU, GELU): same polynomial
-/// and error as [`exp_f32s`] for `−86.5 ≤ t`, exact overflow to +inf above
-/// `ln(f32::MAX)`, but `t < −86.5` returns `e^−86.5 ≈ 2.7e-38` (it vanishes
-/// next to 1) and NaN handling is left to the caller (the numerator `x`
-/// carries it). Clamps with min/max and skips the subnormal split: 15 ops
-/// instead of 22.
+/// `e^t` for the logistic forms `x / (1 + e^t)` (SiLU, GELU), where only the
+/// relative error of `1 + e^t` matters: degree-5 polynomial (≤ 1.4e-7 + rounding
+/// relative), exact overflow to +inf above `ln(f32::MAX)`; `t < −86.5` returns
+/// `e^−86.5 ≈ 2.7e-38` (it vanishes next to 1) and NaN handling is left to the
+/// caller (the numerator `x` carries it). Min/max clamps, no subnormal split:
+/// 14 vector ops instead of [`exp_f32s`]'s 22.
 #[inline(always)]
 pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
     let t = simd.max_f32s(t, simd.splat_f32s(LOGISTIC_EXP_LO));
@@ -172,11 +175,41 @@ pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), t);
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3]);
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2]));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[1]));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[0]));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
+    let two_exp_r = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
     // 2·e^r · 2^(n−1): both factors stay finite for n ≤ 128, so the product
     // overflows exactly when e^t does.
-    let p = exp_poly(simd, r);
-    let p2 = simd.add_f32s(p, p);
-    simd.mul_f32s(p2, exp2_from_shifted(simd, shifted, simd.splat_u32s(126)))
+    simd.mul_f32s(
+        two_exp_r,
+        exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+    )
+}
+
+/// Below this, [`exp_nonpositive_f32s`] returns exactly 0.
+const NONPOSITIVE_EXP_LO: f32 = -88.0;
+
+/// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): same polynomial and error
+/// as [`exp_f32s`] while the result is normal, `+0` once it would be subnormal
+/// (`d < −87.34`: flushed, since it is then < 1.2e-38 of the row's largest
+/// term), `e^−inf = 0` exactly, NaN propagates. 15 vector ops.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
+    let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
+    let d = simd.select_f32s(simd.less_than_f32s(d, lo), lo, d);
+    let shifted = simd.mul_add_f32s(d, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), d);
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    // n ∈ [−127, 0]: n = −127 gives the bit pattern of +0, so the scale (and
+    // the result) is exactly 0 there; otherwise 2^n is normal.
+    simd.mul_f32s(
+        exp_poly(simd, r),
+        exp2_from_shifted(simd, shifted, simd.splat_u32s(127)),
+    )
 }
 
 /// `e^−y` for `0 ≤ y ≤ 16` (no clamping or special values needed there):

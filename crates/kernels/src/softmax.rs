@@ -3,8 +3,11 @@
 //! For one row `x` of length `L` with valid length `v ≤ L`:
 //! `y_i = e^{x_i − m} / Σ_{j<v} e^{x_j − m}` for `i < v`, `m = max_{j<v} x_j`
 //! (max-subtraction, so a large common offset cannot overflow), and `y_i = 0`
-//! exactly for `i ≥ v`. `exp` ([`crate::math`], ≤ 1.5 ulp) is evaluated only on
-//! the valid entries.
+//! exactly for `i ≥ v`. `e^{x−m}` (`x − m ≤ 0`) uses the exp of
+//! [`crate::math`] (≤ 1 ulp) specialised to non-positive arguments: terms below
+//! `e^−87.3 ≈ 1.2e-38` (relative to the row's largest, which is 1) flush to 0
+//! instead of going subnormal, and `−inf` gives exactly 0. It is evaluated only
+//! on the valid entries.
 //!
 //! Three passes over the valid part of a row: max; `e^{x−m}` written in place
 //! while summing (four vector accumulators per block of 64 vectors, blocks
@@ -34,7 +37,7 @@ use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
-use crate::math::exp_f32s;
+use crate::math::exp_nonpositive_f32s;
 
 /// Matrices with at least this many elements are split across the rayon pool.
 pub const SOFTMAX_PAR_MIN_LEN: usize = 1 << 15;
@@ -80,19 +83,19 @@ fn exp_shifted_sum<S: Simd>(simd: S, values: &mut [f32], max: f32) -> f32 {
         let mut quads = block.chunks_exact_mut(4);
         for quad in &mut quads {
             for (a, v) in acc.iter_mut().zip(quad.iter_mut()) {
-                *v = exp_f32s(simd, simd.sub_f32s(*v, max_v));
+                *v = exp_nonpositive_f32s(simd, simd.sub_f32s(*v, max_v));
                 *a = simd.add_f32s(*a, *v);
             }
         }
         for v in quads.into_remainder() {
-            *v = exp_f32s(simd, simd.sub_f32s(*v, max_v));
+            *v = exp_nonpositive_f32s(simd, simd.sub_f32s(*v, max_v));
             acc[0] = simd.add_f32s(acc[0], *v);
         }
         let acc = simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
         total += f64::from(simd.reduce_sum_f32s(acc));
     }
     if !tail.is_empty() {
-        let e = exp_f32s(simd, simd.sub_f32s(simd.partial_load_f32s(tail), max_v));
+        let e = exp_nonpositive_f32s(simd, simd.sub_f32s(simd.partial_load_f32s(tail), max_v));
         simd.partial_store_f32s(tail, e);
         total += tail.iter().map(|&v| f64::from(v)).sum::<f64>();
     }
