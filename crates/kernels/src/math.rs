@@ -159,7 +159,7 @@ fn exp2_from_shifted<S: Simd>(simd: S, shifted: S::f32s, bias: S::u32s) -> S::f3
 const LOGISTIC_EXP_LO: f32 = -86.5;
 /// `2·e^r ≈ 2 + 2r + Σ_{k=2..5} D_k r^k` on `|r| ≤ ln2/2`: a degree-5 minimax
 /// fit (1.4e-7 relative), stored doubled so the result is `2·e^r` directly.
-const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_74, 0.333_329_1, 0.083_799_23, 0.016_749_759];
+const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_7, 0.333_329_1, 0.083_799_23, 0.016_749_759];
 
 /// `e^t` for the logistic forms `x / (1 + e^t)` (SiLU, GELU), where only the
 /// relative error of `1 + e^t` matters: degree-5 polynomial (≤ 1.4e-7 + rounding
