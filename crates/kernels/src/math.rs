@@ -342,12 +342,32 @@ pub(crate) trait LaneMap: Copy + Send + Sync {
     fn apply<S: Simd>(self, simd: S, x: S::f32s) -> S::f32s;
 }
 
+/// Vectors per step of the elementwise loops.
+const UNROLL: usize = 4;
+
 /// `out[i] = op(x[i])` on the calling thread, `S` already chosen.
 #[inline(always)]
 fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
     let (x_head, x_tail) = S::as_simd_f32s(x);
     let (out_head, out_tail) = S::as_mut_simd_f32s(out);
-    for (o, &v) in out_head.iter_mut().zip(x_head) {
+    // Four independent vectors per step: each evaluation is one long dependency
+    // chain, and interleaving chains keeps the FP pipes busy.
+    let mut out_quads = out_head.chunks_exact_mut(UNROLL);
+    let mut x_quads = x_head.chunks_exact(UNROLL);
+    for (o, v) in (&mut out_quads).zip(&mut x_quads) {
+        let y = [
+            op.apply(simd, v[0]),
+            op.apply(simd, v[1]),
+            op.apply(simd, v[2]),
+            op.apply(simd, v[3]),
+        ];
+        o.copy_from_slice(&y);
+    }
+    for (o, &v) in out_quads
+        .into_remainder()
+        .iter_mut()
+        .zip(x_quads.remainder())
+    {
         *o = op.apply(simd, v);
     }
     if !x_tail.is_empty() {
@@ -359,7 +379,17 @@ fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
 #[inline(always)]
 fn map_seq_inplace<S: Simd, Op: LaneMap>(simd: S, op: Op, data: &mut [f32]) {
     let (head, tail) = S::as_mut_simd_f32s(data);
-    for v in head.iter_mut() {
+    let mut quads = head.chunks_exact_mut(UNROLL);
+    for v in &mut quads {
+        let y = [
+            op.apply(simd, v[0]),
+            op.apply(simd, v[1]),
+            op.apply(simd, v[2]),
+            op.apply(simd, v[3]),
+        ];
+        v.copy_from_slice(&y);
+    }
+    for v in quads.into_remainder() {
         *v = op.apply(simd, *v);
     }
     if !tail.is_empty() {
