@@ -1,1 +1,343 @@
-//! Work in progress.
+//! Row normalizations: LayerNorm and RMSNorm over the last dimension.
+//!
+//! `x` and `out` are `(rows, row_len)` row-major with `row_len = gamma.len()`;
+//! each row is normalized independently.
+//!
+//! - **LayerNorm** (Ba, Kiros & Hinton 2016; PyTorch `layer_norm`):
+//!   `out = (x − μ) / √(σ² + eps) · γ + β`, with `μ` the row mean and `σ²` the
+//!   *biased* variance `Σ(x − μ)² / row_len`; `eps` inside the square root.
+//! - **RMSNorm** (Zhang & Sennrich 2019; HF `LlamaRMSNorm`):
+//!   `out = x / √(mean(x²) + eps) · γ`.
+//!
+//! # Numerical stability
+//! The naive `E[x²] − E[x]²` cancels catastrophically when `|μ| ≫ σ` (a row of
+//! `1000 + N(0,1)` loses every significant digit of σ² in f32). LayerNorm
+//! therefore makes passes over the row, which is in L1/L2 after the first:
+//! 1. `μ₀ = Σx / n` (four SIMD accumulators);
+//! 2. `d = Σ(x − μ₀)` and `q = Σ(x − μ₀)²`, then the corrected two-pass
+//!    estimate (Chan, Golub & LeVeque 1983) `μ = μ₀ + d/n`, `σ² = q/n − (d/n)²`,
+//!    which also cancels the rounding error of `μ₀` to first order;
+//! 3. `out = ((x − μ) · r) · γ + β` with `r = 1/√(σ² + eps)` (one FMA).
+//!
+//! The error is then a few ulp of the result relative to the row's spread,
+//! independent of the offset `|μ|` (for offsets up to ~`σ·2²⁴`, where the input
+//! itself no longer resolves σ). A constant row gives `σ² = 0` and `out = β`
+//! exactly (`x − μ = 0`). RMSNorm needs no such care: its sum of squares has
+//! only positive terms.
+//!
+//! Non-finite inputs propagate: a NaN or ±inf in a row makes that whole row
+//! NaN (its mean/variance are NaN), other rows are unaffected.
+
+use pulp::{Simd, WithSimd};
+
+use crate::KernelError;
+use crate::dispatch::dispatch;
+use crate::error::check_len;
+
+/// Checks the `(rows, row_len)` layout of `x` and `out`; returns `rows`.
+fn check_rows(
+    op: &'static str,
+    x: &[f32],
+    row_len: usize,
+    out: &[f32],
+) -> Result<usize, KernelError> {
+    check_len(op, "out", x.len(), out.len())?;
+    if row_len == 0 {
+        if x.is_empty() {
+            return Ok(0);
+        }
+        return Err(KernelError::InvalidDimension {
+            op,
+            dim: "row_len (gamma.len())",
+            value: 0,
+            reason: "is zero but x is not empty",
+        });
+    }
+    if x.len() % row_len != 0 {
+        return Err(KernelError::InvalidDimension {
+            op,
+            dim: "row_len (gamma.len())",
+            value: row_len,
+            reason: "does not divide x.len()",
+        });
+    }
+    Ok(x.len() / row_len)
+}
+
+/// Σ x, four accumulators.
+#[inline(always)]
+fn row_sum<S: Simd>(simd: S, x: &[f32]) -> f32 {
+    let (head, tail) = S::as_simd_f32s(x);
+    let (x4, x1) = pulp::as_arrays::<4, _>(head);
+    let mut acc = [simd.splat_f32s(0.0); 4];
+    for x in x4 {
+        for k in 0..4 {
+            acc[k] = simd.add_f32s(acc[k], x[k]);
+        }
+    }
+    for &x in x1 {
+        acc[0] = simd.add_f32s(acc[0], x);
+    }
+    acc[1] = simd.add_f32s(acc[1], simd.partial_load_f32s(tail));
+    simd.reduce_sum_f32s(
+        simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3])),
+    )
+}
+
+/// (Σ(x − shift), Σ(x − shift)²), two accumulators each. The tail is masked:
+/// padding lanes would otherwise contribute `−shift`.
+#[inline(always)]
+fn row_shifted_moments<S: Simd>(simd: S, x: &[f32], shift: f32) -> (f32, f32) {
+    let (head, tail) = S::as_simd_f32s(x);
+    let (x2, x1) = pulp::as_arrays::<2, _>(head);
+    let shift_v = simd.splat_f32s(shift);
+    let zero = simd.splat_f32s(0.0);
+    let mut sum = [zero; 2];
+    let mut sq = [zero; 2];
+    for x in x2 {
+        for k in 0..2 {
+            let d = simd.sub_f32s(x[k], shift_v);
+            sum[k] = simd.add_f32s(sum[k], d);
+            sq[k] = simd.mul_add_f32s(d, d, sq[k]);
+        }
+    }
+    for &x in x1 {
+        let d = simd.sub_f32s(x, shift_v);
+        sum[0] = simd.add_f32s(sum[0], d);
+        sq[0] = simd.mul_add_f32s(d, d, sq[0]);
+    }
+    let mut sum = simd.reduce_sum_f32s(simd.add_f32s(sum[0], sum[1]));
+    let mut sq = simd.reduce_sum_f32s(simd.add_f32s(sq[0], sq[1]));
+    for &x in tail {
+        let d = x - shift;
+        sum += d;
+        sq += d * d;
+    }
+    (sum, sq)
+}
+
+/// Σ x², four FMA accumulators (zero padding in the tail is harmless).
+#[inline(always)]
+fn row_sum_squares<S: Simd>(simd: S, x: &[f32]) -> f32 {
+    let (head, tail) = S::as_simd_f32s(x);
+    let (x4, x1) = pulp::as_arrays::<4, _>(head);
+    let mut acc = [simd.splat_f32s(0.0); 4];
+    for x in x4 {
+        for k in 0..4 {
+            acc[k] = simd.mul_add_f32s(x[k], x[k], acc[k]);
+        }
+    }
+    for &x in x1 {
+        acc[0] = simd.mul_add_f32s(x, x, acc[0]);
+    }
+    let t = simd.partial_load_f32s(tail);
+    acc[1] = simd.mul_add_f32s(t, t, acc[1]);
+    simd.reduce_sum_f32s(
+        simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3])),
+    )
+}
+
+/// `out = ((x − mean) · rstd) · gamma + beta`.
+#[inline(always)]
+fn row_affine<S: Simd>(
+    simd: S,
+    x: &[f32],
+    mean: f32,
+    rstd: f32,
+    gamma: &[f32],
+    beta: &[f32],
+    out: &mut [f32],
+) {
+    let mean_v = simd.splat_f32s(mean);
+    let rstd_v = simd.splat_f32s(rstd);
+    let (x_head, x_tail) = S::as_simd_f32s(x);
+    let (g_head, g_tail) = S::as_simd_f32s(gamma);
+    let (b_head, b_tail) = S::as_simd_f32s(beta);
+    let (o_head, o_tail) = S::as_mut_simd_f32s(out);
+    let f = |x, g, b| simd.mul_add_f32s(simd.mul_f32s(simd.sub_f32s(x, mean_v), rstd_v), g, b);
+    for (((o, &x), &g), &b) in o_head.iter_mut().zip(x_head).zip(g_head).zip(b_head) {
+        *o = f(x, g, b);
+    }
+    if !o_tail.is_empty() {
+        let v = f(
+            simd.partial_load_f32s(x_tail),
+            simd.partial_load_f32s(g_tail),
+            simd.partial_load_f32s(b_tail),
+        );
+        simd.partial_store_f32s(o_tail, v);
+    }
+}
+
+/// `out = (x · scale) · gamma`.
+#[inline(always)]
+fn row_scale<S: Simd>(simd: S, x: &[f32], scale: f32, gamma: &[f32], out: &mut [f32]) {
+    let scale_v = simd.splat_f32s(scale);
+    let (x_head, x_tail) = S::as_simd_f32s(x);
+    let (g_head, g_tail) = S::as_simd_f32s(gamma);
+    let (o_head, o_tail) = S::as_mut_simd_f32s(out);
+    for ((o, &x), &g) in o_head.iter_mut().zip(x_head).zip(g_head) {
+        *o = simd.mul_f32s(simd.mul_f32s(x, scale_v), g);
+    }
+    if !o_tail.is_empty() {
+        let x = simd.partial_load_f32s(x_tail);
+        let g = simd.partial_load_f32s(g_tail);
+        simd.partial_store_f32s(o_tail, simd.mul_f32s(simd.mul_f32s(x, scale_v), g));
+    }
+}
+
+/// LayerNorm over every row (see the module docs).
+struct LayerNormRows<'a> {
+    x: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    eps: f32,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for LayerNormRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Self {
+            x,
+            gamma,
+            beta,
+            eps,
+            out,
+        } = self;
+        let n = gamma.len();
+        // Divisions (not a reciprocal multiply) keep a constant row exact: there
+        // `x − μ₀ = δ` is exact (Sterbenz), `d = n·δ` is exact (δ has few
+        // significant bits), so `d/n = δ` and `μ = μ₀ + δ = x` exactly, and
+        // every output is exactly `β`.
+        let n_f = n as f32;
+        for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let rough_mean = row_sum(simd, x) / n_f;
+            let (d, q) = row_shifted_moments(simd, x, rough_mean);
+            let d_mean = d / n_f;
+            let mean = rough_mean + d_mean;
+            let var = (q / n_f - d_mean * d_mean).max(0.0);
+            let rstd = 1.0 / (var + eps).sqrt();
+            row_affine(simd, x, mean, rstd, gamma, beta, out);
+        }
+    }
+}
+
+/// RMSNorm over every row (see the module docs).
+struct RmsNormRows<'a> {
+    x: &'a [f32],
+    gamma: &'a [f32],
+    eps: f32,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for RmsNormRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Self { x, gamma, eps, out } = self;
+        let n = gamma.len();
+        let inv_n = 1.0 / n as f32;
+        for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let mean_square = row_sum_squares(simd, x) * inv_n;
+            let scale = 1.0 / (mean_square + eps).sqrt();
+            row_scale(simd, x, scale, gamma, out);
+        }
+    }
+}
+
+/// LayerNorm of each row of `x`, `(rows, row_len)` with `row_len = gamma.len()`,
+/// into `out` (same shape): `(x − μ)/√(σ² + eps)·γ + β`, biased variance.
+///
+/// Errors: `LengthMismatch` if `beta` differs from `gamma` in length or `out`
+/// from `x`; `InvalidDimension` if `gamma.len()` does not divide `x.len()`
+/// (or is zero while `x` is not empty). Zero rows is fine.
+pub fn layer_norm_rows(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    check_len("layer_norm_rows", "beta", gamma.len(), beta.len())?;
+    if check_rows("layer_norm_rows", x, gamma.len(), out)? == 0 {
+        return Ok(());
+    }
+    dispatch(LayerNormRows {
+        x,
+        gamma,
+        beta,
+        eps,
+        out,
+    });
+    Ok(())
+}
+
+/// Scalar twin of [`layer_norm_rows`]: textbook two-pass mean and variance in
+/// f64, then the affine map, rounded once.
+pub fn layer_norm_rows_ref(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    check_len("layer_norm_rows", "beta", gamma.len(), beta.len())?;
+    if check_rows("layer_norm_rows", x, gamma.len(), out)? == 0 {
+        return Ok(());
+    }
+    let n = gamma.len();
+    for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+        let var = x
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        let rstd = 1.0 / (var + f64::from(eps)).sqrt();
+        for (((o, &v), &g), &b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
+            *o = ((f64::from(v) - mean) * rstd * f64::from(g) + f64::from(b)) as f32;
+        }
+    }
+    Ok(())
+}
+
+/// RMSNorm of each row of `x`, `(rows, row_len)` with `row_len = gamma.len()`,
+/// into `out` (same shape): `x/√(mean(x²) + eps)·γ` (HF `LlamaRMSNorm`).
+///
+/// Errors: `LengthMismatch` if `out` differs from `x` in length;
+/// `InvalidDimension` if `gamma.len()` does not divide `x.len()` (or is zero
+/// while `x` is not empty).
+pub fn rms_norm_rows(
+    x: &[f32],
+    gamma: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    if check_rows("rms_norm_rows", x, gamma.len(), out)? == 0 {
+        return Ok(());
+    }
+    dispatch(RmsNormRows { x, gamma, eps, out });
+    Ok(())
+}
+
+/// Scalar twin of [`rms_norm_rows`], in f64, rounded once.
+pub fn rms_norm_rows_ref(
+    x: &[f32],
+    gamma: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    if check_rows("rms_norm_rows", x, gamma.len(), out)? == 0 {
+        return Ok(());
+    }
+    let n = gamma.len();
+    for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let mean_square = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64;
+        let scale = 1.0 / (mean_square + f64::from(eps)).sqrt();
+        for ((o, &v), &g) in out.iter_mut().zip(x).zip(gamma) {
+            *o = (f64::from(v) * scale * f64::from(g)) as f32;
+        }
+    }
+    Ok(())
+}
