@@ -301,7 +301,7 @@ mod tests {
     /// every pattern around the f16 denormal/normal/overflow boundaries.
     #[test]
     fn f16_narrowing_matches_half_on_a_sweep() {
-        let mut check = |bits: u32| {
+        let check = |bits: u32| {
             let x = f32::from_bits(bits);
             let ours = f32_to_f16_bits(x);
             let theirs = f16::from_f32(x).to_bits();

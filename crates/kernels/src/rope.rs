@@ -36,7 +36,7 @@ use crate::error::check_len;
 
 /// Validates `head_dim` and returns `head_dim / 2`.
 fn half_dim(op: &'static str, head_dim: usize) -> Result<usize, KernelError> {
-    if head_dim == 0 || head_dim % 2 != 0 {
+    if head_dim == 0 || !head_dim.is_multiple_of(2) {
         return Err(KernelError::InvalidDimension {
             op,
             dim: "head_dim",
@@ -58,7 +58,7 @@ fn check_rope(
 ) -> Result<(usize, usize), KernelError> {
     let half = half_dim(op, head_dim)?;
     check_len(op, "sin", cos.len(), sin.len())?;
-    if cos.len() % half != 0 {
+    if !cos.len().is_multiple_of(half) {
         return Err(KernelError::InvalidDimension {
             op,
             dim: "cos.len()",
@@ -154,30 +154,18 @@ fn rotate_halves<S: Simd>(simd: S, a: &mut [f32], b: &mut [f32], cos: &[f32], si
 }
 
 /// Rotates the adjacent pairs `(x[2i], x[2i+1])` of one head by `(cos[i], sin[i])`.
+///
+/// Written as a plain loop over pairs: under the target features of the
+/// dispatched path LLVM vectorizes this stride-2 access with its own
+/// deinterleaving shuffles. (pulp's `deinterleave_shfl_f32s` separates evens
+/// from odds but in a path-dependent lane order, which would need the tables
+/// permuted to match.)
 #[inline(always)]
-fn rotate_pairs<S: Simd>(simd: S, x: &mut [f32], cos: &[f32], sin: &[f32]) {
-    let (x_head, _) = S::as_mut_simd_f32s(x);
-    let (x_pairs, _) = pulp::as_arrays_mut::<2, _>(x_head);
-    let (c_head, _) = S::as_simd_f32s(cos);
-    let (s_head, _) = S::as_simd_f32s(sin);
-    // Two registers of x hold `lanes` pairs; split them into evens and odds.
-    let full = x_pairs.len();
-    for ((xs, &c), &s) in x_pairs.iter_mut().zip(c_head).zip(s_head) {
-        let [even, odd]: [S::f32s; 2] = simd.deinterleave_shfl_f32s(*xs);
-        let new_even = simd.mul_add_f32s(even, c, simd.neg_f32s(simd.mul_f32s(odd, s)));
-        let new_odd = simd.mul_add_f32s(odd, c, simd.mul_f32s(even, s));
-        *xs = simd.interleave_shfl_f32s([new_even, new_odd]);
-    }
-    // Leftover pairs (fewer than one register's worth), one at a time.
-    let done = full * S::F32_LANES;
-    for ((pair, &c), &s) in x[2 * done..]
-        .chunks_exact_mut(2)
-        .zip(&cos[done..])
-        .zip(&sin[done..])
-    {
+fn rotate_pairs(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    for ((pair, &c), &s) in x.chunks_exact_mut(2).zip(cos).zip(sin) {
         let (a, b) = (pair[0], pair[1]);
-        pair[0] = a.mul_add(c, -(b * s));
-        pair[1] = b.mul_add(c, a * s);
+        pair[0] = a * c - b * s;
+        pair[1] = b * c + a * s;
     }
 }
 
@@ -226,7 +214,7 @@ impl WithSimd for Rope<'_> {
                         let (a, b) = head.split_at_mut(half);
                         rotate_halves(simd, a, b, cos, sin);
                     }
-                    Pairing::Interleaved => rotate_pairs(simd, head, cos, sin),
+                    Pairing::Interleaved => rotate_pairs(head, cos, sin),
                 }
             }
         }

@@ -19,6 +19,8 @@ fn same_f32(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits()
 }
 
+// The tolerance is a named constant that happens to be zero (exact).
+#[allow(clippy::absurd_extreme_comparisons)]
 fn assert_f16s(actual: &[f16], expected: &[f16], src: &[f32], path: SimdPath) {
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         let ok = if e.is_nan() {
@@ -26,10 +28,18 @@ fn assert_f16s(actual: &[f16], expected: &[f16], src: &[f32], path: SimdPath) {
         } else {
             a.to_bits().abs_diff(e.to_bits()) <= CONVERT_ULP_TOL
         };
-        assert!(ok, "f32_to_f16 on {path}: [{i}] {:e} -> {:#06x}, expected {:#06x}", src[i], a.to_bits(), e.to_bits());
+        assert!(
+            ok,
+            "f32_to_f16 on {path}: [{i}] {:e} -> {:#06x}, expected {:#06x}",
+            src[i],
+            a.to_bits(),
+            e.to_bits()
+        );
     }
 }
 
+// The tolerance is a named constant that happens to be zero (exact).
+#[allow(clippy::absurd_extreme_comparisons)]
 fn assert_bf16s(actual: &[bf16], expected: &[bf16], src: &[f32], path: SimdPath) {
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         let ok = if e.is_nan() {
@@ -37,7 +47,13 @@ fn assert_bf16s(actual: &[bf16], expected: &[bf16], src: &[f32], path: SimdPath)
         } else {
             a.to_bits().abs_diff(e.to_bits()) <= CONVERT_ULP_TOL
         };
-        assert!(ok, "f32_to_bf16 on {path}: [{i}] {:e} -> {:#06x}, expected {:#06x}", src[i], a.to_bits(), e.to_bits());
+        assert!(
+            ok,
+            "f32_to_bf16 on {path}: [{i}] {:e} -> {:#06x}, expected {:#06x}",
+            src[i],
+            a.to_bits(),
+            e.to_bits()
+        );
     }
 }
 
@@ -61,12 +77,22 @@ fn check_all(src: &[f32], path: SimdPath) {
     convert::f16_to_f32(&h_ref, &mut wide).unwrap();
     convert::f16_to_f32_ref(&h_ref, &mut wide_ref).unwrap();
     for i in 0..n {
-        assert!(same_f32(wide[i], wide_ref[i]), "f16_to_f32 on {path}: [{i}] {} vs {}", wide[i], wide_ref[i]);
+        assert!(
+            same_f32(wide[i], wide_ref[i]),
+            "f16_to_f32 on {path}: [{i}] {} vs {}",
+            wide[i],
+            wide_ref[i]
+        );
     }
     convert::bf16_to_f32(&b_ref, &mut wide).unwrap();
     convert::bf16_to_f32_ref(&b_ref, &mut wide_ref).unwrap();
     for i in 0..n {
-        assert!(same_f32(wide[i], wide_ref[i]), "bf16_to_f32 on {path}: [{i}] {} vs {}", wide[i], wide_ref[i]);
+        assert!(
+            same_f32(wide[i], wide_ref[i]),
+            "bf16_to_f32 on {path}: [{i}] {} vs {}",
+            wide[i],
+            wide_ref[i]
+        );
     }
 }
 
@@ -76,7 +102,9 @@ fn conversions_match_ref_on_edge_lengths() {
         let mut rng = Rng::new(3);
         for n in edge_lengths() {
             // Spread over many binades, including f16 overflow and denormals.
-            let src: Vec<f32> = (0..n).map(|_| rng.next_f32() * 2f32.powi((rng.next_f32() * 40.0) as i32)).collect();
+            let src: Vec<f32> = (0..n)
+                .map(|_| rng.next_f32() * 2f32.powi((rng.next_f32() * 40.0) as i32))
+                .collect();
             check_all(&src, path);
         }
     });
@@ -93,7 +121,14 @@ fn every_f16_and_bf16_bit_pattern_round_trips() {
         convert::f16_to_f32(&halves, &mut wide).unwrap();
         convert::f32_to_f16(&wide, &mut back).unwrap();
         for (i, (&h, &r)) in halves.iter().zip(&back).enumerate() {
-            assert_eq!(wide[i].to_bits(), if h.is_nan() { wide[i].to_bits() } else { h.to_f32().to_bits() });
+            assert_eq!(
+                wide[i].to_bits(),
+                if h.is_nan() {
+                    wide[i].to_bits()
+                } else {
+                    h.to_f32().to_bits()
+                }
+            );
             if h.is_nan() {
                 assert!(wide[i].is_nan() && r.is_nan(), "f16 NaN {i:#06x} on {path}");
             } else {
@@ -105,7 +140,10 @@ fn every_f16_and_bf16_bit_pattern_round_trips() {
         convert::f32_to_bf16(&wide, &mut back).unwrap();
         for (i, (&h, &r)) in brains.iter().zip(&back).enumerate() {
             if h.is_nan() {
-                assert!(wide[i].is_nan() && r.is_nan(), "bf16 NaN {i:#06x} on {path}");
+                assert!(
+                    wide[i].is_nan() && r.is_nan(),
+                    "bf16 NaN {i:#06x} on {path}"
+                );
             } else {
                 assert_eq!(wide[i].to_bits(), u32::from(h.to_bits()) << 16);
                 assert_eq!(r.to_bits(), h.to_bits(), "bf16 {i:#06x} on {path}");
@@ -132,15 +170,15 @@ fn f16_cases() -> Vec<(f32, u16)> {
         (-f32::MAX, 0xFC00),
         (tiny, 0x0001),
         (-tiny, 0x8001),
-        (tiny * 0.5, 0x0000),         // tie between 0 and 1 → 0
-        (tiny * 0.500_001, 0x0001),   // just above the tie
-        (tiny * 1.5, 0x0002),         // tie between 1 and 2 → 2
-        (tiny * 2.5, 0x0002),         // tie between 2 and 3 → 2
-        (f32::from_bits(1), 0x0000),  // f32 denormal underflows
-        (2f32.powi(-14), 0x0400),     // smallest normal
+        (tiny * 0.5, 0x0000),                  // tie between 0 and 1 → 0
+        (tiny * 0.500_001, 0x0001),            // just above the tie
+        (tiny * 1.5, 0x0002),                  // tie between 1 and 2 → 2
+        (tiny * 2.5, 0x0002),                  // tie between 2 and 3 → 2
+        (f32::from_bits(1), 0x0000),           // f32 denormal underflows
+        (2f32.powi(-14), 0x0400),              // smallest normal
         (2f32.powi(-14) - tiny * 0.5, 0x0400), // tie at the denormal/normal edge → even (0x400)
-        (1.0 + 2f32.powi(-11), 0x3C00), // tie → even (1.0)
-        (1.0 + 3.0 * 2f32.powi(-11), 0x3C02), // tie → even (up)
+        (1.0 + 2f32.powi(-11), 0x3C00),        // tie → even (1.0)
+        (1.0 + 3.0 * 2f32.powi(-11), 0x3C02),  // tie → even (up)
         (1.0 + 2f32.powi(-11) + 2f32.powi(-20), 0x3C01),
         (0.1, 0x2E66),
     ]
@@ -174,7 +212,11 @@ fn special_values_and_ties_round_to_nearest_even() {
             assert_eq!(out[0].to_bits(), bits, "f16({x:e}) on {path}");
             let mut back = [0.0f32];
             convert::f16_to_f32(&out, &mut back).unwrap();
-            assert_eq!(back[0].to_bits(), f16::from_bits(bits).to_f32().to_bits(), "widen {bits:#06x} on {path}");
+            assert_eq!(
+                back[0].to_bits(),
+                f16::from_bits(bits).to_f32().to_bits(),
+                "widen {bits:#06x} on {path}"
+            );
         }
         for (x, bits) in bf16_cases() {
             let mut out = [bf16::ZERO];
@@ -182,15 +224,27 @@ fn special_values_and_ties_round_to_nearest_even() {
             assert_eq!(out[0].to_bits(), bits, "bf16({x:e}) on {path}");
         }
         // NaN stays NaN, of either sign, quiet or signalling, in head and tail.
-        let nans = [f32::NAN, -f32::NAN, f32::from_bits(0x7F80_0001), f32::from_bits(0xFF80_0001), f32::from_bits(0x7FC0_0000)];
+        let nans = [
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7F80_0001),
+            f32::from_bits(0xFF80_0001),
+            f32::from_bits(0x7FC0_0000),
+        ];
         let src: Vec<f32> = nans.iter().copied().cycle().take(37).collect();
         let mut h = vec![f16::ZERO; src.len()];
         let mut b = vec![bf16::ZERO; src.len()];
         convert::f32_to_f16(&src, &mut h).unwrap();
         convert::f32_to_bf16(&src, &mut b).unwrap();
         for i in 0..src.len() {
-            assert!(h[i].is_nan() && h[i].is_sign_negative() == src[i].is_sign_negative(), "f16 NaN {i} on {path}");
-            assert!(b[i].is_nan() && b[i].is_sign_negative() == src[i].is_sign_negative(), "bf16 NaN {i} on {path}");
+            assert!(
+                h[i].is_nan() && h[i].is_sign_negative() == src[i].is_sign_negative(),
+                "f16 NaN {i} on {path}"
+            );
+            assert!(
+                b[i].is_nan() && b[i].is_sign_negative() == src[i].is_sign_negative(),
+                "bf16 NaN {i} on {path}"
+            );
         }
     });
 }
@@ -198,14 +252,30 @@ fn special_values_and_ties_round_to_nearest_even() {
 #[test]
 fn length_mismatches_are_errors() {
     let src = [1.0f32; 4];
-    let is_mismatch = |r: Result<(), KernelError>| matches!(r, Err(KernelError::LengthMismatch { .. }));
+    let is_mismatch =
+        |r: Result<(), KernelError>| matches!(r, Err(KernelError::LengthMismatch { .. }));
     for_each_path(|_| {
         assert!(is_mismatch(convert::f32_to_f16(&src, &mut [f16::ZERO; 3])));
-        assert!(is_mismatch(convert::f32_to_bf16(&src, &mut [bf16::ZERO; 5])));
-        assert!(is_mismatch(convert::f16_to_f32(&[f16::ZERO; 3], &mut [0.0; 4])));
-        assert!(is_mismatch(convert::bf16_to_f32(&[bf16::ZERO; 3], &mut [0.0; 4])));
-        assert!(is_mismatch(convert::f32_to_f16_ref(&src, &mut [f16::ZERO; 3])));
-        assert!(is_mismatch(convert::bf16_to_f32_ref(&[bf16::ZERO; 3], &mut [0.0; 4])));
+        assert!(is_mismatch(convert::f32_to_bf16(
+            &src,
+            &mut [bf16::ZERO; 5]
+        )));
+        assert!(is_mismatch(convert::f16_to_f32(
+            &[f16::ZERO; 3],
+            &mut [0.0; 4]
+        )));
+        assert!(is_mismatch(convert::bf16_to_f32(
+            &[bf16::ZERO; 3],
+            &mut [0.0; 4]
+        )));
+        assert!(is_mismatch(convert::f32_to_f16_ref(
+            &src,
+            &mut [f16::ZERO; 3]
+        )));
+        assert!(is_mismatch(convert::bf16_to_f32_ref(
+            &[bf16::ZERO; 3],
+            &mut [0.0; 4]
+        )));
         assert!(convert::f32_to_f16(&[], &mut []).is_ok());
     });
 }

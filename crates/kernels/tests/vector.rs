@@ -35,6 +35,8 @@ fn ulp_distance(a: f32, b: f32) -> u32 {
     key(a).abs_diff(key(b))
 }
 
+// The tolerance is a named constant that happens to be zero (exact).
+#[allow(clippy::absurd_extreme_comparisons)]
 fn assert_elementwise(actual: &[f32], expected: &[f32], what: &str, path: SimdPath) {
     assert_eq!(actual.len(), expected.len());
     for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
@@ -57,7 +59,10 @@ fn assert_reduction(actual: f32, expected: f32, magnitude: f64, what: &str) {
     }
     let err = (f64::from(actual) - f64::from(expected)).abs();
     let bound = REDUCTION_REL_TOL * magnitude + f64::from(f32::MIN_POSITIVE);
-    assert!(err <= bound, "{what}: {actual:e} vs {expected:e}, err {err:e} > {bound:e}");
+    assert!(
+        err <= bound,
+        "{what}: {actual:e} vs {expected:e}, err {err:e} > {bound:e}"
+    );
 }
 
 /// Runs every elementwise kernel against its twin on `(a, b)`.
@@ -108,17 +113,27 @@ fn check_elementwise(a: &[f32], b: &[f32], alpha: f32, path: SimdPath) {
             // exactly-rounded f64 value.
             let exact = (f64::from(alpha) * f64::from(a[i]) + f64::from(b[i])) as f32;
             let same = |x: f32, y: f32| x == y || (x.is_nan() && y.is_nan());
-            assert!(same(o, e) || same(o, exact), "axpy on {path}: {i}: {o} vs {e} / {exact}");
+            assert!(
+                same(o, e) || same(o, exact),
+                "axpy on {path}: {i}: {o} vs {e} / {exact}"
+            );
             continue;
         }
         let bound = AXPY_REL_TOL * ((alpha * a[i]).abs() + b[i].abs()) + f32::MIN_POSITIVE;
-        assert!((o - e).abs() <= bound, "axpy on {path}: {i}: {o:e} vs {e:e}");
+        assert!(
+            (o - e).abs() <= bound,
+            "axpy on {path}: {i}: {o:e} vs {e:e}"
+        );
     }
 }
 
 fn check_reductions(a: &[f32], b: &[f32], path: SimdPath) {
     let n = a.len();
-    let dot_mag: f64 = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) * f64::from(y)).abs()).sum();
+    let dot_mag: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) * f64::from(y)).abs())
+        .sum();
     let sum_mag: f64 = a.iter().map(|&x| f64::from(x).abs()).sum();
     assert_reduction(
         vector::dot(a, b).unwrap(),
@@ -126,7 +141,12 @@ fn check_reductions(a: &[f32], b: &[f32], path: SimdPath) {
         dot_mag,
         &format!("dot n={n} on {path}"),
     );
-    assert_reduction(vector::sum(a), vector::sum_ref(a), sum_mag, &format!("sum n={n} on {path}"));
+    assert_reduction(
+        vector::sum(a),
+        vector::sum_ref(a),
+        sum_mag,
+        &format!("sum n={n} on {path}"),
+    );
     let (ours, theirs) = (vector::max(a), vector::max_ref(a));
     assert!(
         ours == theirs || (ours.is_nan() && theirs.is_nan()),
@@ -189,11 +209,18 @@ fn reductions_propagate_nan_and_infinities_at_every_position() {
                 assert_eq!(vector::dot(&x, &x).unwrap(), f32::INFINITY, "dot {path}");
                 x[at] = f32::NEG_INFINITY;
                 assert_eq!(vector::sum(&x), f32::NEG_INFINITY, "sum {path}");
-                assert_eq!(vector::max(&x), if n == 1 { f32::NEG_INFINITY } else { 1.0 }, "max {path}");
+                assert_eq!(
+                    vector::max(&x),
+                    if n == 1 { f32::NEG_INFINITY } else { 1.0 },
+                    "max {path}"
+                );
                 if n > 1 {
                     x[(at + 1) % n] = f32::INFINITY;
                     assert!(vector::sum(&x).is_nan(), "inf - inf {path} n={n}");
-                    assert!(vector::dot(&x, &vec![1.0; n]).unwrap().is_nan(), "dot inf - inf {path}");
+                    assert!(
+                        vector::dot(&x, &vec![1.0; n]).unwrap().is_nan(),
+                        "dot inf - inf {path}"
+                    );
                 }
             }
             let all_neg_inf = vec![f32::NEG_INFINITY; n];
@@ -213,7 +240,11 @@ fn denormal_inputs_are_handled_exactly_enough() {
             assert_eq!(vector::sum(&x), vector::sum_ref(&x), "sum {path} n={n}");
             assert_eq!(vector::max(&x), vector::max_ref(&x), "max {path}");
             let ones = vec![1.0f32; n];
-            assert_eq!(vector::dot(&x, &ones).unwrap(), vector::dot_ref(&x, &ones).unwrap(), "dot {path}");
+            assert_eq!(
+                vector::dot(&x, &ones).unwrap(),
+                vector::dot_ref(&x, &ones).unwrap(),
+                "dot {path}"
+            );
             check_elementwise(&x, &ones, 0.5, path);
             check_elementwise(&x, &x, 3.0, path);
         }
@@ -222,7 +253,16 @@ fn denormal_inputs_are_handled_exactly_enough() {
 
 #[test]
 fn elementwise_specials_match_ref() {
-    let specials = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN_POSITIVE, f32::from_bits(1)];
+    let specials = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        f32::from_bits(1),
+    ];
     let n = specials.len() * specials.len();
     let a: Vec<f32> = (0..n).map(|i| specials[i % specials.len()]).collect();
     let b: Vec<f32> = (0..n).map(|i| specials[i / specials.len()]).collect();
@@ -238,7 +278,12 @@ fn length_mismatches_are_errors() {
     for_each_path(|_| {
         let a = [1.0f32; 5];
         let mut short = [0.0f32; 4];
-        let mismatch = |r: Result<(), KernelError>| assert!(matches!(r, Err(KernelError::LengthMismatch { .. })), "{r:?}");
+        let mismatch = |r: Result<(), KernelError>| {
+            assert!(
+                matches!(r, Err(KernelError::LengthMismatch { .. })),
+                "{r:?}"
+            )
+        };
         mismatch(vector::add(&a, &a[..4], &mut [0.0; 5]));
         mismatch(vector::add(&a, &a, &mut short));
         mismatch(vector::mul(&a, &a[..4], &mut [0.0; 5]));
@@ -247,7 +292,10 @@ fn length_mismatches_are_errors() {
         mismatch(vector::axpy(1.0, &a, &mut short));
         mismatch(vector::add_inplace(&mut short, &a));
         mismatch(vector::mul_inplace(&mut short, &a));
-        assert!(matches!(vector::dot(&a, &a[..3]), Err(KernelError::LengthMismatch { .. })));
+        assert!(matches!(
+            vector::dot(&a, &a[..3]),
+            Err(KernelError::LengthMismatch { .. })
+        ));
         // The twins agree.
         mismatch(vector::add_ref(&a, &a, &mut short));
         mismatch(vector::axpy_ref(1.0, &a, &mut short));
@@ -266,7 +314,10 @@ fn sum_is_accurate_where_a_naive_sum_is_not() {
     for_each_path(|path| {
         let err = (f64::from(vector::sum(&x)) - exact).abs();
         assert!(err <= REDUCTION_REL_TOL * exact, "{path}: error {err:e}");
-        assert!(err * 1000.0 < naive_err, "{path}: error {err:e} vs naive {naive_err:e}");
+        assert!(
+            err * 1000.0 < naive_err,
+            "{path}: error {err:e} vs naive {naive_err:e}"
+        );
     });
 }
 
