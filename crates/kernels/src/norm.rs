@@ -100,13 +100,13 @@ fn row_shifted_moments<S: Simd>(simd: S, x: &[f32], shift: f32) -> (f32, f32) {
         for k in 0..2 {
             let d = simd.sub_f32s(x[k], shift_v);
             sum[k] = simd.add_f32s(sum[k], d);
-            sq[k] = simd.mul_add_f32s(d, d, sq[k]);
+            sq[k] = simd.mul_add_e_f32s(d, d, sq[k]);
         }
     }
     for &x in x1 {
         let d = simd.sub_f32s(x, shift_v);
         sum[0] = simd.add_f32s(sum[0], d);
-        sq[0] = simd.mul_add_f32s(d, d, sq[0]);
+        sq[0] = simd.mul_add_e_f32s(d, d, sq[0]);
     }
     let mut sum = simd.reduce_sum_f32s(simd.add_f32s(sum[0], sum[1]));
     let mut sq = simd.reduce_sum_f32s(simd.add_f32s(sq[0], sq[1]));
@@ -126,14 +126,14 @@ fn row_sum_squares<S: Simd>(simd: S, x: &[f32]) -> f32 {
     let mut acc = [simd.splat_f32s(0.0); 4];
     for x in x4 {
         for k in 0..4 {
-            acc[k] = simd.mul_add_f32s(x[k], x[k], acc[k]);
+            acc[k] = simd.mul_add_e_f32s(x[k], x[k], acc[k]);
         }
     }
     for &x in x1 {
-        acc[0] = simd.mul_add_f32s(x, x, acc[0]);
+        acc[0] = simd.mul_add_e_f32s(x, x, acc[0]);
     }
     let t = simd.partial_load_f32s(tail);
-    acc[1] = simd.mul_add_f32s(t, t, acc[1]);
+    acc[1] = simd.mul_add_e_f32s(t, t, acc[1]);
     simd.reduce_sum_f32s(
         simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3])),
     )
@@ -164,7 +164,7 @@ fn row_affine<S: Simd>(
     let (o_head, o_tail) = S::as_mut_simd_f32s(out);
     let f = |x, g, b| {
         let centered = simd.sub_f32s(simd.sub_f32s(x, hi), lo);
-        simd.mul_add_f32s(simd.mul_f32s(centered, rstd_v), g, b)
+        simd.mul_add_e_f32s(simd.mul_f32s(centered, rstd_v), g, b)
     };
     for (((o, &x), &g), &b) in o_head.iter_mut().zip(x_head).zip(g_head).zip(b_head) {
         *o = f(x, g, b);

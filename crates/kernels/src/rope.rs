@@ -129,8 +129,8 @@ fn rotate_halves<S: Simd>(simd: S, a: &mut [f32], b: &mut [f32], cos: &[f32], si
     let (s_head, s_tail) = S::as_simd_f32s(sin);
     let rotate = |a, b, c, s| {
         // (a·c − b·s, b·c + a·s)
-        let new_a = simd.mul_add_f32s(a, c, simd.neg_f32s(simd.mul_f32s(b, s)));
-        let new_b = simd.mul_add_f32s(b, c, simd.mul_f32s(a, s));
+        let new_a = simd.mul_add_e_f32s(a, c, simd.neg_f32s(simd.mul_f32s(b, s)));
+        let new_b = simd.mul_add_e_f32s(b, c, simd.mul_f32s(a, s));
         (new_a, new_b)
     };
     for (((a, b), &c), &s) in a_head
