@@ -16,8 +16,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use half::{bf16, f16};
 use half::slice::HalfFloatSliceExt;
+use half::{bf16, f16};
 use rayon::prelude::*;
 use smallmind_kernels::{SimdPath, available_paths, convert, norm, rope, vector, with_path};
 
@@ -36,7 +36,10 @@ struct Buf {
 
 impl Buf {
     fn new(values: &[f32]) -> Buf {
-        let mut buf = Buf { lines: vec![Line([0.0; 16]); values.len().div_ceil(16)], len: values.len() };
+        let mut buf = Buf {
+            lines: vec![Line([0.0; 16]); values.len().div_ceil(16)],
+            len: values.len(),
+        };
         buf.get_mut().copy_from_slice(values);
         buf
     }
@@ -52,17 +55,27 @@ impl Buf {
 }
 
 fn data(n: usize, seed: u32) -> Buf {
-    let values: Vec<f32> =
-        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 * 1e-7 - 0.8).collect();
+    let values: Vec<f32> = (0..n)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 * 1e-7 - 0.8
+        })
+        .collect();
     Buf::new(&values)
 }
 
 fn one_thread() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
 }
 
 /// Runs `f` `iters` times, inside `pool` if given, and returns the elapsed time.
-fn timed_in(pool: Option<&rayon::ThreadPool>, iters: u64, f: &mut (dyn FnMut() + Send)) -> Duration {
+fn timed_in(
+    pool: Option<&rayon::ThreadPool>,
+    iters: u64,
+    f: &mut (dyn FnMut() + Send),
+) -> Duration {
     let mut run = || {
         let start = Instant::now();
         for _ in 0..iters {
@@ -85,7 +98,9 @@ fn bench_k_elt(c: &mut Criterion) {
     for n in [10_000usize, 10_000_000] {
         let mut group = c.benchmark_group(format!("k_elt/{n}"));
         if n > 1_000_000 {
-            group.sample_size(20).measurement_time(Duration::from_secs(4));
+            group
+                .sample_size(20)
+                .measurement_time(Duration::from_secs(4));
         }
         let a = data(n, 1);
         let b = data(n, 2);
@@ -101,7 +116,9 @@ fn bench_k_elt(c: &mut Criterion) {
         let two_streams = Throughput::Bytes((2 * n * 4) as u64);
 
         group.throughput(three_streams.clone());
-        group.bench_function("copy_1.5n_anchor", |bch| bch.iter(|| copy_dst.copy_from_slice(black_box(copy_src))));
+        group.bench_function("copy_1.5n_anchor", |bch| {
+            bch.iter(|| copy_dst.copy_from_slice(black_box(copy_src)))
+        });
         group.bench_function("copy_1.5n_2threads", |bch| {
             bch.iter(|| {
                 copy_dst
@@ -122,30 +139,40 @@ fn bench_k_elt(c: &mut Criterion) {
             let pool = one_thread.then_some(&pool1);
             group.throughput(three_streams.clone());
             group.bench_function(BenchmarkId::new("add", label), |bch| {
-                bch.iter_custom(|iters| timed_in(pool, iters, &mut || {
-                    with_path(path, || vector::add(a, b, out).unwrap()).unwrap();
-                }))
+                bch.iter_custom(|iters| {
+                    timed_in(pool, iters, &mut || {
+                        with_path(path, || vector::add(a, b, out).unwrap()).unwrap();
+                    })
+                })
             });
             group.bench_function(BenchmarkId::new("mul", label), |bch| {
-                bch.iter_custom(|iters| timed_in(pool, iters, &mut || {
-                    with_path(path, || vector::mul(a, b, out).unwrap()).unwrap();
-                }))
+                bch.iter_custom(|iters| {
+                    timed_in(pool, iters, &mut || {
+                        with_path(path, || vector::mul(a, b, out).unwrap()).unwrap();
+                    })
+                })
             });
             group.bench_function(BenchmarkId::new("axpy", label), |bch| {
-                bch.iter_custom(|iters| timed_in(pool, iters, &mut || {
-                    with_path(path, || vector::axpy(1e-9, a, out).unwrap()).unwrap();
-                }))
+                bch.iter_custom(|iters| {
+                    timed_in(pool, iters, &mut || {
+                        with_path(path, || vector::axpy(1e-9, a, out).unwrap()).unwrap();
+                    })
+                })
             });
             group.bench_function(BenchmarkId::new("add_inplace", label), |bch| {
-                bch.iter_custom(|iters| timed_in(pool, iters, &mut || {
-                    with_path(path, || vector::add_inplace(out, a).unwrap()).unwrap();
-                }))
+                bch.iter_custom(|iters| {
+                    timed_in(pool, iters, &mut || {
+                        with_path(path, || vector::add_inplace(out, a).unwrap()).unwrap();
+                    })
+                })
             });
             group.throughput(two_streams.clone());
             group.bench_function(BenchmarkId::new("scale", label), |bch| {
-                bch.iter_custom(|iters| timed_in(pool, iters, &mut || {
-                    with_path(path, || vector::scale(0.999, a, out).unwrap()).unwrap();
-                }))
+                bch.iter_custom(|iters| {
+                    timed_in(pool, iters, &mut || {
+                        with_path(path, || vector::scale(0.999, a, out).unwrap()).unwrap();
+                    })
+                })
             });
         }
         group.finish();
@@ -172,7 +199,7 @@ fn bench_reductions(c: &mut Criterion) {
     group.finish();
 }
 
-/// K-norm. Norms never split across threads, so no pool is involved.
+/// K-norm: every path on the default pool, plus the best path on one thread.
 fn bench_k_norm(c: &mut Criterion) {
     for (rows, row_len) in [(16 * 64, 512usize), (1, 576), (1, 768)] {
         let mut group = c.benchmark_group(format!("k_norm/{rows}x{row_len}"));
@@ -185,15 +212,43 @@ fn bench_k_norm(c: &mut Criterion) {
         let out = out.get_mut();
         let mut copy_dst = Buf::zeros(x.len());
         let copy_dst = copy_dst.get_mut();
-        group.bench_function("copy_anchor", |bch| bch.iter(|| copy_dst.copy_from_slice(black_box(x))));
+        group.bench_function("copy_anchor", |bch| {
+            bch.iter(|| copy_dst.copy_from_slice(black_box(x)))
+        });
         for path in available_paths() {
             group.bench_function(BenchmarkId::new("layer_norm", path), |bch| {
-                bch.iter(|| with_path(path, || norm::layer_norm_rows(x, gamma, beta, 1e-5, out).unwrap()).unwrap())
+                bch.iter(|| {
+                    with_path(path, || {
+                        norm::layer_norm_rows(x, gamma, beta, 1e-5, out).unwrap()
+                    })
+                    .unwrap()
+                })
             });
             group.bench_function(BenchmarkId::new("rms_norm", path), |bch| {
-                bch.iter(|| with_path(path, || norm::rms_norm_rows(x, gamma, 1e-6, out).unwrap()).unwrap())
+                bch.iter(|| {
+                    with_path(path, || norm::rms_norm_rows(x, gamma, 1e-6, out).unwrap()).unwrap()
+                })
             });
         }
+        // One thread (no row split), best path, timed inside a 1-thread pool.
+        let (pool1, path) = (one_thread(), best());
+        group.bench_function(BenchmarkId::new("layer_norm_1t", path), |bch| {
+            bch.iter_custom(|iters| {
+                timed_in(Some(&pool1), iters, &mut || {
+                    with_path(path, || {
+                        norm::layer_norm_rows(x, gamma, beta, 1e-5, out).unwrap()
+                    })
+                    .unwrap();
+                })
+            })
+        });
+        group.bench_function(BenchmarkId::new("rms_norm_1t", path), |bch| {
+            bch.iter_custom(|iters| {
+                timed_in(Some(&pool1), iters, &mut || {
+                    with_path(path, || norm::rms_norm_rows(x, gamma, 1e-6, out).unwrap()).unwrap();
+                })
+            })
+        });
         group.bench_function("layer_norm_ref", |bch| {
             bch.iter(|| norm::layer_norm_rows_ref(x, gamma, beta, 1e-5, out).unwrap())
         });
@@ -204,7 +259,10 @@ fn bench_k_norm(c: &mut Criterion) {
 fn bench_rope(c: &mut Criterion) {
     let mut group = c.benchmark_group("rope/128pos_x_9heads_x_64");
     let (n_pos, n_heads, head_dim) = (128, 9, 64);
-    let (mut cos, mut sin) = (Buf::zeros(n_pos * head_dim / 2), Buf::zeros(n_pos * head_dim / 2));
+    let (mut cos, mut sin) = (
+        Buf::zeros(n_pos * head_dim / 2),
+        Buf::zeros(n_pos * head_dim / 2),
+    );
     let (cos, sin) = (cos.get_mut(), sin.get_mut());
     rope::rope_tables(1e4, head_dim, 0..n_pos, cos, sin).unwrap();
     let mut x = data(n_pos * n_heads * head_dim, 9);
@@ -213,12 +271,18 @@ fn bench_rope(c: &mut Criterion) {
     for path in available_paths() {
         group.bench_function(BenchmarkId::new("rotate_half", path), |bch| {
             bch.iter(|| {
-                with_path(path, || rope::rope_rotate_half_inplace(x, n_heads, head_dim, cos, sin).unwrap()).unwrap()
+                with_path(path, || {
+                    rope::rope_rotate_half_inplace(x, n_heads, head_dim, cos, sin).unwrap()
+                })
+                .unwrap()
             })
         });
         group.bench_function(BenchmarkId::new("interleaved", path), |bch| {
             bch.iter(|| {
-                with_path(path, || rope::rope_interleaved_inplace(x, n_heads, head_dim, cos, sin).unwrap()).unwrap()
+                with_path(path, || {
+                    rope::rope_interleaved_inplace(x, n_heads, head_dim, cos, sin).unwrap()
+                })
+                .unwrap()
             })
         });
     }
@@ -251,10 +315,18 @@ fn bench_convert(c: &mut Criterion) {
             bch.iter(|| with_path(path, || convert::f32_to_bf16(src, brains).unwrap()).unwrap())
         });
     }
-    group.bench_function("half_slice_f16_to_f32", |bch| bch.iter(|| halves.convert_to_f32_slice(wide)));
-    group.bench_function("half_slice_f32_to_f16", |bch| bch.iter(|| halves.convert_from_f32_slice(src)));
-    group.bench_function("half_slice_bf16_to_f32", |bch| bch.iter(|| brains.convert_to_f32_slice(wide)));
-    group.bench_function("half_slice_f32_to_bf16", |bch| bch.iter(|| brains.convert_from_f32_slice(src)));
+    group.bench_function("half_slice_f16_to_f32", |bch| {
+        bch.iter(|| halves.convert_to_f32_slice(wide))
+    });
+    group.bench_function("half_slice_f32_to_f16", |bch| {
+        bch.iter(|| halves.convert_from_f32_slice(src))
+    });
+    group.bench_function("half_slice_bf16_to_f32", |bch| {
+        bch.iter(|| brains.convert_to_f32_slice(wide))
+    });
+    group.bench_function("half_slice_f32_to_bf16", |bch| {
+        bch.iter(|| brains.convert_from_f32_slice(src))
+    });
     group.finish();
 }
 

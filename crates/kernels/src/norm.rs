@@ -11,26 +11,38 @@
 //!
 //! # Numerical stability
 //! The naive `E[x²] − E[x]²` cancels catastrophically when `|μ| ≫ σ` (a row of
-//! `1000 + N(0,1)` loses every significant digit of σ² in f32). LayerNorm
-//! therefore makes passes over the row, which is in L1/L2 after the first:
-//! 1. `μ₀ = Σx / n` (four SIMD accumulators);
-//! 2. `d = Σ(x − μ₀)` and `q = Σ(x − μ₀)²`, then the corrected two-pass
-//!    estimate (Chan, Golub & LeVeque 1983) `μ = μ₀ + d/n`, `σ² = q/n − (d/n)²`,
-//!    which also cancels the rounding error of `μ₀` to first order;
-//! 3. `out = (((x − μ₀) − d/n) · r) · γ + β` with `r = 1/√(σ² + eps)`: the mean
-//!    stays the unevaluated sum `μ₀ + d/n`, since rounding it to one f32 would
-//!    cost up to half an ulp of `|μ|` in every output (`3e-5·σ` at `μ = 1000`).
+//! `1000 + N(0,1)` loses every significant digit of σ² in f32). LayerNorm uses
+//! shifted sums instead (Chan, Golub & LeVeque 1983), which are exact in
+//! exact arithmetic for any shift `K` and accurate when `K` is near `μ`:
+//! 1. with `K = x[0]` (a sample of the row, typically within a few σ of `μ`),
+//!    one pass computes `d = Σ(x − K)` and `q = Σ(x − K)²` (four SIMD
+//!    accumulators each); then `μ = K + d/n` and `σ² = q/n − (d/n)²`. The
+//!    relative error of σ² is about `u · (q/n)/σ²`, so when
+//!    `q/n > 8σ²` (the first element was an outlier more than ~2.6σ from the
+//!    mean) a second pass repeats the sums shifted by the mean just found,
+//!    whose error is then a few ulp;
+//! 2. `out = (((x − K) − d/n) · r) · γ + β` with `r = 1/√(σ² + eps)`: the mean
+//!    stays the unevaluated sum `K + d/n`, since rounding it to one f32 would
+//!    cost up to half an ulp of `|μ|` in every output (`3e-5·σ` at `μ = 1000`);
+//!    `x − K` is exact (Sterbenz) for values near the offset.
 //!
-//! The error is then a few ulp of the result relative to the row's spread,
+//! Each row is thus read two times (rarely three), from L1 after the first.
+//! The error is a few ulp of the result relative to the row's spread,
 //! independent of the offset `|μ|` (for offsets up to ~`σ·2²⁴`, where the input
-//! itself no longer resolves σ). A constant row gives `σ² = 0` and `out = β`
-//! exactly (`x − μ = 0`). RMSNorm needs no such care: its sum of squares has
-//! only positive terms.
+//! itself no longer resolves σ). A constant row gives `d = q = 0` and
+//! `out = β` exactly. RMSNorm needs no such care: its sum of squares has only
+//! positive terms.
+//!
+//! # Threads
+//! Inputs of at least [`NORM_PARALLEL_MIN_LEN`] elements are split by rows
+//! across rayon tasks (the SIMD token chosen once is moved into each task);
+//! each row is computed by one task, so the result does not depend on the split.
 //!
 //! Non-finite inputs propagate: a NaN or ±inf in a row makes that whole row
 //! NaN (its mean/variance are NaN), other rows are unaffected.
 
 use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
@@ -66,38 +78,18 @@ fn check_rows(
     Ok(x.len() / row_len)
 }
 
-/// Σ x, four accumulators.
-#[inline(always)]
-fn row_sum<S: Simd>(simd: S, x: &[f32]) -> f32 {
-    let (head, tail) = S::as_simd_f32s(x);
-    let (x4, x1) = pulp::as_arrays::<4, _>(head);
-    let mut acc = [simd.splat_f32s(0.0); 4];
-    for x in x4 {
-        for k in 0..4 {
-            acc[k] = simd.add_f32s(acc[k], x[k]);
-        }
-    }
-    for &x in x1 {
-        acc[0] = simd.add_f32s(acc[0], x);
-    }
-    acc[1] = simd.add_f32s(acc[1], simd.partial_load_f32s(tail));
-    simd.reduce_sum_f32s(
-        simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3])),
-    )
-}
-
-/// (Σ(x − shift), Σ(x − shift)²), two accumulators each. The tail is masked:
-/// padding lanes would otherwise contribute `−shift`.
+/// (Σ(x − shift), Σ(x − shift)²), four accumulators each. The tail is done
+/// one element at a time: zero padding would contribute `−shift`.
 #[inline(always)]
 fn row_shifted_moments<S: Simd>(simd: S, x: &[f32], shift: f32) -> (f32, f32) {
     let (head, tail) = S::as_simd_f32s(x);
-    let (x2, x1) = pulp::as_arrays::<2, _>(head);
+    let (x4, x1) = pulp::as_arrays::<4, _>(head);
     let shift_v = simd.splat_f32s(shift);
     let zero = simd.splat_f32s(0.0);
-    let mut sum = [zero; 2];
-    let mut sq = [zero; 2];
-    for x in x2 {
-        for k in 0..2 {
+    let mut sum = [zero; 4];
+    let mut sq = [zero; 4];
+    for x in x4 {
+        for k in 0..4 {
             let d = simd.sub_f32s(x[k], shift_v);
             sum[k] = simd.add_f32s(sum[k], d);
             sq[k] = simd.mul_add_e_f32s(d, d, sq[k]);
@@ -108,8 +100,10 @@ fn row_shifted_moments<S: Simd>(simd: S, x: &[f32], shift: f32) -> (f32, f32) {
         sum[0] = simd.add_f32s(sum[0], d);
         sq[0] = simd.mul_add_e_f32s(d, d, sq[0]);
     }
-    let mut sum = simd.reduce_sum_f32s(simd.add_f32s(sum[0], sum[1]));
-    let mut sq = simd.reduce_sum_f32s(simd.add_f32s(sq[0], sq[1]));
+    let add4 =
+        |v: [S::f32s; 4]| simd.add_f32s(simd.add_f32s(v[0], v[1]), simd.add_f32s(v[2], v[3]));
+    let mut sum = simd.reduce_sum_f32s(add4(sum));
+    let mut sq = simd.reduce_sum_f32s(add4(sq));
     for &x in tail {
         let d = x - shift;
         sum += d;
@@ -196,6 +190,40 @@ fn row_scale<S: Simd>(simd: S, x: &[f32], scale: f32, gamma: &[f32], out: &mut [
     }
 }
 
+/// Row mean as an unevaluated sum `hi + lo`, and the biased variance, of one
+/// non-empty row (see the module docs).
+#[inline(always)]
+fn row_mean_var<S: Simd>(simd: S, x: &[f32]) -> ((f32, f32), f32) {
+    // Divisions (not a reciprocal multiply) keep a constant row exact: there
+    // `d = 0` and `(x − hi) − lo = 0`, so every output is exactly `β`.
+    let n = x.len() as f32;
+    let shift = x[0];
+    let (d, q) = row_shifted_moments(simd, x, shift);
+    let lo = d / n;
+    let var = q / n - lo * lo;
+    // The relative error of `var` is about `u·(q/n)/var`: fine while the shift
+    // is within a few σ of the mean, which a sample of the row usually is.
+    if q / n <= MAX_SHIFT_CANCELLATION * var {
+        return ((shift, lo), var);
+    }
+    // The first element was an outlier (or the row is not finite): one more
+    // pass, shifted by the mean now known to a few ulp.
+    let hi = shift + lo;
+    let (d, q) = row_shifted_moments(simd, x, hi);
+    let lo = d / n;
+    ((hi, lo), (q / n - lo * lo).max(0.0))
+}
+
+/// Accepted loss in the one-pass variance, `(q/n) / σ²`: up to ~3 bits.
+const MAX_SHIFT_CANCELLATION: f32 = 8.0;
+
+/// Rows of at least this many elements in total are split across rayon
+/// threads (measured in `benches/small_tune.rs`: K-norm 1024×512).
+pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 17;
+
+/// Rows per rayon task (times the row length, at least this many elements).
+const NORM_TASK_MIN_LEN: usize = 1 << 15;
+
 /// LayerNorm over every row (see the module docs).
 struct LayerNormRows<'a> {
     x: &'a [f32],
@@ -203,6 +231,7 @@ struct LayerNormRows<'a> {
     beta: &'a [f32],
     eps: f32,
     out: &'a mut [f32],
+    split: bool,
 }
 
 impl WithSimd for LayerNormRows<'_> {
@@ -215,20 +244,29 @@ impl WithSimd for LayerNormRows<'_> {
             beta,
             eps,
             out,
+            split,
         } = self;
         let n = gamma.len();
-        // Divisions (not a reciprocal multiply) keep a constant row exact: there
-        // `x − μ₀ = δ` is exact (Sterbenz), `d = n·δ` is exact (δ has few
-        // significant bits), so `d/n = δ` and `(x − μ₀) − δ = 0` exactly: every
-        // output is exactly `β`.
-        let n_f = n as f32;
+        if split {
+            let chunk = NORM_TASK_MIN_LEN.div_ceil(n) * n;
+            x.par_chunks(chunk)
+                .zip(out.par_chunks_mut(chunk))
+                .for_each(|(x, out)| {
+                    simd.vectorize(LayerNormRows {
+                        x,
+                        gamma,
+                        beta,
+                        eps,
+                        out,
+                        split: false,
+                    });
+                });
+            return;
+        }
         for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            let rough_mean = row_sum(simd, x) / n_f;
-            let (d, q) = row_shifted_moments(simd, x, rough_mean);
-            let d_mean = d / n_f;
-            let var = (q / n_f - d_mean * d_mean).max(0.0);
+            let (mean, var) = row_mean_var(simd, x);
             let rstd = 1.0 / (var + eps).sqrt();
-            row_affine(simd, x, (rough_mean, d_mean), rstd, gamma, beta, out);
+            row_affine(simd, x, mean, rstd, gamma, beta, out);
         }
     }
 }
@@ -239,21 +277,48 @@ struct RmsNormRows<'a> {
     gamma: &'a [f32],
     eps: f32,
     out: &'a mut [f32],
+    split: bool,
 }
 
 impl WithSimd for RmsNormRows<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Self { x, gamma, eps, out } = self;
+        let Self {
+            x,
+            gamma,
+            eps,
+            out,
+            split,
+        } = self;
         let n = gamma.len();
-        let inv_n = 1.0 / n as f32;
+        if split {
+            let chunk = NORM_TASK_MIN_LEN.div_ceil(n) * n;
+            x.par_chunks(chunk)
+                .zip(out.par_chunks_mut(chunk))
+                .for_each(|(x, out)| {
+                    simd.vectorize(RmsNormRows {
+                        x,
+                        gamma,
+                        eps,
+                        out,
+                        split: false,
+                    });
+                });
+            return;
+        }
+        let n_f = n as f32;
         for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            let mean_square = row_sum_squares(simd, x) * inv_n;
+            let mean_square = row_sum_squares(simd, x) / n_f;
             let scale = 1.0 / (mean_square + eps).sqrt();
             row_scale(simd, x, scale, gamma, out);
         }
     }
+}
+
+/// Whether `len` elements of rows are worth splitting across threads.
+fn split_rows(len: usize) -> bool {
+    len >= NORM_PARALLEL_MIN_LEN && rayon::current_num_threads() > 1
 }
 
 /// LayerNorm of each row of `x`, `(rows, row_len)` with `row_len = gamma.len()`,
@@ -273,12 +338,14 @@ pub fn layer_norm_rows(
     if check_rows("layer_norm_rows", x, gamma.len(), out)? == 0 {
         return Ok(());
     }
+    let split = split_rows(x.len());
     dispatch(LayerNormRows {
         x,
         gamma,
         beta,
         eps,
         out,
+        split,
     });
     Ok(())
 }
@@ -327,7 +394,13 @@ pub fn rms_norm_rows(
     if check_rows("rms_norm_rows", x, gamma.len(), out)? == 0 {
         return Ok(());
     }
-    dispatch(RmsNormRows { x, gamma, eps, out });
+    dispatch(RmsNormRows {
+        x,
+        gamma,
+        eps,
+        out,
+        split: split_rows(x.len()),
+    });
     Ok(())
 }
 

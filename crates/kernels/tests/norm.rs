@@ -133,6 +133,50 @@ fn huge_offsets_keep_layer_norm_accurate() {
 }
 
 #[test]
+fn outlier_first_elements_and_thread_splits_match_ref() {
+    for_each_path(|path| {
+        let mut rng = Rng::new(11);
+        // The first element far from the mean takes the second-pass branch.
+        for (first, offset) in [
+            (1e4f32, 0.0f32),
+            (-50.0, 1000.0),
+            (1003.0, 1000.0),
+            (0.0, 1e5),
+        ] {
+            let row_len = 257;
+            let mut x: Vec<f32> = rng
+                .vec(3 * row_len, 1.0)
+                .iter()
+                .map(|v| v + offset)
+                .collect();
+            for row in x.chunks_mut(row_len) {
+                row[0] = first;
+            }
+            let gamma = rng.vec(row_len, 1.0);
+            let beta = rng.vec(row_len, 1.0);
+            check_vs_ref(
+                &x,
+                &gamma,
+                &beta,
+                &format!("first {first} offset {offset}"),
+                path,
+            );
+        }
+        // Large enough to be split across rayon tasks.
+        let row_len = 512;
+        let rows = norm::NORM_PARALLEL_MIN_LEN / row_len + 3;
+        let x: Vec<f32> = rng
+            .vec(rows * row_len, 2.0)
+            .iter()
+            .map(|v| v + 0.3)
+            .collect();
+        let gamma = rng.vec(row_len, 1.0);
+        let beta = rng.vec(row_len, 1.0);
+        check_vs_ref(&x, &gamma, &beta, "split", path);
+    });
+}
+
+#[test]
 fn constant_rows_give_exactly_beta() {
     for_each_path(|path| {
         let mut rng = Rng::new(6);
