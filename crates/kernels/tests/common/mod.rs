@@ -10,7 +10,10 @@ use smallmind_kernels::{SimdPath, available_paths, with_path};
 /// The lengths every elementwise/reduction suite covers: 0, 1, each path's
 /// SIMD width ± 1, the 63/64/65 block edges, and one large size.
 pub fn edge_lengths() -> Vec<usize> {
-    let mut lens = vec![0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 1000, 100_003];
+    let mut lens = vec![
+        0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 1000,
+        100_003,
+    ];
     lens.sort_unstable();
     lens.dedup();
     lens
@@ -62,10 +65,15 @@ pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {
 
 /// Reads one f32 tensor from the PyTorch fixture file, with its shape.
 pub fn fixture(name: &str) -> (Vec<f32>, Vec<usize>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/kernels/kernels.safetensors");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/kernels/kernels.safetensors"
+    );
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
-    let view = tensors.tensor(name).unwrap_or_else(|e| panic!("fixture tensor {name}: {e}"));
+    let view = tensors
+        .tensor(name)
+        .unwrap_or_else(|e| panic!("fixture tensor {name}: {e}"));
     assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name} must be f32");
     let data = view
         .data()
