@@ -25,22 +25,37 @@ pub(crate) fn iter_on(b: &mut Bencher<'_>, threads: usize, mut f: impl FnMut() +
     b.iter_custom(|iters| time_in_pool(pool, iters, &mut f));
 }
 
-/// Settings for groups whose single call takes microseconds to a few milliseconds:
-/// many short samples, about 1.5 s per benchmark.
-pub(crate) fn quick(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .sample_size(40)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1200));
+/// Rough single-thread rates used only to pick sampling settings (not reported anywhere).
+const APPROX_FLOPS_PER_S: f64 = 80e9;
+const APPROX_BYTES_PER_S: f64 = 20e9;
+
+/// The rough duration of one call doing `flops` FLOPs.
+pub(crate) fn approx_compute(flops: u64) -> Duration {
+    Duration::from_secs_f64(flops as f64 / APPROX_FLOPS_PER_S)
 }
 
-/// Settings for groups whose single call takes up to a few hundred milliseconds (large
-/// GEMMs): ten equal samples (`SamplingMode::Flat`), so the slowest case costs about
-/// `10 × call` instead of criterion's `55 × call` minimum in linear mode.
-pub(crate) fn long(group: &mut BenchmarkGroup<'_, WallTime>) {
+/// The rough duration of one call moving `bytes` bytes through memory.
+pub(crate) fn approx_memory(bytes: usize) -> Duration {
+    Duration::from_secs_f64(bytes as f64 / APPROX_BYTES_PER_S)
+}
+
+/// Sampling settings for a group whose single call takes about `call`, so that every
+/// benchmark costs roughly 1.5–2.5 s:
+/// - under 0.5 ms: 40 samples, criterion's linear sampling (best statistics);
+/// - up to 20 ms: 20 samples of equal length (`SamplingMode::Flat`);
+/// - longer (large GEMMs): 10 equal samples, so the slowest case costs about `10 × call`
+///   instead of linear mode's `55 × call` minimum.
+pub(crate) fn configure(group: &mut BenchmarkGroup<'_, WallTime>, call: Duration) {
+    let (samples, mode, warm_up, measure) = if call < Duration::from_micros(500) {
+        (40, SamplingMode::Linear, 300, 1200)
+    } else if call < Duration::from_millis(20) {
+        (20, SamplingMode::Flat, 300, 1500)
+    } else {
+        (10, SamplingMode::Flat, 500, 1500)
+    };
     group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500));
+        .sample_size(samples)
+        .sampling_mode(mode)
+        .warm_up_time(Duration::from_millis(warm_up))
+        .measurement_time(Duration::from_millis(measure));
 }

@@ -15,9 +15,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
 use smallmind_benches::{gemm_flops, uniform_vec};
-// use smallmind_kernels::gemm::{Gemm, gemm};
+// TODO(merge main): use smallmind_kernels::gemm::{Gemm, gemm};
 
-use crate::common::{THREADS, id, iter_on, long, quick};
+use crate::common::{THREADS, approx_compute, configure, id, iter_on};
 
 /// (m, k, n) of every K-gemm workload.
 const SHAPES: [(usize, usize, usize); 9] = [
@@ -31,9 +31,6 @@ const SHAPES: [(usize, usize, usize); 9] = [
     (128, 1536, 576),
     (128, 576, 49152),
 ];
-
-/// Above this many FLOPs per call, use the ten-flat-samples settings.
-const LONG_FLOPS: u64 = 1 << 30;
 
 /// How `B` is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +60,7 @@ impl Layout {
 
 /// Registers every K-gemm benchmark.
 pub(crate) fn bench(c: &mut Criterion, matmul_threads: usize) {
+    check_implementations_agree();
     for (m, k, n) in SHAPES {
         for layout in [Layout::Nn, Layout::Nt] {
             bench_shape(c, m, k, n, layout, matmul_threads);
@@ -74,11 +72,7 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, layout: Layout, 
     let flops = gemm_flops(m, n, k);
     let mut group = c.benchmark_group(format!("gemm/{m}x{k}x{n}/{}", layout.name()));
     group.throughput(Throughput::Elements(flops));
-    if flops > LONG_FLOPS {
-        long(&mut group);
-    } else {
-        quick(&mut group);
-    }
+    configure(&mut group, approx_compute(flops));
     // Built on first use, so benches the filter skips allocate nothing.
     let inputs: OnceCell<(Vec<f32>, Vec<f32>)> = OnceCell::new();
     let inputs = || {
@@ -92,18 +86,18 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, layout: Layout, 
 
     for threads in THREADS {
         // TODO(merge main): enable once smallmind_kernels::gemm lands.
-        //        group.bench_function(id("smallmind", threads), |b| {
-        //            let (lhs, rhs) = inputs();
-        //            let mut dst = vec![0.0f32; m * n];
-        //            let spec = match layout {
-        //                Layout::Nn => Gemm::new(m, n, k),
-        //                Layout::Nt => Gemm::new(m, n, k).transpose_b(),
-        //            };
-        //            iter_on(b, threads, || {
-        //                gemm(&spec, black_box(lhs), black_box(rhs), black_box(&mut dst))
-        //                    .expect("smallmind gemm");
-        //            });
-        //        });
+        // group.bench_function(id("smallmind", threads), |b| {
+        //     let (lhs, rhs) = inputs();
+        //     let mut dst = vec![0.0f32; m * n];
+        //     let spec = match layout {
+        //         Layout::Nn => Gemm::new(m, n, k),
+        //         Layout::Nt => Gemm::new(m, n, k).transpose_b(),
+        //     };
+        //     iter_on(b, threads, || {
+        //         gemm(&spec, black_box(lhs), black_box(rhs), black_box(&mut dst))
+        //             .expect("smallmind gemm");
+        //     });
+        // });
         group.bench_function(id("gemm-crate", threads), |b| {
             let (lhs, rhs) = inputs();
             let mut dst = vec![0.0f32; m * n];
@@ -143,6 +137,63 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, layout: Layout, 
         }
     }
     group.finish();
+}
+
+/// Panics unless smallmind, the `gemm` crate and `matrixmultiply` compute the same product
+/// as a naive triple loop, for both layouts, on an odd-sized shape: a cheap guard that every
+/// implementation timed below is given the operands the way it expects them.
+fn check_implementations_agree() {
+    const TOL: f32 = 1e-4;
+    let (m, k, n) = (7, 37, 19);
+    let lhs = uniform_vec(m * k, 1, -1.0, 1.0);
+    let rhs = uniform_vec(k * n, 2, -1.0, 1.0);
+    for layout in [Layout::Nn, Layout::Nt] {
+        let (rs, cs) = layout.b_strides(k, n);
+        let expected: Vec<f32> = (0..m * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                (0..k)
+                    .map(|p| lhs[i * k + p] * rhs[(p as isize * rs + j as isize * cs) as usize])
+                    .sum()
+            })
+            .collect();
+        // TODO(merge main): enable once smallmind_kernels::gemm lands.
+        // let mut ours = vec![0.0f32; m * n];
+        // let spec = match layout {
+        //     Layout::Nn => Gemm::new(m, n, k),
+        //     Layout::Nt => Gemm::new(m, n, k).transpose_b(),
+        // };
+        // gemm(&spec, &lhs, &rhs, &mut ours).expect("smallmind gemm");
+        let mut crate_gemm = vec![0.0f32; m * n];
+        gemm_crate(
+            m,
+            k,
+            n,
+            layout,
+            &lhs,
+            &rhs,
+            &mut crate_gemm,
+            gemm::Parallelism::None,
+        );
+        let mut mm = vec![0.0f32; m * n];
+        matrixmultiply_sgemm(m, k, n, layout, &lhs, &rhs, &mut mm);
+        for (name, got) in [
+            // TODO(merge main): enable once smallmind_kernels::gemm lands.
+            // ("smallmind", &ours),
+            ("gemm crate", &crate_gemm),
+            ("matrixmultiply", &mm),
+        ] {
+            let worst = got
+                .iter()
+                .zip(&expected)
+                .map(|(g, e)| (g - e).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst <= TOL,
+                "{name} {layout:?}: max abs error {worst} vs a naive loop"
+            );
+        }
+    }
 }
 
 /// `dst (m, n) = lhs (m, k) · op(rhs)` with the `gemm` crate.

@@ -18,11 +18,11 @@
 //! append `-- gemm/` (or `gemv/`, `elt/`, `act/`, `softmax/`, `norm/`).
 
 mod common;
-// TODO(merge main): mod elementwise;
+mod elementwise;
 mod gemm;
 mod gemv;
-// TODO(merge main): mod norm;
-// TODO(merge main): mod softmax;
+mod norm;
+mod softmax;
 
 use criterion::Criterion;
 
@@ -60,9 +60,9 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     gemm::bench(&mut c, matmul_threads);
     gemv::bench(&mut c);
-    // TODO(merge main): elementwise::bench_elt(&mut c);
-    // TODO(merge main): elementwise::bench_act(&mut c);
-    // TODO(merge main): softmax::bench(&mut c);
-    // TODO(merge main): norm::bench(&mut c);
+    elementwise::bench_elt(&mut c);
+    elementwise::bench_act(&mut c);
+    softmax::bench(&mut c);
+    norm::bench(&mut c);
     c.final_summary();
 }
