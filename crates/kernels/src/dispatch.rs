@@ -207,6 +207,9 @@ mod tests {
     fn parse_accepts_names_and_rejects_junk() {
         assert_eq!(SimdPath::parse("V4").unwrap(), SimdPath::V4);
         assert_eq!(SimdPath::parse(" scalar ").unwrap(), SimdPath::Scalar);
-        assert!(matches!(SimdPath::parse("avx9"), Err(KernelError::UnknownPath(_))));
+        assert!(matches!(
+            SimdPath::parse("avx9"),
+            Err(KernelError::UnknownPath(_))
+        ));
     }
 }
