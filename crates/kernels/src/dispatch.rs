@@ -138,7 +138,9 @@ pub fn active_path() -> SimdPath {
 
 /// Runs `f` with every kernel called from this thread forced onto `path`.
 ///
-/// Overrides nest and are restored when `f` returns or unwinds.
+/// Overrides nest and are restored when `f` returns or unwinds. The override
+/// belongs to the calling thread only: to force a path for kernels called inside
+/// `pool.install(..)`, call `with_path` inside the installed closure.
 pub fn with_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R, KernelError> {
     if !path.is_available() {
         return Err(KernelError::PathUnavailable(path));
@@ -207,6 +209,9 @@ mod tests {
     fn parse_accepts_names_and_rejects_junk() {
         assert_eq!(SimdPath::parse("V4").unwrap(), SimdPath::V4);
         assert_eq!(SimdPath::parse(" scalar ").unwrap(), SimdPath::Scalar);
-        assert!(matches!(SimdPath::parse("avx9"), Err(KernelError::UnknownPath(_))));
+        assert!(matches!(
+            SimdPath::parse("avx9"),
+            Err(KernelError::UnknownPath(_))
+        ));
     }
 }

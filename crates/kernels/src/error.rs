@@ -34,7 +34,9 @@ pub enum KernelError {
         actual: usize,
     },
     /// A leading dimension (row stride) is smaller than the row it must hold.
-    #[error("{op}: leading dimension of `{operand}` is {ld}, smaller than its row length {row_len}")]
+    #[error(
+        "{op}: leading dimension of `{operand}` is {ld}, smaller than its row length {row_len}"
+    )]
     LeadingDimension {
         /// The kernel.
         op: &'static str,
@@ -85,6 +87,11 @@ pub(crate) fn check_len(
     if expected == actual {
         Ok(())
     } else {
-        Err(KernelError::LengthMismatch { op, operand, expected, actual })
+        Err(KernelError::LengthMismatch {
+            op,
+            operand,
+            expected,
+            actual,
+        })
     }
 }
