@@ -76,8 +76,12 @@ pub const ERF_MAX_ULP: f32 = 1.5;
 pub const ERF_RATIONAL_MAX_ULP: f32 = 5.0;
 
 /// Inputs at least this long are split across the rayon pool (when it has more
-/// than one thread). Below it, one fused pass on the calling thread wins.
-pub const PAR_MIN_LEN: usize = 1 << 16;
+/// than one thread). Below it, one fused pass on the calling thread wins: the
+/// kernels run at ~0.13–0.17 ns per element on one Zen 4 core, so 2^17
+/// elements are ~20 µs of work against a few µs of fork/join on this VM.
+/// (Provisional: the 2-core machine was saturated by other jobs while this was
+/// measured, so 2-thread timings could not confirm the crossover.)
+pub const PAR_MIN_LEN: usize = 1 << 17;
 
 /// Elements per rayon task for the elementwise kernels (a multiple of every
 /// path's lane count; 64 KiB of f32 in, 64 KiB out: fits L2 with room).

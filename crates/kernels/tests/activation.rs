@@ -147,6 +147,25 @@ fn kernels_match_ref_on_edge_lengths_out_of_place_and_in_place() {
 }
 
 #[test]
+fn inputs_above_the_parallel_threshold_match_ref() {
+    let len = 2 * smallmind_kernels::math::PAR_MIN_LEN + 17;
+    let x = Rng::new(5).vec(len, 9.0);
+    for (name, kernel, inplace, reference) in FAMILY {
+        let mut want = vec![0.0; len];
+        reference(&x, &mut want).unwrap();
+        for_each_path(|path| {
+            let mut got = vec![f32::NAN; len];
+            kernel(&x, &mut got).unwrap();
+            let err = max_rel_err(&got, &want);
+            assert!(err <= vs_ref_tol(name), "{path} {name}: {err}");
+            let mut data = x.clone();
+            inplace(&mut data);
+            assert_eq!(data, got, "{path} {name}: in-place differs");
+        });
+    }
+}
+
+#[test]
 fn logistic_forms_keep_relative_accuracy_in_the_negative_tail() {
     // x in [-30, 5]: results down to ~1e-12 (SiLU) and ~1e-38 (GELU tanh).
     let x: Vec<f32> = (0..20_000)

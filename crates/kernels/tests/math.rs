@@ -198,6 +198,31 @@ fn check_vs_ref(kernel: Kernel, reference: Kernel, scale: f32, tol_ulp: f64) {
 }
 
 #[test]
+fn inputs_above_the_parallel_threshold_match_ref() {
+    let len = 2 * math::PAR_MIN_LEN + 5;
+    let x = Rng::new(17).vec(len, 20.0);
+    for (kernel, reference, tol) in [
+        (math::exp as Kernel, math::exp_ref as Kernel, EXP_VS_REF_ULP),
+        (math::tanh, math::tanh_ref, TANH_VS_REF_ULP),
+        (math::erf, math::erf_ref, ERF_VS_REF_ULP),
+    ] {
+        let mut want = vec![0.0; len];
+        reference(&x, &mut want).unwrap();
+        for_each_path(|path| {
+            let mut got = vec![f32::NAN; len];
+            kernel(&x, &mut got).unwrap();
+            for i in 0..len {
+                assert!(
+                    ulp_err(got[i], f64::from(want[i])) <= tol,
+                    "{path} i {i}: x={}",
+                    x[i]
+                );
+            }
+        });
+    }
+}
+
+#[test]
 fn exp_matches_ref_on_edge_lengths() {
     check_vs_ref(math::exp, math::exp_ref, 100.0, EXP_VS_REF_ULP);
 }
