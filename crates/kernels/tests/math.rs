@@ -103,7 +103,7 @@ fn exact_erf(x: f64) -> f64 {
 
 #[test]
 fn exp_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-30, 104.0, 97);
+    let inputs = bit_grid(1e-30, 104.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::exp, exact_exp, &inputs, true);
         println!("exp {path}: max {err:.3} ulp at x = {at}");
@@ -116,7 +116,7 @@ fn exp_error_bound_on_dense_grid() {
 
 #[test]
 fn tanh_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-40, 12.0, 97);
+    let inputs = bit_grid(1e-40, 12.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::tanh, exact_tanh, &inputs, false);
         println!("tanh {path}: max {err:.3} ulp at x = {at}");
@@ -129,7 +129,7 @@ fn tanh_error_bound_on_dense_grid() {
 
 #[test]
 fn erf_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-40, 6.0, 97);
+    let inputs = bit_grid(1e-40, 6.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::erf, exact_erf, &inputs, false);
         println!("erf {path}: max {err:.3} ulp at x = {at}");
