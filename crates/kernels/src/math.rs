@@ -32,9 +32,9 @@
 //! - `exp_for_logistic_f32s(t)`, for `x / (1 + e^t)` (SiLU, GELU): degree-5
 //!   polynomial (1.4e-7), min/max clamps, no subnormal split, 14 ops; exact
 //!   overflow to +inf, `e^t` for `t < −86.5` reads `e^−86.5` (vanishes next to 1);
-//! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the same
-//!   polynomial as `exp_f32s`, results that would be subnormal flush to +0,
-//!   `e^−inf = 0`, NaN propagates; 15 ops.
+//! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
+//!   polynomial (≤ 1.4e-7 + rounding), results that would be subnormal flush
+//!   to +0, `e^−inf = 0`, NaN propagates; 14 ops.
 //!
 //! # tanh
 //! For `|x| < 0.625`: `x + x³·P(x²)`, `P` of degree 4 (odd minimax fit,
@@ -216,10 +216,10 @@ pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
 /// Below this, [`exp_nonpositive_f32s`] returns exactly 0.
 const NONPOSITIVE_EXP_LO: f32 = -88.0;
 
-/// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): same polynomial and error
-/// as [`exp_f32s`] while the result is normal, `+0` once it would be subnormal
-/// (`d < −87.34`: flushed, since it is then < 1.2e-38 of the row's largest
-/// term), `e^−inf = 0` exactly, NaN propagates. 15 vector ops.
+/// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): degree-5 polynomial
+/// (1.4e-7 relative + rounding) while the result is normal, `+0` once it would
+/// be subnormal (`d < −87.34`: flushed, since it is then < 1.2e-38 of the
+/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 14 vector ops.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
@@ -228,12 +228,16 @@ pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), d);
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    // Degree 5 (the logistic variant's coefficients, halved back): 1.4e-7.
+    let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3] * 0.5);
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[1] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[0] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
     // n ∈ [−127, 0]: n = −127 gives the bit pattern of +0, so the scale (and
     // the result) is exactly 0 there; otherwise 2^n is normal.
-    simd.mul_f32s(
-        exp_poly(simd, r),
-        exp2_from_shifted(simd, shifted, simd.splat_u32s(127)),
-    )
+    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
 }
 
 /// `e^−y` for `0 ≤ y ≤ 16` (no clamping or special values needed there):
