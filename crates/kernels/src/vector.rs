@@ -8,7 +8,7 @@
 //! `add`, `mul`, `scale`, `axpy` and the in-place forms are one load/compute/store
 //! pass, memory-bound beyond the caches. At and above [`PARALLEL_MIN_LEN`]
 //! elements the slice is cut into cache-line-aligned chunks processed by rayon
-//! tasks; the SIMD token chosen once by [`dispatch`] is moved into each task.
+//! tasks; the SIMD token chosen once by `dispatch::dispatch` is moved into each task.
 //! Results are bit-identical whatever the split, because every element is
 //! computed independently. `axpy` uses one fused multiply-add per element on
 //! the SIMD paths (`y = fma(alpha, x, y)`: one rounding) and a plain multiply
