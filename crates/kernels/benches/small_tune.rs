@@ -19,6 +19,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;
+use smallmind_kernels::vector::PARALLEL_MIN_LEN;
 use smallmind_kernels::{SimdPath, available_paths, convert, norm, rope, vector, with_path};
 
 /// One cache line of f32, so that buffers are 64-byte aligned like the tensor
@@ -131,6 +132,19 @@ fn bench_k_elt(c: &mut Criterion) {
         group.bench_function("copy_n_anchor", |bch| {
             bch.iter(|| copy_dst[..n].copy_from_slice(black_box(&copy_src[..n])))
         });
+
+        if n < PARALLEL_MIN_LEN {
+            for path in available_paths() {
+                group.throughput(three_streams.clone());
+                group.bench_function(BenchmarkId::new("add_path", path), |bch| {
+                    bch.iter(|| with_path(path, || vector::add(a, b, out).unwrap()).unwrap())
+                });
+                group.throughput(two_streams.clone());
+                group.bench_function(BenchmarkId::new("scale_path", path), |bch| {
+                    bch.iter(|| with_path(path, || vector::scale(0.999, a, out).unwrap()).unwrap())
+                });
+            }
+        }
 
         let path = best();
         for (one_thread, label) in [(true, "1t"), (false, "default")] {

@@ -180,6 +180,41 @@ fn elementwise_split_across_threads_matches_ref() {
 }
 
 #[test]
+fn streaming_stores_match_ref_at_any_alignment() {
+    let n = vector::STREAMING_MIN_LEN + 21;
+    let mut rng = Rng::new(12);
+    let a = rng.vec(n + 3, 2.0);
+    let b = rng.vec(n + 3, 2.0);
+    let mut expected = vec![0.0f32; n];
+    let mut buffer = vec![f32::NAN; n + 20];
+    let mut check = || {
+        for_each_path(|path| {
+            // Output offsets of 0..3 elements move the aligned body around.
+            for shift in [0, 1, 3] {
+                let (a, b) = (&a[shift..shift + n], &b[3 - shift..3 - shift + n]);
+                let out = &mut buffer[shift..shift + n];
+                vector::add(a, b, out).unwrap();
+                vector::add_ref(a, b, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming add", path);
+                vector::mul(a, b, out).unwrap();
+                vector::mul_ref(a, b, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming mul", path);
+                vector::scale(-0.5, a, out).unwrap();
+                vector::scale_ref(-0.5, a, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming scale", path);
+            }
+        });
+    };
+    // Split across the default pool, and serial inside a 1-thread pool.
+    check();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(check);
+}
+
+#[test]
 fn reductions_of_empty_slices() {
     for_each_path(|path| {
         assert_eq!(vector::sum(&[]), 0.0, "{path}");
