@@ -42,13 +42,16 @@ use crate::dispatch::dispatch;
 use crate::error::check_len;
 
 /// Elementwise kernels split across rayon threads at and above this many
-/// elements (when the pool has more than one thread).
+/// elements (when the pool has more than one thread): 8 Mi elements, 32 MiB per
+/// operand, the size of the L3 of the reference machine.
 ///
-/// Measured on Zen 4 (2 cores, `benches/small_tune.rs`): below ~1 M elements
-/// (4 MiB per operand, in L2/L3) one core already runs at cache speed and the
-/// fork/join costs more than it saves; at 10 M elements two threads gain
-/// bandwidth. See the module docs of the bench for the table.
-pub const PARALLEL_MIN_LEN: usize = 1 << 20;
+/// Measured on Zen 4 (2 cores, `SMALL_TUNE_PAIRED=1 cargo bench -p
+/// smallmind-kernels --bench small_tune`, min of 25 paired runs): at 1 Mi and
+/// 4 Mi elements the operands are L3-resident, one core streams them as fast as
+/// two and the split only adds fork/join cost (`add` 4 Mi: 0.74 ms on one
+/// thread, 0.86 ms split); at 10 M elements, from DRAM, the split gains up to
+/// 1.5× (`add`: 1.87 → 1.20 ms).
+pub const PARALLEL_MIN_LEN: usize = 1 << 23;
 
 /// Elements per rayon task when an elementwise kernel is split: a multiple of
 /// 64 elements (4 cache lines per 64 f32 … any SIMD width), large enough that

@@ -16,9 +16,9 @@ const AXPY_REL_TOL: f32 = f32::EPSILON;
 /// worst-case bound in the module docs is ≈ 3.1e-5 (scalar path).
 const REDUCTION_REL_TOL: f64 = 3.2e-5;
 
-/// Lengths that cross the rayon threshold of the elementwise kernels.
-fn parallel_lengths() -> [usize; 2] {
-    [vector::PARALLEL_MIN_LEN, vector::PARALLEL_MIN_LEN * 2 + 17]
+/// A length that crosses the rayon threshold of the elementwise kernels.
+fn parallel_lengths() -> [usize; 1] {
+    [vector::PARALLEL_MIN_LEN + 17]
 }
 
 fn ulp_distance(a: f32, b: f32) -> u32 {
