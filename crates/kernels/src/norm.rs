@@ -224,7 +224,9 @@ const MAX_SHIFT_CANCELLATION: f32 = 8.0;
 /// smallmind-kernels --bench small_tune`, min of 25 paired runs): K-norm
 /// 1024×512 LayerNorm takes 43 µs on one thread and 51 µs split (waking the
 /// second worker costs more than half the rows save); at 8192×512 both are
-/// memory-bound near the speed of a copy and the split gains ~5%.
+/// memory-bound at about the speed of a copy and the split changed the time by
+/// −6% to +5% across runs. Splitting is kept for larger inputs, where a free
+/// second core can add bandwidth.
 pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 22;
 
 /// Rows per rayon task (times the row length, at least this many elements).

@@ -8,7 +8,7 @@
 //! `add`, `mul`, `scale`, `axpy` and the in-place forms are one load/compute/store
 //! pass, memory-bound beyond the caches. At and above [`PARALLEL_MIN_LEN`]
 //! elements the slice is cut into cache-line-aligned chunks processed by rayon
-//! tasks; the SIMD token chosen once by [`dispatch`] is moved into each task.
+//! tasks; the SIMD token chosen once by `dispatch` is moved into each task.
 //! Results are bit-identical whatever the split, because every element is
 //! computed independently. `axpy` uses one fused multiply-add per element on
 //! the SIMD paths (`y = fma(alpha, x, y)`: one rounding) and a plain multiply
@@ -49,8 +49,9 @@ use crate::error::check_len;
 /// smallmind-kernels --bench small_tune`, min of 25 paired runs): at 1 Mi and
 /// 4 Mi elements the operands are L3-resident, one core streams them as fast as
 /// two and the split only adds fork/join cost (`add` 4 Mi: 0.74 ms on one
-/// thread, 0.86 ms split); at 10 M elements, from DRAM, the split gains up to
-/// 1.5× (`add`: 1.87 → 1.20 ms).
+/// thread, 0.86 ms split); at 10 M elements, from DRAM, the split gained up to
+/// 1.9× for `add` (2.02 → 1.06 ms) and was neutral (±5%) for the others on a
+/// shared machine.
 pub const PARALLEL_MIN_LEN: usize = 1 << 23;
 
 /// Elements per rayon task when an elementwise kernel is split: a multiple of
@@ -522,7 +523,7 @@ pub fn mul_inplace_ref(y: &mut [f32], x: &[f32]) -> Result<(), KernelError> {
 // Reductions
 // ---------------------------------------------------------------------------
 
-/// Σ a[i]·b[i] of one block, four FMA accumulators.
+/// `Σ a[i]·b[i]` of one block, four FMA accumulators.
 #[inline(always)]
 fn dot_block<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     let (a_head, a_tail) = S::as_simd_f32s(a);
@@ -548,7 +549,7 @@ fn dot_block<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     simd.reduce_sum_f32s(acc)
 }
 
-/// Σ x[i] of one block, four accumulators.
+/// `Σ x[i]` of one block, four accumulators.
 #[inline(always)]
 fn sum_block<S: Simd>(simd: S, x: &[f32]) -> f32 {
     let (head, tail) = S::as_simd_f32s(x);
@@ -655,7 +656,7 @@ impl WithSimd for Max<'_> {
     }
 }
 
-/// Σ a[i]·b[i], blocked with four accumulators (see the module docs for the
+/// `Σ a[i]·b[i]`, blocked with four accumulators (see the module docs for the
 /// error bound). `dot(&[], &[]) = 0`.
 ///
 /// Errors: `LengthMismatch` if `b.len() != a.len()`.
@@ -675,7 +676,7 @@ pub fn dot_ref(a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
     Ok(total as f32)
 }
 
-/// Σ x[i], blocked with four accumulators (see the module docs for the error
+/// `Σ x[i]`, blocked with four accumulators (see the module docs for the error
 /// bound). `sum(&[]) = 0`.
 pub fn sum(x: &[f32]) -> f32 {
     dispatch(Sum { x })
