@@ -15,7 +15,7 @@ use core::ops::Range;
 use pulp::{Simd, WithSimd};
 
 use super::microkernel::{Beta, store, tile};
-use super::pack::{pack_a, pack_b, with_buffers};
+use super::pack::{borrow_buffers, pack_a, pack_b};
 use super::params::{DIRECT_MAX_MNK, KC, MC, MR_V4, NC, NV_V4, PARALLEL_MIN_FLOPS};
 use super::reference::gemm_ref_unchecked;
 use super::{Gemm, Transpose};
@@ -121,11 +121,11 @@ unsafe fn compute_window<S: Simd, const MR: usize, const NV: usize>(
     rows: Range<usize>,
     cols: Range<usize>,
 ) {
-    let done = with_buffers(|a_buf, b_buf| {
-        // SAFETY: forwarded caller contract.
-        unsafe { loop_nest::<S, MR, NV>(simd, win, rows.clone(), cols.clone(), a_buf, b_buf) }
-    });
-    if done.is_none() {
+    if let Some(mut guard) = borrow_buffers() {
+        let (a_buf, b_buf) = guard.split();
+        // SAFETY: forwarded caller contract; the buffers have their full sizes.
+        unsafe { loop_nest::<S, MR, NV>(simd, win, rows, cols, a_buf, b_buf) };
+    } else {
         // Re-entrant use of the buffers (never happens from this crate): fall
         // back to the allocation-free oracle on this window.
         let g = Gemm { m: rows.len(), n: cols.len(), ..*win.g };

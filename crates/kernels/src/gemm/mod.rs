@@ -46,6 +46,7 @@ mod reference;
 use crate::KernelError;
 
 pub use reference::gemm_ref;
+pub(crate) use reference::gemm_ref_unchecked;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -59,17 +59,35 @@ thread_local! {
         const { RefCell::new(PackBuffers { a: AlignedBuf::new(), b: AlignedBuf::new() }) };
 }
 
-/// Runs `f(a_buf, b_buf)` with this thread's packing buffers (`A_BUF_LEN` and
-/// `B_BUF_LEN` floats, 64-byte aligned).
+/// This thread's packing buffers, `(a, b)` with `A_BUF_LEN` and `B_BUF_LEN`
+/// floats, 64-byte aligned, exclusively borrowed until the guard drops.
 ///
-/// Returns `None` if the buffers are already in use on this thread (a
-/// re-entrant call, which the GEMM itself never makes).
-pub(super) fn with_buffers<R>(f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> Option<R> {
-    BUFFERS.with(|cell| {
-        let mut bufs = cell.try_borrow_mut().ok()?;
-        let PackBuffers { a, b } = &mut *bufs;
-        Some(f(a.get(A_BUF_LEN), b.get(B_BUF_LEN)))
-    })
+/// Returns `None` if the buffers are already borrowed on this thread (a
+/// re-entrant call, which the GEMM itself never makes) or the thread is being
+/// torn down.
+///
+/// This hands out a guard rather than taking a closure so that the caller's
+/// SIMD code stays inside its `#[target_feature]` context (a closure body would
+/// be compiled as a separate function without the features).
+#[inline(always)]
+pub(super) fn borrow_buffers() -> Option<BuffersGuard> {
+    let cell: *const RefCell<PackBuffers> = BUFFERS.try_with(|cell| cell as *const _).ok()?;
+    // SAFETY: a thread-local lives until its thread exits, and the guard is
+    // `!Send` (it holds a `RefMut`), so it cannot outlive this thread.
+    let cell: &'static RefCell<PackBuffers> = unsafe { &*cell };
+    Some(BuffersGuard(cell.try_borrow_mut().ok()?))
+}
+
+/// Exclusive access to one thread's packing buffers.
+pub(super) struct BuffersGuard(std::cell::RefMut<'static, PackBuffers>);
+
+impl BuffersGuard {
+    /// The `(a, b)` buffers, allocated on the thread's first call only.
+    #[inline(always)]
+    pub(super) fn split(&mut self) -> (&mut [f32], &mut [f32]) {
+        let PackBuffers { a, b } = &mut *self.0;
+        (a.get(A_BUF_LEN), b.get(B_BUF_LEN))
+    }
 }
 
 /// Packs rows `i0..i0+mc`, depths `p0..p0+kc` of `op(A)` into `MR`-row panels
