@@ -13,6 +13,7 @@
 use core::ops::Range;
 
 use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 
 use super::microkernel::{Beta, store, tile};
 use super::pack::{borrow_buffers, pack_a, pack_b};
@@ -80,14 +81,12 @@ fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
     let (tiles, unit, len) = if split_n { (n_tiles, nr, g.n) } else { (m_tiles, MR, g.m) };
     let tasks = threads.min(tiles);
     let per_task = tiles.div_ceil(tasks) * unit;
-    rayon::scope(|scope| {
-        for start in (0..len).step_by(per_task) {
-            let range = start..(start + per_task).min(len);
-            let (rows, cols) = if split_n { (0..g.m, range) } else { (range, 0..g.n) };
-            scope.spawn(move |_| {
-                simd.vectorize(WindowTask::<MR, NV> { win, rows, cols });
-            });
-        }
+    // `par_iter` over task indices uses `join` internally: no heap allocation
+    // (unlike `rayon::scope`, which boxes every spawned job).
+    (0..len.div_ceil(per_task)).into_par_iter().for_each(|t| {
+        let range = t * per_task..((t + 1) * per_task).min(len);
+        let (rows, cols) = if split_n { (0..g.m, range) } else { (range, 0..g.n) };
+        simd.vectorize(WindowTask::<MR, NV> { win, rows, cols });
     });
 }
 
