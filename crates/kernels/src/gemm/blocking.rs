@@ -171,10 +171,10 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
             let kc = KC.min(g.k - pc);
             let beta = if pc == 0 { beta0 } else { Beta::One };
             if pack_all_b {
-                pack_b(g, b, (jc, nc), (pc, kc), b_buf, nr);
+                pack_b(simd, g, b, (jc, nc), (pc, kc), b_buf, nr);
             } else if nc_full < nc {
                 // Direct path: only the ragged last column panel is packed.
-                pack_b(g, b, (jc + nc_full, nc - nc_full), (pc, kc), b_buf, nr);
+                pack_b(simd, g, b, (jc + nc_full, nc - nc_full), (pc, kc), b_buf, nr);
             }
             for ic in rows.clone().step_by(mc_blk) {
                 let mc = mc_blk.min(rows.end - ic);

@@ -18,6 +18,8 @@
 
 use std::cell::RefCell;
 
+use pulp::Simd;
+
 use super::params::{KC, MAX_MR, MAX_NR, MC, NC};
 use super::{Gemm, Transpose};
 
@@ -124,7 +126,8 @@ pub(super) fn pack_a<const MR: usize>(
 /// Packs depths `p0..p0+kc`, columns `j0..j0+nc` of `op(B)` into `nr`-column
 /// panels at the start of `dst`.
 #[inline(always)]
-pub(super) fn pack_b(
+pub(super) fn pack_b<S: Simd>(
+    simd: S,
     g: &Gemm,
     b: &[f32],
     (j0, nc): (usize, usize),
@@ -132,21 +135,37 @@ pub(super) fn pack_b(
     dst: &mut [f32],
     nr: usize,
 ) {
-    for (c0, panel) in (0..nc).step_by(nr).zip(dst.chunks_exact_mut(nr * kc)) {
-        let cols = nr.min(nc - c0);
-        match g.trans_b {
-            Transpose::No => {
-                for (p, out) in panel.chunks_exact_mut(nr).enumerate() {
-                    let src = &b[(p0 + p) * g.ldb + j0 + c0..][..cols];
-                    out[..cols].copy_from_slice(src);
-                    out[cols..].fill(0.0);
+    let panels = nc.div_ceil(nr);
+    let dst = &mut dst[..panels * nr * kc];
+    match g.trans_b {
+        Transpose::No => {
+            // Source rows outer: each row of B is read once, front to back
+            // (DRAM- and prefetcher-friendly), and scattered into the panels.
+            for p in 0..kc {
+                let src = &b[(p0 + p) * g.ldb + j0..][..nc];
+                for (c0, chunk) in (0..nc).step_by(nr).zip(src.chunks(nr)) {
+                    let out = &mut dst[c0 * kc + p * nr..][..nr];
+                    if chunk.len() == nr {
+                        copy_row::<S>(chunk, out);
+                    } else {
+                        out[..chunk.len()].copy_from_slice(chunk);
+                        out[chunk.len()..].fill(0.0);
+                    }
                 }
             }
-            Transpose::Yes => {
-                for j in 0..cols {
-                    let src = &b[(j0 + c0 + j) * g.ldb + p0..][..kc];
-                    for (out, &x) in panel[j..].iter_mut().step_by(nr).zip(src) {
-                        *out = x;
+        }
+        Transpose::Yes => {
+            for (c0, panel) in (0..nc).step_by(nr).zip(dst.chunks_exact_mut(nr * kc)) {
+                let cols = nr.min(nc - c0);
+                let row = |j: usize| &b[(j0 + c0 + j) * g.ldb + p0..][..kc];
+                let mut j = 0;
+                while j + 4 <= cols {
+                    interleave4(simd, [row(j), row(j + 1), row(j + 2), row(j + 3)], &mut panel[j..], nr);
+                    j += 4;
+                }
+                for j in j..cols {
+                    for (p, &x) in row(j).iter().enumerate() {
+                        panel[p * nr + j] = x;
                     }
                 }
                 if cols < nr {
@@ -156,6 +175,25 @@ pub(super) fn pack_b(
                 }
             }
         }
+    }
+}
+
+/// Copies one full panel row (`nr` floats) with vector moves.
+#[inline(always)]
+fn copy_row<S: Simd>(src: &[f32], dst: &mut [f32]) {
+    let (src_v, src_t) = S::as_simd_f32s(src);
+    let (dst_v, dst_t) = S::as_mut_simd_f32s(dst);
+    dst_v.copy_from_slice(src_v);
+    dst_t.copy_from_slice(src_t);
+}
+
+/// `out[p·stride + r] = rows[r][p]` for `r < 4`, `p < kc`: four source rows
+/// gathered into 4-float groups (one 16-byte store per depth).
+#[inline(always)]
+fn interleave4<S: Simd>(_simd: S, rows: [&[f32]; 4], out: &mut [f32], stride: usize) {
+    let [r0, r1, r2, r3] = rows;
+    for (p, (((&x0, &x1), &x2), &x3)) in r0.iter().zip(r1).zip(r2).zip(r3).enumerate() {
+        out[p * stride..][..4].copy_from_slice(&[x0, x1, x2, x3]);
     }
 }
 
