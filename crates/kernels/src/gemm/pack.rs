@@ -27,6 +27,8 @@ use super::{Gemm, Transpose};
 const A_BUF_LEN: usize = (MC + MAX_MR) * KC;
 /// Floats in the per-thread B buffer: the largest packed B block.
 const B_BUF_LEN: usize = (NC + MAX_NR) * KC;
+/// Panels of B packed together per pass over the source rows.
+const PANEL_GROUP: usize = 8;
 /// 64-byte alignment in floats.
 const ALIGN_FLOATS: usize = 16;
 
@@ -139,17 +141,23 @@ pub(super) fn pack_b<S: Simd>(
     let dst = &mut dst[..panels * nr * kc];
     match g.trans_b {
         Transpose::No => {
-            // Source rows outer: each row of B is read once, front to back
-            // (DRAM- and prefetcher-friendly), and scattered into the panels.
-            for p in 0..kc {
-                let src = &b[(p0 + p) * g.ldb + j0..][..nc];
-                for (c0, chunk) in (0..nc).step_by(nr).zip(src.chunks(nr)) {
-                    let out = &mut dst[c0 * kc + p * nr..][..nr];
-                    if chunk.len() == nr {
-                        copy_row::<S>(chunk, out);
-                    } else {
-                        out[..chunk.len()].copy_from_slice(chunk);
-                        out[chunk.len()..].fill(0.0);
+            // Source rows outer within groups of `PANEL_GROUP` panels: each
+            // source row is read as a contiguous run (prefetcher-friendly),
+            // while the scattered panel writes stay few enough not to alias
+            // in the cache sets (panels are `kc·nr·4` bytes apart, typically
+            // a multiple of 4 KiB).
+            for g0 in (0..nc).step_by(nr * PANEL_GROUP) {
+                let g_cols = (nr * PANEL_GROUP).min(nc - g0);
+                for p in 0..kc {
+                    let src = &b[(p0 + p) * g.ldb + j0 + g0..][..g_cols];
+                    for (c0, chunk) in (g0..g0 + g_cols).step_by(nr).zip(src.chunks(nr)) {
+                        let out = &mut dst[c0 * kc + p * nr..][..nr];
+                        if chunk.len() == nr {
+                            copy_row::<S>(chunk, out);
+                        } else {
+                            out[..chunk.len()].copy_from_slice(chunk);
+                            out[chunk.len()..].fill(0.0);
+                        }
                     }
                 }
             }
