@@ -9,9 +9,9 @@
 //!   is a dot product over a contiguous row. Four rows are processed together
 //!   so each `x` vector load feeds four rows, with two accumulators per row
 //!   (8 independent FMA chains), reduced horizontally at the end.
-//! - `B` as stored (`(k, n)`): `c` is built in register blocks of `NV_BN`
-//!   vectors; every row `p` of `B` adds `x[p]·B[p, block]` (axpy style), so the
-//!   block's columns stream row after row.
+//! - `B` as stored (`(k, n)`): `c` is built in L1-resident blocks of
+//!   `AXPY_COLS` columns; every row `p` of `B` adds `x[p]·B[p, block]` (axpy
+//!   style, four rows per pass), so each row segment streams contiguously.
 //!
 //! Above [`GEMV_PARALLEL_MIN_BYTES`] the outputs are split into contiguous
 //! blocks, one rayon task per block; each task re-enters the SIMD context with
@@ -34,8 +34,9 @@ pub const GEMV_PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// Output columns per rayon task (a multiple of every vector width).
 const TASK_COLS: usize = 2048;
-/// Vectors of `c` held in registers per block when `B` is not transposed.
-const NV_BN: usize = 8;
+/// Output columns accumulated together when `B` is not transposed (8 KiB of
+/// stack, L1-resident).
+const AXPY_COLS: usize = 2048;
 /// Floats of a strided `x` gathered at once.
 const X_CHUNK: usize = 512;
 
@@ -242,56 +243,46 @@ fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32]) -> f32 {
     s
 }
 
-/// `B` is `(k, n)`: `c[block] = Σₚ x[p]·B[p, block]`, a register block of
-/// `NV_BN` vectors at a time, then single vectors, then a masked tail.
+/// `B` is `(k, n)`: `c[block] = Σₚ x[p]·B[p, block]` over column blocks of
+/// `AXPY_COLS`, accumulated in an L1-resident stack buffer while the rows of
+/// `B` stream through four at a time (each row segment read contiguously).
 #[inline(always)]
 fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
-    let Part { g, x, b, k: _, beta } = part;
-    let lanes = S::F32_LANES;
-    let alpha = simd.splat_f32s(g.alpha);
-    let beta_v = simd.splat_f32s(beta);
-    let (c_vecs, c_tail) = S::as_mut_simd_f32s(c);
-    let combine = |acc: S::f32s, out: &mut S::f32s| {
-        let scaled = simd.mul_f32s(acc, alpha);
-        *out = if beta == 0.0 { scaled } else { simd.mul_add_e_f32s(beta_v, *out, scaled) };
-    };
-    let row_vecs = |p: usize, v0: usize, nv: usize| -> &[S::f32s] {
-        let start = p * g.ldb + j0 + v0 * lanes;
-        S::as_simd_f32s(&b[start..start + nv * lanes]).0
-    };
-    let mut v0 = 0;
-    let mut blocks = c_vecs.chunks_exact_mut(NV_BN);
-    for out in &mut blocks {
-        let mut acc = [simd.splat_f32s(0.0); NV_BN];
-        for (p, &xp) in x.iter().enumerate() {
-            let xs = simd.splat_f32s(xp);
-            for (a, &bv) in acc.iter_mut().zip(row_vecs(p, v0, NV_BN)) {
-                *a = simd.mul_add_e_f32s(xs, bv, *a);
-            }
+    let Part { g, x, b, k, beta } = part;
+    let mut acc_buf = [0.0f32; AXPY_COLS];
+    for (blk, c_blk) in c.chunks_mut(AXPY_COLS).enumerate() {
+        let cols = c_blk.len();
+        let col0 = j0 + blk * AXPY_COLS;
+        let acc = &mut acc_buf[..cols];
+        acc.fill(0.0);
+        let row = |p: usize| &b[p * g.ldb + col0..][..cols];
+        let mut p = 0;
+        while p + 4 <= k {
+            axpy4(simd, [x[p], x[p + 1], x[p + 2], x[p + 3]], [row(p), row(p + 1), row(p + 2), row(p + 3)], acc);
+            p += 4;
         }
-        for (o, a) in out.iter_mut().zip(acc) {
-            combine(a, o);
+        for p in p..k {
+            axpy4(simd, [x[p], 0.0, 0.0, 0.0], [row(p), row(p), row(p), row(p)], acc);
         }
-        v0 += NV_BN;
+        for (out, &s) in c_blk.iter_mut().zip(acc.iter()) {
+            finish(out, s, g.alpha, beta);
+        }
     }
-    for out in blocks.into_remainder() {
-        let mut acc = simd.splat_f32s(0.0);
-        for (p, &xp) in x.iter().enumerate() {
-            acc = simd.mul_add_e_f32s(simd.splat_f32s(xp), row_vecs(p, v0, 1)[0], acc);
-        }
-        combine(acc, out);
-        v0 += 1;
+}
+
+/// `acc += Σᵣ xs[r]·rows[r]` elementwise (all slices `acc.len()` long).
+#[inline(always)]
+fn axpy4<S: Simd>(simd: S, xs: [f32; 4], rows: [&[f32]; 4], acc: &mut [f32]) {
+    let xv = xs.map(|x| simd.splat_f32s(x));
+    let (acc_v, acc_t) = S::as_mut_simd_f32s(acc);
+    let rv = rows.map(|r| S::as_simd_f32s(r));
+    for (i, a) in acc_v.iter_mut().enumerate() {
+        let mut t = simd.mul_add_e_f32s(xv[0], rv[0].0[i], *a);
+        t = simd.mul_add_e_f32s(xv[1], rv[1].0[i], t);
+        t = simd.mul_add_e_f32s(xv[2], rv[2].0[i], t);
+        *a = simd.mul_add_e_f32s(xv[3], rv[3].0[i], t);
     }
-    if !c_tail.is_empty() {
-        let t = c_tail.len();
-        let mut acc = simd.splat_f32s(0.0);
-        for (p, &xp) in x.iter().enumerate() {
-            let start = p * g.ldb + j0 + v0 * lanes;
-            let bv = simd.partial_load_f32s(&b[start..start + t]);
-            acc = simd.mul_add_e_f32s(simd.splat_f32s(xp), bv, acc);
-        }
-        let mut out = simd.partial_load_f32s(c_tail);
-        combine(acc, &mut out);
-        simd.partial_store_f32s(c_tail, out);
+    for (i, a) in acc_t.iter_mut().enumerate() {
+        *a += xs[0] * rv[0].1[i] + xs[1] * rv[1].1[i] + xs[2] * rv[2].1[i] + xs[3] * rv[3].1[i];
     }
 }

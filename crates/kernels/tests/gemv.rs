@@ -40,7 +40,7 @@ impl Case {
         }
         let b_len = if b_rows == 0 || b_row_len == 0 { 0 } else { (b_rows - 1) * g.ldb + b_row_len };
         let mut b = vec![f32::NAN; b_len];
-        for r in 0..b_rows {
+        for r in (0..b_rows).filter(|_| b_len > 0) {
             for x in &mut b[r * g.ldb..r * g.ldb + b_row_len] {
                 *x = rng.next_f32();
             }
