@@ -210,14 +210,18 @@ fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
             acc0[r] = simd.mul_add_e_f32s(xv[i], rv[r][i], acc0[r]);
         }
     }
+    // Explicit loops, no closures: a closure body would be compiled outside
+    // the SIMD target-feature context and call the intrinsics out of line.
     let tail_at = xv.len() * S::F32_LANES;
-    core::array::from_fn(|r| {
+    let mut sums = [0.0f32; 4];
+    for r in 0..4 {
         let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0[r], acc1[r]));
         for (&xt, &bt) in xt.iter().zip(&rows[r][tail_at..]) {
             s += xt * bt;
         }
-        s
-    })
+        sums[r] = s;
+    }
+    sums
 }
 
 /// One dot product, two accumulators.
@@ -273,7 +277,7 @@ fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
 /// `acc += Σᵣ xs[r]·rows[r]` elementwise (all slices `acc.len()` long).
 #[inline(always)]
 fn axpy4<S: Simd>(simd: S, xs: [f32; 4], rows: [&[f32]; 4], acc: &mut [f32]) {
-    let xv = xs.map(|x| simd.splat_f32s(x));
+    let xv = [simd.splat_f32s(xs[0]), simd.splat_f32s(xs[1]), simd.splat_f32s(xs[2]), simd.splat_f32s(xs[3])];
     let (acc_v, acc_t) = S::as_mut_simd_f32s(acc);
     let rv = rows.map(|r| S::as_simd_f32s(r));
     for (i, a) in acc_v.iter_mut().enumerate() {
