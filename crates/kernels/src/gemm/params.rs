@@ -53,4 +53,4 @@ pub const PARALLEL_MIN_FLOPS: f64 = 2.0 * 128.0 * 128.0 * 128.0;
 /// Products with `m·n·k` at most this skip packing (the direct path).
 ///
 /// Measured: TODO.
-pub const DIRECT_MAX_MNK: usize = 96 * 96 * 96;
+pub const DIRECT_MAX_MNK: usize = 192 * 192 * 192;
