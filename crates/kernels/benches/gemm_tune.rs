@@ -29,7 +29,12 @@ const SHAPES: &[(usize, usize, usize)] = &[
 ];
 
 fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5).collect()
+    (0..len)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32
+                - 0.5
+        })
+        .collect()
 }
 
 /// A plain read of `xs`: a sum with 64 independent lanes so it vectorizes and
@@ -46,11 +51,24 @@ fn read_sum(xs: &[f32]) -> f32 {
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
 }
 
+#[allow(clippy::too_many_arguments)]
 /// The `gemm` crate on row-major `(m,k)·(k,n)`, or `(m,k)·(n,k)ᵀ` when `bt`.
-fn gemm_crate(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], bt: bool, par: gemm::Parallelism) {
+fn gemm_crate(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    bt: bool,
+    par: gemm::Parallelism,
+) {
     let (rhs_cs, rhs_rs) = if bt { (k as isize, 1) } else { (1, n as isize) };
     // SAFETY: the buffers hold (m,k), (k,n)/(n,k) and (m,n) row-major matrices.
     unsafe {
@@ -79,12 +97,20 @@ fn gemm_crate(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32],
 }
 
 fn label(m: usize, k: usize, n: usize) -> String {
-    if m == k && k == n { format!("{m}^3") } else { format!("{m}x{k}x{n}") }
+    if m == k && k == n {
+        format!("{m}^3")
+    } else {
+        format!("{m}x{k}x{n}")
+    }
 }
 
 fn bench_gemm(c: &mut Criterion, group_name: &str, threads: usize, bt: bool) {
     let pool = pool(threads);
-    let par = if threads == 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(threads) };
+    let par = if threads == 1 {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads)
+    };
     for &(m, k, n) in SHAPES {
         if threads > 1 && m * k * n < 256 * 256 * 256 {
             continue;
@@ -97,12 +123,20 @@ fn bench_gemm(c: &mut Criterion, group_name: &str, threads: usize, bt: bool) {
         let a = data(m * k, 1);
         let b = data(k * n, 2);
         let mut out = vec![0.0f32; m * n];
-        let g = if bt { Gemm::new(m, n, k).transpose_b() } else { Gemm::new(m, n, k) };
+        let g = if bt {
+            Gemm::new(m, n, k).transpose_b()
+        } else {
+            Gemm::new(m, n, k)
+        };
         group.bench_function("ours", |bench| {
-            pool.install(|| bench.iter(|| ours(&g, black_box(&a), black_box(&b), &mut out).unwrap()))
+            pool.install(|| {
+                bench.iter(|| ours(&g, black_box(&a), black_box(&b), &mut out).unwrap())
+            })
         });
         group.bench_function("gemm", |bench| {
-            pool.install(|| bench.iter(|| gemm_crate(m, n, k, black_box(&a), black_box(&b), &mut out, bt, par)))
+            pool.install(|| {
+                bench.iter(|| gemm_crate(m, n, k, black_box(&a), black_box(&b), &mut out, bt, par))
+            })
         });
         if !bt && threads == 1 {
             group.bench_function("mm", |bench| {
@@ -166,17 +200,72 @@ fn quick_table() {
         let flops = 2.0 * (m * n * k) as f64;
         let mut row = format!("{:>16}", label(m, k, n));
         for bt in [false, true] {
-            let g = if bt { Gemm::new(m, n, k).transpose_b() } else { Gemm::new(m, n, k) };
+            let g = if bt {
+                Gemm::new(m, n, k).transpose_b()
+            } else {
+                Gemm::new(m, n, k)
+            };
             let o = pool.install(|| best_gflops(flops, || ours(&g, &a, &b, &mut out).unwrap()));
-            let r = pool.install(|| best_gflops(flops, || gemm_crate(m, n, k, &a, &b, &mut out, bt, gemm::Parallelism::None)));
-            row += &format!("  {}: ours {o:6.1} gemm {r:6.1} ratio {:.2}", if bt { "bt" } else { "nn" }, o / r);
+            let r = pool.install(|| {
+                best_gflops(flops, || {
+                    gemm_crate(m, n, k, &a, &b, &mut out, bt, gemm::Parallelism::None)
+                })
+            });
+            row += &format!(
+                "  {}: ours {o:6.1} gemm {r:6.1} ratio {:.2}",
+                if bt { "bt" } else { "nn" },
+                o / r
+            );
         }
         println!("{row}");
     }
     std::process::exit(0);
 }
 
+/// `GEMM_THRESH=1`: best-of-N 1 vs 2 threads at small sizes (to place the
+/// parallel threshold). For tuning only.
+fn threshold_table() {
+    if std::env::var_os("GEMM_THRESH").is_none() {
+        return;
+    }
+    let (p1, p2) = (pool(1), pool(2));
+    for s in [48usize, 64, 96, 128, 160, 192, 256] {
+        let a = data(s * s, 1);
+        let b = data(s * s, 2);
+        let mut out = vec![0.0f32; s * s];
+        let g = Gemm::new(s, s, s);
+        let flops = g.flops();
+        let t1 = p1.install(|| best_gflops(flops, || ours(&g, &a, &b, &mut out).unwrap()));
+        let t2 = p2.install(|| best_gflops(flops, || ours(&g, &a, &b, &mut out).unwrap()));
+        println!("gemm {s}^3: 1t {t1:6.1} 2t {t2:6.1} speedup {:.2}", t2 / t1);
+    }
+    for (k, n) in [
+        (64usize, 256usize),
+        (128, 512),
+        (256, 512),
+        (576, 576),
+        (576, 2048),
+    ] {
+        let x = data(k, 1);
+        let w = data(k * n, 2);
+        let mut y = vec![0.0f32; n];
+        for g in [Gemm::new(1, n, k), Gemm::new(1, n, k).transpose_b()] {
+            let flops = g.flops();
+            let t1 = p1.install(|| best_gflops(flops, || gemv(&g, &x, &w, &mut y).unwrap()));
+            let t2 = p2.install(|| best_gflops(flops, || gemv(&g, &x, &w, &mut y).unwrap()));
+            println!(
+                "gemv k{k} n{n} bt={:?} ({} KiB): 1t {t1:6.1} 2t {t2:6.1} speedup {:.2}",
+                g.trans_b,
+                k * n * 4 / 1024,
+                t2 / t1
+            );
+        }
+    }
+    std::process::exit(0);
+}
+
 fn single(c: &mut Criterion) {
+    threshold_table();
     quick_table();
     // SAFETY: set before any thread reads the environment (matrixmultiply reads
     // it lazily on its first call, which comes later on this thread).
@@ -202,9 +291,7 @@ fn bench_gemv(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemv/1x576x49152");
     group.throughput(Throughput::Bytes((k * n * 4) as u64));
     group.bench_function("read_2t", |bench| {
-        pool.install(|| {
-            bench.iter(|| black_box(&w).par_chunks(1 << 16).map(|ch| read_sum(ch)).sum::<f32>())
-        })
+        pool.install(|| bench.iter(|| black_box(&w).par_chunks(1 << 16).map(read_sum).sum::<f32>()))
     });
     let g_bt = Gemm::new(1, n, k).transpose_b();
     group.bench_function("ours_bt_2t", |bench| {
@@ -219,9 +306,8 @@ fn bench_gemv(c: &mut Criterion) {
         pool1.install(|| bench.iter(|| gemv(&g_bt, black_box(&x), black_box(&w), &mut y).unwrap()))
     });
     group.bench_function("read_1t", |bench| {
-        pool1.install(|| {
-            bench.iter(|| black_box(&w).par_chunks(1 << 16).map(|ch| read_sum(ch)).sum::<f32>())
-        })
+        pool1
+            .install(|| bench.iter(|| black_box(&w).par_chunks(1 << 16).map(read_sum).sum::<f32>()))
     });
     group.finish();
 }

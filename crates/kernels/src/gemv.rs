@@ -29,11 +29,18 @@ use crate::gemm::{Gemm, Transpose, scale_c, validate};
 
 /// Weight bytes (`k·n·4`) from which the product is split across rayon threads.
 ///
-/// Measured with the gemm_tune bench: see the report in `params.rs` of gemm.
-pub const GEMV_PARALLEL_MIN_BYTES: usize = 256 * 1024;
+/// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
+/// best of N, 2-thread vs 1-thread pool, threshold forced to 0, with the
+/// other core saturated by another process): speedup ≤ 1 up to 4.5 MiB
+/// (k576·n2048: 1.01 for Bᵀ, 0.76 for B). At 1×576×49152 (113 MB) two threads
+/// do pay off (18 vs ~12 GiB/s), so the split starts at 4 MiB: each thread then
+/// streams ≥ 2 MiB, far beyond a fork/join's few microseconds.
+pub const GEMV_PARALLEL_MIN_BYTES: usize = 4 << 20;
 
-/// Output columns per rayon task (a multiple of every vector width).
-const TASK_COLS: usize = 2048;
+/// Rayon tasks per thread when parallel.
+const TASKS_PER_THREAD: usize = 4;
+/// Output columns per task are a multiple of this (every vector width).
+const TASK_ALIGN: usize = 256;
 /// Output columns accumulated together when `B` is not transposed (8 KiB of
 /// stack, L1-resident).
 const AXPY_COLS: usize = 2048;
@@ -55,7 +62,12 @@ pub fn gemv(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), KernelE
         scale_c(g, c);
         return Ok(());
     }
-    crate::dispatch::dispatch(GemvOp { g, a, b, c: &mut c[..g.n] });
+    crate::dispatch::dispatch(GemvOp {
+        g,
+        a,
+        b,
+        c: &mut c[..g.n],
+    });
     Ok(())
 }
 
@@ -74,7 +86,12 @@ fn check_m(op: &'static str, g: &Gemm) -> Result<(), KernelError> {
     if g.m == 1 {
         Ok(())
     } else {
-        Err(KernelError::InvalidDimension { op, dim: "m", value: g.m, reason: "gemv needs m == 1" })
+        Err(KernelError::InvalidDimension {
+            op,
+            dim: "m",
+            value: g.m,
+            reason: "gemv needs m == 1",
+        })
     }
 }
 
@@ -94,7 +111,17 @@ impl WithSimd for GemvOp<'_> {
         let GemvOp { g, a, b, c } = self;
         let x_contiguous = g.trans_a == Transpose::No || g.lda == 1 || g.k == 1;
         if x_contiguous {
-            run(simd, Part { g, x: &a[..g.k], b, k: g.k, beta: g.beta }, c);
+            run(
+                simd,
+                Part {
+                    g,
+                    x: &a[..g.k],
+                    b,
+                    k: g.k,
+                    beta: g.beta,
+                },
+                c,
+            );
             return;
         }
         // Strided x: C = β·C once, then accumulate chunk by chunk.
@@ -109,7 +136,17 @@ impl WithSimd for GemvOp<'_> {
                 Transpose::No => &b[p0 * g.ldb..],
                 Transpose::Yes => &b[p0..],
             };
-            run(simd, Part { g, x: &x_buf[..kc], b: b_part, k: kc, beta: 1.0 }, c);
+            run(
+                simd,
+                Part {
+                    g,
+                    x: &x_buf[..kc],
+                    b: b_part,
+                    k: kc,
+                    beta: 1.0,
+                },
+                c,
+            );
         }
     }
 }
@@ -132,9 +169,22 @@ fn run<S: Simd>(simd: S, part: Part<'_>, c: &mut [f32]) {
         columns(simd, part, 0, c);
         return;
     }
-    c.par_chunks_mut(TASK_COLS).enumerate().for_each(|(i, block)| {
-        simd.vectorize(BlockTask { part, j0: i * TASK_COLS, c: block });
-    });
+    // About `TASKS_PER_THREAD` blocks per thread (for balance when a core is
+    // shared), each a multiple of `TASK_ALIGN` columns.
+    let threads = rayon::current_num_threads();
+    let task_cols = c
+        .len()
+        .div_ceil(threads * TASKS_PER_THREAD)
+        .next_multiple_of(TASK_ALIGN);
+    c.par_chunks_mut(task_cols)
+        .enumerate()
+        .for_each(|(i, block)| {
+            simd.vectorize(BlockTask {
+                part,
+                j0: i * task_cols,
+                c: block,
+            });
+        });
 }
 
 /// One rayon task: output columns `j0 .. j0 + c.len()`.
@@ -165,7 +215,11 @@ fn columns<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
 /// `c[j] ← α·s + β·c[j]`, with `β = 0` never reading `c`.
 #[inline(always)]
 fn finish(out: &mut f32, s: f32, alpha: f32, beta: f32) {
-    *out = if beta == 0.0 { alpha * s } else { alpha * s + beta * *out };
+    *out = if beta == 0.0 {
+        alpha * s
+    } else {
+        alpha * s + beta * *out
+    };
 }
 
 /// `B` is `(n, k)`: output `j` is `dot(x, B[j, ..k])`, four rows at a time.
@@ -262,11 +316,21 @@ fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
         let row = |p: usize| &b[p * g.ldb + col0..][..cols];
         let mut p = 0;
         while p + 4 <= k {
-            axpy4(simd, [x[p], x[p + 1], x[p + 2], x[p + 3]], [row(p), row(p + 1), row(p + 2), row(p + 3)], acc);
+            axpy4(
+                simd,
+                [x[p], x[p + 1], x[p + 2], x[p + 3]],
+                [row(p), row(p + 1), row(p + 2), row(p + 3)],
+                acc,
+            );
             p += 4;
         }
-        for p in p..k {
-            axpy4(simd, [x[p], 0.0, 0.0, 0.0], [row(p), row(p), row(p), row(p)], acc);
+        for (p, &xp) in x.iter().enumerate().skip(p) {
+            axpy4(
+                simd,
+                [xp, 0.0, 0.0, 0.0],
+                [row(p), row(p), row(p), row(p)],
+                acc,
+            );
         }
         for (out, &s) in c_blk.iter_mut().zip(acc.iter()) {
             finish(out, s, g.alpha, beta);
@@ -277,7 +341,12 @@ fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
 /// `acc += Σᵣ xs[r]·rows[r]` elementwise (all slices `acc.len()` long).
 #[inline(always)]
 fn axpy4<S: Simd>(simd: S, xs: [f32; 4], rows: [&[f32]; 4], acc: &mut [f32]) {
-    let xv = [simd.splat_f32s(xs[0]), simd.splat_f32s(xs[1]), simd.splat_f32s(xs[2]), simd.splat_f32s(xs[3])];
+    let xv = [
+        simd.splat_f32s(xs[0]),
+        simd.splat_f32s(xs[1]),
+        simd.splat_f32s(xs[2]),
+        simd.splat_f32s(xs[3]),
+    ];
     let (acc_v, acc_t) = S::as_mut_simd_f32s(acc);
     let rv = rows.map(|r| S::as_simd_f32s(r));
     for (i, a) in acc_v.iter_mut().enumerate() {

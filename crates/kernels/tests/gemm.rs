@@ -26,7 +26,11 @@ struct Case {
 }
 
 fn stored_len(rows: usize, row_len: usize, ld: usize) -> usize {
-    if rows == 0 || row_len == 0 { 0 } else { (rows - 1) * ld + row_len }
+    if rows == 0 || row_len == 0 {
+        0
+    } else {
+        (rows - 1) * ld + row_len
+    }
 }
 
 /// Fills a `(rows, row_len)` matrix with row stride `ld`: values from `rng`,
@@ -80,15 +84,31 @@ impl Case {
         let mut want = self.c0.clone();
         gemm(g, &self.a, &self.b, &mut got).unwrap();
         gemm_ref(g, &self.a, &self.b, &mut want).unwrap();
-        let max_a = self.a.iter().filter(|x| x.is_finite()).fold(0.0f32, |m, x| m.max(x.abs()));
-        let max_b = self.b.iter().filter(|x| x.is_finite()).fold(0.0f32, |m, x| m.max(x.abs()));
-        let max_c = self.c0.iter().filter(|x| x.is_finite() && **x != C_SENTINEL).fold(0.0f32, |m, x| m.max(x.abs()));
+        let max_a = self
+            .a
+            .iter()
+            .filter(|x| x.is_finite())
+            .fold(0.0f32, |m, x| m.max(x.abs()));
+        let max_b = self
+            .b
+            .iter()
+            .filter(|x| x.is_finite())
+            .fold(0.0f32, |m, x| m.max(x.abs()));
+        let max_c = self
+            .c0
+            .iter()
+            .filter(|x| x.is_finite() && **x != C_SENTINEL)
+            .fold(0.0f32, |m, x| m.max(x.abs()));
         let bound = g.alpha.abs() * g.k as f32 * max_a * max_b + g.beta.abs() * max_c;
         let tol = GEMM_BOUND_TOL * bound.max(f32::MIN_POSITIVE);
         for (i, (x, y)) in got.iter().zip(&want).enumerate() {
             let in_gap = g.ldc > 0 && i % g.ldc >= g.n;
             if in_gap {
-                assert_eq!(x.to_bits(), C_SENTINEL.to_bits(), "{what}: {g:?} wrote C gap at {i}");
+                assert_eq!(
+                    x.to_bits(),
+                    C_SENTINEL.to_bits(),
+                    "{what}: {g:?} wrote C gap at {i}"
+                );
             } else {
                 let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tol;
                 assert!(ok, "{what}: {g:?} C[{i}] = {x}, want {y} (tol {tol})");
@@ -106,7 +126,9 @@ const COMBOS: [(bool, bool); 4] = [(false, false), (false, true), (true, false),
 
 #[test]
 fn edge_shapes_all_transposes() {
-    let dims = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65];
+    let dims = [
+        0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65,
+    ];
     let depths = [0, 1, 5, 16, 17, 65];
     for_each_path(|path| {
         let mut seed = 0;
@@ -156,7 +178,9 @@ fn alpha_beta_variants() {
             for beta in [0.0, 1.0, 0.25, -1.0] {
                 for &(m, n, k) in &[(9, 17, 33), (70, 90, 130)] {
                     for (ta, tb) in COMBOS {
-                        let g = with_trans(Gemm::new(m, n, k), ta, tb).alpha(alpha).beta(beta);
+                        let g = with_trans(Gemm::new(m, n, k), ta, tb)
+                            .alpha(alpha)
+                            .beta(beta);
                         Case::new(g, 2, 3).check(&format!("{path} α {alpha} β {beta}"));
                     }
                 }
@@ -207,11 +231,19 @@ fn blocking_boundaries() {
 
 #[test]
 fn parallel_path_in_two_thread_pool() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     pool.install(|| {
         for_each_path(|path| {
             // n split, m split (tall and thin), and both ragged.
-            for &(m, n, k) in &[(300, 257, 515), (700, 20, 300), (130, 131, 257), (64, 700, 64)] {
+            for &(m, n, k) in &[
+                (300, 257, 515),
+                (700, 20, 300),
+                (130, 131, 257),
+                (64, 700, 64),
+            ] {
                 for (ta, tb) in COMBOS {
                     let g = with_trans(Gemm::new(m, n, k), ta, tb).beta(0.5);
                     Case::new(g, 1, 11).check(&format!("{path} parallel"));
@@ -268,9 +300,17 @@ fn pytorch_fixture_matmul() {
     for_each_path(|path| {
         let mut c = vec![f32::NAN; m * n];
         gemm(&Gemm::new(m, n, k), &a, &b, &mut c).unwrap();
-        assert!(max_rel_err(&c, &want) <= FIXTURE_REL_TOL, "{path}: {}", max_rel_err(&c, &want));
+        assert!(
+            max_rel_err(&c, &want) <= FIXTURE_REL_TOL,
+            "{path}: {}",
+            max_rel_err(&c, &want)
+        );
         gemm(&Gemm::new(m, n, k).transpose_b(), &a, &b_t, &mut c).unwrap();
-        assert!(max_rel_err(&c, &want) <= FIXTURE_REL_TOL, "{path} Bᵀ: {}", max_rel_err(&c, &want));
+        assert!(
+            max_rel_err(&c, &want) <= FIXTURE_REL_TOL,
+            "{path} Bᵀ: {}",
+            max_rel_err(&c, &want)
+        );
     });
 }
 
@@ -279,20 +319,50 @@ fn validation_errors_are_returned() {
     let g = Gemm::new(4, 5, 6);
     let (a, b, mut c) = (vec![0.0; 24], vec![0.0; 30], vec![0.0; 20]);
     assert!(gemm(&g, &a, &b, &mut c).is_ok());
-    let ld = |operand, ld, row_len| KernelError::LeadingDimension { op: "gemm", operand, ld, row_len };
+    let ld = |operand, ld, row_len| KernelError::LeadingDimension {
+        op: "gemm",
+        operand,
+        ld,
+        row_len,
+    };
     assert_eq!(gemm(&g.lda(5), &a, &b, &mut c), Err(ld("a", 5, 6)));
     assert_eq!(gemm(&g.ldb(4), &a, &b, &mut c), Err(ld("b", 4, 5)));
     assert_eq!(gemm(&g.ldc(4), &a, &b, &mut c), Err(ld("c", 4, 5)));
-    assert_eq!(gemm(&g.transpose_a().lda(3), &a, &b, &mut c), Err(ld("a", 3, 4)));
-    assert_eq!(gemm(&g.transpose_b().ldb(5), &a, &b, &mut c), Err(ld("b", 5, 6)));
-    let small = |operand, required, actual| KernelError::BufferTooSmall { op: "gemm", operand, required, actual };
+    assert_eq!(
+        gemm(&g.transpose_a().lda(3), &a, &b, &mut c),
+        Err(ld("a", 3, 4))
+    );
+    assert_eq!(
+        gemm(&g.transpose_b().ldb(5), &a, &b, &mut c),
+        Err(ld("b", 5, 6))
+    );
+    let small = |operand, required, actual| KernelError::BufferTooSmall {
+        op: "gemm",
+        operand,
+        required,
+        actual,
+    };
     assert_eq!(gemm(&g, &a[..23], &b, &mut c), Err(small("a", 24, 23)));
     assert_eq!(gemm(&g, &a, &b[..29], &mut c), Err(small("b", 30, 29)));
     assert_eq!(gemm(&g, &a, &b, &mut c[..19]), Err(small("c", 20, 19)));
     assert_eq!(gemm(&g.ldc(7), &a, &b, &mut c), Err(small("c", 26, 20)));
     let huge = Gemm::new(usize::MAX / 2, 5, 6);
-    assert_eq!(gemm(&huge, &a, &b, &mut c), Err(KernelError::SizeOverflow { op: "gemm", operand: "a" }));
-    assert_eq!(gemm_ref(&g, &a[..23], &b, &mut c), Err(KernelError::BufferTooSmall { op: "gemm_ref", operand: "a", required: 24, actual: 23 }));
+    assert_eq!(
+        gemm(&huge, &a, &b, &mut c),
+        Err(KernelError::SizeOverflow {
+            op: "gemm",
+            operand: "a"
+        })
+    );
+    assert_eq!(
+        gemm_ref(&g, &a[..23], &b, &mut c),
+        Err(KernelError::BufferTooSmall {
+            op: "gemm_ref",
+            operand: "a",
+            required: 24,
+            actual: 23
+        })
+    );
 }
 
 #[test]
@@ -300,7 +370,10 @@ fn builder_defaults() {
     let g = Gemm::new(3, 4, 5);
     assert_eq!((g.lda, g.ldb, g.ldc, g.alpha, g.beta), (5, 4, 4, 1.0, 0.0));
     let t = g.lda(9).ldb(9).transpose_a().transpose_b();
-    assert_eq!((t.trans_a, t.trans_b, t.lda, t.ldb), (Transpose::Yes, Transpose::Yes, 3, 5));
+    assert_eq!(
+        (t.trans_a, t.trans_b, t.lda, t.ldb),
+        (Transpose::Yes, Transpose::Yes, 3, 5)
+    );
     assert_eq!(g.flops(), 120.0);
 }
 

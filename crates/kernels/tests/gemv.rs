@@ -24,10 +24,18 @@ struct Case {
 impl Case {
     fn new(g: Gemm, pad: usize, seed: u64) -> Case {
         let mut rng = Rng::new(seed);
-        let (b_rows, b_row_len) = if g.trans_b == smallmind_kernels::gemm::Transpose::Yes { (g.n, g.k) } else { (g.k, g.n) };
+        let (b_rows, b_row_len) = if g.trans_b == smallmind_kernels::gemm::Transpose::Yes {
+            (g.n, g.k)
+        } else {
+            (g.k, g.n)
+        };
         let g = g.ldb(b_row_len + pad);
         // x: a (1, k) row, or a (k, 1) column with stride 1 + pad.
-        let g = if g.trans_a == smallmind_kernels::gemm::Transpose::Yes { g.lda(1 + pad) } else { g.lda(g.k + pad) };
+        let g = if g.trans_a == smallmind_kernels::gemm::Transpose::Yes {
+            g.lda(1 + pad)
+        } else {
+            g.lda(g.k + pad)
+        };
         let a_len = if g.trans_a == smallmind_kernels::gemm::Transpose::Yes {
             if g.k == 0 { 0 } else { (g.k - 1) * g.lda + 1 }
         } else {
@@ -35,17 +43,29 @@ impl Case {
         };
         let mut a = vec![f32::NAN; a_len];
         for p in 0..g.k {
-            let at = if g.trans_a == smallmind_kernels::gemm::Transpose::Yes { p * g.lda } else { p };
+            let at = if g.trans_a == smallmind_kernels::gemm::Transpose::Yes {
+                p * g.lda
+            } else {
+                p
+            };
             a[at] = rng.next_f32();
         }
-        let b_len = if b_rows == 0 || b_row_len == 0 { 0 } else { (b_rows - 1) * g.ldb + b_row_len };
+        let b_len = if b_rows == 0 || b_row_len == 0 {
+            0
+        } else {
+            (b_rows - 1) * g.ldb + b_row_len
+        };
         let mut b = vec![f32::NAN; b_len];
         for r in (0..b_rows).filter(|_| b_len > 0) {
             for x in &mut b[r * g.ldb..r * g.ldb + b_row_len] {
                 *x = rng.next_f32();
             }
         }
-        let c0 = if g.beta == 0.0 { vec![f32::NAN; g.n] } else { rng.vec(g.n, 1.0) };
+        let c0 = if g.beta == 0.0 {
+            vec![f32::NAN; g.n]
+        } else {
+            rng.vec(g.n, 1.0)
+        };
         Case { g, a, b, c0 }
     }
 
@@ -55,8 +75,16 @@ impl Case {
         let mut want = self.c0.clone();
         gemv(g, &self.a, &self.b, &mut got).unwrap();
         gemv_ref(g, &self.a, &self.b, &mut want).unwrap();
-        let max_b = self.b.iter().filter(|x| x.is_finite()).fold(0.0f32, |m, x| m.max(x.abs()));
-        let max_c = self.c0.iter().filter(|x| x.is_finite()).fold(0.0f32, |m, x| m.max(x.abs()));
+        let max_b = self
+            .b
+            .iter()
+            .filter(|x| x.is_finite())
+            .fold(0.0f32, |m, x| m.max(x.abs()));
+        let max_c = self
+            .c0
+            .iter()
+            .filter(|x| x.is_finite())
+            .fold(0.0f32, |m, x| m.max(x.abs()));
         let bound = g.alpha.abs() * g.k as f32 * max_b + g.beta.abs() * max_c;
         let tol = GEMV_BOUND_TOL * bound.max(f32::MIN_POSITIVE);
         for (j, (x, y)) in got.iter().zip(&want).enumerate() {
@@ -90,7 +118,8 @@ fn edge_shapes_all_transposes() {
             for &k in &[0, 1, 7, 16, 17, 63, 64, 65, 300] {
                 let (ta, tb) = COMBOS[seed as usize % 4];
                 seed += 1;
-                Case::new(with_trans(Gemm::new(1, n, k), ta, tb), 0, seed).check(&format!("{path}"));
+                Case::new(with_trans(Gemm::new(1, n, k), ta, tb), 0, seed)
+                    .check(&format!("{path}"));
             }
         }
     });
@@ -102,7 +131,9 @@ fn large_strided_and_beta_variants() {
         for (ta, tb) in COMBOS {
             for pad in [0, 3] {
                 for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)] {
-                    let g = with_trans(Gemm::new(1, 3001, 1100), ta, tb).alpha(alpha).beta(beta);
+                    let g = with_trans(Gemm::new(1, 3001, 1100), ta, tb)
+                        .alpha(alpha)
+                        .beta(beta);
                     Case::new(g, pad, 9).check(&format!("{path} large pad {pad}"));
                 }
             }
@@ -112,7 +143,10 @@ fn large_strided_and_beta_variants() {
 
 #[test]
 fn parallel_path_in_two_thread_pool() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     // Above the parallel threshold, with ragged task blocks.
     let k = 300;
     let n = GEMV_PARALLEL_MIN_BYTES / (4 * k) * 3 + 37;
@@ -135,7 +169,10 @@ fn nan_inf_propagate() {
             case.a[3] = f32::NAN;
             let mut got = case.c0.clone();
             gemv(&case.g, &case.a, &case.b, &mut got).unwrap();
-            assert!(got.iter().all(|x| x.is_nan()), "{path}: NaN in x reaches every output");
+            assert!(
+                got.iter().all(|x| x.is_nan()),
+                "{path}: NaN in x reaches every output"
+            );
             let mut case = Case::new(g, 0, 3);
             let first_col = if tb { 5 * 70 } else { 5 };
             case.b[first_col] = f32::INFINITY; // B[p=0, j=5]
@@ -147,7 +184,12 @@ fn nan_inf_propagate() {
             gemv(&case.g, &case.a, &case.b, &mut got).unwrap();
             gemv_ref(&case.g, &case.a, &case.b, &mut want).unwrap();
             assert_eq!(got[5], f32::INFINITY, "{path}");
-            assert!(got.iter().zip(&want).all(|(x, y)| x.is_finite() == y.is_finite()), "{path}");
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(x, y)| x.is_finite() == y.is_finite()),
+                "{path}"
+            );
         }
     });
 }
@@ -172,28 +214,61 @@ fn validation_errors_are_returned() {
     assert!(gemv(&g, &a, &b, &mut c).is_ok());
     assert_eq!(
         gemv(&Gemm::new(2, 5, 6), &a, &b, &mut c),
-        Err(KernelError::InvalidDimension { op: "gemv", dim: "m", value: 2, reason: "gemv needs m == 1" })
+        Err(KernelError::InvalidDimension {
+            op: "gemv",
+            dim: "m",
+            value: 2,
+            reason: "gemv needs m == 1"
+        })
     );
-    assert!(matches!(gemv_ref(&Gemm::new(0, 5, 6), &a, &b, &mut c), Err(KernelError::InvalidDimension { .. })));
+    assert!(matches!(
+        gemv_ref(&Gemm::new(0, 5, 6), &a, &b, &mut c),
+        Err(KernelError::InvalidDimension { .. })
+    ));
     assert_eq!(
         gemv(&g, &a[..5], &b, &mut c),
-        Err(KernelError::BufferTooSmall { op: "gemv", operand: "a", required: 6, actual: 5 })
+        Err(KernelError::BufferTooSmall {
+            op: "gemv",
+            operand: "a",
+            required: 6,
+            actual: 5
+        })
     );
     assert_eq!(
         gemv(&g, &a, &b[..29], &mut c),
-        Err(KernelError::BufferTooSmall { op: "gemv", operand: "b", required: 30, actual: 29 })
+        Err(KernelError::BufferTooSmall {
+            op: "gemv",
+            operand: "b",
+            required: 30,
+            actual: 29
+        })
     );
     assert_eq!(
         gemv(&g, &a, &b, &mut c[..4]),
-        Err(KernelError::BufferTooSmall { op: "gemv", operand: "c", required: 5, actual: 4 })
+        Err(KernelError::BufferTooSmall {
+            op: "gemv",
+            operand: "c",
+            required: 5,
+            actual: 4
+        })
     );
     assert_eq!(
         gemv(&g.transpose_b().ldb(5), &a, &b, &mut c),
-        Err(KernelError::LeadingDimension { op: "gemv", operand: "b", ld: 5, row_len: 6 })
+        Err(KernelError::LeadingDimension {
+            op: "gemv",
+            operand: "b",
+            ld: 5,
+            row_len: 6
+        })
     );
     assert_eq!(
         gemv(&g.transpose_a().lda(0), &a, &b, &mut c),
-        Err(KernelError::LeadingDimension { op: "gemv", operand: "a", ld: 0, row_len: 1 })
+        Err(KernelError::LeadingDimension {
+            op: "gemv",
+            operand: "a",
+            ld: 0,
+            row_len: 1
+        })
     );
 }
 

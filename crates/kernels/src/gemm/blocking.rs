@@ -68,7 +68,13 @@ fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
     let GemmOp { g, a, b, c } = op;
     let nr = NV * S::F32_LANES;
     let direct = g.m.saturating_mul(g.n).saturating_mul(g.k) <= DIRECT_MAX_MNK;
-    let win = Window { g, a, b, c: CPtr(c.as_mut_ptr()), direct };
+    let win = Window {
+        g,
+        a,
+        b,
+        c: CPtr(c.as_mut_ptr()),
+        direct,
+    };
     let threads = rayon::current_num_threads();
     if threads <= 1 || g.flops() < PARALLEL_MIN_FLOPS {
         // SAFETY: the whole of `C` was validated against (m, n, ldc).
@@ -78,14 +84,22 @@ fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
     let n_tiles = g.n.div_ceil(nr);
     let m_tiles = g.m.div_ceil(MR);
     let split_n = n_tiles >= threads * 2 || n_tiles >= m_tiles;
-    let (tiles, unit, len) = if split_n { (n_tiles, nr, g.n) } else { (m_tiles, MR, g.m) };
+    let (tiles, unit, len) = if split_n {
+        (n_tiles, nr, g.n)
+    } else {
+        (m_tiles, MR, g.m)
+    };
     let tasks = threads.min(tiles);
     let per_task = tiles.div_ceil(tasks) * unit;
     // `par_iter` over task indices uses `join` internally: no heap allocation
     // (unlike `rayon::scope`, which boxes every spawned job).
     (0..len.div_ceil(per_task)).into_par_iter().for_each(|t| {
         let range = t * per_task..((t + 1) * per_task).min(len);
-        let (rows, cols) = if split_n { (0..g.m, range) } else { (range, 0..g.n) };
+        let (rows, cols) = if split_n {
+            (0..g.m, range)
+        } else {
+            (range, 0..g.n)
+        };
         simd.vectorize(WindowTask::<MR, NV> { win, rows, cols });
     });
 }
@@ -127,7 +141,11 @@ unsafe fn compute_window<S: Simd, const MR: usize, const NV: usize>(
     } else {
         // Re-entrant use of the buffers (never happens from this crate): fall
         // back to the allocation-free oracle on this window.
-        let g = Gemm { m: rows.len(), n: cols.len(), ..*win.g };
+        let g = Gemm {
+            m: rows.len(),
+            n: cols.len(),
+            ..*win.g
+        };
         let a_off = match g.trans_a {
             Transpose::No => rows.start * g.lda,
             Transpose::Yes => rows.start,
@@ -137,10 +155,19 @@ unsafe fn compute_window<S: Simd, const MR: usize, const NV: usize>(
             Transpose::Yes => cols.start * g.ldb,
         };
         let c_off = rows.start * g.ldc + cols.start;
-        let c_len = if g.m == 0 || g.n == 0 { 0 } else { (g.m - 1) * g.ldc + g.n };
+        let c_len = if g.m == 0 || g.n == 0 {
+            0
+        } else {
+            (g.m - 1) * g.ldc + g.n
+        };
         // SAFETY: the window lies inside validated `C` and is ours alone.
         let c = unsafe { core::slice::from_raw_parts_mut(win.c.0.add(c_off), c_len) };
-        gemm_ref_unchecked(&g, &win.a[a_off.min(win.a.len())..], &win.b[b_off.min(win.b.len())..], c);
+        gemm_ref_unchecked(
+            &g,
+            &win.a[a_off.min(win.a.len())..],
+            &win.b[b_off.min(win.b.len())..],
+            c,
+        );
     }
 }
 
@@ -174,7 +201,15 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                 pack_b(simd, g, b, (jc, nc), (pc, kc), b_buf, nr);
             } else if nc_full < nc {
                 // Direct path: only the ragged last column panel is packed.
-                pack_b(simd, g, b, (jc + nc_full, nc - nc_full), (pc, kc), b_buf, nr);
+                pack_b(
+                    simd,
+                    g,
+                    b,
+                    (jc + nc_full, nc - nc_full),
+                    (pc, kc),
+                    b_buf,
+                    nr,
+                );
             }
             for ic in rows.clone().step_by(mc_blk) {
                 let mc = mc_blk.min(rows.end - ic);
@@ -204,8 +239,12 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                                 tile::<S, MR, NV>(simd, kc, a_ptr, 1, MR, b_ptr, b_ks)
                             } else if mr_eff == MR {
                                 let (a_ptr, rs, cs) = match g.trans_a {
-                                    Transpose::No => (a[(ic + ir) * g.lda + pc..].as_ptr(), g.lda, 1),
-                                    Transpose::Yes => (a[pc * g.lda + ic + ir..].as_ptr(), 1, g.lda),
+                                    Transpose::No => {
+                                        (a[(ic + ir) * g.lda + pc..].as_ptr(), g.lda, 1)
+                                    }
+                                    Transpose::Yes => {
+                                        (a[pc * g.lda + ic + ir..].as_ptr(), 1, g.lda)
+                                    }
                                 };
                                 tile::<S, MR, NV>(simd, kc, a_ptr, rs, cs, b_ptr, b_ks)
                             } else {
@@ -215,7 +254,9 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                         // SAFETY: the tile corner (mr_eff, nr_eff) lies in this window.
                         unsafe {
                             let c_tile = c.0.add((ic + ir) * g.ldc + jc + jr);
-                            store::<S, MR, NV>(simd, acc, c_tile, g.ldc, mr_eff, nr_eff, g.alpha, beta);
+                            store::<S, MR, NV>(
+                                simd, acc, c_tile, g.ldc, mr_eff, nr_eff, g.alpha, beta,
+                            );
                         }
                     }
                 }

@@ -39,8 +39,9 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     for _ in 0..kc {
         // SAFETY: row `p` of B has NV·lanes readable floats (caller contract);
         // unaligned reads of a Pod vector type.
-        let bv: [S::f32s; NV] =
-            core::array::from_fn(|v| unsafe { b.add(v * lanes).cast::<S::f32s>().read_unaligned() });
+        let bv: [S::f32s; NV] = core::array::from_fn(|v| unsafe {
+            b.add(v * lanes).cast::<S::f32s>().read_unaligned()
+        });
         for (i, acc_row) in acc.iter_mut().enumerate() {
             // SAFETY: `a + i·a_rs` at the current depth is readable (caller contract).
             let ai = simd.splat_f32s(unsafe { *a.add(i * a_rs) });

@@ -111,12 +111,20 @@ impl Gemm {
 
     /// `A` is stored transposed, `(k, m)`; resets `lda` to the contiguous `m`.
     pub fn transpose_a(self) -> Self {
-        Gemm { trans_a: Transpose::Yes, lda: self.m, ..self }
+        Gemm {
+            trans_a: Transpose::Yes,
+            lda: self.m,
+            ..self
+        }
     }
 
     /// `B` is stored transposed, `(n, k)`; resets `ldb` to the contiguous `k`.
     pub fn transpose_b(self) -> Self {
-        Gemm { trans_b: Transpose::Yes, ldb: self.k, ..self }
+        Gemm {
+            trans_b: Transpose::Yes,
+            ldb: self.k,
+            ..self
+        }
     }
 
     /// Sets `α`.
@@ -176,7 +184,12 @@ pub(crate) fn check_operand(
     len: usize,
 ) -> Result<(), KernelError> {
     if ld < row_len {
-        return Err(KernelError::LeadingDimension { op, operand, ld, row_len });
+        return Err(KernelError::LeadingDimension {
+            op,
+            operand,
+            ld,
+            row_len,
+        });
     }
     let required = if rows == 0 || row_len == 0 {
         0
@@ -187,7 +200,12 @@ pub(crate) fn check_operand(
             .ok_or(KernelError::SizeOverflow { op, operand })?
     };
     if len < required {
-        return Err(KernelError::BufferTooSmall { op, operand, required, actual: len });
+        return Err(KernelError::BufferTooSmall {
+            op,
+            operand,
+            required,
+            actual: len,
+        });
     }
     Ok(())
 }

@@ -178,7 +178,12 @@ pub(super) fn pack_b<S: Simd>(
                     }
                 }
                 while j + 4 <= cols {
-                    interleave4(simd, [row(j), row(j + 1), row(j + 2), row(j + 3)], &mut panel[j..], nr);
+                    interleave4(
+                        simd,
+                        [row(j), row(j + 1), row(j + 2), row(j + 3)],
+                        &mut panel[j..],
+                        nr,
+                    );
                     j += 4;
                 }
                 for j in j..cols {
@@ -250,7 +255,9 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn interleave16(rows: [&[f32]; 16], out: &mut [f32], stride: usize) {
         let kc = rows[0].len();
-        assert!(rows.iter().all(|r| r.len() == kc) && (kc == 0 || out.len() >= (kc - 1) * stride + 16));
+        assert!(
+            rows.iter().all(|r| r.len() == kc) && (kc == 0 || out.len() >= (kc - 1) * stride + 16)
+        );
         let full = kc / 16 * 16;
         for p0 in (0..full).step_by(16) {
             // SAFETY: every row has `p0 + 16 <= kc` floats; the 16 output rows
@@ -289,7 +296,10 @@ mod avx512 {
         let mut u = [_mm512_setzero_ps(); 16];
         for i in 0..4 {
             let (t0, t1) = (_mm512_castps_pd(t[4 * i]), _mm512_castps_pd(t[4 * i + 1]));
-            let (t2, t3) = (_mm512_castps_pd(t[4 * i + 2]), _mm512_castps_pd(t[4 * i + 3]));
+            let (t2, t3) = (
+                _mm512_castps_pd(t[4 * i + 2]),
+                _mm512_castps_pd(t[4 * i + 3]),
+            );
             u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
             u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
             u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));

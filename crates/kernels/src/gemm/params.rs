@@ -5,9 +5,15 @@
 //! (`/sys/devices/system/cpu/cpu0/cache/index*`). f32 = 4 bytes.
 //!
 //! Register tile `MR × NR` (rows of A broadcast × columns of B as vectors):
-//! - V4 (AVX-512, 32 zmm): `MR_V4 × NV_V4` vectors of 16 lanes. 24 accumulators
-//!   + NV B vectors + 1 broadcast fit the 32 registers; 24 independent FMA
-//!   chains cover the 2 FMA pipes × 4-cycle latency (8 chains) three times over.
+//! - V4 (AVX-512, 32 zmm): `MR_V4 × NV_V4` = 8 × 2 vectors of 16 lanes, i.e.
+//!   an 8 × 32 tile: 16 accumulators + 2 B vectors + 1 broadcast = 19 zmm; 16
+//!   independent FMA chains cover 2 FMA pipes × 4-cycle latency twice over, and
+//!   a step issues 8 broadcasts + 2 loads per 16 FMAs. Measured against the
+//!   alternatives (`GEMM_QUICK=1`, best of N, 1 thread, GFLOP/s at
+//!   64³ / 128³ / 512³ / 128×1536×576): 8×2: 263/213/260/243, 12×2:
+//!   214/205/254/234, 8×3: 170/197/249/245, 6×4: 248/209/246/228. Wider tiles
+//!   lose on the ragged edges of small and prefill shapes (128 = 16·8 rows,
+//!   every n here a multiple of 32).
 //! - V3 (AVX2, 16 ymm): 6 × 2·8 = 12 accumulators + 2 B + 1 broadcast = 15.
 //! - Scalar / other: 4 × 4.
 //!
@@ -47,10 +53,21 @@ pub const NV_V4: usize = 2;
 
 /// Products with fewer flops than this run on one thread.
 ///
-/// Measured (gemm_tune bench, 2 threads): TODO.
-pub const PARALLEL_MIN_FLOPS: f64 = 2.0 * 128.0 * 128.0 * 128.0;
+/// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
+/// best of N, square sizes, 2-thread vs 1-thread pool, with the threshold
+/// forced to 0): speedup 0.88 at 48³, 0.96 at 64³, 0.98 at 96³, 1.00 at
+/// 128³–160³, 1.01 at 192³ (1t ≈ 250 GFLOP/s). Caveat: the second core was
+/// saturated by another process during every measurement, so the true
+/// crossover is lower; below ~2·128³ flops (~17 µs of one-thread work) a rayon
+/// fork/join is never worth it, so the threshold sits at 2·192³ (≈ 57 µs),
+/// where a split cannot lose measurably even on a shared core.
+pub const PARALLEL_MIN_FLOPS: f64 = 2.0 * 192.0 * 192.0 * 192.0;
 
 /// Products with `m·n·k` at most this skip packing (the direct path).
 ///
-/// Measured: TODO.
-pub const DIRECT_MAX_MNK: usize = 192 * 192 * 192;
+/// Measured (`GEMM_QUICK=1`, best of N, 1 thread, V4): at 128³ the packed
+/// path gave 213 GFLOP/s and the direct path 265 (at 64³: 255 direct); with
+/// the limit at 192³, 128³ stayed at 270 and 256³ (packed) at 235. Beyond a
+/// few hundred KiB of B the unpacked, `ldb`-strided B rows start to conflict
+/// in L1, so the limit stays at 128³.
+pub const DIRECT_MAX_MNK: usize = 128 * 128 * 128;

@@ -34,7 +34,9 @@ pub(crate) fn gemm_ref_unchecked(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) 
     };
     for i in 0..g.m {
         for j in 0..g.n {
-            let dot: f64 = (0..g.k).map(|p| f64::from(a_at(i, p)) * f64::from(b_at(p, j))).sum();
+            let dot: f64 = (0..g.k)
+                .map(|p| f64::from(a_at(i, p)) * f64::from(b_at(p, j)))
+                .sum();
             let out = &mut c[i * g.ldc + j];
             let scaled = f64::from(g.alpha) * dot;
             *out = if g.beta == 0.0 {
