@@ -30,12 +30,11 @@ use crate::gemm::{Gemm, Transpose, scale_c, validate};
 /// Weight bytes (`k·n·4`) from which the product is split across rayon threads.
 ///
 /// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
-/// best of N, 2-thread vs 1-thread pool, threshold forced to 0, with the
-/// other core saturated by another process): speedup ≤ 1 up to 4.5 MiB
-/// (k576·n2048: 1.01 for Bᵀ, 0.76 for B). At 1×576×49152 (113 MB) two threads
-/// do pay off (18 vs ~12 GiB/s), so the split starts at 4 MiB: each thread then
-/// streams ≥ 2 MiB, far beyond a fork/join's few microseconds.
-pub const GEMV_PARALLEL_MIN_BYTES: usize = 4 << 20;
+/// best of N, 2-thread vs 1-thread pool, threshold forced to 0, idle
+/// machine), speedup for B / Bᵀ: 64 KiB 0.97 / 0.94, 256 KiB 0.87 / 1.01,
+/// 512 KiB 1.10 / 1.05, 1.3 MiB 1.27 / 1.90, 4.5 MiB 1.27 / 1.78. The split
+/// starts at 512 KiB, the first size where both layouts win.
+pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
 
 /// Rayon tasks per thread when parallel.
 const TASKS_PER_THREAD: usize = 4;

@@ -54,14 +54,12 @@ pub const NV_V4: usize = 2;
 /// Products with fewer flops than this run on one thread.
 ///
 /// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
-/// best of N, square sizes, 2-thread vs 1-thread pool, with the threshold
-/// forced to 0): speedup 0.88 at 48³, 0.96 at 64³, 0.98 at 96³, 1.00 at
-/// 128³–160³, 1.01 at 192³ (1t ≈ 250 GFLOP/s). Caveat: the second core was
-/// saturated by another process during every measurement, so the true
-/// crossover is lower; below ~2·128³ flops (~17 µs of one-thread work) a rayon
-/// fork/join is never worth it, so the threshold sits at 2·192³ (≈ 57 µs),
-/// where a split cannot lose measurably even on a shared core.
-pub const PARALLEL_MIN_FLOPS: f64 = 2.0 * 192.0 * 192.0 * 192.0;
+/// best of N, square sizes, 2-thread vs 1-thread pool, threshold forced to 0,
+/// idle machine): speedup 0.88 at 48³, 0.95 at 64³, 1.39 at 96³, 1.70 at
+/// 128³, 1.78 at 256³. The crossover lies between 64³ and 96³; the threshold
+/// is the first measured winning size, 2·96³ flops. (With the other core
+/// busy, 2 threads gave ≤ 1.01× up to 256³: a shared core hides any gain.)
+pub const PARALLEL_MIN_FLOPS: f64 = 2.0 * 96.0 * 96.0 * 96.0;
 
 /// Products with `m·n·k` at most this skip packing (the direct path).
 ///
