@@ -1,6 +1,6 @@
 //! Run-time choice of the SIMD instruction set.
 //!
-//! The CPU is probed once; every public kernel then calls [`dispatch`] exactly once
+//! The CPU is probed once; every public kernel then calls `dispatch` exactly once
 //! per invocation, which monomorphises the kernel body for the chosen
 //! [`pulp::Simd`] type and passes that token down (into rayon tasks too). Nothing
 //! dispatches inside a loop.

@@ -1,1 +1,360 @@
-//! Work in progress.
+//! f32 matrix-vector product for the decode step: [`gemm`](crate::gemm::gemm)
+//! with `m = 1`, i.e. `c = α·x·op(B) + β·c` where `x = op(A)` is `(1, k)`,
+//! `op(B)` is `(k, n)` and `c` is `(1, n)`.
+//!
+//! GEMV reads every element of `B` once and does 2 flops with it, so it is
+//! bound by memory bandwidth; the kernel's job is to stream `B` at full speed
+//! from both cores:
+//! - `B` transposed (`(n, k)`, the HF `[out, in]` weight layout): each output
+//!   is a dot product over a contiguous row. Four rows are processed together
+//!   so each `x` vector load feeds four rows, with two accumulators per row
+//!   (8 independent FMA chains), reduced horizontally at the end.
+//! - `B` as stored (`(k, n)`): `c` is built in L1-resident blocks of
+//!   `AXPY_COLS` columns; every row `p` of `B` adds `x[p]·B[p, block]` (axpy
+//!   style, four rows per pass), so each row segment streams contiguously.
+//!
+//! Above [`GEMV_PARALLEL_MIN_BYTES`] the outputs are split into contiguous
+//! blocks, one rayon task per block; each task re-enters the SIMD context with
+//! the token chosen by the single dispatch of the call.
+//!
+//! A strided `x` (`A` transposed with `lda > 1`) is gathered in chunks of
+//! `X_CHUNK` into a stack buffer. Accuracy: as the GEMM, a length-`k` f32 dot
+//! product with FMAs (`|err| ≲ k·2⁻²⁴·Σ|x||b|`).
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+
+use crate::KernelError;
+use crate::gemm::{Gemm, Transpose, scale_c, validate};
+
+/// Weight bytes (`k·n·4`) from which the product is split across rayon threads.
+///
+/// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
+/// best of N, 2-thread vs 1-thread pool, threshold forced to 0, idle
+/// machine), speedup for B / Bᵀ: 64 KiB 0.97 / 0.94, 256 KiB 0.87 / 1.01,
+/// 512 KiB 1.10 / 1.05, 1.3 MiB 1.27 / 1.90, 4.5 MiB 1.27 / 1.78. The split
+/// starts at 512 KiB, the first size where both layouts win.
+pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
+
+/// Rayon tasks per thread when parallel.
+const TASKS_PER_THREAD: usize = 4;
+/// Output columns per task are a multiple of this (every vector width).
+const TASK_ALIGN: usize = 256;
+/// Output columns accumulated together when `B` is not transposed (8 KiB of
+/// stack, L1-resident).
+const AXPY_COLS: usize = 2048;
+/// Floats of a strided `x` gathered at once.
+const X_CHUNK: usize = 512;
+
+/// `c = α·x·op(B) + β·c` for `m == 1` (see [`Gemm`] for layouts).
+///
+/// # Errors
+/// [`KernelError::InvalidDimension`] if `m != 1`, and the validation errors of
+/// [`crate::gemm::gemm`] naming the operand.
+pub fn gemv(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), KernelError> {
+    check_m("gemv", g)?;
+    validate("gemv", g, a, b, c)?;
+    if g.n == 0 {
+        return Ok(());
+    }
+    if g.k == 0 || g.alpha == 0.0 {
+        scale_c(g, c);
+        return Ok(());
+    }
+    crate::dispatch::dispatch(GemvOp {
+        g,
+        a,
+        b,
+        c: &mut c[..g.n],
+    });
+    Ok(())
+}
+
+/// Scalar twin of [`gemv`]: f64 dot products.
+///
+/// # Errors
+/// As [`gemv`].
+pub fn gemv_ref(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<(), KernelError> {
+    check_m("gemv_ref", g)?;
+    validate("gemv_ref", g, a, b, c)?;
+    crate::gemm::gemm_ref_unchecked(g, a, b, c);
+    Ok(())
+}
+
+fn check_m(op: &'static str, g: &Gemm) -> Result<(), KernelError> {
+    if g.m == 1 {
+        Ok(())
+    } else {
+        Err(KernelError::InvalidDimension {
+            op,
+            dim: "m",
+            value: g.m,
+            reason: "gemv needs m == 1",
+        })
+    }
+}
+
+/// One validated call with `n, k ≥ 1`, `α ≠ 0`; `c` is exactly `n` long.
+struct GemvOp<'a> {
+    g: &'a Gemm,
+    a: &'a [f32],
+    b: &'a [f32],
+    c: &'a mut [f32],
+}
+
+impl WithSimd for GemvOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let GemvOp { g, a, b, c } = self;
+        let x_contiguous = g.trans_a == Transpose::No || g.lda == 1 || g.k == 1;
+        if x_contiguous {
+            run(
+                simd,
+                Part {
+                    g,
+                    x: &a[..g.k],
+                    b,
+                    k: g.k,
+                    beta: g.beta,
+                },
+                c,
+            );
+            return;
+        }
+        // Strided x: C = β·C once, then accumulate chunk by chunk.
+        scale_c(g, c);
+        let mut x_buf = [0.0f32; X_CHUNK];
+        for p0 in (0..g.k).step_by(X_CHUNK) {
+            let kc = X_CHUNK.min(g.k - p0);
+            for (p, x) in x_buf[..kc].iter_mut().enumerate() {
+                *x = a[(p0 + p) * g.lda];
+            }
+            let b_part = match g.trans_b {
+                Transpose::No => &b[p0 * g.ldb..],
+                Transpose::Yes => &b[p0..],
+            };
+            run(
+                simd,
+                Part {
+                    g,
+                    x: &x_buf[..kc],
+                    b: b_part,
+                    k: kc,
+                    beta: 1.0,
+                },
+                c,
+            );
+        }
+    }
+}
+
+/// `c = α·x·op(B) + beta·c` over depth `k` (a chunk of the full product).
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    g: &'a Gemm,
+    x: &'a [f32],
+    b: &'a [f32],
+    k: usize,
+    beta: f32,
+}
+
+/// Serial or parallel over output blocks.
+#[inline(always)]
+fn run<S: Simd>(simd: S, part: Part<'_>, c: &mut [f32]) {
+    let bytes = part.k.saturating_mul(c.len()).saturating_mul(4);
+    if bytes < GEMV_PARALLEL_MIN_BYTES || rayon::current_num_threads() <= 1 {
+        columns(simd, part, 0, c);
+        return;
+    }
+    // About `TASKS_PER_THREAD` blocks per thread (for balance when a core is
+    // shared), each a multiple of `TASK_ALIGN` columns.
+    let threads = rayon::current_num_threads();
+    let task_cols = c
+        .len()
+        .div_ceil(threads * TASKS_PER_THREAD)
+        .next_multiple_of(TASK_ALIGN);
+    c.par_chunks_mut(task_cols)
+        .enumerate()
+        .for_each(|(i, block)| {
+            simd.vectorize(BlockTask {
+                part,
+                j0: i * task_cols,
+                c: block,
+            });
+        });
+}
+
+/// One rayon task: output columns `j0 .. j0 + c.len()`.
+struct BlockTask<'a, 'c> {
+    part: Part<'a>,
+    j0: usize,
+    c: &'c mut [f32],
+}
+
+impl WithSimd for BlockTask<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        columns(simd, self.part, self.j0, self.c);
+    }
+}
+
+/// Computes output columns `j0 .. j0 + c.len()`.
+#[inline(always)]
+fn columns<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
+    match part.g.trans_b {
+        Transpose::Yes => rows_dot(simd, part, j0, c),
+        Transpose::No => rows_axpy(simd, part, j0, c),
+    }
+}
+
+/// `c[j] ← α·s + β·c[j]`, with `β = 0` never reading `c`.
+#[inline(always)]
+fn finish(out: &mut f32, s: f32, alpha: f32, beta: f32) {
+    *out = if beta == 0.0 {
+        alpha * s
+    } else {
+        alpha * s + beta * *out
+    };
+}
+
+/// `B` is `(n, k)`: output `j` is `dot(x, B[j, ..k])`, four rows at a time.
+#[inline(always)]
+fn rows_dot<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
+    let Part { g, x, b, k, beta } = part;
+    let row = |j: usize| &b[(j0 + j) * g.ldb..][..k];
+    let mut outs = c.chunks_exact_mut(4);
+    let mut j = 0;
+    for out in &mut outs {
+        let sums = dot4(simd, x, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
+        for (o, s) in out.iter_mut().zip(sums) {
+            finish(o, s, g.alpha, beta);
+        }
+        j += 4;
+    }
+    for out in outs.into_remainder() {
+        finish(out, dot1(simd, x, row(j)), g.alpha, beta);
+        j += 1;
+    }
+}
+
+/// Four dot products against one `x`, two accumulators per row.
+#[inline(always)]
+fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+    let (xv, xt) = S::as_simd_f32s(x);
+    let rv = rows.map(|r| S::as_simd_f32s(r).0);
+    let zero = simd.splat_f32s(0.0);
+    let mut acc0 = [zero; 4];
+    let mut acc1 = [zero; 4];
+    let pairs = xv.len() / 2;
+    for i in 0..pairs {
+        let (x0, x1) = (xv[2 * i], xv[2 * i + 1]);
+        for r in 0..4 {
+            acc0[r] = simd.mul_add_e_f32s(x0, rv[r][2 * i], acc0[r]);
+            acc1[r] = simd.mul_add_e_f32s(x1, rv[r][2 * i + 1], acc1[r]);
+        }
+    }
+    if xv.len() % 2 == 1 {
+        let i = xv.len() - 1;
+        for r in 0..4 {
+            acc0[r] = simd.mul_add_e_f32s(xv[i], rv[r][i], acc0[r]);
+        }
+    }
+    // Explicit loops, no closures: a closure body would be compiled outside
+    // the SIMD target-feature context and call the intrinsics out of line.
+    let tail_at = xv.len() * S::F32_LANES;
+    let mut sums = [0.0f32; 4];
+    for r in 0..4 {
+        let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0[r], acc1[r]));
+        for (&xt, &bt) in xt.iter().zip(&rows[r][tail_at..]) {
+            s += xt * bt;
+        }
+        sums[r] = s;
+    }
+    sums
+}
+
+/// One dot product, two accumulators.
+#[inline(always)]
+fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32]) -> f32 {
+    let (xv, xt) = S::as_simd_f32s(x);
+    let (rv, rt) = S::as_simd_f32s(row);
+    let zero = simd.splat_f32s(0.0);
+    let (mut acc0, mut acc1) = (zero, zero);
+    let mut pairs_x = xv.chunks_exact(2);
+    let mut pairs_r = rv.chunks_exact(2);
+    for (xp, rp) in (&mut pairs_x).zip(&mut pairs_r) {
+        acc0 = simd.mul_add_e_f32s(xp[0], rp[0], acc0);
+        acc1 = simd.mul_add_e_f32s(xp[1], rp[1], acc1);
+    }
+    for (&xr, &rr) in pairs_x.remainder().iter().zip(pairs_r.remainder()) {
+        acc0 = simd.mul_add_e_f32s(xr, rr, acc0);
+    }
+    let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1));
+    for (&xt, &bt) in xt.iter().zip(rt) {
+        s += xt * bt;
+    }
+    s
+}
+
+/// `B` is `(k, n)`: `c[block] = Σₚ x[p]·B[p, block]` over column blocks of
+/// `AXPY_COLS`, accumulated in an L1-resident stack buffer while the rows of
+/// `B` stream through four at a time (each row segment read contiguously).
+#[inline(always)]
+fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
+    let Part { g, x, b, k, beta } = part;
+    let mut acc_buf = [0.0f32; AXPY_COLS];
+    for (blk, c_blk) in c.chunks_mut(AXPY_COLS).enumerate() {
+        let cols = c_blk.len();
+        let col0 = j0 + blk * AXPY_COLS;
+        let acc = &mut acc_buf[..cols];
+        acc.fill(0.0);
+        let row = |p: usize| &b[p * g.ldb + col0..][..cols];
+        let mut p = 0;
+        while p + 4 <= k {
+            axpy4(
+                simd,
+                [x[p], x[p + 1], x[p + 2], x[p + 3]],
+                [row(p), row(p + 1), row(p + 2), row(p + 3)],
+                acc,
+            );
+            p += 4;
+        }
+        for (p, &xp) in x.iter().enumerate().skip(p) {
+            axpy4(
+                simd,
+                [xp, 0.0, 0.0, 0.0],
+                [row(p), row(p), row(p), row(p)],
+                acc,
+            );
+        }
+        for (out, &s) in c_blk.iter_mut().zip(acc.iter()) {
+            finish(out, s, g.alpha, beta);
+        }
+    }
+}
+
+/// `acc += Σᵣ xs[r]·rows[r]` elementwise (all slices `acc.len()` long).
+#[inline(always)]
+fn axpy4<S: Simd>(simd: S, xs: [f32; 4], rows: [&[f32]; 4], acc: &mut [f32]) {
+    let xv = [
+        simd.splat_f32s(xs[0]),
+        simd.splat_f32s(xs[1]),
+        simd.splat_f32s(xs[2]),
+        simd.splat_f32s(xs[3]),
+    ];
+    let (acc_v, acc_t) = S::as_mut_simd_f32s(acc);
+    let rv = rows.map(|r| S::as_simd_f32s(r));
+    for (i, a) in acc_v.iter_mut().enumerate() {
+        let mut t = simd.mul_add_e_f32s(xv[0], rv[0].0[i], *a);
+        t = simd.mul_add_e_f32s(xv[1], rv[1].0[i], t);
+        t = simd.mul_add_e_f32s(xv[2], rv[2].0[i], t);
+        *a = simd.mul_add_e_f32s(xv[3], rv[3].0[i], t);
+    }
+    for (i, a) in acc_t.iter_mut().enumerate() {
+        *a += xs[0] * rv[0].1[i] + xs[1] * rv[1].1[i] + xs[2] * rv[2].1[i] + xs[3] * rv[3].1[i];
+    }
+}

@@ -1,6 +1,7 @@
 //! Vectorized `exp`, `tanh` and `erf` over f32 slices, and the generic SIMD
-//! building blocks ([`exp_f32s`], [`tanh_f32s`], [`erf_f32s`]) that the
-//! activation and softmax kernels inline into their own loops.
+//! building blocks (`exp_f32s`, `tanh_f32s`, `erf_f32s` and two cheaper exp
+//! variants) that the activation and softmax kernels inline into their own
+//! loops.
 //!
 //! Every approximation is branch-free (both sides of a piecewise formula are
 //! computed and blended with a lane mask), so the same generic body runs on
@@ -26,11 +27,20 @@
 //! ([`EXP_MAX_ULP`] = 1); subnormal results carry one extra rounding (error ≤ one
 //! subnormal step, 1.4e-45).
 //!
+//! Two crate-internal variants drop what their callers do not need (22 vector
+//! ops for the full `exp_f32s`):
+//! - `exp_for_logistic_f32s(t)`, for `x / (1 + e^t)` (SiLU, GELU): degree-5
+//!   polynomial (1.4e-7), min/max clamps, no subnormal split, 14 ops; exact
+//!   overflow to +inf, `e^t` for `t < −86.5` reads `e^−86.5` (vanishes next to 1);
+//! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
+//!   polynomial (≤ 1.4e-7 + rounding), results that would be subnormal flush
+//!   to +0, `e^−inf = 0`, NaN propagates; 14 ops.
+//!
 //! # tanh
 //! For `|x| < 0.625`: `x + x³·P(x²)`, `P` of degree 4 (odd minimax fit,
 //! 2.5e-8 relative), so small arguments lose nothing to cancellation and
 //! `tanh(x) = x` exactly for tiny `x` (denormals included). Otherwise
-//! `sign(x)·(1 − 2/(1 + e^{2|x|}))` with [`exp_f32s`]; `e^{2|x|}` overflows to
+//! `sign(x)·(1 − 2/(1 + e^{2|x|}))` with `exp_f32s`; `e^{2|x|}` overflows to
 //! +inf for large `|x|`, which saturates the result to exactly ±1. NaN propagates.
 //! Measured error: 1.36 ulp over all f32 inputs ([`TANH_MAX_ULP`] = 1.5).
 //!
@@ -40,7 +50,14 @@
 //! is smooth and approximated by a degree-10 minimax polynomial in the centred
 //! variable `t − 2.465` (1.2e-7 relative, i.e. ≤ 2e-8 absolute on erf). From
 //! `|x| ≈ 3.92` on, `erf` rounds to ±1 in f32; the argument is clamped there.
-//! Measured error: 1.20 ulp ([`ERF_MAX_ULP`] = 1.5).
+//! Measured error: 1.33 ulp over all f32 inputs ([`ERF_MAX_ULP`] = 1.5).
+//!
+//! The crate-internal `erf_rational_f32s` (used by GELU-erf) is the fast
+//! alternative: `erf(x) ≈ x·P(x²)/Q(x²)` on `|x| ≤ 4`, `P` and `Q` of degree 5,
+//! from our own rational fit (linearised least squares with Lawson reweighting
+//! towards minimax; 2.5e-8 relative in exact arithmetic, every coefficient
+//! positive so `Q ≥ 1` has no poles), clamped to [−1, 1]. In f32
+//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid).
 //!
 //! The public kernels validate lengths (`out.len() == x.len()`) and run above
 //! [`PAR_MIN_LEN`] elements on the rayon pool, in chunks that each re-enter the
@@ -61,13 +78,20 @@ pub const EXP_MAX_ULP: f32 = 1.0;
 /// Error bound of [`tanh`] in ulp of the exact result: measured 1.36 ulp over
 /// all 2^32 inputs (`exhaustive_tanh` in `tests/math.rs`).
 pub const TANH_MAX_ULP: f32 = 1.5;
-/// Error bound of [`erf`] in ulp of the exact result: measured 1.20 ulp
-/// (dense grid and `exhaustive_erf` in `tests/math.rs`).
+/// Error bound of [`erf`] in ulp of the exact result: measured 1.33 ulp over
+/// all 2^32 inputs (`exhaustive_erf` in `tests/math.rs`).
 pub const ERF_MAX_ULP: f32 = 1.5;
+/// Error bound, in ulp, of the fast rational erf that GELU-erf uses: measured
+/// 4.91 ulp on a dense grid (unit test at the end of this module).
+pub const ERF_RATIONAL_MAX_ULP: f32 = 5.0;
 
 /// Inputs at least this long are split across the rayon pool (when it has more
-/// than one thread). Below it, one fused pass on the calling thread wins.
-pub const PAR_MIN_LEN: usize = 1 << 16;
+/// than one thread). Below it, one fused pass on the calling thread wins: the
+/// kernels run at ~0.13–0.17 ns per element on one Zen 4 core, so 2^17
+/// elements are ~20 µs of work against a few µs of fork/join on this VM.
+/// (Provisional: the 2-core machine was saturated by other jobs while this was
+/// measured, so 2-thread timings could not confirm the crossover.)
+pub const PAR_MIN_LEN: usize = 1 << 17;
 
 /// Elements per rayon task for the elementwise kernels (a multiple of every
 /// path's lane count; 64 KiB of f32 in, 64 KiB out: fits L2 with room).
@@ -192,10 +216,10 @@ pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
 /// Below this, [`exp_nonpositive_f32s`] returns exactly 0.
 const NONPOSITIVE_EXP_LO: f32 = -88.0;
 
-/// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): same polynomial and error
-/// as [`exp_f32s`] while the result is normal, `+0` once it would be subnormal
-/// (`d < −87.34`: flushed, since it is then < 1.2e-38 of the row's largest
-/// term), `e^−inf = 0` exactly, NaN propagates. 15 vector ops.
+/// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): degree-5 polynomial
+/// (1.4e-7 relative + rounding) while the result is normal, `+0` once it would
+/// be subnormal (`d < −87.34`: flushed, since it is then < 1.2e-38 of the
+/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 14 vector ops.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
@@ -204,12 +228,16 @@ pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), d);
     let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    // Degree 5 (the logistic variant's coefficients, halved back): 1.4e-7.
+    let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3] * 0.5);
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[1] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[0] * 0.5));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
+    p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
     // n ∈ [−127, 0]: n = −127 gives the bit pattern of +0, so the scale (and
     // the result) is exactly 0 there; otherwise 2^n is normal.
-    simd.mul_f32s(
-        exp_poly(simd, r),
-        exp2_from_shifted(simd, shifted, simd.splat_u32s(127)),
-    )
+    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
 }
 
 /// `e^−y` for `0 ≤ y ≤ 16` (no clamping or special values needed there):
@@ -330,6 +358,57 @@ pub(crate) fn erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
         large,
         small,
     )
+}
+
+/// End of the rational fit's interval (`x²` is clamped to its square: beyond
+/// it `x·P/Q` grows past 1 and the final clamp returns ±1).
+const ERF_RATIONAL_CLAMP: f32 = 4.0;
+/// Numerator of `erf(x)/x ≈ P(x²)/Q(x²)` on `|x| ≤ 4` (rational fit, 2.5e-8 rel).
+/// `P[0]` is the fitted value, which rounds to the f32 just below `2/√π`.
+#[allow(clippy::approx_constant)]
+const ERF_P: [f32; 6] = [
+    1.128_379_1,
+    0.193_546_3,
+    0.053_101_745,
+    0.003_883_339_7,
+    0.000_284_556_6,
+    1.986_662_3e-6,
+];
+/// Denominator of the erf rational fit (`Q(0) = 1`; all coefficients positive,
+/// so `Q ≥ 1` has no poles and Horner has no cancellation).
+const ERF_Q: [f32; 5] = [
+    0.504_858_5,
+    0.115_350_36,
+    0.015_207_265_5,
+    0.001_185_551_9,
+    3.741_841_6e-5,
+];
+
+/// `erf(x)` on every lane, the fast rational form: 16 vector ops instead of
+/// [`erf_f32s`]'s ~45, at most [`ERF_RATIONAL_MAX_ULP`] ulp (the Horner
+/// chains of `P` and `Q` grow to ~50 and ~200 near `|x| = 4`, and their
+/// roundings show), never above 1 in magnitude. A NaN lane gives an
+/// unspecified value: only for callers that carry NaN through another operand
+/// (GELU-erf multiplies by `x`).
+#[inline(always)]
+pub(crate) fn erf_rational_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let s = simd.mul_f32s(x, x);
+    let s = simd.min_f32s(s, simd.splat_f32s(ERF_RATIONAL_CLAMP * ERF_RATIONAL_CLAMP));
+    let mut p = simd.splat_f32s(ERF_P[5]);
+    for &c in ERF_P[..5].iter().rev() {
+        p = simd.mul_add_f32s(p, s, simd.splat_f32s(c));
+    }
+    let mut q = simd.splat_f32s(ERF_Q[4]);
+    for &c in ERF_Q[..4].iter().rev() {
+        q = simd.mul_add_f32s(q, s, simd.splat_f32s(c));
+    }
+    q = simd.mul_add_f32s(q, s, simd.splat_f32s(1.0));
+    let rational = simd.div_f32s(simd.mul_f32s(x, p), q);
+    // Clamp to [−1, 1]: saturates |x| > 4 (and ±inf) and removes the ulp of
+    // overshoot rounding can produce near |x| ≈ 3.7. min/max may drop NaN
+    // (path-dependent), which GELU does not mind: its NaN comes through x.
+    let rational = simd.max_f32s(rational, simd.splat_f32s(-1.0));
+    simd.min_f32s(rational, simd.splat_f32s(1.0))
 }
 
 // ---------------------------------------------------------------------------
@@ -573,4 +652,67 @@ pub fn erf_f64(x: f64) -> f64 {
     }
     let value = 2.0 / std::f64::consts::PI.sqrt() * (-a2).exp() * sum;
     value.copysign(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{available_paths, with_path};
+
+    /// Runs `erf_rational_f32s` over a slice (through the elementwise driver).
+    #[derive(Clone, Copy)]
+    struct ErfRational;
+    impl LaneMap for ErfRational {
+        #[inline(always)]
+        fn apply<S: Simd>(self, simd: S, x: S::f32s) -> S::f32s {
+            erf_rational_f32s(simd, x)
+        }
+    }
+
+    fn ulp_of(v: f64) -> f64 {
+        let a = v.abs().max(f64::from(f32::MIN_POSITIVE));
+        2f64.powi(a.log2().floor() as i32 - 23)
+    }
+
+    #[test]
+    fn rational_erf_error_bound_on_dense_grid() {
+        let mut x = Vec::new();
+        let mut bits = 1e-30f32.to_bits();
+        while bits <= 6.0f32.to_bits() {
+            x.push(f32::from_bits(bits));
+            x.push(-f32::from_bits(bits));
+            bits += 61;
+        }
+        let mut out = vec![0.0; x.len()];
+        for path in available_paths() {
+            with_path(path, || {
+                map_into("erf_rational", ErfRational, &x, &mut out).unwrap()
+            })
+            .unwrap();
+            let mut worst = (0.0, 0.0);
+            for (&xi, &yi) in x.iter().zip(&out) {
+                let want = erf_f64(f64::from(xi));
+                let err = (f64::from(yi) - want).abs() / ulp_of(want);
+                assert!(yi.abs() <= 1.0, "{path}: |erf({xi})| = {yi} > 1");
+                if err > worst.0 {
+                    worst = (err, xi);
+                }
+            }
+            println!("erf_rational {path}: max {:.3} ulp at {}", worst.0, worst.1);
+            assert!(
+                worst.0 <= f64::from(ERF_RATIONAL_MAX_ULP),
+                "{path}: {worst:?}"
+            );
+        }
+        for path in available_paths() {
+            let special = [f32::INFINITY, f32::NEG_INFINITY, -0.0, 1e30];
+            let mut got = [f32::NAN; 4];
+            with_path(path, || {
+                map_into("erf_rational", ErfRational, &special, &mut got).unwrap()
+            })
+            .unwrap();
+            assert_eq!(got, [1.0, -1.0, 0.0, 1.0], "{path}");
+            assert!(got[2].is_sign_negative(), "{path}");
+        }
+    }
 }

@@ -217,9 +217,17 @@ fn row_mean_var<S: Simd>(simd: S, x: &[f32]) -> ((f32, f32), f32) {
 /// Accepted loss in the one-pass variance, `(q/n) / σ²`: up to ~3 bits.
 const MAX_SHIFT_CANCELLATION: f32 = 8.0;
 
-/// Rows of at least this many elements in total are split across rayon
-/// threads (measured in `benches/small_tune.rs`: K-norm 1024×512).
-pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 17;
+/// Rows of at least this many elements in total (4 Mi, 16 MiB) are split
+/// across rayon threads.
+///
+/// Measured on Zen 4, 2 cores (`SMALL_TUNE_PAIRED=1 cargo bench -p
+/// smallmind-kernels --bench small_tune`, min of 25 paired runs): K-norm
+/// 1024×512 LayerNorm takes 43 µs on one thread and 51 µs split (waking the
+/// second worker costs more than half the rows save); at 8192×512 both are
+/// memory-bound at about the speed of a copy and the split changed the time by
+/// −6% to +5% across runs. Splitting is kept for larger inputs, where a free
+/// second core can add bandwidth.
+pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 22;
 
 /// Rows per rayon task (times the row length, at least this many elements).
 const NORM_TASK_MIN_LEN: usize = 1 << 15;

@@ -8,7 +8,7 @@
 //! `add`, `mul`, `scale`, `axpy` and the in-place forms are one load/compute/store
 //! pass, memory-bound beyond the caches. At and above [`PARALLEL_MIN_LEN`]
 //! elements the slice is cut into cache-line-aligned chunks processed by rayon
-//! tasks; the SIMD token chosen once by [`dispatch`] is moved into each task.
+//! tasks; the SIMD token chosen once by `dispatch` is moved into each task.
 //! Results are bit-identical whatever the split, because every element is
 //! computed independently. `axpy` uses one fused multiply-add per element on
 //! the SIMD paths (`y = fma(alpha, x, y)`: one rounding) and a plain multiply
@@ -42,13 +42,17 @@ use crate::dispatch::dispatch;
 use crate::error::check_len;
 
 /// Elementwise kernels split across rayon threads at and above this many
-/// elements (when the pool has more than one thread).
+/// elements (when the pool has more than one thread): 8 Mi elements, 32 MiB per
+/// operand, the size of the L3 of the reference machine.
 ///
-/// Measured on Zen 4 (2 cores, `benches/small_tune.rs`): below ~1 M elements
-/// (4 MiB per operand, in L2/L3) one core already runs at cache speed and the
-/// fork/join costs more than it saves; at 10 M elements two threads gain
-/// bandwidth. See the module docs of the bench for the table.
-pub const PARALLEL_MIN_LEN: usize = 1 << 20;
+/// Measured on Zen 4 (2 cores, `SMALL_TUNE_PAIRED=1 cargo bench -p
+/// smallmind-kernels --bench small_tune`, min of 25 paired runs): at 1 Mi and
+/// 4 Mi elements the operands are L3-resident, one core streams them as fast as
+/// two and the split only adds fork/join cost (`add` 4 Mi: 0.74 ms on one
+/// thread, 0.86 ms split); at 10 M elements, from DRAM, the split gained up to
+/// 1.9× for `add` (2.02 → 1.06 ms) and was neutral (±5%) for the others on a
+/// shared machine.
+pub const PARALLEL_MIN_LEN: usize = 1 << 23;
 
 /// Elements per rayon task when an elementwise kernel is split: a multiple of
 /// 64 elements (4 cache lines per 64 f32 … any SIMD width), large enough that
@@ -107,7 +111,7 @@ impl BinaryFn for ScaleFn {
 }
 
 /// `out[i] = f(a[i], b[i])`, all of length `n` (`b` unused by unary `f`, then
-/// passed as `a`).
+/// passed as `a`), with ordinary stores.
 #[inline(always)]
 fn map_into_serial<S: Simd, F: BinaryFn>(simd: S, f: F, a: &[f32], b: &[f32], out: &mut [f32]) {
     let (a_head, a_tail) = S::as_simd_f32s(a);
@@ -125,6 +129,76 @@ fn map_into_serial<S: Simd, F: BinaryFn>(simd: S, f: F, a: &[f32], b: &[f32], ou
         simd.partial_store_f32s(out_tail, v);
     }
 }
+
+/// `out = f(a, b)` with non-temporal stores for the aligned body of `out` when
+/// the path has 256- or 512-bit x86 vectors; ordinary stores otherwise.
+///
+/// Streaming stores write whole cache lines straight to memory: no
+/// read-for-ownership of `out` (a third of the traffic of `scale`, a quarter of
+/// `add`) and no eviction of the inputs. Worth it only when `out` could not stay
+/// in cache anyway, see [`STREAMING_MIN_LEN`].
+#[inline(always)]
+fn map_into_streaming<S: Simd, F: BinaryFn>(simd: S, f: F, a: &[f32], b: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let width = core::mem::size_of::<S::f32s>();
+        if width == 32 || width == 64 {
+            let lanes = width / 4;
+            // Up to the first `width`-aligned element of `out`, ordinary stores.
+            let head = out.as_ptr().align_offset(width).min(out.len());
+            let body_end = head + (out.len() - head) / lanes * lanes;
+            map_into_serial(simd, f, &a[..head], &b[..head], &mut out[..head]);
+            let (a_body, _) = S::as_simd_f32s(&a[head..body_end]);
+            let (b_body, _) = S::as_simd_f32s(&b[head..body_end]);
+            let dst = out[head..body_end].as_mut_ptr();
+            for (i, (&x, &y)) in a_body.iter().zip(b_body).enumerate() {
+                // SAFETY: `dst + i·lanes .. + lanes` lies inside `out[head..body_end]`
+                // (`a_body` has `(body_end − head)/lanes` vectors), and `dst` is
+                // `width`-aligned, so every store is aligned and in bounds.
+                unsafe { stream_store::<S>(dst.add(i * lanes), f.apply(simd, x, y)) };
+            }
+            // Streaming stores are weakly ordered: fence them before anything
+            // (e.g. the rayon join) can publish `out` to another thread.
+            // SAFETY: `sfence` is SSE, part of the x86-64 baseline.
+            unsafe { core::arch::x86_64::_mm_sfence() };
+            map_into_serial(
+                simd,
+                f,
+                &a[body_end..],
+                &b[body_end..],
+                &mut out[body_end..],
+            );
+            return;
+        }
+    }
+    map_into_serial(simd, f, a, b, out);
+}
+
+/// One aligned non-temporal store of a 256- or 512-bit vector.
+///
+/// # Safety
+/// `S` must be a path whose `f32s` is 32 bytes (then AVX is available: pulp
+/// only hands out tokens for features the CPU has) or 64 bytes (AVX-512F);
+/// `dst` must be valid for writes of that many bytes and aligned to it.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn stream_store<S: Simd>(dst: *mut f32, v: S::f32s) {
+    use core::arch::x86_64::{__m256, __m512, _mm256_stream_ps, _mm512_stream_ps};
+    if core::mem::size_of::<S::f32s>() == 64 {
+        // SAFETY: same size (64 bytes), both plain f32 lanes; the caller
+        // guarantees AVX-512F and an aligned, writable `dst`.
+        unsafe { _mm512_stream_ps(dst, core::mem::transmute_copy::<S::f32s, __m512>(&v)) }
+    } else {
+        // SAFETY: the caller guarantees `f32s` is 32 bytes here, AVX, and an
+        // aligned, writable `dst`.
+        unsafe { _mm256_stream_ps(dst, core::mem::transmute_copy::<S::f32s, __m256>(&v)) }
+    }
+}
+
+/// Outputs of at least this many elements (16 MiB of f32, half the 32 MiB L3
+/// of the reference machine) are written with streaming stores by `add`, `mul`
+/// and `scale`: such an output cannot stay cached for its consumer anyway.
+pub const STREAMING_MIN_LEN: usize = 1 << 22;
 
 /// `y[i] = f(x[i], y[i])`, both of length `n`.
 #[inline(always)]
@@ -156,13 +230,25 @@ struct MapIntoChunk<'a, F> {
     a: &'a [f32],
     b: &'a [f32],
     out: &'a mut [f32],
+    stream: bool,
 }
 
 impl<F: BinaryFn> WithSimd for MapIntoChunk<'_, F> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        map_into_serial(simd, self.f, self.a, self.b, self.out);
+        let Self {
+            f,
+            a,
+            b,
+            out,
+            stream,
+        } = self;
+        if stream {
+            map_into_streaming(simd, f, a, b, out);
+        } else {
+            map_into_serial(simd, f, a, b, out);
+        }
     }
 }
 
@@ -179,13 +265,28 @@ impl<F: BinaryFn> WithSimd for MapInto<'_, F> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { f, a, b, out } = self;
+        let stream = out.len() >= STREAMING_MIN_LEN;
         if split_across_threads(out.len()) {
             out.par_chunks_mut(PARALLEL_CHUNK)
                 .zip(a.par_chunks(PARALLEL_CHUNK))
                 .zip(b.par_chunks(PARALLEL_CHUNK))
-                .for_each(|((out, a), b)| simd.vectorize(MapIntoChunk { f, a, b, out }));
+                .for_each(|((out, a), b)| {
+                    simd.vectorize(MapIntoChunk {
+                        f,
+                        a,
+                        b,
+                        out,
+                        stream,
+                    })
+                });
         } else {
-            map_into_serial(simd, f, a, b, out);
+            simd.vectorize(MapIntoChunk {
+                f,
+                a,
+                b,
+                out,
+                stream,
+            });
         }
     }
 }
@@ -422,7 +523,7 @@ pub fn mul_inplace_ref(y: &mut [f32], x: &[f32]) -> Result<(), KernelError> {
 // Reductions
 // ---------------------------------------------------------------------------
 
-/// Σ a[i]·b[i] of one block, four FMA accumulators.
+/// `Σ a[i]·b[i]` of one block, four FMA accumulators.
 #[inline(always)]
 fn dot_block<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     let (a_head, a_tail) = S::as_simd_f32s(a);
@@ -448,7 +549,7 @@ fn dot_block<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     simd.reduce_sum_f32s(acc)
 }
 
-/// Σ x[i] of one block, four accumulators.
+/// `Σ x[i]` of one block, four accumulators.
 #[inline(always)]
 fn sum_block<S: Simd>(simd: S, x: &[f32]) -> f32 {
     let (head, tail) = S::as_simd_f32s(x);
@@ -555,7 +656,7 @@ impl WithSimd for Max<'_> {
     }
 }
 
-/// Σ a[i]·b[i], blocked with four accumulators (see the module docs for the
+/// `Σ a[i]·b[i]`, blocked with four accumulators (see the module docs for the
 /// error bound). `dot(&[], &[]) = 0`.
 ///
 /// Errors: `LengthMismatch` if `b.len() != a.len()`.
@@ -575,7 +676,7 @@ pub fn dot_ref(a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
     Ok(total as f32)
 }
 
-/// Σ x[i], blocked with four accumulators (see the module docs for the error
+/// `Σ x[i]`, blocked with four accumulators (see the module docs for the error
 /// bound). `sum(&[]) = 0`.
 pub fn sum(x: &[f32]) -> f32 {
     dispatch(Sum { x })

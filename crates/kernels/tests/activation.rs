@@ -17,6 +17,17 @@ const GELU_ERF_FIXTURE_REL_TOL: f32 = 1e-5;
 /// over the measured error (exp ≤ 1 ulp, division and sum roundings, and for
 /// GELU-erf the cancellation in `1 + erf` for negative x).
 const ACT_VS_REF_TOL: f32 = 5e-7;
+/// GELU-erf vs its f64 twin, `|a − b| / max(1, |b|)`: its fast rational erf is
+/// good to 5 ulp of 1, scaled by `|x|/2 ≤ 2.8` where erf has not saturated.
+const GELU_ERF_VS_REF_TOL: f32 = 1e-6;
+
+fn vs_ref_tol(name: &str) -> f32 {
+    if name == "gelu_erf" {
+        GELU_ERF_VS_REF_TOL
+    } else {
+        ACT_VS_REF_TOL
+    }
+}
 /// SiLU keeps relative accuracy everywhere (no cancellation in the logistic
 /// form): max relative error vs `_ref`, for results ≥ 1e-30.
 const SILU_REL_TOL: f32 = 5e-7;
@@ -126,13 +137,32 @@ fn kernels_match_ref_on_edge_lengths_out_of_place_and_in_place() {
                 let mut got = vec![f32::NAN; len];
                 kernel(&x, &mut got).unwrap();
                 let err = max_rel_err(&got, &want);
-                assert!(err <= ACT_VS_REF_TOL, "{path} {name} len {len}: {err}");
+                assert!(err <= vs_ref_tol(name), "{path} {name} len {len}: {err}");
                 let mut data = x.clone();
                 inplace(&mut data);
                 assert_eq!(data, got, "{path} {name} len {len}: in-place differs");
             }
         }
     });
+}
+
+#[test]
+fn inputs_above_the_parallel_threshold_match_ref() {
+    let len = 2 * smallmind_kernels::math::PAR_MIN_LEN + 17;
+    let x = Rng::new(5).vec(len, 9.0);
+    for (name, kernel, inplace, reference) in FAMILY {
+        let mut want = vec![0.0; len];
+        reference(&x, &mut want).unwrap();
+        for_each_path(|path| {
+            let mut got = vec![f32::NAN; len];
+            kernel(&x, &mut got).unwrap();
+            let err = max_rel_err(&got, &want);
+            assert!(err <= vs_ref_tol(name), "{path} {name}: {err}");
+            let mut data = x.clone();
+            inplace(&mut data);
+            assert_eq!(data, got, "{path} {name}: in-place differs");
+        });
+    }
 }
 
 #[test]
@@ -269,7 +299,7 @@ proptest! {
                 let mut got = vec![0.0; x.len()];
                 kernel(&x, &mut got).unwrap();
                 let err = max_rel_err(&got, &want);
-                assert!(err <= ACT_VS_REF_TOL, "{path} {name}: {err}");
+                assert!(err <= vs_ref_tol(name), "{path} {name}: {err}");
                 let mut data = x.clone();
                 inplace(&mut data);
                 assert_eq!(data, got);

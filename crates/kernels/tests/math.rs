@@ -103,7 +103,7 @@ fn exact_erf(x: f64) -> f64 {
 
 #[test]
 fn exp_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-30, 104.0, 97);
+    let inputs = bit_grid(1e-30, 104.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::exp, exact_exp, &inputs, true);
         println!("exp {path}: max {err:.3} ulp at x = {at}");
@@ -116,7 +116,7 @@ fn exp_error_bound_on_dense_grid() {
 
 #[test]
 fn tanh_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-40, 12.0, 97);
+    let inputs = bit_grid(1e-40, 12.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::tanh, exact_tanh, &inputs, false);
         println!("tanh {path}: max {err:.3} ulp at x = {at}");
@@ -129,7 +129,7 @@ fn tanh_error_bound_on_dense_grid() {
 
 #[test]
 fn erf_error_bound_on_dense_grid() {
-    let inputs = bit_grid(1e-40, 6.0, 97);
+    let inputs = bit_grid(1e-40, 6.0, 211);
     for_each_path(|path| {
         let (err, at) = grid_max_ulp(math::erf, exact_erf, &inputs, false);
         println!("erf {path}: max {err:.3} ulp at x = {at}");
@@ -195,6 +195,31 @@ fn check_vs_ref(kernel: Kernel, reference: Kernel, scale: f32, tol_ulp: f64) {
             }
         }
     });
+}
+
+#[test]
+fn inputs_above_the_parallel_threshold_match_ref() {
+    let len = 2 * math::PAR_MIN_LEN + 5;
+    let x = Rng::new(17).vec(len, 20.0);
+    for (kernel, reference, tol) in [
+        (math::exp as Kernel, math::exp_ref as Kernel, EXP_VS_REF_ULP),
+        (math::tanh, math::tanh_ref, TANH_VS_REF_ULP),
+        (math::erf, math::erf_ref, ERF_VS_REF_ULP),
+    ] {
+        let mut want = vec![0.0; len];
+        reference(&x, &mut want).unwrap();
+        for_each_path(|path| {
+            let mut got = vec![f32::NAN; len];
+            kernel(&x, &mut got).unwrap();
+            for i in 0..len {
+                assert!(
+                    ulp_err(got[i], f64::from(want[i])) <= tol,
+                    "{path} i {i}: x={}",
+                    x[i]
+                );
+            }
+        });
+    }
 }
 
 #[test]

@@ -16,9 +16,9 @@ const AXPY_REL_TOL: f32 = f32::EPSILON;
 /// worst-case bound in the module docs is ≈ 3.1e-5 (scalar path).
 const REDUCTION_REL_TOL: f64 = 3.2e-5;
 
-/// Lengths that cross the rayon threshold of the elementwise kernels.
-fn parallel_lengths() -> [usize; 2] {
-    [vector::PARALLEL_MIN_LEN, vector::PARALLEL_MIN_LEN * 2 + 17]
+/// A length that crosses the rayon threshold of the elementwise kernels.
+fn parallel_lengths() -> [usize; 1] {
+    [vector::PARALLEL_MIN_LEN + 17]
 }
 
 fn ulp_distance(a: f32, b: f32) -> u32 {
@@ -177,6 +177,41 @@ fn elementwise_split_across_threads_matches_ref() {
             check_elementwise(&a, &b, 0.3, path);
         }
     });
+}
+
+#[test]
+fn streaming_stores_match_ref_at_any_alignment() {
+    let n = vector::STREAMING_MIN_LEN + 21;
+    let mut rng = Rng::new(12);
+    let a = rng.vec(n + 3, 2.0);
+    let b = rng.vec(n + 3, 2.0);
+    let mut expected = vec![0.0f32; n];
+    let mut buffer = vec![f32::NAN; n + 20];
+    let mut check = || {
+        for_each_path(|path| {
+            // Output offsets of 0..3 elements move the aligned body around.
+            for shift in [0, 1, 3] {
+                let (a, b) = (&a[shift..shift + n], &b[3 - shift..3 - shift + n]);
+                let out = &mut buffer[shift..shift + n];
+                vector::add(a, b, out).unwrap();
+                vector::add_ref(a, b, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming add", path);
+                vector::mul(a, b, out).unwrap();
+                vector::mul_ref(a, b, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming mul", path);
+                vector::scale(-0.5, a, out).unwrap();
+                vector::scale_ref(-0.5, a, &mut expected).unwrap();
+                assert_elementwise(out, &expected, "streaming scale", path);
+            }
+        });
+    };
+    // Split across the default pool, and serial inside a 1-thread pool.
+    check();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(check);
 }
 
 #[test]

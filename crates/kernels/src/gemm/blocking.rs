@@ -1,0 +1,266 @@
+//! The GEMM driver: tile-shape choice per SIMD path, the rayon split, and the
+//! BLIS loop nest (see the module docs of [`super`]) including the small
+//! direct path.
+//!
+//! Parallelism: above [`PARALLEL_MIN_FLOPS`] the output is cut into one
+//! contiguous range per rayon thread — along `n` in multiples of NR when `n`
+//! has enough tiles, else along `m` in multiples of MR — and each range runs
+//! the whole loop nest with its own thread-local packing buffers. No buffer
+//! is shared, so no synchronisation is needed beyond the final join; the
+//! price is that each thread packs its own copy of the shared operand's block
+//! (`A` for an `n` split), which is `O(m·k)` against `O(m·n·k/threads)` work.
+
+use core::ops::Range;
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+
+use super::microkernel::{Beta, store, tile};
+use super::pack::{borrow_buffers, pack_a, pack_b};
+use super::params::{DIRECT_MAX_MNK, KC, MC, MR_V4, NC, NV_V4, PARALLEL_MIN_FLOPS};
+use super::reference::gemm_ref_unchecked;
+use super::{Gemm, Transpose};
+
+/// One validated GEMM call with `m, n, k ≥ 1` and `α ≠ 0`, ready to dispatch.
+pub(super) struct GemmOp<'a> {
+    pub(super) g: &'a Gemm,
+    pub(super) a: &'a [f32],
+    pub(super) b: &'a [f32],
+    pub(super) c: &'a mut [f32],
+}
+
+impl WithSimd for GemmOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        match S::F32_LANES {
+            16 => run::<S, MR_V4, NV_V4>(simd, self),
+            8 => run::<S, 6, 2>(simd, self),
+            4 => run::<S, 8, 3>(simd, self),
+            _ => run::<S, 4, 4>(simd, self),
+        }
+    }
+}
+
+/// A raw `C` pointer that rayon tasks may share: each task writes a disjoint
+/// `(rows, cols)` window of `C`.
+#[derive(Clone, Copy)]
+struct CPtr(*mut f32);
+// SAFETY: tasks write disjoint windows of one live `&mut [f32]` (see `run`).
+unsafe impl Send for CPtr {}
+// SAFETY: as above.
+unsafe impl Sync for CPtr {}
+
+/// The `C` window one task computes, and how.
+#[derive(Clone, Copy)]
+struct Window<'a> {
+    g: &'a Gemm,
+    a: &'a [f32],
+    b: &'a [f32],
+    c: CPtr,
+    direct: bool,
+}
+
+/// Chooses serial or parallel and runs the loop nest with an `(MR, NV·lanes)` tile.
+#[inline(always)]
+fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
+    let GemmOp { g, a, b, c } = op;
+    let nr = NV * S::F32_LANES;
+    let direct = g.m.saturating_mul(g.n).saturating_mul(g.k) <= DIRECT_MAX_MNK;
+    let win = Window {
+        g,
+        a,
+        b,
+        c: CPtr(c.as_mut_ptr()),
+        direct,
+    };
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || g.flops() < PARALLEL_MIN_FLOPS {
+        // SAFETY: the whole of `C` was validated against (m, n, ldc).
+        unsafe { compute_window::<S, MR, NV>(simd, win, 0..g.m, 0..g.n) };
+        return;
+    }
+    let n_tiles = g.n.div_ceil(nr);
+    let m_tiles = g.m.div_ceil(MR);
+    let split_n = n_tiles >= threads * 2 || n_tiles >= m_tiles;
+    let (tiles, unit, len) = if split_n {
+        (n_tiles, nr, g.n)
+    } else {
+        (m_tiles, MR, g.m)
+    };
+    let tasks = threads.min(tiles);
+    let per_task = tiles.div_ceil(tasks) * unit;
+    // `par_iter` over task indices uses `join` internally: no heap allocation
+    // (unlike `rayon::scope`, which boxes every spawned job).
+    (0..len.div_ceil(per_task)).into_par_iter().for_each(|t| {
+        let range = t * per_task..((t + 1) * per_task).min(len);
+        let (rows, cols) = if split_n {
+            (0..g.m, range)
+        } else {
+            (range, 0..g.n)
+        };
+        simd.vectorize(WindowTask::<MR, NV> { win, rows, cols });
+    });
+}
+
+/// One rayon task: a window of `C`, re-entering the SIMD context with the
+/// token already chosen (no second dispatch).
+struct WindowTask<'a, const MR: usize, const NV: usize> {
+    win: Window<'a>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+}
+
+impl<const MR: usize, const NV: usize> WithSimd for WindowTask<'_, MR, NV> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        // SAFETY: `run` hands each task a disjoint window inside validated `C`.
+        unsafe { compute_window::<S, MR, NV>(simd, self.win, self.rows, self.cols) }
+    }
+}
+
+/// Computes `C[rows, cols]` with this thread's packing buffers.
+///
+/// # Safety
+/// `win.c` points at a `C` validated for `(m, n, ldc)`, `rows ⊆ 0..m`,
+/// `cols ⊆ 0..n`, and no other thread accesses this window concurrently.
+#[inline(always)]
+unsafe fn compute_window<S: Simd, const MR: usize, const NV: usize>(
+    simd: S,
+    win: Window<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) {
+    if let Some(mut guard) = borrow_buffers() {
+        let (a_buf, b_buf) = guard.split();
+        // SAFETY: forwarded caller contract; the buffers have their full sizes.
+        unsafe { loop_nest::<S, MR, NV>(simd, win, rows, cols, a_buf, b_buf) };
+    } else {
+        // Re-entrant use of the buffers (never happens from this crate): fall
+        // back to the allocation-free oracle on this window.
+        let g = Gemm {
+            m: rows.len(),
+            n: cols.len(),
+            ..*win.g
+        };
+        let a_off = match g.trans_a {
+            Transpose::No => rows.start * g.lda,
+            Transpose::Yes => rows.start,
+        };
+        let b_off = match g.trans_b {
+            Transpose::No => cols.start,
+            Transpose::Yes => cols.start * g.ldb,
+        };
+        let c_off = rows.start * g.ldc + cols.start;
+        let c_len = if g.m == 0 || g.n == 0 {
+            0
+        } else {
+            (g.m - 1) * g.ldc + g.n
+        };
+        // SAFETY: the window lies inside validated `C` and is ours alone.
+        let c = unsafe { core::slice::from_raw_parts_mut(win.c.0.add(c_off), c_len) };
+        gemm_ref_unchecked(
+            &g,
+            &win.a[a_off.min(win.a.len())..],
+            &win.b[b_off.min(win.b.len())..],
+            c,
+        );
+    }
+}
+
+/// The BLIS loop nest over `C[rows, cols]`.
+///
+/// # Safety
+/// As [`compute_window`]; `a_buf`, `b_buf` hold at least `MC·KC`, `NC·KC` floats.
+#[inline(always)]
+unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
+    simd: S,
+    win: Window<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    a_buf: &mut [f32],
+    b_buf: &mut [f32],
+) {
+    let Window { g, a, b, c, direct } = win;
+    let nr = NV * S::F32_LANES;
+    let mc_blk = MC / MR * MR;
+    let nc_blk = NC / nr * nr;
+    let pack_all_a = !direct;
+    let pack_all_b = !direct || g.trans_b == Transpose::Yes;
+    let beta0 = Beta::from_f32(g.beta);
+    for jc in cols.clone().step_by(nc_blk) {
+        let nc = nc_blk.min(cols.end - jc);
+        let nc_full = nc / nr * nr;
+        for pc in (0..g.k).step_by(KC) {
+            let kc = KC.min(g.k - pc);
+            let beta = if pc == 0 { beta0 } else { Beta::One };
+            if pack_all_b {
+                pack_b(simd, g, b, (jc, nc), (pc, kc), b_buf, nr);
+            } else if nc_full < nc {
+                // Direct path: only the ragged last column panel is packed.
+                pack_b(
+                    simd,
+                    g,
+                    b,
+                    (jc + nc_full, nc - nc_full),
+                    (pc, kc),
+                    b_buf,
+                    nr,
+                );
+            }
+            for ic in rows.clone().step_by(mc_blk) {
+                let mc = mc_blk.min(rows.end - ic);
+                let mc_full = mc / MR * MR;
+                if pack_all_a {
+                    pack_a::<MR>(g, a, (ic, mc), (pc, kc), a_buf);
+                } else if mc_full < mc {
+                    pack_a::<MR>(g, a, (ic + mc_full, mc - mc_full), (pc, kc), a_buf);
+                }
+                for jr in (0..nc).step_by(nr) {
+                    let nr_eff = nr.min(nc - jr);
+                    let (b_ptr, b_ks) = if pack_all_b {
+                        (b_buf[jr / nr * kc * nr..].as_ptr(), nr)
+                    } else if nr_eff == nr {
+                        (b[pc * g.ldb + jc + jr..].as_ptr(), g.ldb)
+                    } else {
+                        (b_buf.as_ptr(), nr)
+                    };
+                    for ir in (0..mc).step_by(MR) {
+                        let mr_eff = MR.min(mc - ir);
+                        // SAFETY: packed panels hold kc·MR / kc·NR floats; the
+                        // direct operands were validated for their full shapes
+                        // and (ic+ir+MR, pc+kc) / (pc+kc, jc+jr+nr) are in range.
+                        let acc = unsafe {
+                            if pack_all_a {
+                                let a_ptr = a_buf[ir / MR * kc * MR..].as_ptr();
+                                tile::<S, MR, NV>(simd, kc, a_ptr, 1, MR, b_ptr, b_ks)
+                            } else if mr_eff == MR {
+                                let (a_ptr, rs, cs) = match g.trans_a {
+                                    Transpose::No => {
+                                        (a[(ic + ir) * g.lda + pc..].as_ptr(), g.lda, 1)
+                                    }
+                                    Transpose::Yes => {
+                                        (a[pc * g.lda + ic + ir..].as_ptr(), 1, g.lda)
+                                    }
+                                };
+                                tile::<S, MR, NV>(simd, kc, a_ptr, rs, cs, b_ptr, b_ks)
+                            } else {
+                                tile::<S, MR, NV>(simd, kc, a_buf.as_ptr(), 1, MR, b_ptr, b_ks)
+                            }
+                        };
+                        // SAFETY: the tile corner (mr_eff, nr_eff) lies in this window.
+                        unsafe {
+                            let c_tile = c.0.add((ic + ir) * g.ldc + jc + jr);
+                            store::<S, MR, NV>(
+                                simd, acc, c_tile, g.ldc, mr_eff, nr_eff, g.alpha, beta,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
