@@ -23,7 +23,7 @@ use std::hint::black_box;
 use gungraun::prelude::*;
 use smallmind_benches::uniform_vec;
 use smallmind_kernels::activation::gelu_tanh;
-// TODO(merge main): use smallmind_kernels::gemm::{Gemm, gemm};
+use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::norm::layer_norm_rows;
 use smallmind_kernels::softmax::softmax_row_inplace;
 use smallmind_kernels::{SimdPath, with_path};
@@ -47,47 +47,46 @@ fn assert_serial() {
     );
 }
 
-// TODO(merge main): enable once smallmind_kernels::gemm lands.
-// /// Inputs and output of one `C = A·op(B)`.
-// struct GemmCase {
-//     spec: Gemm,
-//     a: Vec<f32>,
-//     b: Vec<f32>,
-//     c: Vec<f32>,
-// }
-//
-// /// A square `size³` product, with `B` stored `(n, k)` when `transpose_b`, warmed up.
-// fn gemm_case(size: usize, transpose_b: bool) -> GemmCase {
-//     assert_serial();
-//     let spec = if transpose_b {
-//         Gemm::new(size, size, size).transpose_b()
-//     } else {
-//         Gemm::new(size, size, size)
-//     };
-//     let mut case = GemmCase {
-//         spec,
-//         a: uniform_vec(size * size, 11, -1.0, 1.0),
-//         b: uniform_vec(size * size, 12, -1.0, 1.0),
-//         c: vec![0.0; size * size],
-//     };
-//     run_gemm(&mut case);
-//     case
-// }
-//
-// fn run_gemm(case: &mut GemmCase) {
-//     on_path(|| gemm(&case.spec, &case.a, &case.b, &mut case.c)).expect("gemm");
-// }
-//
-// // GEMM `C = A·op(B)`, square, both layouts.
-// #[library_benchmark]
-// #[bench::nn_64(args = (64, false), setup = gemm_case)]
-// #[bench::nt_64(args = (64, true), setup = gemm_case)]
-// #[bench::nn_128(args = (128, false), setup = gemm_case)]
-// #[bench::nt_128(args = (128, true), setup = gemm_case)]
-// fn gemm_v3(mut case: GemmCase) -> GemmCase {
-//     run_gemm(black_box(&mut case));
-//     case
-// }
+/// Inputs and output of one `C = A·op(B)`.
+struct GemmCase {
+    spec: Gemm,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+/// A square `size³` product, with `B` stored `(n, k)` when `transpose_b`, warmed up.
+fn gemm_case(size: usize, transpose_b: bool) -> GemmCase {
+    assert_serial();
+    let spec = if transpose_b {
+        Gemm::new(size, size, size).transpose_b()
+    } else {
+        Gemm::new(size, size, size)
+    };
+    let mut case = GemmCase {
+        spec,
+        a: uniform_vec(size * size, 11, -1.0, 1.0),
+        b: uniform_vec(size * size, 12, -1.0, 1.0),
+        c: vec![0.0; size * size],
+    };
+    run_gemm(&mut case);
+    case
+}
+
+fn run_gemm(case: &mut GemmCase) {
+    on_path(|| gemm(&case.spec, &case.a, &case.b, &mut case.c)).expect("gemm");
+}
+
+// GEMM `C = A·op(B)`, square, both layouts.
+#[library_benchmark]
+#[bench::nn_64(args = (64, false), setup = gemm_case)]
+#[bench::nt_64(args = (64, true), setup = gemm_case)]
+#[bench::nn_128(args = (128, false), setup = gemm_case)]
+#[bench::nt_128(args = (128, true), setup = gemm_case)]
+fn gemm_v3(mut case: GemmCase) -> GemmCase {
+    run_gemm(black_box(&mut case));
+    case
+}
 
 /// `(x, out)` of `n` values for an activation, warmed up.
 fn gelu_case(n: usize) -> (Vec<f32>, Vec<f32>) {
@@ -161,8 +160,7 @@ fn layer_norm_v3(mut case: NormCase) -> NormCase {
 
 library_benchmark_group!(
     name = kernels_v3,
-    // TODO(merge main): gemm_v3
-    benchmarks = [gelu_tanh_v3, softmax_v3, layer_norm_v3]
+    benchmarks = [gemm_v3, gelu_tanh_v3, softmax_v3, layer_norm_v3]
 );
 
 main!(

@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
 use smallmind_benches::{gemm_flops, uniform_vec};
-// TODO(merge main): use smallmind_kernels::gemm::{Gemm, gemm};
+use smallmind_kernels::gemm::{Gemm, gemm};
 
 use crate::common::{THREADS, approx_compute, configure, id, iter_on};
 
@@ -85,19 +85,18 @@ fn bench_shape(c: &mut Criterion, m: usize, k: usize, n: usize, layout: Layout, 
     };
 
     for threads in THREADS {
-        // TODO(merge main): enable once smallmind_kernels::gemm lands.
-        // group.bench_function(id("smallmind", threads), |b| {
-        //     let (lhs, rhs) = inputs();
-        //     let mut dst = vec![0.0f32; m * n];
-        //     let spec = match layout {
-        //         Layout::Nn => Gemm::new(m, n, k),
-        //         Layout::Nt => Gemm::new(m, n, k).transpose_b(),
-        //     };
-        //     iter_on(b, threads, || {
-        //         gemm(&spec, black_box(lhs), black_box(rhs), black_box(&mut dst))
-        //             .expect("smallmind gemm");
-        //     });
-        // });
+        group.bench_function(id("smallmind", threads), |b| {
+            let (lhs, rhs) = inputs();
+            let mut dst = vec![0.0f32; m * n];
+            let spec = match layout {
+                Layout::Nn => Gemm::new(m, n, k),
+                Layout::Nt => Gemm::new(m, n, k).transpose_b(),
+            };
+            iter_on(b, threads, || {
+                gemm(&spec, black_box(lhs), black_box(rhs), black_box(&mut dst))
+                    .expect("smallmind gemm");
+            });
+        });
         group.bench_function(id("gemm-crate", threads), |b| {
             let (lhs, rhs) = inputs();
             let mut dst = vec![0.0f32; m * n];
@@ -157,13 +156,12 @@ fn check_implementations_agree() {
                     .sum()
             })
             .collect();
-        // TODO(merge main): enable once smallmind_kernels::gemm lands.
-        // let mut ours = vec![0.0f32; m * n];
-        // let spec = match layout {
-        //     Layout::Nn => Gemm::new(m, n, k),
-        //     Layout::Nt => Gemm::new(m, n, k).transpose_b(),
-        // };
-        // gemm(&spec, &lhs, &rhs, &mut ours).expect("smallmind gemm");
+        let mut ours = vec![0.0f32; m * n];
+        let spec = match layout {
+            Layout::Nn => Gemm::new(m, n, k),
+            Layout::Nt => Gemm::new(m, n, k).transpose_b(),
+        };
+        gemm(&spec, &lhs, &rhs, &mut ours).expect("smallmind gemm");
         let mut crate_gemm = vec![0.0f32; m * n];
         gemm_crate(
             m,
@@ -178,8 +176,7 @@ fn check_implementations_agree() {
         let mut mm = vec![0.0f32; m * n];
         matrixmultiply_sgemm(m, k, n, layout, &lhs, &rhs, &mut mm);
         for (name, got) in [
-            // TODO(merge main): enable once smallmind_kernels::gemm lands.
-            // ("smallmind", &ours),
+            ("smallmind", &ours),
             ("gemm crate", &crate_gemm),
             ("matrixmultiply", &mm),
         ] {

@@ -15,8 +15,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
 use smallmind_benches::{read_sum, uniform_vec};
-// TODO(merge main): use smallmind_kernels::gemm::Gemm;
-// TODO(merge main): use smallmind_kernels::gemv::gemv;
+use smallmind_kernels::gemm::Gemm;
+use smallmind_kernels::gemv::gemv;
 
 use crate::common::{THREADS, approx_memory, configure, id, iter_on};
 use crate::gemm::{Layout, gemm_crate};
@@ -47,25 +47,24 @@ fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
     };
 
     for threads in THREADS {
-        // TODO(merge main): enable once smallmind_kernels::gemv lands.
-        // for layout in [Layout::Nt, Layout::Nn] {
-        //     let name = match layout {
-        //         Layout::Nt => "smallmind-nt",
-        //         Layout::Nn => "smallmind-nn",
-        //     };
-        //     group.bench_function(id(name, threads), |b| {
-        //         let (x, w) = inputs();
-        //         let mut y = vec![0.0f32; n];
-        //         let spec = match layout {
-        //             Layout::Nn => Gemm::new(1, n, k),
-        //             Layout::Nt => Gemm::new(1, n, k).transpose_b(),
-        //         };
-        //         iter_on(b, threads, || {
-        //             gemv(&spec, black_box(x), black_box(w), black_box(&mut y))
-        //                 .expect("smallmind gemv");
-        //         });
-        //     });
-        // }
+        for layout in [Layout::Nt, Layout::Nn] {
+            let name = match layout {
+                Layout::Nt => "smallmind-nt",
+                Layout::Nn => "smallmind-nn",
+            };
+            group.bench_function(id(name, threads), |b| {
+                let (x, w) = inputs();
+                let mut y = vec![0.0f32; n];
+                let spec = match layout {
+                    Layout::Nn => Gemm::new(1, n, k),
+                    Layout::Nt => Gemm::new(1, n, k).transpose_b(),
+                };
+                iter_on(b, threads, || {
+                    gemv(&spec, black_box(x), black_box(w), black_box(&mut y))
+                        .expect("smallmind gemv");
+                });
+            });
+        }
         group.bench_function(id("read", threads), |b| {
             let (_, w) = inputs();
             iter_on(b, threads, || {
