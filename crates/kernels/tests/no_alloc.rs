@@ -158,7 +158,13 @@ fn kernels_never_allocate() {
         .unwrap();
         // The override is per thread: set it on the pool's worker, where the
         // kernels are called and dispatch.
-        pool.install(|| with_path(path, || run_every_kernel(1 << 21, 512)))
-            .unwrap();
+        pool.install(|| {
+            with_path(path, || {
+                run_every_kernel(1 << 21, 512);
+                // Scalar GEMM is slow: keep it small, yet above the direct path.
+                run_gemm_and_gemv(if path == SimdPath::Scalar { 160 } else { 700 }, 4096);
+            })
+        })
+        .unwrap();
     }
 }
