@@ -407,16 +407,10 @@ fn builder_defaults() {
     assert_eq!(g.flops(), 120.0);
 }
 
-#[test]
-fn no_allocation_after_warm_up() {
-    // Direct path, packed path, both with Bᵀ, and m == 1 (gemv), serially.
+/// Warm-up call, then three timed calls: none may allocate on this thread.
+fn assert_no_allocation(label: &str) {
+    // Direct path, packed path, both with Bᵀ, and m == 1 (gemv).
     let shapes = [(33, 40, 17), (200, 300, 260), (1, 500, 300)];
-    let probe_before = thread_allocs();
-    std::hint::black_box(vec![0u8; 16]);
-    assert!(
-        thread_allocs() > probe_before,
-        "the counting allocator must see allocations"
-    );
     for_each_path(|path| {
         for &(m, n, k) in &shapes {
             for (ta, tb) in COMBOS {
@@ -428,10 +422,38 @@ fn no_allocation_after_warm_up() {
                 for _ in 0..3 {
                     gemm(&case.g, &case.a, &case.b, &mut c).unwrap();
                 }
-                assert_eq!(thread_allocs() - before, 0, "{path} {m}x{n}x{k} allocated");
+                assert_eq!(
+                    thread_allocs() - before,
+                    0,
+                    "{label} {path} {m}x{n}x{k} allocated"
+                );
             }
         }
     });
+}
+
+#[test]
+fn no_allocation_after_warm_up() {
+    let probe_before = thread_allocs();
+    std::hint::black_box(vec![0u8; 16]);
+    assert!(
+        thread_allocs() > probe_before,
+        "the counting allocator must see allocations"
+    );
+    // Serial: one-thread pool.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    one.install(|| assert_no_allocation("1 thread"));
+    // Parallel, called from inside the pool (the intended use; from outside a
+    // pool rayon's global job injector allocates a block every few dozen
+    // jobs, which is rayon's, not the kernel's). Counts the calling thread.
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    two.install(|| assert_no_allocation("2 threads"));
 }
 
 proptest! {
