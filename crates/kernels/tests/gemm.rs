@@ -13,35 +13,6 @@ use smallmind_kernels::gemm::{Gemm, Transpose, gemm, gemm_ref, params};
 const GEMM_BOUND_TOL: f32 = 1e-5;
 /// `matmul_c` fixture (computed in f64 by PyTorch), relative per element.
 const FIXTURE_REL_TOL: f32 = 1e-5;
-/// Counts heap allocations made by the current thread (to prove the kernels
-/// allocate nothing after a warm-up call).
-struct CountingAlloc;
-
-thread_local! {
-    static THREAD_ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter
-// is a const-initialised thread-local without destructor (never allocates).
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let _ = THREAD_ALLOCS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAlloc = CountingAlloc;
-
-fn thread_allocs() -> usize {
-    THREAD_ALLOCS.with(std::cell::Cell::get)
-}
 
 /// Value written into the gaps of C between rows; must survive untouched.
 const C_SENTINEL: f32 = 12345.5;
@@ -405,55 +376,6 @@ fn builder_defaults() {
         (Transpose::Yes, Transpose::Yes, 3, 5)
     );
     assert_eq!(g.flops(), 120.0);
-}
-
-/// Warm-up call, then three timed calls: none may allocate on this thread.
-fn assert_no_allocation(label: &str) {
-    // Direct path, packed path, both with Bᵀ, and m == 1 (gemv).
-    let shapes = [(33, 40, 17), (200, 300, 260), (1, 500, 300)];
-    for_each_path(|path| {
-        for &(m, n, k) in &shapes {
-            for (ta, tb) in COMBOS {
-                let g = with_trans(Gemm::new(m, n, k), ta, tb).beta(0.5);
-                let case = Case::new(g, 1, 1);
-                let mut c = case.c0.clone();
-                gemm(&case.g, &case.a, &case.b, &mut c).unwrap(); // warm-up
-                let before = thread_allocs();
-                for _ in 0..3 {
-                    gemm(&case.g, &case.a, &case.b, &mut c).unwrap();
-                }
-                assert_eq!(
-                    thread_allocs() - before,
-                    0,
-                    "{label} {path} {m}x{n}x{k} allocated"
-                );
-            }
-        }
-    });
-}
-
-#[test]
-fn no_allocation_after_warm_up() {
-    let probe_before = thread_allocs();
-    std::hint::black_box(vec![0u8; 16]);
-    assert!(
-        thread_allocs() > probe_before,
-        "the counting allocator must see allocations"
-    );
-    // Serial: one-thread pool.
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    one.install(|| assert_no_allocation("1 thread"));
-    // Parallel, called from inside the pool (the intended use; from outside a
-    // pool rayon's global job injector allocates a block every few dozen
-    // jobs, which is rayon's, not the kernel's). Counts the calling thread.
-    let two = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    two.install(|| assert_no_allocation("2 threads"));
 }
 
 proptest! {
