@@ -189,9 +189,16 @@ fn quick_table() {
         return;
     }
     let pool = pool(1);
-    let all = std::env::var("GEMM_QUICK").is_ok_and(|v| v == "all");
+    // `GEMM_QUICK=1`: shapes up to 512³; `all`: every shape; anything else:
+    // the shapes whose label contains it.
+    let which = std::env::var("GEMM_QUICK").unwrap_or_default();
     for &(m, k, n) in SHAPES {
-        if !all && m * k * n > 1 << 28 {
+        let keep = match which.as_str() {
+            "1" => m * k * n <= 1 << 28,
+            "all" => true,
+            filter => label(m, k, n).contains(filter),
+        };
+        if !keep {
             continue;
         }
         let a = data(m * k, 1);

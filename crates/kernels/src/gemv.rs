@@ -40,9 +40,9 @@ pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
 const TASKS_PER_THREAD: usize = 4;
 /// Output columns per task are a multiple of this (every vector width).
 const TASK_ALIGN: usize = 256;
-/// Output columns accumulated together when `B` is not transposed (8 KiB of
+/// Output columns accumulated together when `B` is not transposed (16 KiB of
 /// stack, L1-resident).
-const AXPY_COLS: usize = 2048;
+const AXPY_COLS: usize = 4096;
 /// Floats of a strided `x` gathered at once.
 const X_CHUNK: usize = 512;
 

@@ -13,6 +13,7 @@ use smallmind_kernels::gemm::{Gemm, Transpose, gemm, gemm_ref, params};
 const GEMM_BOUND_TOL: f32 = 1e-5;
 /// `matmul_c` fixture (computed in f64 by PyTorch), relative per element.
 const FIXTURE_REL_TOL: f32 = 1e-5;
+
 /// Value written into the gaps of C between rows; must survive untouched.
 const C_SENTINEL: f32 = 12345.5;
 

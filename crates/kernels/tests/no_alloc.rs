@@ -13,7 +13,9 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use smallmind_kernels::{activation, convert, math, norm, softmax, vector, with_path};
+use smallmind_kernels::gemm::{Gemm, gemm};
+use smallmind_kernels::gemv::gemv;
+use smallmind_kernels::{SimdPath, activation, convert, math, norm, softmax, vector, with_path};
 
 struct CountingAllocator;
 
@@ -112,6 +114,30 @@ fn run_every_kernel(len: usize, row_len: usize) {
     assert_eq!(count, 0, "kernels allocated {count} times at len {len}");
 }
 
+/// Calls GEMM (plain and both transposes) and GEMV on (n, n, n) and (1, k, n)
+/// problems.
+fn run_gemm_and_gemv(n: usize, k: usize) {
+    let mut rng = common::Rng::new(n as u64);
+    let a = rng.vec(n * n, 1.0);
+    let b = rng.vec(n * n, 1.0);
+    let mut c = vec![0.0f32; n * n];
+    let x = rng.vec(k, 1.0);
+    let w = rng.vec(k * n, 1.0);
+    let mut y = vec![0.0f32; n];
+    let square = Gemm::new(n, n, n);
+    let count = allocations_of(|| {
+        gemm(&square, &a, &b, &mut c).unwrap();
+        gemm(&square.transpose_b().beta(1.0), &a, &b, &mut c).unwrap();
+        gemm(&square.transpose_a().alpha(0.5), &a, &b, &mut c).unwrap();
+        gemv(&Gemm::new(1, n, k), &x, &w, &mut y).unwrap();
+        gemv(&Gemm::new(1, n, k).transpose_b(), &x, &w, &mut y).unwrap();
+    });
+    assert_eq!(
+        count, 0,
+        "gemm/gemv allocated {count} times at n {n}, k {k}"
+    );
+}
+
 #[test]
 fn kernels_never_allocate() {
     // Sizes below and far above every parallel threshold; the parallel cases
@@ -125,10 +151,20 @@ fn kernels_never_allocate() {
         .build()
         .unwrap();
     for path in smallmind_kernels::available_paths() {
-        with_path(path, || run_every_kernel(1024, 64)).unwrap();
+        with_path(path, || {
+            run_every_kernel(1024, 64);
+            run_gemm_and_gemv(64, 576);
+        })
+        .unwrap();
         // The override is per thread: set it on the pool's worker, where the
         // kernels are called and dispatch.
-        pool.install(|| with_path(path, || run_every_kernel(1 << 21, 512)))
-            .unwrap();
+        pool.install(|| {
+            with_path(path, || {
+                run_every_kernel(1 << 21, 512);
+                // Scalar GEMM is slow: keep it small, yet above the direct path.
+                run_gemm_and_gemv(if path == SimdPath::Scalar { 160 } else { 700 }, 4096);
+            })
+        })
+        .unwrap();
     }
 }

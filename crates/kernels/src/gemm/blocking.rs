@@ -16,7 +16,7 @@ use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::microkernel::{Beta, store, tile};
-use super::pack::{borrow_buffers, pack_a, pack_b};
+use super::pack::{b_panel_stride, borrow_buffers, pack_a, pack_b};
 use super::params::{DIRECT_MAX_MNK, KC, MC, MR_V4, NC, NV_V4, PARALLEL_MIN_FLOPS};
 use super::reference::gemm_ref_unchecked;
 use super::{Gemm, Transpose};
@@ -222,7 +222,7 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                 for jr in (0..nc).step_by(nr) {
                     let nr_eff = nr.min(nc - jr);
                     let (b_ptr, b_ks) = if pack_all_b {
-                        (b_buf[jr / nr * kc * nr..].as_ptr(), nr)
+                        (b_buf[jr / nr * b_panel_stride(kc, nr)..].as_ptr(), nr)
                     } else if nr_eff == nr {
                         (b[pc * g.ldb + jc + jr..].as_ptr(), g.ldb)
                     } else {

@@ -26,9 +26,19 @@ use super::{Gemm, Transpose};
 /// Floats in the per-thread A buffer: the largest packed A block.
 const A_BUF_LEN: usize = (MC + MAX_MR) * KC;
 /// Floats in the per-thread B buffer: the largest packed B block.
-const B_BUF_LEN: usize = (NC + MAX_NR) * KC;
+const B_BUF_LEN: usize = (NC + MAX_NR) * KC + NC * PANEL_PAD;
 /// Panels of B packed together per pass over the source rows.
-const PANEL_GROUP: usize = 8;
+const PANEL_GROUP: usize = 32;
+/// Padding (floats) between consecutive packed B panels: one cache line, so
+/// that panels `kc·nr·4` bytes apart (a multiple of 4 KiB) do not all map to
+/// the same cache sets while packing scatters a source row into them.
+const PANEL_PAD: usize = 16;
+
+/// Distance (floats) between consecutive packed B panels of depth `kc`.
+#[inline(always)]
+pub(super) fn b_panel_stride(kc: usize, nr: usize) -> usize {
+    kc * nr + PANEL_PAD
+}
 /// 64-byte alignment in floats.
 const ALIGN_FLOATS: usize = 16;
 
@@ -138,7 +148,8 @@ pub(super) fn pack_b<S: Simd>(
     nr: usize,
 ) {
     let panels = nc.div_ceil(nr);
-    let dst = &mut dst[..panels * nr * kc];
+    let stride = b_panel_stride(kc, nr);
+    let dst = &mut dst[..panels * stride];
     match g.trans_b {
         Transpose::No => {
             // Source rows outer within groups of `PANEL_GROUP` panels: each
@@ -151,7 +162,7 @@ pub(super) fn pack_b<S: Simd>(
                 for p in 0..kc {
                     let src = &b[(p0 + p) * g.ldb + j0 + g0..][..g_cols];
                     for (c0, chunk) in (g0..g0 + g_cols).step_by(nr).zip(src.chunks(nr)) {
-                        let out = &mut dst[c0 * kc + p * nr..][..nr];
+                        let out = &mut dst[c0 / nr * stride + p * nr..][..nr];
                         if chunk.len() == nr {
                             copy_row::<S>(chunk, out);
                         } else {
@@ -163,7 +174,8 @@ pub(super) fn pack_b<S: Simd>(
             }
         }
         Transpose::Yes => {
-            for (c0, panel) in (0..nc).step_by(nr).zip(dst.chunks_exact_mut(nr * kc)) {
+            for (c0, panel) in (0..nc).step_by(nr).zip(dst.chunks_mut(stride)) {
+                let panel = &mut panel[..nr * kc];
                 let cols = nr.min(nc - c0);
                 let row = |j: usize| &b[(j0 + c0 + j) * g.ldb + p0..][..kc];
                 let mut j = 0;
