@@ -41,6 +41,12 @@ pub const MC: usize = 480;
 /// Columns of op(B) packed at once (rounded down to a multiple of NR per path).
 pub const NC: usize = 4096;
 
+/// Largest depth packed at once by the small-`m` loop order (`KC_SMALL_M_MAX`
+/// ≥ `KC`); `k` up to this is done in one block there.
+pub const KC_SMALL_M_MAX: usize = 768;
+/// Columns of op(B) packed per chunk by the small-`m` loop order.
+pub const NC_SMALL_M: usize = 256;
+
 /// Largest MR of any path (sizes the per-thread A buffer).
 pub const MAX_MR: usize = 16;
 /// Largest NR of any path (sizes the per-thread B buffer).
