@@ -36,8 +36,14 @@ use crate::gemm::{Gemm, Transpose, scale_c, validate};
 /// starts at 512 KiB, the first size where both layouts win.
 pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
 
-/// Rayon tasks per thread when parallel.
-const TASKS_PER_THREAD: usize = 4;
+/// Rayon tasks per thread when parallel (work stealing evens out a core
+/// shared with other work).
+///
+/// Measured (`GEMV_QUICK=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
+/// 1×576×49152, 2 threads, the other core busy, median of 60 interleaved
+/// rounds as % of the 2-thread plain read, Bᵀ / B): 4 tasks per thread
+/// 108–110% / 97–99%, 16: 113–115% / 100–103%, 64: 114–116% / 100–101%.
+const TASKS_PER_THREAD: usize = 16;
 /// Output columns per task are a multiple of this (every vector width).
 const TASK_ALIGN: usize = 256;
 /// Output columns accumulated together when `B` is not transposed (16 KiB of
