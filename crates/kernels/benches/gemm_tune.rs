@@ -271,7 +271,58 @@ fn threshold_table() {
     std::process::exit(0);
 }
 
+/// `GEMV_QUICK=1`: best-of-N GiB/s of the 2-thread plain read and both GEMV
+/// layouts at 1×576×49152, measured interleaved (one call of each per round)
+/// so a noisy neighbour hits all three alike; prints per-round-set ratios.
+fn gemv_quick() {
+    if std::env::var_os("GEMV_QUICK").is_none() {
+        return;
+    }
+    let (k, n) = (576, 49152);
+    let pool = pool(2);
+    let x = data(k, 3);
+    let w = data(k * n, 4);
+    let mut y = vec![0.0f32; n];
+    let (g_bt, g_bn) = (Gemm::new(1, n, k).transpose_b(), Gemm::new(1, n, k));
+    let gib = (k * n * 4) as f64 / (1u64 << 30) as f64;
+    let time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    pool.install(|| {
+        for set in 0..5 {
+            let mut all: [Vec<f64>; 3] = Default::default();
+            for _ in 0..60 {
+                let r = [
+                    time(&mut || {
+                        black_box(black_box(&w).par_chunks(1 << 16).map(read_sum).sum::<f32>());
+                    }),
+                    time(&mut || gemv(&g_bt, black_box(&x), black_box(&w), &mut y).unwrap()),
+                    time(&mut || gemv(&g_bn, black_box(&x), black_box(&w), &mut y).unwrap()),
+                ];
+                for (v, t) in all.iter_mut().zip(r) {
+                    v.push(t);
+                }
+            }
+            for v in &mut all {
+                v.sort_by(f64::total_cmp);
+            }
+            for (name, idx) in [("best", 0), ("median", 30)] {
+                let [read, bt, bn] = [0, 1, 2].map(|i| gib / all[i][idx]);
+                println!(
+                    "set {set} {name:>6}: read {read:5.1} GiB/s  bt {bt:5.1} ({:.0}%)  bn {bn:5.1} ({:.0}%)",
+                    100.0 * bt / read,
+                    100.0 * bn / read
+                );
+            }
+        }
+    });
+    std::process::exit(0);
+}
+
 fn single(c: &mut Criterion) {
+    gemv_quick();
     threshold_table();
     quick_table();
     // SAFETY: set before any thread reads the environment (matrixmultiply reads

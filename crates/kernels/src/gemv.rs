@@ -36,8 +36,20 @@ use crate::gemm::{Gemm, Transpose, scale_c, validate};
 /// starts at 512 KiB, the first size where both layouts win.
 pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
 
-/// Rayon tasks per thread when parallel.
-const TASKS_PER_THREAD: usize = 4;
+/// Rayon tasks per thread when parallel and `B` is transposed: more tasks
+/// let work stealing even out a core shared with other work.
+///
+/// Measured (`GEMV_QUICK=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
+/// 1×576×49152, 2 threads, the other core partly busy, median of 60
+/// interleaved rounds as % of the 2-thread plain read): 4 tasks per thread
+/// 108–110%, 16: 113–115%, 64: 114–116%.
+const TASKS_PER_THREAD_BT: usize = 16;
+/// Rayon tasks per thread when `B` is not transposed. Here a task reads each
+/// row of `B` as a segment of its column range, so fewer, wider tasks mean
+/// longer contiguous runs for the hardware prefetcher. Measured as above
+/// (other core busy): 1 task per thread 97–98%, 2: 96–98%, 4: 95–97%, 16:
+/// 86–89%; with the other core idle, 16 gave 85–88% where Bᵀ gave 101–103%.
+const TASKS_PER_THREAD_B: usize = 4;
 /// Output columns per task are a multiple of this (every vector width).
 const TASK_ALIGN: usize = 256;
 /// Output columns accumulated together when `B` is not transposed (16 KiB of
@@ -168,12 +180,16 @@ fn run<S: Simd>(simd: S, part: Part<'_>, c: &mut [f32]) {
         columns(simd, part, 0, c);
         return;
     }
-    // About `TASKS_PER_THREAD` blocks per thread (for balance when a core is
-    // shared), each a multiple of `TASK_ALIGN` columns.
+    // About `TASKS_PER_THREAD_BT` / `_B` blocks per thread (for balance when
+    // a core is shared), each a multiple of `TASK_ALIGN` columns.
     let threads = rayon::current_num_threads();
+    let tasks_per_thread = match part.g.trans_b {
+        Transpose::Yes => TASKS_PER_THREAD_BT,
+        Transpose::No => TASKS_PER_THREAD_B,
+    };
     let task_cols = c
         .len()
-        .div_ceil(threads * TASKS_PER_THREAD)
+        .div_ceil(threads * tasks_per_thread)
         .next_multiple_of(TASK_ALIGN);
     c.par_chunks_mut(task_cols)
         .enumerate()

@@ -220,6 +220,11 @@ fn blocking_boundaries() {
         (2 * mc + 3, 33, 70),
         (9, nc + 1, 70),
         (3, nc + 17, 41),
+        // The small-`m` loop order: k in one block, k just past it, ragged
+        // B chunks.
+        (mc, 97, params::KC_SMALL_M_MAX),
+        (37, params::NC_SMALL_M + 3, params::KC_SMALL_M_MAX + 1),
+        (19, 2 * params::NC_SMALL_M + 40, 300),
     ];
     for_each_path(|path| {
         for (i, &(m, n, k)) in shapes.iter().enumerate() {

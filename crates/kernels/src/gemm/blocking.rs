@@ -17,7 +17,9 @@ use rayon::prelude::*;
 
 use super::microkernel::{Beta, store, tile};
 use super::pack::{b_panel_stride, borrow_buffers, pack_a, pack_b};
-use super::params::{DIRECT_MAX_MNK, KC, MC, MR_V4, NC, NV_V4, PARALLEL_MIN_FLOPS};
+use super::params::{
+    DIRECT_MAX_MNK, KC, KC_SMALL_M_MAX, MC, MR_V4, NC, NC_SMALL_M, NV_V4, PARALLEL_MIN_FLOPS,
+};
 use super::reference::gemm_ref_unchecked;
 use super::{Gemm, Transpose};
 
@@ -188,6 +190,11 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
     let nr = NV * S::F32_LANES;
     let mc_blk = MC / MR * MR;
     let nc_blk = NC / nr * nr;
+    if !direct && rows.len() <= mc_blk {
+        // SAFETY: forwarded caller contract.
+        unsafe { small_m_nest::<S, MR, NV>(simd, win, rows, cols, a_buf, b_buf) };
+        return;
+    }
     let pack_all_a = !direct;
     let pack_all_b = !direct || g.trans_b == Transpose::Yes;
     let beta0 = Beta::from_f32(g.beta);
@@ -258,6 +265,76 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                                 simd, acc, c_tile, g.ldc, mr_eff, nr_eff, g.alpha, beta,
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The loop order for a window whose rows fit one A block (`m ≤ MC`):
+///
+/// ```text
+/// for pc in 0..k step kc            // kc = k when k ≤ KC_SMALL_M_MAX
+///   pack op(A)[rows, pc..]          // once: (m, kc) stays in L2
+///   for jc in cols step NC_SMALL_M  // B chunk (kc, NC_SMALL_M) packed just in time
+///     for ir, jr: micro-kernel      // A micro-panel in L1, B chunk in L2
+/// ```
+///
+/// Compared with the general nest, `A` is packed once instead of once per
+/// `NC` columns, the packed `B` chunk never leaves L2 (it is written and
+/// read back while hot, instead of a multi-MiB block round-tripping through
+/// L3), and with `kc = k` each `C` tile is stored once instead of once per
+/// `KC` (at 128×576×49152 that is one pass over the 25 MB `C` instead of
+/// three).
+///
+/// # Safety
+/// As [`loop_nest`].
+#[inline(always)]
+unsafe fn small_m_nest<S: Simd, const MR: usize, const NV: usize>(
+    simd: S,
+    win: Window<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    a_buf: &mut [f32],
+    b_buf: &mut [f32],
+) {
+    let Window { g, a, b, c, .. } = win;
+    let nr = NV * S::F32_LANES;
+    let kc_blk = if g.k <= KC_SMALL_M_MAX { g.k } else { KC };
+    let nc_blk = NC_SMALL_M / nr * nr;
+    let beta0 = Beta::from_f32(g.beta);
+    let m = rows.len();
+    for pc in (0..g.k).step_by(kc_blk) {
+        let kc = kc_blk.min(g.k - pc);
+        let beta = if pc == 0 { beta0 } else { Beta::One };
+        pack_a::<MR>(g, a, (rows.start, m), (pc, kc), a_buf);
+        for jc in cols.clone().step_by(nc_blk) {
+            let nc = nc_blk.min(cols.end - jc);
+            pack_b(simd, g, b, (jc, nc), (pc, kc), b_buf, nr);
+            // One A micro-panel (kc, MR) stays in L1 while the B chunk
+            // streams from L2.
+            for ir in (0..m).step_by(MR) {
+                let mr_eff = MR.min(m - ir);
+                for jr in (0..nc).step_by(nr) {
+                    let nr_eff = nr.min(nc - jr);
+                    let b_ptr = b_buf[jr / nr * b_panel_stride(kc, nr)..].as_ptr();
+                    // SAFETY: the packed panels hold kc·MR and kc·NR floats.
+                    let acc = unsafe {
+                        tile::<S, MR, NV>(
+                            simd,
+                            kc,
+                            a_buf[ir / MR * kc * MR..].as_ptr(),
+                            1,
+                            MR,
+                            b_ptr,
+                            nr,
+                        )
+                    };
+                    // SAFETY: the tile corner (mr_eff, nr_eff) lies in this window.
+                    unsafe {
+                        let c_tile = c.0.add((rows.start + ir) * g.ldc + jc + jr);
+                        store::<S, MR, NV>(simd, acc, c_tile, g.ldc, mr_eff, nr_eff, g.alpha, beta);
                     }
                 }
             }

@@ -21,6 +21,12 @@
 //!           micro-kernel: (MR, NR) register tile += A panel · B panel
 //! ```
 //!
+//! When a thread's rows fit one A block (`m ≤ MC`, the prefill shapes), the
+//! order changes so that `A` is packed once and `B` is packed in L2-sized
+//! chunks just before use, with the whole depth in one block when
+//! `k ≤ KC_SMALL_M_MAX` (then `C` is stored once): see
+//! [`params::KC_SMALL_M_MAX`] and `blocking::small_m_nest`.
+//!
 //! Submodules: [`params`] (block sizes and their derivation, thresholds),
 //! `pack` (packing, per-thread buffers), `microkernel` (register tile),
 //! `blocking` (the loop nest above, the small direct path and the rayon split),

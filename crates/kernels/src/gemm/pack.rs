@@ -20,13 +20,21 @@ use std::cell::RefCell;
 
 use pulp::Simd;
 
-use super::params::{KC, MAX_MR, MAX_NR, MC, NC};
+use super::params::{KC, KC_SMALL_M_MAX, MAX_MR, MAX_NR, MC, NC, NC_SMALL_M};
 use super::{Gemm, Transpose};
 
 /// Floats in the per-thread A buffer: the largest packed A block.
-const A_BUF_LEN: usize = (MC + MAX_MR) * KC;
-/// Floats in the per-thread B buffer: the largest packed B block.
-const B_BUF_LEN: usize = (NC + MAX_NR) * KC + NC * PANEL_PAD;
+const A_BUF_LEN: usize = (MC + MAX_MR) * KC_SMALL_M_MAX;
+/// Floats in the per-thread B buffer: the largest packed B block (of either
+/// loop order).
+const B_BUF_LEN: usize = max(
+    (NC + MAX_NR) * KC + NC * PANEL_PAD,
+    (NC_SMALL_M + MAX_NR) * KC_SMALL_M_MAX + NC_SMALL_M * PANEL_PAD,
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 /// Panels of B packed together per pass over the source rows.
 const PANEL_GROUP: usize = 32;
 /// Padding (floats) between consecutive packed B panels: one cache line, so

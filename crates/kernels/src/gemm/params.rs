@@ -41,6 +41,27 @@ pub const MC: usize = 480;
 /// Columns of op(B) packed at once (rounded down to a multiple of NR per path).
 pub const NC: usize = 4096;
 
+/// Largest depth packed at once by the small-`m` loop order (windows with
+/// `m ≤ MC` rows, see `blocking::small_m_nest`); `k` up to this is done in
+/// one block there, so each `C` tile is stored once.
+///
+/// Derivation: the packed A block `(m, kc)` must stay in L2 next to the B
+/// chunk: `128·768·4 = 384 KiB` for the prefill `m = 128` (a full `MC = 480`
+/// block at 768 is 1.4 MiB and spills to L3, which the 256³ / 480-row cases
+/// tolerate: they only reach this order with `k ≤ 768`). The A micro-panel
+/// `(MR, kc)` = 24 KiB at `MR = 8` stays in L1 while B panels stream from
+/// L2. Measured (`GEMM_QUICK=49152`, 1 thread, V4, GFLOP/s B / Bᵀ at
+/// 128×576×49152, chunk 256 columns): limit 256 (k split in 3 blocks)
+/// 157 / 154, limit 768 (one block) 191 / 207; the general nest before this
+/// order existed: 170 / 167.
+pub const KC_SMALL_M_MAX: usize = 768;
+/// Columns of op(B) packed per chunk by the small-`m` loop order: the chunk
+/// `(kc, NC_SMALL_M)` is packed and consumed while it is in L2 (576 KiB at
+/// `kc = 576`). Measured as above (limit 768), GFLOP/s B / Bᵀ: 32 columns
+/// 145 / 202, 128: 179 / 200, 256: 191 / 207, 512: 193 / 207. Narrow chunks
+/// hurt plain B, whose rows are then read in short strided pieces.
+pub const NC_SMALL_M: usize = 256;
+
 /// Largest MR of any path (sizes the per-thread A buffer).
 pub const MAX_MR: usize = 16;
 /// Largest NR of any path (sizes the per-thread B buffer).
