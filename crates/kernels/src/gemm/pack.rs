@@ -47,11 +47,6 @@ const PANEL_PAD: usize = 16;
 pub(super) fn b_panel_stride(kc: usize, nr: usize) -> usize {
     kc * nr + PANEL_PAD
 }
-/// How many source rows ahead a transposed-B gather prefetches.
-const PREFETCH_ROWS: usize = 16;
-/// Floats spanned by a transposed-B block's source rows (`nc·ldb`) above
-/// which the gather prefetches: the L2 size (1 MiB).
-const PREFETCH_MIN_SPAN: usize = 1 << 18;
 /// 64-byte alignment in floats.
 const ALIGN_FLOATS: usize = 16;
 
@@ -187,9 +182,6 @@ pub(super) fn pack_b<S: Simd>(
             }
         }
         Transpose::Yes => {
-            // Prefetch only sources too large to be cache-resident already
-            // (the extra load-port work costs ~5% at 64³).
-            let prefetch = nc.saturating_mul(g.ldb) > PREFETCH_MIN_SPAN;
             for (c0, panel) in (0..nc).step_by(nr).zip(dst.chunks_mut(stride)) {
                 let panel = &mut panel[..nr * kc];
                 let cols = nr.min(nc - c0);
@@ -201,20 +193,7 @@ pub(super) fn pack_b<S: Simd>(
                         let rows: [&[f32]; 16] = core::array::from_fn(|r| row(j + r));
                         // SAFETY: `S` is `V4`, and a `V4` token exists only
                         // when the CPU has AVX-512F.
-                        unsafe {
-                            if prefetch {
-                                // The rows gathered `PREFETCH_ROWS` later
-                                // (clamped to this block), fetched while these
-                                // are transposed.
-                                let ahead: [&[f32]; 16] = core::array::from_fn(|r| {
-                                    let col = (c0 + j + r + PREFETCH_ROWS).min(nc - 1);
-                                    &b[(j0 + col) * g.ldb + p0..][..kc]
-                                });
-                                avx512::interleave16::<true>(rows, &ahead, &mut panel[j..], nr)
-                            } else {
-                                avx512::interleave16::<false>(rows, &rows, &mut panel[j..], nr)
-                            }
-                        };
+                        unsafe { avx512::interleave16(rows, &mut panel[j..], nr) };
                         j += 16;
                     }
                 }
@@ -281,9 +260,6 @@ mod avx512 {
 
     use pulp::Simd;
 
-    /// Cache level the rows of a later group are prefetched into.
-    const PREFETCH_HINT: i32 = _MM_HINT_T0;
-
     /// Whether `S` is the AVX-512 token (a compile-time constant per
     /// monomorphisation).
     #[inline(always)]
@@ -293,34 +269,20 @@ mod avx512 {
 
     /// `out[p·stride + r] = rows[r][p]` for `r < 16`, `p < kc` (all rows `kc`
     /// long): 16×16 blocks transposed in registers, the depth tail gathered.
-    /// With `PREFETCH`, each block also prefetches the same 16 depths of the
-    /// `ahead` rows (the next rows to be gathered; all `kc` long): a
-    /// transposed B with a large `ldb` (e.g. 8 KiB at 2048²) is read as 16
-    /// short strided runs at once, which the hardware prefetchers cover
-    /// poorly, so without it the gather waits on memory.
     ///
     /// # Safety
     /// The CPU must support AVX-512F; `out` must hold `(kc-1)·stride + 16`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn interleave16<const PREFETCH: bool>(
-        rows: [&[f32]; 16],
-        ahead: &[&[f32]; 16],
-        out: &mut [f32],
-        stride: usize,
-    ) {
+    pub(super) unsafe fn interleave16(rows: [&[f32]; 16], out: &mut [f32], stride: usize) {
         let kc = rows[0].len();
         assert!(
-            rows.iter().chain(ahead).all(|r| r.len() == kc)
-                && (kc == 0 || out.len() >= (kc - 1) * stride + 16)
+            rows.iter().all(|r| r.len() == kc) && (kc == 0 || out.len() >= (kc - 1) * stride + 16)
         );
         let full = kc / 16 * 16;
         for p0 in (0..full).step_by(16) {
             // SAFETY: every row has `p0 + 16 <= kc` floats; the 16 output rows
             // `p0..p0+16` lie within `out` (asserted above).
             unsafe {
-                for row in ahead.iter().filter(|_| PREFETCH) {
-                    _mm_prefetch::<PREFETCH_HINT>(row.as_ptr().add(p0).cast());
-                }
                 let mut r = [_mm512_setzero_ps(); 16];
                 for (reg, row) in r.iter_mut().zip(&rows) {
                     *reg = _mm512_loadu_ps(row.as_ptr().add(p0));
