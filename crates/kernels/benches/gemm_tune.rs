@@ -229,6 +229,64 @@ fn quick_table() {
     std::process::exit(0);
 }
 
+/// `GEMM_PAIR=<filter>`: plain and Bᵀ calls alternated (1 thread), so both
+/// see the same neighbour load; prints min and median GFLOP/s of each and the
+/// Bᵀ/plain median time ratio. For tuning only.
+fn pair_table() {
+    let Some(filter) = std::env::var_os("GEMM_PAIR") else {
+        return;
+    };
+    let filter = filter.to_string_lossy().into_owned();
+    let pool = pool(1);
+    // `GEMM_PAIR=m,k,n` times that one shape instead.
+    let dims: Vec<usize> = filter.split(',').filter_map(|d| d.parse().ok()).collect();
+    let custom: Vec<(usize, usize, usize)> =
+        dims.chunks_exact(3).map(|d| (d[0], d[1], d[2])).collect();
+    let shapes: &[(usize, usize, usize)] = if dims.len() == 3 { &custom } else { SHAPES };
+    for &(m, k, n) in shapes {
+        if dims.len() != 3 && !label(m, k, n).contains(&filter) {
+            continue;
+        }
+        let a = data(m * k, 1);
+        let b = data(k * n, 2);
+        let mut out = vec![0.0f32; m * n];
+        let flops = 2.0 * (m * n * k) as f64;
+        let gs = [Gemm::new(m, n, k), Gemm::new(m, n, k).transpose_b()];
+        let mut times = [Vec::new(), Vec::new()];
+        pool.install(|| {
+            let start = std::time::Instant::now();
+            while times[0].len() < 7
+                || (start.elapsed().as_secs_f64() < 3.0 && times[0].len() < 20000)
+            {
+                for (g, ts) in gs.iter().zip(times.iter_mut()) {
+                    let t = std::time::Instant::now();
+                    ours(g, &a, &b, &mut out).unwrap();
+                    ts.push(t.elapsed().as_secs_f64());
+                }
+            }
+        });
+        let mut row = format!("{:>16}", label(m, k, n));
+        let mut med = [0.0; 2];
+        for (i, ts) in times.iter_mut().enumerate() {
+            ts.sort_by(f64::total_cmp);
+            med[i] = ts[ts.len() / 2];
+            row += &format!(
+                "  {}: min {:6.1} med {:6.1}",
+                ["nn", "bt"][i],
+                flops / ts[0] / 1e9,
+                flops / med[i] / 1e9
+            );
+        }
+        row += &format!(
+            "  bt/nn time (med) {:.3}  reps {}",
+            med[1] / med[0],
+            times[0].len()
+        );
+        println!("{row}");
+    }
+    std::process::exit(0);
+}
+
 /// `GEMM_THRESH=1`: best-of-N 1 vs 2 threads at small sizes (to place the
 /// parallel threshold). For tuning only.
 fn threshold_table() {
@@ -324,6 +382,7 @@ fn gemv_quick() {
 fn single(c: &mut Criterion) {
     gemv_quick();
     threshold_table();
+    pair_table();
     quick_table();
     // SAFETY: set before any thread reads the environment (matrixmultiply reads
     // it lazily on its first call, which comes later on this thread).

@@ -158,6 +158,20 @@ fn large_all_transposes_and_odd_leading_dims() {
     });
 }
 
+/// Transposed B whose source rows span more than L2 (`n·ldb` > 2¹⁸ floats),
+/// in both loop orders.
+#[test]
+fn large_transposed_b_wide_source() {
+    for_each_path(|path| {
+        for (m, n, k) in [(40, 600, 520), (500, 530, 531)] {
+            for pad in [0, 3] {
+                let g = Gemm::new(m, n, k).transpose_b().beta(0.5);
+                Case::new(g, pad, 11).check(&format!("{path} bt wide {m}x{n}x{k} pad {pad}"));
+            }
+        }
+    });
+}
+
 #[test]
 fn odd_leading_dims_keep_gaps() {
     for_each_path(|path| {
