@@ -29,9 +29,13 @@
 //!
 //! Two crate-internal variants drop what their callers do not need (22 vector
 //! ops for the full `exp_f32s`):
-//! - `exp_for_logistic_f32s(t)`, for `x / (1 + e^t)` (SiLU, GELU): degree-5
-//!   polynomial (1.4e-7), min/max clamps, no subnormal split, 14 ops; exact
-//!   overflow to +inf, `e^t` for `t < −86.5` reads `e^−86.5` (vanishes next to 1);
+//! - `one_plus_exp_neg_for_logistic_f32s(x)` = `1 + e^{−x}` for SiLU
+//!   (`x ≥ −87`): degree-5 polynomial (1.4e-7), one clamp (`x > 86.5` reads
+//!   86.5), no subnormal split, the `1 +` fused into the last multiply, 13 ops;
+//! - `one_plus_exp2_for_logistic_f32s(s)` = `1 + 2^s` for GELU-tanh
+//!   (`s = −2u·log2 e ≤ 126`, `log2 e` folded into the caller's constants, so
+//!   no Cody–Waite reduction: `f = s − round(s)` is exact): the same
+//!   polynomial in `f`, 12 ops;
 //! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
 //!   polynomial (≤ 1.4e-7 + rounding), results that would be subnormal flush
 //!   to +0, `e^−inf = 0`, NaN propagates; 14 ops.
@@ -179,37 +183,82 @@ fn exp2_from_shifted<S: Simd>(simd: S, shifted: S::f32s, bias: S::u32s) -> S::f3
     simd.transmute_f32s_u32s(simd.wrapping_dyn_shl_u32s(bits, simd.splat_u32s(23)))
 }
 
-/// Lower clamp of [`exp_for_logistic_f32s`]: keeps `2^(n−1)` normal.
-const LOGISTIC_EXP_LO: f32 = -86.5;
 /// `2·e^r ≈ 2 + 2r + Σ_{k=2..5} D_k r^k` on `|r| ≤ ln2/2`: a degree-5 minimax
 /// fit (1.4e-7 relative), stored doubled so the result is `2·e^r` directly.
 const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_7, 0.333_329_1, 0.083_799_23, 0.016_749_759];
 
-/// `e^t` for the logistic forms `x / (1 + e^t)` (SiLU, GELU), where only the
-/// relative error of `1 + e^t` matters: degree-5 polynomial (≤ 1.4e-7 + rounding
-/// relative), exact overflow to +inf above `ln(f32::MAX)`; `t < −86.5` returns
-/// `e^−86.5 ≈ 2.7e-38` (it vanishes next to 1) and NaN handling is left to the
-/// caller (the numerator `x` carries it). Min/max clamps, no subnormal split:
-/// 14 vector ops instead of [`exp_f32s`]'s 22.
+/// `2·2^f ≈ 2 + Σ_{k=1..5} B_k f^k` on `|f| ≤ 1/2`: the degree-5 fit of
+/// `LOGISTIC_EXP_C` with its variable rescaled (`r = f·ln 2`), so the same
+/// 1.4e-7 relative error.
+const LOGISTIC_EXP2_C: [f32; 5] = [
+    1.386_294_4,
+    0.480_444_7,
+    0.111_006_81,
+    0.019_343_804,
+    0.002_680_006_6,
+];
+/// Lower clamp of [`one_plus_exp2_for_logistic_f32s`] (log2 units): keeps
+/// `2^(n−1)` normal; `2^−124.5` vanishes next to 1.
+const LOGISTIC_EXP2_LO: f32 = -124.5;
+
+/// `1 + 2^s` for the logistic forms `x / (1 + e^t)` with `s = t·log2 e`
+/// (callers fold `log2 e` into their own constants, which saves the
+/// Cody–Waite reduction: `f = s − round(s)` is exact). Relative error of the
+/// result ≤ 1.4e-7 + rounding, plus the rounding of `s` itself (`|s|·2^−24`,
+/// amplified like any error in the exponent). Requires `s ≤ 126` (or NaN,
+/// which gives an unspecified finite or NaN value: the numerator carries NaN);
+/// `s` below −124.5 reads as −124.5. One clamp, no subnormal split, and the
+/// `1 +` fused into the final multiply: 12 vector ops.
 #[inline(always)]
-pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
-    let t = simd.max_f32s(t, simd.splat_f32s(LOGISTIC_EXP_LO));
-    let t = simd.min_f32s(t, simd.splat_f32s(EXP_CLAMP_HI));
-    let shifted = simd.mul_add_f32s(t, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
+pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S::f32s {
+    let s = simd.max_f32s(s, simd.splat_f32s(LOGISTIC_EXP2_LO));
+    let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER));
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), t);
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
-    let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3]);
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[1]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[0]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
-    let two_exp_r = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
-    // 2·e^r · 2^(n−1): both factors stay finite for n ≤ 128, so the product
-    // overflows exactly when e^t does.
-    simd.mul_f32s(
+    let f = simd.sub_f32s(s, n);
+    let mut p = simd.splat_f32s(LOGISTIC_EXP2_C[4]);
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[3]));
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[2]));
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[1]));
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[0]));
+    let two_exp2_f = simd.mul_add_f32s(p, f, simd.splat_f32s(2.0));
+    // 1 + 2·2^f · 2^(n−1), with n ≤ 126 so every factor is finite and normal.
+    simd.mul_add_f32s(
+        two_exp2_f,
+        exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+        simd.splat_f32s(1.0),
+    )
+}
+
+/// Upper clamp of [`one_plus_exp_neg_for_logistic_f32s`]'s argument: keeps
+/// `2^(n−1)` normal (`e^−86.5` vanishes next to 1).
+const LOGISTIC_NEG_HI: f32 = 86.5;
+
+/// `1 + e^{−x}` for SiLU's `x / (1 + e^{−x})`, for `x ≥ −87` (or NaN, which
+/// gives an unspecified value: the numerator carries NaN). Same method and
+/// error as the other logistic exp (degree-5 polynomial, 1.4e-7 relative +
+/// rounding; the argument is exact, so no error grows with `|x|`), with the
+/// negation folded into the constants (the polynomial is evaluated at
+/// `−r`), one clamp (`x > 86.5` reads as 86.5) and the `1 +` fused into the
+/// final multiply: 13 vector ops.
+#[inline(always)]
+pub(crate) fn one_plus_exp_neg_for_logistic_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let x = simd.min_f32s(x, simd.splat_f32s(LOGISTIC_NEG_HI));
+    let shifted = simd.mul_add_f32s(x, simd.splat_f32s(-LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    // m = −r = x + n·ln 2 (n ≈ −x·log2 e).
+    let m = simd.mul_add_f32s(n, simd.splat_f32s(LN2_HI), x);
+    let m = simd.mul_add_f32s(n, simd.splat_f32s(LN2_LO), m);
+    // 2·e^{−m}: the coefficients of odd powers change sign.
+    let mut p = simd.splat_f32s(-LOGISTIC_EXP_C[3]);
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(LOGISTIC_EXP_C[2]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(-LOGISTIC_EXP_C[1]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(LOGISTIC_EXP_C[0]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(-2.0));
+    let two_exp_r = simd.mul_add_f32s(p, m, simd.splat_f32s(2.0));
+    simd.mul_add_f32s(
         two_exp_r,
         exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+        simd.splat_f32s(1.0),
     )
 }
 
