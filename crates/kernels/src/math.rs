@@ -30,15 +30,17 @@
 //! Two crate-internal variants drop what their callers do not need (22 vector
 //! ops for the full `exp_f32s`):
 //! - `one_plus_exp_neg_for_logistic_f32s(x)` = `1 + e^{−x}` for SiLU
-//!   (`x ≥ −87`): degree-5 polynomial (1.4e-7), one clamp (`x > 86.5` reads
-//!   86.5), no subnormal split, the `1 +` fused into the last multiply, 13 ops;
+//!   (`x ≥ −87`): degree-5 polynomial (1.4e-7) after a one-constant reduction
+//!   (`+|x|·2.8e-9` relative), one clamp (`x > 86.5` reads 86.5), no
+//!   subnormal split, the `1 +` fused into the last multiply, 12 ops;
 //! - `one_plus_exp2_for_logistic_f32s(s)` = `1 + 2^s` for GELU-tanh
 //!   (`s = −2u·log2 e ≤ 126`, `log2 e` folded into the caller's constants, so
 //!   no Cody–Waite reduction: `f = s − round(s)` is exact): the same
 //!   polynomial in `f`, 12 ops;
 //! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
-//!   polynomial (≤ 1.4e-7 + rounding), results that would be subnormal flush
-//!   to +0, `e^−inf = 0`, NaN propagates; 14 ops.
+//!   polynomial (≤ 1.4e-7 + rounding) after a one-constant reduction
+//!   (`r = d − n·ln2_f32`, adding `|d|·2.8e-9` relative error), results that
+//!   would be subnormal flush to +0, `e^−inf = 0`, NaN propagates; 13 ops.
 //!
 //! # tanh
 //! For `|x| < 0.625`: `x + x³·P(x²)`, `P` of degree 4 (odd minimax fit,
@@ -234,20 +236,20 @@ pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S
 const LOGISTIC_NEG_HI: f32 = 86.5;
 
 /// `1 + e^{−x}` for SiLU's `x / (1 + e^{−x})`, for `x ≥ −87` (or NaN, which
-/// gives an unspecified value: the numerator carries NaN). Same method and
-/// error as the other logistic exp (degree-5 polynomial, 1.4e-7 relative +
-/// rounding; the argument is exact, so no error grows with `|x|`), with the
+/// gives an unspecified value: the numerator carries NaN). Degree-5
+/// polynomial (1.4e-7 relative + rounding) after a one-constant argument
+/// reduction (adds `|x|·2.8e-9` relative, ≤ 2.4e-7 at the clamp), with the
 /// negation folded into the constants (the polynomial is evaluated at
 /// `−r`), one clamp (`x > 86.5` reads as 86.5) and the `1 +` fused into the
-/// final multiply: 13 vector ops.
+/// final multiply: 12 vector ops.
 #[inline(always)]
 pub(crate) fn one_plus_exp_neg_for_logistic_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     let x = simd.min_f32s(x, simd.splat_f32s(LOGISTIC_NEG_HI));
     let shifted = simd.mul_add_f32s(x, simd.splat_f32s(-LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
-    // m = −r = x + n·ln 2 (n ≈ −x·log2 e).
-    let m = simd.mul_add_f32s(n, simd.splat_f32s(LN2_HI), x);
-    let m = simd.mul_add_f32s(n, simd.splat_f32s(LN2_LO), m);
+    // m = −r = x + n·ln 2 (n ≈ −x·log2 e), one-constant reduction: off by
+    // |n|·1.9e-9 ≤ |x|·2.8e-9 (relative error of e^{−x}; ≤ 2.4e-7 at |x| = 87).
+    let m = simd.mul_add_f32s(n, simd.splat_f32s(std::f32::consts::LN_2), x);
     // 2·e^{−m}: the coefficients of odd powers change sign.
     let mut p = simd.splat_f32s(-LOGISTIC_EXP_C[3]);
     p = simd.mul_add_f32s(p, m, simd.splat_f32s(LOGISTIC_EXP_C[2]));
@@ -268,15 +270,17 @@ const NONPOSITIVE_EXP_LO: f32 = -88.0;
 /// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): degree-5 polynomial
 /// (1.4e-7 relative + rounding) while the result is normal, `+0` once it would
 /// be subnormal (`d < −87.34`: flushed, since it is then < 1.2e-38 of the
-/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 14 vector ops.
+/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 13 vector ops.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
     let d = simd.select_f32s(simd.less_than_f32s(d, lo), lo, d);
     let shifted = simd.mul_add_f32s(d, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), d);
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    // One-constant reduction: `LN_2` is 1.9e-9 off ln 2, so `r` is off by
+    // `|n|·1.9e-9 ≤ |d|·2.8e-9` (≤ 2.4e-7 at n = −127): 20× below the error
+    // softmax already inherits from rounding `d = x − max` (`|d|·2^−24`).
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(-std::f32::consts::LN_2), d);
     // Degree 5 (the logistic variant's coefficients, halved back): 1.4e-7.
     let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3] * 0.5);
     p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2] * 0.5));
