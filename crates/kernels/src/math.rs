@@ -195,6 +195,17 @@ const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_7, 0.333_329_1, 0.083_799_23, 0.016_
 /// coefficients (dense grid). Enough for GELU-tanh, whose absolute error it
 /// scales by at most `max_x |x|·e/(1 + e)² ≈ 0.14` (≤ 4e-7).
 const LOGISTIC_EXP2_C: [f32; 4] = [1.386_248_4, 0.480_482, 0.111_812_9, 0.019_165_691];
+/// `2^(n + bias − 127)` from `shifted = y + (ROUND_SHIFTER + bias)`, which
+/// holds `n + bias` (`n = round(y)`, `0 ≤ n + bias < 2^8`) in its low bits:
+/// shifting left by 23 drops the constant part, so one shift builds the scale
+/// (the bias is baked into the shifter instead of added as an integer).
+#[inline(always)]
+fn exp2_from_biased_shifted<S: Simd>(simd: S, shifted: S::f32s) -> S::f32s {
+    simd.transmute_f32s_u32s(
+        simd.wrapping_dyn_shl_u32s(simd.transmute_u32s_f32s(shifted), simd.splat_u32s(23)),
+    )
+}
+
 /// Lower clamp of [`one_plus_exp2_for_logistic_f32s`] (log2 units): keeps
 /// `2^(n−1)` normal; `2^−124.5` vanishes next to 1.
 const LOGISTIC_EXP2_LO: f32 = -124.5;
@@ -210,8 +221,8 @@ const LOGISTIC_EXP2_LO: f32 = -124.5;
 #[inline(always)]
 pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S::f32s {
     let s = simd.max_f32s(s, simd.splat_f32s(LOGISTIC_EXP2_LO));
-    let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER + 126.0));
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     let f = simd.sub_f32s(s, n);
     let mut p = simd.splat_f32s(LOGISTIC_EXP2_C[3]);
     p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[2]));
@@ -221,7 +232,7 @@ pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S
     // 1 + 2·2^f · 2^(n−1), with n ≤ 126 so every factor is finite and normal.
     simd.mul_add_f32s(
         two_exp2_f,
-        exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+        exp2_from_biased_shifted(simd, shifted),
         simd.splat_f32s(1.0),
     )
 }
@@ -240,8 +251,12 @@ const LOGISTIC_NEG_HI: f32 = 86.5;
 #[inline(always)]
 pub(crate) fn one_plus_exp_neg_for_logistic_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     let x = simd.min_f32s(x, simd.splat_f32s(LOGISTIC_NEG_HI));
-    let shifted = simd.mul_add_f32s(x, simd.splat_f32s(-LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let shifted = simd.mul_add_f32s(
+        x,
+        simd.splat_f32s(-LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 126.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     // m = −r = x + n·ln 2 (n ≈ −x·log2 e), one-constant reduction: off by
     // |n|·1.9e-9 ≤ |x|·2.8e-9 (relative error of e^{−x}; ≤ 2.4e-7 at |x| = 87).
     let m = simd.mul_add_f32s(n, simd.splat_f32s(std::f32::consts::LN_2), x);
@@ -254,7 +269,7 @@ pub(crate) fn one_plus_exp_neg_for_logistic_f32s<S: Simd>(simd: S, x: S::f32s) -
     let two_exp_r = simd.mul_add_f32s(p, m, simd.splat_f32s(2.0));
     simd.mul_add_f32s(
         two_exp_r,
-        exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+        exp2_from_biased_shifted(simd, shifted),
         simd.splat_f32s(1.0),
     )
 }
@@ -270,8 +285,12 @@ const NONPOSITIVE_EXP_LO: f32 = -88.0;
 pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
     let d = simd.select_f32s(simd.less_than_f32s(d, lo), lo, d);
-    let shifted = simd.mul_add_f32s(d, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let shifted = simd.mul_add_f32s(
+        d,
+        simd.splat_f32s(LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 127.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 127.0));
     // One-constant reduction: `LN_2` is 1.9e-9 off ln 2, so `r` is off by
     // `|n|·1.9e-9 ≤ |d|·2.8e-9` (≤ 2.4e-7 at n = −127): 20× below the error
     // softmax already inherits from rounding `d = x − max` (`|d|·2^−24`).
@@ -285,20 +304,24 @@ pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
     // n ∈ [−127, 0]: n = −127 gives the bit pattern of +0, so the scale (and
     // the result) is exactly 0 there; otherwise 2^n is normal.
-    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
+    simd.mul_f32s(p, exp2_from_biased_shifted(simd, shifted))
 }
 
 /// `e^−y` for `0 ≤ y ≤ 16` (no clamping or special values needed there):
 /// the erf tail's Gaussian factor.
 #[inline(always)]
 fn exp_neg_bounded_f32s<S: Simd>(simd: S, y: S::f32s) -> S::f32s {
-    let shifted = simd.mul_add_f32s(y, simd.splat_f32s(-LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let shifted = simd.mul_add_f32s(
+        y,
+        simd.splat_f32s(-LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 127.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 127.0));
     // r = −y − n·ln2, computed as −(y + n·ln2) folded into the constants.
     let minus_r = simd.mul_add_f32s(n, simd.splat_f32s(LN2_HI), y);
     let minus_r = simd.mul_add_f32s(n, simd.splat_f32s(LN2_LO), minus_r);
     let p = exp_poly(simd, simd.neg_f32s(minus_r));
-    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
+    simd.mul_f32s(p, exp2_from_biased_shifted(simd, shifted))
 }
 
 // ---------------------------------------------------------------------------
@@ -470,14 +493,14 @@ pub(crate) trait LaneMap: Copy + Send + Sync {
 }
 
 /// Vectors per step of the elementwise loops.
-const UNROLL: usize = 4;
+const UNROLL: usize = 8;
 
 /// `out[i] = op(x[i])` on the calling thread, `S` already chosen.
 #[inline(always)]
 fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
     let (x_head, x_tail) = S::as_simd_f32s(x);
     let (out_head, out_tail) = S::as_mut_simd_f32s(out);
-    // Four independent vectors per step: each evaluation is one long dependency
+    // Eight independent vectors per step: each evaluation is one long dependency
     // chain, and interleaving chains keeps the FP pipes busy.
     let mut out_quads = out_head.chunks_exact_mut(UNROLL);
     let mut x_quads = x_head.chunks_exact(UNROLL);
@@ -487,6 +510,10 @@ fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
             op.apply(simd, v[1]),
             op.apply(simd, v[2]),
             op.apply(simd, v[3]),
+            op.apply(simd, v[4]),
+            op.apply(simd, v[5]),
+            op.apply(simd, v[6]),
+            op.apply(simd, v[7]),
         ];
         o.copy_from_slice(&y);
     }
@@ -513,6 +540,10 @@ fn map_seq_inplace<S: Simd, Op: LaneMap>(simd: S, op: Op, data: &mut [f32]) {
             op.apply(simd, v[1]),
             op.apply(simd, v[2]),
             op.apply(simd, v[3]),
+            op.apply(simd, v[4]),
+            op.apply(simd, v[5]),
+            op.apply(simd, v[6]),
+            op.apply(simd, v[7]),
         ];
         v.copy_from_slice(&y);
     }
