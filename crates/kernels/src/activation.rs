@@ -10,8 +10,9 @@
 //!   `0.5·x·(1 + tanh(u))`, `u = √(2/π)·(x + 0.044715·x³)`, evaluated in the
 //!   equivalent logistic form `x / (1 + e^{−2u})`, which has no cancellation for
 //!   negative `x` and costs one `exp`. In the negative tail the relative error
-//!   is about `|2u|·2^−24` (the rounding of `u` amplified by `e^{−2u}`), i.e.
-//!   ≤ 1e-5 until `e^{−2u}` overflows and the result (< 1e-36) flushes to 0.
+//!   is about `|2u|·2^−24` (the rounding of `u` amplified by `e^{−2u}`) plus
+//!   2.9e-6 (the degree-4 `2^f` of the exp), i.e. ≤ 1.2e-5 (measured 1.1e-5)
+//!   down to `x = −10`, below which the result (< 2e-37) flushes to 0.
 //!   Measured against the PyTorch f64 fixture on `[−8, 8]`: 4.8e-7 absolute
 //!   (half an ulp at |x| ≈ 8; `GELU_TANH_FIXTURE_ABS_TOL` = 1e-6 in
 //!   `tests/activation.rs`).
@@ -23,55 +24,68 @@
 //!   `x > −1` (for very negative `x` the result is tiny and `1 + erf` cancels,
 //!   so only the absolute bound holds; from `x < −5.66` the result is exactly 0).
 //! - `silu` (swish, Ramachandran et al. 2017): `x·σ(x) = x / (1 + e^{−x})`,
-//!   relative error a few ulp everywhere.
+//!   relative error a few ulp for `x ≥ −87`; below, the result (< 1.4e-36)
+//!   flushes to 0.
+//!
+//! GELU-tanh evaluates `1 + e^{−2u}` as `1 + 2^{−2u·log2 e}`, with `log2 e`
+//! folded into its constants (no Cody–Waite reduction), SiLU keeps the exact
+//! argument reduction of `e^{−x}` (its relative accuracy would otherwise
+//! degrade with `|x|`); both fuse the `1 +` into the exp's last multiply.
 //!
 //! Special values: NaN propagates; `gelu(+inf) = silu(+inf) = +inf`;
-//! `gelu(−inf)` and `silu(−inf)` are zero (inputs below −50 resp. −200, where
-//! the true result is below the smallest subnormal, are clamped so `−inf`
-//! cannot form `−inf/inf`).
+//! `gelu(−inf)` and `silu(−inf)` are zero (inputs below −10 resp. −87, where
+//! the true result is below 2e-37 resp. 1.4e-36, give 0, so `−inf` cannot
+//! form `−inf/inf`).
 
 use pulp::Simd;
 
 use crate::KernelError;
 use crate::math::{
-    LaneMap, erf_f64, erf_rational_f32s, exp_for_logistic_f32s, map_inplace, map_into, map_ref,
+    LaneMap, erf_f64, erf_rational_f32s, map_inplace, map_into, map_ref,
+    one_plus_exp_neg_for_logistic_f32s, one_plus_exp2_for_logistic_f32s,
 };
 
 /// `√(2/π)`.
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+/// `log2 e` (folded into the exponent constants).
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// GPT-2's cubic coefficient.
 const GELU_CUBIC: f32 = 0.044_715;
-/// Below this `gelu_*(x)` is 0 in f32; clamping avoids `−inf/inf`.
-const GELU_CLAMP_LO: f32 = -50.0;
-/// Below this `silu(x)` is 0 in f32; clamping avoids `−inf/inf`.
-const SILU_CLAMP_LO: f32 = -200.0;
+/// Below this `gelu_*(x)` returns 0: `|gelu_tanh(x)| < 2e-37` there (and
+/// GELU-erf is exactly 0 from −5.66 on anyway); above it the logistic
+/// exponent `−2u·log2 e` stays ≤ 126, as the exp requires. Flushing also
+/// avoids `−inf/inf`.
+const GELU_FLUSH_BELOW: f32 = -10.0;
+/// Below this `silu(x)` returns 0: `|silu(x)| < 1.4e-36` there; above it the
+/// exponent `−x·log2 e` stays ≤ 126.
+const SILU_FLUSH_BELOW: f32 = -87.0;
 
-/// Replaces lanes below `lo` with `lo`; NaN lanes stay NaN.
+/// Replaces lanes below `lo` with 0; NaN lanes stay NaN.
 #[inline(always)]
-fn clamp_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
+fn flush_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
     let lo = simd.splat_f32s(lo);
-    simd.select_f32s(simd.less_than_f32s(x, lo), lo, x)
+    simd.select_f32s(simd.less_than_f32s(x, lo), simd.splat_f32s(0.0), x)
 }
 
 /// GELU, tanh form, in logistic form `x / (1 + e^{−2u})`.
 #[inline(always)]
 pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = clamp_below(simd, x, GELU_CLAMP_LO);
+    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
     let x2 = simd.mul_f32s(x, x);
-    // −2u = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
+    // −2u·log2 e = x·(−2√(2/π)·log2 e − 2√(2/π)·0.044715·log2 e·x²)
     let inner = simd.mul_add_f32s(
         x2,
-        simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * GELU_CUBIC),
-        simd.splat_f32s(-2.0 * SQRT_2_OVER_PI),
+        simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * GELU_CUBIC * LOG2_E),
+        simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * LOG2_E),
     );
-    let e = exp_for_logistic_f32s(simd, simd.mul_f32s(x, inner));
-    simd.div_f32s(x, simd.add_f32s(simd.splat_f32s(1.0), e))
+    let den = one_plus_exp2_for_logistic_f32s(simd, simd.mul_f32s(x, inner));
+    simd.div_f32s(x, den)
 }
 
 /// GELU, erf form: `0.5·x + 0.5·x·erf(x/√2)`.
 #[inline(always)]
 pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = clamp_below(simd, x, GELU_CLAMP_LO);
+    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
     let half_x = simd.mul_f32s(x, simd.splat_f32s(0.5));
     let erf = erf_rational_f32s(
         simd,
@@ -83,9 +97,9 @@ pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
 /// SiLU: `x / (1 + e^{−x})`.
 #[inline(always)]
 pub(crate) fn silu_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = clamp_below(simd, x, SILU_CLAMP_LO);
-    let e = exp_for_logistic_f32s(simd, simd.neg_f32s(x));
-    simd.div_f32s(x, simd.add_f32s(simd.splat_f32s(1.0), e))
+    let x = flush_below(simd, x, SILU_FLUSH_BELOW);
+    let den = one_plus_exp_neg_for_logistic_f32s(simd, x);
+    simd.div_f32s(x, den)
 }
 
 #[derive(Clone, Copy)]

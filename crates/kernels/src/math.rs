@@ -29,12 +29,18 @@
 //!
 //! Two crate-internal variants drop what their callers do not need (22 vector
 //! ops for the full `exp_f32s`):
-//! - `exp_for_logistic_f32s(t)`, for `x / (1 + e^t)` (SiLU, GELU): degree-5
-//!   polynomial (1.4e-7), min/max clamps, no subnormal split, 14 ops; exact
-//!   overflow to +inf, `e^t` for `t < −86.5` reads `e^−86.5` (vanishes next to 1);
+//! - `one_plus_exp_neg_for_logistic_f32s(x)` = `1 + e^{−x}` for SiLU
+//!   (`x ≥ −87`): degree-5 polynomial (1.4e-7) after a one-constant reduction
+//!   (`+|x|·2.8e-9` relative), one clamp (`x > 86.5` reads 86.5), no
+//!   subnormal split, the `1 +` fused into the last multiply, 12 ops;
+//! - `one_plus_exp2_for_logistic_f32s(s)` = `1 + 2^s` for GELU-tanh
+//!   (`s = −2u·log2 e ≤ 126`, `log2 e` folded into the caller's constants, so
+//!   no Cody–Waite reduction: `f = s − round(s)` is exact): a degree-4
+//!   polynomial in `f` (2.9e-6 relative), 11 ops;
 //! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
-//!   polynomial (≤ 1.4e-7 + rounding), results that would be subnormal flush
-//!   to +0, `e^−inf = 0`, NaN propagates; 14 ops.
+//!   polynomial (≤ 1.4e-7 + rounding) after a one-constant reduction
+//!   (`r = d − n·ln2_f32`, adding `|d|·2.8e-9` relative error), results that
+//!   would be subnormal flush to +0, `e^−inf = 0`, NaN propagates; 13 ops.
 //!
 //! # tanh
 //! For `|x| < 0.625`: `x + x³·P(x²)`, `P` of degree 4 (odd minimax fit,
@@ -179,37 +185,92 @@ fn exp2_from_shifted<S: Simd>(simd: S, shifted: S::f32s, bias: S::u32s) -> S::f3
     simd.transmute_f32s_u32s(simd.wrapping_dyn_shl_u32s(bits, simd.splat_u32s(23)))
 }
 
-/// Lower clamp of [`exp_for_logistic_f32s`]: keeps `2^(n−1)` normal.
-const LOGISTIC_EXP_LO: f32 = -86.5;
 /// `2·e^r ≈ 2 + 2r + Σ_{k=2..5} D_k r^k` on `|r| ≤ ln2/2`: a degree-5 minimax
 /// fit (1.4e-7 relative), stored doubled so the result is `2·e^r` directly.
 const LOGISTIC_EXP_C: [f32; 4] = [0.999_982_7, 0.333_329_1, 0.083_799_23, 0.016_749_759];
 
-/// `e^t` for the logistic forms `x / (1 + e^t)` (SiLU, GELU), where only the
-/// relative error of `1 + e^t` matters: degree-5 polynomial (≤ 1.4e-7 + rounding
-/// relative), exact overflow to +inf above `ln(f32::MAX)`; `t < −86.5` returns
-/// `e^−86.5 ≈ 2.7e-38` (it vanishes next to 1) and NaN handling is left to the
-/// caller (the numerator `x` carries it). Min/max clamps, no subnormal split:
-/// 14 vector ops instead of [`exp_f32s`]'s 22.
+/// `2·2^f ≈ 2 + Σ_{k=1..4} B_k f^k` on `|f| ≤ 1/2`: our degree-4 fit of the
+/// relative error (Lawson-reweighted least squares towards minimax, constant
+/// term pinned to 2): 2.9e-6 relative, including the f32 rounding of the
+/// coefficients (dense grid). Enough for GELU-tanh, whose absolute error it
+/// scales by at most `max_x |x|·e/(1 + e)² ≈ 0.14` (≤ 4e-7).
+const LOGISTIC_EXP2_C: [f32; 4] = [1.386_248_4, 0.480_482, 0.111_812_9, 0.019_165_691];
+/// `2^(n + bias − 127)` from `shifted = y + (ROUND_SHIFTER + bias)`, which
+/// holds `n + bias` (`n = round(y)`, `0 ≤ n + bias < 2^8`) in its low bits:
+/// shifting left by 23 drops the constant part, so one shift builds the scale
+/// (the bias is baked into the shifter instead of added as an integer).
 #[inline(always)]
-pub(crate) fn exp_for_logistic_f32s<S: Simd>(simd: S, t: S::f32s) -> S::f32s {
-    let t = simd.max_f32s(t, simd.splat_f32s(LOGISTIC_EXP_LO));
-    let t = simd.min_f32s(t, simd.splat_f32s(EXP_CLAMP_HI));
-    let shifted = simd.mul_add_f32s(t, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), t);
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
-    let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3]);
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[1]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[0]));
-    p = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
-    let two_exp_r = simd.mul_add_f32s(p, r, simd.splat_f32s(2.0));
-    // 2·e^r · 2^(n−1): both factors stay finite for n ≤ 128, so the product
-    // overflows exactly when e^t does.
-    simd.mul_f32s(
+fn exp2_from_biased_shifted<S: Simd>(simd: S, shifted: S::f32s) -> S::f32s {
+    simd.transmute_f32s_u32s(
+        simd.wrapping_dyn_shl_u32s(simd.transmute_u32s_f32s(shifted), simd.splat_u32s(23)),
+    )
+}
+
+/// Lower clamp of [`one_plus_exp2_for_logistic_f32s`] (log2 units): keeps
+/// `2^(n−1)` normal; `2^−124.5` vanishes next to 1.
+const LOGISTIC_EXP2_LO: f32 = -124.5;
+
+/// `1 + 2^s` for the logistic forms `x / (1 + e^t)` with `s = t·log2 e`
+/// (callers fold `log2 e` into their own constants, which saves the
+/// Cody–Waite reduction: `f = s − round(s)` is exact). Relative error of
+/// `2^s` ≤ 2.9e-6 (degree-4 polynomial) + rounding, plus the rounding of `s`
+/// itself (`|s|·2^−24`, amplified like any error in the exponent). Requires `s ≤ 126` (or NaN,
+/// which gives an unspecified finite or NaN value: the numerator carries NaN);
+/// `s` below −124.5 reads as −124.5. One clamp, no subnormal split, and the
+/// `1 +` fused into the final multiply: 11 vector ops.
+#[inline(always)]
+pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S::f32s {
+    let s = simd.max_f32s(s, simd.splat_f32s(LOGISTIC_EXP2_LO));
+    let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER + 126.0));
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
+    let f = simd.sub_f32s(s, n);
+    let mut p = simd.splat_f32s(LOGISTIC_EXP2_C[3]);
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[2]));
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[1]));
+    p = simd.mul_add_f32s(p, f, simd.splat_f32s(LOGISTIC_EXP2_C[0]));
+    let two_exp2_f = simd.mul_add_f32s(p, f, simd.splat_f32s(2.0));
+    // 1 + 2·2^f · 2^(n−1), with n ≤ 126 so every factor is finite and normal.
+    simd.mul_add_f32s(
+        two_exp2_f,
+        exp2_from_biased_shifted(simd, shifted),
+        simd.splat_f32s(1.0),
+    )
+}
+
+/// Upper clamp of [`one_plus_exp_neg_for_logistic_f32s`]'s argument: keeps
+/// `2^(n−1)` normal (`e^−86.5` vanishes next to 1).
+const LOGISTIC_NEG_HI: f32 = 86.5;
+
+/// `1 + e^{−x}` for SiLU's `x / (1 + e^{−x})`, for `x ≥ −87` (or NaN, which
+/// gives an unspecified value: the numerator carries NaN). Degree-5
+/// polynomial (1.4e-7 relative + rounding) after a one-constant argument
+/// reduction (adds `|x|·2.8e-9` relative, ≤ 2.4e-7 at the clamp), with the
+/// negation folded into the constants (the polynomial is evaluated at
+/// `−r`), one clamp (`x > 86.5` reads as 86.5) and the `1 +` fused into the
+/// final multiply: 12 vector ops.
+#[inline(always)]
+pub(crate) fn one_plus_exp_neg_for_logistic_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let x = simd.min_f32s(x, simd.splat_f32s(LOGISTIC_NEG_HI));
+    let shifted = simd.mul_add_f32s(
+        x,
+        simd.splat_f32s(-LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 126.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
+    // m = −r = x + n·ln 2 (n ≈ −x·log2 e), one-constant reduction: off by
+    // |n|·1.9e-9 ≤ |x|·2.8e-9 (relative error of e^{−x}; ≤ 2.4e-7 at |x| = 87).
+    let m = simd.mul_add_f32s(n, simd.splat_f32s(std::f32::consts::LN_2), x);
+    // 2·e^{−m}: the coefficients of odd powers change sign.
+    let mut p = simd.splat_f32s(-LOGISTIC_EXP_C[3]);
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(LOGISTIC_EXP_C[2]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(-LOGISTIC_EXP_C[1]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(LOGISTIC_EXP_C[0]));
+    p = simd.mul_add_f32s(p, m, simd.splat_f32s(-2.0));
+    let two_exp_r = simd.mul_add_f32s(p, m, simd.splat_f32s(2.0));
+    simd.mul_add_f32s(
         two_exp_r,
-        exp2_from_shifted(simd, shifted, simd.splat_u32s(126)),
+        exp2_from_biased_shifted(simd, shifted),
+        simd.splat_f32s(1.0),
     )
 }
 
@@ -219,15 +280,21 @@ const NONPOSITIVE_EXP_LO: f32 = -88.0;
 /// `e^d` for `d ≤ 0` or NaN (softmax's `x − max`): degree-5 polynomial
 /// (1.4e-7 relative + rounding) while the result is normal, `+0` once it would
 /// be subnormal (`d < −87.34`: flushed, since it is then < 1.2e-38 of the
-/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 14 vector ops.
+/// row's largest term), `e^−inf = 0` exactly, NaN propagates. 13 vector ops.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     let lo = simd.splat_f32s(NONPOSITIVE_EXP_LO);
     let d = simd.select_f32s(simd.less_than_f32s(d, lo), lo, d);
-    let shifted = simd.mul_add_f32s(d, simd.splat_f32s(LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_HI), d);
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-LN2_LO), r);
+    let shifted = simd.mul_add_f32s(
+        d,
+        simd.splat_f32s(LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 127.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 127.0));
+    // One-constant reduction: `LN_2` is 1.9e-9 off ln 2, so `r` is off by
+    // `|n|·1.9e-9 ≤ |d|·2.8e-9` (≤ 2.4e-7 at n = −127): 20× below the error
+    // softmax already inherits from rounding `d = x − max` (`|d|·2^−24`).
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(-std::f32::consts::LN_2), d);
     // Degree 5 (the logistic variant's coefficients, halved back): 1.4e-7.
     let mut p = simd.splat_f32s(LOGISTIC_EXP_C[3] * 0.5);
     p = simd.mul_add_f32s(p, r, simd.splat_f32s(LOGISTIC_EXP_C[2] * 0.5));
@@ -237,20 +304,24 @@ pub(crate) fn exp_nonpositive_f32s<S: Simd>(simd: S, d: S::f32s) -> S::f32s {
     p = simd.mul_add_f32s(p, r, simd.splat_f32s(1.0));
     // n ∈ [−127, 0]: n = −127 gives the bit pattern of +0, so the scale (and
     // the result) is exactly 0 there; otherwise 2^n is normal.
-    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
+    simd.mul_f32s(p, exp2_from_biased_shifted(simd, shifted))
 }
 
 /// `e^−y` for `0 ≤ y ≤ 16` (no clamping or special values needed there):
 /// the erf tail's Gaussian factor.
 #[inline(always)]
 fn exp_neg_bounded_f32s<S: Simd>(simd: S, y: S::f32s) -> S::f32s {
-    let shifted = simd.mul_add_f32s(y, simd.splat_f32s(-LOG2_E), simd.splat_f32s(ROUND_SHIFTER));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER));
+    let shifted = simd.mul_add_f32s(
+        y,
+        simd.splat_f32s(-LOG2_E),
+        simd.splat_f32s(ROUND_SHIFTER + 127.0),
+    );
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 127.0));
     // r = −y − n·ln2, computed as −(y + n·ln2) folded into the constants.
     let minus_r = simd.mul_add_f32s(n, simd.splat_f32s(LN2_HI), y);
     let minus_r = simd.mul_add_f32s(n, simd.splat_f32s(LN2_LO), minus_r);
     let p = exp_poly(simd, simd.neg_f32s(minus_r));
-    simd.mul_f32s(p, exp2_from_shifted(simd, shifted, simd.splat_u32s(127)))
+    simd.mul_f32s(p, exp2_from_biased_shifted(simd, shifted))
 }
 
 // ---------------------------------------------------------------------------
@@ -422,14 +493,14 @@ pub(crate) trait LaneMap: Copy + Send + Sync {
 }
 
 /// Vectors per step of the elementwise loops.
-const UNROLL: usize = 4;
+const UNROLL: usize = 8;
 
 /// `out[i] = op(x[i])` on the calling thread, `S` already chosen.
 #[inline(always)]
 fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
     let (x_head, x_tail) = S::as_simd_f32s(x);
     let (out_head, out_tail) = S::as_mut_simd_f32s(out);
-    // Four independent vectors per step: each evaluation is one long dependency
+    // Eight independent vectors per step: each evaluation is one long dependency
     // chain, and interleaving chains keeps the FP pipes busy.
     let mut out_quads = out_head.chunks_exact_mut(UNROLL);
     let mut x_quads = x_head.chunks_exact(UNROLL);
@@ -439,6 +510,10 @@ fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
             op.apply(simd, v[1]),
             op.apply(simd, v[2]),
             op.apply(simd, v[3]),
+            op.apply(simd, v[4]),
+            op.apply(simd, v[5]),
+            op.apply(simd, v[6]),
+            op.apply(simd, v[7]),
         ];
         o.copy_from_slice(&y);
     }
@@ -465,6 +540,10 @@ fn map_seq_inplace<S: Simd, Op: LaneMap>(simd: S, op: Op, data: &mut [f32]) {
             op.apply(simd, v[1]),
             op.apply(simd, v[2]),
             op.apply(simd, v[3]),
+            op.apply(simd, v[4]),
+            op.apply(simd, v[5]),
+            op.apply(simd, v[6]),
+            op.apply(simd, v[7]),
         ];
         v.copy_from_slice(&y);
     }
