@@ -232,94 +232,84 @@ pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 22;
 /// Rows per rayon task (times the row length, at least this many elements).
 const NORM_TASK_MIN_LEN: usize = 1 << 15;
 
-/// LayerNorm over every row (see the module docs).
-struct LayerNormRows<'a> {
-    x: &'a [f32],
+/// A per-row normalisation: maps one input row to one output row of the same
+/// length, with its parameters (γ, β, eps) captured.
+trait RowNorm: Copy + Send + Sync {
+    /// Normalises `x` into `out` (both `row_len` long) with the chosen `S`.
+    fn row<S: Simd>(self, simd: S, x: &[f32], out: &mut [f32]);
+}
+
+/// LayerNorm parameters (see the module docs).
+#[derive(Clone, Copy)]
+struct LayerNorm<'a> {
     gamma: &'a [f32],
     beta: &'a [f32],
     eps: f32,
-    out: &'a mut [f32],
-    split: bool,
 }
 
-impl WithSimd for LayerNormRows<'_> {
-    type Output = ();
+impl RowNorm for LayerNorm<'_> {
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let Self {
-            x,
-            gamma,
-            beta,
-            eps,
-            out,
-            split,
-        } = self;
-        let n = gamma.len();
-        if split {
-            let chunk = NORM_TASK_MIN_LEN.div_ceil(n) * n;
-            x.par_chunks(chunk)
-                .zip(out.par_chunks_mut(chunk))
-                .for_each(|(x, out)| {
-                    simd.vectorize(LayerNormRows {
-                        x,
-                        gamma,
-                        beta,
-                        eps,
-                        out,
-                        split: false,
-                    });
-                });
-            return;
-        }
-        for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            let (mean, var) = row_mean_var(simd, x);
-            let rstd = 1.0 / (var + eps).sqrt();
-            row_affine(simd, x, mean, rstd, gamma, beta, out);
-        }
+    fn row<S: Simd>(self, simd: S, x: &[f32], out: &mut [f32]) {
+        let (mean, var) = row_mean_var(simd, x);
+        let rstd = 1.0 / (var + self.eps).sqrt();
+        row_affine(simd, x, mean, rstd, self.gamma, self.beta, out);
     }
 }
 
-/// RMSNorm over every row (see the module docs).
-struct RmsNormRows<'a> {
-    x: &'a [f32],
+/// RMSNorm parameters (see the module docs).
+#[derive(Clone, Copy)]
+struct RmsNorm<'a> {
     gamma: &'a [f32],
     eps: f32,
+}
+
+impl RowNorm for RmsNorm<'_> {
+    #[inline(always)]
+    fn row<S: Simd>(self, simd: S, x: &[f32], out: &mut [f32]) {
+        let mean_square = row_sum_squares(simd, x) / x.len() as f32;
+        let scale = 1.0 / (mean_square + self.eps).sqrt();
+        row_scale(simd, x, scale, self.gamma, out);
+    }
+}
+
+/// Applies `norm` to every `(row_len)` row of `x` into `out`, split across
+/// rayon tasks when `split` (each task re-enters SIMD with the same token).
+struct Rows<'a, N> {
+    norm: N,
+    row_len: usize,
+    x: &'a [f32],
     out: &'a mut [f32],
     split: bool,
 }
 
-impl WithSimd for RmsNormRows<'_> {
+impl<N: RowNorm> WithSimd for Rows<'_, N> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self {
+            norm,
+            row_len,
             x,
-            gamma,
-            eps,
             out,
             split,
         } = self;
-        let n = gamma.len();
         if split {
-            let chunk = NORM_TASK_MIN_LEN.div_ceil(n) * n;
+            let chunk = NORM_TASK_MIN_LEN.div_ceil(row_len) * row_len;
             x.par_chunks(chunk)
                 .zip(out.par_chunks_mut(chunk))
                 .for_each(|(x, out)| {
-                    simd.vectorize(RmsNormRows {
+                    simd.vectorize(Rows {
+                        norm,
+                        row_len,
                         x,
-                        gamma,
-                        eps,
                         out,
                         split: false,
                     });
                 });
             return;
         }
-        let n_f = n as f32;
-        for (x, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            let mean_square = row_sum_squares(simd, x) / n_f;
-            let scale = 1.0 / (mean_square + eps).sqrt();
-            row_scale(simd, x, scale, gamma, out);
+        for (x, out) in x.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
+            norm.row(simd, x, out);
         }
     }
 }
@@ -346,14 +336,12 @@ pub fn layer_norm_rows(
     if check_rows("layer_norm_rows", x, gamma.len(), out)? == 0 {
         return Ok(());
     }
-    let split = split_rows(x.len());
-    dispatch(LayerNormRows {
+    dispatch(Rows {
+        norm: LayerNorm { gamma, beta, eps },
+        row_len: gamma.len(),
         x,
-        gamma,
-        beta,
-        eps,
         out,
-        split,
+        split: split_rows(x.len()),
     });
     Ok(())
 }
@@ -402,10 +390,10 @@ pub fn rms_norm_rows(
     if check_rows("rms_norm_rows", x, gamma.len(), out)? == 0 {
         return Ok(());
     }
-    dispatch(RmsNormRows {
+    dispatch(Rows {
+        norm: RmsNorm { gamma, eps },
+        row_len: gamma.len(),
         x,
-        gamma,
-        eps,
         out,
         split: split_rows(x.len()),
     });
