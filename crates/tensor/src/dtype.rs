@@ -184,10 +184,9 @@ impl Element for f16 {
     }
 
     fn widen_into(src: &[Self], dst: &mut [f32]) {
-        use half::slice::HalfFloatSliceExt;
         let n = src.len().min(dst.len());
-        // `half` uses F16C when the CPU has it (runtime-detected).
-        src[..n].convert_to_f32_slice(&mut dst[..n]);
+        // Equal lengths by construction, so the kernel cannot refuse them.
+        let _ = smallmind_kernels::convert::f16_to_f32(&src[..n], &mut dst[..n]);
     }
 }
 
@@ -203,10 +202,9 @@ impl Element for bf16 {
     }
 
     fn widen_into(src: &[Self], dst: &mut [f32]) {
-        // bf16 -> f32 is a 16-bit shift; this loop auto-vectorizes.
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = s.to_f32();
-        }
+        let n = src.len().min(dst.len());
+        // Equal lengths by construction, so the kernel cannot refuse them.
+        let _ = smallmind_kernels::convert::bf16_to_f32(&src[..n], &mut dst[..n]);
     }
 }
 
