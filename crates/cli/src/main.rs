@@ -1,0 +1,3 @@
+//! The `smallmind` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Benchmark presets (WORKLOADS.md): configs and seeded random weights.
