@@ -1,17 +1,31 @@
 //! # smallmind-model — transformers that run
 //!
 //! Sits on `smallmind-ops` (layers) and `smallmind-tensor` (storage). It owns
-//! model structure and state, never printing, reading env vars or installing
+//! model structure and state, and never prints, reads env vars or installs
 //! subscribers:
-//! - [`config`]: [`ModelConfig`] from HF `config.json`;
-//! - [`preset`]: the benchmark presets with seeded random weights;
-//! - [`sampler`]: greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded.
-//! - [`error`]: [`ModelError`].
+//! - [`config`] — [`ModelConfig`] from HF `config.json`;
+//! - [`preset`] — the benchmark presets with seeded random weights;
+//! - [`weights`] — [`Model`], the checked weights by HF name;
+//! - [`loader`] — safetensors checkpoints (memory-mapped, f32 zero-copy);
+//! - [`kv_cache`] — the preallocated [`KvCache`];
+//! - [`session`] — [`Session`], prefill and decode over planned buffers;
+//! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
+//! - [`error`] — [`ModelError`].
 
 pub mod config;
+mod config_shim;
 pub mod error;
+mod forward;
+pub mod kv_cache;
+pub mod loader;
 pub mod preset;
 pub mod sampler;
+pub mod session;
+pub mod weights;
+mod workspace;
 
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
+pub use kv_cache::KvCache;
+pub use session::{Session, SessionOptions};
+pub use weights::{Model, TensorMap};

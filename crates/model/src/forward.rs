@@ -1,0 +1,182 @@
+//! The forward pass over one chunk of tokens: embeddings, the pre-norm
+//! blocks, the final norm and the LM head, all in the session's planned
+//! buffers.
+//!
+//! ```text
+//! r = embed(tokens) (+ positions)                          (T, C)
+//! for each block:
+//!     x = norm₁(r);  q|k|v = x·W_qkv (+ RoPE on q, k)       (T, H·D + 2·Hkv·D)
+//!     cache[pos0..pos0+T] = k, v
+//!     a = attention(q, cache)                               (T, H·D)
+//!     r += a·W_o                                            residual fused into the GEMM
+//!     x = norm₂(r);  r += mlp(x)
+//! logits = norm_f(r[rows]) · W_headᵀ                        (rows, V)
+//! ```
+
+use smallmind_ops::attention::{attention, write_kv};
+use smallmind_ops::embedding::embed;
+use smallmind_ops::linear::{linear, linear_accumulate};
+use smallmind_ops::mlp::{gelu_mlp, swiglu_mlp};
+use smallmind_ops::norm::norm_rows;
+use smallmind_ops::rope::RopeTable;
+use smallmind_ops::{AttentionScratch, AttentionShape, MatMut, MatRef};
+
+use crate::error::Result;
+use crate::kv_cache::KvCache;
+use crate::weights::{Block, MlpWeights, Model, QkvWeights};
+use crate::workspace::Workspace;
+
+/// Everything one forward pass borrows.
+pub(crate) struct Pass<'a> {
+    pub(crate) model: &'a Model,
+    pub(crate) shape: &'a AttentionShape,
+    pub(crate) rope: Option<&'a RopeTable>,
+    pub(crate) cache: &'a mut KvCache,
+    pub(crate) ws: &'a mut Workspace,
+}
+
+/// Which positions of the chunk get logits.
+pub(crate) enum LogitRows<'o> {
+    /// Only the last, into the workspace's logits buffer.
+    Last,
+    /// Every row, into `(T, V)`.
+    All(&'o mut [f32]),
+}
+
+impl Pass<'_> {
+    /// Runs `tokens` (at most `ws.max_tokens`, already validated) at positions
+    /// `cache.len()..`, appends them to the cache and writes the requested logits.
+    pub(crate) fn run(&mut self, tokens: &[u32], logits: LogitRows<'_>) -> Result<()> {
+        let t = tokens.len();
+        let pos0 = self.cache.len();
+        let c = self.model.config().hidden_size;
+        embed(
+            self.model.token_embedding()?,
+            self.model.position_embedding()?,
+            tokens,
+            pos0,
+            MatMut::new(&mut self.ws.residual[..t * c], t, c)?,
+        )?;
+        for (i, block) in self.model.blocks().iter().enumerate() {
+            self.attention_half(i, block, t, pos0)?;
+            self.mlp_half(block, t)?;
+        }
+        self.cache.advance(t);
+        self.head(t, logits)
+    }
+
+    fn attention_half(&mut self, layer: usize, block: &Block, t: usize, pos0: usize) -> Result<()> {
+        let c = self.model.config().hidden_size;
+        let (q_dim, kv_dim) = (self.shape.q_dim(), self.shape.kv_dim());
+        let width = q_dim + 2 * kv_dim;
+        let ws = &mut *self.ws;
+        norm_rows(
+            &block.attn_norm.view()?,
+            MatRef::new(&ws.residual[..t * c], t, c)?,
+            MatMut::new(&mut ws.normed[..t * c], t, c)?,
+        )?;
+        let x = MatRef::new(&ws.normed[..t * c], t, c)?;
+        let qkv = &mut ws.qkv[..t * width];
+        match &block.qkv {
+            QkvWeights::Fused(w) => linear(&w.view()?, x, MatMut::new(qkv, t, width)?)?,
+            QkvWeights::Split { q, k, v } => {
+                let cols = [
+                    (q, 0, q_dim),
+                    (k, q_dim, kv_dim),
+                    (v, q_dim + kv_dim, kv_dim),
+                ];
+                for (w, start, n) in cols {
+                    linear(
+                        &w.view()?,
+                        x,
+                        MatMut::strided(&mut qkv[start..], t, n, width)?,
+                    )?;
+                }
+            }
+        }
+        if let Some(rope) = self.rope {
+            rope.apply_qk(self.shape, &mut MatMut::new(qkv, t, width)?, pos0)?;
+        }
+        let qkv = &ws.qkv[..t * width];
+        write_kv(
+            self.shape,
+            MatRef::strided(&qkv[q_dim..], t, kv_dim, width)?,
+            MatRef::strided(&qkv[q_dim + kv_dim..], t, kv_dim, width)?,
+            pos0,
+            &mut self.cache.layer_mut(layer),
+        )?;
+        attention(
+            self.shape,
+            MatRef::strided(qkv, t, q_dim, width)?,
+            pos0,
+            self.cache.layer(layer),
+            AttentionScratch {
+                scores: &mut ws.scores,
+                head_out: &mut ws.head_out,
+            },
+            MatMut::new(&mut ws.attn_out[..t * q_dim], t, q_dim)?,
+        )?;
+        linear_accumulate(
+            &block.out_proj.view()?,
+            MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?,
+            MatMut::new(&mut ws.residual[..t * c], t, c)?,
+        )?;
+        Ok(())
+    }
+
+    fn mlp_half(&mut self, block: &Block, t: usize) -> Result<()> {
+        let c = self.model.config().hidden_size;
+        let f = self.model.config().intermediate_size;
+        let ws = &mut *self.ws;
+        norm_rows(
+            &block.mlp_norm.view()?,
+            MatRef::new(&ws.residual[..t * c], t, c)?,
+            MatMut::new(&mut ws.normed[..t * c], t, c)?,
+        )?;
+        let x = MatRef::new(&ws.normed[..t * c], t, c)?;
+        let residual = MatMut::new(&mut ws.residual[..t * c], t, c)?;
+        match &block.mlp {
+            MlpWeights::Gelu { fc, proj, gelu } => gelu_mlp(
+                &fc.view()?,
+                &proj.view()?,
+                *gelu,
+                x,
+                MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
+                residual,
+            )?,
+            MlpWeights::SwiGlu { gate, up, down } => swiglu_mlp(
+                &gate.view()?,
+                &up.view()?,
+                &down.view()?,
+                x,
+                MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
+                MatMut::new(&mut ws.mlp_b[..t * f], t, f)?,
+                residual,
+            )?,
+        }
+        Ok(())
+    }
+
+    /// Final norm and LM head on the requested rows.
+    fn head(&mut self, t: usize, logits: LogitRows<'_>) -> Result<()> {
+        let c = self.model.config().hidden_size;
+        let v = self.model.config().vocab_size;
+        let ws = &mut *self.ws;
+        let (first, out) = match logits {
+            LogitRows::Last => (t - 1, &mut ws.logits[..v]),
+            LogitRows::All(out) => (0, out),
+        };
+        let rows = t - first;
+        norm_rows(
+            &self.model.final_norm().view()?,
+            MatRef::new(&ws.residual[first * c..t * c], rows, c)?,
+            MatMut::new(&mut ws.normed[..rows * c], rows, c)?,
+        )?;
+        linear(
+            &self.model.lm_head()?,
+            MatRef::new(&ws.normed[..rows * c], rows, c)?,
+            MatMut::new(out, rows, v)?,
+        )?;
+        Ok(())
+    }
+}

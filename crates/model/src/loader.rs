@@ -1,0 +1,179 @@
+//! Loading Hugging Face checkpoints: `config.json` plus `model.safetensors`
+//! (or shards listed in `model.safetensors.index.json`), memory-mapped.
+//!
+//! The safetensors format (an 8-byte little-endian header length, a JSON
+//! header of `name → {dtype, shape, data_offsets}`, then raw little-endian
+//! data) is parsed by the `safetensors` crate, which checks the header length
+//! and every offset against the file size and each tensor's byte count
+//! against its shape, so a truncated or corrupt file is an error, never an
+//! out-of-bounds read.
+//!
+//! f32 tensors stay in the map (zero copy) when their offset is 4-byte
+//! aligned, and are copied otherwise; f16 and bf16 are widened to f32 once,
+//! here (measured faster than widening per use: see `docs/performance.md`).
+//! Any other dtype is an error naming the tensor.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use half::{bf16, f16};
+use memmap2::Mmap;
+use safetensors::{Dtype, SafeTensors};
+use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
+use smallmind_tensor::{DType, MapSource, Tensor, TensorError};
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::weights::{Model, TensorMap};
+
+/// Loads the model in `dir` (`config.json` + safetensors weights).
+///
+/// # Errors
+/// [`ModelError::Io`] naming a missing or unreadable file, config errors, and
+/// the errors of [`load_safetensors`] and [`Model::from_tensors`].
+pub fn load_dir(dir: impl AsRef<Path>) -> Result<Model> {
+    let dir = dir.as_ref();
+    let config = ModelConfig::from_hf_file(dir.join("config.json"))?;
+    let mut tensors = TensorMap::new();
+    for file in weight_files(dir)? {
+        load_safetensors(&file, &mut tensors)?;
+    }
+    Model::from_tensors(config, tensors)
+}
+
+/// `model.safetensors`, or the shards named by `model.safetensors.index.json`.
+fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.exists() {
+        return Ok(vec![single]);
+    }
+    let index_path = dir.join("model.safetensors.index.json");
+    let text = std::fs::read_to_string(&index_path).map_err(|source| ModelError::Io {
+        path: single.clone(),
+        source,
+    })?;
+    let index: serde_json::Value = serde_json::from_str(&text)?;
+    let map = index
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| ModelError::InvalidSafetensors {
+            path: index_path.clone(),
+            reason: "no `weight_map` object".into(),
+        })?;
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
+    for shard in map.values() {
+        let name = shard
+            .as_str()
+            .filter(|s| !s.contains(['/', '\\']))
+            .ok_or_else(|| ModelError::InvalidSafetensors {
+                path: index_path.clone(),
+                reason: format!("bad shard name {shard}"),
+            })?;
+        if seen.insert(name.to_owned()) {
+            files.push(dir.join(name));
+        }
+    }
+    Ok(files)
+}
+
+/// Maps one safetensors file and adds its tensors, as f32, to `tensors`.
+///
+/// # Errors
+/// [`ModelError::Io`], [`ModelError::InvalidSafetensors`] (truncated or
+/// corrupt), [`ModelError::UnsupportedDType`] naming the tensor.
+pub fn load_safetensors(path: &Path, tensors: &mut TensorMap) -> Result<()> {
+    let file = File::open(path).map_err(|source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    // SAFETY: the map is read-only and private to this process. Another
+    // process truncating or rewriting the file while it is mapped is outside
+    // what any mmap-based loader can defend against (it would fault, not read
+    // out of bounds in Rust's view); we document that checkpoints must not be
+    // modified while loaded, as llama.cpp and candle do.
+    let map = unsafe { Mmap::map(&file) }.map_err(|source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let map = Arc::new(map);
+    let invalid = |reason: String| ModelError::InvalidSafetensors {
+        path: path.to_owned(),
+        reason,
+    };
+    let st = SafeTensors::deserialize(&map[..]).map_err(|e| invalid(e.to_string()))?;
+    let base = map.as_ptr() as usize;
+    for (name, view) in st.iter() {
+        let start = view.data().as_ptr() as usize - base;
+        let range = start..start + view.data().len();
+        let source: MapSource = map.clone();
+        let tensor = to_f32_tensor(name, view.dtype(), view.shape(), source, range)?;
+        tensors.insert(name.to_owned(), tensor);
+    }
+    Ok(())
+}
+
+fn to_f32_tensor(
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+    source: MapSource,
+    range: std::ops::Range<usize>,
+) -> Result<Tensor> {
+    let bytes = &(*source).as_ref()[range.clone()];
+    let tensor = match dtype {
+        Dtype::F32 => match Tensor::from_mapped(source.clone(), range, shape, DType::F32) {
+            Err(TensorError::Misaligned { .. }) => widen(
+                shape,
+                bytes,
+                |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                4,
+            )?,
+            other => other?,
+        },
+        Dtype::F16 => widen_half::<f16>(shape, bytes, f16_to_f32)?,
+        Dtype::BF16 => widen_half::<bf16>(shape, bytes, bf16_to_f32)?,
+        other => {
+            return Err(ModelError::UnsupportedDType {
+                name: name.to_owned(),
+                dtype: format!("{other:?}"),
+            });
+        }
+    };
+    Ok(tensor)
+}
+
+/// f16/bf16 little-endian bytes → an owned f32 tensor, with the SIMD
+/// conversion kernel when the bytes are aligned for `H`.
+fn widen_half<H: bytemuck::Pod>(
+    shape: &[usize],
+    bytes: &[u8],
+    convert: fn(&[H], &mut [f32]) -> std::result::Result<(), smallmind_kernels::KernelError>,
+) -> Result<Tensor> {
+    if let Ok(halves) = bytemuck::try_cast_slice::<u8, H>(bytes) {
+        let mut out = vec![0.0f32; halves.len()];
+        convert(halves, &mut out).map_err(smallmind_ops::OpsError::from)?;
+        return Ok(Tensor::from_f32(shape, &out)?);
+    }
+    let to_f32 = |b: &[u8]| {
+        let h: H = bytemuck::pod_read_unaligned(b);
+        let mut one = [0.0f32];
+        // A one-element conversion cannot fail: both lengths are 1.
+        let _ = convert(std::slice::from_ref(&h), &mut one);
+        one[0]
+    };
+    widen(shape, bytes, to_f32, 2)
+}
+
+/// Element-by-element decode of unaligned bytes into an owned f32 tensor.
+fn widen(
+    shape: &[usize],
+    bytes: &[u8],
+    decode: impl Fn(&[u8]) -> f32,
+    size: usize,
+) -> Result<Tensor> {
+    let values: Vec<f32> = bytes.chunks_exact(size).map(decode).collect();
+    Ok(Tensor::from_f32(shape, &values)?)
+}

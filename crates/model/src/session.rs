@@ -1,0 +1,262 @@
+//! [`Session`]: one conversation with a model — its KV cache, its planned
+//! workspace and its thread pool.
+//!
+//! Memory is planned once in [`Session::new`]: the KV cache for `capacity`
+//! positions and every activation buffer for chunks of `max_batch` tokens.
+//! [`Session::prefill`] and [`Session::decode`] only borrow them, so after
+//! the first call decoding allocates nothing on the heap.
+//!
+//! All compute runs inside the session's rayon pool (`threads` workers,
+//! default: the physical core count). A call from outside the pool enters it
+//! once (`ThreadPool::install`); rayon's injector queue allocates a small
+//! block every few dozen such entries, so a caller that wants a strictly
+//! allocation-free loop runs it inside [`Session::install`].
+
+use std::sync::Arc;
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use smallmind_ops::AttentionShape;
+use smallmind_ops::rope::RopeTable;
+
+use crate::config::Architecture;
+use crate::error::{ModelError, Result};
+use crate::forward::{LogitRows, Pass};
+use crate::kv_cache::KvCache;
+use crate::weights::Model;
+use crate::workspace::Workspace;
+
+/// How a session is planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Worker threads; `None` means the physical core count.
+    pub threads: Option<usize>,
+    /// KV cache positions; `None` means the model's context length.
+    pub capacity: Option<usize>,
+    /// Tokens per prefill chunk (rows of every activation buffer).
+    pub max_batch: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            threads: None,
+            capacity: None,
+            max_batch: 256,
+        }
+    }
+}
+
+/// The number of physical cores (logical CPUs if that is unknown).
+pub fn physical_cores() -> usize {
+    num_cpus::get_physical().max(1)
+}
+
+/// A model plus the state of one token stream.
+#[derive(Debug)]
+pub struct Session {
+    pool: Arc<ThreadPool>,
+    state: State,
+}
+
+#[derive(Debug)]
+struct State {
+    model: Arc<Model>,
+    shape: AttentionShape,
+    rope: Option<RopeTable>,
+    cache: KvCache,
+    ws: Workspace,
+}
+
+impl Session {
+    /// Plans the cache and buffers for `model` and starts its thread pool.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidSetting`] for zero threads, a zero batch, or a
+    /// capacity of zero or past the model's context; [`ModelError::ThreadPool`]
+    /// if the pool cannot start.
+    pub fn new(model: Arc<Model>, options: &SessionOptions) -> Result<Session> {
+        let threads = options.threads.unwrap_or_else(physical_cores);
+        let pool = ThreadPoolBuilder::new()
+            .num_threads(check_nonzero("threads", threads)?)
+            .thread_name(|i| format!("smallmind-{i}"))
+            .build()?;
+        Session::with_pool(model, options, Arc::new(pool))
+    }
+
+    /// As [`Session::new`] but sharing an existing pool (its thread count
+    /// wins over `options.threads`).
+    ///
+    /// # Errors
+    /// As [`Session::new`].
+    pub fn with_pool(
+        model: Arc<Model>,
+        options: &SessionOptions,
+        pool: Arc<ThreadPool>,
+    ) -> Result<Session> {
+        let config = model.config();
+        let context = config.max_position_embeddings;
+        let capacity = check_nonzero("capacity", options.capacity.unwrap_or(context))?;
+        if capacity > context {
+            return Err(ModelError::InvalidSetting {
+                name: "capacity",
+                reason: format!("{capacity} positions exceed the model's context of {context}"),
+            });
+        }
+        let max_batch = check_nonzero("max_batch", options.max_batch)?.min(capacity);
+        let shape = AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
+        let rope = match config.architecture {
+            Architecture::Llama => Some(RopeTable::new(
+                config.rope_theta,
+                config.head_dim,
+                capacity,
+            )?),
+            Architecture::Gpt2 => None,
+        };
+        let state = State {
+            cache: KvCache::new(config.num_layers, &shape, capacity),
+            ws: Workspace::plan(config, &shape, max_batch, capacity),
+            shape,
+            rope,
+            model,
+        };
+        Ok(Session { pool, state })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.state.model
+    }
+
+    /// Positions processed so far (the next token's position).
+    pub fn position(&self) -> usize {
+        self.state.cache.len()
+    }
+
+    /// Positions the KV cache holds.
+    pub fn capacity(&self) -> usize {
+        self.state.cache.capacity()
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Heap bytes of the KV cache and the workspace.
+    pub fn planned_bytes(&self) -> usize {
+        self.state.cache.bytes() + self.state.ws.bytes()
+    }
+
+    /// Runs `f` inside the session's pool; calls made from `f` do not
+    /// re-enter it (see the module docs).
+    pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Session) -> R + Send) -> R {
+        let pool = Arc::clone(&self.pool);
+        pool.install(|| f(self))
+    }
+
+    /// Feeds `tokens` after the current position and returns the logits of
+    /// the last one, `(V,)`.
+    ///
+    /// # Errors
+    /// [`ModelError::EmptyPrompt`], [`ModelError::TokenOutOfRange`] or
+    /// [`ModelError::ContextOverflow`]; the session is unchanged then.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        self.state.check_tokens(tokens)?;
+        let state = &mut self.state;
+        self.pool.install(|| {
+            for chunk in tokens.chunks(state.ws.max_tokens) {
+                state.pass().run(chunk, LogitRows::Last)?;
+            }
+            Ok::<_, ModelError>(())
+        })?;
+        Ok(&self.state.ws.logits)
+    }
+
+    /// Feeds `tokens` and writes the logits of every one of them into `out`,
+    /// `(T, V)` (resized). For evaluation and tests; [`Session::prefill`] is
+    /// the fast path.
+    ///
+    /// # Errors
+    /// As [`Session::prefill`].
+    pub fn prefill_all_logits(&mut self, tokens: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        self.state.check_tokens(tokens)?;
+        let v = self.state.model.config().vocab_size;
+        out.resize(tokens.len() * v, 0.0);
+        let state = &mut self.state;
+        self.pool.install(|| {
+            let rows = tokens.chunks(state.ws.max_tokens);
+            for (chunk, out) in rows.zip(out.chunks_mut(state.ws.max_tokens * v)) {
+                state.pass().run(chunk, LogitRows::All(out))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Feeds one token and returns the logits for the next, `(V,)`.
+    ///
+    /// # Errors
+    /// [`ModelError::TokenOutOfRange`] or [`ModelError::ContextOverflow`].
+    pub fn decode(&mut self, token: u32) -> Result<&[f32]> {
+        self.prefill(std::slice::from_ref(&token))
+    }
+
+    /// The logits of the last processed position, `(V,)`.
+    pub fn logits(&self) -> &[f32] {
+        &self.state.ws.logits
+    }
+
+    /// Forgets every position: the next call starts a new sequence.
+    pub fn reset(&mut self) {
+        self.state.cache.truncate(0);
+    }
+
+    /// Keeps the first `len` positions and forgets the rest (for example to
+    /// re-generate from a shared prefix).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidSetting`] if `len` is past the current position.
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        let position = self.position();
+        if len > position {
+            return Err(ModelError::InvalidSetting {
+                name: "truncate",
+                reason: format!("cannot truncate to {len}: only {position} positions are held"),
+            });
+        }
+        self.state.cache.truncate(len);
+        Ok(())
+    }
+}
+
+impl State {
+    fn pass(&mut self) -> Pass<'_> {
+        Pass {
+            model: &self.model,
+            shape: &self.shape,
+            rope: self.rope.as_ref(),
+            cache: &mut self.cache,
+            ws: &mut self.ws,
+        }
+    }
+
+    fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(ModelError::EmptyPrompt);
+        }
+        let vocab_size = self.model.config().vocab_size;
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
+            return Err(ModelError::TokenOutOfRange { token, vocab_size });
+        }
+        self.cache.check_room(tokens.len())
+    }
+}
+
+fn check_nonzero(name: &'static str, value: usize) -> Result<usize> {
+    if value == 0 {
+        return Err(ModelError::InvalidSetting {
+            name,
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
+}

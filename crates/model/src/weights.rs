@@ -1,0 +1,418 @@
+//! A model's weights, checked against its config and arranged per layer.
+//!
+//! [`Model::from_tensors`] takes f32 tensors by Hugging Face name (from a
+//! safetensors file via [`crate::loader`], or from a preset) and checks that
+//! every tensor the architecture needs is there with the shape the config
+//! implies. Tensors are kept as they were handed over: a memory-mapped f32
+//! weight stays in the map (zero copy).
+//!
+//! Naming and layouts (HF `save_pretrained`):
+//! - GPT-2: `transformer.` prefix (or none, as the original hub checkpoint),
+//!   `wte`, `wpe`, `h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,
+//!   mlp.c_proj}`, `ln_f`; Conv1D weights are `[in, out]`; the fused `c_attn`
+//!   output is `q | k | v`.
+//! - Llama: `model.embed_tokens`, `model.layers.N.{input_layernorm,
+//!   self_attn.{q,k,v,o}_proj, post_attention_layernorm, mlp.{gate,up,down}_proj}`,
+//!   `model.norm`, `lm_head` unless tied; `nn.Linear` weights are `[out, in]`.
+
+use std::collections::HashMap;
+
+use smallmind_ops::mlp::Gelu;
+use smallmind_ops::{Linear, Norm, WeightLayout};
+use smallmind_tensor::Tensor;
+
+use crate::config::{Activation, Architecture, ModelConfig};
+use crate::error::{ModelError, Result};
+
+/// f32 tensors by Hugging Face name.
+pub type TensorMap = HashMap<String, Tensor>;
+
+/// A linear layer's weight and optional bias.
+#[derive(Clone, Debug)]
+pub struct LinearWeights {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    layout: WeightLayout,
+    in_features: usize,
+    out_features: usize,
+}
+
+impl LinearWeights {
+    /// The borrowed op-level view.
+    pub fn view(&self) -> Result<Linear<'_>> {
+        let bias = match &self.bias {
+            Some(b) => Some(b.as_slice::<f32>()?),
+            None => None,
+        };
+        Ok(Linear::new(
+            self.weight.as_slice::<f32>()?,
+            self.layout,
+            self.in_features,
+            self.out_features,
+            bias,
+        )?)
+    }
+}
+
+/// A norm's parameters.
+#[derive(Clone, Debug)]
+pub struct NormWeights {
+    gamma: Tensor,
+    beta: Option<Tensor>,
+    eps: f32,
+}
+
+impl NormWeights {
+    /// The borrowed op-level view: LayerNorm with a bias, RMSNorm without.
+    pub fn view(&self) -> Result<Norm<'_>> {
+        let gamma = self.gamma.as_slice::<f32>()?;
+        Ok(match &self.beta {
+            Some(beta) => Norm::Layer {
+                gamma,
+                beta: beta.as_slice::<f32>()?,
+                eps: self.eps,
+            },
+            None => Norm::Rms {
+                gamma,
+                eps: self.eps,
+            },
+        })
+    }
+}
+
+/// The Q, K, V projections: one fused `C → q|k|v` layer (GPT-2) or three.
+// One per block, built once: the size gap between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum QkvWeights {
+    /// One layer whose output rows are `q | k | v`.
+    Fused(LinearWeights),
+    /// Separate layers writing the three column blocks.
+    Split {
+        /// `C → H·D`.
+        q: LinearWeights,
+        /// `C → Hkv·D`.
+        k: LinearWeights,
+        /// `C → Hkv·D`.
+        v: LinearWeights,
+    },
+}
+
+/// The MLP's layers.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum MlpWeights {
+    /// `proj(gelu(fc(x)))`.
+    Gelu {
+        /// `C → F`.
+        fc: LinearWeights,
+        /// `F → C`.
+        proj: LinearWeights,
+        /// GELU form.
+        gelu: Gelu,
+    },
+    /// `down(silu(gate(x)) ⊙ up(x))`.
+    SwiGlu {
+        /// `C → F`.
+        gate: LinearWeights,
+        /// `C → F`.
+        up: LinearWeights,
+        /// `F → C`.
+        down: LinearWeights,
+    },
+}
+
+/// One transformer block (pre-norm).
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// Norm before attention.
+    pub attn_norm: NormWeights,
+    /// Q, K, V projections.
+    pub qkv: QkvWeights,
+    /// Attention output projection `H·D → C`.
+    pub out_proj: LinearWeights,
+    /// Norm before the MLP.
+    pub mlp_norm: NormWeights,
+    /// The MLP.
+    pub mlp: MlpWeights,
+}
+
+/// A transformer ready to run: config plus checked weights.
+#[derive(Clone, Debug)]
+pub struct Model {
+    config: ModelConfig,
+    /// `(vocab, C)` token embeddings.
+    token_embedding: Tensor,
+    /// `(n_positions, C)` learned positions (GPT-2).
+    position_embedding: Option<Tensor>,
+    blocks: Vec<Block>,
+    final_norm: NormWeights,
+    /// `(vocab, C)`, `[out, in]`; shares storage with the embedding when tied.
+    lm_head: Tensor,
+}
+
+impl Model {
+    /// Builds a model from f32 tensors named as Hugging Face names them.
+    ///
+    /// # Errors
+    /// [`ModelError::MissingTensor`] or [`ModelError::ShapeMismatch`] naming
+    /// the tensor; config errors from [`ModelConfig::validate`].
+    pub fn from_tensors(config: ModelConfig, mut tensors: TensorMap) -> Result<Model> {
+        config.validate()?;
+        let mut take = Taker {
+            tensors: &mut tensors,
+            prefix: "",
+        };
+        match config.architecture {
+            Architecture::Gpt2 => {
+                if take.tensors.contains_key("transformer.wte.weight") {
+                    take.prefix = "transformer.";
+                }
+                build_gpt2(config, &mut take)
+            }
+            Architecture::Llama => build_llama(config, &mut take),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The blocks, first to last.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// `(vocab, C)` token embeddings.
+    pub fn token_embedding(&self) -> Result<&[f32]> {
+        Ok(self.token_embedding.as_slice::<f32>()?)
+    }
+
+    /// `(n_positions, C)` learned position embeddings, if the architecture has them.
+    pub fn position_embedding(&self) -> Result<Option<&[f32]>> {
+        match &self.position_embedding {
+            Some(t) => Ok(Some(t.as_slice::<f32>()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The final norm.
+    pub fn final_norm(&self) -> &NormWeights {
+        &self.final_norm
+    }
+
+    /// The LM head as a `C → vocab` layer.
+    pub fn lm_head(&self) -> Result<Linear<'_>> {
+        let c = &self.config;
+        Ok(Linear::new(
+            self.lm_head.as_slice::<f32>()?,
+            WeightLayout::OutIn,
+            c.hidden_size,
+            c.vocab_size,
+            None,
+        )?)
+    }
+
+    /// Number of parameters held (a tied matrix counts once).
+    pub fn param_count(&self) -> usize {
+        self.config.param_count()
+    }
+}
+
+/// Removes tensors from the map by name, checking shapes.
+struct Taker<'a> {
+    tensors: &'a mut TensorMap,
+    prefix: &'static str,
+}
+
+impl Taker<'_> {
+    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let full = format!("{}{name}", self.prefix);
+        let t = self
+            .tensors
+            .remove(&full)
+            .ok_or_else(|| ModelError::MissingTensor { name: full.clone() })?;
+        if t.dims() != shape {
+            return Err(ModelError::ShapeMismatch {
+                name: full,
+                expected: shape.to_vec(),
+                actual: t.dims().to_vec(),
+            });
+        }
+        Ok(t)
+    }
+
+    fn optional(&mut self, name: &str, shape: &[usize]) -> Result<Option<Tensor>> {
+        let full = format!("{}{name}", self.prefix);
+        if self.tensors.contains_key(&full) {
+            self.tensor(name, shape).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `name.weight` (and `name.bias` when `bias`) as a `in → out` layer.
+    fn linear(
+        &mut self,
+        name: &str,
+        layout: WeightLayout,
+        (in_features, out_features): (usize, usize),
+        bias: bool,
+    ) -> Result<LinearWeights> {
+        let shape = match layout {
+            WeightLayout::OutIn => [out_features, in_features],
+            WeightLayout::InOut => [in_features, out_features],
+        };
+        let weight = self.tensor(&format!("{name}.weight"), &shape)?;
+        let bias = if bias {
+            Some(self.tensor(&format!("{name}.bias"), &[out_features])?)
+        } else {
+            None
+        };
+        Ok(LinearWeights {
+            weight,
+            bias,
+            layout,
+            in_features,
+            out_features,
+        })
+    }
+
+    fn norm(&mut self, name: &str, c: usize, eps: f32, with_bias: bool) -> Result<NormWeights> {
+        let gamma = self.tensor(&format!("{name}.weight"), &[c])?;
+        let beta = if with_bias {
+            Some(self.tensor(&format!("{name}.bias"), &[c])?)
+        } else {
+            None
+        };
+        Ok(NormWeights { gamma, beta, eps })
+    }
+}
+
+fn gelu_form(activation: Activation) -> Result<Gelu> {
+    match activation {
+        Activation::GeluTanh => Ok(Gelu::Tanh),
+        Activation::GeluErf => Ok(Gelu::Erf),
+        Activation::Silu => Err(ModelError::InvalidConfig {
+            key: "activation_function",
+            reason: "GPT-2 blocks need a GELU activation, not SiLU".into(),
+        }),
+    }
+}
+
+fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+    let c = config.hidden_size;
+    let (qkv_out, ff, eps) = (
+        config.q_dim() + 2 * config.kv_dim(),
+        config.intermediate_size,
+        config.norm_eps,
+    );
+    let gelu = gelu_form(config.activation)?;
+    let token_embedding = take.tensor("wte.weight", &[config.vocab_size, c])?;
+    let position_embedding = take.tensor("wpe.weight", &[config.max_position_embeddings, c])?;
+    let blocks = (0..config.num_layers)
+        .map(|i| {
+            let p = format!("h.{i}");
+            Ok(Block {
+                attn_norm: take.norm(&format!("{p}.ln_1"), c, eps, true)?,
+                qkv: QkvWeights::Fused(take.linear(
+                    &format!("{p}.attn.c_attn"),
+                    WeightLayout::InOut,
+                    (c, qkv_out),
+                    true,
+                )?),
+                out_proj: take.linear(
+                    &format!("{p}.attn.c_proj"),
+                    WeightLayout::InOut,
+                    (config.q_dim(), c),
+                    true,
+                )?,
+                mlp_norm: take.norm(&format!("{p}.ln_2"), c, eps, true)?,
+                mlp: MlpWeights::Gelu {
+                    fc: take.linear(
+                        &format!("{p}.mlp.c_fc"),
+                        WeightLayout::InOut,
+                        (c, ff),
+                        true,
+                    )?,
+                    proj: take.linear(
+                        &format!("{p}.mlp.c_proj"),
+                        WeightLayout::InOut,
+                        (ff, c),
+                        true,
+                    )?,
+                    gelu,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let final_norm = take.norm("ln_f", c, eps, true)?;
+    take.prefix = "";
+    let lm_head = lm_head(&config, take, &token_embedding)?;
+    Ok(Model {
+        config,
+        token_embedding,
+        position_embedding: Some(position_embedding),
+        blocks,
+        final_norm,
+        lm_head,
+    })
+}
+
+fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+    let c = config.hidden_size;
+    let (q_dim, kv_dim, ff, eps) = (
+        config.q_dim(),
+        config.kv_dim(),
+        config.intermediate_size,
+        config.norm_eps,
+    );
+    let (attn_bias, mlp_bias) = (config.attention_bias, config.mlp_bias);
+    let token_embedding = take.tensor("model.embed_tokens.weight", &[config.vocab_size, c])?;
+    let blocks = (0..config.num_layers)
+        .map(|i| {
+            let p = format!("model.layers.{i}");
+            let lin = |take: &mut Taker<'_>, name: &str, dims, bias| {
+                take.linear(&format!("{p}.{name}"), WeightLayout::OutIn, dims, bias)
+            };
+            Ok(Block {
+                attn_norm: take.norm(&format!("{p}.input_layernorm"), c, eps, false)?,
+                qkv: QkvWeights::Split {
+                    q: lin(take, "self_attn.q_proj", (c, q_dim), attn_bias)?,
+                    k: lin(take, "self_attn.k_proj", (c, kv_dim), attn_bias)?,
+                    v: lin(take, "self_attn.v_proj", (c, kv_dim), attn_bias)?,
+                },
+                out_proj: lin(take, "self_attn.o_proj", (q_dim, c), attn_bias)?,
+                mlp_norm: take.norm(&format!("{p}.post_attention_layernorm"), c, eps, false)?,
+                mlp: MlpWeights::SwiGlu {
+                    gate: lin(take, "mlp.gate_proj", (c, ff), mlp_bias)?,
+                    up: lin(take, "mlp.up_proj", (c, ff), mlp_bias)?,
+                    down: lin(take, "mlp.down_proj", (ff, c), mlp_bias)?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let final_norm = take.norm("model.norm", c, eps, false)?;
+    let lm_head = lm_head(&config, take, &token_embedding)?;
+    Ok(Model {
+        config,
+        token_embedding,
+        position_embedding: None,
+        blocks,
+        final_norm,
+        lm_head,
+    })
+}
+
+/// `lm_head.weight` when untied; the token embedding (shared storage) when tied.
+fn lm_head(config: &ModelConfig, take: &mut Taker<'_>, embedding: &Tensor) -> Result<Tensor> {
+    let shape = [config.vocab_size, config.hidden_size];
+    if config.tie_word_embeddings {
+        // A tied checkpoint may still carry a copy; HF ignores it, so do we.
+        take.optional("lm_head.weight", &shape)?;
+        Ok(embedding.clone())
+    } else {
+        take.tensor("lm_head.weight", &shape)
+    }
+}

@@ -1,0 +1,61 @@
+//! Token and learned position embeddings: gathers rows of `(vocab, C)` and
+//! `(n_positions, C)` tables into the `(T, C)` residual stream.
+
+use smallmind_kernels::vector::add_inplace;
+
+use crate::OpsError;
+use crate::matrix::MatMut;
+
+/// `out[t] = table[tokens[t]]`, plus `positions[pos0 + t]` when a position
+/// table is given (GPT-2). `table` is `(vocab, C)`, `out` is `(T, C)`.
+///
+/// # Errors
+/// [`OpsError::Shape`] naming the token when an id is outside the table or a
+/// position past the position table, and when the shapes disagree.
+pub fn embed(
+    table: &[f32],
+    positions: Option<&[f32]>,
+    tokens: &[u32],
+    pos0: usize,
+    mut out: MatMut<'_>,
+) -> Result<(), OpsError> {
+    const OP: &str = "embed";
+    let c = out.cols;
+    if c == 0 || out.rows != tokens.len() || !table.len().is_multiple_of(c) {
+        return Err(OpsError::Shape {
+            op: OP,
+            what: format!(
+                "{} tokens into ({}, {c}) from a table of {} floats",
+                tokens.len(),
+                out.rows,
+                table.len()
+            ),
+        });
+    }
+    let vocab = table.len() / c;
+    for (t, &token) in tokens.iter().enumerate() {
+        let id = token as usize;
+        let row = table
+            .get(id * c..(id + 1) * c)
+            .ok_or_else(|| OpsError::Shape {
+                op: OP,
+                what: format!("token id {token} is outside the vocabulary of {vocab}"),
+            })?;
+        let dst = out.row_mut(t);
+        dst.copy_from_slice(row);
+        if let Some(pos_table) = positions {
+            let p = pos0 + t;
+            let prow = pos_table
+                .get(p * c..(p + 1) * c)
+                .ok_or_else(|| OpsError::Shape {
+                    op: OP,
+                    what: format!(
+                        "position {p} is past the {} learned positions",
+                        pos_table.len() / c
+                    ),
+                })?;
+            add_inplace(dst, prow)?;
+        }
+    }
+    Ok(())
+}

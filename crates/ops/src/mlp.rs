@@ -1,0 +1,84 @@
+//! The two MLP forms, each adding its output into the residual stream.
+//!
+//! - GPT-2: `r += proj(act(fc(x)))` with GELU (tanh or erf form).
+//! - Llama (Shazeer 2020, "GLU variants improve transformer"): SwiGLU,
+//!   `r += down(silu(gate(x)) ⊙ up(x))`.
+//!
+//! `x` is the normalized `(T, C)` input, `r` the `(T, C)` residual; the
+//! `(T, F)` hidden buffers come from the caller's plan.
+
+use smallmind_kernels::activation::{gelu_erf_inplace, gelu_tanh_inplace, silu_inplace};
+use smallmind_kernels::vector::mul_inplace;
+
+use crate::OpsError;
+use crate::linear::{Linear, linear, linear_accumulate};
+use crate::matrix::{MatMut, MatRef};
+
+/// The GELU form of a GPT-2 style MLP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gelu {
+    /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (HF `gelu_new`).
+    Tanh,
+    /// `0.5·x·(1 + erf(x/√2))` (HF `gelu`).
+    Erf,
+}
+
+/// `residual += proj(gelu(fc(x)))`, using `hidden` `(T, F)` as scratch.
+///
+/// # Errors
+/// [`OpsError::Shape`] when the views do not fit the layers.
+pub fn gelu_mlp(
+    fc: &Linear<'_>,
+    proj: &Linear<'_>,
+    gelu: Gelu,
+    x: MatRef<'_>,
+    mut hidden: MatMut<'_>,
+    residual: MatMut<'_>,
+) -> Result<(), OpsError> {
+    linear(fc, x, reborrow(&mut hidden))?;
+    let len = hidden.rows * hidden.ld;
+    let h = &mut hidden.data[..len];
+    match gelu {
+        Gelu::Tanh => gelu_tanh_inplace(h),
+        Gelu::Erf => gelu_erf_inplace(h),
+    }
+    linear_accumulate(proj, hidden.as_ref(), residual)
+}
+
+/// `residual += down(silu(gate(x)) ⊙ up(x))`, using `gate_buf` and `up_buf`
+/// `(T, F)` as scratch.
+///
+/// # Errors
+/// [`OpsError::Shape`] when the views do not fit the layers.
+pub fn swiglu_mlp(
+    gate: &Linear<'_>,
+    up: &Linear<'_>,
+    down: &Linear<'_>,
+    x: MatRef<'_>,
+    mut gate_buf: MatMut<'_>,
+    mut up_buf: MatMut<'_>,
+    residual: MatMut<'_>,
+) -> Result<(), OpsError> {
+    linear(gate, x, reborrow(&mut gate_buf))?;
+    linear(up, x, reborrow(&mut up_buf))?;
+    if gate_buf.ld != up_buf.ld {
+        return Err(OpsError::Shape {
+            op: "swiglu_mlp",
+            what: "gate and up buffers must share a row stride".into(),
+        });
+    }
+    let len = gate_buf.rows * gate_buf.ld;
+    let g = &mut gate_buf.data[..len];
+    silu_inplace(g);
+    mul_inplace(g, &up_buf.data[..len])?;
+    linear_accumulate(down, gate_buf.as_ref(), residual)
+}
+
+fn reborrow<'s>(m: &'s mut MatMut<'_>) -> MatMut<'s> {
+    MatMut {
+        data: m.data,
+        rows: m.rows,
+        cols: m.cols,
+        ld: m.ld,
+    }
+}
