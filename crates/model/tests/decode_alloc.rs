@@ -1,0 +1,103 @@
+//! Steady-state decode allocates nothing: a counting global allocator watches
+//! every thread while a session decodes, after a warm-up, at 1 and 2 threads.
+//!
+//! The loop runs inside `Session::install` (see the session docs: entering a
+//! rayon pool from outside makes its injector queue allocate now and then).
+//! This file holds a single `#[test]` so no other test allocates concurrently.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use smallmind_model::preset::Preset;
+use smallmind_model::{Model, Session, SessionOptions};
+
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn count(size: usize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: defers every call to `System`, only adding relaxed counter updates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Decodes greedily for `steps` tokens after a warm-up; returns the
+/// (allocations, bytes) of the counted steps.
+fn decode_allocations(model: &Arc<Model>, threads: usize, steps: usize) -> (usize, usize) {
+    let options = SessionOptions {
+        threads: Some(threads),
+        ..SessionOptions::default()
+    };
+    let mut session = Session::new(Arc::clone(model), &options).unwrap();
+    session.install(|s| {
+        let vocab = s.model().config().vocab_size as u32;
+        let prompt: Vec<u32> = (0..8).map(|i| (i * 5 + 1) % vocab).collect();
+        let mut next = common::argmax(s.prefill(&prompt).unwrap());
+        for _ in 0..4 {
+            next = common::argmax(s.decode(next).unwrap());
+        }
+        ALLOCATIONS.store(0, Ordering::SeqCst);
+        BYTES.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        for _ in 0..steps {
+            next = common::argmax(s.decode(next).unwrap());
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+    });
+    (ALLOCATIONS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst))
+}
+
+#[test]
+fn steady_state_decode_allocates_zero_bytes() {
+    // The counter works: a known allocation is seen.
+    COUNTING.store(true, Ordering::SeqCst);
+    let probe = std::hint::black_box(vec![1u8; 64]);
+    COUNTING.store(false, Ordering::SeqCst);
+    drop(probe);
+    assert!(BYTES.load(Ordering::SeqCst) >= 64, "the counting allocator sees nothing");
+
+    let models = [
+        ("tiny-llama", common::load("tiny-llama")),
+        ("M-small", Arc::new(Preset::Small.model(42).unwrap())),
+        ("M-medium", Arc::new(Preset::Medium.model(42).unwrap())),
+    ];
+    for (name, model) in &models {
+        for threads in [1, 2] {
+            let (allocs, bytes) = decode_allocations(model, threads, 32);
+            assert_eq!(
+                (allocs, bytes),
+                (0, 0),
+                "{name}, {threads} threads: decode allocated {allocs} times, {bytes} bytes over 32 tokens"
+            );
+        }
+    }
+}
