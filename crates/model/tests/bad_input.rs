@@ -23,13 +23,21 @@ fn edited_fixture(name: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
 }
 
 /// Rewrites `model.safetensors` after `change` edits the (name → (dtype, shape, bytes)) map.
-fn rewrite_tensors(dir: &Path, change: impl FnOnce(&mut HashMap<String, (Dtype, Vec<usize>, Vec<u8>)>)) {
+fn rewrite_tensors(
+    dir: &Path,
+    change: impl FnOnce(&mut HashMap<String, (Dtype, Vec<usize>, Vec<u8>)>),
+) {
     let path = dir.join("model.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let mut map: HashMap<_, _> = st
         .iter()
-        .map(|(n, v)| (n.to_owned(), (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
+        .map(|(n, v)| {
+            (
+                n.to_owned(),
+                (v.dtype(), v.shape().to_vec(), v.data().to_vec()),
+            )
+        })
         .collect();
     change(&mut map);
     let views: Vec<(String, TensorView<'_>)> = map
@@ -47,7 +55,10 @@ fn load_error(dir: &Path) -> ModelError {
 fn truncated_safetensors_is_an_error() {
     for keep in [0, 4, 8, 100, 300_000] {
         let dir = edited_fixture("tiny-llama", |d| {
-            let f = std::fs::OpenOptions::new().write(true).open(d.join("model.safetensors")).unwrap();
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("model.safetensors"))
+                .unwrap();
             f.set_len(keep).unwrap();
         });
         let err = load_error(dir.path());
@@ -66,7 +77,10 @@ fn corrupt_header_is_an_error() {
         bytes[8..40].copy_from_slice(&[b'#'; 32]);
         std::fs::write(&path, bytes).unwrap();
     });
-    assert!(matches!(load_error(dir.path()), ModelError::InvalidSafetensors { .. }));
+    assert!(matches!(
+        load_error(dir.path()),
+        ModelError::InvalidSafetensors { .. }
+    ));
 }
 
 #[test]
@@ -79,7 +93,11 @@ fn shape_mismatch_names_the_tensor() {
         })
     });
     match load_error(dir.path()) {
-        ModelError::ShapeMismatch { name: n, expected, actual } => {
+        ModelError::ShapeMismatch {
+            name: n,
+            expected,
+            actual,
+        } => {
             assert_eq!(n, name);
             assert_eq!((expected, actual), (vec![64, 64], vec![32, 128]));
         }
@@ -90,9 +108,14 @@ fn shape_mismatch_names_the_tensor() {
 #[test]
 fn missing_tensor_names_it() {
     let name = "model.layers.1.mlp.down_proj.weight";
-    let dir = edited_fixture("tiny-llama", |d| rewrite_tensors(d, |m| drop(m.remove(name))));
+    let dir = edited_fixture("tiny-llama", |d| {
+        rewrite_tensors(d, |m| drop(m.remove(name)))
+    });
     let err = load_error(dir.path());
-    assert!(matches!(&err, ModelError::MissingTensor { name: n } if n == name), "{err}");
+    assert!(
+        matches!(&err, ModelError::MissingTensor { name: n } if n == name),
+        "{err}"
+    );
     assert!(err.to_string().contains(name));
 }
 
@@ -106,7 +129,10 @@ fn unsupported_dtype_names_the_tensor() {
         })
     });
     let err = load_error(dir.path());
-    assert!(matches!(&err, ModelError::UnsupportedDType { name: n, .. } if n == name), "{err}");
+    assert!(
+        matches!(&err, ModelError::UnsupportedDType { name: n, .. } if n == name),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,14 +145,20 @@ fn missing_config_key_names_it() {
         std::fs::write(&path, v.to_string()).unwrap();
     });
     let err = load_error(dir.path());
-    assert!(matches!(err, ModelError::MissingConfigKey { key: "hidden_size" }), "{err}");
+    assert!(
+        matches!(err, ModelError::MissingConfigKey { key: "hidden_size" }),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_files_name_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_error(dir.path());
-    assert!(matches!(&err, ModelError::Io { path, .. } if path.ends_with("config.json")), "{err}");
+    assert!(
+        matches!(&err, ModelError::Io { path, .. } if path.ends_with("config.json")),
+        "{err}"
+    );
 }
 
 fn small_session(capacity: usize) -> Session {
@@ -150,10 +182,20 @@ fn token_outside_the_vocabulary_is_an_error() {
     let mut s = small_session(16);
     let err = s.prefill(&[1, 2, 128]).unwrap_err();
     assert!(
-        matches!(err, ModelError::TokenOutOfRange { token: 128, vocab_size: 128 }),
+        matches!(
+            err,
+            ModelError::TokenOutOfRange {
+                token: 128,
+                vocab_size: 128
+            }
+        ),
         "{err}"
     );
-    assert_eq!(s.position(), 0, "a rejected prompt leaves the session untouched");
+    assert_eq!(
+        s.position(),
+        0,
+        "a rejected prompt leaves the session untouched"
+    );
     assert!(s.decode(u32::MAX).is_err());
 }
 
@@ -163,13 +205,22 @@ fn context_overflow_is_an_error_and_leaves_the_session_usable() {
     s.prefill(&[1; 10]).unwrap();
     let err = s.prefill(&[1; 7]).unwrap_err();
     assert!(
-        matches!(err, ModelError::ContextOverflow { requested: 17, capacity: 16 }),
+        matches!(
+            err,
+            ModelError::ContextOverflow {
+                requested: 17,
+                capacity: 16
+            }
+        ),
         "{err}"
     );
     for _ in 0..6 {
         s.decode(3).unwrap();
     }
-    assert!(matches!(s.decode(3), Err(ModelError::ContextOverflow { .. })));
+    assert!(matches!(
+        s.decode(3),
+        Err(ModelError::ContextOverflow { .. })
+    ));
     s.truncate(4).unwrap();
     s.decode(3).unwrap();
     assert_eq!(s.position(), 5);
@@ -179,12 +230,27 @@ fn context_overflow_is_an_error_and_leaves_the_session_usable() {
 fn bad_session_settings_are_errors() {
     let model = common::load("tiny-llama");
     for options in [
-        SessionOptions { threads: Some(0), ..SessionOptions::default() },
-        SessionOptions { capacity: Some(0), ..SessionOptions::default() },
-        SessionOptions { capacity: Some(257), ..SessionOptions::default() },
-        SessionOptions { max_batch: 0, ..SessionOptions::default() },
+        SessionOptions {
+            threads: Some(0),
+            ..SessionOptions::default()
+        },
+        SessionOptions {
+            capacity: Some(0),
+            ..SessionOptions::default()
+        },
+        SessionOptions {
+            capacity: Some(257),
+            ..SessionOptions::default()
+        },
+        SessionOptions {
+            max_batch: 0,
+            ..SessionOptions::default()
+        },
     ] {
         let err = Session::new(Arc::clone(&model), &options).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidSetting { .. }), "{options:?}: {err}");
+        assert!(
+            matches!(err, ModelError::InvalidSetting { .. }),
+            "{options:?}: {err}"
+        );
     }
 }

@@ -73,7 +73,10 @@ fn decode_allocations(model: &Arc<Model>, threads: usize, steps: usize) -> (usiz
         }
         COUNTING.store(false, Ordering::SeqCst);
     });
-    (ALLOCATIONS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst))
+    (
+        ALLOCATIONS.load(Ordering::SeqCst),
+        BYTES.load(Ordering::SeqCst),
+    )
 }
 
 #[test]
@@ -83,7 +86,10 @@ fn steady_state_decode_allocates_zero_bytes() {
     let probe = std::hint::black_box(vec![1u8; 64]);
     COUNTING.store(false, Ordering::SeqCst);
     drop(probe);
-    assert!(BYTES.load(Ordering::SeqCst) >= 64, "the counting allocator sees nothing");
+    assert!(
+        BYTES.load(Ordering::SeqCst) >= 64,
+        "the counting allocator sees nothing"
+    );
 
     let models = [
         ("tiny-llama", common::load("tiny-llama")),
