@@ -196,7 +196,7 @@ impl ModelConfig {
                 format!("{} does not fit u32 token ids", self.vocab_size),
             ));
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(invalid(
                 Field::NumKvHeads.key(arch),
                 format!(
@@ -261,7 +261,7 @@ impl ModelConfig {
 
     fn validate_llama(&self) -> Result<()> {
         let arch = Architecture::Llama;
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(invalid(
                 Field::HeadDim.key(arch),
                 format!("{} is odd; RoPE rotates pairs of dimensions", self.head_dim),
@@ -608,7 +608,7 @@ fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
     if num_heads == 0 {
         return Err(invalid("n_head", "must be at least 1".into()));
     }
-    if hidden_size % num_heads != 0 {
+    if !hidden_size.is_multiple_of(num_heads) {
         return Err(invalid(
             "n_head",
             format!("the width n_embd = {hidden_size} is not divisible by {num_heads} heads"),
@@ -707,7 +707,7 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
         None if num_heads == 0 => {
             return Err(invalid("num_attention_heads", "must be at least 1".into()));
         }
-        None if hidden_size % num_heads == 0 => hidden_size / num_heads,
+        None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
         None => {
             return Err(invalid(
                 "num_attention_heads",

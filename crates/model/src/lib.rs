@@ -6,7 +6,7 @@
 //! - [`config`]: [`ModelConfig`] from HF `config.json`;
 //! - [`preset`]: the benchmark presets with seeded random weights;
 //! - [`sampler`]: greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded.
-//! - [`error`]: [`ModelError`].
+//! - [`error`][]: [`ModelError`].
 
 pub mod config;
 pub mod error;
@@ -15,3 +15,4 @@ pub mod sampler;
 
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
+pub use preset::{NamedTensor, PRESET_SEED, Preset};
