@@ -166,7 +166,9 @@ impl ModelConfig {
     /// - Llama: an even `head_dim` (RoPE rotates pairs), a finite
     ///   `rope_theta > 0`, SiLU;
     /// - a finite `norm_eps > 0`;
-    /// - the parameter count fits `usize`.
+    /// - the parameter count, and the element count of a key/value cache over
+    ///   the full context, fit `usize` (so consumers can size buffers with
+    ///   plain arithmetic).
     ///
     /// Errors name the Hugging Face key of the architecture (e.g. `n_embd`
     /// for a GPT-2 width, `hidden_size` for Llama).
@@ -219,6 +221,12 @@ impl ModelConfig {
             return Err(invalid(
                 Field::HiddenSize.key(arch),
                 "the parameter count overflows usize".into(),
+            ));
+        }
+        if self.checked_kv_cache_len().is_none() {
+            return Err(invalid(
+                Field::MaxPositions.key(arch),
+                "a key/value cache over the full context would overflow usize".into(),
             ));
         }
         Ok(())
@@ -313,6 +321,15 @@ impl ModelConfig {
     /// [`ModelConfig::validate`] rejects it.
     pub fn param_count(&self) -> usize {
         self.checked_param_count().unwrap_or(usize::MAX)
+    }
+
+    /// Elements of a key/value cache over the full context:
+    /// `2 · num_layers · max_position_embeddings · kv_dim`.
+    fn checked_kv_cache_len(&self) -> Option<usize> {
+        self.num_layers
+            .checked_mul(self.max_position_embeddings)?
+            .checked_mul(self.num_kv_heads.checked_mul(self.head_dim)?)?
+            .checked_mul(2)
     }
 
     fn checked_param_count(&self) -> Option<usize> {
@@ -423,19 +440,26 @@ fn invalid(key: &'static str, reason: String) -> ModelError {
     ModelError::InvalidConfig { key, reason }
 }
 
+/// At most [`MAX_QUOTED_CHARS`] characters of `text`, with `…` if cut, so
+/// error messages stay short whatever the input.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Longest piece of a config string quoted in an error message.
+const MAX_QUOTED_CHARS: usize = 40;
+
 /// A short description of a JSON value for error messages (bounded length,
 /// whatever the input).
 fn describe(value: &Value) -> String {
-    const MAX_CHARS: usize = 40;
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() > MAX_CHARS => {
-            let head: String = s.chars().take(MAX_CHARS).collect();
-            format!("the string \"{head}…\"")
-        }
-        Value::String(s) => format!("the string \"{s}\""),
+        Value::String(s) => format!("the string \"{}\"", clip(s)),
         Value::Array(a) => format!("an array of {} items", a.len()),
         Value::Object(_) => "an object".into(),
     }
@@ -553,7 +577,7 @@ fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
         return match model_type {
             "gpt2" => Ok(Architecture::Gpt2),
             "llama" => Ok(Architecture::Llama),
-            other => Err(ModelError::UnsupportedArchitecture(other.to_owned())),
+            other => Err(ModelError::UnsupportedArchitecture(clip(other))),
         };
     }
     let Some(list) = keys.get("architectures") else {
@@ -582,9 +606,7 @@ fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
         }
     }
     Err(ModelError::UnsupportedArchitecture(
-        first_unknown
-            .unwrap_or("(empty architectures list)")
-            .to_owned(),
+        first_unknown.map_or_else(|| "(empty architectures list)".to_owned(), clip),
     ))
 }
 
@@ -596,7 +618,8 @@ fn gpt2_activation(name: &str) -> Result<Activation> {
         other => Err(invalid(
             "activation_function",
             format!(
-                "`{other}` is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu)"
+                "`{}` is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu)",
+                clip(other)
             ),
         )),
     }
@@ -673,7 +696,10 @@ fn check_rope_type(key: &'static str, rope: &Keys<'_>) -> Result<()> {
         None | Some("default") => Ok(()),
         Some(other) => Err(invalid(
             key,
-            format!("rope type `{other}` is not supported (only default RoPE is implemented)"),
+            format!(
+                "rope type `{}` is not supported (only default RoPE is implemented)",
+                clip(other)
+            ),
         )),
     }
 }
@@ -723,7 +749,7 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
         other => {
             return Err(invalid(
                 "hidden_act",
-                format!("`{other}` is not supported (supported: silu)"),
+                format!("`{}` is not supported (supported: silu)", clip(other)),
             ));
         }
     };

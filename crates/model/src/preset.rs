@@ -77,7 +77,7 @@ impl NamedTensor {
     }
 }
 
-/// The shape of one preset: `(vocab, context, d, layers, heads, tied)`.
+/// The WORKLOADS.md row of one preset.
 struct Shape {
     vocab: usize,
     context: usize,

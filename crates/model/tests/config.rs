@@ -639,6 +639,8 @@ fn huge_sizes_do_not_overflow() {
     );
     let huge = with(huge, "n_head", json!(1));
     assert_invalid(parse(&huge), "n_embd", "overflow");
+    let endless = with(llama_json(), "max_position_embeddings", json!(1u64 << 62));
+    assert_invalid(parse(&endless), "max_position_embeddings", "overflow");
     let too_many_tokens = with(gpt2_json(), "vocab_size", json!((1u64 << 32) + 1));
     assert_invalid(parse(&too_many_tokens), "vocab_size", "u32");
     let big_gpt2_width = with(
@@ -823,6 +825,9 @@ fn check_ok(result: Result<ModelConfig>) {
     if let Ok(config) = result {
         config.validate().unwrap();
         assert!(config.param_count() < usize::MAX);
+        // The full-context KV cache size is computable without overflow.
+        let kv = config.num_layers * config.max_position_embeddings * config.kv_dim();
+        assert!(kv.checked_mul(2).is_some());
         assert_eq!(
             config.num_heads,
             config.kv_group_size() * config.num_kv_heads
@@ -858,5 +863,35 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,200}") {
         check_ok(ModelConfig::from_hf_json(&text));
+    }
+}
+
+#[test]
+fn messages_read_well() {
+    let cases = [
+        parse(&without(llama_json(), "hidden_size")).unwrap_err(),
+        parse(&with(gpt2_json(), "activation_function", json!("relu"))).unwrap_err(),
+        parse(&with(llama_json(), "num_key_value_heads", json!(3))).unwrap_err(),
+        parse(&with(
+            llama_json(),
+            "rope_parameters",
+            json!({"rope_type": "llama3"}),
+        ))
+        .unwrap_err(),
+        parse(&with(llama_json(), "model_type", json!("mistral"))).unwrap_err(),
+        parse(&with(llama_json(), "hidden_size", json!("x".repeat(500)))).unwrap_err(),
+        parse(&with(llama_json(), "hidden_act", json!("é".repeat(500)))).unwrap_err(),
+        parse(&with(llama_json(), "model_type", json!("m".repeat(500)))).unwrap_err(),
+        parse(&with(
+            llama_json(),
+            "rope_scaling",
+            json!({"type": "y".repeat(500)}),
+        ))
+        .unwrap_err(),
+    ];
+    for err in &cases {
+        let msg = err.to_string();
+        println!("{msg}");
+        assert!(msg.len() < 200, "{msg}");
     }
 }
