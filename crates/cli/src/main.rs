@@ -21,7 +21,11 @@ use smallmind_model::sampler::{Sampler, SamplerConfig, StopCriteria};
 use smallmind_model::{Model, Session, SessionOptions, loader};
 
 #[derive(Parser, Debug)]
-#[command(name = "smallmind", version, about = "Fast CPU inference for small transformers")]
+#[command(
+    name = "smallmind",
+    version,
+    about = "Fast CPU inference for small transformers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -8,6 +8,15 @@
 //! - **Llama** (`model_type: "llama"`, also SmolLM2): token embeddings only,
 //!   RMSNorm, RoPE, grouped-query attention, a SwiGLU MLP
 //!   `down(silu(gate(x)) · up(x))`.
+//!
+//! [`ModelConfig::validate`] checks the invariants every consumer relies on;
+//! parsing and presets both end with it.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ModelError, Result};
 
 /// The transformer family, which fixes the block structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,4 +75,703 @@ pub struct ModelConfig {
     pub bos_token_id: Option<u32>,
     /// End-of-sequence tokens (HF allows one id or a list).
     pub eos_token_ids: Vec<u32>,
+}
+
+/// RoPE base used when a Llama config gives none (HF `LlamaConfig` default).
+pub const DEFAULT_ROPE_THETA: f32 = 10_000.0;
+/// GPT-2 LayerNorm epsilon when the config gives none (HF `GPT2Config` default).
+pub const DEFAULT_GPT2_LAYER_NORM_EPS: f32 = 1e-5;
+/// Llama RMSNorm epsilon when the config gives none (HF `LlamaConfig` default).
+pub const DEFAULT_LLAMA_RMS_NORM_EPS: f32 = 1e-6;
+
+impl ModelConfig {
+    /// Parses a Hugging Face `config.json` (GPT-2 or Llama family) and
+    /// validates it.
+    ///
+    /// The family comes from `model_type` (`"gpt2"`, `"llama"`), or, when
+    /// that key is absent, from `architectures` (`GPT2LMHeadModel`,
+    /// `LlamaForCausalLM`). Keys and defaults:
+    ///
+    /// | field | GPT-2 key (default) | Llama key (default) |
+    /// |---|---|---|
+    /// | `vocab_size` | `vocab_size` | `vocab_size` |
+    /// | `hidden_size` | `n_embd` | `hidden_size` |
+    /// | `num_layers` | `n_layer` | `num_hidden_layers` |
+    /// | `num_heads` | `n_head` | `num_attention_heads` |
+    /// | `num_kv_heads` | = `n_head` | `num_key_value_heads` (= heads) |
+    /// | `head_dim` | `n_embd / n_head` (must divide) | `head_dim` (`hidden_size / heads`, must divide) |
+    /// | `intermediate_size` | `n_inner` (null: `4·n_embd`) | `intermediate_size` |
+    /// | `max_position_embeddings` | `n_positions`, else `n_ctx` | `max_position_embeddings` |
+    /// | `norm_eps` | `layer_norm_epsilon` (1e-5) | `rms_norm_eps` (1e-6) |
+    /// | `rope_theta` | unused (10000) | `rope_parameters.rope_theta`, else `rope_theta` (10000) |
+    /// | `activation` | `activation_function` (`gelu_new`) | `hidden_act` (`silu`) |
+    /// | `tie_word_embeddings` | `tie_word_embeddings` (true) | `tie_word_embeddings` (false) |
+    /// | `attention_bias` | always true | `attention_bias` (false) |
+    /// | `mlp_bias` | always true | `mlp_bias` (false) |
+    /// | `bos_token_id` | `bos_token_id` (none) | `bos_token_id` (none) |
+    /// | `eos_token_ids` | `eos_token_id`, one id or a list (none) | same |
+    ///
+    /// A JSON `null` counts as absent. Keys without a default are required.
+    /// Only default RoPE is implemented: a `rope_type` (in `rope_parameters`
+    /// or `rope_scaling`) other than `"default"` is rejected, as are GPT-2's
+    /// `scale_attn_by_inverse_layer_idx: true` and `scale_attn_weights: false`,
+    /// which would change the attention we compute.
+    ///
+    /// # Errors
+    /// [`ModelError::ConfigJson`] for malformed JSON,
+    /// [`ModelError::UnsupportedArchitecture`] for another family,
+    /// [`ModelError::MissingConfigKey`] for an absent required key,
+    /// [`ModelError::InvalidConfig`] for a value of the wrong type or an
+    /// impossible value (zero sizes, heads that do not divide, eps ≤ 0, an
+    /// unsupported activation or RoPE type). Never panics.
+    pub fn from_hf_json(text: &str) -> Result<Self> {
+        let value: Value = serde_json::from_str(text)?;
+        let Value::Object(map) = &value else {
+            return Err(invalid(
+                "config.json",
+                format!("expected a JSON object, found {}", describe(&value)),
+            ));
+        };
+        let keys = Keys(map);
+        let config = match detect_architecture(&keys)? {
+            Architecture::Gpt2 => parse_gpt2(&keys)?,
+            Architecture::Llama => parse_llama(&keys)?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a Hugging Face `config.json` file; see
+    /// [`ModelConfig::from_hf_json`].
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] naming the path if the file cannot be read, else
+    /// the errors of [`ModelConfig::from_hf_json`].
+    pub fn from_hf_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_hf_json(&text)
+    }
+
+    /// Checks the invariants the rest of the crate relies on.
+    ///
+    /// - every size (vocabulary, width, layers, heads, KV heads, head width,
+    ///   MLP width, context) is nonzero and the vocabulary fits `u32` ids;
+    /// - the query heads are a multiple of the KV heads;
+    /// - GPT-2: `num_heads · head_dim == hidden_size`, no grouped-query
+    ///   attention, biases on, a GELU activation;
+    /// - Llama: an even `head_dim` (RoPE rotates pairs), a finite
+    ///   `rope_theta > 0`, SiLU;
+    /// - a finite `norm_eps > 0`;
+    /// - the parameter count, and the element count of a key/value cache over
+    ///   the full context, fit `usize` (so consumers can size buffers with
+    ///   plain arithmetic).
+    ///
+    /// Errors name the Hugging Face key of the architecture (e.g. `n_embd`
+    /// for a GPT-2 width, `hidden_size` for Llama).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidConfig`] naming the first violated invariant.
+    pub fn validate(&self) -> Result<()> {
+        let arch = self.architecture;
+        let nonzero = [
+            (Field::VocabSize, self.vocab_size),
+            (Field::HiddenSize, self.hidden_size),
+            (Field::NumLayers, self.num_layers),
+            (Field::NumHeads, self.num_heads),
+            (Field::NumKvHeads, self.num_kv_heads),
+            (Field::HeadDim, self.head_dim),
+            (Field::IntermediateSize, self.intermediate_size),
+            (Field::MaxPositions, self.max_position_embeddings),
+        ];
+        for (field, value) in nonzero {
+            if value == 0 {
+                return Err(invalid(field.key(arch), "must be at least 1".into()));
+            }
+        }
+        if u32::try_from(self.vocab_size - 1).is_err() {
+            return Err(invalid(
+                Field::VocabSize.key(arch),
+                format!("{} does not fit u32 token ids", self.vocab_size),
+            ));
+        }
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
+            return Err(invalid(
+                Field::NumKvHeads.key(arch),
+                format!(
+                    "{} query heads are not a multiple of {} key/value heads",
+                    self.num_heads, self.num_kv_heads
+                ),
+            ));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err(invalid(
+                Field::NormEps.key(arch),
+                format!("must be finite and > 0, got {}", self.norm_eps),
+            ));
+        }
+        match arch {
+            Architecture::Gpt2 => self.validate_gpt2()?,
+            Architecture::Llama => self.validate_llama()?,
+        }
+        if self.checked_param_count().is_none() {
+            return Err(invalid(
+                Field::HiddenSize.key(arch),
+                "the parameter count overflows usize".into(),
+            ));
+        }
+        if self.checked_kv_cache_len().is_none() {
+            return Err(invalid(
+                Field::MaxPositions.key(arch),
+                "a key/value cache over the full context would overflow usize".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_gpt2(&self) -> Result<()> {
+        let arch = Architecture::Gpt2;
+        if self.num_heads.checked_mul(self.head_dim) != Some(self.hidden_size) {
+            return Err(invalid(
+                Field::NumHeads.key(arch),
+                format!(
+                    "{} heads of width {} do not make the width {}",
+                    self.num_heads, self.head_dim, self.hidden_size
+                ),
+            ));
+        }
+        if self.num_kv_heads != self.num_heads {
+            return Err(invalid(
+                Field::NumKvHeads.key(arch),
+                "GPT-2 has no grouped-query attention: key/value heads must equal heads".into(),
+            ));
+        }
+        if !(self.attention_bias && self.mlp_bias) {
+            return Err(invalid(
+                "bias",
+                "GPT-2 projections always carry biases".into(),
+            ));
+        }
+        if !matches!(self.activation, Activation::GeluTanh | Activation::GeluErf) {
+            return Err(invalid(
+                Field::Activation.key(arch),
+                format!(
+                    "{:?} is not a GPT-2 activation (GELU, tanh or erf form)",
+                    self.activation
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_llama(&self) -> Result<()> {
+        let arch = Architecture::Llama;
+        if !self.head_dim.is_multiple_of(2) {
+            return Err(invalid(
+                Field::HeadDim.key(arch),
+                format!("{} is odd; RoPE rotates pairs of dimensions", self.head_dim),
+            ));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return Err(invalid(
+                Field::RopeTheta.key(arch),
+                format!("must be finite and > 0, got {}", self.rope_theta),
+            ));
+        }
+        if self.activation != Activation::Silu {
+            return Err(invalid(
+                Field::Activation.key(arch),
+                format!("{:?} is not a Llama activation (silu)", self.activation),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Width of all query heads together, `num_heads · head_dim`.
+    pub fn q_dim(&self) -> usize {
+        self.num_heads.saturating_mul(self.head_dim)
+    }
+
+    /// Width of all key (or value) heads together, `num_kv_heads · head_dim`.
+    pub fn kv_dim(&self) -> usize {
+        self.num_kv_heads.saturating_mul(self.head_dim)
+    }
+
+    /// Query heads sharing one key/value head (1 without grouped-query
+    /// attention; 0 if `num_kv_heads` is 0, which [`ModelConfig::validate`] rejects).
+    pub fn kv_group_size(&self) -> usize {
+        self.num_heads.checked_div(self.num_kv_heads).unwrap_or(0)
+    }
+
+    /// The exact number of parameters (scalars) the architecture has.
+    ///
+    /// - GPT-2: `wte` `V·d` + `wpe` `P·d` + per layer (`ln_1` `2d`, `c_attn`
+    ///   `d·3d + 3d`, `c_proj` `d·d + d`, `ln_2` `2d`, `c_fc` `d·f + f`,
+    ///   `mlp.c_proj` `f·d + d`) + `ln_f` `2d` + an untied LM head `V·d`.
+    /// - Llama: `embed_tokens` `V·d` + per layer (input norm `d`, `q`
+    ///   `d·q_dim`, `k` and `v` `d·kv_dim` each, `o` `q_dim·d`, post norm
+    ///   `d`, `gate` and `up` `d·f` each, `down` `f·d`, plus `q_dim + 2·kv_dim
+    ///   + d` with attention biases and `2f + d` with MLP biases) + final
+    ///   norm `d` + an untied LM head `V·d`.
+    ///
+    /// Saturates at `usize::MAX` for a config so large that
+    /// [`ModelConfig::validate`] rejects it.
+    pub fn param_count(&self) -> usize {
+        self.checked_param_count().unwrap_or(usize::MAX)
+    }
+
+    /// Elements of a key/value cache over the full context:
+    /// `2 · num_layers · max_position_embeddings · kv_dim`.
+    fn checked_kv_cache_len(&self) -> Option<usize> {
+        self.num_layers
+            .checked_mul(self.max_position_embeddings)?
+            .checked_mul(self.num_kv_heads.checked_mul(self.head_dim)?)?
+            .checked_mul(2)
+    }
+
+    fn checked_param_count(&self) -> Option<usize> {
+        let d = self.hidden_size;
+        let embed = self.vocab_size.checked_mul(d)?;
+        let per_layer = match self.architecture {
+            Architecture::Gpt2 => self.gpt2_layer_params()?,
+            Architecture::Llama => self.llama_layer_params()?,
+        };
+        let (positions, final_norm) = match self.architecture {
+            Architecture::Gpt2 => (self.max_position_embeddings.checked_mul(d)?, 2 * d),
+            Architecture::Llama => (0, d),
+        };
+        let lm_head = if self.tie_word_embeddings { 0 } else { embed };
+        let layers = per_layer.checked_mul(self.num_layers)?;
+        [positions, layers, final_norm, lm_head]
+            .into_iter()
+            .try_fold(embed, usize::checked_add)
+    }
+
+    /// One GPT-2 block: two LayerNorms, fused QKV, output projection, MLP, all with biases.
+    fn gpt2_layer_params(&self) -> Option<usize> {
+        let d = self.hidden_size;
+        let f = self.intermediate_size;
+        let norms = d.checked_mul(4)?;
+        let qkv = linear_params(d, d.checked_mul(3)?, true)?;
+        let proj = linear_params(d, d, true)?;
+        let fc = linear_params(d, f, true)?;
+        let down = linear_params(f, d, true)?;
+        [qkv, proj, fc, down]
+            .into_iter()
+            .try_fold(norms, usize::checked_add)
+    }
+
+    /// One Llama block: two RMSNorms, Q/K/V/O, gate/up/down.
+    fn llama_layer_params(&self) -> Option<usize> {
+        let d = self.hidden_size;
+        let f = self.intermediate_size;
+        let q_dim = self.num_heads.checked_mul(self.head_dim)?;
+        let kv_dim = self.num_kv_heads.checked_mul(self.head_dim)?;
+        let (ab, mb) = (self.attention_bias, self.mlp_bias);
+        let norms = d.checked_mul(2)?;
+        let parts = [
+            linear_params(d, q_dim, ab)?,
+            linear_params(d, kv_dim, ab)?,
+            linear_params(d, kv_dim, ab)?,
+            linear_params(q_dim, d, ab)?,
+            linear_params(d, f, mb)?,
+            linear_params(d, f, mb)?,
+            linear_params(f, d, mb)?,
+        ];
+        parts.into_iter().try_fold(norms, usize::checked_add)
+    }
+}
+
+/// Parameters of a projection from `inputs` to `outputs`, with an optional bias.
+fn linear_params(inputs: usize, outputs: usize, bias: bool) -> Option<usize> {
+    let bias = if bias { outputs } else { 0 };
+    inputs.checked_mul(outputs)?.checked_add(bias)
+}
+
+/// The config fields whose Hugging Face key depends on the architecture.
+#[derive(Clone, Copy)]
+enum Field {
+    VocabSize,
+    HiddenSize,
+    NumLayers,
+    NumHeads,
+    NumKvHeads,
+    HeadDim,
+    IntermediateSize,
+    MaxPositions,
+    NormEps,
+    RopeTheta,
+    Activation,
+}
+
+impl Field {
+    /// The Hugging Face key of this field for `arch`, used in error messages.
+    fn key(self, arch: Architecture) -> &'static str {
+        use Architecture::{Gpt2, Llama};
+        match (self, arch) {
+            (Field::VocabSize, _) => "vocab_size",
+            (Field::HiddenSize, Gpt2) => "n_embd",
+            (Field::HiddenSize, Llama) => "hidden_size",
+            (Field::NumLayers, Gpt2) => "n_layer",
+            (Field::NumLayers, Llama) => "num_hidden_layers",
+            (Field::NumHeads, Gpt2) => "n_head",
+            (Field::NumHeads, Llama) => "num_attention_heads",
+            (Field::NumKvHeads, Gpt2) => "n_head",
+            (Field::NumKvHeads, Llama) => "num_key_value_heads",
+            (Field::HeadDim, Gpt2) => "n_head",
+            (Field::HeadDim, Llama) => "head_dim",
+            (Field::IntermediateSize, Gpt2) => "n_inner",
+            (Field::IntermediateSize, Llama) => "intermediate_size",
+            (Field::MaxPositions, Gpt2) => "n_positions",
+            (Field::MaxPositions, Llama) => "max_position_embeddings",
+            (Field::NormEps, Gpt2) => "layer_norm_epsilon",
+            (Field::NormEps, Llama) => "rms_norm_eps",
+            (Field::RopeTheta, _) => "rope_theta",
+            (Field::Activation, Gpt2) => "activation_function",
+            (Field::Activation, Llama) => "hidden_act",
+        }
+    }
+}
+
+fn invalid(key: &'static str, reason: String) -> ModelError {
+    ModelError::InvalidConfig { key, reason }
+}
+
+/// At most [`MAX_QUOTED_CHARS`] characters of `text`, with `…` if cut, so
+/// error messages stay short whatever the input.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Longest piece of a config string quoted in an error message.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// A short description of a JSON value for error messages (bounded length,
+/// whatever the input).
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string \"{}\"", clip(s)),
+        Value::Array(a) => format!("an array of {} items", a.len()),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Typed access to the keys of one JSON object; `null` counts as absent.
+struct Keys<'a>(&'a Map<String, Value>);
+
+impl<'a> Keys<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    fn usize_opt(&self, key: &'static str) -> Result<Option<usize>> {
+        self.get(key).map(|v| as_usize(key, v)).transpose()
+    }
+
+    fn usize_req(&self, key: &'static str) -> Result<usize> {
+        self.usize_opt(key)?
+            .ok_or(ModelError::MissingConfigKey { key })
+    }
+
+    fn f32_opt(&self, key: &'static str) -> Result<Option<f32>> {
+        self.get(key).map(|v| as_f32(key, v)).transpose()
+    }
+
+    fn bool_opt(&self, key: &'static str) -> Result<Option<bool>> {
+        self.get(key)
+            .map(|v| {
+                v.as_bool().ok_or_else(|| {
+                    invalid(key, format!("expected a boolean, found {}", describe(v)))
+                })
+            })
+            .transpose()
+    }
+
+    fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>> {
+        self.get(key)
+            .map(|v| {
+                v.as_str().ok_or_else(|| {
+                    invalid(key, format!("expected a string, found {}", describe(v)))
+                })
+            })
+            .transpose()
+    }
+
+    fn object_opt(&self, key: &'static str) -> Result<Option<Keys<'a>>> {
+        self.get(key)
+            .map(|v| {
+                v.as_object().map(Keys).ok_or_else(|| {
+                    invalid(key, format!("expected an object, found {}", describe(v)))
+                })
+            })
+            .transpose()
+    }
+
+    /// `bos_token_id`: one id or absent.
+    fn bos_token_id(&self) -> Result<Option<u32>> {
+        const KEY: &str = "bos_token_id";
+        self.get(KEY).map(|v| as_token_id(KEY, v)).transpose()
+    }
+
+    /// `eos_token_id`: one id, a list of ids, or absent.
+    fn eos_token_ids(&self) -> Result<Vec<u32>> {
+        const KEY: &str = "eos_token_id";
+        match self.get(KEY) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items.iter().map(|v| as_token_id(KEY, v)).collect(),
+            Some(v) => Ok(vec![as_token_id(KEY, v)?]),
+        }
+    }
+}
+
+fn as_usize(key: &'static str, value: &Value) -> Result<usize> {
+    value
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("expected a non-negative integer, found {}", describe(value)),
+            )
+        })
+}
+
+fn as_f32(key: &'static str, value: &Value) -> Result<f32> {
+    let wide = value
+        .as_f64()
+        .ok_or_else(|| invalid(key, format!("expected a number, found {}", describe(value))))?;
+    // Rounds to nearest; values beyond f32's range become ±inf, caught below.
+    #[allow(clippy::cast_possible_truncation)]
+    let narrow = wide as f32;
+    if narrow.is_finite() {
+        Ok(narrow)
+    } else {
+        Err(invalid(key, format!("{wide} does not fit a finite f32")))
+    }
+}
+
+fn as_token_id(key: &'static str, value: &Value) -> Result<u32> {
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("expected a token id (u32), found {}", describe(value)),
+            )
+        })
+}
+
+/// The family from `model_type`, or from `architectures` when that is absent.
+fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
+    if let Some(model_type) = keys.str_opt("model_type")? {
+        return match model_type {
+            "gpt2" => Ok(Architecture::Gpt2),
+            "llama" => Ok(Architecture::Llama),
+            other => Err(ModelError::UnsupportedArchitecture(clip(other))),
+        };
+    }
+    let Some(list) = keys.get("architectures") else {
+        return Err(ModelError::MissingConfigKey { key: "model_type" });
+    };
+    let Some(names) = list.as_array() else {
+        return Err(invalid(
+            "architectures",
+            format!("expected an array of strings, found {}", describe(list)),
+        ));
+    };
+    let mut first_unknown = None;
+    for name in names {
+        match name.as_str() {
+            Some("GPT2LMHeadModel") => return Ok(Architecture::Gpt2),
+            Some("LlamaForCausalLM") => return Ok(Architecture::Llama),
+            Some(other) => {
+                first_unknown.get_or_insert(other);
+            }
+            None => {
+                return Err(invalid(
+                    "architectures",
+                    format!("expected a string, found {}", describe(name)),
+                ));
+            }
+        }
+    }
+    Err(ModelError::UnsupportedArchitecture(
+        first_unknown.map_or_else(|| "(empty architectures list)".to_owned(), clip),
+    ))
+}
+
+/// GPT-2 `activation_function` → [`Activation`].
+fn gpt2_activation(name: &str) -> Result<Activation> {
+    match name {
+        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
+        "gelu" => Ok(Activation::GeluErf),
+        other => Err(invalid(
+            "activation_function",
+            format!(
+                "`{}` is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu)",
+                clip(other)
+            ),
+        )),
+    }
+}
+
+fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
+    let hidden_size = keys.usize_req("n_embd")?;
+    let num_heads = keys.usize_req("n_head")?;
+    if num_heads == 0 {
+        return Err(invalid("n_head", "must be at least 1".into()));
+    }
+    if !hidden_size.is_multiple_of(num_heads) {
+        return Err(invalid(
+            "n_head",
+            format!("the width n_embd = {hidden_size} is not divisible by {num_heads} heads"),
+        ));
+    }
+    let max_position_embeddings = match keys.usize_opt("n_positions")? {
+        Some(n) => n,
+        None => keys
+            .usize_opt("n_ctx")?
+            .ok_or(ModelError::MissingConfigKey { key: "n_positions" })?,
+    };
+    let intermediate_size = match keys.usize_opt("n_inner")? {
+        Some(n) => n,
+        None => hidden_size
+            .checked_mul(4)
+            .ok_or_else(|| invalid("n_embd", format!("{hidden_size} is too large")))?,
+    };
+    if keys.bool_opt("scale_attn_by_inverse_layer_idx")? == Some(true) {
+        return Err(invalid(
+            "scale_attn_by_inverse_layer_idx",
+            "`true` is not supported".into(),
+        ));
+    }
+    if keys.bool_opt("scale_attn_weights")? == Some(false) {
+        return Err(invalid(
+            "scale_attn_weights",
+            "`false` is not supported".into(),
+        ));
+    }
+    let activation = gpt2_activation(keys.str_opt("activation_function")?.unwrap_or("gelu_new"))?;
+    Ok(ModelConfig {
+        architecture: Architecture::Gpt2,
+        vocab_size: keys.usize_req("vocab_size")?,
+        hidden_size,
+        num_layers: keys.usize_req("n_layer")?,
+        num_heads,
+        num_kv_heads: num_heads,
+        head_dim: hidden_size / num_heads,
+        intermediate_size,
+        max_position_embeddings,
+        norm_eps: keys
+            .f32_opt("layer_norm_epsilon")?
+            .unwrap_or(DEFAULT_GPT2_LAYER_NORM_EPS),
+        rope_theta: DEFAULT_ROPE_THETA,
+        activation,
+        tie_word_embeddings: keys.bool_opt("tie_word_embeddings")?.unwrap_or(true),
+        attention_bias: true,
+        mlp_bias: true,
+        bos_token_id: keys.bos_token_id()?,
+        eos_token_ids: keys.eos_token_ids()?,
+    })
+}
+
+/// Rejects any RoPE variant but the default one, naming the key and type.
+fn check_rope_type(key: &'static str, rope: &Keys<'_>) -> Result<()> {
+    // transformers 5 and recent 4.x write `rope_type`; older configs `type`.
+    let rope_type = match rope.str_opt("rope_type")? {
+        Some(t) => Some(t),
+        None => rope.str_opt("type")?,
+    };
+    match rope_type {
+        None | Some("default") => Ok(()),
+        Some(other) => Err(invalid(
+            key,
+            format!(
+                "rope type `{}` is not supported (only default RoPE is implemented)",
+                clip(other)
+            ),
+        )),
+    }
+}
+
+/// RoPE θ: `rope_parameters.rope_theta` (transformers 5), else the top-level
+/// `rope_theta`, else 10000. Non-default RoPE types are rejected.
+fn llama_rope_theta(keys: &Keys<'_>) -> Result<f32> {
+    if let Some(scaling) = keys.object_opt("rope_scaling")? {
+        check_rope_type("rope_scaling", &scaling)?;
+    }
+    let nested = match keys.object_opt("rope_parameters")? {
+        Some(params) => {
+            check_rope_type("rope_parameters", &params)?;
+            params.f32_opt("rope_theta")?
+        }
+        None => None,
+    };
+    let theta = match nested {
+        Some(theta) => theta,
+        None => keys.f32_opt("rope_theta")?.unwrap_or(DEFAULT_ROPE_THETA),
+    };
+    Ok(theta)
+}
+
+fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
+    let hidden_size = keys.usize_req("hidden_size")?;
+    let num_heads = keys.usize_req("num_attention_heads")?;
+    let num_kv_heads = keys.usize_opt("num_key_value_heads")?.unwrap_or(num_heads);
+    let head_dim = match keys.usize_opt("head_dim")? {
+        Some(hd) => hd,
+        None if num_heads == 0 => {
+            return Err(invalid("num_attention_heads", "must be at least 1".into()));
+        }
+        None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
+        None => {
+            return Err(invalid(
+                "num_attention_heads",
+                format!(
+                    "the width hidden_size = {hidden_size} is not divisible by {num_heads} heads \
+                     (give head_dim explicitly)"
+                ),
+            ));
+        }
+    };
+    let activation = match keys.str_opt("hidden_act")?.unwrap_or("silu") {
+        "silu" => Activation::Silu,
+        other => {
+            return Err(invalid(
+                "hidden_act",
+                format!("`{}` is not supported (supported: silu)", clip(other)),
+            ));
+        }
+    };
+    Ok(ModelConfig {
+        architecture: Architecture::Llama,
+        vocab_size: keys.usize_req("vocab_size")?,
+        hidden_size,
+        num_layers: keys.usize_req("num_hidden_layers")?,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        intermediate_size: keys.usize_req("intermediate_size")?,
+        max_position_embeddings: keys.usize_req("max_position_embeddings")?,
+        norm_eps: keys
+            .f32_opt("rms_norm_eps")?
+            .unwrap_or(DEFAULT_LLAMA_RMS_NORM_EPS),
+        rope_theta: llama_rope_theta(keys)?,
+        activation,
+        tie_word_embeddings: keys.bool_opt("tie_word_embeddings")?.unwrap_or(false),
+        attention_bias: keys.bool_opt("attention_bias")?.unwrap_or(false),
+        mlp_bias: keys.bool_opt("mlp_bias")?.unwrap_or(false),
+        bos_token_id: keys.bos_token_id()?,
+        eos_token_ids: keys.eos_token_ids()?,
+    })
 }

@@ -10,12 +10,13 @@
 //! - [`kv_cache`] — the preallocated [`KvCache`];
 //! - [`session`] — [`Session`], prefill and decode over planned buffers;
 //! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
+//! - [`generate`] — streaming generation with per-run stats;
 //! - [`error`] — [`ModelError`].
 
 pub mod config;
-mod config_shim;
 pub mod error;
 mod forward;
+// pub mod generate; (after the sampler merge)
 pub mod kv_cache;
 pub mod loader;
 pub mod preset;
@@ -27,5 +28,6 @@ mod workspace;
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
 pub use kv_cache::KvCache;
+pub use preset::{NamedTensor, PRESET_SEED, Preset};
 pub use session::{Session, SessionOptions};
 pub use weights::{Model, TensorMap};

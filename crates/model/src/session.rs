@@ -142,6 +142,12 @@ impl Session {
         self.pool.current_num_threads()
     }
 
+    /// The session's thread pool, for callers that want to run their own
+    /// parallel work next to it.
+    pub fn pool(&self) -> &ThreadPool {
+        &self.pool
+    }
+
     /// Heap bytes of the KV cache and the workspace.
     pub fn planned_bytes(&self) -> usize {
         self.state.cache.bytes() + self.state.ws.bytes()

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Expected, argmax, load, rel_to_scale, session};
+use smallmind_model::{PRESET_SEED, Preset};
 
 /// Logit error relative to the logit scale for f32 checkpoints (issue 3).
 const F32_TOL: f32 = 1e-4;
@@ -100,8 +101,14 @@ fn trace(
 
 #[test]
 fn one_and_two_threads_are_bit_identical() {
-    for (name, _) in FIXTURES {
-        let model = load(name);
+    let fixtures = FIXTURES.map(|(name, _)| (name, load(name)));
+    // M-medium is large enough for the GEMMs, GEMVs and attention heads to
+    // split across threads.
+    let medium = (
+        "M-medium",
+        std::sync::Arc::new(Preset::Medium.model(PRESET_SEED).unwrap()),
+    );
+    for (name, model) in fixtures.into_iter().chain([medium]) {
         let vocab = model.config().vocab_size as u32;
         let prompt: Vec<u32> = (0..100).map(|i| (i * 7 + 3) % vocab).collect();
         let one = trace(&model, 1, &prompt);
