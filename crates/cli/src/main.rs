@@ -106,6 +106,7 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         min_p: args.min_p,
         repetition_penalty: args.repeat_penalty,
         seed: args.seed,
+        ..SamplerConfig::default()
     };
     let mut sampler = Sampler::new(sampler_config, model.config().vocab_size)?;
     let stop = StopCriteria {

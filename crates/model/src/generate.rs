@@ -14,9 +14,6 @@ use crate::error::{ModelError, Result};
 use crate::sampler::{Sampler, StopCriteria};
 use crate::session::Session;
 
-/// Tokens of history the repetition penalty looks at.
-pub const REPETITION_WINDOW: usize = 64;
-
 /// Why a generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinishReason {
@@ -156,8 +153,8 @@ impl<'s> Generation<'s> {
             return Ok(None);
         }
         let sample_start = Instant::now();
-        let window = self.history.len().saturating_sub(REPETITION_WINDOW);
-        let token = self.sampler.sample(self.session.logits(), &self.history[window..])?;
+        // The sampler's repetition window picks the tail it looks at.
+        let token = self.sampler.sample(self.session.logits(), &self.history)?;
         self.stats.sample_time += sample_start.elapsed();
         if first {
             self.stats.time_to_first_token = step_start.elapsed();
