@@ -15,3 +15,4 @@ pub mod sampler;
 
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
+pub use sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
