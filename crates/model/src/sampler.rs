@@ -59,7 +59,7 @@
 //! `seed_from_u64(seed)`, whose stream is specified and portable. Each
 //! non-greedy draw consumes exactly one `u64`, turned into a uniform `f64`
 //! by taking its top 53 bits. Every other step is IEEE-754 arithmetic in a
-//! fixed order: `exp` is our own ([`exp_nonpositive`], `+` and `×` only, not
+//! fixed order: `exp` is our own (`exp_nonpositive`: `+` and `×` only, not
 //! the platform's libm), sums run sequentially in f64 over a canonical
 //! candidate order (id order, or descending logit with ties by id), and ties
 //! never depend on the unstable selection's internal order. So the same seed,
@@ -347,9 +347,7 @@ fn load_penalized_logits(
         logit: sanitize(logit),
         weight: 1.0,
     }));
-    let window_start = recent_tokens
-        .len()
-        .saturating_sub(config.repetition_window);
+    let window_start = recent_tokens.len().saturating_sub(config.repetition_window);
     for &token in &recent_tokens[window_start..] {
         let Some(&logit) = logits.get(token as usize) else {
             return Err(ModelError::TokenOutOfRange {
@@ -542,8 +540,9 @@ fn draw(candidates: &[Candidate], u: f64) -> u32 {
 /// degree 11 (truncation `< 0.347¹²/12! · e^0.347 ≈ 9e-15`). Below `d = −700`
 /// (`e^d < 1e-304`, nothing next to the best token's weight 1) it returns 0.
 fn exp_nonpositive(d: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // ln 2 = LN2_HI + LN2_LO; LN2_HI keeps 21 zero low bits, so n·LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     const INV_FACTORIALS: [f64; 12] = [
         1.0,
         1.0,
