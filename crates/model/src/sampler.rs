@@ -27,8 +27,8 @@
 //! 8. **Min-p** (Nguyen et al. 2024, "Turning Up the Heat: Min-p Sampling for
 //!    Creative and Coherent LLM Outputs"): drop tokens whose probability is
 //!    below `min_p · p_max`, i.e. whose weight is below `min_p`.
-//! 9. **Draw:** one uniform number `u ∈ [0, Σw)` from the seeded RNG, and the
-//!    first candidate whose cumulative weight exceeds `u`.
+//! 9. **Draw:** one uniform number `u ∈ [0, 1)` from the seeded RNG, and the
+//!    first candidate whose cumulative weight exceeds `u · Σw`.
 //!
 //! Both top-p and min-p keep a prefix of the candidates in descending logit
 //! order and the best token survives both, so applying both keeps the shorter
@@ -37,33 +37,41 @@
 //! the top-k survivors; the result is the set HF computes in the order
 //! top-p → min-p.
 //!
-//! # Cost
+//! # Representation and cost
+//! A candidate is one `u64` *rank key*: the logit's bits mapped to an
+//! unsigned integer with the same order, in the high half, and the bitwise
+//! complement of the id in the low half. Comparing keys compares logits, ties
+//! going to the lower id, so selections and sorts are plain integer compares
+//! and every one of them has a single possible result.
+//!
 //! With `V` the vocabulary, `n` the candidates after top-k and `m` the
 //! candidates after top-p:
-//! - greedy: `O(V)` (one copy, one argmax pass);
-//! - temperature, masking: `O(V)`;
-//! - top-k: `O(V)` average (`select_nth_unstable_by` on the candidates) plus
+//! - greedy: `O(V)`: one pass building the keys, one taking their maximum;
+//! - temperature and masking: `O(V)`;
+//! - top-k: `O(V)` average (`select_nth_unstable_by` on the keys) plus
 //!   `O(k log k)` to sort the survivors;
-//! - weights and min-p: `O(n)` (one `exp` per candidate);
+//! - weights and min-p: `O(n)`, one `exp` per candidate;
 //! - top-p: `O(n)` for the total mass, then the nucleus is found by sorting
 //!   only what it needs: chunks of 64, 256, 1024, … best candidates are
 //!   selected (`O(n)` each) and sorted until their mass reaches `top_p`, so
 //!   `O(n · log₄(m / 64) + m log m)` rather than `O(n log n)`;
 //! - draw: `O(m)`.
 //!
-//! [`Sampler::new`] allocates one candidate buffer of `V` entries; sampling
-//! then allocates nothing (`tests/sampler_alloc.rs` proves it).
+//! [`Sampler::new`] allocates the key and weight buffers, `V` entries each;
+//! sampling then allocates nothing (`tests/sampler_alloc.rs` proves it).
 //!
 //! # Reproducibility
 //! The RNG is ChaCha8 ([`rand_chacha::ChaCha8Rng`]) seeded with
 //! `seed_from_u64(seed)`, whose stream is specified and portable. Each
 //! non-greedy draw consumes exactly one `u64`, turned into a uniform `f64`
-//! by taking its top 53 bits. Every other step is IEEE-754 arithmetic in a
-//! fixed order: `exp` is our own (`exp_nonpositive`: `+` and `×` only, not
-//! the platform's libm), sums run sequentially in f64 over a canonical
-//! candidate order (id order, or descending logit with ties by id), and ties
-//! never depend on the unstable selection's internal order. So the same seed,
-//! settings and logits give the same tokens on every run and every machine.
+//! by taking its top 53 bits; greedy draws nothing. Every other step is
+//! IEEE-754 arithmetic in a fixed order: `exp` is our own (`exp_nonpositive`:
+//! `+`, `×`, a float→int conversion and bit operations, never fused, so a
+//! vectorized and a scalar evaluation agree bit for bit, unlike the platform's
+//! libm), sums run in a fixed blocked order over a canonical candidate order
+//! (id order, or descending logit with ties by id), and no result depends on
+//! an unstable selection's internal order. So the same seed, settings and
+//! logits give the same tokens on every run and every machine.
 //! [`Sampler::reset`] and [`Sampler::reseed`] restart the stream to replay a
 //! session.
 //!
@@ -182,10 +190,10 @@ pub struct Candidate {
     pub id: u32,
     /// Its logit after the repetition penalty and the temperature.
     pub logit: f32,
-    /// Its unnormalized probability `exp(logit − max logit)` (the best token
-    /// weighs 1; tokens at `+inf` weigh 1 each). Set by the filtering steps;
-    /// `1` on the greedy path.
-    pub weight: f64,
+    /// Its unnormalized probability `exp(logit − max logit)`: the best token
+    /// weighs 1, as does each token at `+inf`, and the only candidate on the
+    /// greedy path.
+    pub weight: f32,
 }
 
 /// Turns logits into token ids; owns its buffers and its seeded RNG.
@@ -202,8 +210,12 @@ pub struct Candidate {
 pub struct Sampler {
     config: SamplerConfig,
     vocab_size: usize,
-    /// Capacity `vocab_size`, never exceeded, so it never reallocates.
-    candidates: Vec<Candidate>,
+    /// `(n,)` rank keys of the candidates ([`rank_key`]); capacity
+    /// `vocab_size`, never exceeded, so it never reallocates.
+    keys: Vec<u64>,
+    /// `(n,)` weights aligned with `keys` once the filters are done; same
+    /// capacity.
+    weights: Vec<f32>,
     rng: ChaCha8Rng,
 }
 
@@ -217,7 +229,8 @@ impl Sampler {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
             vocab_size,
-            candidates: Vec::with_capacity(vocab_size),
+            keys: Vec::with_capacity(vocab_size),
+            weights: Vec::with_capacity(vocab_size),
         })
     }
 
@@ -254,38 +267,72 @@ impl Sampler {
     /// tail of `recent_tokens` (oldest first). Allocates nothing.
     ///
     /// Errors: `logits.len() != vocab_size` or every logit NaN/`-inf`
-    /// ([`ModelError::InvalidSetting`] naming `logits`), a penalized token
-    /// `≥ vocab_size` ([`ModelError::TokenOutOfRange`]).
+    /// ([`ModelError::InvalidSetting`] naming `logits`), a token in the
+    /// penalty window `≥ vocab_size` ([`ModelError::TokenOutOfRange`]).
     pub fn sample(&mut self, logits: &[f32], recent_tokens: &[u32]) -> Result<u32> {
-        self.filter(logits, recent_tokens)?;
+        self.run_filters(logits, recent_tokens)?;
         if self.config.is_greedy() {
-            return Ok(self.candidates[0].id);
+            return Ok(key_id(self.keys[0]));
         }
         let u = uniform_f64(&mut self.rng);
-        Ok(draw(&self.candidates, u))
+        Ok(draw(&self.keys, &self.weights, u))
     }
 
-    /// Runs every step of [`Self::sample`] but the draw, and returns the
-    /// candidates it would draw from with their weights (one candidate on the
-    /// greedy path). Consumes no random number. Same errors as `sample`.
+    /// Runs every step of [`Self::sample`] but the draw and returns the
+    /// candidates it would draw from (one on the greedy path). Consumes no
+    /// random number. Same errors as `sample`.
     ///
-    /// The order is canonical: id order, or descending logit (ties by id)
-    /// when top-k or top-p sorted them.
-    pub fn filter(&mut self, logits: &[f32], recent_tokens: &[u32]) -> Result<&[Candidate]> {
+    /// The order is the one the draw uses: id order, or descending logit
+    /// (ties by id) when top-k or top-p sorted the candidates.
+    pub fn filter(
+        &mut self,
+        logits: &[f32],
+        recent_tokens: &[u32],
+    ) -> Result<impl ExactSizeIterator<Item = Candidate> + '_> {
+        self.run_filters(logits, recent_tokens)?;
+        let candidates = self.keys.iter().zip(&self.weights);
+        Ok(candidates.map(|(&key, &weight)| Candidate {
+            id: key_id(key),
+            logit: key_logit(key),
+            weight,
+        }))
+    }
+
+    /// Leaves the final candidates in `keys` and their weights in `weights`.
+    fn run_filters(&mut self, logits: &[f32], recent_tokens: &[u32]) -> Result<()> {
         self.check_logits_len(logits)?;
         let config = &self.config;
-        let candidates = &mut self.candidates;
-        load_penalized_logits(candidates, logits, recent_tokens, config)?;
-        if config.is_greedy() {
-            keep_argmax(candidates)?;
-            return Ok(candidates);
+        let (keys, weights) = (&mut self.keys, &mut self.weights);
+        let divisor = if config.is_greedy() {
+            1.0
+        } else {
+            config.temperature
+        };
+        load_keys(keys, logits, divisor);
+        penalize_recent(keys, logits, recent_tokens, config, divisor)?;
+        let (min_logit, max_logit) = logit_range(keys);
+        if max_logit == f32::NEG_INFINITY {
+            return Err(invalid(
+                "logits",
+                "every logit is NaN or -inf: no token can be sampled".to_string(),
+            ));
         }
-        let max_logit = apply_temperature_and_drop_masked(candidates, config.temperature)?;
-        let sorted = keep_top_k(candidates, config.top_k);
-        let total_weight = set_weights(candidates, max_logit);
-        keep_min_p(candidates, config.min_p);
-        keep_top_p(candidates, config.top_p, total_weight, sorted);
-        Ok(candidates)
+        if config.is_greedy() {
+            keep_first_with_logit(keys, max_logit);
+            weights.clear();
+            weights.push(1.0);
+            return Ok(());
+        }
+        drop_masked(keys, min_logit, max_logit);
+        let sorted = keep_top_k(keys, config.top_k);
+        set_weights(keys, weights, max_logit);
+        let total_weight = total_weight(weights);
+        keep_min_p(keys, weights, config.min_p);
+        if config.top_p < 1.0 {
+            let target = f64::from(config.top_p) * total_weight;
+            keep_top_p(keys, weights, target, sorted, max_logit);
+        }
+        Ok(())
     }
 
     fn check_logits_len(&self, logits: &[f32]) -> Result<()> {
@@ -314,7 +361,52 @@ fn check_vocab_size(vocab_size: usize) -> Result<()> {
     Ok(())
 }
 
+/// One integer that ranks a candidate: larger key ⇔ larger logit, or the
+/// same logit and a lower id. The high half maps the logit's bits to an
+/// unsigned integer of the same order (negative floats: all bits flipped;
+/// others: the sign bit set); `−0` is first turned into `+0` so the two tie.
+/// The low half is `!id`. `logit` must not be NaN.
+/// Branch-free, so the loops over keys vectorize.
+#[inline(always)]
+fn rank_key(id: u32, logit: f32) -> u64 {
+    (u64::from(ordered_bits(logit + 0.0)) << 32) | u64::from(!id)
+}
+
+/// The logit's bits as an unsigned integer of the same order: a negative
+/// float's bits all flipped, a positive one's sign bit set.
+#[inline(always)]
+fn ordered_bits(logit: f32) -> u32 {
+    let bits = logit.to_bits();
+    let negative = ((bits as i32) >> 31) as u32; // all ones if negative
+    bits ^ (negative | 0x8000_0000)
+}
+
+/// Inverse of [`ordered_bits`].
+#[inline(always)]
+fn logit_of_ordered(ordered: u32) -> f32 {
+    let positive = ((ordered as i32) >> 31) as u32; // all ones if positive
+    f32::from_bits(ordered ^ (!positive | 0x8000_0000))
+}
+
+/// The logit a [`rank_key`] holds.
+#[inline(always)]
+fn key_logit(key: u64) -> f32 {
+    logit_of_ordered((key >> 32) as u32)
+}
+
+/// The token id a [`rank_key`] holds.
+#[inline(always)]
+fn key_id(key: u64) -> u32 {
+    !(key as u32)
+}
+
+/// Descending rank: the order of every selection and sort below.
+fn descending(a: &u64, b: &u64) -> std::cmp::Ordering {
+    b.cmp(a)
+}
+
 /// Reads NaN as `-inf`, so a NaN token is never chosen.
+#[inline(always)]
 fn sanitize(logit: f32) -> f32 {
     if logit.is_nan() {
         f32::NEG_INFINITY
@@ -332,21 +424,25 @@ fn penalize(logit: f32, penalty: f32) -> f32 {
     }
 }
 
-/// Fills `candidates` with every token `(vocab_size,)`, its logit sanitized
-/// and, for the tokens in the penalty window, penalized once (the penalty is
-/// recomputed from the original logit, so repeats do not compound).
-fn load_penalized_logits(
-    candidates: &mut Vec<Candidate>,
+/// Fills `keys` `(vocab_size,)` with every token's key, its logit sanitized
+/// and divided by `divisor` (the temperature, or 1 when greedy).
+fn load_keys(keys: &mut Vec<u64>, logits: &[f32], divisor: f32) {
+    keys.resize(logits.len(), 0);
+    for (id, (key, &logit)) in keys.iter_mut().zip(logits).enumerate() {
+        *key = rank_key(id as u32, sanitize(logit) / divisor);
+    }
+}
+
+/// Rewrites the keys of the tokens in the penalty window with penalized
+/// logits. The penalty is recomputed from the original logit, so a token that
+/// repeats in the window is penalized once. `keys` must still be indexed by id.
+fn penalize_recent(
+    keys: &mut [u64],
     logits: &[f32],
     recent_tokens: &[u32],
     config: &SamplerConfig,
+    divisor: f32,
 ) -> Result<()> {
-    candidates.clear();
-    candidates.extend(logits.iter().enumerate().map(|(id, &logit)| Candidate {
-        id: id as u32,
-        logit: sanitize(logit),
-        weight: 1.0,
-    }));
     let window_start = recent_tokens.len().saturating_sub(config.repetition_window);
     for &token in &recent_tokens[window_start..] {
         let Some(&logit) = logits.get(token as usize) else {
@@ -356,151 +452,193 @@ fn load_penalized_logits(
             });
         };
         let penalized = penalize(sanitize(logit), config.repetition_penalty);
-        candidates[token as usize].logit = penalized;
+        keys[token as usize] = rank_key(token, penalized / divisor);
     }
     Ok(())
 }
 
-/// Leaves only the argmax (ties → lowest id). Errors if every logit is `-inf`.
-fn keep_argmax(candidates: &mut Vec<Candidate>) -> Result<()> {
-    let mut best = candidates[0];
-    for &candidate in &candidates[1..] {
-        if candidate.logit > best.logit {
-            best = candidate;
-        }
+/// The smallest and largest logit of `keys` (not empty), compared as
+/// ordered bits so the loop vectorizes.
+fn logit_range(keys: &[u64]) -> (f32, f32) {
+    let (mut lo, mut hi) = (u32::MAX, 0);
+    for &key in keys {
+        let ordered = (key >> 32) as u32;
+        lo = lo.min(ordered);
+        hi = hi.max(ordered);
     }
-    if best.logit == f32::NEG_INFINITY {
-        return Err(all_masked());
-    }
-    candidates.clear();
-    candidates.push(best);
-    Ok(())
+    (logit_of_ordered(lo), logit_of_ordered(hi))
 }
 
-fn all_masked() -> ModelError {
-    invalid(
-        "logits",
-        "every logit is NaN or -inf: no token can be sampled".to_string(),
-    )
+/// Greedy: keeps the first key (in id order, so the lowest id) whose logit
+/// is `max_logit`.
+fn keep_first_with_logit(keys: &mut Vec<u64>, max_logit: f32) {
+    let ordered = ordered_bits(max_logit);
+    let first = keys.iter().position(|&key| (key >> 32) as u32 == ordered);
+    keys[0] = keys[first.unwrap_or(0)];
+    keys.truncate(1);
 }
 
-/// Divides the logits by `temperature`, drops `-inf` tokens and returns the
-/// largest logit. If it is `+inf`, only the `+inf` tokens stay.
-fn apply_temperature_and_drop_masked(
-    candidates: &mut Vec<Candidate>,
-    temperature: f32,
-) -> Result<f32> {
-    let mut max_logit = f32::NEG_INFINITY;
-    candidates.retain_mut(|candidate| {
-        candidate.logit /= temperature;
-        max_logit = max_logit.max(candidate.logit);
-        candidate.logit > f32::NEG_INFINITY
-    });
-    if candidates.is_empty() {
-        return Err(all_masked());
-    }
-    if max_logit == f32::INFINITY {
-        candidates.retain(|candidate| candidate.logit == f32::INFINITY);
-    }
-    Ok(max_logit)
+/// Drops the `-inf` tokens; if the best logit is `+inf`, keeps only the
+/// `+inf` tokens. Skips the pass when neither can apply.
+fn drop_masked(keys: &mut Vec<u64>, min_logit: f32, max_logit: f32) {
+    let lowest_kept = if max_logit == f32::INFINITY {
+        rank_key(u32::MAX, f32::INFINITY)
+    } else if min_logit == f32::NEG_INFINITY {
+        rank_key(0, f32::NEG_INFINITY) + 1
+    } else {
+        return;
+    };
+    keys.retain(|&key| key >= lowest_kept);
 }
 
-/// Descending logit, ties by ascending id: a strict total order, so every
-/// selection and sort below has one possible result.
-fn by_rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-    b.logit.total_cmp(&a.logit).then(a.id.cmp(&b.id))
-}
-
-/// Keeps the `top_k` best candidates, sorted by rank; returns whether the
-/// candidates are now sorted. `O(n)` average selection, `O(k log k)` sort.
-fn keep_top_k(candidates: &mut Vec<Candidate>, top_k: usize) -> bool {
-    if top_k == 0 || top_k >= candidates.len() {
+/// Keeps the `top_k` best keys, sorted by rank; returns whether the keys are
+/// now sorted. `O(n)` average selection, `O(k log k)` sort.
+fn keep_top_k(keys: &mut Vec<u64>, top_k: usize) -> bool {
+    if top_k == 0 || top_k >= keys.len() {
         return false;
     }
-    candidates.select_nth_unstable_by(top_k - 1, by_rank);
-    candidates.truncate(top_k);
-    candidates.sort_unstable_by(by_rank);
+    keys.select_nth_unstable_by(top_k - 1, descending);
+    keys.truncate(top_k);
+    keys.sort_unstable_by(descending);
     true
 }
 
-/// Sets each weight to `exp(logit − max_logit)` and returns their sum.
-fn set_weights(candidates: &mut [Candidate], max_logit: f32) -> f64 {
-    let mut total = 0.0;
-    for candidate in candidates {
-        candidate.weight = if candidate.logit == max_logit {
-            1.0
-        } else {
-            exp_nonpositive(f64::from(candidate.logit) - f64::from(max_logit))
-        };
-        total += candidate.weight;
+/// `exp(logit − max_logit)` of one key (exactly 1 for the best tokens).
+/// `max_logit` must be finite: with `+inf`, every candidate weighs 1.
+#[inline(always)]
+fn weight_of(key: u64, max_logit: f32) -> f32 {
+    exp_nonpositive(key_logit(key) - max_logit)
+}
+
+/// Fills `weights` `(n,)` with the weights of `keys` `(n,)`.
+fn set_weights(keys: &[u64], weights: &mut Vec<f32>, max_logit: f32) {
+    weights.resize(keys.len(), 0.0);
+    set_weights_in_place(keys, weights, max_logit);
+}
+
+/// [`set_weights`] into a slice of the same length.
+fn set_weights_in_place(keys: &[u64], weights: &mut [f32], max_logit: f32) {
+    if max_logit == f32::INFINITY {
+        weights.fill(1.0); // only the +inf tokens are left
+        return;
     }
-    total
+    for (w, &key) in weights.iter_mut().zip(keys) {
+        *w = weight_of(key, max_logit);
+    }
+}
+
+/// Weights per block of the blocked sums: [`total_weight`] adds the blocks'
+/// sums in order, and [`draw`] finds the block first, then the candidate.
+const SUM_BLOCK: usize = 256;
+
+/// `Σ weights` in f64, block by block ([`block_sum`]), in a fixed order.
+fn total_weight(weights: &[f32]) -> f64 {
+    weights.chunks(SUM_BLOCK).map(block_sum).sum()
+}
+
+/// The sum of one block in f64, over eight interleaved accumulators (lane
+/// `j` takes the elements `≡ j mod 8`) added in lane order at the end.
+fn block_sum(block: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = block.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &w) in lanes.iter_mut().zip(chunk) {
+            *lane += f64::from(w);
+        }
+    }
+    for (lane, &w) in lanes.iter_mut().zip(tail) {
+        *lane += f64::from(w);
+    }
+    lanes.iter().sum()
 }
 
 /// Drops candidates whose probability is below `min_p · p_max` (weights are
-/// already relative to the best token).
-fn keep_min_p(candidates: &mut Vec<Candidate>, min_p: f32) {
-    if min_p > 0.0 {
-        let threshold = f64::from(min_p);
-        candidates.retain(|candidate| candidate.weight >= threshold);
+/// already relative to the best token), keeping keys and weights aligned.
+fn keep_min_p(keys: &mut Vec<u64>, weights: &mut Vec<f32>, min_p: f32) {
+    if min_p <= 0.0 {
+        return;
     }
+    let mut kept = 0;
+    for i in 0..keys.len() {
+        if weights[i] >= min_p {
+            keys[kept] = keys[i];
+            weights[kept] = weights[i];
+            kept += 1;
+        }
+    }
+    keys.truncate(kept);
+    weights.truncate(kept);
 }
 
 /// Keeps the nucleus: the shortest prefix in rank order whose weight reaches
-/// `top_p · total_weight` (`total_weight` measured before min-p).
-fn keep_top_p(candidates: &mut Vec<Candidate>, top_p: f32, total_weight: f64, sorted: bool) {
-    if top_p >= 1.0 {
-        return;
-    }
-    let target = f64::from(top_p) * total_weight;
+/// `target` (`top_p` times the mass before min-p).
+fn keep_top_p(
+    keys: &mut Vec<u64>,
+    weights: &mut Vec<f32>,
+    target: f64,
+    sorted: bool,
+    max_logit: f32,
+) {
     let len = if sorted {
-        sorted_prefix_reaching(candidates, target)
+        prefix_reaching(weights, target, 0.0).unwrap_or(weights.len())
     } else {
-        select_prefix_reaching(candidates, target)
+        select_prefix_reaching(keys, weights, target, max_logit)
     };
-    candidates.truncate(len);
+    keys.truncate(len);
+    weights.truncate(len);
 }
 
-/// Length of the shortest prefix of rank-sorted `candidates` whose weight
-/// reaches `target` (all of them if rounding keeps it short).
-fn sorted_prefix_reaching(candidates: &[Candidate], target: f64) -> usize {
-    let mut mass = 0.0;
-    for (i, candidate) in candidates.iter().enumerate() {
-        mass += candidate.weight;
+/// The length of the shortest prefix of `weights` that takes `mass` to
+/// `target` or beyond, if any.
+fn prefix_reaching(weights: &[f32], target: f64, mut mass: f64) -> Option<usize> {
+    for (i, &w) in weights.iter().enumerate() {
+        mass += f64::from(w);
         if mass >= target {
-            return i + 1;
+            return Some(i + 1);
         }
     }
-    candidates.len()
+    None
 }
 
-/// Like [`sorted_prefix_reaching`] for unsorted candidates, sorting only what
-/// it needs: it moves the next best chunk (64, then 4× larger each round) to
-/// the front with an `O(n)` selection, sorts that chunk, and stops inside the
-/// chunk where the mass reaches `target`. The returned prefix is rank-sorted.
-fn select_prefix_reaching(candidates: &mut [Candidate], target: f64) -> usize {
+/// Like [`prefix_reaching`] over unsorted keys, sorting only what it needs:
+/// it moves the next best chunk of keys (64, then 4× larger each round) to the
+/// front with an `O(n)` selection, sorts that chunk, recomputes its weights
+/// (the selection moved the keys, not the weights) and stops inside the chunk
+/// where the mass reaches `target`. The returned prefix is rank-sorted and
+/// its weights are aligned.
+fn select_prefix_reaching(
+    keys: &mut [u64],
+    weights: &mut [f32],
+    target: f64,
+    max_logit: f32,
+) -> usize {
     const FIRST_CHUNK: usize = 64;
     let mut sorted_len = 0;
     let mut chunk = FIRST_CHUNK;
     let mut mass = 0.0;
-    while sorted_len < candidates.len() {
-        let rest = &mut candidates[sorted_len..];
+    while sorted_len < keys.len() {
+        let rest = &mut keys[sorted_len..];
         let take = chunk.min(rest.len());
         if take < rest.len() {
-            rest.select_nth_unstable_by(take - 1, by_rank);
+            rest.select_nth_unstable_by(take - 1, descending);
         }
-        let block = &mut rest[..take];
-        block.sort_unstable_by(by_rank);
-        for (i, candidate) in block.iter().enumerate() {
-            mass += candidate.weight;
-            if mass >= target {
-                return sorted_len + i + 1;
-            }
+        rest[..take].sort_unstable_by(descending);
+        let end = sorted_len + take;
+        set_weights_in_place(
+            &keys[sorted_len..end],
+            &mut weights[sorted_len..end],
+            max_logit,
+        );
+        let block = &weights[sorted_len..end];
+        if let Some(len) = prefix_reaching(block, target, mass) {
+            return sorted_len + len;
         }
-        sorted_len += take;
+        mass += block.iter().map(|&w| f64::from(w)).sum::<f64>();
+        sorted_len = end;
         chunk = chunk.saturating_mul(4);
     }
-    candidates.len()
+    keys.len()
 }
 
 /// A uniform `f64` in `[0, 1)` from the top 53 bits of one `u64`, so the
@@ -511,39 +649,56 @@ fn uniform_f64(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// The candidate where the cumulative weight first exceeds `u · Σw`
-/// (`u ∈ [0, 1)`). If rounding leaves the scaled `u` at `Σw`, the last
-/// candidate with positive weight is taken.
-fn draw(candidates: &[Candidate], u: f64) -> u32 {
-    let total: f64 = candidates.iter().map(|c| c.weight).sum();
-    let threshold = u * total;
-    let mut cumulative = 0.0;
-    let mut last_positive = candidates[0].id;
-    for candidate in candidates {
-        cumulative += candidate.weight;
-        if candidate.weight > 0.0 {
-            last_positive = candidate.id;
+/// (`u ∈ [0, 1)`): the block whose running sum of block sums passes it, then
+/// the candidate inside that block. If rounding leaves no candidate past it
+/// (within the block, or overall), the last one with positive weight is taken.
+fn draw(keys: &[u64], weights: &[f32], u: f64) -> u32 {
+    let threshold = u * total_weight(weights);
+    let mut mass = 0.0;
+    for (block_index, block) in weights.chunks(SUM_BLOCK).enumerate() {
+        let block_mass = block_sum(block);
+        if mass + block_mass > threshold {
+            let start = block_index * SUM_BLOCK;
+            let index = first_past(block, threshold, mass).unwrap_or(last_positive(block));
+            return key_id(keys[start + index]);
         }
-        if cumulative > threshold {
-            return candidate.id;
-        }
+        mass += block_mass;
     }
-    last_positive
+    key_id(keys[last_positive(weights)])
 }
 
-/// `e^d` for `d ≤ 0`, relative error below 1e-14, from IEEE `+`, `×`, `round`
-/// and exact bit operations only, so it gives the same bits on every machine
-/// (the platform's libm `exp` need not).
+/// The first index where `mass` plus the running sum of `weights` exceeds
+/// `threshold`.
+fn first_past(weights: &[f32], threshold: f64, mut mass: f64) -> Option<usize> {
+    weights.iter().position(|&w| {
+        mass += f64::from(w);
+        mass > threshold
+    })
+}
+
+/// The index of the last positive weight (0 if none).
+fn last_positive(weights: &[f32]) -> usize {
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// `e^d` for `d ≤ 0` in f32, within 2e-7 relative (a few ulp) for
+/// `d ≥ −87`; below that it returns `e^−87 ≈ 1.6e-38` (negligible next to
+/// the best token's weight 1). Built from `+`, `×`, a float→int conversion
+/// and bit operations, never fused, so it gives the same bits on every
+/// machine, vectorized or not.
 ///
-/// `e^d = 2^n · e^r` with `n = round(d·log₂e)` and `r = d − n·ln2`, computed
-/// with a two-part `ln 2` whose high part has enough trailing zero bits for
-/// `n·LN2_HI` to be exact (`|r| ≤ ln2/2`); `e^r` is its Taylor polynomial of
-/// degree 11 (truncation `< 0.347¹²/12! · e^0.347 ≈ 9e-15`). Below `d = −700`
-/// (`e^d < 1e-304`, nothing next to the best token's weight 1) it returns 0.
-fn exp_nonpositive(d: f64) -> f64 {
-    // ln 2 = LN2_HI + LN2_LO; LN2_HI keeps 21 zero low bits, so n·LN2_HI is exact.
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    const INV_FACTORIALS: [f64; 12] = [
+/// `e^d = 2^n · e^r` with `n = round(d·log₂e)` (rounded by adding
+/// `1.5·2^23`, which leaves `n` in the low mantissa bits) and `r = d − n·ln2` with a two-part `ln 2` whose
+/// high part has enough trailing zero bits for `n·LN2_HI` to be exact
+/// (`|r| ≤ ln2/2`); `e^r` is its Taylor polynomial of degree 7 (truncation
+/// `≤ 0.347⁸/8! · e^0.347 ≈ 7e-9`). `n ∈ [−126, 0]`, so `2^n` is a normal
+/// number built from its exponent bits.
+#[inline(always)]
+fn exp_nonpositive(d: f32) -> f32 {
+    const ROUND_SHIFTER: f32 = 12_582_912.0; // 1.5·2^23
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7200); // 0.693145751953125, 9 zero low bits
+    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e); // ln 2 − LN2_HI
+    const INV_FACTORIALS: [f32; 8] = [
         1.0,
         1.0,
         1.0 / 2.0,
@@ -552,22 +707,17 @@ fn exp_nonpositive(d: f64) -> f64 {
         1.0 / 120.0,
         1.0 / 720.0,
         1.0 / 5_040.0,
-        1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
     ];
-    if d.is_nan() || d < -700.0 {
-        return 0.0;
-    }
-    let n = (d * std::f64::consts::LOG2_E).round();
+    let d = if d < -87.0 { -87.0 } else { d };
+    let shifted = d * std::f32::consts::LOG2_E + ROUND_SHIFTER;
+    let n = shifted - ROUND_SHIFTER;
     let r = (d - n * LN2_HI) - n * LN2_LO;
-    let exp_r = INV_FACTORIALS
-        .iter()
-        .rev()
-        .fold(0.0, |acc, &coefficient| acc * r + coefficient);
-    // n ∈ [−1010, 0]: 2^n is a normal number built from its exponent bits.
-    let two_pow_n = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    let mut exp_r = INV_FACTORIALS[7];
+    for &coefficient in INV_FACTORIALS[..7].iter().rev() {
+        exp_r = exp_r * r + coefficient;
+    }
+    // bits(shifted) = 0x4B40_0000 + n; shifting by 23 drops the constant.
+    let two_pow_n = f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
     exp_r * two_pow_n
 }
 
@@ -608,66 +758,87 @@ mod tests {
     use super::*;
 
     /// Relative error bound of [`exp_nonpositive`] against the platform `exp`
-    /// (itself within an ulp or so).
-    const EXP_REL_TOL: f64 = 1e-13;
+    /// in f64, on `[−87, 0]`.
+    const EXP_REL_TOL: f64 = 2e-7;
 
     #[test]
-    fn exp_nonpositive_matches_std() {
-        let mut d = 0.0_f64;
-        while d > -700.0 {
-            let expected = d.exp();
-            let got = exp_nonpositive(d);
-            assert!(
-                ((got - expected) / expected).abs() < EXP_REL_TOL,
-                "exp({d}) = {got}, expected {expected}"
-            );
-            d -= 0.013_7;
+    fn exp_nonpositive_is_accurate() {
+        let mut worst = 0.0f64;
+        for i in 0..=870_000 {
+            let d = -(i as f32) * 1e-4;
+            let expected = f64::from(d).exp();
+            let got = f64::from(exp_nonpositive(d));
+            worst = worst.max(((got - expected) / expected).abs());
         }
+        assert!(worst < EXP_REL_TOL, "worst relative error {worst}");
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(-0.0), 1.0);
-        assert_eq!(exp_nonpositive(-800.0), 0.0);
-        assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
+        let floor = exp_nonpositive(-87.0);
+        assert!(floor > 0.0 && floor < 2e-38);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), floor);
+    }
+
+    #[test]
+    fn rank_keys_order_like_logits_then_ids() {
+        let logits = [
+            f32::NEG_INFINITY,
+            -f32::MAX,
+            -1.0,
+            -f32::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            1e-45,
+            1.0,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        for (i, &a) in logits.iter().enumerate() {
+            assert_eq!(key_logit(rank_key(3, a)).to_bits(), (a + 0.0).to_bits());
+            assert_eq!(key_id(rank_key(7, a)), 7);
+            for &b in &logits[i..] {
+                let (ka, kb) = (rank_key(5, a), rank_key(5, b));
+                assert_eq!(ka.cmp(&kb), a.partial_cmp(&b).unwrap(), "{a} vs {b}");
+            }
+            assert!(rank_key(2, a) > rank_key(3, a), "ties go to the lower id");
+        }
     }
 
     #[test]
     fn chunked_nucleus_equals_sorted_nucleus() {
-        let candidates: Vec<Candidate> = (0..5_000u32)
-            .map(|id| {
-                let logit = ((id * 7_919) % 1_000) as f32 / 100.0;
-                Candidate {
-                    id,
-                    logit,
-                    weight: exp_nonpositive(f64::from(logit) - 9.99),
-                }
-            })
+        let logits: Vec<f32> = (0..5_000u32)
+            .map(|id| ((id * 7_919) % 1_000) as f32 / 100.0)
             .collect();
-        let total: f64 = candidates.iter().map(|c| c.weight).sum();
-        let mut sorted = candidates.clone();
-        sorted.sort_by(by_rank);
+        let max_logit = 9.99;
+        let keys: Vec<u64> = (0..5_000)
+            .map(|id| rank_key(id, logits[id as usize]))
+            .collect();
+        let mut weights = Vec::new();
+        set_weights(&keys, &mut weights, max_logit);
+        let total = total_weight(&weights);
+        let mut sorted_keys = keys.clone();
+        sorted_keys.sort_unstable_by(descending);
+        let mut sorted_weights = Vec::new();
+        set_weights(&sorted_keys, &mut sorted_weights, max_logit);
         for top_p in [0.01, 0.3, 0.9, 0.999, 0.999_999] {
             let target = top_p * total;
-            let mut chunked = candidates.clone();
-            let len = select_prefix_reaching(&mut chunked, target);
-            assert_eq!(len, sorted_prefix_reaching(&sorted, target));
-            assert_eq!(chunked[..len], sorted[..len]);
+            let (mut chunked_keys, mut chunked_weights) = (keys.clone(), weights.clone());
+            let len =
+                select_prefix_reaching(&mut chunked_keys, &mut chunked_weights, target, max_logit);
+            let expected = prefix_reaching(&sorted_weights, target, 0.0).unwrap_or(5_000);
+            assert_eq!(len, expected, "top_p {top_p}");
+            assert_eq!(chunked_keys[..len], sorted_keys[..len]);
+            assert_eq!(chunked_weights[..len], sorted_weights[..len]);
         }
     }
 
     #[test]
-    fn draw_falls_back_to_last_positive_weight() {
-        let candidates = [
-            Candidate {
-                id: 3,
-                logit: 0.0,
-                weight: 1.0,
-            },
-            Candidate {
-                id: 5,
-                logit: -800.0,
-                weight: 0.0,
-            },
-        ];
-        assert_eq!(draw(&candidates, 0.0), 3);
-        assert_eq!(draw(&candidates, 1.0), 3);
+    fn draw_walks_blocks_and_falls_back_to_the_last_positive_weight() {
+        let keys: Vec<u64> = (0..1_000).map(|id| rank_key(id, 0.0)).collect();
+        let mut weights = vec![1.0f32; 1_000];
+        weights[999] = 0.0;
+        assert_eq!(draw(&keys, &weights, 0.0), 0);
+        assert_eq!(draw(&keys, &weights, 0.5), 499);
+        assert_eq!(draw(&keys, &weights, 600.5 / 999.0), 600);
+        assert_eq!(draw(&keys, &weights, 1.0), 998);
     }
 }

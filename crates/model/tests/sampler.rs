@@ -42,7 +42,6 @@ fn kept_ids(sampler: &mut Sampler, logits: &[f32], recent: &[u32]) -> Vec<u32> {
     let mut ids: Vec<u32> = sampler
         .filter(logits, recent)
         .expect("filter")
-        .iter()
         .map(|c| c.id)
         .collect();
     ids.sort_unstable();
@@ -301,7 +300,6 @@ fn top_k_keeps_the_k_best() {
         let kept = sampler(config, 49_152)
             .filter(&logits, &[])
             .unwrap()
-            .iter()
             .map(|c| c.id)
             .collect::<Vec<_>>();
         assert_eq!(kept, order[..k], "k = {k}: kept in rank order");
@@ -415,12 +413,7 @@ fn top_p_and_min_p_together_keep_the_shorter_prefix() {
 fn weights_are_relative_to_the_best_token() {
     let logits = logits_of(&[0.1, 0.4, 0.2]);
     let mut s = sampler(sampling(1.0), 3);
-    let weights: Vec<f64> = s
-        .filter(&logits, &[])
-        .unwrap()
-        .iter()
-        .map(|c| c.weight)
-        .collect();
+    let weights: Vec<f32> = s.filter(&logits, &[]).unwrap().map(|c| c.weight).collect();
     for (got, expected) in weights.iter().zip([0.25, 1.0, 0.5]) {
         assert!((got - expected).abs() < 1e-6, "{weights:?}");
     }
@@ -440,8 +433,7 @@ fn kept_logits(sampler: &mut Sampler, logits: &[f32], recent: &[u32]) -> Vec<f32
     sampler
         .filter(logits, recent)
         .unwrap()
-        .iter()
-        .map(|c: &Candidate| c.logit)
+        .map(|c: Candidate| c.logit)
         .collect()
 }
 
@@ -677,7 +669,7 @@ fn logits_of_the_wrong_length_are_rejected() {
     assert!(error.to_string().contains("length 3"), "{error}");
     assert_eq!(setting_name(error), "logits");
     assert_eq!(
-        setting_name(s.filter(&[0.0; 5], &[]).unwrap_err()),
+        setting_name(s.filter(&[0.0; 5], &[]).map(|_| ()).unwrap_err()),
         "logits"
     );
 }
@@ -727,7 +719,7 @@ fn pos_inf_logits_share_all_the_mass() {
     let mut greedy = sampler(SamplerConfig::greedy(), 4);
     assert_eq!(greedy.sample(&logits, &[]).unwrap(), 1);
     let mut s = sampler(sampling(1.0), 4);
-    let candidates = s.filter(&logits, &[]).unwrap();
+    let candidates: Vec<Candidate> = s.filter(&logits, &[]).unwrap().collect();
     assert_eq!(candidates.len(), 2);
     assert!(candidates.iter().all(|c| c.weight == 1.0));
     let counts = counts_of(&mut s, &logits, 1_000);
