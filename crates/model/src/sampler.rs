@@ -303,34 +303,33 @@ impl Sampler {
         self.check_logits_len(logits)?;
         let config = &self.config;
         let (keys, weights) = (&mut self.keys, &mut self.weights);
-        let divisor = if config.is_greedy() {
-            1.0
-        } else {
-            config.temperature
-        };
-        load_keys(keys, logits, divisor);
-        penalize_recent(keys, logits, recent_tokens, config, divisor)?;
-        let (min_logit, max_logit) = logit_range(keys);
-        if max_logit == f32::NEG_INFINITY {
-            return Err(invalid(
-                "logits",
-                "every logit is NaN or -inf: no token can be sampled".to_string(),
-            ));
-        }
         if config.is_greedy() {
-            keep_first_with_logit(keys, max_logit);
+            // `weights` serves as the scratch row of penalized logits.
+            let best = pick_argmax(weights, logits, recent_tokens, config)?;
+            keys.clear();
+            keys.push(best);
             weights.clear();
             weights.push(1.0);
             return Ok(());
         }
+        let temperature = config.temperature;
+        load_keys(keys, logits, temperature);
+        for_each_penalized(logits, recent_tokens, config, |token, logit| {
+            keys[token as usize] = rank_key(token, logit / temperature);
+        })?;
+        let (min_logit, max_logit) = logit_range(keys);
+        if max_logit == f32::NEG_INFINITY {
+            return Err(all_masked());
+        }
         drop_masked(keys, min_logit, max_logit);
         let sorted = keep_top_k(keys, config.top_k);
         set_weights(keys, weights, max_logit);
-        let total_weight = total_weight(weights);
-        keep_min_p(keys, weights, config.min_p);
         if config.top_p < 1.0 {
-            let target = f64::from(config.top_p) * total_weight;
+            let target = f64::from(config.top_p) * total_weight(weights);
+            keep_min_p(keys, weights, config.min_p);
             keep_top_p(keys, weights, target, sorted, max_logit);
+        } else {
+            keep_min_p(keys, weights, config.min_p);
         }
         Ok(())
     }
@@ -425,23 +424,23 @@ fn penalize(logit: f32, penalty: f32) -> f32 {
 }
 
 /// Fills `keys` `(vocab_size,)` with every token's key, its logit sanitized
-/// and divided by `divisor` (the temperature, or 1 when greedy).
-fn load_keys(keys: &mut Vec<u64>, logits: &[f32], divisor: f32) {
+/// and divided by `temperature`.
+fn load_keys(keys: &mut Vec<u64>, logits: &[f32], temperature: f32) {
     keys.resize(logits.len(), 0);
     for (id, (key, &logit)) in keys.iter_mut().zip(logits).enumerate() {
-        *key = rank_key(id as u32, sanitize(logit) / divisor);
+        *key = rank_key(id as u32, sanitize(logit) / temperature);
     }
 }
 
-/// Rewrites the keys of the tokens in the penalty window with penalized
-/// logits. The penalty is recomputed from the original logit, so a token that
-/// repeats in the window is penalized once. `keys` must still be indexed by id.
-fn penalize_recent(
-    keys: &mut [u64],
+/// Calls `apply(token, penalized logit)` for each token in the penalty window
+/// (the tail of `recent_tokens`). The penalty is computed from the original
+/// logit, so when `apply` overwrites a row indexed by id, a token repeated in
+/// the window is penalized once. Errors on a token outside the vocabulary.
+fn for_each_penalized(
     logits: &[f32],
     recent_tokens: &[u32],
     config: &SamplerConfig,
-    divisor: f32,
+    mut apply: impl FnMut(u32, f32),
 ) -> Result<()> {
     let window_start = recent_tokens.len().saturating_sub(config.repetition_window);
     for &token in &recent_tokens[window_start..] {
@@ -451,10 +450,54 @@ fn penalize_recent(
                 vocab_size: logits.len(),
             });
         };
-        let penalized = penalize(sanitize(logit), config.repetition_penalty);
-        keys[token as usize] = rank_key(token, penalized / divisor);
+        apply(token, penalize(sanitize(logit), config.repetition_penalty));
     }
     Ok(())
+}
+
+/// Greedy: the rank key of the argmax of the sanitized, penalized logits,
+/// ties going to the lowest id. `scores` is scratch, `(vocab_size,)` once
+/// filled. Two vectorizable passes (copy, max) and a search.
+fn pick_argmax(
+    scores: &mut Vec<f32>,
+    logits: &[f32],
+    recent_tokens: &[u32],
+    config: &SamplerConfig,
+) -> Result<u64> {
+    scores.clear();
+    scores.extend(logits.iter().map(|&logit| sanitize(logit)));
+    for_each_penalized(logits, recent_tokens, config, |token, logit| {
+        scores[token as usize] = logit;
+    })?;
+    let max = max_of(scores);
+    if max == f32::NEG_INFINITY {
+        return Err(all_masked());
+    }
+    let id = scores.iter().position(|&x| x == max).unwrap_or(0);
+    Ok(rank_key(id as u32, max))
+}
+
+/// The largest value of `scores` (none NaN; `-inf` if empty), over eight
+/// lanes so the loop vectorizes (a float max over one accumulator does not).
+fn max_of(scores: &[f32]) -> f32 {
+    let larger = |a: f32, b: f32| if b > a { b } else { a };
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = scores.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = larger(*lane, x);
+        }
+    }
+    let max = tail.iter().fold(f32::NEG_INFINITY, |m, &x| larger(m, x));
+    lanes.into_iter().fold(max, larger)
+}
+
+fn all_masked() -> ModelError {
+    invalid(
+        "logits",
+        "every logit is NaN or -inf: no token can be sampled".to_string(),
+    )
 }
 
 /// The smallest and largest logit of `keys` (not empty), compared as
@@ -467,15 +510,6 @@ fn logit_range(keys: &[u64]) -> (f32, f32) {
         hi = hi.max(ordered);
     }
     (logit_of_ordered(lo), logit_of_ordered(hi))
-}
-
-/// Greedy: keeps the first key (in id order, so the lowest id) whose logit
-/// is `max_logit`.
-fn keep_first_with_logit(keys: &mut Vec<u64>, max_logit: f32) {
-    let ordered = ordered_bits(max_logit);
-    let first = keys.iter().position(|&key| (key >> 32) as u32 == ordered);
-    keys[0] = keys[first.unwrap_or(0)];
-    keys.truncate(1);
 }
 
 /// Drops the `-inf` tokens; if the best logit is `+inf`, keeps only the

@@ -183,7 +183,7 @@ fn filter_consumes_no_randomness() {
     let logits = TestRng(5).logits(64, 3.0);
     let mut plain = sampler(sampling(1.0), 64);
     let mut filtered = sampler(sampling(1.0), 64);
-    filtered.filter(&logits, &[]).unwrap();
+    assert_eq!(filtered.filter(&logits, &[]).unwrap().len(), 64);
     for _ in 0..20 {
         assert_eq!(
             plain.sample(&logits, &[]).unwrap(),
