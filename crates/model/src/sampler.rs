@@ -46,8 +46,10 @@
 //!
 //! With `V` the vocabulary, `n` the candidates after top-k and `m` the
 //! candidates after top-p:
-//! - greedy: `O(V)`: one pass building the keys, one taking their maximum;
-//! - temperature and masking: `O(V)`;
+//! - greedy: `O(V)`: a copy of the sanitized logits (penalized in place), a
+//!   maximum over eight lanes, and a search for its first occurrence; no keys;
+//! - temperature and masking: `O(V)`: one pass building the keys, one for
+//!   their range, one dropping `-inf` tokens only if there are any;
 //! - top-k: `O(V)` average (`select_nth_unstable_by` on the keys) plus
 //!   `O(k log k)` to sort the survivors;
 //! - weights and min-p: `O(n)`, one `exp` per candidate;
