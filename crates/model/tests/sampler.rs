@@ -203,6 +203,25 @@ fn golden_tokens_for_seed_42() {
     assert_eq!(tokens, GOLDEN_TOKENS);
 }
 
+/// The same pin for the dense path (no top-k, no top-p: the draw runs over
+/// the whole vocabulary in id order).
+#[test]
+fn golden_tokens_for_seed_42_without_sorting_filters() {
+    let mut rng = TestRng(6);
+    let rows: Vec<Vec<f32>> = (0..16).map(|_| rng.logits(1_000, 4.0)).collect();
+    let config = SamplerConfig {
+        top_k: 0,
+        top_p: 1.0,
+        ..creative_config(42)
+    };
+    let tokens = generate(&mut sampler(config, 1_000), &rows);
+    assert_eq!(tokens, GOLDEN_DENSE_TOKENS);
+}
+
+const GOLDEN_DENSE_TOKENS: [u32; 16] = [
+    721, 941, 474, 656, 342, 131, 345, 821, 755, 245, 479, 900, 933, 613, 744, 180,
+];
+
 const GOLDEN_TOKENS: [u32; 16] = [
     534, 680, 427, 703, 577, 965, 673, 240, 364, 846, 792, 89, 181, 613, 744, 651,
 ];
@@ -812,6 +831,8 @@ fn reference_kept(logits: &[f32], recent: &[u32], config: &SamplerConfig) -> Opt
         ids.truncate(len);
     }
     ids.retain(|&i| weight(i) >= f64::from(config.min_p));
+    // A weight below e^-87 underflows to 0: such a token can never be drawn.
+    ids.retain(|&i| max == f32::INFINITY || scores[i as usize] - max >= -87.0);
     ids.sort_unstable();
     Some(ids)
 }

@@ -146,6 +146,7 @@ fn sampling_allocates_nothing() {
                 for _ in 0..4 {
                     sampler.sample(row, &recent).unwrap();
                 }
+                assert!(sampler.filter(row, &recent).unwrap().len() > 0);
                 sampler.reset();
             });
             assert_eq!(
