@@ -460,7 +460,11 @@ fn penalize(logit: f32, penalty: f32) -> f32 {
 /// `divisor` (the temperature, or 1 when greedy).
 fn load_scores(scores: &mut Vec<f32>, logits: &[f32], divisor: f32) {
     scores.clear();
-    scores.extend(logits.iter().map(|&logit| sanitize(logit) / divisor));
+    if divisor == 1.0 {
+        scores.extend(logits.iter().map(|&logit| sanitize(logit)));
+    } else {
+        scores.extend(logits.iter().map(|&logit| sanitize(logit) / divisor));
+    }
 }
 
 /// Calls `apply(token, penalized logit)` for each token in the penalty window
@@ -494,18 +498,31 @@ fn score_range(scores: &[f32]) -> (f32, f32) {
     let chunks = scores.chunks_exact(8);
     let tail = chunks.remainder();
     for chunk in chunks {
-        for ((low, high), &x) in lows.iter_mut().zip(&mut highs).zip(chunk) {
-            *low = if x < *low { x } else { *low };
-            *high = if x > *high { x } else { *high };
+        for j in 0..8 {
+            lows[j] = smaller(lows[j], chunk[j]);
+            highs[j] = larger(highs[j], chunk[j]);
         }
     }
-    let fold = |(low, high): (f32, f32), &x: &f32| (low.min(x), high.max(x));
-    let lanes = lows.iter().zip(&highs);
-    let range = lanes.fold(
-        (f32::INFINITY, f32::NEG_INFINITY),
-        |range, (&low, &high)| (range.0.min(low), range.1.max(high)),
-    );
-    tail.iter().fold(range, fold)
+    let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &x in lows.iter().chain(tail) {
+        low = smaller(low, x);
+    }
+    for &x in highs.iter().chain(tail) {
+        high = larger(high, x);
+    }
+    (low, high)
+}
+
+/// `min` as one compare and select (the `minps` pattern); no NaN here.
+#[inline(always)]
+fn smaller(a: f32, b: f32) -> f32 {
+    if b < a { b } else { a }
+}
+
+/// `max` as one compare and select (the `maxps` pattern); no NaN here.
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
 }
 
 /// Greedy: keeps the first token (the lowest id) whose score is the maximum.
