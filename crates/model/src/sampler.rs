@@ -350,18 +350,24 @@ impl Sampler {
         self.layout = Layout::Ranked;
         if config.is_greedy() {
             keep_argmax(scores, keys, weights, max_score);
-        } else if config.top_k == 0 && config.top_p >= 1.0 {
-            set_dense_weights(scores, weights, max_score, config.min_p);
+        } else if config.top_k == 0 || config.top_k >= scores.len() {
+            set_dense_weights(scores, weights, max_score);
+            let total = total_weight(weights);
+            zero_below_min_p(weights, config.min_p);
+            if config.top_p < 1.0 {
+                let target = f64::from(config.top_p) * total;
+                keep_top_p_dense(scores, weights, keys, target);
+            }
             self.layout = Layout::Dense;
         } else {
             load_keys(scores, keys, min_score, max_score);
-            let sorted = keep_top_k(keys, config.top_k);
+            keep_top_k(keys, config.top_k);
             set_weights(keys, weights, max_score);
             let total = total_weight(weights);
             keep_min_p(keys, weights, config.min_p);
             if config.top_p < 1.0 {
                 let target = f64::from(config.top_p) * total;
-                keep_top_p(keys, weights, target, sorted, max_score);
+                keep_top_p_sorted(keys, weights, target);
             }
             drop_zero_weights(keys, weights);
         }
@@ -534,10 +540,10 @@ fn keep_argmax(scores: &[f32], keys: &mut Vec<u64>, weights: &mut Vec<f32>, max_
     weights.push(1.0);
 }
 
-/// The dense layout: `weights` `(vocab_size,)` by id, `exp(score − max)`,
-/// zeroed below `min_p` (the best token weighs 1). With a `+inf` maximum the
-/// `+inf` tokens weigh 1 and the others 0.
-fn set_dense_weights(scores: &[f32], weights: &mut Vec<f32>, max_score: f32, min_p: f32) {
+/// The dense layout: `weights` `(vocab_size,)` by id, `exp(score − max)`
+/// (the best token weighs 1). With a `+inf` maximum the `+inf` tokens weigh 1
+/// and the others 0.
+fn set_dense_weights(scores: &[f32], weights: &mut Vec<f32>, max_score: f32) {
     weights.resize(scores.len(), 0.0);
     if max_score == f32::INFINITY {
         for (w, &x) in weights.iter_mut().zip(scores) {
@@ -546,9 +552,86 @@ fn set_dense_weights(scores: &[f32], weights: &mut Vec<f32>, max_score: f32, min
         return;
     }
     for (w, &x) in weights.iter_mut().zip(scores) {
-        let weight = exp_nonpositive(x - max_score);
-        *w = if weight >= min_p { weight } else { 0.0 };
+        *w = exp_nonpositive(x - max_score);
     }
+}
+
+/// Dense min-p: zeroes the weights below `min_p` (weights are relative to
+/// the best token, so this drops probabilities below `min_p · p_max`).
+fn zero_below_min_p(weights: &mut [f32], min_p: f32) {
+    if min_p > 0.0 {
+        for w in weights {
+            *w = if *w >= min_p { *w } else { 0.0 };
+        }
+    }
+}
+
+/// Mass-histogram buckets: a weight in `(0, 1]` goes to bucket
+/// `bits >> BUCKET_SHIFT` (its exponent and top 3 mantissa bits, so eight
+/// buckets per octave, higher bucket ⇔ higher weight).
+const BUCKET_SHIFT: u32 = 20;
+const BUCKETS: usize = (0x3f80_0000 >> BUCKET_SHIFT) + 1;
+
+#[inline(always)]
+fn bucket_of(weight: f32) -> usize {
+    (weight.to_bits() >> BUCKET_SHIFT) as usize
+}
+
+/// Dense top-p without sorting the vocabulary: one pass builds the mass per
+/// bucket (four interleaved histograms, so repeated buckets do not serialize
+/// the adds); walking the buckets from the top finds the bucket where the
+/// mass reaches `target`. Tokens above it are in the nucleus, tokens below it
+/// out; only the boundary bucket's tokens are ranked (`keys` as scratch) and
+/// cut where the mass reaches `target`. `O(V + b log b)`, `b` the boundary
+/// bucket's size. Dropped tokens get weight 0.
+fn keep_top_p_dense(scores: &[f32], weights: &mut [f32], keys: &mut Vec<u64>, target: f64) {
+    let Some((boundary, mass_above)) = boundary_bucket(weights, target) else {
+        return; // rounding kept the mass short of the target: keep everything
+    };
+    keys.clear();
+    for (id, w) in weights.iter_mut().enumerate() {
+        let bucket = bucket_of(*w);
+        if bucket < boundary {
+            *w = 0.0;
+        } else if bucket == boundary {
+            keys.push(rank_key(id as u32, scores[id]));
+        }
+    }
+    keys.sort_unstable_by(descending);
+    let mut mass = mass_above;
+    let cut = keys.iter().position(|&key| {
+        mass += f64::from(weights[key_id(key) as usize]);
+        mass >= target
+    });
+    let cut = cut.map_or(keys.len(), |i| i + 1);
+    for &key in &keys[cut..] {
+        weights[key_id(key) as usize] = 0.0;
+    }
+}
+
+/// The highest bucket at which the mass of it and every bucket above reaches
+/// `target`, with the mass strictly above it; `None` if it never does.
+fn boundary_bucket(weights: &[f32], target: f64) -> Option<(usize, f64)> {
+    let mut histograms = [[0.0f64; BUCKETS]; 4];
+    let chunks = weights.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (histogram, &w) in histograms.iter_mut().zip(chunk) {
+            histogram[bucket_of(w)] += f64::from(w);
+        }
+    }
+    for &w in tail {
+        histograms[0][bucket_of(w)] += f64::from(w);
+    }
+    let mut mass_above = 0.0;
+    for bucket in (0..BUCKETS).rev() {
+        let mass: f64 = histograms.iter().map(|histogram| histogram[bucket]).sum();
+        if mass_above + mass >= target {
+            return Some((bucket, mass_above));
+        }
+        mass_above += mass;
+    }
+    None
 }
 
 /// Turns the dense layout into the ranked one: keys, in id order, for the
@@ -581,16 +664,14 @@ fn load_keys(scores: &[f32], keys: &mut Vec<u64>, min_score: f32, max_score: f32
     }
 }
 
-/// Keeps the `top_k` best keys, sorted by rank; returns whether the keys are
-/// now sorted. `O(n)` average selection, `O(k log k)` sort.
-fn keep_top_k(keys: &mut Vec<u64>, top_k: usize) -> bool {
-    if top_k == 0 || top_k >= keys.len() {
-        return false;
+/// Keeps the `top_k` best keys (`top_k > 0`), sorted by rank: `O(n)`
+/// average selection, `O(k log k)` sort.
+fn keep_top_k(keys: &mut Vec<u64>, top_k: usize) {
+    if top_k < keys.len() {
+        keys.select_nth_unstable_by(top_k - 1, descending);
+        keys.truncate(top_k);
     }
-    keys.select_nth_unstable_by(top_k - 1, descending);
-    keys.truncate(top_k);
     keys.sort_unstable_by(descending);
-    true
 }
 
 /// `exp(logit − max_logit)` of one key (exactly 1 for the best tokens).
@@ -603,11 +684,6 @@ fn weight_of(key: u64, max_logit: f32) -> f32 {
 /// Fills `weights` `(n,)` with the weights of `keys` `(n,)`.
 fn set_weights(keys: &[u64], weights: &mut Vec<f32>, max_logit: f32) {
     weights.resize(keys.len(), 0.0);
-    set_weights_in_place(keys, weights, max_logit);
-}
-
-/// [`set_weights`] into a slice of the same length.
-fn set_weights_in_place(keys: &[u64], weights: &mut [f32], max_logit: f32) {
     if max_logit == f32::INFINITY {
         weights.fill(1.0); // only the +inf tokens are left
         return;
@@ -676,74 +752,17 @@ fn drop_zero_weights(keys: &mut Vec<u64>, weights: &mut Vec<f32>) {
     weights.truncate(kept);
 }
 
-/// Keeps the nucleus: the shortest prefix in rank order whose weight reaches
-/// `target` (`top_p` times the mass before min-p).
-fn keep_top_p(
-    keys: &mut Vec<u64>,
-    weights: &mut Vec<f32>,
-    target: f64,
-    sorted: bool,
-    max_logit: f32,
-) {
-    let len = if sorted {
-        prefix_reaching(weights, target, 0.0).unwrap_or(weights.len())
-    } else {
-        select_prefix_reaching(keys, weights, target, max_logit)
-    };
+/// Sorted top-p: keeps the shortest prefix of the rank-sorted candidates
+/// whose weight reaches `target` (`top_p` times the mass before min-p).
+fn keep_top_p_sorted(keys: &mut Vec<u64>, weights: &mut Vec<f32>, target: f64) {
+    let mut mass = 0.0;
+    let cut = weights.iter().position(|&w| {
+        mass += f64::from(w);
+        mass >= target
+    });
+    let len = cut.map_or(weights.len(), |i| i + 1);
     keys.truncate(len);
     weights.truncate(len);
-}
-
-/// The length of the shortest prefix of `weights` that takes `mass` to
-/// `target` or beyond, if any.
-fn prefix_reaching(weights: &[f32], target: f64, mut mass: f64) -> Option<usize> {
-    for (i, &w) in weights.iter().enumerate() {
-        mass += f64::from(w);
-        if mass >= target {
-            return Some(i + 1);
-        }
-    }
-    None
-}
-
-/// Like [`prefix_reaching`] over unsorted keys, sorting only what it needs:
-/// it moves the next best chunk of keys (64, then 4× larger each round) to the
-/// front with an `O(n)` selection, sorts that chunk, recomputes its weights
-/// (the selection moved the keys, not the weights) and stops inside the chunk
-/// where the mass reaches `target`. The returned prefix is rank-sorted and
-/// its weights are aligned.
-fn select_prefix_reaching(
-    keys: &mut [u64],
-    weights: &mut [f32],
-    target: f64,
-    max_logit: f32,
-) -> usize {
-    const FIRST_CHUNK: usize = 64;
-    let mut sorted_len = 0;
-    let mut chunk = FIRST_CHUNK;
-    let mut mass = 0.0;
-    while sorted_len < keys.len() {
-        let rest = &mut keys[sorted_len..];
-        let take = chunk.min(rest.len());
-        if take < rest.len() {
-            rest.select_nth_unstable_by(take - 1, descending);
-        }
-        rest[..take].sort_unstable_by(descending);
-        let end = sorted_len + take;
-        set_weights_in_place(
-            &keys[sorted_len..end],
-            &mut weights[sorted_len..end],
-            max_logit,
-        );
-        let block = &weights[sorted_len..end];
-        if let Some(len) = prefix_reaching(block, target, mass) {
-            return sorted_len + len;
-        }
-        mass += block.iter().map(|&w| f64::from(w)).sum::<f64>();
-        sorted_len = end;
-        chunk = chunk.saturating_mul(4);
-    }
-    keys.len()
 }
 
 /// A uniform `f64` in `[0, 1)` from the top 53 bits of one `u64`, so the
@@ -910,30 +929,37 @@ mod tests {
     }
 
     #[test]
-    fn chunked_nucleus_equals_sorted_nucleus() {
-        let logits: Vec<f32> = (0..5_000u32)
-            .map(|id| ((id * 7_919) % 1_000) as f32 / 100.0)
+    fn dense_nucleus_equals_sorted_nucleus() {
+        let scores: Vec<f32> = (0..5_000u32)
+            .map(|id| ((id * 7_919) % 1_000) as f32 / 100.0 - 9.99)
             .collect();
-        let max_logit = 9.99;
-        let keys: Vec<u64> = (0..5_000)
-            .map(|id| rank_key(id, logits[id as usize]))
+        let mut dense = Vec::new();
+        set_dense_weights(&scores, &mut dense, 0.0);
+        let total = total_weight(&dense);
+        let mut ranked: Vec<u64> = (0..5_000)
+            .map(|id| rank_key(id, scores[id as usize]))
             .collect();
-        let mut weights = Vec::new();
-        set_weights(&keys, &mut weights, max_logit);
-        let total = total_weight(&weights);
-        let mut sorted_keys = keys.clone();
-        sorted_keys.sort_unstable_by(descending);
-        let mut sorted_weights = Vec::new();
-        set_weights(&sorted_keys, &mut sorted_weights, max_logit);
-        for top_p in [0.01, 0.3, 0.9, 0.999, 0.999_999] {
+        ranked.sort_unstable_by(descending);
+        let mut ranked_weights = Vec::new();
+        set_weights(&ranked, &mut ranked_weights, 0.0);
+        for top_p in [0.001, 0.01, 0.3, 0.9, 0.999, 0.999_999] {
             let target = top_p * total;
-            let (mut chunked_keys, mut chunked_weights) = (keys.clone(), weights.clone());
-            let len =
-                select_prefix_reaching(&mut chunked_keys, &mut chunked_weights, target, max_logit);
-            let expected = prefix_reaching(&sorted_weights, target, 0.0).unwrap_or(5_000);
-            assert_eq!(len, expected, "top_p {top_p}");
-            assert_eq!(chunked_keys[..len], sorted_keys[..len]);
-            assert_eq!(chunked_weights[..len], sorted_weights[..len]);
+            let mut weights = dense.clone();
+            keep_top_p_dense(
+                &scores,
+                &mut weights,
+                &mut Vec::with_capacity(5_000),
+                target,
+            );
+            let mut kept: Vec<u32> = (0..5_000)
+                .filter(|&id| weights[id as usize] > 0.0)
+                .collect();
+            let (mut keys, mut sorted_weights) = (ranked.clone(), ranked_weights.clone());
+            keep_top_p_sorted(&mut keys, &mut sorted_weights, target);
+            let mut expected: Vec<u32> = keys.iter().map(|&key| key_id(key)).collect();
+            kept.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(kept, expected, "top_p {top_p}");
         }
     }
 
