@@ -375,7 +375,6 @@ impl Sampler {
                 let target = f64::from(config.top_p) * total;
                 keep_top_p_sorted(keys, weights, target);
             }
-            drop_zero_weights(keys, weights);
         }
         Ok(())
     }
@@ -725,30 +724,13 @@ fn block_sum(block: &[f32]) -> f64 {
     lanes.iter().sum()
 }
 
-/// Drops candidates whose probability is below `min_p · p_max` (weights are
-/// already relative to the best token), keeping keys and weights aligned.
+/// Ranked min-p: drops candidates whose probability is below
+/// `min_p · p_max` (weights are already relative to the best token) and those
+/// whose weight underflowed to 0, keeping keys and weights aligned.
 fn keep_min_p(keys: &mut Vec<u64>, weights: &mut Vec<f32>, min_p: f32) {
-    if min_p <= 0.0 {
-        return;
-    }
     let mut kept = 0;
     for i in 0..keys.len() {
-        if weights[i] >= min_p {
-            keys[kept] = keys[i];
-            weights[kept] = weights[i];
-            kept += 1;
-        }
-    }
-    keys.truncate(kept);
-    weights.truncate(kept);
-}
-
-/// Drops candidates whose weight underflowed to 0 (probability below
-/// `1.6e-38` of the best token's); they could never be drawn.
-fn drop_zero_weights(keys: &mut Vec<u64>, weights: &mut Vec<f32>) {
-    let mut kept = 0;
-    for i in 0..keys.len() {
-        if weights[i] > 0.0 {
+        if weights[i] > 0.0 && weights[i] >= min_p {
             keys[kept] = keys[i];
             weights[kept] = weights[i];
             kept += 1;
