@@ -912,6 +912,55 @@ proptest! {
     }
 }
 
+#[test]
+fn large_vocabulary_filters_match_the_reference() {
+    let mut rng = TestRng(9);
+    let flat = rng.logits(49_152, 6.0);
+    let peaked: Vec<f32> = (0..49_152)
+        .map(|_| (rng.next_f32() + rng.next_f32() + rng.next_f32() - 1.5) * 8.0)
+        .collect();
+    let recent: Vec<u32> = (0..64).map(|i| i * 613).collect();
+    let base = SamplerConfig::default;
+    let configs = [
+        SamplerConfig {
+            top_p: 0.9,
+            ..base()
+        },
+        SamplerConfig {
+            top_p: 0.5,
+            min_p: 0.05,
+            temperature: 0.7,
+            ..base()
+        },
+        SamplerConfig {
+            top_k: 100,
+            top_p: 0.8,
+            ..base()
+        },
+        SamplerConfig {
+            min_p: 0.1,
+            repetition_penalty: 1.3,
+            ..base()
+        },
+        SamplerConfig {
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            temperature: 0.8,
+            ..base()
+        },
+    ];
+    for config in configs {
+        for logits in [&flat, &peaked] {
+            let expected = reference_kept(logits, &recent, &config).unwrap();
+            let mut s = sampler(config.clone(), 49_152);
+            assert_eq!(kept_ids(&mut s, logits, &recent), expected, "{config:?}");
+            let token = s.sample(logits, &recent).unwrap();
+            assert!(expected.binary_search(&token).is_ok());
+        }
+    }
+}
+
 // ------------------------------------------------------------ stop criteria
 
 #[test]
