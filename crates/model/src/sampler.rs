@@ -311,8 +311,8 @@ impl Sampler {
     /// candidates it would draw from (one on the greedy path). Consumes no
     /// random number. Same errors as `sample`.
     ///
-    /// The order is the one the draw uses: id order, or descending logit
-    /// (ties by id) when top-k or top-p sorted the candidates.
+    /// The order is the one the draw uses: id order without top-k,
+    /// descending logit (ties by id) with it.
     pub fn filter(
         &mut self,
         logits: &[f32],
