@@ -57,7 +57,11 @@ impl GenerationStats {
 }
 
 fn per_second(n: usize, t: Duration) -> f64 {
-    if t.is_zero() { 0.0 } else { n as f64 / t.as_secs_f64() }
+    if t.is_zero() {
+        0.0
+    } else {
+        n as f64 / t.as_secs_f64()
+    }
 }
 
 /// An iterator of generated tokens over a session (see the module docs).

@@ -16,7 +16,7 @@
 pub mod config;
 pub mod error;
 mod forward;
-// pub mod generate; (after the sampler merge)
+pub mod generate;
 pub mod kv_cache;
 pub mod loader;
 pub mod preset;
@@ -27,7 +27,9 @@ mod workspace;
 
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
+pub use generate::{FinishReason, Generation, GenerationStats};
 pub use kv_cache::KvCache;
 pub use preset::{NamedTensor, PRESET_SEED, Preset};
+pub use sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
 pub use session::{Session, SessionOptions};
 pub use weights::{Model, TensorMap};
