@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use smallmind_model::preset::Preset;
-use smallmind_model::{Model, Session, SessionOptions};
+use smallmind_model::{
+    Generation, Model, Sampler, SamplerConfig, Session, SessionOptions, StopCriteria,
+};
 
 struct CountingAllocator;
 
@@ -87,6 +89,42 @@ fn decode_allocations(session: &mut Session, steps: usize) -> (usize, usize) {
     )
 }
 
+/// Allocations of 32 generated tokens (sampling with temperature, top-k,
+/// top-p and a repetition penalty) after 4 warm-up tokens.
+fn generation_allocations(session: &mut Session) -> (usize, usize) {
+    session.install(|s| {
+        s.reset();
+        let vocab = s.model().config().vocab_size;
+        let config = SamplerConfig {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            repetition_penalty: 1.1,
+            seed: 42,
+            ..SamplerConfig::default()
+        };
+        let mut sampler = Sampler::new(config, vocab).unwrap();
+        let stop = StopCriteria {
+            stop_tokens: vec![],
+            max_new_tokens: 36,
+        };
+        let mut generation = Generation::new(s, &mut sampler, stop, &[1, 2, 3]).unwrap();
+        for token in generation.by_ref().take(4) {
+            token.unwrap();
+        }
+        ALLOCATIONS.store(0, Ordering::SeqCst);
+        BYTES.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        let n = generation.by_ref().map(Result::unwrap).count();
+        COUNTING.store(false, Ordering::SeqCst);
+        assert_eq!(n, 32);
+    });
+    (
+        ALLOCATIONS.load(Ordering::SeqCst),
+        BYTES.load(Ordering::SeqCst),
+    )
+}
+
 #[test]
 fn steady_state_decode_allocates_zero_bytes() {
     // The counter works: a known allocation is seen.
@@ -117,6 +155,12 @@ fn steady_state_decode_allocates_zero_bytes() {
                 (allocs, bytes),
                 (0, 0),
                 "{name}, {threads} threads: decode allocated {allocs} times, {bytes} bytes over 32 tokens"
+            );
+            let (allocs, bytes) = generation_allocations(session);
+            assert_eq!(
+                (allocs, bytes),
+                (0, 0),
+                "{name}, {threads} threads: generation allocated {allocs} times, {bytes} bytes over 32 tokens"
             );
         }
     }
