@@ -7,52 +7,16 @@
 //! and every pool is started before counting and dropped after: thread
 //! start-up and shutdown allocate on their own schedule.
 
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use alloc_counter::{assert_counter_works, counted};
 use smallmind_model::preset::Preset;
 use smallmind_model::{
     Generation, Model, Sampler, SamplerConfig, Session, SessionOptions, StopCriteria,
 };
-
-struct CountingAllocator;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-
-fn count(size: usize) {
-    if COUNTING.load(Ordering::Relaxed) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(size, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: defers every call to `System`, only adding relaxed counter updates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// A session whose pool threads have all started (their start-up allocates).
 fn started_session(model: &Arc<Model>, threads: usize) -> Session {
@@ -75,18 +39,13 @@ fn decode_allocations(session: &mut Session, steps: usize) -> (usize, usize) {
         for _ in 0..4 {
             next = common::argmax(s.decode(next).unwrap());
         }
-        ALLOCATIONS.store(0, Ordering::SeqCst);
-        BYTES.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        for _ in 0..steps {
-            next = common::argmax(s.decode(next).unwrap());
-        }
-        COUNTING.store(false, Ordering::SeqCst);
-    });
-    (
-        ALLOCATIONS.load(Ordering::SeqCst),
-        BYTES.load(Ordering::SeqCst),
-    )
+        let ((), allocations) = counted(|| {
+            for _ in 0..steps {
+                next = common::argmax(s.decode(next).unwrap());
+            }
+        });
+        allocations
+    })
 }
 
 /// Allocations of 32 generated tokens (sampling with temperature, top-k,
@@ -112,30 +71,15 @@ fn generation_allocations(session: &mut Session) -> (usize, usize) {
         for token in generation.by_ref().take(4) {
             token.unwrap();
         }
-        ALLOCATIONS.store(0, Ordering::SeqCst);
-        BYTES.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        let n = generation.by_ref().map(Result::unwrap).count();
-        COUNTING.store(false, Ordering::SeqCst);
+        let (n, allocations) = counted(|| generation.by_ref().map(Result::unwrap).count());
         assert_eq!(n, 32);
-    });
-    (
-        ALLOCATIONS.load(Ordering::SeqCst),
-        BYTES.load(Ordering::SeqCst),
-    )
+        allocations
+    })
 }
 
 #[test]
 fn steady_state_decode_allocates_zero_bytes() {
-    // The counter works: a known allocation is seen.
-    COUNTING.store(true, Ordering::SeqCst);
-    let probe = std::hint::black_box(vec![1u8; 64]);
-    COUNTING.store(false, Ordering::SeqCst);
-    drop(probe);
-    assert!(
-        BYTES.load(Ordering::SeqCst) >= 64,
-        "the counting allocator sees nothing"
-    );
+    assert_counter_works();
 
     let models = [
         ("tiny-llama", common::load("tiny-llama")),

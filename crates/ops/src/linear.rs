@@ -138,35 +138,30 @@ impl<'w> Linear<'w> {
 ///
 /// # Errors
 /// [`OpsError::Shape`] when the views do not fit the layer.
-pub fn linear(layer: &Linear<'_>, x: MatRef<'_>, mut y: MatMut<'_>) -> Result<(), OpsError> {
-    layer.check_io("linear", &x, &y)?;
-    let g = layer.gemm_desc(&x, &y, 0.0);
-    gemm(
-        &g,
-        x.data,
-        layer.weight,
-        &mut y.data[..span(y.rows, y.cols, y.ld)],
-    )?;
-    layer.add_bias(&mut y)
+pub fn linear(layer: &Linear<'_>, x: MatRef<'_>, y: MatMut<'_>) -> Result<(), OpsError> {
+    apply("linear", layer, x, y, 0.0)
 }
 
 /// `y += x·Wᵀ + b` (the residual add fused into the GEMM epilogue).
 ///
 /// # Errors
 /// [`OpsError::Shape`] when the views do not fit the layer.
-pub fn linear_accumulate(
+pub fn linear_accumulate(layer: &Linear<'_>, x: MatRef<'_>, y: MatMut<'_>) -> Result<(), OpsError> {
+    apply("linear_accumulate", layer, x, y, 1.0)
+}
+
+/// `y = x·Wᵀ + β·y + b`.
+fn apply(
+    op: &'static str,
     layer: &Linear<'_>,
     x: MatRef<'_>,
     mut y: MatMut<'_>,
+    beta: f32,
 ) -> Result<(), OpsError> {
-    layer.check_io("linear_accumulate", &x, &y)?;
-    let g = layer.gemm_desc(&x, &y, 1.0);
-    gemm(
-        &g,
-        x.data,
-        layer.weight,
-        &mut y.data[..span(y.rows, y.cols, y.ld)],
-    )?;
+    layer.check_io(op, &x, &y)?;
+    let g = layer.gemm_desc(&x, &y, beta);
+    let c = &mut y.data[..span(y.rows, y.cols, y.ld)];
+    gemm(&g, x.data, layer.weight, c)?;
     layer.add_bias(&mut y)
 }
 
