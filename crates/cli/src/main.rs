@@ -116,12 +116,16 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| model.config().eos_token_ids.clone()),
         max_new_tokens: args.max_tokens,
     };
+    let (mapped, owned) = model.weight_bytes();
     eprintln!(
-        "model: {:?}, {} parameters, {} threads, context {}",
+        "model: {:?}, {} parameters ({:.1} MB mapped, {:.1} MB in memory); {} threads, context {}, {:.1} MB planned",
         model.config().architecture,
         model.param_count(),
+        mapped as f64 / 1e6,
+        owned as f64 / 1e6,
         session.threads(),
-        session.capacity()
+        session.capacity(),
+        session.planned_bytes() as f64 / 1e6,
     );
     let mut generation = Generation::new(&mut session, &mut sampler, stop, &args.prompt_ids)?;
     let mut out = std::io::stdout().lock();

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use smallmind_ops::mlp::Gelu;
 use smallmind_ops::{Linear, Norm, WeightLayout};
-use smallmind_tensor::Tensor;
+use smallmind_tensor::{StorageKind, Tensor};
 
 use crate::config::{Activation, Architecture, ModelConfig};
 use crate::error::{ModelError, Result};
@@ -219,6 +219,51 @@ impl Model {
     /// Number of parameters held (a tied matrix counts once).
     pub fn param_count(&self) -> usize {
         self.config.param_count()
+    }
+
+    /// Calls `f` on every weight tensor once (a tied LM head is the embedding).
+    fn for_each_tensor(&self, mut f: impl FnMut(&Tensor)) {
+        let mut linear = |w: &LinearWeights| {
+            f(&w.weight);
+            w.bias.iter().for_each(&mut f);
+        };
+        for b in &self.blocks {
+            match &b.qkv {
+                QkvWeights::Fused(w) => linear(w),
+                QkvWeights::Split { q, k, v } => [q, k, v].into_iter().for_each(&mut linear),
+            }
+            linear(&b.out_proj);
+            match &b.mlp {
+                MlpWeights::Gelu { fc, proj, .. } => [fc, proj].into_iter().for_each(&mut linear),
+                MlpWeights::SwiGlu { gate, up, down } => {
+                    [gate, up, down].into_iter().for_each(&mut linear)
+                }
+            }
+        }
+        let norms = self.blocks.iter().flat_map(|b| [&b.attn_norm, &b.mlp_norm]);
+        for n in norms.chain([&self.final_norm]) {
+            f(&n.gamma);
+            n.beta.iter().for_each(&mut f);
+        }
+        f(&self.token_embedding);
+        self.position_embedding.iter().for_each(&mut f);
+        if !self.config.tie_word_embeddings {
+            f(&self.lm_head);
+        }
+    }
+
+    /// Weight bytes `(in a memory map, in owned memory)`: an f32 checkpoint
+    /// is used in place; widened or transposed weights and presets are owned.
+    pub fn weight_bytes(&self) -> (usize, usize) {
+        let (mut mapped, mut owned) = (0, 0);
+        self.for_each_tensor(|t| {
+            let bytes = t.dtype().checked_byte_size(t.numel()).unwrap_or(0);
+            match t.storage_kind() {
+                StorageKind::Mapped => mapped += bytes,
+                StorageKind::Owned | StorageKind::Pooled => owned += bytes,
+            }
+        });
+        (mapped, owned)
     }
 }
 
