@@ -120,3 +120,21 @@ fn one_and_two_threads_are_bit_identical() {
         assert!(same, "{name}: 1-thread and 2-thread logits differ");
     }
 }
+
+#[test]
+fn chunked_prefill_matches_transformers() {
+    for (name, tol) in FIXTURES {
+        let model = load(name);
+        let expected = Expected::read(name);
+        let options = smallmind_model::SessionOptions {
+            threads: Some(1),
+            max_batch: 5,
+            ..Default::default()
+        };
+        let mut s = smallmind_model::Session::new(model.clone(), &options).unwrap();
+        let mut logits = Vec::new();
+        s.prefill_all_logits(&expected.input_ids, &mut logits).unwrap();
+        let err = rel_to_scale(&logits, &expected.logits);
+        assert!(err <= tol, "{name}: chunks of 5: logits off by {err:e}");
+    }
+}
