@@ -252,6 +252,9 @@ fn interleave_rows<const R: usize>(src: &[&[f32]; R], live: usize, out: &mut [f3
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::{is_v4, transpose_16x8};
+
 /// AVX-512 in-register transposes for packing a transposed B (the generic
 /// 4-row gather costs ~1 cycle per element; this ~0.2).
 #[cfg(target_arch = "x86_64")]
@@ -263,7 +266,7 @@ mod avx512 {
     /// Whether `S` is the AVX-512 token (a compile-time constant per
     /// monomorphisation).
     #[inline(always)]
-    pub(super) fn is_v4<S: Simd>() -> bool {
+    pub(crate) fn is_v4<S: Simd>() -> bool {
         core::any::TypeId::of::<S>() == core::any::TypeId::of::<pulp::x86::V4>()
     }
 
@@ -297,6 +300,64 @@ mod avx512 {
             for (r, row) in rows.iter().enumerate() {
                 out[p * stride + r] = row[p];
             }
+        }
+    }
+
+    /// `out[p·stride + r] = src[r·ld + p]` for `r < 16`, `p < 8`: sixteen
+    /// 8-float row pieces become eight 16-float panel rows.
+    ///
+    /// Register use stays at ~12 zmm so it can interleave with a live
+    /// 8×32 micro-tile (16 accumulators). Pairs of rows share a register
+    /// (`[row i | row i+4]`, `[row 8+i | row 12+i]`), two in-lane steps
+    /// transpose 4×4 blocks, one cross-lane shuffle assembles each output:
+    /// 32 shuffles per 128 floats.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; `src + r·ld + p` readable and
+    /// `out + p·stride + r` writable for `r < 16`, `p < 8`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(crate) unsafe fn transpose_16x8(src: *const f32, ld: usize, out: *mut f32, stride: usize) {
+        // SAFETY: all reads and writes lie in the ranges of the contract.
+        unsafe {
+            let mut z = [_mm512_setzero_ps(); 8];
+            for i in 0..4 {
+                z[i] = load_pair(src, ld, i, i + 4);
+                z[4 + i] = load_pair(src, ld, 8 + i, 12 + i);
+            }
+            // v[g][e] lanes: [rows 8g..8g+4 @e, @4+e, rows 8g+4..8g+8 @e, @4+e].
+            let mut v = [[_mm512_setzero_ps(); 4]; 2];
+            for (g, vg) in v.iter_mut().enumerate() {
+                let t0 = _mm512_unpacklo_ps(z[4 * g], z[4 * g + 1]);
+                let t1 = _mm512_unpackhi_ps(z[4 * g], z[4 * g + 1]);
+                let t2 = _mm512_unpacklo_ps(z[4 * g + 2], z[4 * g + 3]);
+                let t3 = _mm512_unpackhi_ps(z[4 * g + 2], z[4 * g + 3]);
+                vg[0] = _mm512_shuffle_ps::<0x44>(t0, t2);
+                vg[1] = _mm512_shuffle_ps::<0xee>(t0, t2);
+                vg[2] = _mm512_shuffle_ps::<0x44>(t1, t3);
+                vg[3] = _mm512_shuffle_ps::<0xee>(t1, t3);
+            }
+            for e in 0..4 {
+                let lo = _mm512_shuffle_f32x4::<0x88>(v[0][e], v[1][e]);
+                let hi = _mm512_shuffle_f32x4::<0xdd>(v[0][e], v[1][e]);
+                _mm512_storeu_ps(out.add(e * stride), lo);
+                _mm512_storeu_ps(out.add((4 + e) * stride), hi);
+            }
+        }
+    }
+
+    /// `[src row lo, 8 floats | src row hi, 8 floats]` (rows `ld` apart).
+    ///
+    /// # Safety
+    /// AVX-512F; both 8-float pieces readable.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn load_pair(src: *const f32, ld: usize, lo: usize, hi: usize) -> __m512 {
+        // SAFETY: caller contract.
+        unsafe {
+            let lo = _mm256_loadu_pd(src.add(lo * ld).cast::<f64>());
+            let hi = _mm256_loadu_pd(src.add(hi * ld).cast::<f64>());
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))
         }
     }
 
