@@ -296,7 +296,7 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
 fn bt_fusable<S: Simd>(nr: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        super::pack::is_v4::<S>() && nr % 16 == 0
+        super::pack::is_v4::<S>() && nr.is_multiple_of(16)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -144,7 +144,7 @@ unsafe fn transpose_bt_piece<S: Simd>(
     steps: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if steps == BT_DEPTH_STEP && nr % 16 == 0 && super::pack::is_v4::<S>() {
+    if steps == BT_DEPTH_STEP && nr.is_multiple_of(16) && super::pack::is_v4::<S>() {
         for j in (0..nr).step_by(16) {
             // SAFETY: `S` is `V4`, which exists only on AVX-512F CPUs; the
             // 16 rows × 8 depths and 8 panel rows × 16 columns are in range.

@@ -337,9 +337,9 @@ mod avx512 {
                 vg[2] = _mm512_shuffle_ps::<0x44>(t1, t3);
                 vg[3] = _mm512_shuffle_ps::<0xee>(t1, t3);
             }
-            for e in 0..4 {
-                let lo = _mm512_shuffle_f32x4::<0x88>(v[0][e], v[1][e]);
-                let hi = _mm512_shuffle_f32x4::<0xdd>(v[0][e], v[1][e]);
+            for (e, (&v0, &v1)) in v[0].iter().zip(&v[1]).enumerate() {
+                let lo = _mm512_shuffle_f32x4::<0x88>(v0, v1);
+                let hi = _mm512_shuffle_f32x4::<0xdd>(v0, v1);
                 _mm512_storeu_ps(out.add(e * stride), lo);
                 _mm512_storeu_ps(out.add((4 + e) * stride), hi);
             }
