@@ -2,6 +2,15 @@
 //! BLIS loop nest (see the module docs of [`super`]) including the small
 //! direct path.
 //!
+//! Determinism: every element of `C` is summed in an order that depends only
+//! on the problem (shape, transposes, SIMD path), never on the number of
+//! rayon threads, so a 1-thread and a 2-thread pool give bit-identical
+//! results. Each element is one accumulator chain over the depth blocks
+//! `pc` (`C = α·acc + β·C` for the first block, `C += α·acc` after), so only
+//! the depth partition matters: windows are cut on the global `MR` / `NR`
+//! tile grid, and the partition is chosen from the whole product (see
+//! `small_m_depth_block`), never from a window's size.
+//!
 //! Parallelism: above [`PARALLEL_MIN_FLOPS`] the output is cut into one
 //! contiguous range per rayon thread — along `n` in multiples of NR when `n`
 //! has enough tiles, else along `m` in multiples of MR — and each range runs
@@ -290,6 +299,24 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
+/// Depth block of [`small_m_nest`]: the whole depth when the *product* (not
+/// this window) has at most one A block of rows and `k ≤ KC_SMALL_M_MAX`,
+/// else `KC` as in the general nest.
+///
+/// Deciding on the whole product keeps the depth partition, and with it
+/// every element's summation order, independent of the rayon split: a
+/// product taller than one A block runs the general nest (`KC` blocks) on
+/// one thread, and when two threads split it along `m` into windows short
+/// enough for this nest, those windows must use `KC` blocks too.
+#[inline(always)]
+fn small_m_depth_block<const MR: usize>(g: &Gemm) -> usize {
+    if g.m <= MC / MR * MR && g.k <= KC_SMALL_M_MAX {
+        g.k
+    } else {
+        KC
+    }
+}
+
 /// Whether the fused transpose-while-computing kernel applies on this path
 /// (AVX-512, panels a multiple of 16 columns).
 #[inline(always)]
@@ -334,7 +361,7 @@ unsafe fn small_m_nest<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let Window { g, a, b, c, .. } = win;
     let nr = NV * S::F32_LANES;
-    let kc_blk = if g.k <= KC_SMALL_M_MAX { g.k } else { KC };
+    let kc_blk = small_m_depth_block::<MR>(g);
     let nc_blk = NC_SMALL_M / nr * nr;
     let beta0 = Beta::from_f32(g.beta);
     let m = rows.len();
