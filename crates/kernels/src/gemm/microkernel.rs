@@ -144,11 +144,31 @@ unsafe fn transpose_bt_piece<S: Simd>(
     steps: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if steps == BT_DEPTH_STEP && nr.is_multiple_of(16) && super::pack::is_v4::<S>() {
-        for j in (0..nr).step_by(16) {
-            // SAFETY: `S` is `V4`, which exists only on AVX-512F CPUs; the
-            // 16 rows × 8 depths and 8 panel rows × 16 columns are in range.
-            unsafe { super::pack::transpose_16x8(src.add(j * ld), ld, out.add(j), nr) };
+    if nr.is_multiple_of(16) && super::pack::is_v4::<S>() {
+        let full = steps / 8 * 8;
+        for p in (0..full).step_by(8) {
+            for j in (0..nr).step_by(16) {
+                // SAFETY: `S` is `V4`, which exists only on CPUs with
+                // AVX-512F/VL; the 16 rows × 8 depths and 8 panel rows × 16
+                // columns are in range.
+                unsafe {
+                    super::pack::transpose_16x8(src.add(j * ld + p), ld, out.add(p * nr + j), nr, 8)
+                };
+            }
+        }
+        if full < steps {
+            for j in (0..nr).step_by(16) {
+                // SAFETY: as above, with `steps - full < 8` depths.
+                unsafe {
+                    super::pack::transpose_16x8(
+                        src.add(j * ld + full),
+                        ld,
+                        out.add(full * nr + j),
+                        nr,
+                        steps - full,
+                    )
+                };
+            }
         }
         return;
     }
