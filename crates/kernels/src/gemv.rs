@@ -17,6 +17,12 @@
 //! blocks, one rayon task per block; each task re-enters the SIMD context with
 //! the token chosen by the single dispatch of the call.
 //!
+//! Results are bit-identical for any number of threads: each output is
+//! computed by one task in an order fixed by `k`, and task boundaries are
+//! multiples of `TASK_ALIGN` columns, so the four-row groups and the
+//! vector/scalar-tail split of every column are those of a serial run
+//! (checked by `tests/gemm_threads.rs`).
+//!
 //! A strided `x` (`A` transposed with `lda > 1`) is gathered in chunks of
 //! `X_CHUNK` into a stack buffer. Accuracy: as the GEMM, a length-`k` f32 dot
 //! product with FMAs (`|err| ≲ k·2⁻²⁴·Σ|x||b|`).

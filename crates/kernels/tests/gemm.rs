@@ -249,6 +249,31 @@ fn blocking_boundaries() {
     });
 }
 
+/// The small direct path with a transposed B: the first row tile of each
+/// full column panel transposes B while it computes, in 8-deep pieces with a
+/// masked tail, and later row tiles (and later row blocks) reuse the panel.
+/// Covers depth tails 1..7, one and several row tiles, ragged panels, the
+/// `KC` split of a deep product, padded `ldb` and a transposed A.
+#[test]
+fn direct_path_transposed_b() {
+    let mut shapes = Vec::new();
+    for k in [1, 2, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65] {
+        for (m, n) in [(2, 32), (8, 32), (9, 33), (16, 64), (64, 64), (17, 100)] {
+            shapes.push((m, n, k));
+        }
+    }
+    // Deeper than one KC block, still on the direct path (m·n·k ≤ 128³).
+    shapes.extend([(8, 32, params::KC + 9), (16, 48, 2 * params::KC + 3)]);
+    for_each_path(|path| {
+        for (i, &(m, n, k)) in shapes.iter().enumerate() {
+            for ta in [false, true] {
+                let g = with_trans(Gemm::new(m, n, k), ta, true).beta(0.5);
+                Case::new(g, i % 3, i as u64).check(&format!("{path} direct Bt {m}x{n}x{k}"));
+            }
+        }
+    });
+}
+
 #[test]
 fn parallel_path_in_two_thread_pool() {
     let pool = rayon::ThreadPoolBuilder::new()

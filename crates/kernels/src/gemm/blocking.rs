@@ -2,6 +2,15 @@
 //! BLIS loop nest (see the module docs of [`super`]) including the small
 //! direct path.
 //!
+//! Determinism: every element of `C` is summed in an order that depends only
+//! on the problem (shape, transposes, SIMD path), never on the number of
+//! rayon threads, so a 1-thread and a 2-thread pool give bit-identical
+//! results. Each element is one accumulator chain over the depth blocks
+//! `pc` (`C = α·acc + β·C` for the first block, `C += α·acc` after), so only
+//! the depth partition matters: windows are cut on the global `MR` / `NR`
+//! tile grid, and the partition is chosen from the whole product (see
+//! `small_m_depth_block`), never from a window's size.
+//!
 //! Parallelism: above [`PARALLEL_MIN_FLOPS`] the output is cut into one
 //! contiguous range per rayon thread — along `n` in multiples of NR when `n`
 //! has enough tiles, else along `m` in multiples of MR — and each range runs
@@ -15,7 +24,7 @@ use core::ops::Range;
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::microkernel::{Beta, store, tile};
+use super::microkernel::{Beta, store, tile, tile_packing_bt};
 use super::pack::{b_panel_stride, borrow_buffers, pack_a, pack_b};
 use super::params::{
     DIRECT_MAX_MNK, KC, KC_SMALL_M_MAX, MC, MR_V4, NC, NC_SMALL_M, NV_V4, PARALLEL_MIN_FLOPS,
@@ -195,29 +204,40 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
         unsafe { small_m_nest::<S, MR, NV>(simd, win, rows, cols, a_buf, b_buf) };
         return;
     }
+    // Direct path with a transposed B on AVX-512: the first row tile of each
+    // full column panel transposes B in place while it computes
+    // (`tile_packing_bt`), and the later row tiles read the panel it wrote.
+    let fused_bt = direct && g.trans_b == Transpose::Yes && bt_fusable::<S>(nr);
     let pack_all_a = !direct;
-    let pack_all_b = !direct || g.trans_b == Transpose::Yes;
+    let pack_all_b = !direct || (g.trans_b == Transpose::Yes && !fused_bt);
+    let panels_b = pack_all_b || fused_bt;
     let beta0 = Beta::from_f32(g.beta);
     for jc in cols.clone().step_by(nc_blk) {
         let nc = nc_blk.min(cols.end - jc);
         let nc_full = nc / nr * nr;
         for pc in (0..g.k).step_by(KC) {
             let kc = KC.min(g.k - pc);
+            let b_stride = b_panel_stride(kc, nr);
             let beta = if pc == 0 { beta0 } else { Beta::One };
             if pack_all_b {
                 pack_b(simd, g, b, (jc, nc), (pc, kc), b_buf, nr);
             } else if nc_full < nc {
-                // Direct path: only the ragged last column panel is packed.
+                // Direct path: only the ragged last column panel is packed
+                // (after the full panels when those are packed too).
+                let at = if fused_bt { nc_full / nr * b_stride } else { 0 };
                 pack_b(
                     simd,
                     g,
                     b,
                     (jc + nc_full, nc - nc_full),
                     (pc, kc),
-                    b_buf,
+                    &mut b_buf[at..],
                     nr,
                 );
             }
+            // One raw base for the packed B panels: the fused kernel writes
+            // panels that later tiles read through pointers derived from it.
+            let b_base = b_buf.as_mut_ptr();
             for ic in rows.clone().step_by(mc_blk) {
                 let mc = mc_blk.min(rows.end - ic);
                 let mc_full = mc / MR * MR;
@@ -228,34 +248,41 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                 }
                 for jr in (0..nc).step_by(nr) {
                     let nr_eff = nr.min(nc - jr);
-                    let (b_ptr, b_ks) = if pack_all_b {
-                        (b_buf[jr / nr * b_panel_stride(kc, nr)..].as_ptr(), nr)
+                    // SAFETY: panel `jr / nr` starts inside `b_buf`.
+                    let panel = unsafe { b_base.add(jr / nr * b_stride) };
+                    let (b_ptr, b_ks) = if panels_b {
+                        (panel.cast_const(), nr)
                     } else if nr_eff == nr {
                         (b[pc * g.ldb + jc + jr..].as_ptr(), g.ldb)
                     } else {
-                        (b_buf.as_ptr(), nr)
+                        (b_base.cast_const(), nr)
                     };
                     for ir in (0..mc).step_by(MR) {
                         let mr_eff = MR.min(mc - ir);
+                        let (a_ptr, a_rs, a_cs) = if pack_all_a {
+                            (a_buf[ir / MR * kc * MR..].as_ptr(), 1, MR)
+                        } else if mr_eff == MR {
+                            match g.trans_a {
+                                Transpose::No => (a[(ic + ir) * g.lda + pc..].as_ptr(), g.lda, 1),
+                                Transpose::Yes => (a[pc * g.lda + ic + ir..].as_ptr(), 1, g.lda),
+                            }
+                        } else {
+                            (a_buf.as_ptr(), 1, MR)
+                        };
+                        let transpose_here =
+                            fused_bt && ic == rows.start && ir == 0 && nr_eff == nr;
                         // SAFETY: packed panels hold kc·MR / kc·NR floats; the
                         // direct operands were validated for their full shapes
-                        // and (ic+ir+MR, pc+kc) / (pc+kc, jc+jr+nr) are in range.
+                        // and (ic+ir+MR, pc+kc) / (pc+kc, jc+jr+nr) are in range
+                        // (for a transposed B: rows jc+jr..+nr, depths pc..+kc).
                         let acc = unsafe {
-                            if pack_all_a {
-                                let a_ptr = a_buf[ir / MR * kc * MR..].as_ptr();
-                                tile::<S, MR, NV>(simd, kc, a_ptr, 1, MR, b_ptr, b_ks)
-                            } else if mr_eff == MR {
-                                let (a_ptr, rs, cs) = match g.trans_a {
-                                    Transpose::No => {
-                                        (a[(ic + ir) * g.lda + pc..].as_ptr(), g.lda, 1)
-                                    }
-                                    Transpose::Yes => {
-                                        (a[pc * g.lda + ic + ir..].as_ptr(), 1, g.lda)
-                                    }
-                                };
-                                tile::<S, MR, NV>(simd, kc, a_ptr, rs, cs, b_ptr, b_ks)
+                            if transpose_here {
+                                let b_src = b[(jc + jr) * g.ldb + pc..].as_ptr();
+                                tile_packing_bt::<S, MR, NV>(
+                                    simd, kc, a_ptr, a_rs, a_cs, b_src, g.ldb, panel,
+                                )
                             } else {
-                                tile::<S, MR, NV>(simd, kc, a_buf.as_ptr(), 1, MR, b_ptr, b_ks)
+                                tile::<S, MR, NV>(simd, kc, a_ptr, a_rs, a_cs, b_ptr, b_ks)
                             }
                         };
                         // SAFETY: the tile corner (mr_eff, nr_eff) lies in this window.
@@ -269,6 +296,39 @@ unsafe fn loop_nest<S: Simd, const MR: usize, const NV: usize>(
                 }
             }
         }
+    }
+}
+
+/// Depth block of [`small_m_nest`]: the whole depth when the *product* (not
+/// this window) has at most one A block of rows and `k ≤ KC_SMALL_M_MAX`,
+/// else `KC` as in the general nest.
+///
+/// Deciding on the whole product keeps the depth partition, and with it
+/// every element's summation order, independent of the rayon split: a
+/// product taller than one A block runs the general nest (`KC` blocks) on
+/// one thread, and when two threads split it along `m` into windows short
+/// enough for this nest, those windows must use `KC` blocks too.
+#[inline(always)]
+fn small_m_depth_block<const MR: usize>(g: &Gemm) -> usize {
+    if g.m <= MC / MR * MR && g.k <= KC_SMALL_M_MAX {
+        g.k
+    } else {
+        KC
+    }
+}
+
+/// Whether the fused transpose-while-computing kernel applies on this path
+/// (AVX-512, panels a multiple of 16 columns).
+#[inline(always)]
+fn bt_fusable<S: Simd>(nr: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::pack::is_v4::<S>() && nr.is_multiple_of(16)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = nr;
+        false
     }
 }
 
@@ -301,7 +361,7 @@ unsafe fn small_m_nest<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let Window { g, a, b, c, .. } = win;
     let nr = NV * S::F32_LANES;
-    let kc_blk = if g.k <= KC_SMALL_M_MAX { g.k } else { KC };
+    let kc_blk = small_m_depth_block::<MR>(g);
     let nc_blk = NC_SMALL_M / nr * nr;
     let beta0 = Beta::from_f32(g.beta);
     let m = rows.len();

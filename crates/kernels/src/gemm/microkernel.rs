@@ -32,11 +32,33 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     b: *const f32,
     b_ks: usize,
 ) -> Tile<S, MR, NV> {
-    let lanes = S::F32_LANES;
     let mut acc: Tile<S, MR, NV> = [[simd.splat_f32s(0.0); NV]; MR];
+    // SAFETY: forwarded caller contract.
+    unsafe { rank1_steps::<S, MR, NV>(simd, &mut acc, kc, a, a_rs, a_cs, b, b_ks) };
+    acc
+}
+
+/// `acc += Σ_{p < steps} A[·,p]·B[p,·]`: `steps` rank-1 updates of the tile,
+/// in increasing `p` (the summation order every caller shares).
+///
+/// # Safety
+/// As [`tile`] with `kc = steps`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rank1_steps<S: Simd, const MR: usize, const NV: usize>(
+    simd: S,
+    acc: &mut Tile<S, MR, NV>,
+    steps: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_ks: usize,
+) {
+    let lanes = S::F32_LANES;
     let mut a = a;
     let mut b = b;
-    for _ in 0..kc {
+    for _ in 0..steps {
         // SAFETY: row `p` of B has NV·lanes readable floats (caller contract);
         // unaligned reads of a Pod vector type.
         let bv: [S::f32s; NV] = core::array::from_fn(|v| unsafe {
@@ -55,7 +77,107 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
             b = b.add(b_ks);
         }
     }
+}
+
+/// [`tile`] for a transposed `B` read in place, packing it on the way: the
+/// `(kc, NR)` panel `panel[p·NR + j] = B[j, p]` (`B` stored `(NR, ·)` rows
+/// `ldb` apart, the `NR` columns of this tile) is written [`BT_DEPTH_STEP`]
+/// depths at a time, each piece just before the rank-1 updates that read it
+/// back from L1. Interleaving the transpose (shuffles, stores) with the FMAs
+/// lets the out-of-order core overlap the two, where packing the whole panel
+/// first serialises them. Later tiles of the same columns reuse `panel`.
+/// Same summation order as [`tile`], so the result is bit-identical.
+///
+/// # Safety
+/// As [`tile`] for `a`; `b + j·ldb + p` readable for `j < NR`, `p < kc`;
+/// `panel` writable for `kc·NR` floats.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn tile_packing_bt<S: Simd, const MR: usize, const NV: usize>(
+    simd: S,
+    kc: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    ldb: usize,
+    panel: *mut f32,
+) -> Tile<S, MR, NV> {
+    let nr = NV * S::F32_LANES;
+    let mut acc: Tile<S, MR, NV> = [[simd.splat_f32s(0.0); NV]; MR];
+    let mut p0 = 0;
+    while p0 < kc {
+        let steps = BT_DEPTH_STEP.min(kc - p0);
+        // SAFETY: rows `j < NR` of B hold depths `p0..p0+steps`; the panel
+        // rows `p0..p0+steps` are in range (caller contract).
+        unsafe {
+            transpose_bt_piece::<S>(b.add(p0), ldb, panel.add(p0 * nr), nr, steps);
+            rank1_steps::<S, MR, NV>(
+                simd,
+                &mut acc,
+                steps,
+                a.add(p0 * a_cs),
+                a_rs,
+                a_cs,
+                panel.add(p0 * nr),
+                nr,
+            );
+        }
+        p0 += steps;
+    }
     acc
+}
+
+/// Depths of the transposed-B panel written per piece by [`tile_packing_bt`].
+pub(super) const BT_DEPTH_STEP: usize = 8;
+
+/// `out[p·nr + j] = src[j·ld + p]` for `j < nr`, `p < steps ≤ BT_DEPTH_STEP`.
+///
+/// # Safety
+/// `src + j·ld + p` readable and `out + p·nr + j` writable for those ranges.
+#[inline(always)]
+unsafe fn transpose_bt_piece<S: Simd>(
+    src: *const f32,
+    ld: usize,
+    out: *mut f32,
+    nr: usize,
+    steps: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if nr.is_multiple_of(16) && super::pack::is_v4::<S>() {
+        let full = steps / 8 * 8;
+        for p in (0..full).step_by(8) {
+            for j in (0..nr).step_by(16) {
+                // SAFETY: `S` is `V4`, which exists only on CPUs with
+                // AVX-512F/VL; the 16 rows × 8 depths and 8 panel rows × 16
+                // columns are in range.
+                unsafe {
+                    super::pack::transpose_16x8(src.add(j * ld + p), ld, out.add(p * nr + j), nr, 8)
+                };
+            }
+        }
+        if full < steps {
+            for j in (0..nr).step_by(16) {
+                // SAFETY: as above, with `steps - full < 8` depths.
+                unsafe {
+                    super::pack::transpose_16x8(
+                        src.add(j * ld + full),
+                        ld,
+                        out.add(full * nr + j),
+                        nr,
+                        steps - full,
+                    )
+                };
+            }
+        }
+        return;
+    }
+    for p in 0..steps {
+        for j in 0..nr {
+            // SAFETY: in range by the caller contract.
+            unsafe { *out.add(p * nr + j) = *src.add(j * ld + p) };
+        }
+    }
 }
 
 /// How the previous `C` enters the result.

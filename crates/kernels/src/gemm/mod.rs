@@ -34,8 +34,15 @@
 //!
 //! Small problems skip packing (the "direct" path): the micro-kernel reads `A`
 //! through its strides and a non-transposed `B` through its rows, so a 64³
-//! product pays no packing overhead. Only edge slivers and a transposed `B` are
-//! packed there.
+//! product pays no packing overhead. Only edge slivers are packed there, and a
+//! transposed `B`, which on AVX-512 is transposed inside the first row tile
+//! of each column panel, 8 depths at a time just before the FMAs that use
+//! them (`microkernel::tile_packing_bt`), so the shuffles overlap the
+//! arithmetic instead of running as a separate pass; later row tiles reuse
+//! the panel.
+//!
+//! Results do not depend on the number of rayon threads: the summation order
+//! of every element is fixed by the problem alone (see `blocking`).
 //!
 //! Accuracy: each output is a length-`k` f32 dot product computed with fused
 //! multiply-adds in a blocked order, so `|C - C_exact| ≲ k·ε·Σ|a||b|` with

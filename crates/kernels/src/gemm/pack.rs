@@ -252,6 +252,9 @@ fn interleave_rows<const R: usize>(src: &[&[f32]; R], live: usize, out: &mut [f3
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::{is_v4, transpose_16x8};
+
 /// AVX-512 in-register transposes for packing a transposed B (the generic
 /// 4-row gather costs ~1 cycle per element; this ~0.2).
 #[cfg(target_arch = "x86_64")]
@@ -263,7 +266,7 @@ mod avx512 {
     /// Whether `S` is the AVX-512 token (a compile-time constant per
     /// monomorphisation).
     #[inline(always)]
-    pub(super) fn is_v4<S: Simd>() -> bool {
+    pub(crate) fn is_v4<S: Simd>() -> bool {
         core::any::TypeId::of::<S>() == core::any::TypeId::of::<pulp::x86::V4>()
     }
 
@@ -297,6 +300,89 @@ mod avx512 {
             for (r, row) in rows.iter().enumerate() {
                 out[p * stride + r] = row[p];
             }
+        }
+    }
+
+    /// `out[p·stride + r] = src[r·ld + p]` for `r < 16`, `p < depth ≤ 8`:
+    /// sixteen row pieces of `depth` floats become `depth` 16-float panel rows.
+    ///
+    /// Register use stays at ~12 zmm so it can interleave with a live
+    /// 8×32 micro-tile (16 accumulators). Pairs of rows share a register
+    /// (`[row i | row i+4]`, `[row 8+i | row 12+i]`), two in-lane steps
+    /// transpose 4×4 blocks, one cross-lane shuffle assembles each output:
+    /// 32 shuffles per 128 floats. A `depth < 8` (the tail of `k`) reads
+    /// with masked loads, which never touch the masked-off floats.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512VL (a `V4` token exists);
+    /// `src + r·ld + p` readable and `out + p·stride + r` writable for
+    /// `r < 16`, `p < depth`.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    pub(crate) unsafe fn transpose_16x8(
+        src: *const f32,
+        ld: usize,
+        out: *mut f32,
+        stride: usize,
+        depth: usize,
+    ) {
+        debug_assert!(depth <= 8);
+        // SAFETY: all reads and writes lie in the ranges of the contract.
+        unsafe {
+            let mut z = [_mm512_setzero_ps(); 8];
+            for i in 0..4 {
+                z[i] = load_pair(src, ld, i, i + 4, depth);
+                z[4 + i] = load_pair(src, ld, 8 + i, 12 + i, depth);
+            }
+            // v[g][e] lanes: [rows 8g..8g+4 @e, @4+e, rows 8g+4..8g+8 @e, @4+e].
+            let mut v = [[_mm512_setzero_ps(); 4]; 2];
+            for (g, vg) in v.iter_mut().enumerate() {
+                let t0 = _mm512_unpacklo_ps(z[4 * g], z[4 * g + 1]);
+                let t1 = _mm512_unpackhi_ps(z[4 * g], z[4 * g + 1]);
+                let t2 = _mm512_unpacklo_ps(z[4 * g + 2], z[4 * g + 3]);
+                let t3 = _mm512_unpackhi_ps(z[4 * g + 2], z[4 * g + 3]);
+                vg[0] = _mm512_shuffle_ps::<0x44>(t0, t2);
+                vg[1] = _mm512_shuffle_ps::<0xee>(t0, t2);
+                vg[2] = _mm512_shuffle_ps::<0x44>(t1, t3);
+                vg[3] = _mm512_shuffle_ps::<0xee>(t1, t3);
+            }
+            for (e, (&v0, &v1)) in v[0].iter().zip(&v[1]).enumerate() {
+                if e < depth {
+                    let lo = _mm512_shuffle_f32x4::<0x88>(v0, v1);
+                    _mm512_storeu_ps(out.add(e * stride), lo);
+                }
+                if 4 + e < depth {
+                    let hi = _mm512_shuffle_f32x4::<0xdd>(v0, v1);
+                    _mm512_storeu_ps(out.add((4 + e) * stride), hi);
+                }
+            }
+        }
+    }
+
+    /// `[src row lo, 8 floats | src row hi, 8 floats]` (rows `ld` apart),
+    /// only the first `depth` floats of each read (the rest zero).
+    ///
+    /// # Safety
+    /// AVX-512F and VL; both `depth`-float pieces readable.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    unsafe fn load_pair(src: *const f32, ld: usize, lo: usize, hi: usize, depth: usize) -> __m512 {
+        // SAFETY: caller contract; masked-off lanes are not accessed.
+        unsafe {
+            let (lo, hi) = (src.add(lo * ld), src.add(hi * ld));
+            let (lo, hi) = if depth == 8 {
+                (_mm256_loadu_ps(lo), _mm256_loadu_ps(hi))
+            } else {
+                let mask = ((1u32 << depth) - 1) as __mmask8;
+                (
+                    _mm256_maskz_loadu_ps(mask, lo),
+                    _mm256_maskz_loadu_ps(mask, hi),
+                )
+            };
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                _mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                _mm256_castps_pd(hi),
+            ))
         }
     }
 
