@@ -61,6 +61,8 @@ const TASK_ALIGN: usize = 256;
 /// Output columns accumulated together when `B` is not transposed (16 KiB of
 /// stack, L1-resident).
 const AXPY_COLS: usize = 4096;
+/// Output columns below which the `B` form uses a 1 KiB accumulator instead.
+const SMALL_AXPY_COLS: usize = 256;
 /// Floats of a strided `x` gathered at once.
 const X_CHUNK: usize = 512;
 
@@ -229,7 +231,12 @@ impl WithSimd for BlockTask<'_, '_> {
 fn columns<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
     match part.g.trans_b {
         Transpose::Yes => rows_dot(simd, part, j0, c),
-        Transpose::No => rows_axpy(simd, part, j0, c),
+        // Narrow outputs (decode attention's P·V: one head's D columns) use a
+        // small accumulator, so the call does not clear 16 KiB of stack.
+        Transpose::No if c.len() <= SMALL_AXPY_COLS => {
+            rows_axpy::<S, SMALL_AXPY_COLS>(simd, part, j0, c)
+        }
+        Transpose::No => rows_axpy::<S, AXPY_COLS>(simd, part, j0, c),
     }
 }
 
@@ -323,15 +330,15 @@ fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32]) -> f32 {
 }
 
 /// `B` is `(k, n)`: `c[block] = Σₚ x[p]·B[p, block]` over column blocks of
-/// `AXPY_COLS`, accumulated in an L1-resident stack buffer while the rows of
+/// `COLS`, accumulated in an L1-resident stack buffer while the rows of
 /// `B` stream through four at a time (each row segment read contiguously).
 #[inline(always)]
-fn rows_axpy<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
+fn rows_axpy<S: Simd, const COLS: usize>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
     let Part { g, x, b, k, beta } = part;
-    let mut acc_buf = [0.0f32; AXPY_COLS];
-    for (blk, c_blk) in c.chunks_mut(AXPY_COLS).enumerate() {
+    let mut acc_buf = [0.0f32; COLS];
+    for (blk, c_blk) in c.chunks_mut(COLS).enumerate() {
         let cols = c_blk.len();
-        let col0 = j0 + blk * AXPY_COLS;
+        let col0 = j0 + blk * COLS;
         let acc = &mut acc_buf[..cols];
         acc.fill(0.0);
         let row = |p: usize| &b[p * g.ldb + col0..][..cols];

@@ -133,7 +133,8 @@ fn chunked_prefill_matches_transformers() {
         };
         let mut s = smallmind_model::Session::new(model.clone(), &options).unwrap();
         let mut logits = Vec::new();
-        s.prefill_all_logits(&expected.input_ids, &mut logits).unwrap();
+        s.prefill_all_logits(&expected.input_ids, &mut logits)
+            .unwrap();
         let err = rel_to_scale(&logits, &expected.logits);
         assert!(err <= tol, "{name}: chunks of 5: logits off by {err:e}");
     }
