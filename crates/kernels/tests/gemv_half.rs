@@ -31,14 +31,14 @@ const FORMATS: [Format; 2] = [Format::Bf16, Format::F16];
 type Kernel = fn(&[f32], &[u16], usize, usize, &mut [f32], &mut [f32]) -> Result<(), KernelError>;
 
 impl Format {
-    fn from_f32(self, v: f32) -> u16 {
+    fn encode(self, v: f32) -> u16 {
         match self {
             Format::Bf16 => bf16::from_f32(v).to_bits(),
             Format::F16 => f16::from_f32(v).to_bits(),
         }
     }
 
-    fn to_f32(self, bits: u16) -> f32 {
+    fn decode(self, bits: u16) -> f32 {
         match self {
             Format::Bf16 => bf16::from_bits(bits).to_f32(),
             Format::F16 => f16::from_bits(bits).to_f32(),
@@ -71,7 +71,7 @@ fn check(format: Format, x: &[f32], w: &[u16], n: usize, k: usize, what: &str) -
     oracle(x, w, n, k, &mut scratch, &mut want).unwrap();
     for j in 0..n {
         let bound: f64 = (0..k)
-            .map(|p| (f64::from(x[p]) * f64::from(format.to_f32(w[j * k + p]))).abs())
+            .map(|p| (f64::from(x[p]) * f64::from(format.decode(w[j * k + p]))).abs())
             .sum();
         let (g, e) = (got[j], want[j]);
         let ok = if e.is_nan() {
@@ -89,9 +89,7 @@ fn check(format: Format, x: &[f32], w: &[u16], n: usize, k: usize, what: &str) -
 fn random_case(format: Format, n: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<u16>) {
     let mut rng = Rng::new(seed);
     let x = rng.vec(k, 1.0);
-    let w = (0..n * k)
-        .map(|_| format.from_f32(rng.next_f32()))
-        .collect();
+    let w = (0..n * k).map(|_| format.encode(rng.next_f32())).collect();
     (x, w)
 }
 
@@ -138,7 +136,7 @@ fn every_bit_pattern_widens_exactly() {
         let w: Vec<u16> = (0..n * k)
             .map(|i| {
                 let bits = (i % (1 << 16)) as u16;
-                if format.to_f32(bits).is_finite() {
+                if format.decode(bits).is_finite() {
                     bits
                 } else {
                     0
@@ -154,7 +152,7 @@ fn every_bit_pattern_widens_exactly() {
                 x[q] = 1.0;
                 fast(&x, &w, n, k, &mut scratch, &mut y).unwrap();
                 for j in 0..n {
-                    let want = format.to_f32(w[j * k + q]);
+                    let want = format.decode(w[j * k + q]);
                     assert_eq!(y[j], want, "{path} {format:?}: w[{j}, {q}]");
                 }
             }
@@ -172,14 +170,12 @@ fn nan_and_inf_propagate() {
             for at in [0, 5, 31, 40, 66, 68] {
                 let mut rng = Rng::new(at as u64);
                 let x: Vec<f32> = (0..k).map(|_| 0.25 + 0.5 * rng.next_f32().abs()).collect();
-                let mut w: Vec<u16> = (0..n * k)
-                    .map(|_| format.from_f32(rng.next_f32()))
-                    .collect();
-                w[at] = format.from_f32(f32::NAN);
-                w[k + at] = format.from_f32(f32::INFINITY);
-                w[2 * k + at] = format.from_f32(f32::NEG_INFINITY);
-                w[3 * k + at] = format.from_f32(f32::INFINITY);
-                w[3 * k + (at + 1) % k] = format.from_f32(f32::NEG_INFINITY);
+                let mut w: Vec<u16> = (0..n * k).map(|_| format.encode(rng.next_f32())).collect();
+                w[at] = format.encode(f32::NAN);
+                w[k + at] = format.encode(f32::INFINITY);
+                w[2 * k + at] = format.encode(f32::NEG_INFINITY);
+                w[3 * k + at] = format.encode(f32::INFINITY);
+                w[3 * k + (at + 1) % k] = format.encode(f32::NEG_INFINITY);
                 let y = check(format, &x, &w, n, k, &format!("{path} specials at {at}"));
                 assert!(y[0].is_nan(), "{path} {format:?} NaN weight");
                 assert_eq!(y[1], f32::INFINITY, "{path} {format:?} +inf weight");
@@ -302,7 +298,7 @@ proptest! {
                 let mut rng = Rng::new(seed);
                 let x = rng.vec(k, scale);
                 let w: Vec<u16> = (0..n * k + offset)
-                    .map(|_| format.from_f32(rng.next_f32() * scale))
+                    .map(|_| format.encode(rng.next_f32() * scale))
                     .collect();
                 check(format, &x, &w[offset..], n, k, &format!("{path} proptest"));
             }
