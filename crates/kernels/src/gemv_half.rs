@@ -51,7 +51,15 @@ use crate::KernelError;
 use crate::error::check_len;
 
 /// Weight bytes (`n·k·2`) from which the rows are split across rayon threads.
-pub const GEMV_HALF_PARALLEL_MIN_BYTES: usize = 256 * 1024;
+///
+/// Measured (bf16 and f16, threshold forced to 0, 2-thread vs 1-thread pool,
+/// median of 21 interleaved rounds, two repetitions, V4, the other core mostly
+/// idle), 2-thread speedup by weight bytes (shape k×n): 295 KB (576×256)
+/// 0.75; 442 KB (576×384) 0.85–0.93; 590 KB (576×512, 1536×192) 0.95–1.24;
+/// 737 KB (576×640) 0.9–1.3; 786 KB (1536×256) 1.28–1.37; 885 KB (576×768)
+/// 1.36–1.4; 1.18 MB 1.6; 2.36 MB 1.65. The split starts at 768 KiB, where
+/// both repetitions and both formats won.
+pub const GEMV_HALF_PARALLEL_MIN_BYTES: usize = 768 * 1024;
 
 /// Target software-prefetch distance in the weight stream, bytes.
 ///
