@@ -29,7 +29,7 @@
 //! loop is then one unaligned weight load, the widening, two `x` loads shared by
 //! four rows, and two FMAs per row; four rows run together with two
 //! accumulators each (8 independent FMA chains), while each row prefetches the
-//! same position about [`PREFETCH_BYTES`] further down the weight stream (the
+//! same position about 10 KiB (`PREFETCH_BYTES`) further down the weight stream (the
 //! rows one or two groups below). The last `k mod 2L` weights of each row are
 //! done one at a time.
 //!
