@@ -21,6 +21,7 @@ mod common;
 mod elementwise;
 mod gemm;
 mod gemv;
+mod gemv_half;
 mod norm;
 mod softmax;
 
@@ -60,6 +61,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     gemm::bench(&mut c, matmul_threads);
     gemv::bench(&mut c);
+    gemv_half::bench(&mut c);
     elementwise::bench_elt(&mut c);
     elementwise::bench_act(&mut c);
     softmax::bench(&mut c);

@@ -20,6 +20,7 @@ pub mod dispatch;
 mod error;
 pub mod gemm;
 pub mod gemv;
+pub mod gemv_half;
 pub mod math;
 pub mod norm;
 pub mod rope;

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::gemv::gemv;
+use smallmind_kernels::gemv_half::{bf16, f16, gemv_bf16, gemv_f16};
 use smallmind_kernels::{SimdPath, activation, convert, math, norm, softmax, vector, with_path};
 
 struct CountingAllocator;
@@ -114,7 +115,8 @@ fn run_every_kernel(len: usize, row_len: usize) {
     assert_eq!(count, 0, "kernels allocated {count} times at len {len}");
 }
 
-/// Calls GEMM (plain and both transposes) and GEMV on (n, n, n) and (1, k, n)
+/// Calls GEMM (plain and both transposes) and GEMV (f32 weights both ways, bf16
+/// and f16 weights) on (n, n, n) and (1, k, n)
 /// problems.
 fn run_gemm_and_gemv(n: usize, k: usize) {
     let mut rng = common::Rng::new(n as u64);
@@ -124,6 +126,9 @@ fn run_gemm_and_gemv(n: usize, k: usize) {
     let x = rng.vec(k, 1.0);
     let w = rng.vec(k * n, 1.0);
     let mut y = vec![0.0f32; n];
+    let w_bf16: Vec<bf16> = w.iter().map(|&v| bf16::from_f32(v)).collect();
+    let w_f16: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
+    let mut x_split = vec![0.0f32; k];
     let square = Gemm::new(n, n, n);
     let count = allocations_of(|| {
         gemm(&square, &a, &b, &mut c).unwrap();
@@ -131,6 +136,8 @@ fn run_gemm_and_gemv(n: usize, k: usize) {
         gemm(&square.transpose_a().alpha(0.5), &a, &b, &mut c).unwrap();
         gemv(&Gemm::new(1, n, k), &x, &w, &mut y).unwrap();
         gemv(&Gemm::new(1, n, k).transpose_b(), &x, &w, &mut y).unwrap();
+        gemv_bf16(&x, &w_bf16, n, k, &mut x_split, &mut y).unwrap();
+        gemv_f16(&x, &w_f16, n, k, &mut x_split, &mut y).unwrap();
     });
     assert_eq!(
         count, 0,
