@@ -32,6 +32,7 @@ use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::gemm::{Gemm, Transpose, scale_c, validate};
+use crate::prefetch::{groups_ahead, prefetch};
 
 /// Weight bytes (`k·n·4`) from which the product is split across rayon threads.
 ///
@@ -63,6 +64,9 @@ const TASK_ALIGN: usize = 256;
 const AXPY_COLS: usize = 4096;
 /// Output columns below which the `B` form uses a 1 KiB accumulator instead.
 const SMALL_AXPY_COLS: usize = 256;
+/// Software-prefetch distance in the weight stream when `B` is transposed
+/// (see [`crate::prefetch`]): the whole number of four-row groups nearest it.
+const PREFETCH_BYTES: usize = 10 * 1024;
 /// Floats of a strided `x` gathered at once.
 const X_CHUNK: usize = 512;
 
@@ -279,8 +283,18 @@ fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     let mut acc0 = [zero; 4];
     let mut acc1 = [zero; 4];
     let pairs = xv.len() / 2;
+    let ahead = groups_ahead(4 * 4 * x.len(), PREFETCH_BYTES);
+    let vec_bytes = size_of::<S::f32s>();
     for i in 0..pairs {
         let (x0, x1) = (xv[2 * i], xv[2 * i + 1]);
+        for row in &rows {
+            let at = row
+                .as_ptr()
+                .cast::<u8>()
+                .wrapping_add(2 * i * vec_bytes + ahead);
+            prefetch(at);
+            prefetch(at.wrapping_add(vec_bytes));
+        }
         for r in 0..4 {
             acc0[r] = simd.mul_add_e_f32s(x0, rv[r][2 * i], acc0[r]);
             acc1[r] = simd.mul_add_e_f32s(x1, rv[r][2 * i + 1], acc1[r]);

@@ -53,6 +53,7 @@ pub use half::{bf16, f16};
 
 use crate::KernelError;
 use crate::error::check_len;
+use crate::prefetch::{groups_ahead, prefetch};
 
 /// Weight bytes (`n·k·2`) from which the rows are split across rayon threads.
 ///
@@ -568,8 +569,7 @@ fn rows<S: Simd, F: HalfFormat>(simd: S, job: Job<'_>, j0: usize, y: &mut [f32])
 /// (or eight, …) rows below, which the loop reaches a group or two later.
 #[inline(always)]
 fn prefetch_ahead(k: usize) -> usize {
-    let group = 4 * 2 * k;
-    ((PREFETCH_BYTES + group / 2) / group).max(1) * group
+    groups_ahead(4 * 2 * k, PREFETCH_BYTES)
 }
 
 /// `R` dot products of `x` with rows of 16-bit weights, two accumulators per
@@ -621,18 +621,4 @@ fn dot_rows<S: Simd, F: HalfFormat, const R: usize>(
         sums[r] = s;
     }
     sums
-}
-
-/// Prefetches the cache line at `p` into L1. Prefetching never faults, so any
-/// address (even past the end of the weights) is fine.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is only a
-    // hint: it never faults or reads memory architecturally, whatever `p` is.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }

@@ -23,6 +23,7 @@ pub mod gemv;
 pub mod gemv_half;
 pub mod math;
 pub mod norm;
+mod prefetch;
 pub mod rope;
 pub mod softmax;
 pub mod vector;
