@@ -16,7 +16,7 @@
 use smallmind_ops::attention::{attention, write_kv};
 use smallmind_ops::embedding::embed;
 use smallmind_ops::linear::{linear, linear_accumulate};
-use smallmind_ops::mlp::{gelu_mlp, swiglu_mlp};
+use smallmind_ops::mlp::{SwiGlu, gelu_mlp, swiglu_mlp};
 use smallmind_ops::norm::norm_rows;
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{AttentionScratch, AttentionShape, MatMut, MatRef};
@@ -78,7 +78,12 @@ impl Pass<'_> {
         let x = MatRef::new(&ws.normed[..t * c], t, c)?;
         let qkv = &mut ws.qkv[..t * width];
         match &block.qkv {
-            QkvWeights::Fused(w) => linear(&w.view()?, x, MatMut::new(qkv, t, width)?)?,
+            QkvWeights::Fused(w) => linear(
+                &w.view()?,
+                x,
+                MatMut::new(qkv, t, width)?,
+                &mut ws.weight_scratch,
+            )?,
             QkvWeights::Split { q, k, v } => {
                 let cols = [
                     (q, 0, q_dim),
@@ -90,6 +95,7 @@ impl Pass<'_> {
                         &w.view()?,
                         x,
                         MatMut::strided(&mut qkv[start..], t, n, width)?,
+                        &mut ws.weight_scratch,
                     )?;
                 }
             }
@@ -120,6 +126,7 @@ impl Pass<'_> {
             &block.out_proj.view()?,
             MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?,
             MatMut::new(&mut ws.residual[..t * c], t, c)?,
+            &mut ws.weight_scratch,
         )?;
         Ok(())
     }
@@ -143,15 +150,19 @@ impl Pass<'_> {
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
                 residual,
+                &mut ws.weight_scratch,
             )?,
             MlpWeights::SwiGlu { gate, up, down } => swiglu_mlp(
-                &gate.view()?,
-                &up.view()?,
-                &down.view()?,
+                &SwiGlu {
+                    gate: gate.view()?,
+                    up: up.view()?,
+                    down: down.view()?,
+                },
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
                 MatMut::new(&mut ws.mlp_b[..t * f], t, f)?,
                 residual,
+                &mut ws.weight_scratch,
             )?,
         }
         Ok(())
@@ -176,6 +187,7 @@ impl Pass<'_> {
             &self.model.lm_head()?,
             MatRef::new(&ws.normed[..rows * c], rows, c)?,
             MatMut::new(out, rows, v)?,
+            &mut ws.weight_scratch,
         )?;
         Ok(())
     }

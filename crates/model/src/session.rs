@@ -114,7 +114,13 @@ impl Session {
         };
         let state = State {
             cache: KvCache::new(config.num_layers, &shape, capacity),
-            ws: Workspace::plan(config, &shape, max_batch, capacity),
+            ws: Workspace::plan(
+                config,
+                &shape,
+                max_batch,
+                capacity,
+                model.scratch_len(max_batch)?,
+            ),
             shape,
             rope,
             model,

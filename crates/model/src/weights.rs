@@ -19,15 +19,47 @@
 
 use std::collections::HashMap;
 
+use half::{bf16, f16};
 use smallmind_ops::mlp::Gelu;
-use smallmind_ops::{Linear, Norm, WeightLayout};
-use smallmind_tensor::{StorageKind, Tensor};
+use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
+use smallmind_tensor::{DType, StorageKind, Tensor};
 
 use crate::config::{Activation, Architecture, ModelConfig};
 use crate::error::{ModelError, Result};
 
-/// f32 tensors by Hugging Face name.
+/// Tensors (f32, bf16 or f16) by Hugging Face name.
 pub type TensorMap = HashMap<String, Tensor>;
+
+/// A weight tensor's elements in their stored precision.
+fn weight_data(t: &Tensor) -> Result<WeightData<'_>> {
+    Ok(match t.dtype() {
+        DType::F32 => WeightData::F32(t.as_slice::<f32>()?),
+        DType::BF16 => WeightData::Bf16(t.as_slice::<bf16>()?),
+        DType::F16 => WeightData::F16(t.as_slice::<f16>()?),
+    })
+}
+
+/// `t` in f32: itself, or a widened copy (norm gains, biases and learned
+/// positions are small and read as f32).
+fn widened(t: Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::F32 {
+        return Ok(t);
+    }
+    Ok(Tensor::from_f32(t.dims(), &t.to_f32_vec()?)?)
+}
+
+/// A `[out, in]` layer over `weight` in its stored precision.
+fn linear_view<'w>(
+    weight: &'w Tensor,
+    layout: WeightLayout,
+    (in_features, out_features): (usize, usize),
+    bias: Option<&'w [f32]>,
+) -> Result<Linear<'w>> {
+    Ok(match weight_data(weight)? {
+        WeightData::F32(w) => Linear::new(w, layout, in_features, out_features, bias)?,
+        half => Linear::half(half, in_features, out_features, bias)?,
+    })
+}
 
 /// A linear layer's weight and optional bias.
 #[derive(Clone, Debug)]
@@ -46,13 +78,8 @@ impl LinearWeights {
             Some(b) => Some(b.as_slice::<f32>()?),
             None => None,
         };
-        Ok(Linear::new(
-            self.weight.as_slice::<f32>()?,
-            self.layout,
-            self.in_features,
-            self.out_features,
-            bias,
-        )?)
+        let dims = (self.in_features, self.out_features);
+        linear_view(&self.weight, self.layout, dims, bias)
     }
 }
 
@@ -186,9 +213,9 @@ impl Model {
         &self.blocks
     }
 
-    /// `(vocab, C)` token embeddings.
-    pub fn token_embedding(&self) -> Result<&[f32]> {
-        Ok(self.token_embedding.as_slice::<f32>()?)
+    /// `(vocab, C)` token embeddings, in their stored precision.
+    pub fn token_embedding(&self) -> Result<WeightData<'_>> {
+        weight_data(&self.token_embedding)
     }
 
     /// `(n_positions, C)` learned position embeddings, if the architecture has them.
@@ -206,14 +233,33 @@ impl Model {
 
     /// The LM head as a `C → vocab` layer.
     pub fn lm_head(&self) -> Result<Linear<'_>> {
-        let c = &self.config;
-        Ok(Linear::new(
-            self.lm_head.as_slice::<f32>()?,
-            WeightLayout::OutIn,
-            c.hidden_size,
-            c.vocab_size,
-            None,
-        )?)
+        let dims = (self.config.hidden_size, self.config.vocab_size);
+        linear_view(&self.lm_head, WeightLayout::OutIn, dims, None)
+    }
+
+    /// Floats of scratch the layers need for chunks of up to `rows` tokens
+    /// (0 for f32 weights; see [`Linear::scratch_len`]).
+    pub fn scratch_len(&self, rows: usize) -> Result<usize> {
+        let mut len = self
+            .lm_head()?
+            .scratch_len(rows)
+            .max(self.lm_head()?.scratch_len(1));
+        for b in &self.blocks {
+            let mut layers = vec![&b.out_proj];
+            match &b.qkv {
+                QkvWeights::Fused(w) => layers.push(w),
+                QkvWeights::Split { q, k, v } => layers.extend([q, k, v]),
+            }
+            match &b.mlp {
+                MlpWeights::Gelu { fc, proj, .. } => layers.extend([fc, proj]),
+                MlpWeights::SwiGlu { gate, up, down } => layers.extend([gate, up, down]),
+            }
+            for w in layers {
+                let view = w.view()?;
+                len = len.max(view.scratch_len(rows)).max(view.scratch_len(1));
+            }
+        }
+        Ok(len)
     }
 
     /// Number of parameters held (a tied matrix counts once).
@@ -322,7 +368,9 @@ impl Taker<'_> {
             layout = WeightLayout::OutIn;
         }
         let bias = if bias {
-            Some(self.tensor(&format!("{name}.bias"), &[out_features])?)
+            Some(widened(
+                self.tensor(&format!("{name}.bias"), &[out_features])?,
+            )?)
         } else {
             None
         };
@@ -336,9 +384,9 @@ impl Taker<'_> {
     }
 
     fn norm(&mut self, name: &str, c: usize, eps: f32, with_bias: bool) -> Result<NormWeights> {
-        let gamma = self.tensor(&format!("{name}.weight"), &[c])?;
+        let gamma = widened(self.tensor(&format!("{name}.weight"), &[c])?)?;
         let beta = if with_bias {
-            Some(self.tensor(&format!("{name}.bias"), &[c])?)
+            Some(widened(self.tensor(&format!("{name}.bias"), &[c])?)?)
         } else {
             None
         };
@@ -366,7 +414,8 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
     );
     let gelu = gelu_form(config.activation)?;
     let token_embedding = take.tensor("wte.weight", &[config.vocab_size, c])?;
-    let position_embedding = take.tensor("wpe.weight", &[config.max_position_embeddings, c])?;
+    let position_embedding =
+        widened(take.tensor("wpe.weight", &[config.max_position_embeddings, c])?)?;
     let blocks = (0..config.num_layers)
         .map(|i| {
             let p = format!("h.{i}");

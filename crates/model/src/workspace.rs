@@ -32,16 +32,19 @@ pub(crate) struct Workspace {
     pub(crate) mlp_b: Vec<f32>,
     /// `(V,)` logits of the last processed position.
     pub(crate) logits: Vec<f32>,
+    /// Scratch of the 16-bit weight paths (empty for f32 models).
+    pub(crate) weight_scratch: Vec<f32>,
 }
 
 impl Workspace {
     /// Buffers for chunks of up to `max_tokens` tokens against a cache of
-    /// `capacity` positions.
+    /// `capacity` positions, with `weight_scratch` floats for the layers.
     pub(crate) fn plan(
         config: &ModelConfig,
         shape: &AttentionShape,
         max_tokens: usize,
         capacity: usize,
+        weight_scratch: usize,
     ) -> Self {
         let t = max_tokens;
         let c = config.hidden_size;
@@ -58,6 +61,7 @@ impl Workspace {
             mlp_a: vec![0.0; t * f],
             mlp_b: if gated { vec![0.0; t * f] } else { Vec::new() },
             logits: vec![0.0; config.vocab_size],
+            weight_scratch: vec![0.0; weight_scratch],
         }
     }
 
@@ -73,6 +77,7 @@ impl Workspace {
             &self.mlp_a,
             &self.mlp_b,
             &self.logits,
+            &self.weight_scratch,
         ]
         .iter()
         .map(|v| v.len() * 4)

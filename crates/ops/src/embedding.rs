@@ -1,19 +1,22 @@
 //! Token and learned position embeddings: gathers rows of `(vocab, C)` and
 //! `(n_positions, C)` tables into the `(T, C)` residual stream.
 
+use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
+use crate::linear::WeightData;
 use crate::matrix::MatMut;
 
 /// `out[t] = table[tokens[t]]`, plus `positions[pos0 + t]` when a position
-/// table is given (GPT-2). `table` is `(vocab, C)`, `out` is `(T, C)`.
+/// table is given (GPT-2). `table` is `(vocab, C)` in f32, bf16 or f16 (a
+/// 16-bit row is widened as it is copied), `out` is `(T, C)`.
 ///
 /// # Errors
 /// [`OpsError::Shape`] naming the token when an id is outside the table or a
 /// position past the position table, and when the shapes disagree.
 pub fn embed(
-    table: &[f32],
+    table: WeightData<'_>,
     positions: Option<&[f32]>,
     tokens: &[u32],
     pos0: usize,
@@ -35,14 +38,19 @@ pub fn embed(
     let vocab = table.len() / c;
     for (t, &token) in tokens.iter().enumerate() {
         let id = token as usize;
-        let row = table
-            .get(id * c..(id + 1) * c)
-            .ok_or_else(|| OpsError::Shape {
+        if id >= vocab {
+            return Err(OpsError::Shape {
                 op: OP,
                 what: format!("token id {token} is outside the vocabulary of {vocab}"),
-            })?;
+            });
+        }
+        let row = id * c..(id + 1) * c;
         let dst = out.row_mut(t);
-        dst.copy_from_slice(row);
+        match table {
+            WeightData::F32(w) => dst.copy_from_slice(&w[row]),
+            WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
+            WeightData::F16(w) => f16_to_f32(&w[row], dst)?,
+        }
         if let Some(pos_table) = positions {
             let p = pos0 + t;
             let prow = pos_table

@@ -23,7 +23,8 @@ pub enum Gelu {
     Erf,
 }
 
-/// `residual += proj(gelu(fc(x)))`, using `hidden` `(T, F)` as scratch.
+/// `residual += proj(gelu(fc(x)))`, using `hidden` `(T, F)` as scratch;
+/// `scratch` serves the layers (see [`crate::Linear::scratch_len`]).
 ///
 /// # Errors
 /// [`OpsError::Shape`] when the views do not fit the layers.
@@ -34,33 +35,45 @@ pub fn gelu_mlp(
     x: MatRef<'_>,
     mut hidden: MatMut<'_>,
     residual: MatMut<'_>,
+    scratch: &mut [f32],
 ) -> Result<(), OpsError> {
-    linear(fc, x, reborrow(&mut hidden))?;
+    linear(fc, x, reborrow(&mut hidden), scratch)?;
     let len = hidden.rows * hidden.ld;
     let h = &mut hidden.data[..len];
     match gelu {
         Gelu::Tanh => gelu_tanh_inplace(h),
         Gelu::Erf => gelu_erf_inplace(h),
     }
-    linear_accumulate(proj, hidden.as_ref(), residual)
+    linear_accumulate(proj, hidden.as_ref(), residual, scratch)
+}
+
+/// The three layers of a SwiGLU MLP.
+#[derive(Clone, Copy, Debug)]
+pub struct SwiGlu<'w> {
+    /// `C → F`, through SiLU.
+    pub gate: Linear<'w>,
+    /// `C → F`.
+    pub up: Linear<'w>,
+    /// `F → C`.
+    pub down: Linear<'w>,
 }
 
 /// `residual += down(silu(gate(x)) ⊙ up(x))`, using `gate_buf` and `up_buf`
-/// `(T, F)` as scratch.
+/// `(T, F)` as scratch; `scratch` serves the layers.
 ///
 /// # Errors
 /// [`OpsError::Shape`] when the views do not fit the layers.
 pub fn swiglu_mlp(
-    gate: &Linear<'_>,
-    up: &Linear<'_>,
-    down: &Linear<'_>,
+    layers: &SwiGlu<'_>,
     x: MatRef<'_>,
     mut gate_buf: MatMut<'_>,
     mut up_buf: MatMut<'_>,
     residual: MatMut<'_>,
+    scratch: &mut [f32],
 ) -> Result<(), OpsError> {
-    linear(gate, x, reborrow(&mut gate_buf))?;
-    linear(up, x, reborrow(&mut up_buf))?;
+    let SwiGlu { gate, up, down } = layers;
+    linear(gate, x, reborrow(&mut gate_buf), scratch)?;
+    linear(up, x, reborrow(&mut up_buf), scratch)?;
     if gate_buf.ld != up_buf.ld {
         return Err(OpsError::Shape {
             op: "swiglu_mlp",
@@ -71,7 +84,7 @@ pub fn swiglu_mlp(
     let g = &mut gate_buf.data[..len];
     silu_inplace(g);
     mul_inplace(g, &up_buf.data[..len])?;
-    linear_accumulate(down, gate_buf.as_ref(), residual)
+    linear_accumulate(down, gate_buf.as_ref(), residual, scratch)
 }
 
 fn reborrow<'s>(m: &'s mut MatMut<'_>) -> MatMut<'s> {

@@ -57,6 +57,7 @@ fn check_linear(t: usize, inf: usize, outf: usize, layout: WeightLayout, bias: b
             &layer,
             MatRef::new(&x, t, inf).unwrap(),
             MatMut::new(&mut got, t, outf).unwrap(),
+            &mut [],
         )
         .unwrap();
         assert!(
@@ -68,6 +69,7 @@ fn check_linear(t: usize, inf: usize, outf: usize, layout: WeightLayout, bias: b
             &layer,
             MatRef::new(&x, t, inf).unwrap(),
             MatMut::new(&mut got, t, outf).unwrap(),
+            &mut [],
         )
         .unwrap();
         let doubled: Vec<f32> = want.iter().map(|v| 2.0 * v).collect();
@@ -93,6 +95,66 @@ fn linear_matches_reference_on_edge_shapes() {
     }
 }
 
+/// 16-bit weights read in place: one row (GEMV) and several rows (widened
+/// blocks + GEMM, more than one block), overwrite and accumulate.
+#[test]
+fn half_weight_linear_matches_reference() {
+    use smallmind_ops::WeightData;
+    use smallmind_ops::linear::HALF_BLOCK_ROWS;
+    let (inf, outf) = (96, HALF_BLOCK_ROWS + 37);
+    let w = values(inf * outf, 3);
+    let wb: Vec<half::bf16> = w.iter().map(|&v| half::bf16::from_f32(v)).collect();
+    let wh: Vec<half::f16> = w.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let b = values(outf, 4);
+    for data in [WeightData::Bf16(&wb), WeightData::F16(&wh)] {
+        let layer = Linear::half(data, inf, outf, Some(&b)).unwrap();
+        for t in [1, 3, 70] {
+            let x = values(t * inf, t as u64);
+            let mut want = vec![0.0; t * outf];
+            let xr = MatRef::new(&x, t, inf).unwrap();
+            linear_ref(&layer, xr, MatMut::new(&mut want, t, outf).unwrap()).unwrap();
+            let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let mut scratch = vec![0.0; layer.scratch_len(t)];
+            for_each_path(|| {
+                let mut got = vec![f32::NAN; t * outf];
+                let mut scratch = scratch.clone();
+                linear(
+                    &layer,
+                    xr,
+                    MatMut::new(&mut got, t, outf).unwrap(),
+                    &mut scratch,
+                )
+                .unwrap();
+                assert!(
+                    max_abs_diff(&got, &want) / scale <= LINEAR_TOL,
+                    "{data:?} t={t}"
+                );
+                linear_accumulate(
+                    &layer,
+                    xr,
+                    MatMut::new(&mut got, t, outf).unwrap(),
+                    &mut scratch,
+                )
+                .unwrap();
+                let doubled: Vec<f32> = want.iter().map(|v| 2.0 * v).collect();
+                assert!(max_abs_diff(&got, &doubled) / scale <= 2.0 * LINEAR_TOL);
+            });
+            // Too little scratch is an error, not a panic.
+            scratch.truncate(layer.scratch_len(t) - 1);
+            let mut y = vec![0.0; t * outf];
+            assert!(
+                linear(
+                    &layer,
+                    xr,
+                    MatMut::new(&mut y, t, outf).unwrap(),
+                    &mut scratch
+                )
+                .is_err()
+            );
+        }
+    }
+}
+
 #[test]
 fn linear_writes_a_strided_column_block() {
     // Three layers writing the q|k|v column blocks of one (T, 24) buffer.
@@ -104,7 +166,7 @@ fn linear_writes_a_strided_column_block() {
         let w = values(8 * c, 10 + i as u64);
         let layer = Linear::new(&w, WeightLayout::OutIn, c, 8, None).unwrap();
         let view = MatMut::strided(&mut fused[start..], t, 8, width).unwrap();
-        linear(&layer, MatRef::new(&x, t, c).unwrap(), view).unwrap();
+        linear(&layer, MatRef::new(&x, t, c).unwrap(), view, &mut []).unwrap();
         let mut alone = vec![0.0; t * 8];
         linear_ref(
             &layer,
@@ -133,6 +195,7 @@ fn linear_rejects_mismatched_shapes() {
         &layer,
         MatRef::new(&x, 2, 4).unwrap(),
         MatMut::new(&mut y, 2, 4).unwrap(),
+        &mut [],
     );
     assert!(err.is_err());
 }
