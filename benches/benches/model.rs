@@ -4,10 +4,10 @@
 //! - `pp128`: a 128-token prefill into an empty cache.
 //!
 //! Models: the seeded presets M-small, M-medium (1 thread) and M-gpt2 (1 and
-//! 2 threads), and — when `SMALLMIND_SMOLLM2_DIR` names an f32 safetensors
-//! copy of SmolLM2-135M-Instruct (made with `../shared/peers/pytorch.sh
-//! to-hf`) — the real model at 1 and 2 threads. Every measured loop runs
-//! inside the session's pool.
+//! 2 threads), and every Hugging Face directory listed, comma-separated, in
+//! `SMALLMIND_BENCH_MODELS` (e.g. f32 and bf16 copies of
+//! SmolLM2-135M-Instruct), at 1 and 2 threads, named after the directory.
+//! Every measured loop runs inside the session's pool.
 //!
 //! `cargo bench -p smallmind-benches --bench model` (filter e.g. `-- m-small`).
 
@@ -100,9 +100,13 @@ fn main() {
         let model = Arc::new(preset.model(PRESET_SEED).expect("preset"));
         bench_model(&mut c, preset.name(), &model, threads);
     }
-    if let Some(dir) = std::env::var_os("SMALLMIND_SMOLLM2_DIR") {
-        let model = Arc::new(loader::load_dir(&dir).expect("SMALLMIND_SMOLLM2_DIR loads"));
-        bench_model(&mut c, "smollm2-f32", &model, &[1, 2]);
+    let dirs = std::env::var("SMALLMIND_BENCH_MODELS").unwrap_or_default();
+    for dir in dirs.split(',').filter(|d| !d.is_empty()) {
+        let model = Arc::new(loader::load_dir(dir).expect("SMALLMIND_BENCH_MODELS entry loads"));
+        let name = std::path::Path::new(dir)
+            .file_name()
+            .map_or(dir.into(), |n| n.to_string_lossy());
+        bench_model(&mut c, &name, &model, &[1, 2]);
     }
     c.final_summary();
 }
