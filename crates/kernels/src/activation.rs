@@ -41,7 +41,7 @@ use pulp::Simd;
 
 use crate::KernelError;
 use crate::math::{
-    LaneMap, erf_f64, erf_rational_f32s, map_inplace, map_into, map_ref,
+    LaneMap, erf_f64, erf_frac_1_sqrt2_rational_f32s, map_inplace, map_into, map_ref,
     one_plus_exp_neg_for_logistic_f32s, one_plus_exp2_for_logistic_f32s,
 };
 
@@ -87,10 +87,7 @@ pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
 pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     let x = flush_below(simd, x, GELU_FLUSH_BELOW);
     let half_x = simd.mul_f32s(x, simd.splat_f32s(0.5));
-    let erf = erf_rational_f32s(
-        simd,
-        simd.mul_f32s(x, simd.splat_f32s(std::f32::consts::FRAC_1_SQRT_2)),
-    );
+    let erf = erf_frac_1_sqrt2_rational_f32s(simd, x);
     simd.mul_add_f32s(half_x, erf, half_x)
 }
 
