@@ -17,9 +17,11 @@
 //!   (half an ulp at |x| ≈ 8; `GELU_TANH_FIXTURE_ABS_TOL` = 1e-6 in
 //!   `tests/activation.rs`).
 //! - `gelu_erf` (exact GELU): `0.5·x·(1 + erf(x/√2))` with the fast rational
-//!   erf of [`crate::math`] (≤ 5 ulp, 16 vector ops; the public `erf` is the
-//!   1.5-ulp one); absolute error ≤ `|x|/2 · 5 ulp(1)` (≤ 1e-6 on [−8, 8];
-//!   measured 6.4e-7 as `|a−b|/max(1,|b|)` against the PyTorch fixture;
+//!   erf of [`crate::math`], its `1/√2` folded into the coefficients (≤ 5.5
+//!   ulp of `erf(x/√2)`, 15 vector ops; the public `erf` is the 1.5-ulp one);
+//!   absolute error ≤ `|x|/2 · 5.5 ulp(1)` (≤ 1e-6 on [−8, 8], erf saturating
+//!   from `|x| = 5.66`; measured 7.1e-7 as `|a−b|/max(1,|b|)` against the
+//!   PyTorch fixture;
 //!   `GELU_ERF_VS_REF_TOL` against the f64 twin), relative a few ulp for
 //!   `x > −1` (for very negative `x` the result is tiny and `1 + erf` cancels,
 //!   so only the absolute bound holds; from `x < −5.66` the result is exactly 0).

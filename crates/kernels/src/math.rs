@@ -63,7 +63,10 @@
 //! from our own rational fit (linearised least squares with Lawson reweighting
 //! towards minimax; 2.5e-8 relative in exact arithmetic, every coefficient
 //! positive so `Q ≥ 1` has no poles), clamped to [−1, 1]. In f32
-//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid).
+//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid). GELU-erf
+//! calls its twin `erf_frac_1_sqrt2_rational_f32s(x)` = `erf(x/√2)`, with
+//! `P_k/(√2·2^k)` and `Q_k/2^k` as coefficients (one multiply fewer, 15 ops):
+//! measured 5.32 ulp of `erf(x/√2)` on a dense grid of `x` (bound 5.5).
 //!
 //! The public kernels validate lengths (`out.len() == x.len()`) and run above
 //! [`PAR_MIN_LEN`] elements on the rayon pool, in chunks that each re-enter the
