@@ -69,18 +69,44 @@ fn flush_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
     simd.select_f32s(simd.less_than_f32s(x, lo), simd.splat_f32s(0.0), x)
 }
 
-/// GELU, tanh form, in logistic form `x / (1 + e^{−2u})`.
+/// Bits of [`GELU_FLUSH_BELOW`] plus one: `bits(x) − this` (wrapping) is at
+/// most [`GELU_FLUSH_SPAN`] exactly for `−inf ≤ x < −10`, i.e. the negative
+/// floats of larger magnitude, not the negative-signed NaNs above `−inf`.
+const GELU_FLUSH_BITS: u32 = 0xC120_0001;
+/// `bits(−inf) − GELU_FLUSH_BITS`.
+const GELU_FLUSH_SPAN: u32 = 0xFF80_0000 - GELU_FLUSH_BITS;
+/// Upper clamp of the logistic exponent's argument in GELU-tanh: from here on
+/// `e^{−2u} < 2^−110` and the result is `x` in f32 anyway; keeps the
+/// exponent `−2u·log2 e` above −125, as the exp requires.
+const GELU_TANH_ARG_HI: f32 = 9.5;
+
+/// GELU, tanh form, in logistic form `x / (1 + e^{−2u})`. The flush below −10
+/// and the clamp of the exponent's argument to ≤ 9.5 act on the bit patterns
+/// with integer ops (cheaper than float compares and min/max): for floats of
+/// one sign, integer order is magnitude order.
 #[inline(always)]
 pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
-    let x2 = simd.mul_f32s(x, x);
-    // −2u·log2 e = x·(−2√(2/π)·log2 e − 2√(2/π)·0.044715·log2 e·x²)
+    let bits = simd.transmute_u32s_f32s(x);
+    let below = simd.less_than_or_equal_u32s(
+        simd.sub_u32s(bits, simd.splat_u32s(GELU_FLUSH_BITS)),
+        simd.splat_u32s(GELU_FLUSH_SPAN),
+    );
+    let x = simd.select_f32s(below, simd.splat_f32s(0.0), x);
+    // min over i32 bit patterns: positive floats compare by magnitude (+inf
+    // and +NaN read as 9.5; NaN still reaches the numerator), negative floats
+    // are negative integers and stay as they are.
+    let arg = simd.transmute_f32s_i32s(simd.min_i32s(
+        simd.transmute_i32s_f32s(x),
+        simd.splat_i32s(GELU_TANH_ARG_HI.to_bits() as i32),
+    ));
+    let arg2 = simd.mul_f32s(arg, arg);
+    // −2u·log2 e = arg·(−2√(2/π)·log2 e − 2√(2/π)·0.044715·log2 e·arg²)
     let inner = simd.mul_add_f32s(
-        x2,
+        arg2,
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * GELU_CUBIC * LOG2_E),
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * LOG2_E),
     );
-    let den = one_plus_exp2_for_logistic_f32s(simd, simd.mul_f32s(x, inner));
+    let den = one_plus_exp2_for_logistic_f32s(simd, simd.mul_f32s(arg, inner));
     simd.div_f32s(x, den)
 }
 

@@ -214,21 +214,17 @@ fn exp2_from_biased_shifted<S: Simd>(simd: S, shifted: S::f32s) -> S::f32s {
     )
 }
 
-/// Lower clamp of [`one_plus_exp2_for_logistic_f32s`] (log2 units): keeps
-/// `2^(n−1)` normal; `2^−124.5` vanishes next to 1.
-const LOGISTIC_EXP2_LO: f32 = -124.5;
-
 /// `1 + 2^s` for the logistic forms `x / (1 + e^t)` with `s = t·log2 e`
 /// (callers fold `log2 e` into their own constants, which saves the
 /// Cody–Waite reduction: `f = s − round(s)` is exact). Relative error of
 /// `2^s` ≤ 2.9e-6 (degree-4 polynomial) + rounding, plus the rounding of `s`
-/// itself (`|s|·2^−24`, amplified like any error in the exponent). Requires `s ≤ 126` (or NaN,
-/// which gives an unspecified finite or NaN value: the numerator carries NaN);
-/// `s` below −124.5 reads as −124.5. One clamp, no subnormal split, and the
-/// `1 +` fused into the final multiply: 11 vector ops.
+/// itself (`|s|·2^−24`, amplified like any error in the exponent). Requires
+/// `−125 < s ≤ 126` (the caller bounds its argument; a NaN lane gives an
+/// unspecified finite or NaN value: the numerator carries NaN). No clamp, no
+/// subnormal split, and the `1 +` fused into the final multiply: 10 vector ops
+/// (one of them an integer shift).
 #[inline(always)]
 pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S::f32s {
-    let s = simd.max_f32s(s, simd.splat_f32s(LOGISTIC_EXP2_LO));
     let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     let f = simd.sub_f32s(s, n);
