@@ -34,9 +34,10 @@
 //!   (`+|x|·2.8e-9` relative), one clamp (`x > 86.5` reads 86.5), no
 //!   subnormal split, the `1 +` fused into the last multiply, 12 ops;
 //! - `one_plus_exp2_for_logistic_f32s(s)` = `1 + 2^s` for GELU-tanh
-//!   (`s = −2u·log2 e ≤ 126`, `log2 e` folded into the caller's constants, so
-//!   no Cody–Waite reduction: `f = s − round(s)` is exact): a degree-4
-//!   polynomial in `f` (2.9e-6 relative), 11 ops;
+//!   (`−125 < s = −2u·log2 e ≤ 126`, bounded by the caller, `log2 e` folded
+//!   into the caller's constants, so no Cody–Waite reduction: `f = s −
+//!   round(s)` is exact): a degree-4 polynomial in `f` (2.9e-6 relative), no
+//!   clamp, 10 ops;
 //! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
 //!   polynomial (≤ 1.4e-7 + rounding) after a one-constant reduction
 //!   (`r = d − n·ln2_f32`, adding `|d|·2.8e-9` relative error), results that
