@@ -33,9 +33,9 @@
 //! folded into its constants (no Cody–Waite reduction), SiLU keeps the exact
 //! argument reduction of `e^{−x}` (its relative accuracy would otherwise
 //! degrade with `|x|`); both fuse the `1 +` into the exp's last multiply.
-//! GELU-tanh's flush below −10 and the clamp of the exponent's argument to
-//! `x ≤ 9.5` (where `e^{−2u} < 2^−110`; the result is `x` in f32) work on the
-//! bit patterns with integer ops, which issue more cheaply than float
+//! The GELU flush below −10, GELU-tanh's clamp of the exponent's argument to
+//! `x ≤ 9.5` (where `e^{−2u} < 2^−110`; the result is `x` in f32) and the
+//! rational erf's clamps work on the bit patterns with integer ops, which issue more cheaply than float
 //! compares and min/max (the loop is bound by its float ops and the
 //! division: `vrcp14ps` plus a Newton step measured slower than `vdivps`).
 //!
@@ -80,6 +80,18 @@ fn flush_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
 const GELU_FLUSH_BITS: u32 = 0xC120_0001;
 /// `bits(−inf) − GELU_FLUSH_BITS`.
 const GELU_FLUSH_SPAN: u32 = 0xFF80_0000 - GELU_FLUSH_BITS;
+/// Replaces lanes with `x < −10` (−inf included) by 0, with integer ops on
+/// the bit patterns; NaN lanes (of either sign) stay NaN.
+#[inline(always)]
+fn flush_below_minus_ten<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let bits = simd.transmute_u32s_f32s(x);
+    let below = simd.less_than_or_equal_u32s(
+        simd.sub_u32s(bits, simd.splat_u32s(GELU_FLUSH_BITS)),
+        simd.splat_u32s(GELU_FLUSH_SPAN),
+    );
+    simd.select_f32s(below, simd.splat_f32s(0.0), x)
+}
+
 /// Upper clamp of the logistic exponent's argument in GELU-tanh: from here on
 /// `e^{−2u} < 2^−110` and the result is `x` in f32 anyway; keeps the
 /// exponent `−2u·log2 e` above −125, as the exp requires.
@@ -91,12 +103,7 @@ const GELU_TANH_ARG_HI: f32 = 9.5;
 /// one sign, integer order is magnitude order.
 #[inline(always)]
 pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let bits = simd.transmute_u32s_f32s(x);
-    let below = simd.less_than_or_equal_u32s(
-        simd.sub_u32s(bits, simd.splat_u32s(GELU_FLUSH_BITS)),
-        simd.splat_u32s(GELU_FLUSH_SPAN),
-    );
-    let x = simd.select_f32s(below, simd.splat_f32s(0.0), x);
+    let x = flush_below_minus_ten(simd, x);
     // min over i32 bit patterns: positive floats compare by magnitude (+inf
     // and +NaN read as 9.5; NaN still reaches the numerator), negative floats
     // are negative integers and stay as they are.
@@ -118,7 +125,7 @@ pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
 /// GELU, erf form: `0.5·x + 0.5·x·erf(x/√2)`.
 #[inline(always)]
 pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
+    let x = flush_below_minus_ten(simd, x);
     let half_x = simd.mul_f32s(x, simd.splat_f32s(0.5));
     let erf = erf_frac_1_sqrt2_rational_f32s(simd, x);
     simd.mul_add_f32s(half_x, erf, half_x)

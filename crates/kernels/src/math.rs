@@ -518,7 +518,12 @@ fn rational_erf_form<S: Simd>(
     clamp: f32,
 ) -> S::f32s {
     let s = simd.mul_f32s(x, x);
-    let s = simd.min_f32s(s, simd.splat_f32s(clamp * clamp));
+    // min over i32 bit patterns = float min for s ≥ 0 (+inf and NaN read as
+    // the clamp): an integer op, cheaper than the float one.
+    let s = simd.transmute_f32s_i32s(simd.min_i32s(
+        simd.transmute_i32s_f32s(s),
+        simd.splat_i32s((clamp * clamp).to_bits() as i32),
+    ));
     let mut p = simd.splat_f32s(p_coef[5]);
     for &c in p_coef[..5].iter().rev() {
         p = simd.mul_add_f32s(p, s, simd.splat_f32s(c));
@@ -530,10 +535,21 @@ fn rational_erf_form<S: Simd>(
     q = simd.mul_add_f32s(q, s, simd.splat_f32s(1.0));
     let rational = simd.div_f32s(simd.mul_f32s(x, p), q);
     // Clamp to [−1, 1]: saturates large |x| (and ±inf) and removes the ulp of
-    // overshoot rounding can produce near saturation. min/max may drop NaN
-    // (path-dependent), which GELU does not mind: its NaN comes through x.
-    let rational = simd.max_f32s(rational, simd.splat_f32s(-1.0));
-    simd.min_f32s(rational, simd.splat_f32s(1.0))
+    // overshoot rounding can produce near saturation. Done on the bit
+    // patterns with two integer mins (cheaper than float min/max): as i32,
+    // positive floats order by magnitude and negative ones are below 1.0's
+    // bits; as u32, negative floats order by magnitude above every positive
+    // one. A NaN lane becomes ±1, which GELU does not mind: its NaN comes
+    // through x.
+    let bits = simd.min_i32s(
+        simd.transmute_i32s_f32s(rational),
+        simd.splat_i32s(1.0f32.to_bits() as i32),
+    );
+    let bits = simd.min_u32s(
+        simd.transmute_u32s_i32s(bits),
+        simd.splat_u32s((-1.0f32).to_bits()),
+    );
+    simd.transmute_f32s_u32s(bits)
 }
 
 // ---------------------------------------------------------------------------
