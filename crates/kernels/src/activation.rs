@@ -77,9 +77,9 @@ fn flush_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
 /// Bits of [`GELU_FLUSH_BELOW`] plus one: `bits(x) − this` (wrapping) is at
 /// most [`GELU_FLUSH_SPAN`] exactly for `−inf ≤ x < −10`, i.e. the negative
 /// floats of larger magnitude, not the negative-signed NaNs above `−inf`.
-const GELU_FLUSH_BITS: u32 = 0xC120_0001;
+const GELU_FLUSH_BITS: u32 = GELU_FLUSH_BELOW.to_bits() + 1;
 /// `bits(−inf) − GELU_FLUSH_BITS`.
-const GELU_FLUSH_SPAN: u32 = 0xFF80_0000 - GELU_FLUSH_BITS;
+const GELU_FLUSH_SPAN: u32 = f32::NEG_INFINITY.to_bits() - GELU_FLUSH_BITS;
 /// Replaces lanes with `x < −10` (−inf included) by 0, with integer ops on
 /// the bit patterns; NaN lanes (of either sign) stay NaN.
 #[inline(always)]
