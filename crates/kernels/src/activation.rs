@@ -17,9 +17,11 @@
 //!   (half an ulp at |x| ≈ 8; `GELU_TANH_FIXTURE_ABS_TOL` = 1e-6 in
 //!   `tests/activation.rs`).
 //! - `gelu_erf` (exact GELU): `0.5·x·(1 + erf(x/√2))` with the fast rational
-//!   erf of [`crate::math`] (≤ 5 ulp, 16 vector ops; the public `erf` is the
-//!   1.5-ulp one); absolute error ≤ `|x|/2 · 5 ulp(1)` (≤ 1e-6 on [−8, 8];
-//!   measured 6.4e-7 as `|a−b|/max(1,|b|)` against the PyTorch fixture;
+//!   erf of [`crate::math`], its `1/√2` folded into the coefficients (≤ 5.5
+//!   ulp of `erf(x/√2)`, 15 vector ops; the public `erf` is the 1.5-ulp one);
+//!   absolute error ≤ `|x|/2 · 5.5 ulp(1)` (≤ 1e-6 on [−8, 8], erf saturating
+//!   from `|x| = 5.66`; measured 7.1e-7 as `|a−b|/max(1,|b|)` against the
+//!   PyTorch fixture;
 //!   `GELU_ERF_VS_REF_TOL` against the f64 twin), relative a few ulp for
 //!   `x > −1` (for very negative `x` the result is tiny and `1 + erf` cancels,
 //!   so only the absolute bound holds; from `x < −5.66` the result is exactly 0).
@@ -31,6 +33,11 @@
 //! folded into its constants (no Cody–Waite reduction), SiLU keeps the exact
 //! argument reduction of `e^{−x}` (its relative accuracy would otherwise
 //! degrade with `|x|`); both fuse the `1 +` into the exp's last multiply.
+//! The GELU flush below −10, GELU-tanh's clamp of the exponent's argument to
+//! `x ≤ 9.5` (where `e^{−2u} < 2^−110`; the result is `x` in f32) and the
+//! rational erf's clamps work on the bit patterns with integer ops, which issue more cheaply than float
+//! compares and min/max (the loop is bound by its float ops and the
+//! division: `vrcp14ps` plus a Newton step measured slower than `vdivps`).
 //!
 //! Special values: NaN propagates; `gelu(+inf) = silu(+inf) = +inf`;
 //! `gelu(−inf)` and `silu(−inf)` are zero (inputs below −10 resp. −87, where
@@ -41,7 +48,7 @@ use pulp::Simd;
 
 use crate::KernelError;
 use crate::math::{
-    LaneMap, erf_f64, erf_rational_f32s, map_inplace, map_into, map_ref,
+    LaneMap, erf_f64, erf_frac_1_sqrt2_rational_f32s, map_inplace, map_into, map_ref,
     one_plus_exp_neg_for_logistic_f32s, one_plus_exp2_for_logistic_f32s,
 };
 
@@ -67,30 +74,60 @@ fn flush_below<S: Simd>(simd: S, x: S::f32s, lo: f32) -> S::f32s {
     simd.select_f32s(simd.less_than_f32s(x, lo), simd.splat_f32s(0.0), x)
 }
 
-/// GELU, tanh form, in logistic form `x / (1 + e^{−2u})`.
+/// Bits of [`GELU_FLUSH_BELOW`] plus one: `bits(x) − this` (wrapping) is at
+/// most [`GELU_FLUSH_SPAN`] exactly for `−inf ≤ x < −10`, i.e. the negative
+/// floats of larger magnitude, not the negative-signed NaNs above `−inf`.
+const GELU_FLUSH_BITS: u32 = GELU_FLUSH_BELOW.to_bits() + 1;
+/// `bits(−inf) − GELU_FLUSH_BITS`.
+const GELU_FLUSH_SPAN: u32 = f32::NEG_INFINITY.to_bits() - GELU_FLUSH_BITS;
+/// Replaces lanes with `x < −10` (−inf included) by 0, with integer ops on
+/// the bit patterns; NaN lanes (of either sign) stay NaN.
+#[inline(always)]
+fn flush_below_minus_ten<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let bits = simd.transmute_u32s_f32s(x);
+    let below = simd.less_than_or_equal_u32s(
+        simd.sub_u32s(bits, simd.splat_u32s(GELU_FLUSH_BITS)),
+        simd.splat_u32s(GELU_FLUSH_SPAN),
+    );
+    simd.select_f32s(below, simd.splat_f32s(0.0), x)
+}
+
+/// Upper clamp of the logistic exponent's argument in GELU-tanh: from here on
+/// `e^{−2u} < 2^−110` and the result is `x` in f32 anyway; keeps the
+/// exponent `−2u·log2 e` above −125, as the exp requires.
+const GELU_TANH_ARG_HI: f32 = 9.5;
+
+/// GELU, tanh form, in logistic form `x / (1 + e^{−2u})`. The flush below −10
+/// and the clamp of the exponent's argument to ≤ 9.5 act on the bit patterns
+/// with integer ops (cheaper than float compares and min/max): for floats of
+/// one sign, integer order is magnitude order.
 #[inline(always)]
 pub(crate) fn gelu_tanh_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
-    let x2 = simd.mul_f32s(x, x);
-    // −2u·log2 e = x·(−2√(2/π)·log2 e − 2√(2/π)·0.044715·log2 e·x²)
+    let x = flush_below_minus_ten(simd, x);
+    // min over i32 bit patterns: positive floats compare by magnitude (+inf
+    // and +NaN read as 9.5; NaN still reaches the numerator), negative floats
+    // are negative integers and stay as they are.
+    let arg = simd.transmute_f32s_i32s(simd.min_i32s(
+        simd.transmute_i32s_f32s(x),
+        simd.splat_i32s(GELU_TANH_ARG_HI.to_bits() as i32),
+    ));
+    let arg2 = simd.mul_f32s(arg, arg);
+    // −2u·log2 e = arg·(−2√(2/π)·log2 e − 2√(2/π)·0.044715·log2 e·arg²)
     let inner = simd.mul_add_f32s(
-        x2,
+        arg2,
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * GELU_CUBIC * LOG2_E),
         simd.splat_f32s(-2.0 * SQRT_2_OVER_PI * LOG2_E),
     );
-    let den = one_plus_exp2_for_logistic_f32s(simd, simd.mul_f32s(x, inner));
+    let den = one_plus_exp2_for_logistic_f32s(simd, simd.mul_f32s(arg, inner));
     simd.div_f32s(x, den)
 }
 
 /// GELU, erf form: `0.5·x + 0.5·x·erf(x/√2)`.
 #[inline(always)]
 pub(crate) fn gelu_erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let x = flush_below(simd, x, GELU_FLUSH_BELOW);
+    let x = flush_below_minus_ten(simd, x);
     let half_x = simd.mul_f32s(x, simd.splat_f32s(0.5));
-    let erf = erf_rational_f32s(
-        simd,
-        simd.mul_f32s(x, simd.splat_f32s(std::f32::consts::FRAC_1_SQRT_2)),
-    );
+    let erf = erf_frac_1_sqrt2_rational_f32s(simd, x);
     simd.mul_add_f32s(half_x, erf, half_x)
 }
 

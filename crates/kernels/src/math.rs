@@ -34,9 +34,10 @@
 //!   (`+|x|·2.8e-9` relative), one clamp (`x > 86.5` reads 86.5), no
 //!   subnormal split, the `1 +` fused into the last multiply, 12 ops;
 //! - `one_plus_exp2_for_logistic_f32s(s)` = `1 + 2^s` for GELU-tanh
-//!   (`s = −2u·log2 e ≤ 126`, `log2 e` folded into the caller's constants, so
-//!   no Cody–Waite reduction: `f = s − round(s)` is exact): a degree-4
-//!   polynomial in `f` (2.9e-6 relative), 11 ops;
+//!   (`−125 < s = −2u·log2 e ≤ 126`, bounded by the caller, `log2 e` folded
+//!   into the caller's constants, so no Cody–Waite reduction: `f = s −
+//!   round(s)` is exact): a degree-4 polynomial in `f` (2.9e-6 relative), no
+//!   clamp, 10 ops;
 //! - `exp_nonpositive_f32s(d)`, for softmax's `d = x − max ≤ 0`: the degree-5
 //!   polynomial (≤ 1.4e-7 + rounding) after a one-constant reduction
 //!   (`r = d − n·ln2_f32`, adding `|d|·2.8e-9` relative error), results that
@@ -63,7 +64,10 @@
 //! from our own rational fit (linearised least squares with Lawson reweighting
 //! towards minimax; 2.5e-8 relative in exact arithmetic, every coefficient
 //! positive so `Q ≥ 1` has no poles), clamped to [−1, 1]. In f32
-//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid).
+//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid). GELU-erf
+//! calls its twin `erf_frac_1_sqrt2_rational_f32s(x)` = `erf(x/√2)`, with
+//! `P_k/(√2·2^k)` and `Q_k/2^k` as coefficients (one multiply fewer, 15 ops):
+//! measured 5.32 ulp of `erf(x/√2)` on a dense grid of `x` (bound 5.5).
 //!
 //! The public kernels validate lengths (`out.len() == x.len()`) and run above
 //! [`PAR_MIN_LEN`] elements on the rayon pool, in chunks that each re-enter the
@@ -90,6 +94,11 @@ pub const ERF_MAX_ULP: f32 = 1.5;
 /// Error bound, in ulp, of the fast rational erf that GELU-erf uses: measured
 /// 4.91 ulp on a dense grid (unit test at the end of this module).
 pub const ERF_RATIONAL_MAX_ULP: f32 = 5.0;
+/// Error bound, in ulp, of the same rational erf evaluated at `x/√2` with the
+/// scale folded into its coefficients (what GELU-erf uses): measured 5.32
+/// ulp of `erf(x/√2)` on a dense grid of `x` (unit test below).
+#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
+pub(crate) const ERF_HALF_RATIONAL_MAX_ULP: f32 = 5.5;
 
 /// Inputs at least this long are split across the rayon pool (when it has more
 /// than one thread). Below it, one fused pass on the calling thread wins: the
@@ -206,21 +215,17 @@ fn exp2_from_biased_shifted<S: Simd>(simd: S, shifted: S::f32s) -> S::f32s {
     )
 }
 
-/// Lower clamp of [`one_plus_exp2_for_logistic_f32s`] (log2 units): keeps
-/// `2^(n−1)` normal; `2^−124.5` vanishes next to 1.
-const LOGISTIC_EXP2_LO: f32 = -124.5;
-
 /// `1 + 2^s` for the logistic forms `x / (1 + e^t)` with `s = t·log2 e`
 /// (callers fold `log2 e` into their own constants, which saves the
 /// Cody–Waite reduction: `f = s − round(s)` is exact). Relative error of
 /// `2^s` ≤ 2.9e-6 (degree-4 polynomial) + rounding, plus the rounding of `s`
-/// itself (`|s|·2^−24`, amplified like any error in the exponent). Requires `s ≤ 126` (or NaN,
-/// which gives an unspecified finite or NaN value: the numerator carries NaN);
-/// `s` below −124.5 reads as −124.5. One clamp, no subnormal split, and the
-/// `1 +` fused into the final multiply: 11 vector ops.
+/// itself (`|s|·2^−24`, amplified like any error in the exponent). Requires
+/// `−125 < s ≤ 126` (the caller bounds its argument; a NaN lane gives an
+/// unspecified finite or NaN value: the numerator carries NaN). No clamp, no
+/// subnormal split, and the `1 +` fused into the final multiply: 10 vector ops
+/// (one of them an integer shift).
 #[inline(always)]
 pub(crate) fn one_plus_exp2_for_logistic_f32s<S: Simd>(simd: S, s: S::f32s) -> S::f32s {
-    let s = simd.max_f32s(s, simd.splat_f32s(LOGISTIC_EXP2_LO));
     let shifted = simd.add_f32s(s, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND_SHIFTER + 126.0));
     let f = simd.sub_f32s(s, n);
@@ -437,6 +442,7 @@ const ERF_RATIONAL_CLAMP: f32 = 4.0;
 /// Numerator of `erf(x)/x ≈ P(x²)/Q(x²)` on `|x| ≤ 4` (rational fit, 2.5e-8 rel).
 /// `P[0]` is the fitted value, which rounds to the f32 just below `2/√π`.
 #[allow(clippy::approx_constant)]
+#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
 const ERF_P: [f32; 6] = [
     1.128_379_1,
     0.193_546_3,
@@ -447,12 +453,32 @@ const ERF_P: [f32; 6] = [
 ];
 /// Denominator of the erf rational fit (`Q(0) = 1`; all coefficients positive,
 /// so `Q ≥ 1` has no poles and Horner has no cancellation).
+#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
 const ERF_Q: [f32; 5] = [
     0.504_858_5,
     0.115_350_36,
     0.015_207_265_5,
     0.001_185_551_9,
     3.741_841_6e-5,
+];
+
+/// [`ERF_P`] for `erf(x/√2) = x·P'(x²)/Q'(x²)`: `P'_k = P_k / (√2·2^k)`
+/// (rounded to f32 once more), so GELU-erf skips the `x/√2` multiply.
+const ERF_HALF_P: [f32; 6] = [
+    0.797_884_5,
+    0.068_428_95,
+    0.009_387_151,
+    0.000_343_242,
+    1.257_574_3e-5,
+    4.389_944_8e-8,
+];
+/// [`ERF_Q`] for `erf(x/√2)`: `Q'_k = Q_k / 2^k` (exact).
+const ERF_HALF_Q: [f32; 5] = [
+    0.252_429_25,
+    0.028_837_59,
+    0.001_900_908_2,
+    7.409_699e-5,
+    1.169_325_5e-6,
 ];
 
 /// `erf(x)` on every lane, the fast rational form: 16 vector ops instead of
@@ -462,24 +488,68 @@ const ERF_Q: [f32; 5] = [
 /// unspecified value: only for callers that carry NaN through another operand
 /// (GELU-erf multiplies by `x`).
 #[inline(always)]
+#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
 pub(crate) fn erf_rational_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    rational_erf_form(simd, x, &ERF_P, &ERF_Q, ERF_RATIONAL_CLAMP)
+}
+
+/// `erf(x/√2)` on every lane (GELU-erf's `Φ(x) = (1 + erf(x/√2))/2`): the
+/// rational form of [`erf_rational_f32s`] with `1/√2` folded into the
+/// coefficients, 15 vector ops, at most [`ERF_HALF_RATIONAL_MAX_ULP`] ulp.
+/// Same NaN caveat.
+#[inline(always)]
+pub(crate) fn erf_frac_1_sqrt2_rational_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    rational_erf_form(
+        simd,
+        x,
+        &ERF_HALF_P,
+        &ERF_HALF_Q,
+        ERF_RATIONAL_CLAMP * std::f32::consts::SQRT_2,
+    )
+}
+
+/// `clamp(x·P(s)/Q(s), −1, 1)` with `s = min(x², clamp²)`, `Q(0) = 1`.
+#[inline(always)]
+fn rational_erf_form<S: Simd>(
+    simd: S,
+    x: S::f32s,
+    p_coef: &[f32; 6],
+    q_coef: &[f32; 5],
+    clamp: f32,
+) -> S::f32s {
     let s = simd.mul_f32s(x, x);
-    let s = simd.min_f32s(s, simd.splat_f32s(ERF_RATIONAL_CLAMP * ERF_RATIONAL_CLAMP));
-    let mut p = simd.splat_f32s(ERF_P[5]);
-    for &c in ERF_P[..5].iter().rev() {
+    // min over i32 bit patterns = float min for s ≥ 0 (+inf and NaN read as
+    // the clamp): an integer op, cheaper than the float one.
+    let s = simd.transmute_f32s_i32s(simd.min_i32s(
+        simd.transmute_i32s_f32s(s),
+        simd.splat_i32s((clamp * clamp).to_bits() as i32),
+    ));
+    let mut p = simd.splat_f32s(p_coef[5]);
+    for &c in p_coef[..5].iter().rev() {
         p = simd.mul_add_f32s(p, s, simd.splat_f32s(c));
     }
-    let mut q = simd.splat_f32s(ERF_Q[4]);
-    for &c in ERF_Q[..4].iter().rev() {
+    let mut q = simd.splat_f32s(q_coef[4]);
+    for &c in q_coef[..4].iter().rev() {
         q = simd.mul_add_f32s(q, s, simd.splat_f32s(c));
     }
     q = simd.mul_add_f32s(q, s, simd.splat_f32s(1.0));
     let rational = simd.div_f32s(simd.mul_f32s(x, p), q);
-    // Clamp to [−1, 1]: saturates |x| > 4 (and ±inf) and removes the ulp of
-    // overshoot rounding can produce near |x| ≈ 3.7. min/max may drop NaN
-    // (path-dependent), which GELU does not mind: its NaN comes through x.
-    let rational = simd.max_f32s(rational, simd.splat_f32s(-1.0));
-    simd.min_f32s(rational, simd.splat_f32s(1.0))
+    // Clamp to [−1, 1]: saturates large |x| (and ±inf) and removes the ulp of
+    // overshoot rounding can produce near saturation. Done on the bit
+    // patterns with two integer mins (cheaper than float min/max): as i32,
+    // positive floats order by magnitude and negative ones are below 1.0's
+    // bits; as u32, negative floats order by magnitude above every positive
+    // one. A NaN lane becomes ±1, which GELU does not mind: its NaN comes
+    // through x.
+    let bits = simd.min_i32s(
+        simd.transmute_i32s_f32s(rational),
+        simd.splat_i32s(1.0f32.to_bits() as i32),
+    );
+    let bits = simd.min_u32s(
+        simd.transmute_u32s_i32s(bits),
+        simd.splat_u32s((-1.0f32).to_bits()),
+    );
+    simd.transmute_f32s_u32s(bits)
 }
 
 // ---------------------------------------------------------------------------
@@ -745,6 +815,52 @@ mod tests {
         #[inline(always)]
         fn apply<S: Simd>(self, simd: S, x: S::f32s) -> S::f32s {
             erf_rational_f32s(simd, x)
+        }
+    }
+
+    /// Runs `erf_frac_1_sqrt2_rational_f32s` over a slice.
+    #[derive(Clone, Copy)]
+    struct ErfHalfRational;
+    impl LaneMap for ErfHalfRational {
+        #[inline(always)]
+        fn apply<S: Simd>(self, simd: S, x: S::f32s) -> S::f32s {
+            erf_frac_1_sqrt2_rational_f32s(simd, x)
+        }
+    }
+
+    #[test]
+    fn half_rational_erf_error_bound_on_dense_grid() {
+        let mut x = Vec::new();
+        let mut bits = 1e-30f32.to_bits();
+        while bits <= 9.0f32.to_bits() {
+            x.push(f32::from_bits(bits));
+            x.push(-f32::from_bits(bits));
+            bits += 61;
+        }
+        x.extend([f32::INFINITY, f32::NEG_INFINITY, 1e30]);
+        let mut out = vec![0.0; x.len()];
+        for path in available_paths() {
+            with_path(path, || {
+                map_into("erf_half_rational", ErfHalfRational, &x, &mut out).unwrap()
+            })
+            .unwrap();
+            let mut worst = (0.0, 0.0);
+            for (&xi, &yi) in x.iter().zip(&out) {
+                let want = erf_f64(f64::from(xi) / std::f64::consts::SQRT_2);
+                let err = (f64::from(yi) - want).abs() / ulp_of(want);
+                assert!(yi.abs() <= 1.0, "{path}: |erf({xi}/√2)| = {yi} > 1");
+                if err > worst.0 {
+                    worst = (err, xi);
+                }
+            }
+            println!(
+                "erf_half_rational {path}: max {:.3} ulp at {}",
+                worst.0, worst.1
+            );
+            assert!(
+                worst.0 <= f64::from(ERF_HALF_RATIONAL_MAX_ULP),
+                "{path}: {worst:?}"
+            );
         }
     }
 
