@@ -83,7 +83,10 @@ fn steady_state_decode_allocates_zero_bytes() {
 
     let models = [
         ("tiny-llama", common::load("tiny-llama")),
-        ("tiny-llama-bf16 (weights in place)", common::load("tiny-llama-bf16")),
+        (
+            "tiny-llama-bf16 (weights in place)",
+            common::load("tiny-llama-bf16"),
+        ),
         ("M-small", Arc::new(Preset::Small.model(42).unwrap())),
         ("M-medium", Arc::new(Preset::Medium.model(42).unwrap())),
     ];
