@@ -59,15 +59,14 @@
 //! `|x| ≈ 3.92` on, `erf` rounds to ±1 in f32; the argument is clamped there.
 //! Measured error: 1.33 ulp over all f32 inputs ([`ERF_MAX_ULP`] = 1.5).
 //!
-//! The crate-internal `erf_rational_f32s` (used by GELU-erf) is the fast
-//! alternative: `erf(x) ≈ x·P(x²)/Q(x²)` on `|x| ≤ 4`, `P` and `Q` of degree 5,
-//! from our own rational fit (linearised least squares with Lawson reweighting
-//! towards minimax; 2.5e-8 relative in exact arithmetic, every coefficient
-//! positive so `Q ≥ 1` has no poles), clamped to [−1, 1]. In f32
-//! its error is at most [`ERF_RATIONAL_MAX_ULP`] ulp (dense grid). GELU-erf
-//! calls its twin `erf_frac_1_sqrt2_rational_f32s(x)` = `erf(x/√2)`, with
-//! `P_k/(√2·2^k)` and `Q_k/2^k` as coefficients (one multiply fewer, 15 ops):
-//! measured 5.32 ulp of `erf(x/√2)` on a dense grid of `x` (bound 5.5).
+//! GELU-erf uses a faster crate-internal form instead,
+//! `erf_frac_1_sqrt2_rational_f32s(x)` = `erf(x/√2)`: our own rational fit
+//! `erf(t) ≈ t·P(t²)/Q(t²)` on `|t| ≤ 4`, `P` and `Q` of degree 5 (linearised
+//! least squares with Lawson reweighting towards minimax; 2.5e-8 relative in
+//! exact arithmetic, every coefficient positive so `Q ≥ 1` has no poles), with
+//! `t = x/√2` folded into the coefficients (`P_k/(√2·2^k)`, `Q_k/2^k`; 15
+//! vector ops) and the result clamped to [−1, 1]. Measured 5.32 ulp of
+//! `erf(x/√2)` on a dense grid of `x` (bound [`ERF_HALF_RATIONAL_MAX_ULP`]).
 //!
 //! The public kernels validate lengths (`out.len() == x.len()`) and run above
 //! [`PAR_MIN_LEN`] elements on the rayon pool, in chunks that each re-enter the
@@ -91,14 +90,10 @@ pub const TANH_MAX_ULP: f32 = 1.5;
 /// Error bound of [`erf`] in ulp of the exact result: measured 1.33 ulp over
 /// all 2^32 inputs (`exhaustive_erf` in `tests/math.rs`).
 pub const ERF_MAX_ULP: f32 = 1.5;
-/// Error bound, in ulp, of the fast rational erf that GELU-erf uses: measured
-/// 4.91 ulp on a dense grid (unit test at the end of this module).
-pub const ERF_RATIONAL_MAX_ULP: f32 = 5.0;
-/// Error bound, in ulp, of the same rational erf evaluated at `x/√2` with the
-/// scale folded into its coefficients (what GELU-erf uses): measured 5.32
-/// ulp of `erf(x/√2)` on a dense grid of `x` (unit test below).
-#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
-pub(crate) const ERF_HALF_RATIONAL_MAX_ULP: f32 = 5.5;
+/// Error bound, in ulp of `erf(x/√2)`, of the fast rational erf GELU-erf uses
+/// (the `x/√2` scale folded into its coefficients): measured 5.32 ulp on a
+/// dense grid of `x` (unit test below).
+pub const ERF_HALF_RATIONAL_MAX_ULP: f32 = 5.5;
 
 /// Inputs at least this long are split across the rayon pool (when it has more
 /// than one thread). Below it, one fused pass on the calling thread wins: the
@@ -439,31 +434,10 @@ pub(crate) fn erf_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
 /// End of the rational fit's interval (`x²` is clamped to its square: beyond
 /// it `x·P/Q` grows past 1 and the final clamp returns ±1).
 const ERF_RATIONAL_CLAMP: f32 = 4.0;
-/// Numerator of `erf(x)/x ≈ P(x²)/Q(x²)` on `|x| ≤ 4` (rational fit, 2.5e-8 rel).
-/// `P[0]` is the fitted value, which rounds to the f32 just below `2/√π`.
-#[allow(clippy::approx_constant)]
-#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
-const ERF_P: [f32; 6] = [
-    1.128_379_1,
-    0.193_546_3,
-    0.053_101_745,
-    0.003_883_339_7,
-    0.000_284_556_6,
-    1.986_662_3e-6,
-];
-/// Denominator of the erf rational fit (`Q(0) = 1`; all coefficients positive,
-/// so `Q ≥ 1` has no poles and Horner has no cancellation).
-#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
-const ERF_Q: [f32; 5] = [
-    0.504_858_5,
-    0.115_350_36,
-    0.015_207_265_5,
-    0.001_185_551_9,
-    3.741_841_6e-5,
-];
-
-/// [`ERF_P`] for `erf(x/√2) = x·P'(x²)/Q'(x²)`: `P'_k = P_k / (√2·2^k)`
-/// (rounded to f32 once more), so GELU-erf skips the `x/√2` multiply.
+/// Numerator of `erf(x/√2) = x·P'(x²)/Q'(x²)`: the fit's `P_k / (√2·2^k)`
+/// (fit `P` = 1.1283791, 0.1935463, 0.053101745, 0.0038833397, 0.0002845566,
+/// 1.9866623e-6, rounded to f32 once more), so GELU-erf skips the `x/√2`
+/// multiply.
 const ERF_HALF_P: [f32; 6] = [
     0.797_884_5,
     0.068_428_95,
@@ -472,7 +446,8 @@ const ERF_HALF_P: [f32; 6] = [
     1.257_574_3e-5,
     4.389_944_8e-8,
 ];
-/// [`ERF_Q`] for `erf(x/√2)`: `Q'_k = Q_k / 2^k` (exact).
+/// Denominator for `erf(x/√2)`: the fit's `Q_k / 2^k`, exact (fit `Q` = 1,
+/// 0.5048585, 0.11535036, 0.0152072655, 0.0011855519, 3.7418416e-5).
 const ERF_HALF_Q: [f32; 5] = [
     0.252_429_25,
     0.028_837_59,
@@ -481,22 +456,11 @@ const ERF_HALF_Q: [f32; 5] = [
     1.169_325_5e-6,
 ];
 
-/// `erf(x)` on every lane, the fast rational form: 16 vector ops instead of
-/// [`erf_f32s`]'s ~45, at most [`ERF_RATIONAL_MAX_ULP`] ulp (the Horner
-/// chains of `P` and `Q` grow to ~50 and ~200 near `|x| = 4`, and their
-/// roundings show), never above 1 in magnitude. A NaN lane gives an
-/// unspecified value: only for callers that carry NaN through another operand
-/// (GELU-erf multiplies by `x`).
-#[inline(always)]
-#[cfg_attr(not(test), allow(dead_code))] // checked by the unit tests below
-pub(crate) fn erf_rational_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    rational_erf_form(simd, x, &ERF_P, &ERF_Q, ERF_RATIONAL_CLAMP)
-}
-
 /// `erf(x/√2)` on every lane (GELU-erf's `Φ(x) = (1 + erf(x/√2))/2`): the
-/// rational form of [`erf_rational_f32s`] with `1/√2` folded into the
-/// coefficients, 15 vector ops, at most [`ERF_HALF_RATIONAL_MAX_ULP`] ulp.
-/// Same NaN caveat.
+/// rational fit of the module docs with `1/√2` folded into the coefficients,
+/// 15 vector ops, at most [`ERF_HALF_RATIONAL_MAX_ULP`] ulp, never above 1 in
+/// magnitude. A NaN lane gives an unspecified value: only for callers that
+/// carry NaN through another operand (GELU-erf multiplies by `x`).
 #[inline(always)]
 pub(crate) fn erf_frac_1_sqrt2_rational_f32s<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     rational_erf_form(
@@ -808,16 +772,6 @@ mod tests {
     use super::*;
     use crate::dispatch::{available_paths, with_path};
 
-    /// Runs `erf_rational_f32s` over a slice (through the elementwise driver).
-    #[derive(Clone, Copy)]
-    struct ErfRational;
-    impl LaneMap for ErfRational {
-        #[inline(always)]
-        fn apply<S: Simd>(self, simd: S, x: S::f32s) -> S::f32s {
-            erf_rational_f32s(simd, x)
-        }
-    }
-
     /// Runs `erf_frac_1_sqrt2_rational_f32s` over a slice.
     #[derive(Clone, Copy)]
     struct ErfHalfRational;
@@ -867,47 +821,5 @@ mod tests {
     fn ulp_of(v: f64) -> f64 {
         let a = v.abs().max(f64::from(f32::MIN_POSITIVE));
         2f64.powi(a.log2().floor() as i32 - 23)
-    }
-
-    #[test]
-    fn rational_erf_error_bound_on_dense_grid() {
-        let mut x = Vec::new();
-        let mut bits = 1e-30f32.to_bits();
-        while bits <= 6.0f32.to_bits() {
-            x.push(f32::from_bits(bits));
-            x.push(-f32::from_bits(bits));
-            bits += 61;
-        }
-        let mut out = vec![0.0; x.len()];
-        for path in available_paths() {
-            with_path(path, || {
-                map_into("erf_rational", ErfRational, &x, &mut out).unwrap()
-            })
-            .unwrap();
-            let mut worst = (0.0, 0.0);
-            for (&xi, &yi) in x.iter().zip(&out) {
-                let want = erf_f64(f64::from(xi));
-                let err = (f64::from(yi) - want).abs() / ulp_of(want);
-                assert!(yi.abs() <= 1.0, "{path}: |erf({xi})| = {yi} > 1");
-                if err > worst.0 {
-                    worst = (err, xi);
-                }
-            }
-            println!("erf_rational {path}: max {:.3} ulp at {}", worst.0, worst.1);
-            assert!(
-                worst.0 <= f64::from(ERF_RATIONAL_MAX_ULP),
-                "{path}: {worst:?}"
-            );
-        }
-        for path in available_paths() {
-            let special = [f32::INFINITY, f32::NEG_INFINITY, -0.0, 1e30];
-            let mut got = [f32::NAN; 4];
-            with_path(path, || {
-                map_into("erf_rational", ErfRational, &special, &mut got).unwrap()
-            })
-            .unwrap();
-            assert_eq!(got, [1.0, -1.0, 0.0, 1.0], "{path}");
-            assert!(got[2].is_sign_negative(), "{path}");
-        }
     }
 }
