@@ -539,16 +539,7 @@ fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
     let mut out_quads = out_head.chunks_exact_mut(UNROLL);
     let mut x_quads = x_head.chunks_exact(UNROLL);
     for (o, v) in (&mut out_quads).zip(&mut x_quads) {
-        let y = [
-            op.apply(simd, v[0]),
-            op.apply(simd, v[1]),
-            op.apply(simd, v[2]),
-            op.apply(simd, v[3]),
-            op.apply(simd, v[4]),
-            op.apply(simd, v[5]),
-            op.apply(simd, v[6]),
-            op.apply(simd, v[7]),
-        ];
+        let y = apply_unrolled(simd, op, v);
         o.copy_from_slice(&y);
     }
     for (o, &v) in out_quads
@@ -563,22 +554,29 @@ fn map_seq<S: Simd, Op: LaneMap>(simd: S, op: Op, x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `op` on `UNROLL` vectors as independent chains (written out: a closure
+/// would be compiled outside the SIMD target-feature context).
+#[inline(always)]
+fn apply_unrolled<S: Simd, Op: LaneMap>(simd: S, op: Op, v: &[S::f32s]) -> [S::f32s; UNROLL] {
+    [
+        op.apply(simd, v[0]),
+        op.apply(simd, v[1]),
+        op.apply(simd, v[2]),
+        op.apply(simd, v[3]),
+        op.apply(simd, v[4]),
+        op.apply(simd, v[5]),
+        op.apply(simd, v[6]),
+        op.apply(simd, v[7]),
+    ]
+}
+
 /// `data[i] = op(data[i])` on the calling thread, `S` already chosen.
 #[inline(always)]
 fn map_seq_inplace<S: Simd, Op: LaneMap>(simd: S, op: Op, data: &mut [f32]) {
     let (head, tail) = S::as_mut_simd_f32s(data);
     let mut quads = head.chunks_exact_mut(UNROLL);
     for v in &mut quads {
-        let y = [
-            op.apply(simd, v[0]),
-            op.apply(simd, v[1]),
-            op.apply(simd, v[2]),
-            op.apply(simd, v[3]),
-            op.apply(simd, v[4]),
-            op.apply(simd, v[5]),
-            op.apply(simd, v[6]),
-            op.apply(simd, v[7]),
-        ];
+        let y = apply_unrolled(simd, op, v);
         v.copy_from_slice(&y);
     }
     for v in quads.into_remainder() {
