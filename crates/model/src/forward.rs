@@ -23,6 +23,7 @@ use smallmind_ops::{AttentionScratch, AttentionShape, MatMut, MatRef};
 
 use crate::error::Result;
 use crate::kv_cache::KvCache;
+use crate::spans::ForwardSpans;
 use crate::weights::{Block, MlpWeights, Model, QkvWeights};
 use crate::workspace::Workspace;
 
@@ -33,6 +34,7 @@ pub(crate) struct Pass<'a> {
     pub(crate) rope: Option<&'a RopeTable>,
     pub(crate) cache: &'a mut KvCache,
     pub(crate) ws: &'a mut Workspace,
+    pub(crate) spans: &'a ForwardSpans,
 }
 
 /// Which positions of the chunk get logits.
@@ -50,6 +52,7 @@ impl Pass<'_> {
         let t = tokens.len();
         let pos0 = self.cache.len();
         let c = self.model.config().hidden_size;
+        let span = self.spans.embed.enter();
         embed(
             self.model.token_embedding()?,
             self.model.position_embedding()?,
@@ -57,6 +60,7 @@ impl Pass<'_> {
             pos0,
             MatMut::new(&mut self.ws.residual[..t * c], t, c)?,
         )?;
+        drop(span);
         for (i, block) in self.model.blocks().iter().enumerate() {
             self.attention_half(i, block, t, pos0)?;
             self.mlp_half(block, t)?;
@@ -70,13 +74,18 @@ impl Pass<'_> {
         let (q_dim, kv_dim) = (self.shape.q_dim(), self.shape.kv_dim());
         let width = q_dim + 2 * kv_dim;
         let ws = &mut *self.ws;
-        norm_rows(
-            &block.attn_norm.view()?,
-            MatRef::new(&ws.residual[..t * c], t, c)?,
-            MatMut::new(&mut ws.normed[..t * c], t, c)?,
-        )?;
+        let spans = self.spans;
+        {
+            let _span = spans.attention_norm.enter();
+            norm_rows(
+                &block.attn_norm.view()?,
+                MatRef::new(&ws.residual[..t * c], t, c)?,
+                MatMut::new(&mut ws.normed[..t * c], t, c)?,
+            )?;
+        }
         let x = MatRef::new(&ws.normed[..t * c], t, c)?;
         let qkv = &mut ws.qkv[..t * width];
+        let span = spans.qkv.enter();
         match &block.qkv {
             QkvWeights::Fused(w) => linear(
                 &w.view()?,
@@ -100,10 +109,13 @@ impl Pass<'_> {
                 }
             }
         }
+        drop(span);
         if let Some(rope) = self.rope {
+            let _span = spans.rope.enter();
             rope.apply_qk(self.shape, &mut MatMut::new(qkv, t, width)?, pos0)?;
         }
         let qkv = &ws.qkv[..t * width];
+        let span = spans.attention.enter();
         write_kv(
             self.shape,
             MatRef::strided(&qkv[q_dim..], t, kv_dim, width)?,
@@ -122,6 +134,8 @@ impl Pass<'_> {
             },
             MatMut::new(&mut ws.attn_out[..t * q_dim], t, q_dim)?,
         )?;
+        drop(span);
+        let _span = spans.attention_out.enter();
         linear_accumulate(
             &block.out_proj.view()?,
             MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?,
@@ -135,13 +149,17 @@ impl Pass<'_> {
         let c = self.model.config().hidden_size;
         let f = self.model.config().intermediate_size;
         let ws = &mut *self.ws;
-        norm_rows(
-            &block.mlp_norm.view()?,
-            MatRef::new(&ws.residual[..t * c], t, c)?,
-            MatMut::new(&mut ws.normed[..t * c], t, c)?,
-        )?;
+        {
+            let _span = self.spans.mlp_norm.enter();
+            norm_rows(
+                &block.mlp_norm.view()?,
+                MatRef::new(&ws.residual[..t * c], t, c)?,
+                MatMut::new(&mut ws.normed[..t * c], t, c)?,
+            )?;
+        }
         let x = MatRef::new(&ws.normed[..t * c], t, c)?;
         let residual = MatMut::new(&mut ws.residual[..t * c], t, c)?;
+        let _span = self.spans.mlp.enter();
         match &block.mlp {
             MlpWeights::Gelu { fc, proj, gelu } => gelu_mlp(
                 &fc.view()?,
@@ -178,11 +196,15 @@ impl Pass<'_> {
             LogitRows::All(out) => (0, out),
         };
         let rows = t - first;
-        norm_rows(
-            &self.model.final_norm().view()?,
-            MatRef::new(&ws.residual[first * c..t * c], rows, c)?,
-            MatMut::new(&mut ws.normed[..rows * c], rows, c)?,
-        )?;
+        {
+            let _span = self.spans.final_norm.enter();
+            norm_rows(
+                &self.model.final_norm().view()?,
+                MatRef::new(&ws.residual[first * c..t * c], rows, c)?,
+                MatMut::new(&mut ws.normed[..rows * c], rows, c)?,
+            )?;
+        }
+        let _span = self.spans.lm_head.enter();
         linear(
             &self.model.lm_head()?,
             MatRef::new(&ws.normed[..rows * c], rows, c)?,

@@ -11,6 +11,7 @@
 //! - [`session`] — [`Session`], prefill and decode over planned buffers;
 //! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
 //! - [`generate`] — streaming generation with per-run stats;
+//! - [`workload`] — the benchmark scenarios (profile, pp128tg64) as code;
 //! - [`error`] — [`ModelError`].
 
 pub mod config;
@@ -22,7 +23,9 @@ pub mod loader;
 pub mod preset;
 pub mod sampler;
 pub mod session;
+mod spans;
 pub mod weights;
+pub mod workload;
 mod workspace;
 
 pub use config::{Activation, Architecture, ModelConfig};

@@ -231,6 +231,8 @@ pub struct Sampler {
     /// Where the last filtering left its candidates.
     layout: Layout,
     rng: ChaCha8Rng,
+    /// Entered by [`Sampler::sample`] (see `crate::spans`).
+    span: tracing::Span,
 }
 
 /// Where the filtered candidates are.
@@ -257,6 +259,7 @@ impl Sampler {
             keys: Vec::with_capacity(vocab_size),
             weights: Vec::with_capacity(vocab_size),
             layout: Layout::Ranked,
+            span: tracing::debug_span!("sample"),
         })
     }
 
@@ -296,6 +299,7 @@ impl Sampler {
     /// ([`ModelError::InvalidSetting`] naming `logits`), a token in the
     /// penalty window `≥ vocab_size` ([`ModelError::TokenOutOfRange`]).
     pub fn sample(&mut self, logits: &[f32], recent_tokens: &[u32]) -> Result<u32> {
+        let _span = self.span.clone().entered();
         self.run_filters(logits, recent_tokens)?;
         if self.config.is_greedy() {
             return Ok(key_id(self.keys[0]));

@@ -22,6 +22,7 @@ use crate::config::Architecture;
 use crate::error::{ModelError, Result};
 use crate::forward::{LogitRows, Pass};
 use crate::kv_cache::KvCache;
+use crate::spans::ForwardSpans;
 use crate::weights::Model;
 use crate::workspace::Workspace;
 
@@ -65,6 +66,7 @@ struct State {
     rope: Option<RopeTable>,
     cache: KvCache,
     ws: Workspace,
+    spans: ForwardSpans,
 }
 
 impl Session {
@@ -124,6 +126,7 @@ impl Session {
             shape,
             rope,
             model,
+            spans: ForwardSpans::new(),
         };
         Ok(Session { pool, state })
     }
@@ -173,6 +176,11 @@ impl Session {
     /// [`ModelError::EmptyPrompt`], [`ModelError::TokenOutOfRange`] or
     /// [`ModelError::ContextOverflow`]; the session is unchanged then.
     pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        let _span = self.state.spans.prefill.clone().entered();
+        self.run_last_logits(tokens)
+    }
+
+    fn run_last_logits(&mut self, tokens: &[u32]) -> Result<&[f32]> {
         self.state.check_tokens(tokens)?;
         let state = &mut self.state;
         self.pool.install(|| {
@@ -194,6 +202,7 @@ impl Session {
         self.state.check_tokens(tokens)?;
         let v = self.state.model.config().vocab_size;
         out.resize(tokens.len() * v, 0.0);
+        let _span = self.state.spans.prefill.clone().entered();
         let state = &mut self.state;
         self.pool.install(|| {
             let rows = tokens.chunks(state.ws.max_tokens);
@@ -209,7 +218,8 @@ impl Session {
     /// # Errors
     /// [`ModelError::TokenOutOfRange`] or [`ModelError::ContextOverflow`].
     pub fn decode(&mut self, token: u32) -> Result<&[f32]> {
-        self.prefill(std::slice::from_ref(&token))
+        let _span = self.state.spans.decode.clone().entered();
+        self.run_last_logits(std::slice::from_ref(&token))
     }
 
     /// The logits of the last processed position, `(V,)`.
@@ -248,6 +258,7 @@ impl State {
             rope: self.rope.as_ref(),
             cache: &mut self.cache,
             ws: &mut self.ws,
+            spans: &self.spans,
         }
     }
 
