@@ -41,6 +41,8 @@ pub struct SpanChange {
     pub after_ns: f64,
     /// `after / before − 1`.
     pub change: f64,
+    /// Self time per run (see [`SpanRow::self_ns`]), before and after, ns.
+    pub self_ns: (f64, f64),
     /// The larger of its two shares of the run.
     pub share: f64,
     /// Past [`SPAN_FLAG_THRESHOLD`] and at least [`MIN_FLAG_SHARE`] of the run.
@@ -88,6 +90,7 @@ pub fn compare(before: &Report, after: &Report) -> Comparison {
                 before_ns: b,
                 after_ns: a,
                 change,
+                self_ns: (per_run(before, old.self_ns), per_run(after, new.self_ns)),
                 share,
                 flagged: change.abs() > SPAN_FLAG_THRESHOLD && share >= MIN_FLAG_SHARE,
             })
@@ -150,14 +153,15 @@ impl Comparison {
         self.spans.iter().filter(|s| s.flagged)
     }
 
-    /// The spans that grew most in absolute time per run (flagged or not), at most [`TOP`].
+    /// The spans whose own code (self time per run) grew most, flagged or not, at most
+    /// [`TOP`]. Self time points at the span that changed, not at every parent around it.
     pub fn top_regressions(&self) -> Vec<&SpanChange> {
-        self.top_by(|s| s.after_ns - s.before_ns)
+        self.top_by(|s| s.self_ns.1 - s.self_ns.0)
     }
 
-    /// The spans that shrank most in absolute time per run, at most [`TOP`].
+    /// The spans whose self time per run shrank most, at most [`TOP`].
     pub fn top_improvements(&self) -> Vec<&SpanChange> {
-        self.top_by(|s| s.before_ns - s.after_ns)
+        self.top_by(|s| s.self_ns.0 - s.self_ns.1)
     }
 
     fn top_by(&self, gain: impl Fn(&SpanChange) -> f64) -> Vec<&SpanChange> {
@@ -250,9 +254,9 @@ fn write_top(md: &mut String, heading: &str, spans: &[&SpanChange]) {
     for s in spans {
         let _ = writeln!(
             md,
-            "- `{}`: {:+.4} ms/run ({:+.1}%)",
+            "- `{}`: self time {:+.4} ms/run (total {:+.1}%)",
             s.path,
-            (s.after_ns - s.before_ns) / 1e6,
+            (s.self_ns.1 - s.self_ns.0) / 1e6,
             100.0 * s.change
         );
     }

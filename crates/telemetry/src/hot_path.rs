@@ -9,6 +9,10 @@
 //! The parent is the span entered *at the time*, not the span's creation-time parent: the
 //! library crates create their spans once, at load, and enter them on the hot path.
 //!
+//! The layer's own work between a parent's clock readings — the registry lookup and bookkeeping
+//! of each child entry — is measured (two more clock readings per entry) and kept apart as the
+//! parent's `overhead_ns`, so a parent's self time is its own code only.
+//!
 //! Each thread records into its own tree behind its own (uncontended) lock; [`HotPath::rows`]
 //! merges them. Timing reads the CPU's time-stamp counter through `quanta` (calibrated against
 //! the OS clock; a fraction of the cost of `Instant::now` on virtual machines), twice per span
@@ -88,11 +92,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let called = self.shared.clock.raw();
         let Some(name) = ctx.metadata(id).map(|m| m.name()) else {
             return;
         };
         let mut tree = self.tree();
-        tree.enter(id.clone(), name, &self.shared.clock);
+        tree.enter(id.clone(), name, called, &self.shared.clock);
         if let Some(slow) = self.shared.injected_delay.filter(|d| d.span == name) {
             drop(tree);
             spin_for(slow.delay);
@@ -100,8 +105,8 @@ where
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let end = self.shared.clock.raw();
-        self.tree().exit(id, end, &self.shared.clock);
+        let called = self.shared.clock.raw();
+        self.tree().exit(id, called, &self.shared.clock);
     }
 }
 
@@ -152,6 +157,7 @@ struct Stats {
     calls: u64,
     total_ns: u64,
     self_ns: u64,
+    overhead_ns: u64,
     min_ns: u64,
     max_ns: u64,
     alloc: AllocCounts,
@@ -162,9 +168,12 @@ struct Stats {
 struct Frame {
     id: Id,
     node: usize,
-    /// `quanta` raw clock reading.
+    /// `quanta` raw clock readings: when `on_enter` was called, and when the span's time starts.
+    called: u64,
     start: u64,
     child_ns: u64,
+    /// Layer time spent on the entries of child spans, raw clock ticks.
+    child_overhead: u64,
     alloc_at_entry: AllocCounts,
 }
 
@@ -201,24 +210,28 @@ impl Stats {
         self.calls += other.calls;
         self.total_ns += other.total_ns;
         self.self_ns += other.self_ns;
+        self.overhead_ns += other.overhead_ns;
         self.alloc.count += other.alloc.count;
         self.alloc.bytes += other.alloc.bytes;
     }
 }
 
 impl ThreadTree {
-    fn enter(&mut self, id: Id, name: &'static str, clock: &quanta::Clock) {
+    fn enter(&mut self, id: Id, name: &'static str, called: u64, clock: &quanta::Clock) {
         let parent = self.stack.last().map_or(0, |f| f.node);
         let node = self.child(parent, name);
         self.stack.push(Frame {
             id,
             node,
+            called,
             child_ns: 0,
+            child_overhead: 0,
             alloc_at_entry: AllocCounts::this_thread(),
             start: clock.raw(),
         });
     }
 
+    /// Closes `id` (and whatever was entered after it); `end` is when `on_exit` was called.
     fn exit(&mut self, id: &Id, end: u64, clock: &quanta::Clock) {
         // Guards exit in LIFO order; if a span is exited out of order, close everything
         // entered after it too.
@@ -230,17 +243,22 @@ impl ThreadTree {
                 break;
             };
             let elapsed = clock.delta_as_nanos(frame.start, end);
+            let overhead_ns = clock.delta_as_nanos(0, frame.child_overhead);
             let alloc = AllocCounts::this_thread().since(frame.alloc_at_entry);
             self.nodes[frame.node].stats.add(&Stats {
                 calls: 1,
                 total_ns: elapsed,
-                self_ns: elapsed.saturating_sub(frame.child_ns),
+                self_ns: elapsed.saturating_sub(frame.child_ns + overhead_ns),
+                overhead_ns,
                 min_ns: elapsed,
                 max_ns: elapsed,
                 alloc,
             });
             if let Some(parent) = self.stack.last_mut() {
                 parent.child_ns += elapsed;
+                let done = clock.raw();
+                let entry = frame.start.saturating_sub(frame.called);
+                parent.child_overhead += entry + done.saturating_sub(end);
             }
         }
     }
@@ -267,7 +285,9 @@ impl ThreadTree {
         }
         for frame in &mut self.stack {
             frame.start = clock.raw();
+            frame.called = frame.start;
             frame.child_ns = 0;
+            frame.child_overhead = 0;
             frame.alloc_at_entry = AllocCounts::this_thread();
         }
     }
@@ -311,6 +331,7 @@ impl ThreadTree {
                 calls: stats.calls,
                 total_ns: stats.total_ns,
                 self_ns: stats.self_ns,
+                overhead_ns: stats.overhead_ns,
                 min_ns: stats.min_ns,
                 max_ns: stats.max_ns,
                 alloc_count: stats.alloc.count,

@@ -25,7 +25,7 @@ pub mod report;
 pub use compare::{Comparison, Verdict, compare};
 pub use error::{Result, TelemetryError};
 pub use hot_path::{HotPath, HotPathLayer};
-pub use report::{Metric, Report, SpanRow};
+pub use report::{Coverage, Metric, Report, SpanRow};
 
 use tracing_subscriber::layer::SubscriberExt;
 

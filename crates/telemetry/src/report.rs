@@ -28,6 +28,17 @@ pub struct Report {
     pub spans: Vec<SpanRow>,
 }
 
+/// How a span's time splits (see [`Report::coverage`]); the three add up to 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Coverage {
+    /// The share inside child spans.
+    pub children: f64,
+    /// The share the hot-path layer spent entering and leaving those children.
+    pub bookkeeping: f64,
+    /// The share in the span's own code, between its children.
+    pub unexplained: f64,
+}
+
 /// A named figure.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
@@ -54,8 +65,12 @@ pub struct SpanRow {
     pub calls: u64,
     /// Busy time inside the span, ns.
     pub total_ns: u64,
-    /// `total_ns` minus the time in child spans, ns.
+    /// `total_ns` minus the time in child spans and `overhead_ns`, ns: the span's own code.
     pub self_ns: u64,
+    /// Time the hot-path layer itself spent inside this span, entering and leaving its child
+    /// spans, ns.
+    #[serde(default)]
+    pub overhead_ns: u64,
     /// Shortest single call, ns.
     pub min_ns: u64,
     /// Longest single call, ns.
@@ -126,15 +141,24 @@ impl Report {
         sums
     }
 
-    /// For every row named `name`: the share of its time that its child spans cover (time
-    /// inside it that no finer span explains is `1 −` this). `None` if no such row ran.
-    pub fn child_coverage(&self, name: &str) -> Option<f64> {
-        let (total, own) = self
-            .spans
-            .iter()
-            .filter(|r| r.name == name)
-            .fold((0u64, 0u64), |(t, s), r| (t + r.total_ns, s + r.self_ns));
-        (total > 0).then(|| 1.0 - own as f64 / total as f64)
+    /// How the time of the rows named `name` splits between child spans, the layer's own
+    /// bookkeeping, and code no finer span explains. `None` if no such row ran.
+    pub fn coverage(&self, name: &str) -> Option<Coverage> {
+        let rows = self.spans.iter().filter(|r| r.name == name);
+        let (total, own, overhead) = rows.fold((0, 0, 0), |(t, s, o), r| {
+            (t + r.total_ns, s + r.self_ns, o + r.overhead_ns)
+        });
+        let share = |ns: u64| ns as f64 / total as f64;
+        (total > 0).then(|| Coverage {
+            children: 1.0 - share(own + overhead),
+            bookkeeping: share(overhead),
+            unexplained: share(own),
+        })
+    }
+
+    /// The layer's bookkeeping time over all spans, ns.
+    pub fn overhead_ns(&self) -> u64 {
+        self.spans.iter().map(|r| r.overhead_ns).sum()
     }
 
     /// The metric called `name`.
@@ -184,18 +208,19 @@ impl Report {
             self.wall_ns as f64 / 1e6
         );
         md.push_str(
-            "| span | calls | total ms | self ms | min µs | avg µs | max µs | % run | allocs | alloc bytes |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| span | calls | total ms | self ms | layer ms | min µs | avg µs | max µs | % run | allocs | alloc bytes |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for r in &self.spans {
             let _ = writeln!(
                 md,
-                "| {}{} | {} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} |",
+                "| {}{} | {} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} |",
                 "· ".repeat(r.depth),
                 r.name,
                 r.calls,
                 r.total_ns as f64 / 1e6,
                 r.self_ns as f64 / 1e6,
+                r.overhead_ns as f64 / 1e6,
                 r.min_ns as f64 / 1e3,
                 r.avg_ns() / 1e3,
                 r.max_ns as f64 / 1e3,
@@ -209,7 +234,8 @@ impl Report {
 
     fn write_categories(&self, md: &mut String) {
         md.push_str("### By category (self time)\n\n| category | ms | % run |\n|---|---:|---:|\n");
-        let mut covered = 0;
+        let overhead = self.overhead_ns();
+        let mut covered = overhead;
         for (category, ns) in self.categories() {
             covered += ns;
             let _ = writeln!(
@@ -219,6 +245,12 @@ impl Report {
                 100.0 * self.share_of_run(ns)
             );
         }
+        let _ = writeln!(
+            md,
+            "| (hot-path layer bookkeeping) | {:.3} | {:.1} |",
+            overhead as f64 / 1e6,
+            100.0 * self.share_of_run(overhead)
+        );
         let outside = self.wall_ns.saturating_sub(covered);
         let _ = writeln!(
             md,
