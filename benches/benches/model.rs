@@ -1,7 +1,11 @@
 //! Wall-clock benches of the model workloads of `WORKLOADS.md`, as llama-bench
 //! measures them:
 //! - `tg64`: from an empty cache, 64 decode steps (throughput in tokens/s);
-//! - `pp128`: a 128-token prefill into an empty cache.
+//! - `pp128`: a 128-token prefill into an empty cache;
+//! - `profile`: one run of the profile scenario (three sessions of a 10-token prompt and 50
+//!   sampled tokens) through `smallmind_model::workload`, the very code `smallmind profile`
+//!   times, on M-small and M-medium at the default thread count: its time per iteration is
+//!   that report's "scenario run".
 //!
 //! Models: the seeded presets M-small, M-medium (1 thread) and M-gpt2 (1 and
 //! 2 threads), and every Hugging Face directory listed, comma-separated, in
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use smallmind_model::preset::{PRESET_SEED, Preset};
+use smallmind_model::workload::{Scenario, Workload};
 use smallmind_model::{Model, Session, SessionOptions, loader};
 
 const TG: usize = 64;
@@ -85,8 +90,26 @@ fn bench_model(c: &mut Criterion, name: &str, model: &Arc<Model>, threads: &[usi
     group.finish();
 }
 
+/// The profile scenario, as `smallmind profile` runs it (default threads).
+fn bench_profile_scenario(c: &mut Criterion, preset: Preset) {
+    let model = Arc::new(preset.model(PRESET_SEED).expect("preset"));
+    let mut s = Session::new(Arc::clone(&model), &SessionOptions::default()).expect("session");
+    let mut workload = Workload::new(Scenario::Profile, model.config()).expect("workload");
+    let mut group = c.benchmark_group(format!("profile/{}", preset.name()));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function(format!("{}t", s.threads()), |b| {
+        b.iter(|| black_box(workload.run(&mut s, &mut ()).expect("scenario")))
+    });
+    group.finish();
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
+    for preset in [Preset::Small, Preset::Medium] {
+        bench_profile_scenario(&mut c, preset);
+    }
     eprintln!(
         "smallmind model benches: SIMD path {}",
         smallmind_kernels::active_path()

@@ -52,7 +52,14 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let root = workspace_root();
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
-        .args(["run", "--release", "--quiet", "--package", "smallmind-cli", "--manifest-path"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "smallmind-cli",
+            "--manifest-path",
+        ])
         .arg(root.join("Cargo.toml"))
         .args(["--", "profile"])
         .args(profile_flags(args, &root));
@@ -87,7 +94,10 @@ fn profile_flags(args: &Args, root: &Path) -> Vec<OsString> {
     flag("--scenario", args.scenario.as_ref().map(Into::into));
     flag("--runs", args.runs.map(|r| r.to_string().into()));
     flag("--chrome-trace", args.chrome_trace.as_ref().map(Into::into));
-    let out = args.out.clone().unwrap_or_else(|| root.join("target/profile"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/profile"));
     flag("--out", Some(out.into()));
     if let Some(files) = &args.compare {
         flags.push("--compare".into());

@@ -119,4 +119,3 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
-

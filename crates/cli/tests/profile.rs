@@ -24,7 +24,15 @@ fn stderr(out: &Output) -> String {
 /// Profiles M-small with 3 runs per pass into `dir`, plus `extra` flags.
 fn profile_m_small(dir: &Path, extra: &[&str]) -> Output {
     let dir = dir.to_str().unwrap();
-    let mut args = vec!["profile", "--model", "m-small", "--runs", "3", "--threads", "1"];
+    let mut args = vec![
+        "profile",
+        "--model",
+        "m-small",
+        "--runs",
+        "3",
+        "--threads",
+        "1",
+    ];
     args.extend_from_slice(&["--out", dir]);
     args.extend_from_slice(extra);
     let out = smallmind(&args);
@@ -40,16 +48,39 @@ fn the_report_has_the_figures_and_the_hot_path() {
     assert_eq!(reports.len(), 1);
     let report = &reports[0];
     assert_eq!(report.workload, "m-small/profile/1t");
-    let metric = |name: &str| report.metric(name).unwrap_or_else(|| panic!("no {name}")).value;
+    let metric = |name: &str| {
+        report
+            .metric(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .value
+    };
     assert!(metric("decode") > 0.0 && metric("prefill") > 0.0);
     assert!(metric("time to first token") > 0.0);
-    assert_eq!(metric("decode heap allocations"), 0.0, "steady-state decode allocates");
+    assert_eq!(
+        metric("decode heap allocations"),
+        0.0,
+        "steady-state decode allocates"
+    );
     assert_eq!(metric("span entries per decode step"), 16.0);
-    for path in ["decode", "decode/mlp", "decode/attention.core", "decode/lm_head", "prefill", "sample"] {
-        assert!(report.spans.iter().any(|r| r.path == path), "no span {path}");
+    for path in [
+        "decode",
+        "decode/mlp",
+        "decode/attention.core",
+        "decode/lm_head",
+        "prefill",
+        "sample",
+    ] {
+        assert!(
+            report.spans.iter().any(|r| r.path == path),
+            "no span {path}"
+        );
     }
     let decode = report.spans.iter().find(|r| r.path == "decode").unwrap();
-    assert_eq!(decode.calls, 3 * 3 * 49, "3 runs × 3 sessions × 49 decode steps");
+    assert_eq!(
+        decode.calls,
+        3 * 3 * 49,
+        "3 runs × 3 sessions × 49 decode steps"
+    );
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("### Hot path") && stdout(&out).contains("SIMD path"));
 }
@@ -80,9 +111,15 @@ fn compare_flags_a_slowed_span() {
 fn bad_flags_get_clear_errors() {
     let cases: [(&[&str], &str); 4] = [
         (&["profile", "--model", "no-such-model"], "neither a preset"),
-        (&["profile", "--model", "m-small", "--scenario", "pp128tg64"], "needs 192 positions"),
+        (
+            &["profile", "--model", "m-small", "--scenario", "pp128tg64"],
+            "needs 192 positions",
+        ),
         (&["profile", "--inject-delay", "mlp"], "SPAN=MICROS"),
-        (&["profile", "--compare", "/no/such/a.json", "/no/such/b.json"], "/no/such/a.json"),
+        (
+            &["profile", "--compare", "/no/such/a.json", "/no/such/b.json"],
+            "/no/such/a.json",
+        ),
     ];
     for (args, needle) in cases {
         let out = smallmind(args);

@@ -71,7 +71,10 @@ pub struct Comparison {
 /// Compares `after` against `before`.
 pub fn compare(before: &Report, after: &Report) -> Comparison {
     let per_run = |r: &Report, ns: u64| ns as f64 / r.runs.max(1) as f64;
-    let wall_ns = (per_run(before, before.wall_ns), per_run(after, after.wall_ns));
+    let wall_ns = (
+        per_run(before, before.wall_ns),
+        per_run(after, after.wall_ns),
+    );
     let find = |r: &'_ Report, path: &str| -> Option<SpanRow> {
         r.spans.iter().find(|s| s.path == path).cloned()
     };

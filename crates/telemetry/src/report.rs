@@ -182,7 +182,6 @@ impl Report {
         })
     }
 
-
     /// The report as Markdown: the metrics, the hot-path table and the category shares.
     pub fn to_markdown(&self) -> String {
         let mut md = format!("## {}\n\n", self.title);

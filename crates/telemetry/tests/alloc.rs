@@ -22,7 +22,9 @@ fn scopes_count_allocations_and_bytes() {
 #[test]
 fn thread_counts_see_only_their_thread() {
     let before = AllocCounts::this_thread();
-    std::thread::spawn(|| black_box(vec![0u8; 4096])).join().unwrap();
+    std::thread::spawn(|| black_box(vec![0u8; 4096]))
+        .join()
+        .unwrap();
     let mine = AllocCounts::this_thread().since(before);
     assert!(mine.bytes < 4096, "{mine:?}");
     let before = AllocCounts::this_thread();

@@ -123,8 +123,17 @@ fn compare_flags_the_span_a_slowed_build_slows() {
     let c = compare(&before, &after);
     let flagged: Vec<&str> = c.flagged().map(|s| s.path.as_str()).collect();
     assert!(flagged.contains(&"outer/slow"), "{}", c.to_markdown());
-    assert_eq!(c.top_regressions()[0].path, "outer/slow", "{}", c.to_markdown());
-    assert!(matches!(c.verdict, Verdict::Slower(x) if x > 1.0), "{:?}", c.verdict);
+    assert_eq!(
+        c.top_regressions()[0].path,
+        "outer/slow",
+        "{}",
+        c.to_markdown()
+    );
+    assert!(
+        matches!(c.verdict, Verdict::Slower(x) if x > 1.0),
+        "{:?}",
+        c.verdict
+    );
     assert!(c.to_markdown().contains("⚠ slower"));
 }
 
@@ -161,7 +170,12 @@ fn synthetic(runs: u64, outer_us: u64, big_us: u64, tiny_us: u64) -> Report {
 fn noise_within_the_bands_is_no_significant_change() {
     // 3% slower overall, a tiny span 50% slower: under 1% of the run, so not flagged.
     let c = compare(&synthetic(10, 1000, 900, 5), &synthetic(20, 1030, 927, 7));
-    assert_eq!(c.verdict, Verdict::NoSignificantChange, "{}", c.to_markdown());
+    assert_eq!(
+        c.verdict,
+        Verdict::NoSignificantChange,
+        "{}",
+        c.to_markdown()
+    );
     assert_eq!(c.flagged().count(), 0, "{}", c.to_markdown());
     assert!(c.to_markdown().contains("no significant change"));
 }
@@ -183,16 +197,29 @@ fn reports_round_trip_through_json_and_render() {
     let (layer, hot) = HotPathLayer::new();
     let (_d, spans) = spans_under(layer, ["outer", "fast", "slow"]);
     let mut report = workload_report(&hot, &spans, 2);
-    report.metrics = vec![smallmind_telemetry::Metric::higher("decode", 123.4, "tok/s")];
+    report.metrics = vec![smallmind_telemetry::Metric::higher(
+        "decode", 123.4, "tok/s",
+    )];
     let back = Report::from_json(&report.to_json(), "test").unwrap();
     assert_eq!(back, report);
     let md = report.to_markdown();
-    for needle in ["| decode | 123 tok/s |", "| outer |", "| · fast |", "| · slow |", "| outer |"] {
+    for needle in [
+        "| decode | 123 tok/s |",
+        "| outer |",
+        "| · fast |",
+        "| · slow |",
+        "| outer |",
+    ] {
         assert!(md.contains(needle), "{needle} missing from\n{md}");
     }
     let coverage = report.coverage("outer").unwrap();
     assert!(coverage.children > 0.9, "{coverage:?}");
     let sum = coverage.children + coverage.bookkeeping + coverage.unexplained;
     assert!((sum - 1.0).abs() < 1e-9, "{coverage:?}");
-    assert!(Report::from_json("{\"spans\": 3}", "bad.json").unwrap_err().to_string().contains("bad.json"));
+    assert!(
+        Report::from_json("{\"spans\": 3}", "bad.json")
+            .unwrap_err()
+            .to_string()
+            .contains("bad.json")
+    );
 }

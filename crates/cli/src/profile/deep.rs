@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use smallmind_kernels::KernelError;
 use smallmind_kernels::activation::{gelu_erf, gelu_tanh};
 use smallmind_kernels::gemm::{Gemm, gemm};
-use smallmind_kernels::KernelError;
 use smallmind_kernels::softmax::softmax_rows_inplace;
 use smallmind_telemetry::{Metric, Report};
 
@@ -37,7 +37,9 @@ const SOFTMAX_SHAPES: [(usize, usize); 4] = [(64, 256), (64, 1024), (64, 2048), 
 /// Runs every sweep in a pool of `threads` workers (default: physical cores).
 pub(super) fn kernel_sweeps(threads: Option<usize>) -> Result<Report, BoxError> {
     let threads = threads.unwrap_or_else(smallmind_model::session::physical_cores);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let metrics = pool.install(|| -> Result<Vec<Metric>, KernelError> {
         let mut metrics = gemm_sweep()?;
         metrics.extend(gelu_sweep()?);
@@ -61,11 +63,15 @@ fn gemm_sweep() -> Result<Vec<Metric>, KernelError> {
         .iter()
         .map(|&(m, k, n)| {
             let (a, b, mut c) = (filled(m * k), filled(k * n), vec![0.0; m * n]);
-            let spec = Gemm::new(m, k, n);
+            let spec = Gemm::new(m, n, k);
             gemm(&spec, &a, &b, &mut c)?;
             let t = best_time(|| gemm(&spec, &a, &b, &mut c).expect("checked above"));
             let flops = 2.0 * (m * k * n) as f64;
-            Ok(Metric::higher(&format!("gemm {m}×{k}×{n}"), flops / t / 1e9, "GFLOP/s"))
+            Ok(Metric::higher(
+                &format!("gemm {m}×{k}×{n}"),
+                flops / t / 1e9,
+                "GFLOP/s",
+            ))
         })
         .collect()
 }
@@ -78,7 +84,11 @@ fn gelu_sweep() -> Result<Vec<Metric>, KernelError> {
         for (form, gelu) in [("tanh", gelu_tanh as GeluFn), ("erf", gelu_erf as GeluFn)] {
             gelu(&x, &mut y)?;
             let t = best_time(|| gelu(&x, &mut y).expect("checked above"));
-            metrics.push(Metric::higher(&format!("gelu {form} {len}"), bytes / t / 1e9, "GB/s"));
+            metrics.push(Metric::higher(
+                &format!("gelu {form} {len}"),
+                bytes / t / 1e9,
+                "GB/s",
+            ));
         }
     }
     Ok(metrics)
@@ -92,9 +102,14 @@ fn softmax_sweep() -> Result<Vec<Metric>, KernelError> {
         .map(|&(rows, len)| {
             let mut data = filled(rows * len);
             softmax_rows_inplace(&mut data, len, None)?;
-            let t = best_time(|| softmax_rows_inplace(&mut data, len, None).expect("checked above"));
+            let t =
+                best_time(|| softmax_rows_inplace(&mut data, len, None).expect("checked above"));
             let bytes = 8.0 * (rows * len) as f64;
-            Ok(Metric::higher(&format!("softmax {rows}×{len}"), bytes / t / 1e9, "GB/s"))
+            Ok(Metric::higher(
+                &format!("softmax {rows}×{len}"),
+                bytes / t / 1e9,
+                "GB/s",
+            ))
         })
         .collect()
 }

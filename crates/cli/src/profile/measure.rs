@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use smallmind_model::preset::{PRESET_SEED, Preset};
 use smallmind_model::workload::{Scenario, StepProbe, Workload, WorkloadStats};
@@ -59,7 +59,15 @@ pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Repor
         None => timing.runs,
     };
     let hot = hot_path_pass(&model, &options, settings, hot_runs)?;
-    Ok(build_report(&name, &model, settings.scenario, &timing, &hot, hot_runs, peak_rss))
+    Ok(build_report(
+        &name,
+        &model,
+        settings.scenario,
+        &timing,
+        &hot,
+        hot_runs,
+        peak_rss,
+    ))
 }
 
 fn load(spec: &str) -> Result<(String, Model), BoxError> {
@@ -73,7 +81,9 @@ fn load(spec: &str) -> Result<(String, Model), BoxError> {
         )
         .into());
     }
-    let name = dir.file_name().map_or(spec.into(), |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or(spec.into(), |n| n.to_string_lossy().into_owned());
     Ok((name, loader::load_dir(dir)?))
 }
 
@@ -160,17 +170,17 @@ fn hot_path_pass(
     })
 }
 
+/// The runs' wall time adds up each run's time inside the pool, as the timing pass does, so
+/// waking the pool between runs counts in neither.
 fn run_recorded(
     session: &mut Session,
     workload: &mut Workload,
     runs: u64,
 ) -> Result<WorkloadStats, BoxError> {
-    let start = Instant::now();
     let mut stats = WorkloadStats::default();
     for _ in 0..runs {
         stats.add(&workload.run(session, &mut ())?);
     }
-    stats.wall_time = start.elapsed();
     Ok(stats)
 }
 
@@ -222,21 +232,49 @@ fn metrics(
     let mut metrics = vec![
         Metric::higher("prefill", t.prefill_tokens_per_second(), "tok/s"),
         Metric::higher("decode", decode, "tok/s"),
-        Metric::lower("time to first token", ms(t.mean_time_to_first_token()), "ms"),
+        Metric::lower(
+            "time to first token",
+            ms(t.mean_time_to_first_token()),
+            "ms",
+        ),
         Metric::lower("decode latency", 1e3 / decode.max(1e-9), "ms/token"),
         Metric::lower("scenario run", ms(t.wall_time) / timing.runs as f64, "ms"),
-        Metric::lower("decode heap allocations", timing.decode_allocs.count as f64 / steps, "per token"),
-        Metric::lower("decode heap bytes", timing.decode_allocs.bytes as f64 / steps, "B/token"),
-        Metric::lower("session memory (KV cache + buffers)", mb(timing.planned_bytes as f64), "MB"),
+        Metric::lower(
+            "decode heap allocations",
+            timing.decode_allocs.count as f64 / steps,
+            "per token",
+        ),
+        Metric::lower(
+            "decode heap bytes",
+            timing.decode_allocs.bytes as f64 / steps,
+            "B/token",
+        ),
+        Metric::lower(
+            "session memory (KV cache + buffers)",
+            mb(timing.planned_bytes as f64),
+            "MB",
+        ),
         Metric::lower("weights in memory", mb(model.weight_bytes().1 as f64), "MB"),
     ];
     if let Some(rss) = peak_rss {
         metrics.push(Metric::lower("peak RSS", mb(rss as f64), "MB"));
     }
     if let Some(c) = report.coverage("decode") {
-        metrics.push(Metric::higher("decode time in its child spans", 100.0 * c.children, "%"));
-        metrics.push(Metric::lower("decode time in span bookkeeping", 100.0 * c.bookkeeping, "%"));
-        metrics.push(Metric::lower("decode time unexplained", 100.0 * c.unexplained, "%"));
+        metrics.push(Metric::higher(
+            "decode time in its child spans",
+            100.0 * c.children,
+            "%",
+        ));
+        metrics.push(Metric::lower(
+            "decode time in span bookkeeping",
+            100.0 * c.bookkeeping,
+            "%",
+        ));
+        metrics.push(Metric::lower(
+            "decode time unexplained",
+            100.0 * c.unexplained,
+            "%",
+        ));
     }
     metrics.push(Metric::lower(
         "span entries per decode step",
@@ -253,7 +291,12 @@ fn metrics(
 
 /// Span entries per `decode` call, counting `decode` itself.
 fn spans_per_decode(report: &Report) -> f64 {
-    let decode_calls: u64 = report.spans.iter().filter(|r| r.path == "decode").map(|r| r.calls).sum();
+    let decode_calls: u64 = report
+        .spans
+        .iter()
+        .filter(|r| r.path == "decode")
+        .map(|r| r.calls)
+        .sum();
     let inside: u64 = report
         .spans
         .iter()

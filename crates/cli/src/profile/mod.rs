@@ -135,10 +135,7 @@ fn write_reports(dir: &Path, reports: &[Report]) -> Result<(), BoxError> {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    println!(
-        "wrote {0}/report.md and {0}/report.json",
-        dir.display()
-    );
+    println!("wrote {0}/report.md and {0}/report.json", dir.display());
     Ok(())
 }
 
@@ -152,7 +149,11 @@ fn compare_files(before: &Path, after: &Path) -> Result<(), BoxError> {
             continue;
         };
         matched += 1;
-        println!("### {}\n\n{}", new.workload, compare(old, new).to_markdown());
+        println!(
+            "### {}\n\n{}",
+            new.workload,
+            compare(old, new).to_markdown()
+        );
     }
     if matched == 0 {
         return Err("the two files share no workload to compare".into());
