@@ -6,11 +6,14 @@
 //! smallmind run --model path/to/hf-dir --prompt-ids 1,2,3 --temperature 0.8 --seed 42
 //! smallmind profile --model m-small,m-medium --out target/profile
 //! smallmind profile --compare before/report.json after/report.json
+//! smallmind bench --model m-gpt2 -p 128 -n 64 -t 1,2
 //! ```
 //!
 //! All model logic lives in `smallmind-model`; this binary parses flags, installs telemetry
 //! (the counting allocator, and a `tracing` layer while profiling) and prints.
 
+mod bench;
+mod model_spec;
 mod profile;
 mod run;
 
@@ -40,6 +43,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run a benchmark scenario with telemetry: speed, memory and the hot-path table.
     Profile(profile::ProfileArgs),
+    /// Prompt-processing and generation throughput as a llama-bench table.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Profile(args) => profile::profile(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

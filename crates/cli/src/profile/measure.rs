@@ -4,9 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smallmind_model::preset::{PRESET_SEED, Preset};
 use smallmind_model::workload::{Scenario, StepProbe, Workload, WorkloadStats};
-use smallmind_model::{Model, Session, SessionOptions, loader};
+use smallmind_model::{Model, Session, SessionOptions};
 use smallmind_telemetry::alloc::AllocCounts;
 use smallmind_telemetry::{HotPathLayer, Metric, Report, process};
 
@@ -46,7 +45,7 @@ struct HotPathRun {
 /// Profiles the model `spec` (a preset name or a Hugging Face directory).
 pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Report, BoxError> {
     process::reset_peak_rss();
-    let (name, model) = load(spec)?;
+    let (name, model) = crate::model_spec::load_model(spec)?;
     let model = Arc::new(model);
     let options = SessionOptions {
         threads: settings.threads,
@@ -68,23 +67,6 @@ pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Repor
         hot_runs,
         peak_rss,
     ))
-}
-
-fn load(spec: &str) -> Result<(String, Model), BoxError> {
-    if let Ok(preset) = Preset::parse(spec) {
-        return Ok((preset.name().to_string(), preset.model(PRESET_SEED)?));
-    }
-    let dir = Path::new(spec);
-    if !dir.is_dir() {
-        return Err(format!(
-            "--model {spec:?} is neither a preset (m-small, m-medium, m-large, m-gpt2) nor a directory"
-        )
-        .into());
-    }
-    let name = dir
-        .file_name()
-        .map_or(spec.into(), |n| n.to_string_lossy().into_owned());
-    Ok((name, loader::load_dir(dir)?))
 }
 
 /// Counts the heap allocations made, on any thread, during decode steps.
