@@ -14,6 +14,8 @@ use clap::Args;
 use smallmind_model::{Model, Session, SessionOptions};
 
 type BoxError = Box<dyn std::error::Error>;
+/// An error that can leave the session's pool.
+type SendError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Flags of `smallmind bench` (llama-bench's names).
 #[derive(Args, Debug)]
@@ -114,7 +116,7 @@ fn row(session: &Session, test: String, tokens_per_second: Vec<f64>) -> Row {
 fn repeat(
     session: &mut Session,
     times: usize,
-    test: impl Fn(&mut Session) -> smallmind_model::Result<usize> + Send + Sync,
+    test: impl Fn(&mut Session) -> Result<usize, SendError> + Send + Sync,
 ) -> Result<Vec<f64>, BoxError> {
     let rates = session.install(|s| {
         (0..=times)
@@ -124,9 +126,9 @@ fn repeat(
                 let n = test(s)?;
                 Ok(n as f64 / start.elapsed().as_secs_f64())
             })
-            .collect::<smallmind_model::Result<Vec<f64>>>()
-    })?;
-    Ok(rates[1..].to_vec())
+            .collect::<Result<Vec<f64>, SendError>>()
+    });
+    Ok(rates.map_err(|e| e as BoxError)?[1..].to_vec())
 }
 
 /// `n` token ids spread over the vocabulary, as llama-bench feeds arbitrary tokens.
