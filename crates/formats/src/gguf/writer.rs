@@ -61,10 +61,15 @@ impl<'a> GgufWriter<'a> {
     /// alignment the tensors are written with.
     pub fn add_metadata(&mut self, key: impl Into<String>, value: MetadataValue) -> Result<()> {
         let key = key.into();
-        if key == ALIGNMENT_KEY {
-            self.alignment = checked_alignment(&key, &value)?;
+        let alignment = match key.as_str() {
+            ALIGNMENT_KEY => Some(checked_alignment(&key, &value)?),
+            _ => None,
+        };
+        self.metadata.insert(key, value)?;
+        if let Some(alignment) = alignment {
+            self.alignment = alignment;
         }
-        self.metadata.insert(key, value)
+        Ok(())
     }
 
     /// Adds a tensor. `dims` are ne0 first (reversed numpy order); `data`
