@@ -2,7 +2,7 @@
 //! little endian, as described by the GGUF specification in the ggml
 //! repository (`docs/gguf.md`).
 //!
-//! - [`GgufFile`] ([`file`]): parse and validate a file (memory-mapped with
+//! - [`GgufFile`] ([`file`](mod@file)): parse and validate a file (memory-mapped with
 //!   [`GgufFile::open`], or any bytes with [`GgufFile::from_bytes`]), then read
 //!   its metadata, tensor infos and tensor bytes.
 //! - [`Metadata`] ([`metadata`]) and [`MetadataValue`] / [`MetadataArray`]
