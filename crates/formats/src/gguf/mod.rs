@@ -13,7 +13,15 @@
 //!
 //! Nothing read from the file is trusted: every count is checked against the
 //! bytes left before anything is allocated from it, every size for overflow,
-//! every tensor for alignment, bounds and overlap.
+//! every tensor for alignment, bounds and overlap. As a consequence the memory
+//! a parse allocates is bounded by a small multiple (about 5×) of the size of
+//! the file's metadata and tensor-info sections, whatever the counts claim.
+//!
+//! Rules beyond the letter of the spec, each with its own error: tensors have
+//! 1 to 4 dims and no zero dim; element counts fit in `i64` (ggml's `ne`
+//! type); ne0 is a whole number of blocks; bools are 0 or 1; arrays nest at
+//! most [`MAX_ARRAY_DEPTH`] deep; `general.alignment` may be any integer
+//! type (writers differ) but must be a power of two that fits in u32.
 
 pub mod file;
 pub mod ggml_type;
