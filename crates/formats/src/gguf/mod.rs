@@ -14,7 +14,7 @@
 //! Nothing read from the file is trusted: every count is checked against the
 //! bytes left before anything is allocated from it, every size for overflow,
 //! every tensor for alignment, bounds and overlap. As a consequence the memory
-//! a parse allocates is bounded by a small multiple (about 5×) of the size of
+//! a parse allocates is bounded by a small multiple (under 10×) of the size of
 //! the file's metadata and tensor-info sections, whatever the counts claim.
 //!
 //! Rules beyond the letter of the spec, each with its own error: tensors have
