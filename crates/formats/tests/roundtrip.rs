@@ -6,7 +6,7 @@ mod common;
 use common::gguf_fixture;
 use smallmind_formats::FormatError;
 use smallmind_formats::gguf::{
-    GgmlType, GgufFile, GgufWriter, Metadata, MetadataArray, MetadataValue,
+    GgmlType, GgufFile, GgufWriter, MAX_ARRAY_DEPTH, Metadata, MetadataArray, MetadataValue,
 };
 
 /// One entry of every value type, and arrays of every element type,
@@ -176,4 +176,31 @@ fn writer_refuses_what_the_reader_would() {
     let dup_key = w.add_metadata("k", MetadataValue::Bool(true));
     assert!(matches!(dup_key, Err(FormatError::DuplicateKey { .. })));
     assert!(w.set_version(1).is_err());
+    let mut deep = MetadataArray::U8(vec![1]);
+    for _ in 0..MAX_ARRAY_DEPTH {
+        deep = MetadataArray::Array(vec![deep]);
+    }
+    let too_deep = w.add_metadata("deep", MetadataValue::Array(deep));
+    assert!(matches!(too_deep, Err(FormatError::InvalidWrite { .. })));
+}
+
+#[test]
+fn deepest_allowed_arrays_round_trip() {
+    let mut deep = MetadataArray::U8(vec![1]);
+    for _ in 1..MAX_ARRAY_DEPTH {
+        deep = MetadataArray::Array(vec![deep]);
+    }
+    let mut w = GgufWriter::new();
+    w.add_metadata("deep", MetadataValue::Array(deep.clone()))
+        .unwrap();
+    let bytes = w.to_bytes().unwrap();
+    let file = GgufFile::from_bytes(bytes.as_slice()).unwrap();
+    assert_eq!(file.metadata().get_array("deep").unwrap(), &deep);
+}
+
+#[test]
+fn files_can_be_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<GgufFile>();
+    send_sync::<GgufFile<Vec<u8>>>();
 }

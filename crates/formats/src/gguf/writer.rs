@@ -13,6 +13,7 @@ use std::path::Path;
 use super::file::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, GGUF_MAGIC, SUPPORTED_VERSIONS};
 use super::ggml_type::GgmlType;
 use super::metadata::Metadata;
+use super::reader::MAX_ARRAY_DEPTH;
 use super::tensor::TensorInfo;
 use super::value::{MetadataArray, MetadataValue};
 use crate::error::{FormatError, Result};
@@ -56,11 +57,20 @@ impl<'a> GgufWriter<'a> {
         Ok(())
     }
 
-    /// Adds a metadata entry (keys must be unique). Adding
+    /// Adds a metadata entry (keys must be unique, arrays nested at most
+    /// [`MAX_ARRAY_DEPTH`] deep). Adding
     /// `general.alignment` (an integer, nonzero power of two) also sets the
     /// alignment the tensors are written with.
     pub fn add_metadata(&mut self, key: impl Into<String>, value: MetadataValue) -> Result<()> {
         let key = key.into();
+        if let MetadataValue::Array(array) = &value
+            && array_depth(array) > MAX_ARRAY_DEPTH
+        {
+            return Err(FormatError::InvalidWrite {
+                name: key,
+                reason: format!("arrays nested deeper than {MAX_ARRAY_DEPTH} levels"),
+            });
+        }
         let alignment = match key.as_str() {
             ALIGNMENT_KEY => Some(checked_alignment(&key, &value)?),
             _ => None,
@@ -163,6 +173,12 @@ impl<'a> GgufWriter<'a> {
             })
             .collect()
     }
+}
+
+/// Nesting depth of an array: 1 for an array of scalars.
+fn array_depth(array: &MetadataArray) -> usize {
+    let inner = array.as_arrays().unwrap_or_default();
+    1 + inner.iter().map(array_depth).max().unwrap_or(0)
 }
 
 fn checked_alignment(key: &str, value: &MetadataValue) -> Result<u64> {
