@@ -152,6 +152,10 @@ impl<'a> GgufWriter<'a> {
         for ((info, _), &offset) in self.tensors.iter().zip(&offsets) {
             write_tensor_info(out, info, offset)?;
         }
+        if self.tensors.is_empty() {
+            // No data section, no padding (as llama.cpp's vocab-only files).
+            return Ok(());
+        }
         out.pad_to(self.alignment)?;
         let data_start = out.pos;
         for ((_, data), &offset) in self.tensors.iter().zip(&offsets) {
