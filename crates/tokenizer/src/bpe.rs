@@ -92,16 +92,16 @@ pub(crate) struct BpeScratch {
 /// Merges the symbols `initial` (one token id per byte) and appends the resulting ids to `out`.
 pub(crate) fn merge_piece(
     merges: &MergeTable,
-    initial: impl ExactSizeIterator<Item = u32>,
+    initial: impl Iterator<Item = u32>,
     scratch: &mut BpeScratch,
     out: &mut Vec<u32>,
 ) {
-    let n = initial.len();
+    fill_symbols(initial, &mut scratch.symbols);
+    let n = scratch.symbols.len();
     if n <= 1 {
-        out.extend(initial);
+        out.extend(scratch.symbols.iter().map(|s| s.id));
         return;
     }
-    fill_symbols(initial, &mut scratch.symbols);
     scratch.heap.clear();
     for left in 0..n - 1 {
         push_pair(merges, &scratch.symbols, &mut scratch.heap, left as u32);

@@ -89,12 +89,6 @@ pub enum TokenizerError {
         /// Vocabulary size.
         vocab_size: usize,
     },
-    /// Encoding met a byte whose byte-level symbol is not in the vocabulary, and no UNK is set.
-    #[error("byte 0x{byte:02x} has no token in the vocabulary and no unknown token is set")]
-    UnencodableByte {
-        /// The byte.
-        byte: u8,
-    },
     /// `tokenizer.json` is not valid JSON or lacks a required field.
     #[error("malformed tokenizer.json: {0}")]
     MalformedJson(String),

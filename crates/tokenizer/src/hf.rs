@@ -3,7 +3,7 @@
 //! Supported subset, which covers GPT-2 style byte-level BPE models such as SmolLM2:
 //! * `model`: `{"type": "BPE", "vocab": {token: id}, "merges": ["a b", ...] or [["a", "b"], ...]}`
 //!   without `byte_fallback`, `continuing_subword_prefix` or `end_of_word_suffix`;
-//!   `unk_token` becomes the UNK id.
+//!   `unk_token`, if set, stands for bytes that have no token (otherwise they are dropped).
 //! * `normalizer`: `null`.
 //! * `pre_tokenizer`: `ByteLevel` (`use_regex: true`, `add_prefix_space: false`) → GPT-2 regex;
 //!   `Sequence[Digits(individual_digits: true), ByteLevel]` → the SmolLM variant.
@@ -58,16 +58,19 @@ impl Tokenizer {
             .map(|(l, r)| (l.as_str(), r.as_str()))
             .collect();
         let lookup = |text: &str| find_id(&tokens, text);
+        let unk = model
+            .get("unk_token")
+            .and_then(Value::as_str)
+            .and_then(lookup);
         let mut settings = BpeVocab {
             pre: pre_tokenizer(root.get("pre_tokenizer").unwrap_or(&Value::Null))?,
-            unk: model
-                .get("unk_token")
-                .and_then(Value::as_str)
-                .and_then(lookup),
+            unk,
             ..BpeVocab::default()
         };
         apply_post_processor(root.get("post_processor"), &lookup, &mut settings)?;
-        Tokenizer::from_parts(settings, tokens, kinds, &merge_refs)
+        let mut tokenizer = Tokenizer::from_parts(settings, tokens, kinds, &merge_refs)?;
+        tokenizer.set_byte_unk(unk);
+        Ok(tokenizer)
     }
 
     /// Reads `path` (a `tokenizer.json`) with [`Tokenizer::from_tokenizer_json`], then the

@@ -127,10 +127,10 @@ fn split_digits_then_gpt2<'t>(text: &'t str, piece: &mut impl FnMut(&'t str)) {
 fn first_match_len(s: &str) -> usize {
     let mut chars = s.chars();
     let Some(c0) = chars.next() else { return 0 };
-    if c0 == '\'' {
-        if let Some(n) = contraction_len(&s[1..]) {
-            return 1 + n;
-        }
+    if c0 == '\''
+        && let Some(n) = contraction_len(&s[1..])
+    {
+        return 1 + n;
     }
     // ` ?` only takes the space when a non-space follows: otherwise the class alternatives
     // cannot match after it and the whitespace alternatives apply from the space itself.

@@ -84,6 +84,8 @@ pub struct Tokenizer {
     text_to_id: HashMap<String, u32>,
     /// Token of each byte's byte-level symbol.
     byte_ids: [Option<u32>; 256],
+    /// Stands for bytes without a symbol (HF `model.unk_token`); `None` drops them.
+    byte_unk: Option<u32>,
     merges: MergeTable,
     specials: SpecialMatcher,
     pre: PreTokenizer,
@@ -146,6 +148,7 @@ impl Tokenizer {
         );
         let tokenizer = Self {
             byte_ids: byte_ids(&text_to_id),
+            byte_unk: None,
             tokens,
             kinds,
             decoded,
@@ -213,6 +216,11 @@ impl Tokenizer {
         self.add_eos |= add_eos == Some(true) && self.eos.is_some();
     }
 
+    /// Sets the token that stands for bytes without a symbol (HF `model.unk_token`).
+    pub(crate) fn set_byte_unk(&mut self, unk: Option<u32>) {
+        self.byte_unk = unk;
+    }
+
     /// Replaces the chat template.
     pub(crate) fn set_chat_template(&mut self, template: Option<String>) {
         self.chat_template = template;
@@ -220,8 +228,7 @@ impl Tokenizer {
 
     /// Encodes `text` into token ids.
     ///
-    /// Errors only if the text holds a byte whose symbol is not in the vocabulary and no UNK
-    /// token is set, or BOS/EOS is forced but absent.
+    /// Errors only if BOS/EOS is forced ([`AddPolicy::Always`]) but absent.
     pub fn encode(&self, text: &str, options: EncodeOptions) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
         self.encode_into(text, options, &mut out)?;
@@ -250,7 +257,10 @@ impl Tokenizer {
                     out.push(id);
                     Ok(())
                 }
-                Segment::Text(plain) => self.encode_plain(plain, &mut scratch, out),
+                Segment::Text(plain) => {
+                    self.encode_plain(plain, &mut scratch, out);
+                    Ok(())
+                }
             })?;
         if let Some(eos) = Self::resolve(
             options.add_eos,
@@ -278,35 +288,20 @@ impl Tokenizer {
     }
 
     /// Pre-tokenizes and merges a stretch without special tokens.
-    fn encode_plain(&self, text: &str, scratch: &mut BpeScratch, out: &mut Vec<u32>) -> Result<()> {
-        let mut result = Ok(());
+    fn encode_plain(&self, text: &str, scratch: &mut BpeScratch, out: &mut Vec<u32>) {
         self.pre.split(text, |piece| {
-            if result.is_ok() {
-                result = self.encode_piece(piece.as_bytes(), scratch, out);
-            }
+            self.encode_piece(piece.as_bytes(), scratch, out);
         });
-        result
     }
 
-    fn encode_piece(
-        &self,
-        piece: &[u8],
-        scratch: &mut BpeScratch,
-        out: &mut Vec<u32>,
-    ) -> Result<()> {
-        if let Some(&bad) = piece
-            .iter()
-            .find(|&&b| self.byte_ids[usize::from(b)].is_none())
-            && self.unk.is_none()
-        {
-            return Err(TokenizerError::UnencodableByte { byte: bad });
-        }
-        let unk = self.unk.unwrap_or(0);
+    /// Merges one piece. A byte whose symbol is not in the vocabulary becomes the
+    /// `tokenizer.json` model's UNK token if it has one, and is otherwise dropped, as both HF
+    /// `tokenizers` and llama.cpp do (SmolLM2 lacks e.g. byte 0xF1).
+    fn encode_piece(&self, piece: &[u8], scratch: &mut BpeScratch, out: &mut Vec<u32>) {
         let initial = piece
             .iter()
-            .map(|&b| self.byte_ids[usize::from(b)].unwrap_or(unk));
+            .filter_map(|&b| self.byte_ids[usize::from(b)].or(self.byte_unk));
         merge_piece(&self.merges, initial, scratch, out);
-        Ok(())
     }
 
     /// The bytes token `id` stands for (a control token's text for control tokens).

@@ -72,7 +72,7 @@ pub struct BpeVocab {
     pub bos: Option<u32>,
     /// End-of-sequence token.
     pub eos: Option<u32>,
-    /// Unknown token, used for bytes without a token; without it such bytes are an error.
+    /// Unknown token (metadata only: as in llama.cpp, bytes without a token are dropped).
     pub unk: Option<u32>,
     /// Padding token.
     pub pad: Option<u32>,
