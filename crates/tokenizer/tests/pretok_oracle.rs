@@ -24,20 +24,20 @@ fn oracle(pre: PreTokenizer, text: &str) -> Vec<String> {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| Regex::new(GPT2).unwrap());
     match pre {
-        PreTokenizer::Gpt2 => regex_pieces(&re, text),
+        PreTokenizer::Gpt2 => regex_pieces(re, text),
         PreTokenizer::SmolLm => {
             let mut out = Vec::new();
             let mut run = String::new();
             for c in text.chars() {
                 if c.is_numeric() {
-                    out.extend(regex_pieces(&re, &run));
+                    out.extend(regex_pieces(re, &run));
                     run.clear();
                     out.push(c.to_string());
                 } else {
                     run.push(c);
                 }
             }
-            out.extend(regex_pieces(&re, &run));
+            out.extend(regex_pieces(re, &run));
             out
         }
     }
