@@ -29,7 +29,10 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|| PathBuf::from("/work/models/smollm2-f32"));
     let path = dir.join("tokenizer.json");
     if !path.exists() {
-        eprintln!("note: {} not found, skipping the tokenizer bench", path.display());
+        eprintln!(
+            "note: {} not found, skipping the tokenizer bench",
+            path.display()
+        );
         return;
     }
     c.bench_function("load_tokenizer_json", |b| {
@@ -45,7 +48,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("encode_64KiB", |b| {
         b.iter(|| tok.encode(black_box(&text), EncodeOptions::PLAIN).unwrap())
     });
-    group.bench_function("decode_64KiB", |b| b.iter(|| tok.decode(black_box(&ids)).unwrap()));
+    group.bench_function("decode_64KiB", |b| {
+        b.iter(|| tok.decode(black_box(&ids)).unwrap())
+    });
     group.bench_function("stream_decode_64KiB", |b| {
         b.iter(|| {
             let mut stream = StreamDecoder::new(&tok);

@@ -11,9 +11,14 @@
 //!   same way, so the output equals transformers' `apply_chat_template`.
 //! * Llama-3: `<|start_header_id|>{role}<|end_header_id|>\n\n{content, trimmed}<|eot_id|>` per
 //!   message, then `<|start_header_id|>assistant<|end_header_id|>\n\n`. Like llama.cpp's
-//!   built-in template, `<|begin_of_text|>` is not written: the tokenizer adds BOS.
+//!   built-in template, `<|begin_of_text|>` is not written: the tokenizer adds BOS. The
+//!   "Cutting Knowledge Date" system preamble and tool blocks of Llama-3.1+ templates are not
+//!   reproduced.
 //! * Mistral (v1 instruct): `[INST] {user} [/INST]{assistant}</s>` per turn, a system message
 //!   prefixed to the first user message with a blank line; BOS again comes from the tokenizer.
+//!
+//! Only the fixed default system prompt is read out of a ChatML template; tool calls and other
+//! template logic are not interpreted.
 
 use crate::error::{Result, TokenizerError};
 

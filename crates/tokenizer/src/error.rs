@@ -68,6 +68,12 @@ pub enum TokenizerError {
         /// Vocabulary size.
         vocab_size: usize,
     },
+    /// A GGUF `tokenizer.ggml.model` other than byte-level BPE (`"gpt2"`).
+    #[error(
+        "unsupported tokenizer model {0:?}: only byte-level BPE (\"gpt2\") is implemented, \
+         not SentencePiece (\"llama\"), WordPiece (\"bert\") or others"
+    )]
+    UnsupportedModel(String),
     /// A pre-tokenizer name (GGUF `tokenizer.ggml.pre`) this crate does not implement.
     #[error(
         "unsupported pre-tokenizer {0:?}: supported are the GPT-2 regex (\"gpt-2\", \"phi-2\", \

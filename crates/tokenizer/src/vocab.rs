@@ -10,7 +10,29 @@
 //! | `bos`, `eos`, `unk`, `pad` | `tokenizer.ggml.{bos,eos,unknown,padding}_token_id` |
 //! | `add_bos`, `add_eos` | `tokenizer.ggml.add_bos_token`, `tokenizer.ggml.add_eos_token` |
 //! | `chat_template` | `tokenizer.chat_template` |
+//!
+//! A GGUF adapter first checks `tokenizer.ggml.model` with [`BpeVocab::check_gguf_model`],
+//! then fills the fields and calls [`crate::Tokenizer::from_vocab`]:
+//!
+//! ```
+//! use smallmind_tokenizer::{BpeVocab, EncodeOptions, PreTokenizer, Tokenizer};
+//! # fn main() -> smallmind_tokenizer::Result<()> {
+//! BpeVocab::check_gguf_model("gpt2")?;
+//! let vocab = BpeVocab {
+//!     tokens: ["<|endoftext|>", "h", "i", "hi"].map(String::from).to_vec(),
+//!     token_types: vec![3, 1, 1, 1],
+//!     merges: vec!["h i".to_owned()],
+//!     pre: PreTokenizer::from_gguf_name("gpt-2")?,
+//!     eos: Some(0),
+//!     ..BpeVocab::default()
+//! };
+//! let tok = Tokenizer::from_vocab(vocab)?;
+//! assert_eq!(tok.encode("hi<|endoftext|>", EncodeOptions::PROMPT)?, [3, 0]);
+//! # Ok(())
+//! # }
+//! ```
 
+use crate::error::{Result, TokenizerError};
 use crate::pretok::PreTokenizer;
 
 /// Kind of a vocabulary entry, as GGUF's `tokenizer.ggml.token_type` (`llama_token_type`).
@@ -54,6 +76,17 @@ impl TokenKind {
     /// Whether the token is decoded from its raw text rather than from the byte-level alphabet.
     pub(crate) fn decodes_raw(self) -> bool {
         self.is_special()
+    }
+}
+
+impl BpeVocab {
+    /// Accepts GGUF `tokenizer.ggml.model` `"gpt2"` (byte-level BPE), the only model this crate
+    /// implements; anything else is [`TokenizerError::UnsupportedModel`].
+    pub fn check_gguf_model(model: &str) -> Result<()> {
+        match model {
+            "gpt2" => Ok(()),
+            other => Err(TokenizerError::UnsupportedModel(other.to_owned())),
+        }
     }
 }
 
