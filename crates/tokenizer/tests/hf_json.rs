@@ -70,6 +70,9 @@ fn hf_config_sets_specials_and_template() {
     assert_eq!(tok.chat_template(), Some("x"));
 }
 
+/// An edit of the document under test.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 fn error_of(edit: impl FnOnce(&mut Value)) -> TokenizerError {
     let mut d = doc();
     edit(&mut d);
@@ -78,7 +81,7 @@ fn error_of(edit: impl FnOnce(&mut Value)) -> TokenizerError {
 
 #[test]
 fn unsupported_features_are_named() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|d| d["model"]["type"] = json!("WordPiece")),
             "WordPiece",
@@ -121,7 +124,7 @@ fn malformed_documents_are_errors() {
         Tokenizer::from_tokenizer_json("[]"),
         Err(TokenizerError::MalformedJson(_))
     ));
-    let malformed: Vec<Box<dyn FnOnce(&mut Value)>> = vec![
+    let malformed: Vec<Edit> = vec![
         Box::new(|d| {
             d.as_object_mut().unwrap().remove("model");
         }),
