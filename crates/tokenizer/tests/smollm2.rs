@@ -197,6 +197,18 @@ proptest! {
     }
 
     #[test]
+    fn stream_equals_whole_decode(ids in proptest::collection::vec(0u32..49152, 0..64)) {
+        let Some(tok) = smollm2() else { return Ok(()) };
+        let mut stream = StreamDecoder::new(tok);
+        let mut streamed = String::new();
+        for &id in &ids {
+            streamed.push_str(stream.push(id).unwrap());
+        }
+        streamed.push_str(stream.finish());
+        prop_assert_eq!(streamed, tok.decode(&ids).unwrap());
+    }
+
+    #[test]
     fn round_trip_random_chars(chars in proptest::collection::vec(any::<char>(), 0..48)) {
         let Some(tok) = smollm2() else { return Ok(()) };
         // Keep characters whose UTF-8 bytes all have a token (SmolLM2 lacks a few bytes, such

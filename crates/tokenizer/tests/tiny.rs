@@ -155,3 +155,16 @@ proptest! {
         }
     }
 }
+
+/// One 200 KB piece (a single "word" and a single whitespace run): merging is O(n log n), so
+/// this takes milliseconds; a quadratic rescan would take minutes.
+#[test]
+fn long_pieces_are_not_quadratic() {
+    let tok = tiny();
+    let word = "the".repeat(70_000);
+    let ids = tok.encode(&word, EncodeOptions::PLAIN).unwrap();
+    assert_eq!(tok.decode(&ids).unwrap(), word);
+    let spaces = " ".repeat(200_000) + "x";
+    let ids = tok.encode(&spaces, EncodeOptions::PLAIN).unwrap();
+    assert_eq!(ids.len(), 200_001);
+}
