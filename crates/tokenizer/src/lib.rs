@@ -38,3 +38,14 @@ pub use pretok::PreTokenizer;
 pub use stream::StreamDecoder;
 pub use tokenizer::{AddPolicy, EncodeOptions, Tokenizer};
 pub use vocab::{BpeVocab, TokenKind};
+
+#[cfg(test)]
+mod tests {
+    /// A tokenizer is shared across threads (e.g. a server's sessions).
+    #[test]
+    fn tokenizer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Tokenizer>();
+        assert_send_sync::<crate::ChatTemplate>();
+    }
+}
