@@ -53,7 +53,7 @@ fn ours(pre: PreTokenizer, text: &str) -> Vec<String> {
 /// scripts, combining marks, numbers of several kinds, symbols, emoji.
 fn tricky_char() -> impl Strategy<Value = char> {
     let pool: Vec<char> =
-        " \t\n\r\x0b\x0c\u{85}\u{a0}\u{2009}\u{3000}\u{200b}'sStTrevmld0123456789\
+        " \t\n\r\x0b\x0c\u{85}\u{a0}\u{2009}\u{3000}\u{200b}\x1c\x1f\u{180e}\u{feff}\u{2028}'sStTrevmld0123456789\
         aZéßΩжא你ǅʰ\u{301}\u{94d}٣²½Ⅻ.,!?-_$€+<>|🦀👍🏽\u{200d}\u{fe0f}"
             .chars()
             .collect();
