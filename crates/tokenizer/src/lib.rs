@@ -1,0 +1,51 @@
+//! Byte-level BPE tokenization for smallmind: GPT-2 style vocabularies (GPT-2, SmolLM2) read
+//! from GGUF metadata (through [`BpeVocab`]) or HF `tokenizer.json`, lossless streaming decode,
+//! and chat templates.
+//!
+//! ```no_run
+//! use smallmind_tokenizer::{EncodeOptions, StreamDecoder, Tokenizer};
+//! # fn main() -> Result<(), smallmind_tokenizer::TokenizerError> {
+//! let tok = Tokenizer::from_tokenizer_json_file("tokenizer.json")?;
+//! let ids = tok.encode("Hello, world!", EncodeOptions::PROMPT)?;
+//! let mut stream = StreamDecoder::new(&tok);
+//! for &id in &ids {
+//!     print!("{}", stream.push(id)?);
+//! }
+//! print!("{}", stream.finish());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: `bytes` (GPT-2 byte alphabet), [`pretok`] (GPT-2 regex and
+//! SmolLM's digit split), `bpe` (rank-ordered merging), `special` (special tokens in text),
+//! [`vocab`] (GGUF-shaped inputs), [`hf`] (`tokenizer.json`), [`stream`] (incremental decode),
+//! [`chat`] (ChatML, Llama-3, Mistral).
+
+mod bpe;
+mod bytes;
+pub mod chat;
+pub mod error;
+pub mod hf;
+pub mod pretok;
+mod special;
+pub mod stream;
+mod tokenizer;
+pub mod vocab;
+
+pub use chat::{ChatMessage, ChatTemplate};
+pub use error::{Result, TokenizerError};
+pub use pretok::PreTokenizer;
+pub use stream::StreamDecoder;
+pub use tokenizer::{AddPolicy, EncodeOptions, Tokenizer};
+pub use vocab::{BpeVocab, TokenKind};
+
+#[cfg(test)]
+mod tests {
+    /// A tokenizer is shared across threads (e.g. a server's sessions).
+    #[test]
+    fn tokenizer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Tokenizer>();
+        assert_send_sync::<crate::ChatTemplate>();
+    }
+}

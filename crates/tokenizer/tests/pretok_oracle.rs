@@ -1,0 +1,94 @@
+//! The hand-written pre-tokenizers against `fancy-regex` running the regexes themselves
+//! (GPT-2's, and SmolLM's `\p{N}` split followed by GPT-2's).
+
+use fancy_regex::Regex;
+use proptest::prelude::*;
+use smallmind_tokenizer::PreTokenizer;
+
+const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+fn regex_pieces(re: &Regex, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for m in re.find_iter(text) {
+        let m = m.unwrap();
+        assert_eq!(m.start(), last, "the GPT-2 regex covers every character");
+        out.push(m.as_str().to_owned());
+        last = m.end();
+    }
+    assert_eq!(last, text.len());
+    out
+}
+
+fn oracle(pre: PreTokenizer, text: &str) -> Vec<String> {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(GPT2).unwrap());
+    match pre {
+        PreTokenizer::Gpt2 => regex_pieces(re, text),
+        PreTokenizer::SmolLm => {
+            let mut out = Vec::new();
+            let mut run = String::new();
+            for c in text.chars() {
+                if c.is_numeric() {
+                    out.extend(regex_pieces(re, &run));
+                    run.clear();
+                    out.push(c.to_string());
+                } else {
+                    run.push(c);
+                }
+            }
+            out.extend(regex_pieces(re, &run));
+            out
+        }
+    }
+}
+
+fn ours(pre: PreTokenizer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    pre.split(text, |p| out.push(p.to_owned()));
+    out
+}
+
+/// Characters that exercise every class boundary: ASCII, Unicode spaces, letters of several
+/// scripts, combining marks, numbers of several kinds, symbols, emoji.
+fn tricky_char() -> impl Strategy<Value = char> {
+    let pool: Vec<char> =
+        " \t\n\r\x0b\x0c\u{85}\u{a0}\u{2009}\u{3000}\u{200b}\x1c\x1f\u{180e}\u{feff}\u{2028}'sStTrevmld0123456789\
+        aZéßΩжא你ǅʰ\u{301}\u{94d}٣²½Ⅻ.,!?-_$€+<>|🦀👍🏽\u{200d}\u{fe0f}"
+            .chars()
+            .collect();
+    prop_oneof![4 => proptest::sample::select(pool), 1 => any::<char>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn matches_fancy_regex(chars in proptest::collection::vec(tricky_char(), 0..40)) {
+        let text: String = chars.into_iter().collect();
+        for pre in [PreTokenizer::Gpt2, PreTokenizer::SmolLm] {
+            prop_assert_eq!(ours(pre, &text), oracle(pre, &text), "{:?} on {:?}", pre, text);
+        }
+    }
+}
+
+#[test]
+fn fixed_cases() {
+    let cases = [
+        "",
+        " ",
+        "  ",
+        "a  b",
+        "\t\ta",
+        "it's 'S 're''ll",
+        "x \u{a0}y",
+        "  \n\n  end  ",
+        "12 345 6.7",
+        "é\u{301}e\u{301}",
+    ];
+    for text in cases {
+        for pre in [PreTokenizer::Gpt2, PreTokenizer::SmolLm] {
+            assert_eq!(ours(pre, text), oracle(pre, text), "{pre:?} on {text:?}");
+        }
+    }
+}
