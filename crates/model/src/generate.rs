@@ -56,7 +56,8 @@ impl GenerationStats {
     }
 }
 
-fn per_second(n: usize, t: Duration) -> f64 {
+/// `n` per second of `t` (0 for no time).
+pub(crate) fn per_second(n: usize, t: Duration) -> f64 {
     if t.is_zero() {
         0.0
     } else {

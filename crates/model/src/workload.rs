@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
-use crate::generate::Generation;
+use crate::generate::{Generation, per_second};
 use crate::sampler::{Sampler, SamplerConfig, StopCriteria};
 use crate::session::Session;
 
@@ -137,14 +137,6 @@ impl WorkloadStats {
     /// Mean time to first token.
     pub fn mean_time_to_first_token(&self) -> Duration {
         self.time_to_first_token / self.sessions.max(1) as u32
-    }
-}
-
-fn per_second(n: usize, t: Duration) -> f64 {
-    if t.is_zero() {
-        0.0
-    } else {
-        n as f64 / t.as_secs_f64()
     }
 }
 

@@ -242,21 +242,15 @@ fn metrics(
         metrics.push(Metric::lower("peak RSS", mb(rss as f64), "MB"));
     }
     if let Some(c) = report.coverage("decode") {
-        metrics.push(Metric::higher(
-            "decode time in its child spans",
-            100.0 * c.children,
-            "%",
-        ));
-        metrics.push(Metric::lower(
-            "decode time in span bookkeeping",
-            100.0 * c.bookkeeping,
-            "%",
-        ));
-        metrics.push(Metric::lower(
-            "decode time unexplained",
-            100.0 * c.unexplained,
-            "%",
-        ));
+        metrics.extend([
+            Metric::higher("decode time in its child spans", 100.0 * c.children, "%"),
+            Metric::lower(
+                "decode time in span bookkeeping",
+                100.0 * c.bookkeeping,
+                "%",
+            ),
+            Metric::lower("decode time unexplained", 100.0 * c.unexplained, "%"),
+        ]);
     }
     metrics.push(Metric::lower(
         "span entries per decode step",

@@ -42,13 +42,7 @@ const MIN_KV_BYTES: u64 = 8 + 4 + 1;
 #[derive(Debug)]
 pub struct GgufFile<D = Mmap> {
     bytes: D,
-    version: u32,
-    metadata: Metadata,
-    tensors: Vec<TensorInfo>,
-    by_name: HashMap<String, usize>,
-    alignment: u64,
-    /// Absolute offset of the data section.
-    data_offset: u64,
+    parsed: Parsed,
 }
 
 impl GgufFile<Mmap> {
@@ -76,37 +70,30 @@ impl<D: AsRef<[u8]>> GgufFile<D> {
     /// Parses and validates GGUF `bytes`, keeping them for tensor access.
     pub fn from_bytes(bytes: D) -> Result<Self> {
         let parsed = parse(bytes.as_ref())?;
-        Ok(Self {
-            bytes,
-            version: parsed.version,
-            metadata: parsed.metadata,
-            tensors: parsed.tensors,
-            by_name: parsed.by_name,
-            alignment: parsed.alignment,
-            data_offset: parsed.data_offset,
-        })
+        Ok(Self { bytes, parsed })
     }
 
     /// The format version (2 or 3).
     pub fn version(&self) -> u32 {
-        self.version
+        self.parsed.version
     }
 
     /// Metadata, in file order.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.parsed.metadata
     }
 
     /// Tensor infos, in file order.
     pub fn tensors(&self) -> &[TensorInfo] {
-        &self.tensors
+        &self.parsed.tensors
     }
 
     /// The info of tensor `name`, or [`FormatError::TensorNotFound`].
     pub fn tensor(&self, name: &str) -> Result<&TensorInfo> {
-        self.by_name
+        self.parsed
+            .by_name
             .get(name)
-            .map(|&i| &self.tensors[i])
+            .map(|&i| &self.parsed.tensors[i])
             .ok_or_else(|| FormatError::TensorNotFound {
                 name: name.to_owned(),
             })
@@ -114,12 +101,12 @@ impl<D: AsRef<[u8]>> GgufFile<D> {
 
     /// Alignment of the data section and of every tensor offset.
     pub fn alignment(&self) -> u64 {
-        self.alignment
+        self.parsed.alignment
     }
 
     /// Absolute offset of the data section in the file.
     pub fn data_offset(&self) -> u64 {
-        self.data_offset
+        self.parsed.data_offset
     }
 
     /// The whole file.
@@ -135,7 +122,7 @@ impl<D: AsRef<[u8]>> GgufFile<D> {
     /// the bytes; for a memory map (page aligned) that is absolute.
     pub fn tensor_data(&self, info: &TensorInfo) -> Result<&[u8]> {
         let bytes = self.as_bytes();
-        let (start, end) = absolute_range(self.data_offset, info, bytes.len() as u64)?;
+        let (start, end) = absolute_range(self.parsed.data_offset, info, bytes.len() as u64)?;
         // `end <= bytes.len()`, so both fit in usize.
         Ok(&bytes[start as usize..end as usize])
     }
@@ -162,12 +149,14 @@ fn absolute_range(data_offset: u64, info: &TensorInfo, file_len: u64) -> Result<
 }
 
 /// Everything [`parse`] extracts from the bytes.
+#[derive(Debug)]
 struct Parsed {
     version: u32,
     metadata: Metadata,
     tensors: Vec<TensorInfo>,
     by_name: HashMap<String, usize>,
     alignment: u64,
+    /// Absolute offset of the data section.
     data_offset: u64,
 }
 
