@@ -127,3 +127,28 @@ fn bad_flags_get_clear_errors() {
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn the_chrome_trace_is_json_with_every_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.json");
+    profile_m_small(dir.path(), &["--chrome-trace", trace.to_str().unwrap()]);
+    let events: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let names: std::collections::HashSet<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for span in [
+        "prefill",
+        "decode",
+        "sample",
+        "mlp",
+        "attention.core",
+        "lm_head",
+    ] {
+        assert!(names.contains(span), "no {span} event");
+    }
+}
