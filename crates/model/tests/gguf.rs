@@ -494,6 +494,71 @@ fn truncated_files_are_errors() {
     assert!(matches!(missing, ModelError::Io { .. }));
 }
 
+/// `tensors` with every 2-D weight rounded to bf16, stored as `ty` (BF16, or
+/// F32 holding the rounded values).
+fn bf16_rounded(tensors: &mut [RawTensor], ty: GgmlType) {
+    for (_, _, t, data) in tensors.iter_mut().filter(|t| t.1.len() == 2) {
+        let rounded = data
+            .chunks_exact(4)
+            .map(|b| half::bf16::from_f32(f32::from_le_bytes(b.try_into().unwrap())));
+        *data = match ty {
+            GgmlType::BF16 => rounded.flat_map(|x| x.to_le_bytes()).collect(),
+            _ => rounded.flat_map(|x| x.to_f32().to_le_bytes()).collect(),
+        };
+        *t = ty;
+    }
+}
+
+#[test]
+fn bf16_weights_equal_their_values_in_f32() {
+    let bf16 = rebuilt(|_, tensors| bf16_rounded(tensors, GgmlType::BF16));
+    let f32 = rebuilt(|_, tensors| bf16_rounded(tensors, GgmlType::F32));
+    let prompt = Expected::read("F32").input_ids;
+    let logits = |file: &gguf::SharedGguf| {
+        let model = Arc::new(gguf::model_from_gguf(file).unwrap());
+        let mut out = Vec::new();
+        session(&model, 1)
+            .prefill_all_logits(&prompt, &mut out)
+            .unwrap();
+        (out, model.weight_bytes())
+    };
+    let ((a, (mapped, owned)), (b, _)) = (logits(&bf16), logits(&f32));
+    let err = max_abs_diff(&a, &b);
+    eprintln!("BF16 vs the same values in F32: max abs logit error {err:.3e}");
+    assert!(err <= F32_ABS_TOL, "{err:e}");
+    // The 2-D weights stay bf16 (2 bytes each), used in place or as the q/k copies.
+    let file_bytes: u64 = bf16.tensors().iter().map(|t| t.n_bytes()).sum();
+    assert_eq!((mapped + owned) as u64, file_bytes);
+}
+
+/// With `general.alignment = 1` and an odd-sized header, f32 data is not
+/// 4-byte aligned: such tensors are copied, not refused.
+#[test]
+fn unaligned_tensor_data_is_copied() {
+    let expected = Expected::read("F32");
+    let mut tried_misaligned = false;
+    for pad in 0..4 {
+        let file = rebuilt(|md, _| {
+            md.push(("general.alignment".into(), MetadataValue::U32(1)));
+            md.push(("test.pad".into(), MetadataValue::String("x".repeat(pad))));
+        });
+        let misaligned =
+            !(file.as_bytes().as_ptr() as usize + file.data_offset() as usize).is_multiple_of(4);
+        let model = Arc::new(gguf::model_from_gguf(&file).unwrap());
+        let (mapped, _) = model.weight_bytes();
+        if misaligned {
+            tried_misaligned = true;
+            assert_eq!(mapped, 0, "pad {pad}: misaligned data cannot be mapped");
+        }
+        let mut logits = Vec::new();
+        session(&model, 1)
+            .prefill_all_logits(&expected.input_ids, &mut logits)
+            .unwrap();
+        assert!(max_abs_diff(&logits, &expected.logits) <= F32_ABS_TOL);
+    }
+    assert!(tried_misaligned);
+}
+
 // ---- the real model ----------------------------------------------------
 
 const SMOLLM2_GGUF_DIR: &str = "/root/.cache/smallmind-peers/models";

@@ -119,7 +119,7 @@ fn is_qk_shape(dims: &[usize], heads: usize, head_dim: usize) -> bool {
 /// `head_dim` rows, the row of the GGUF tensor that holds it: within each
 /// head, HF row `j·D/2 + i` was stored at GGUF row `2i + j`
 /// (`head_dim` must be even).
-pub(crate) fn gguf_row_for_hf_row(hf_row: usize, head_dim: usize) -> usize {
+pub fn gguf_row_for_hf_row(hf_row: usize, head_dim: usize) -> usize {
     let half = head_dim / 2;
     let (head, within) = (hf_row / head_dim, hf_row % head_dim);
     let (j, i) = (within / half, within % half);
