@@ -351,6 +351,47 @@ fn a_wrong_rope_dimension_is_refused() {
 }
 
 #[test]
+fn scaled_rope_is_refused() {
+    let file = rebuilt(|md, _| {
+        md.push((
+            "llama.rope.scaling.type".into(),
+            MetadataValue::String("linear".into()),
+        ))
+    });
+    let err = model_error(&file);
+    assert!(
+        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.rope.scaling.type"),
+        "{err:?}"
+    );
+}
+
+/// Writers differ in integer and float widths; any integer or float type loads.
+#[test]
+fn other_integer_and_float_types_are_accepted() {
+    let file = rebuilt(|md, _| {
+        set(md, "llama.block_count", MetadataValue::U64(2));
+        set(md, "llama.attention.head_count", MetadataValue::I32(4));
+        set(md, "llama.context_length", MetadataValue::U16(256));
+        set(
+            md,
+            "llama.attention.layer_norm_rms_epsilon",
+            MetadataValue::F64(1e-5),
+        );
+        set(md, "llama.rope.freq_base", MetadataValue::F64(10_000.0));
+        remove(md, "llama.vocab_size");
+    });
+    let model = gguf::model_from_gguf(&file).unwrap();
+    let c = model.config();
+    assert_eq!((c.num_layers, c.num_heads, c.vocab_size), (2, 4, 128));
+    assert_eq!(c.norm_eps, 1e-5);
+    let file = rebuilt(|md, _| set(md, "llama.block_count", MetadataValue::I32(-1)));
+    assert!(matches!(
+        model_error(&file),
+        ModelError::Gguf(smallmind_formats::FormatError::ValueOutOfRange { .. })
+    ));
+}
+
+#[test]
 fn disagreeing_vocabulary_sizes_are_refused() {
     let file = rebuilt(|md, _| set(md, "llama.vocab_size", MetadataValue::U32(129)));
     let err = model_error(&file);
