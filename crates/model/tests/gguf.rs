@@ -685,7 +685,12 @@ fn smollm2_f32_gguf_decodes_like_the_safetensors_checkpoint() {
     let (Some(gguf_path), Some(hf_dir)) = (present(&gguf_path), present(&hf_dir)) else {
         return;
     };
+    let start = std::time::Instant::now();
     let (model, tok) = gguf::load_gguf_with_tokenizer(gguf_path).unwrap();
+    eprintln!(
+        "SmolLM2 f32 GGUF: model + tokenizer loaded in {:.0?}",
+        start.elapsed()
+    );
     let model = Arc::new(model);
     let hf = Arc::new(loader::load_dir(hf_dir).unwrap());
     let (g, h) = (model.config(), hf.config());
