@@ -68,6 +68,24 @@ pub enum ModelError {
         /// The dtype as the file spells it.
         dtype: String,
     },
+    /// A GGUF file is malformed, or a metadata key is missing or of the wrong type.
+    #[error("GGUF: {0}")]
+    Gguf(#[from] smallmind_formats::FormatError),
+    /// A GGUF file's `general.architecture` is not one we load from GGUF.
+    #[error("unsupported GGUF architecture `{0}` (supported: llama)")]
+    UnsupportedGgufArchitecture(String),
+    /// A GGUF tensor that the architecture does not use, or uses in a way we
+    /// do not implement (e.g. `rope_freqs.weight`, RoPE scaling factors).
+    #[error("GGUF tensor `{name}`: {reason}")]
+    UnsupportedGgufTensor {
+        /// The GGUF tensor name.
+        name: String,
+        /// Why it cannot be loaded.
+        reason: String,
+    },
+    /// The tokenizer could not be built.
+    #[error("tokenizer: {0}")]
+    Tokenizer(#[from] smallmind_tokenizer::TokenizerError),
     /// Prefill was given no tokens.
     #[error("empty prompt: prefill needs at least one token")]
     EmptyPrompt,
