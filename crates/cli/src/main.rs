@@ -1,9 +1,10 @@
-//! `smallmind`: run a preset or a Hugging Face safetensors model from token ids and report the
-//! speed, or profile a benchmark scenario.
+//! `smallmind`: generate with a GGUF file, a Hugging Face directory or a preset, benchmark it,
+//! or profile a benchmark scenario.
 //!
 //! ```text
-//! smallmind run --preset m-small --prompt-ids 1,2,3 --max-tokens 32
-//! smallmind run --model path/to/hf-dir --prompt-ids 1,2,3 --temperature 0.8 --seed 42
+//! smallmind generate --model SmolLM2-135M-Instruct.Q4_1.gguf --chat --prompt "What is the capital of France?"
+//! smallmind generate --model path/to/hf-dir --prompt "Once upon a time" -n 64 --temperature 0.8
+//! smallmind generate --model m-small --prompt-ids 1,2,3 --max-tokens 32
 //! smallmind profile --model m-small,m-medium --out target/profile
 //! smallmind profile --compare before/report.json after/report.json
 //! smallmind bench --model m-gpt2 -p 128 -n 64 -t 1,2
@@ -13,9 +14,12 @@
 //! (the counting allocator, and a `tracing` layer while profiling) and prints.
 
 mod bench;
+mod chat;
+mod generate;
+mod inspect;
 mod model_spec;
 mod profile;
-mod run;
+mod tokenize;
 
 use std::process::ExitCode;
 
@@ -39,8 +43,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Generate from a prompt of token ids and report tok/s.
-    Run(run::RunArgs),
+    /// Generate from a prompt: text streams to stdout, speed to stderr.
+    Generate(generate::GenerateArgs),
+    /// Talk with the model through its chat template (a terminal or a pipe).
+    Chat(chat::ChatArgs),
+    /// Print a model's metadata, tensor types and parameter count.
+    Inspect(inspect::InspectArgs),
+    /// Print the token ids of a text as a JSON array.
+    Tokenize(tokenize::TokenizeArgs),
     /// Run a benchmark scenario with telemetry: speed, memory and the hot-path table.
     Profile(profile::ProfileArgs),
     /// Prompt-processing and generation throughput as a llama-bench table.
@@ -50,7 +60,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Generate(args) => generate::generate(args),
+        Command::Chat(args) => chat::chat(args),
+        Command::Inspect(args) => inspect::inspect(args),
+        Command::Tokenize(args) => tokenize::tokenize(args),
         Command::Profile(args) => profile::profile(args),
         Command::Bench(args) => bench::bench(args),
     };

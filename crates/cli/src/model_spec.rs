@@ -1,26 +1,69 @@
-//! `--model` values shared by the subcommands: a preset name or a model directory.
+//! `--model` values shared by the subcommands: a GGUF file, a Hugging Face directory, or a
+//! preset name.
 
 use std::path::Path;
 
-use smallmind_model::Model;
-use smallmind_model::loader;
 use smallmind_model::preset::{PRESET_SEED, Preset};
+use smallmind_model::{Model, gguf, loader};
+use smallmind_tokenizer::Tokenizer;
 
-/// Loads `spec`: a preset (m-small, m-medium, m-large, m-gpt2; seeded random weights) or a
-/// Hugging Face directory. Returns a short name for reports with the model.
-pub(crate) fn load_model(spec: &str) -> Result<(String, Model), Box<dyn std::error::Error>> {
-    if let Ok(preset) = Preset::parse(spec) {
-        return Ok((preset.name().to_string(), preset.model(PRESET_SEED)?));
+type BoxError = Box<dyn std::error::Error>;
+
+/// A model with its tokenizer, when it ships one.
+pub(crate) struct LoadedModel {
+    /// A short name for reports: the preset, or the file or directory name.
+    pub(crate) name: String,
+    pub(crate) model: Model,
+    /// From the GGUF metadata or the directory's `tokenizer.json`; presets have none.
+    pub(crate) tokenizer: Option<Tokenizer>,
+}
+
+/// Loads `spec`: a `.gguf` file, a Hugging Face directory (config.json, model.safetensors and,
+/// if present, tokenizer.json), or a preset (m-small, m-medium, m-large, m-gpt2; seeded random
+/// weights, no tokenizer).
+pub(crate) fn load(spec: &str) -> Result<LoadedModel, BoxError> {
+    let path = Path::new(spec);
+    let name = || {
+        path.file_name()
+            .map_or(spec.into(), |n| n.to_string_lossy().into_owned())
+    };
+    if path.is_file() {
+        let (model, tokenizer) = gguf::load_gguf_with_tokenizer(path)?;
+        return Ok(LoadedModel {
+            name: name(),
+            model,
+            tokenizer: Some(tokenizer),
+        });
     }
-    let dir = Path::new(spec);
-    if !dir.is_dir() {
-        return Err(format!(
-            "--model {spec:?} is neither a preset (m-small, m-medium, m-large, m-gpt2) nor a directory"
+    if path.is_dir() {
+        let tokenizer_json = path.join("tokenizer.json");
+        let tokenizer = if tokenizer_json.is_file() {
+            Some(Tokenizer::from_tokenizer_json_file(&tokenizer_json)?)
+        } else {
+            None
+        };
+        return Ok(LoadedModel {
+            name: name(),
+            model: loader::load_dir(path)?,
+            tokenizer,
+        });
+    }
+    match Preset::parse(spec) {
+        Ok(preset) => Ok(LoadedModel {
+            name: preset.name().to_string(),
+            model: preset.model(PRESET_SEED)?,
+            tokenizer: None,
+        }),
+        Err(_) => Err(format!(
+            "--model {spec:?} is not a GGUF file, a model directory or a preset \
+             (m-small, m-medium, m-large, m-gpt2)"
         )
-        .into());
+        .into()),
     }
-    let name = dir
-        .file_name()
-        .map_or(spec.into(), |n| n.to_string_lossy().into_owned());
-    Ok((name, loader::load_dir(dir)?))
+}
+
+/// Loads `spec` for commands that need only the weights.
+pub(crate) fn load_model(spec: &str) -> Result<(String, Model), BoxError> {
+    let loaded = load(spec)?;
+    Ok((loaded.name, loaded.model))
 }

@@ -38,7 +38,7 @@ fn prints_one_row_per_test_and_thread_count() {
 fn bad_flags_get_clear_errors() {
     let cases: [(&[&str], &str); 3] = [
         (&["bench", "-m", "m-small", "-r", "0"], "--repetitions"),
-        (&["bench", "-m", "nowhere"], "neither a preset"),
+        (&["bench", "-m", "nowhere"], "is not a GGUF file"),
         (&["bench", "-m", "m-small", "-p", "100"], "context"),
     ];
     for (args, needle) in cases {

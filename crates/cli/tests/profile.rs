@@ -110,7 +110,10 @@ fn compare_flags_a_slowed_span() {
 #[test]
 fn bad_flags_get_clear_errors() {
     let cases: [(&[&str], &str); 4] = [
-        (&["profile", "--model", "no-such-model"], "neither a preset"),
+        (
+            &["profile", "--model", "no-such-model"],
+            "is not a GGUF file",
+        ),
         (
             &["profile", "--model", "m-small", "--scenario", "pp128tg64"],
             "needs 192 positions",
