@@ -2,6 +2,11 @@
 //! preset name.
 
 use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use smallmind_model::preset::{PRESET_SEED, Preset};
 use smallmind_model::{Model, gguf, loader};
@@ -22,6 +27,11 @@ pub(crate) struct LoadedModel {
 /// if present, tokenizer.json), or a preset (m-small, m-medium, m-large, m-gpt2; seeded random
 /// weights, no tokenizer).
 pub(crate) fn load(spec: &str) -> Result<LoadedModel, BoxError> {
+    let _spinner = LoadingSpinner::after(SPINNER_DELAY, format!("loading {spec}"));
+    load_quietly(spec)
+}
+
+fn load_quietly(spec: &str) -> Result<LoadedModel, BoxError> {
     let path = Path::new(spec);
     let name = || {
         path.file_name()
@@ -66,4 +76,47 @@ pub(crate) fn load(spec: &str) -> Result<LoadedModel, BoxError> {
 pub(crate) fn load_model(spec: &str) -> Result<(String, Model), BoxError> {
     let loaded = load(spec)?;
     Ok((loaded.name, loaded.model))
+}
+
+/// Loads that finish sooner show nothing.
+const SPINNER_DELAY: Duration = Duration::from_millis(500);
+
+/// A spinner on stderr that appears only if it is still alive after a delay (a memory-mapped
+/// model loads in milliseconds once the file is in the page cache; a cold multi-gigabyte file
+/// takes seconds). Dropping it stops and clears it.
+struct LoadingSpinner {
+    done: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LoadingSpinner {
+    fn after(delay: Duration, message: String) -> LoadingSpinner {
+        let (done, finished) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if finished.recv_timeout(delay) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
+            let spinner = ProgressBar::new_spinner().with_message(message);
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            let _ = finished.recv();
+            spinner.finish_and_clear();
+        });
+        LoadingSpinner {
+            done: Some(done),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LoadingSpinner {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
