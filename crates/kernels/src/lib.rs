@@ -23,6 +23,7 @@ pub mod gemv;
 pub mod gemv_half;
 pub mod math;
 pub mod norm;
+pub mod quant;
 mod prefetch;
 pub mod rope;
 pub mod softmax;

@@ -1,0 +1,277 @@
+//! x86-64 integer block dot products.
+//!
+//! Every block dot is an exact 32-bit integer sum, kept as 8 lane partials
+//! (lane `i` sums bytes `4i .. 4i + 4`), then scaled in f32 per block:
+//! `acc += f32(partials)·(d_w·d_x)`, reduced horizontally once per row.
+//!
+//! The unsigned×signed byte products (`vpdpbusd`, `vpmaddubsw`) need an
+//! unsigned weight operand `u = v + bias`, so a correction
+//! `−bias·Σ q_x` (per lane) is folded into the accumulator start:
+//! - Q8_0: `u = q + 128` (`q ^ 0x80`), bias 128 (VNNI only; on AVX2 the
+//!   products `255·127·2` could saturate `vpmaddubsw`'s i16, so Q8_0 widens
+//!   both sides to i16 and uses `vpmaddwd`);
+//! - Q4_0: `u = q` (the nibble), bias 8, since `v = q − 8`;
+//! - Q4_1: `u = q`, no bias (its offset is the float term `m·s_x`).
+//!
+//! All integer paths are exact for every byte value, including `−128`
+//! activations (which our quantizers never produce).
+
+use core::arch::x86_64::*;
+
+use super::format::{Kind, QuantAct, QuantWeight, RawScale};
+use super::isa::{Rect, Tiles};
+use crate::prefetch::prefetch;
+
+/// The per-format integer operations of one instruction set.
+trait IntOps {
+    /// The accumulator start for activation vector `x`: `−bias·Σ` per lane.
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i;
+    /// The weight operand of the products.
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i;
+    /// `start + Σ u·x` per lane.
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i;
+}
+
+/// The unsigned weight bias of the VNNI path.
+const fn bias(kind: Kind) -> i8 {
+    match kind {
+        Kind::Q8_0 => -128, // the byte 0x80
+        Kind::Q4_0 => 8,
+        Kind::Q4_1 => 0,
+    }
+}
+
+/// The 32 activation bytes.
+#[inline(always)]
+unsafe fn load_act<A: QuantAct>(x: &A) -> __m256i {
+    // SAFETY: `values` is 32 readable bytes; AVX is the caller's contract.
+    unsafe { _mm256_loadu_si256(x.values().as_ptr().cast()) }
+}
+
+/// The 32 nibbles of a Q4 block as bytes `0..16`, weights in order.
+#[inline(always)]
+unsafe fn unpack_nibbles(packed: &[u8]) -> __m256i {
+    debug_assert_eq!(packed.len(), 16);
+    // SAFETY: `packed` is a Q4 block's 16 bytes; AVX2 is the caller's
+    // contract.
+    unsafe {
+        let v = _mm_loadu_si128(packed.as_ptr().cast());
+        let mask = _mm_set1_epi8(0x0F);
+        let lo = _mm_and_si128(v, mask);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), mask);
+        _mm256_set_m128i(hi, lo)
+    }
+}
+
+/// An f16 scale to f32 with F16C.
+#[inline(always)]
+unsafe fn f16_to_f32(h: half::f16) -> f32 {
+    // SAFETY: F16C is the caller's contract.
+    unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits())))) }
+}
+
+#[inline(always)]
+unsafe fn act_scale<A: QuantAct>(x: &A) -> f32 {
+    match x.raw_scale() {
+        // SAFETY: F16C is the caller's contract.
+        RawScale::F16(h) => unsafe { f16_to_f32(h) },
+        RawScale::F32(d) => d,
+    }
+}
+
+/// Sum of the 8 lanes.
+#[inline(always)]
+unsafe fn hsum(v: __m256) -> f32 {
+    // SAFETY: AVX is the caller's contract.
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+}
+
+/// AVX2: `vpmaddubsw` + `vpmaddwd` (Q4), sign-extended `vpmaddwd` (Q8_0).
+struct Avx2;
+
+impl IntOps for Avx2 {
+    #[inline(always)]
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q4_0 => {
+                    let ones = _mm256_set1_epi16(1);
+                    let eight_x = _mm256_maddubs_epi16(_mm256_set1_epi8(8), x);
+                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(eight_x, ones))
+                }
+                Kind::Q8_0 | Kind::Q4_1 => _mm256_setzero_si256(),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => _mm256_loadu_si256(w.packed().as_ptr().cast()),
+                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => {
+                    let w_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(u));
+                    let w_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(u));
+                    let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
+                    let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x));
+                    _mm256_add_epi32(_mm256_madd_epi16(w_lo, x_lo), _mm256_madd_epi16(w_hi, x_hi))
+                }
+                Kind::Q4_0 | Kind::Q4_1 => {
+                    // u ≤ 15, |x| ≤ 128: a pair sum is at most 3840, no saturation.
+                    let pairs = _mm256_maddubs_epi16(u, x);
+                    _mm256_add_epi32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512 VL + VNNI: `vpdpbusd` on 256-bit vectors.
+struct Vnni;
+
+impl IntOps for Vnni {
+    #[inline(always)]
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q4_1 => _mm256_setzero_si256(),
+                Kind::Q8_0 | Kind::Q4_0 => {
+                    let zero = _mm256_setzero_si256();
+                    let bias_x =
+                        _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(const { bias(W::KIND) }), x);
+                    _mm256_sub_epi32(zero, bias_x)
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => _mm256_xor_si256(
+                    _mm256_loadu_si256(w.packed().as_ptr().cast()),
+                    _mm256_set1_epi8(bias(Kind::Q8_0)),
+                ),
+                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI is the caller's contract.
+        unsafe { _mm256_dpbusd_epi32(start, u, x) }
+    }
+}
+
+impl<O: IntOps> Tiles for O {
+    #[inline(always)]
+    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
+        w: [&[W]; R],
+        x: [&[W::Act]; C],
+        ahead: usize,
+    ) -> [[f32; C]; R] {
+        let nb = x[0].len();
+        // SAFETY: the caller guarantees `O`'s instruction set (a superset of
+        // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); C]; R];
+            let mut offset = [[0.0f32; C]; R];
+            for b in 0..nb {
+                if ahead != 0 && b % 2 == 0 {
+                    for w_r in &w {
+                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
+                    }
+                }
+                let mut xv = [_mm256_setzero_si256(); C];
+                let mut start = [_mm256_setzero_si256(); C];
+                let mut dx = [0.0f32; C];
+                for c in 0..C {
+                    let xb = x[c].get_unchecked(b);
+                    xv[c] = load_act(xb);
+                    start[c] = O::start::<W>(xv[c]);
+                    dx[c] = act_scale(xb);
+                }
+                for r in 0..R {
+                    let wb = w[r].get_unchecked(b);
+                    let u = O::unpack(wb);
+                    let dw = f16_to_f32(wb.scale());
+                    for c in 0..C {
+                        let isum = O::isum::<W>(u, xv[c], start[c]);
+                        let scale = _mm256_set1_ps(dw * dx[c]);
+                        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][c]);
+                    }
+                    if W::KIND == Kind::Q4_1 {
+                        let m = f16_to_f32(wb.offset());
+                        for c in 0..C {
+                            offset[r][c] += m * x[c].get_unchecked(b).scaled_sum();
+                        }
+                    }
+                }
+            }
+            let mut out = [[0.0f32; C]; R];
+            for r in 0..R {
+                for c in 0..C {
+                    out[r][c] = hsum(acc[r][c]) + offset[r][c];
+                }
+            }
+            out
+        }
+    }
+}
+
+/// [`super::isa::gemv_rows`] on AVX2.
+#[target_feature(enable = "avx,avx2,fma,f16c")]
+pub(super) fn gemv_rows_avx2<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Avx2` needs.
+    unsafe { super::isa::gemv_rows::<Avx2, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemv_rows`] with AVX-512 VNNI.
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) fn gemv_rows_vnni<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Vnni` needs.
+    unsafe { super::isa::gemv_rows::<Vnni, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemm_rect`] on AVX2.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(enable = "avx,avx2,fma,f16c")]
+pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Avx2` needs; the
+    // rectangle's contract is our caller's.
+    unsafe { super::isa::gemm_rect::<Avx2, W>(rect) }
+}
+
+/// [`super::isa::gemm_rect`] with AVX-512 VNNI.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Vnni` needs; the
+    // rectangle's contract is our caller's.
+    unsafe { super::isa::gemm_rect::<Vnni, W>(rect) }
+}
