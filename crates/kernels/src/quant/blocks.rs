@@ -106,7 +106,7 @@ fn unpack_nibble(qs: &[u8; QK / 2], j: usize) -> u8 {
 /// block's alignment (2 for the ggml types; GGUF aligns every tensor to 32).
 pub fn blocks_from_bytes<B: Pod>(bytes: &[u8]) -> Result<&[B], KernelError> {
     let size = size_of::<B>();
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(KernelError::LengthMismatch {
             op: "blocks_from_bytes",
             operand: "bytes",

@@ -155,7 +155,11 @@ fn gemm_quant_ref<W: QuantWeight>(
     for i in 0..m {
         for j in 0..n {
             let (w_row, x_row) = (&w[j * nb..][..nb], &x[i * nb..][..nb]);
-            let s: f64 = w_row.iter().zip(x_row).map(|(a, b)| block_dot_f64(a, b)).sum();
+            let s: f64 = w_row
+                .iter()
+                .zip(x_row)
+                .map(|(a, b)| block_dot_f64(a, b))
+                .sum();
             y[i * n + j] = s as f32;
         }
     }

@@ -43,7 +43,7 @@ pub(super) fn validate_gemv(
     x_per_block: usize,
     y_len: usize,
 ) -> Result<usize, KernelError> {
-    if k % QK != 0 {
+    if !k.is_multiple_of(QK) {
         return Err(KernelError::InvalidDimension {
             op,
             dim: "k",
@@ -67,7 +67,10 @@ fn split(n: usize, row_bytes: usize) -> Option<usize> {
     if n.saturating_mul(row_bytes) < QUANT_GEMV_PARALLEL_MIN_BYTES || threads <= 1 {
         return None;
     }
-    Some(n.div_ceil(threads * TASKS_PER_THREAD).next_multiple_of(ROWS))
+    Some(
+        n.div_ceil(threads * TASKS_PER_THREAD)
+            .next_multiple_of(ROWS),
+    )
 }
 
 /// One validated quantized-activation GEMV.
@@ -127,7 +130,11 @@ fn gemv_quant_ref<W: QuantWeight>(
     let nb = validate_gemv(op, w.len(), n, k, x.len(), 1, y.len())?;
     for (j, yj) in y.iter_mut().enumerate() {
         let row = &w[j * nb..][..nb];
-        *yj = row.iter().zip(x).map(|(wb, xb)| block_dot_f64(wb, xb)).sum::<f64>() as f32;
+        *yj = row
+            .iter()
+            .zip(x)
+            .map(|(wb, xb)| block_dot_f64(wb, xb))
+            .sum::<f64>() as f32;
     }
     Ok(())
 }
@@ -147,16 +154,14 @@ impl<W: QuantWeight> WithSimd for GemvF32Op<'_, W> {
         let GemvF32Op { w, x, y } = self;
         match split(y.len(), x.len() / QK * size_of::<W>()) {
             None => f32_rows(simd, w, x, 0, y),
-            Some(task_rows) => {
-                y.par_chunks_mut(task_rows).enumerate().for_each(|(t, ys)| {
-                    simd.vectorize(F32Task {
-                        w,
-                        x,
-                        j0: t * task_rows,
-                        y: ys,
-                    })
+            Some(task_rows) => y.par_chunks_mut(task_rows).enumerate().for_each(|(t, ys)| {
+                simd.vectorize(F32Task {
+                    w,
+                    x,
+                    j0: t * task_rows,
+                    y: ys,
                 })
-            }
+            }),
         }
     }
 }
@@ -210,7 +215,12 @@ fn f32_tile<S: Simd, W: QuantWeight>(
         let (xv, _) = S::as_simd_f32s(xb);
         for (acc_r, row) in acc.iter_mut().zip(&rows) {
             if b % 2 == 0 {
-                prefetch(row.as_ptr().wrapping_add(b).cast::<u8>().wrapping_add(ahead));
+                prefetch(
+                    row.as_ptr()
+                        .wrapping_add(b)
+                        .cast::<u8>()
+                        .wrapping_add(ahead),
+                );
             }
             let mut wf = [0.0f32; QK];
             row[b].dequantize_block(&mut wf);
@@ -296,7 +306,8 @@ macro_rules! public_kernels {
         #[doc = concat!("As [`", stringify!($dot), "`].")]
         pub fn $dot_ref(w: &[$w], x: &[$act]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv_ref(w, 1, QK * w.len(), x, &mut y).map_err(|e| rename(e, stringify!($dot_ref)))?;
+            $gemv_ref(w, 1, QK * w.len(), x, &mut y)
+                .map_err(|e| rename(e, stringify!($dot_ref)))?;
             Ok(y[0])
         }
 
@@ -307,7 +318,8 @@ macro_rules! public_kernels {
         /// [`KernelError::LengthMismatch`] if `x.len() != 32·w.len()`.
         pub fn $dot_f32(w: &[$w], x: &[f32]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv_f32(w, 1, QK * w.len(), x, &mut y).map_err(|e| rename(e, stringify!($dot_f32)))?;
+            $gemv_f32(w, 1, QK * w.len(), x, &mut y)
+                .map_err(|e| rename(e, stringify!($dot_f32)))?;
             Ok(y[0])
         }
 
@@ -406,17 +418,41 @@ fn rename(err: KernelError, op: &'static str) -> KernelError {
 }
 
 public_kernels!(
-    BlockQ8_0, BlockQ8_0, "Q8_0",
-    dot_q8_0, dot_q8_0_ref, dot_q8_0_f32, dot_q8_0_f32_ref,
-    gemv_q8_0, gemv_q8_0_ref, gemv_q8_0_f32, gemv_q8_0_f32_ref
+    BlockQ8_0,
+    BlockQ8_0,
+    "Q8_0",
+    dot_q8_0,
+    dot_q8_0_ref,
+    dot_q8_0_f32,
+    dot_q8_0_f32_ref,
+    gemv_q8_0,
+    gemv_q8_0_ref,
+    gemv_q8_0_f32,
+    gemv_q8_0_f32_ref
 );
 public_kernels!(
-    BlockQ4_0, BlockQ8_0, "Q4_0",
-    dot_q4_0, dot_q4_0_ref, dot_q4_0_f32, dot_q4_0_f32_ref,
-    gemv_q4_0, gemv_q4_0_ref, gemv_q4_0_f32, gemv_q4_0_f32_ref
+    BlockQ4_0,
+    BlockQ8_0,
+    "Q4_0",
+    dot_q4_0,
+    dot_q4_0_ref,
+    dot_q4_0_f32,
+    dot_q4_0_f32_ref,
+    gemv_q4_0,
+    gemv_q4_0_ref,
+    gemv_q4_0_f32,
+    gemv_q4_0_f32_ref
 );
 public_kernels!(
-    BlockQ4_1, BlockQ8_1, "Q4_1",
-    dot_q4_1, dot_q4_1_ref, dot_q4_1_f32, dot_q4_1_f32_ref,
-    gemv_q4_1, gemv_q4_1_ref, gemv_q4_1_f32, gemv_q4_1_f32_ref
+    BlockQ4_1,
+    BlockQ8_1,
+    "Q4_1",
+    dot_q4_1,
+    dot_q4_1_ref,
+    dot_q4_1_f32,
+    dot_q4_1_f32_ref,
+    gemv_q4_1,
+    gemv_q4_1_ref,
+    gemv_q4_1_f32,
+    gemv_q4_1_f32_ref
 );

@@ -77,7 +77,11 @@ impl Isa {
             use std::any::TypeId;
             let s = TypeId::of::<S>();
             if s == TypeId::of::<pulp::x86::V4>() {
-                return if vnni_detected() { Isa::Vnni } else { Isa::Avx2 };
+                return if vnni_detected() {
+                    Isa::Vnni
+                } else {
+                    Isa::Avx2
+                };
             }
             if s == TypeId::of::<pulp::x86::V3>() {
                 return Isa::Avx2;
@@ -89,13 +93,7 @@ impl Isa {
     /// Output rows `j0 .. j0 + y.len()` of a GEMV: `y[j] = Σ_b dot(w[j0 + j], x)`.
     /// `w` holds whole rows of `x.len()` blocks.
     #[inline]
-    pub(crate) fn gemv_rows<W: QuantWeight>(
-        self,
-        w: &[W],
-        x: &[W::Act],
-        j0: usize,
-        y: &mut [f32],
-    ) {
+    pub(crate) fn gemv_rows<W: QuantWeight>(self, w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
         match self {
             // SAFETY: the scalar tiles use no special instructions.
             Isa::Scalar => unsafe { gemv_rows::<ScalarTiles, W>(w, x, j0, y) },

@@ -19,7 +19,8 @@
 //! `vpmaddubsw`/`vpmaddwd`), scaled once per block:
 //! `dot = Σ_b d_w·d_x·Σ_j v_w[j]·q_x[j]  (+ m·s_x for Q4_1)`.
 //! Only the f32 scaling and summation order differ between paths: within
-//! `(nb + 8)·2⁻²³·Σ_b |block term|` of the f64 oracles (`*_ref`).
+//! `(nb + 8)·2⁻²³·Σ_b |d_w·d_x|·Σ_j |v_w[j]·q_x[j]|` (+ `|m·s_x|`) of the
+//! f64 oracles (`*_ref`).
 //!
 //! **Error of quantized activations.** Rounding `x` to Q8_0 moves each value
 //! by at most `d/2 = amax_b/254` (`amax_b` the block's largest `|x|`), plus

@@ -29,7 +29,7 @@ pub(super) fn check_blocks(
     blocks: &'static str,
     n_blocks: usize,
 ) -> Result<(), KernelError> {
-    if n_values % QK != 0 {
+    if !n_values.is_multiple_of(QK) {
         return Err(KernelError::InvalidDimension {
             op,
             dim: values,
