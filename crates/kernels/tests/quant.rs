@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use common::{Rng, for_each_path};
 use proptest::prelude::*;
 use smallmind_kernels::KernelError;
+use smallmind_kernels::SimdPath;
 use smallmind_kernels::quant::*;
 
 // ---------------------------------------------------------------------------
@@ -79,6 +80,17 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 
 // ---------------------------------------------------------------------------
 // Helpers
+
+/// Runs `case` on every available path; on V4 also with the quantized
+/// kernels held to 256-bit VNNI (the code CPUs without AVX-512 VBMI run).
+fn each_path(mut case: impl FnMut(String)) {
+    for_each_path(|path| {
+        case(path.to_string());
+        if path == SimdPath::V4 {
+            with_narrow_vnni(|| case(format!("{path}-narrow")));
+        }
+    });
+}
 
 /// The three weight formats under one interface.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -376,7 +388,7 @@ fn assert_same_blocks(got: &[u8], want: &[u8], block: usize, what: &str) {
 #[test]
 fn quantizers_bit_exact_with_gguf_py() {
     let fx = fixture();
-    for_each_path(|path| {
+    each_path(|path| {
         let what = |name: &str| format!("{path} {name}");
         assert_same_blocks(
             &quantized_bytes(quantize_q8_0, &fx.x),
@@ -421,7 +433,7 @@ fn quantizers_bit_exact_with_gguf_py() {
 #[test]
 fn q8_1_is_q8_0_with_f32_scale_and_sum() {
     let fx = fixture();
-    for_each_path(|_| {
+    each_path(|_| {
         let q8_0: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &fx.x);
         let q8_1: Vec<BlockQ8_1> = quantize_w(quantize_q8_1, &fx.x);
         let q8_1_ref: Vec<BlockQ8_1> = quantize_w(quantize_q8_1_ref, &fx.x);
@@ -457,7 +469,7 @@ fn ggml_rmse(a: &[f32], b: &[f32]) -> f64 {
 fn round_trip_within_ggml_limits() {
     const TEST_SIZE: usize = 32 * 128; // as test-quantize-fns
     let x = ggml_data(0.0, TEST_SIZE);
-    for_each_path(|path| {
+    each_path(|path| {
         let mut back = vec![0.0f32; TEST_SIZE];
         for fmt in FMTS {
             match fmt {
@@ -507,7 +519,7 @@ fn dot_product_error_within_ggml_limit() {
         .zip(&b)
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum();
-    for_each_path(|path| {
+    each_path(|path| {
         for fmt in FMTS {
             let got = match fmt.quantize(&a, &b) {
                 Quantized::Q8_0(w, x) => dot_q8_0(&w, &x),
@@ -528,7 +540,7 @@ fn quantizers_survive_special_values() {
     x[40] = f32::INFINITY;
     x[70] = f32::NEG_INFINITY;
     x[100] = 1e-42; // denormal
-    for_each_path(|_| {
+    each_path(|_| {
         let _: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &x);
         let _: Vec<BlockQ8_1> = quantize_w(quantize_q8_1, &x);
         let _: Vec<BlockQ4_0> = quantize_w(quantize_q4_0, &x);
@@ -547,7 +559,7 @@ fn quantizers_survive_special_values() {
 
 #[test]
 fn gemv_all_shapes_against_reference() {
-    for_each_path(|path| {
+    each_path(|path| {
         let mut seed = 0;
         for fmt in FMTS {
             for &n in &NS {
@@ -563,7 +575,7 @@ fn gemv_all_shapes_against_reference() {
 
 #[test]
 fn gemv_large_parallel_shape() {
-    for_each_path(|path| {
+    each_path(|path| {
         for fmt in FMTS {
             check_gemv_fmt(fmt, 2051, 576, 7, &format!("{path} large"));
             check_gemv_f32_fmt(fmt, 2051, 576, 7, &format!("{path} large"));
@@ -575,7 +587,7 @@ fn gemv_large_parallel_shape() {
 fn dots_match_gemv_rows_and_reference() {
     let mut rng = Rng::new(11);
     let (w, x) = (rng.vec(3 * 576, 1.0), rng.vec(576, 1.0));
-    for_each_path(|path| {
+    each_path(|path| {
         for fmt in FMTS {
             let (got, want, rows) = match fmt.quantize(&w, &x) {
                 Quantized::Q8_0(w, x) => {
@@ -608,7 +620,7 @@ fn dots_match_gemv_rows_and_reference() {
 /// bound `Σ_b ε_b·Σ_{j∈b}|w_j|`.
 #[test]
 fn quantized_activation_error_within_documented_bound() {
-    for_each_path(|path| {
+    each_path(|path| {
         for seed in 0..20u64 {
             let mut rng = Rng::new(100 + seed);
             let k = 32 * (1 + seed as usize % 24);
@@ -710,7 +722,7 @@ fn check_gemm_fmt(fmt: Fmt, m: usize, n: usize, k: usize, seed: u64, what: &str)
 
 #[test]
 fn gemm_shapes_against_reference() {
-    for_each_path(|path| {
+    each_path(|path| {
         let mut seed = 500;
         for fmt in FMTS {
             for m in [0, 1, 3, 4, 5, 9] {
@@ -759,7 +771,7 @@ fn special_values_propagate() {
     let w: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &rng.vec(n * k, 1.0));
     let mut x = rng.vec(k, 1.0);
     x[3] = f32::NAN;
-    for_each_path(|path| {
+    each_path(|path| {
         let mut y = vec![0.0f32; n];
         gemv_q8_0_f32(&w, n, k, &x, &mut y).unwrap();
         assert!(y.iter().all(|v| v.is_nan()), "{path}: {y:?}");
@@ -892,7 +904,7 @@ proptest! {
         fmt in 0usize..3,
         seed in any::<u64>(),
     ) {
-        for_each_path(|path| {
+        each_path(|path| {
             check_gemv_fmt(FMTS[fmt], n, blocks * QK, seed, &format!("{path} prop"));
             check_gemv_f32_fmt(FMTS[fmt], n, blocks * QK, seed, &format!("{path} prop"));
         });
@@ -906,7 +918,7 @@ proptest! {
         fmt in 0usize..3,
         seed in any::<u64>(),
     ) {
-        for_each_path(|path| {
+        each_path(|path| {
             check_gemm_fmt(FMTS[fmt], m, n, blocks * QK, seed, &format!("{path} prop"));
         });
     }

@@ -3,13 +3,17 @@
 //!
 //! [`Isa`] is chosen once per kernel call, inside the single
 //! [`dispatch`](crate::dispatch) of that call, from the pulp token it got:
-//! - `V4` with AVX-512 VNNI → [`Isa::Vnni`] (`vpdpbusd` on 256-bit vectors);
+//! - `V4` with AVX-512 VNNI and VBMI → [`Isa::Vnni512`] (`vpdpbusd` on
+//!   512-bit vectors, two blocks each, arranged by `vpermb`);
+//! - `V4` with AVX-512 VNNI only → [`Isa::Vnni`] (`vpdpbusd` on 256 bits);
 //! - `V4` without VNNI, or `V3` → [`Isa::Avx2`] (`vpmaddubsw` + `vpmaddwd`);
 //! - anything else → [`Isa::Scalar`].
 //!
 //! An `Isa` other than `Scalar` only exists after the CPU features it needs
 //! were detected at run time, which is what makes calling its
 //! `#[target_feature]` entry points sound.
+
+use std::cell::Cell;
 
 use pulp::Simd;
 
@@ -63,9 +67,13 @@ pub(crate) enum Isa {
     /// AVX2 + FMA + F16C (`vpmaddubsw`/`vpmaddwd`).
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    /// AVX-512 VL + VNNI (`vpdpbusd`), plus everything `Avx2` needs.
+    /// AVX-512 VL + VNNI (`vpdpbusd` on 256 bits), plus everything `Avx2`
+    /// needs.
     #[cfg(target_arch = "x86_64")]
     Vnni,
+    /// `Vnni` plus AVX-512 VBMI (`vpermb`): two blocks per 512-bit vector.
+    #[cfg(target_arch = "x86_64")]
+    Vnni512,
 }
 
 impl Isa {
@@ -77,10 +85,10 @@ impl Isa {
             use std::any::TypeId;
             let s = TypeId::of::<S>();
             if s == TypeId::of::<pulp::x86::V4>() {
-                return if vnni_detected() {
-                    Isa::Vnni
-                } else {
-                    Isa::Avx2
+                return match (vnni_detected(), vbmi_detected() && !NARROW.with(Cell::get)) {
+                    (true, true) => Isa::Vnni512,
+                    (true, false) => Isa::Vnni,
+                    (false, _) => Isa::Avx2,
                 };
             }
             if s == TypeId::of::<pulp::x86::V3>() {
@@ -105,6 +113,10 @@ impl Isa {
             // SAFETY: `Isa::Vnni` is only built after V4 and AVX-512 VNNI
             // were detected.
             Isa::Vnni => unsafe { super::x86::gemv_rows_vnni(w, x, j0, y) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Vnni512` is only built after V4, AVX-512 VNNI and
+            // VBMI were detected.
+            Isa::Vnni512 => unsafe { super::x86::gemv_rows_vnni512(w, x, j0, y) },
         }
     }
 
@@ -125,6 +137,9 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `gemv_rows`.
             Isa::Vnni => unsafe { super::x86::gemm_rect_vnni(rect) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `gemv_rows`.
+            Isa::Vnni512 => unsafe { super::x86::gemm_rect_vnni512(rect) },
         }
     }
 }
@@ -133,6 +148,32 @@ impl Isa {
 #[cfg(target_arch = "x86_64")]
 fn vnni_detected() -> bool {
     std::arch::is_x86_feature_detected!("avx512vnni")
+}
+
+/// AVX-512 VBMI (`vpermb`), probed once.
+#[cfg(target_arch = "x86_64")]
+fn vbmi_detected() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vbmi")
+}
+
+thread_local! {
+    /// Set by [`with_narrow_vnni`].
+    static NARROW: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the quantized kernels called from this thread limited to
+/// 256-bit VNNI on the V4 path (as on a CPU without AVX-512 VBMI), so tests
+/// cover that code on CPUs that have VBMI. Not for production use.
+#[doc(hidden)]
+pub fn with_narrow_vnni<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NARROW.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(NARROW.with(|c| c.replace(true)));
+    f()
 }
 
 /// Software-prefetch distance in the weight stream, as a whole number of

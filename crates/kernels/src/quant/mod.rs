@@ -64,6 +64,8 @@ pub use gemv::{
     gemv_q4_1, gemv_q4_1_f32, gemv_q4_1_f32_ref, gemv_q4_1_ref, gemv_q8_0, gemv_q8_0_f32,
     gemv_q8_0_f32_ref, gemv_q8_0_ref,
 };
+#[doc(hidden)]
+pub use isa::with_narrow_vnni;
 pub use quantize::{
     dequantize_q4_0, dequantize_q4_1, dequantize_q8_0, dequantize_q8_1, quantize_q4_0,
     quantize_q4_0_ref, quantize_q4_1, quantize_q4_1_ref, quantize_q8_0, quantize_q8_0_ref,

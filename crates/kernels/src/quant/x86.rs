@@ -275,3 +275,225 @@ pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
     // rectangle's contract is our caller's.
     unsafe { super::isa::gemm_rect::<Vnni, W>(rect) }
 }
+
+// ---------------------------------------------------------------------------
+// AVX-512 VNNI + VBMI: two blocks per 512-bit vector.
+//
+// A pair of consecutive blocks of one row is loaded with one (masked) 64-byte
+// load; `vpermb` spreads the packed bytes into 64 lanes (weights of the first
+// block, then the second, in order) and gathers the two f16 scales into a
+// `[d₀ ×8, d₁ ×8]` pattern that one `vcvtph2ps` widens. The i32 lanes 0–7 of
+// `vpdpbusd` then belong to the first block, lanes 8–15 to the second, so one
+// scale vector, one convert and one FMA serve both blocks. An odd last block
+// goes through the 256-bit code above.
+
+/// A pair of activation blocks, shared by every weight row of a tile.
+#[derive(Clone, Copy)]
+struct ActPair {
+    /// The 64 activation bytes, block `b` then `b + 1`.
+    x: __m512i,
+    /// Accumulator start: `−bias·Σ` per lane.
+    start: __m512i,
+    /// `[d_x₀ ×8, d_x₁ ×8]`.
+    dx: __m512,
+    /// Q4_1 only: `d_x·Σ q_x` per lane (sums to `s_x`), for the `m·s` term.
+    sx: __m512,
+}
+
+#[inline(always)]
+unsafe fn act_pair<W: QuantWeight>(x0: &W::Act, x1: &W::Act) -> ActPair {
+    // SAFETY: AVX-512 F/BW/VNNI and F16C are the caller's contract; each
+    // `values()` is 32 readable bytes.
+    unsafe {
+        let x = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load_act(x0)), load_act(x1));
+        let zero = _mm512_setzero_si512();
+        let dx =
+            _mm512_insertf32x8::<1>(_mm512_set1_ps(act_scale(x0)), _mm256_set1_ps(act_scale(x1)));
+        let (start, sx) = match W::KIND {
+            Kind::Q4_1 => {
+                let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), x);
+                (zero, _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx))
+            }
+            Kind::Q8_0 | Kind::Q4_0 => {
+                let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias(W::KIND)), x);
+                (_mm512_sub_epi32(zero, bias_x), _mm512_setzero_ps())
+            }
+        };
+        ActPair { x, start, dx, sx }
+    }
+}
+
+/// `vpermb` indices taking the 16 packed bytes of each Q4 block of a pair
+/// (block bytes start at `first` and `first + stride`) twice: lanes 0–15
+/// and 16–31 hold block 0's bytes (for its low and high nibbles), 32–63
+/// block 1's.
+const fn q4_spread(first: u8, stride: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let block = (i / 32) as u8;
+        idx[i] = first + block * stride + (i % 16) as u8;
+        i += 1;
+    }
+    idx
+}
+
+/// `vpermb` indices gathering an f16 pattern `[h₀ ×8, h₁ ×8]` (16 words, low
+/// 32 bytes) from byte offsets `at` and `at + stride`, and a second one
+/// `[g₀ ×8, g₁ ×8]` from `at2`, `at2 + stride` (high 32 bytes).
+const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let word = i / 2;
+        let base = if word < 16 { at } else { at2 };
+        let block = ((word % 16) / 8) as u8;
+        idx[i] = base + block * stride + (i % 2) as u8;
+        i += 1;
+    }
+    idx
+}
+
+#[inline(always)]
+unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
+    // SAFETY: 64 readable bytes; AVX-512 F is the caller's contract.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
+/// A pair of weight blocks: the unsigned byte operand, `[d_w₀ ×8, d_w₁ ×8]`,
+/// and (Q4_1) `[m₀ ×8, m₁ ×8]`.
+#[inline(always)]
+unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) {
+    // SAFETY: `w` points at two consecutive blocks (the caller's contract);
+    // every load below stays inside those `2·size_of::<W>()` bytes (masked
+    // for the Q4 formats); AVX-512 F/BW/VBMI and F16C are the caller's
+    // contract too.
+    unsafe {
+        let p = w.cast::<u8>();
+        match W::KIND {
+            Kind::Q4_0 | Kind::Q4_1 => {
+                let bytes = 2 * size_of::<W>();
+                let raw = _mm512_maskz_loadu_epi8((1u64 << bytes) - 1, p.cast());
+                let qs_idx = match W::KIND {
+                    Kind::Q4_0 => idx_vec(&const { q4_spread(2, 18) }),
+                    _ => idx_vec(&const { q4_spread(4, 20) }),
+                };
+                let qs = _mm512_permutexvar_epi8(qs_idx, raw);
+                // Low nibbles in lanes 0–15 and 32–47, high in 16–31, 48–63.
+                let shifts = _mm512_set_epi64(
+                    0x0004_0004_0004_0004,
+                    0x0004_0004_0004_0004,
+                    0,
+                    0,
+                    0x0004_0004_0004_0004,
+                    0x0004_0004_0004_0004,
+                    0,
+                    0,
+                );
+                let u = _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F));
+                let scales = match W::KIND {
+                    Kind::Q4_0 => {
+                        _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 18) }), raw)
+                    }
+                    _ => _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 2, 20) }), raw),
+                };
+                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+                let m = match W::KIND {
+                    Kind::Q4_1 => _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(scales)),
+                    _ => _mm512_setzero_ps(),
+                };
+                (u, dw, m)
+            }
+            Kind::Q8_0 => {
+                let raw = _mm512_loadu_si512(p.cast());
+                let q0 = _mm256_loadu_si256(p.add(2).cast());
+                let q1 = _mm256_loadu_si256(p.add(36).cast());
+                let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q0), q1);
+                let u = _mm512_xor_si512(q, _mm512_set1_epi8(bias(Kind::Q8_0)));
+                let scales =
+                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
+                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+                (u, dw, _mm512_setzero_ps())
+            }
+        }
+    }
+}
+
+/// [`Tiles`] with two blocks per 512-bit vector.
+struct Vnni512;
+
+impl Tiles for Vnni512 {
+    #[inline(always)]
+    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
+        w: [&[W]; R],
+        x: [&[W::Act]; C],
+        ahead: usize,
+    ) -> [[f32; C]; R] {
+        let nb = x[0].len();
+        // SAFETY: the caller guarantees AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA
+        // and F16C; every slice has `nb` blocks and pairs start below
+        // `nb - 1`, so both blocks of a pair are in bounds.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); C]; R];
+            let mut b = 0;
+            while b + 2 <= nb {
+                if ahead != 0 {
+                    for w_r in &w {
+                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
+                    }
+                }
+                let mut xs = [ActPair {
+                    x: _mm512_setzero_si512(),
+                    start: _mm512_setzero_si512(),
+                    dx: _mm512_setzero_ps(),
+                    sx: _mm512_setzero_ps(),
+                }; C];
+                for c in 0..C {
+                    xs[c] = act_pair::<W>(x[c].get_unchecked(b), x[c].get_unchecked(b + 1));
+                }
+                for r in 0..R {
+                    let (u, dw, m) = weight_pair(w[r].as_ptr().add(b));
+                    for c in 0..C {
+                        let isum = _mm512_dpbusd_epi32(xs[c].start, u, xs[c].x);
+                        let scale = _mm512_mul_ps(dw, xs[c].dx);
+                        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][c]);
+                        if W::KIND == Kind::Q4_1 {
+                            acc[r][c] = _mm512_fmadd_ps(m, xs[c].sx, acc[r][c]);
+                        }
+                    }
+                }
+                b += 2;
+            }
+            let mut out = [[0.0f32; C]; R];
+            if b < nb {
+                let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
+                let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
+                out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
+            }
+            for r in 0..R {
+                for c in 0..C {
+                    out[r][c] += _mm512_reduce_add_ps(acc[r][c]);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// [`super::isa::gemv_rows`] with AVX-512 VNNI + VBMI, two blocks per vector.
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Vnni512` needs.
+    unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemm_rect`] with AVX-512 VNNI + VBMI.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Vnni512` needs; the
+    // rectangle's contract is our caller's.
+    unsafe { super::isa::gemm_rect::<Vnni512, W>(rect) }
+}
