@@ -565,8 +565,8 @@ fn gemv_all_shapes_against_reference() {
             for &n in &NS {
                 for &k in &KS {
                     seed += 1;
-                    check_gemv_fmt(fmt, n, k, seed, &format!("{path}"));
-                    check_gemv_f32_fmt(fmt, n, k, seed, &format!("{path}"));
+                    check_gemv_fmt(fmt, n, k, seed, &path);
+                    check_gemv_f32_fmt(fmt, n, k, seed, &path);
                 }
             }
         }
@@ -729,7 +729,7 @@ fn gemm_shapes_against_reference() {
                 for n in [0, 1, 4, 6, 17] {
                     for k in [0, 32, 96] {
                         seed += 1;
-                        check_gemm_fmt(fmt, m, n, k, seed, &format!("{path}"));
+                        check_gemm_fmt(fmt, m, n, k, seed, &path);
                     }
                 }
             }
