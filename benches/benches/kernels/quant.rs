@@ -96,15 +96,20 @@ fn bench_dots(c: &mut Criterion) {
     group.finish();
 }
 
+type KResult = Result<(), smallmind_kernels::KernelError>;
+/// A quantized-activation GEMV.
+type GemvQ<W, A> = fn(&[W], usize, usize, &[A], &mut [f32]) -> KResult;
+/// An f32-activation GEMV.
+type GemvF<W> = fn(&[W], usize, usize, &[f32], &mut [f32]) -> KResult;
+
 /// The kernels of one format under one signature.
 struct Format<W, A> {
     name: &'static str,
     weights: fn(&Inputs) -> &[W],
     act: fn(&Inputs) -> &[A],
-    gemv: fn(&[W], usize, usize, &[A], &mut [f32]) -> Result<(), smallmind_kernels::KernelError>,
-    gemv_f32:
-        fn(&[W], usize, usize, &[f32], &mut [f32]) -> Result<(), smallmind_kernels::KernelError>,
-    quantize_act: fn(&[f32], &mut [A]) -> Result<(), smallmind_kernels::KernelError>,
+    gemv: GemvQ<W, A>,
+    gemv_f32: GemvF<W>,
+    quantize_act: fn(&[f32], &mut [A]) -> KResult,
 }
 
 fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
