@@ -1,4 +1,6 @@
-//! x86-64 integer block dot products.
+//! x86-64 integer block dot products: 256-bit AVX2 and AVX-512 VNNI tiles
+//! (one block per vector), and 512-bit VNNI + VBMI tiles (two blocks per
+//! vector, see below).
 //!
 //! Every block dot is an exact 32-bit integer sum, kept as 8 lane partials
 //! (lane `i` sums bytes `4i .. 4i + 4`), then scaled in f32 per block:
@@ -248,7 +250,7 @@ pub(super) fn gemv_rows_avx2<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y
 }
 
 /// [`super::isa::gemv_rows`] with AVX-512 VNNI.
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(super) fn gemv_rows_vnni<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
     // SAFETY: this function's target features are all `Vnni` needs.
     unsafe { super::isa::gemv_rows::<Vnni, W>(w, x, j0, y) }
@@ -269,7 +271,7 @@ pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
 ///
 /// # Safety
 /// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Vnni` needs; the
     // rectangle's contract is our caller's.
@@ -481,7 +483,7 @@ impl Tiles for Vnni512 {
 }
 
 /// [`super::isa::gemv_rows`] with AVX-512 VNNI + VBMI, two blocks per vector.
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi")]
 pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
     // SAFETY: this function's target features are all `Vnni512` needs.
     unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
@@ -491,7 +493,7 @@ pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize
 ///
 /// # Safety
 /// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi")]
 pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Vnni512` needs; the
     // rectangle's contract is our caller's.
