@@ -11,6 +11,10 @@
 //! A last group per shape times our f32 GEMV (`gemm` with m = 1, `W` transposed) on the same
 //! shape with its own read anchor, bytes = `n·k·4`. Block dots (`quant_dot/`) run one row of
 //! k = 4096 on one thread (cache resident: the compute rate of the block kernels).
+//!
+//! Prefill (`quant_gemm/128x576x1536/`): the quantized GEMM `(128, 576) · (1536, 576)ᵀ` per
+//! format (activations quantized beforehand) next to our f32 GEMM of the same shape, in
+//! multiply-adds per second.
 
 use std::cell::OnceCell;
 use std::hint::black_box;
@@ -19,12 +23,12 @@ use criterion::{Criterion, Throughput};
 use smallmind_benches::{read_sum, uniform_vec};
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, dot_q4_0, dot_q4_1, dot_q8_0, gemv_q4_0,
-    gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32, gemv_q8_0, gemv_q8_0_f32, quantize_q4_0,
-    quantize_q4_1, quantize_q8_0, quantize_q8_1,
+    BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, dot_q4_0, dot_q4_1, dot_q8_0, gemm_q4_0,
+    gemm_q4_1, gemm_q8_0, gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32, gemv_q8_0,
+    gemv_q8_0_f32, quantize_q4_0, quantize_q4_1, quantize_q8_0, quantize_q8_1,
 };
 
-use crate::common::{THREADS, approx_memory, configure, id, iter_on};
+use crate::common::{THREADS, approx_compute, approx_memory, configure, id, iter_on};
 
 /// (k, n) of the K-quant GEMV workloads (m = 1).
 const SHAPES: [(usize, usize); 2] = [(576, 1536), (576, 49152)];
@@ -73,6 +77,62 @@ pub(crate) fn bench(c: &mut Criterion) {
     for (k, n) in SHAPES {
         bench_shape(c, k, n);
     }
+    bench_gemm(c);
+}
+
+/// A GEMM shape's weights, f32 activations and both quantized forms of them.
+type GemmInputs = (Inputs, Vec<f32>, Vec<BlockQ8_0>, Vec<BlockQ8_1>);
+
+/// (m, k, n) of the prefill GEMM.
+const GEMM_SHAPE: (usize, usize, usize) = (128, 576, 1536);
+
+fn bench_gemm(c: &mut Criterion) {
+    let (m, k, n) = GEMM_SHAPE;
+    let mut group = c.benchmark_group(format!("quant_gemm/{m}x{k}x{n}"));
+    group.throughput(Throughput::Elements((m * k * n) as u64));
+    configure(&mut group, approx_compute((2 * m * k * n) as u64));
+    let inputs: OnceCell<GemmInputs> = OnceCell::new();
+    let get = || {
+        inputs.get_or_init(|| {
+            let inp = Inputs::new(k, n);
+            let x = uniform_vec(m * k, 44, -1.0, 1.0);
+            let x8 = quantized(quantize_q8_0, &x);
+            let x81 = quantized(quantize_q8_1, &x);
+            (inp, x, x8, x81)
+        })
+    };
+    for threads in THREADS {
+        group.bench_function(id("q8_0", threads), |b| {
+            let (inp, _, x8, _) = get();
+            let mut y = vec![0.0f32; m * n];
+            iter_on(b, threads, || {
+                gemm_q8_0(black_box(&inp.q8_0), n, k, black_box(x8), m, &mut y).expect("gemm");
+            });
+        });
+        group.bench_function(id("q4_0", threads), |b| {
+            let (inp, _, x8, _) = get();
+            let mut y = vec![0.0f32; m * n];
+            iter_on(b, threads, || {
+                gemm_q4_0(black_box(&inp.q4_0), n, k, black_box(x8), m, &mut y).expect("gemm");
+            });
+        });
+        group.bench_function(id("q4_1", threads), |b| {
+            let (inp, _, _, x81) = get();
+            let mut y = vec![0.0f32; m * n];
+            iter_on(b, threads, || {
+                gemm_q4_1(black_box(&inp.q4_1), n, k, black_box(x81), m, &mut y).expect("gemm");
+            });
+        });
+        group.bench_function(id("f32", threads), |b| {
+            let (inp, x, _, _) = get();
+            let spec = Gemm::new(m, n, k).transpose_b();
+            let mut y = vec![0.0f32; m * n];
+            iter_on(b, threads, || {
+                gemm(&spec, black_box(x), black_box(&inp.w_f32), &mut y).expect("gemm");
+            });
+        });
+    }
+    group.finish();
 }
 
 fn bench_dots(c: &mut Criterion) {

@@ -130,7 +130,7 @@ impl Isa {
         match self {
             // SAFETY: the scalar tiles use no special instructions; `rect`'s
             // invariants are our caller's.
-            Isa::Scalar => unsafe { gemm_rect::<ScalarTiles, W>(rect) },
+            Isa::Scalar => unsafe { gemm_rect::<ScalarTiles, W, ROWS, COLS>(rect) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `gemv_rows`.
             Isa::Avx2 => unsafe { super::x86::gemm_rect_avx2(rect) },
@@ -236,7 +236,9 @@ pub(crate) struct Rect<'a, W: QuantWeight> {
 /// writes at `i·n + j` for every `(i, j)` in the rectangle, and no other
 /// thread may access those elements meanwhile.
 #[inline(always)]
-pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight>(rect: Rect<'_, W>) {
+pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight, const R: usize, const C: usize>(
+    rect: Rect<'_, W>,
+) {
     let Rect {
         w,
         x,
@@ -250,12 +252,12 @@ pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight>(rect: Rect<'_, W>) {
     let x_row = |i: usize| &x[i * nb..][..nb];
     let mut j = j0;
     while j < j1 {
-        let ws: [&[W]; ROWS] = std::array::from_fn(|r| w_row((j + r).min(j1 - 1)));
+        let ws: [&[W]; R] = std::array::from_fn(|r| w_row((j + r).min(j1 - 1)));
         let mut i = i0;
         while i < i1 {
-            let xs: [&[W::Act]; COLS] = std::array::from_fn(|c| x_row((i + c).min(i1 - 1)));
+            let xs: [&[W::Act]; C] = std::array::from_fn(|c| x_row((i + c).min(i1 - 1)));
             // SAFETY: forwarded from our caller.
-            let out = unsafe { T::tile::<W, ROWS, COLS>(ws, xs, 0) };
+            let out = unsafe { T::tile::<W, R, C>(ws, xs, 0) };
             for (r, out_r) in out.iter().enumerate().take(j1 - j) {
                 for (c, &v) in out_r.iter().enumerate().take(i1 - i) {
                     // SAFETY: `(i + c, j + r)` is inside the rectangle, which
@@ -263,8 +265,8 @@ pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight>(rect: Rect<'_, W>) {
                     unsafe { *y.add((i + c) * n + j + r) = v };
                 }
             }
-            i += COLS;
+            i += C;
         }
-        j += ROWS;
+        j += R;
     }
 }

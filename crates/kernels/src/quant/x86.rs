@@ -21,7 +21,7 @@
 use core::arch::x86_64::*;
 
 use super::format::{Kind, QuantAct, QuantWeight, RawScale};
-use super::isa::{Rect, Tiles};
+use super::isa::{COLS, ROWS, Rect, Tiles};
 use crate::prefetch::prefetch;
 
 /// The per-format integer operations of one instruction set.
@@ -264,7 +264,7 @@ pub(super) fn gemv_rows_vnni<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y
 pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Avx2` needs; the
     // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Avx2, W>(rect) }
+    unsafe { super::isa::gemm_rect::<Avx2, W, ROWS, COLS>(rect) }
 }
 
 /// [`super::isa::gemm_rect`] with AVX-512 VNNI.
@@ -275,7 +275,7 @@ pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
 pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Vnni` needs; the
     // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Vnni, W>(rect) }
+    unsafe { super::isa::gemm_rect::<Vnni, W, ROWS, COLS>(rect) }
 }
 
 // ---------------------------------------------------------------------------
@@ -483,7 +483,9 @@ impl Tiles for Vnni512 {
 }
 
 /// [`super::isa::gemv_rows`] with AVX-512 VNNI + VBMI, two blocks per vector.
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi")]
+#[target_feature(
+    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+)]
 pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
     // SAFETY: this function's target features are all `Vnni512` needs.
     unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
@@ -493,9 +495,11 @@ pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize
 ///
 /// # Safety
 /// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi")]
+#[target_feature(
+    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+)]
 pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Vnni512` needs; the
     // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Vnni512, W>(rect) }
+    unsafe { super::isa::gemm_rect::<Vnni512, W, ROWS, COLS>(rect) }
 }
