@@ -302,26 +302,49 @@ struct ActPair {
     sx: __m512,
 }
 
+/// Loads the activation pair starting at `x` (two consecutive blocks).
 #[inline(always)]
-unsafe fn act_pair<W: QuantWeight>(x0: &W::Act, x1: &W::Act) -> ActPair {
-    // SAFETY: AVX-512 F/BW/VNNI and F16C are the caller's contract; each
-    // `values()` is 32 readable bytes.
+unsafe fn act_pair<W: QuantWeight>(x: *const W::Act) -> ActPair {
+    // SAFETY: `x` points at two consecutive activation blocks (the caller's
+    // contract), 68 or 80 bytes, so the 64-byte load from their start and
+    // the two 32-byte value loads stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
+    // and F16C are the caller's contract too.
     unsafe {
-        let x = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load_act(x0)), load_act(x1));
+        let (x0, x1) = (&*x, &*x.add(1));
+        let values = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load_act(x0)), load_act(x1));
+        let raw = _mm512_loadu_si512(x.cast());
+        let stride = size_of::<W::Act>() as u8;
+        let dx = match x0.raw_scale() {
+            RawScale::F16(_) => {
+                debug_assert_eq!(stride, 34);
+                let pattern =
+                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
+                _mm512_cvtph_ps(_mm512_castsi512_si256(pattern))
+            }
+            RawScale::F32(_) => {
+                debug_assert_eq!(stride, 40);
+                // f32 lanes 0 and 10 (bytes 0 and 40) into [d₀ ×8, d₁ ×8].
+                let idx = _mm512_set_epi32(10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0);
+                _mm512_permutexvar_ps(idx, _mm512_castsi512_ps(raw))
+            }
+        };
         let zero = _mm512_setzero_si512();
-        let dx =
-            _mm512_insertf32x8::<1>(_mm512_set1_ps(act_scale(x0)), _mm256_set1_ps(act_scale(x1)));
         let (start, sx) = match W::KIND {
             Kind::Q4_1 => {
-                let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), x);
+                let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), values);
                 (zero, _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx))
             }
             Kind::Q8_0 | Kind::Q4_0 => {
-                let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias(W::KIND)), x);
+                let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias(W::KIND)), values);
                 (_mm512_sub_epi32(zero, bias_x), _mm512_setzero_ps())
             }
         };
-        ActPair { x, start, dx, sx }
+        ActPair {
+            x: values,
+            start,
+            dx,
+            sx,
+        }
     }
 }
 
@@ -451,7 +474,7 @@ impl Tiles for Vnni512 {
                     sx: _mm512_setzero_ps(),
                 }; C];
                 for c in 0..C {
-                    xs[c] = act_pair::<W>(x[c].get_unchecked(b), x[c].get_unchecked(b + 1));
+                    xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
                 }
                 for r in 0..R {
                     let (u, dw, m) = weight_pair(w[r].as_ptr().add(b));
