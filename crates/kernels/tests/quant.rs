@@ -923,3 +923,93 @@ proptest! {
         });
     }
 }
+
+// ---------------------------------------------------------------------------
+// K-quants (Q4_K, Q6_K): dequantization and the f32-activation GEMV
+
+/// `kquant_fixture.bin`: random superblocks and gguf-py's dequantization.
+fn kquant_fixture() -> (Vec<BlockQ4K>, Vec<f32>, Vec<BlockQ6K>, Vec<f32>) {
+    let bytes = include_bytes!("fixtures/kquant_fixture.bin");
+    let nb = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let mut at = 4;
+    let mut take = |len: usize| {
+        let s = bytes[at..at + len].to_vec();
+        at += len;
+        s
+    };
+    let floats = |b: Vec<u8>| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let q4k: Vec<BlockQ4K> = take(144 * nb)
+        .chunks_exact(144)
+        .map(bytemuck::pod_read_unaligned)
+        .collect();
+    let q4k_deq = floats(take(4 * QK_K * nb));
+    let q6k: Vec<BlockQ6K> = take(210 * nb)
+        .chunks_exact(210)
+        .map(bytemuck::pod_read_unaligned)
+        .collect();
+    let q6k_deq = floats(take(4 * QK_K * nb));
+    assert_eq!(at, bytes.len());
+    (q4k, q4k_deq, q6k, q6k_deq)
+}
+
+#[test]
+fn kquant_dequantize_matches_gguf_py() {
+    assert_eq!(size_of::<BlockQ4K>(), 144);
+    assert_eq!(size_of::<BlockQ6K>(), 210);
+    let (q4k, q4k_deq, q6k, q6k_deq) = kquant_fixture();
+    let mut out = vec![0.0f32; q4k_deq.len()];
+    dequantize_q4_k(&q4k, &mut out).unwrap();
+    assert_eq!(out, q4k_deq, "q4_k");
+    dequantize_q6_k(&q6k, &mut out).unwrap();
+    assert_eq!(out, q6k_deq, "q6_k");
+    assert!(matches!(
+        dequantize_q4_k(&q4k, &mut out[..255]),
+        Err(KernelError::InvalidDimension { .. })
+    ));
+}
+
+#[test]
+fn kquant_gemv_f32_against_reference() {
+    let (q4k, q4k_deq, q6k, q6k_deq) = kquant_fixture();
+    // Rows of 1..3 superblocks cut from the fixture's 12.
+    for (nb, n) in [(1, 1), (1, 12), (2, 5), (3, 4), (4, 3)] {
+        let k = nb * QK_K;
+        let x = Rng::new((nb * n) as u64).vec(k, 1.0);
+        each_path(|path| {
+            let mut got = vec![0.0f32; n];
+            let mut want = vec![0.0f32; n];
+            for (name, deq) in [("q4_k", &q4k_deq), ("q6_k", &q6k_deq)] {
+                if name == "q4_k" {
+                    gemv_q4_k_f32(&q4k[..n * nb], n, k, &x, &mut got).unwrap();
+                    gemv_q4_k_f32_ref(&q4k[..n * nb], n, k, &x, &mut want).unwrap();
+                } else {
+                    gemv_q6_k_f32(&q6k[..n * nb], n, k, &x, &mut got).unwrap();
+                    gemv_q6_k_f32_ref(&q6k[..n * nb], n, k, &x, &mut want).unwrap();
+                }
+                for j in 0..n {
+                    let bound: f64 = (0..k)
+                        .map(|p| (f64::from(deq[j * k + p]) * f64::from(x[p])).abs())
+                        .sum();
+                    let err = (f64::from(got[j]) - f64::from(want[j])).abs();
+                    assert!(
+                        err <= F32_PATH_TOL * bound + 1e-30,
+                        "{path} {name} n {n} k {k}"
+                    );
+                }
+            }
+        });
+    }
+    let mut y = vec![0.0f32; 2];
+    assert!(matches!(
+        gemv_q6_k_f32(&q6k[..2], 2, 255, &[0.0; 255], &mut y),
+        Err(KernelError::InvalidDimension { .. })
+    ));
+    assert!(matches!(
+        gemv_q6_k_f32(&q6k[..3], 2, 256, &[0.0; 256], &mut y),
+        Err(KernelError::LengthMismatch { operand: "w", .. })
+    ));
+}

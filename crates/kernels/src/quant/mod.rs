@@ -11,6 +11,9 @@
 //!   plus `s = d·Σq`, the activation format for Q4_1 weights.
 //!
 //! [`blocks_from_bytes`] views a GGUF tensor's bytes as blocks in place.
+//! The K-quants `Q4_K` and `Q6_K` (256-weight superblocks, [`BlockQ4K`],
+//! [`BlockQ6K`]) have dequantizers and an f32-activation GEMV so far (see
+//! the `kquant` module docs).
 //!
 //! # Quantized activations (the llama.cpp way)
 //! For decode and prefill, activations are quantized once per row — to Q8_0
@@ -47,6 +50,7 @@ mod format;
 mod gemm;
 mod gemv;
 mod isa;
+mod kquant;
 mod quantize;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -66,6 +70,10 @@ pub use gemv::{
 };
 #[doc(hidden)]
 pub use isa::with_narrow_vnni;
+pub use kquant::{
+    BlockQ4K, BlockQ6K, KQuantBlock, QK_K, dequantize_q4_k, dequantize_q6_k, gemv_q4_k_f32,
+    gemv_q4_k_f32_ref, gemv_q6_k_f32, gemv_q6_k_f32_ref,
+};
 pub use quantize::{
     dequantize_q4_0, dequantize_q4_1, dequantize_q8_0, dequantize_q8_1, quantize_q4_0,
     quantize_q4_0_ref, quantize_q4_1, quantize_q4_1_ref, quantize_q8_0, quantize_q8_0_ref,
