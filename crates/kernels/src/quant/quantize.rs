@@ -50,9 +50,27 @@ fn abs_max(x: &[f32; QK]) -> f32 {
     x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
 
+/// `max |x|` with SIMD max (exact, so the same value as [`abs_max`] for
+/// non-NaN input).
+#[inline(always)]
+fn abs_max_simd<S: Simd>(simd: S, x: &[f32; QK]) -> f32 {
+    let (head, tail) = S::as_simd_f32s(x);
+    let mut m = simd.splat_f32s(0.0);
+    for &v in head {
+        m = simd.max_f32s(m, simd.abs_f32s(v));
+    }
+    tail.iter()
+        .fold(simd.reduce_max_f32s(m), |m, v| m.max(v.abs()))
+}
+
 #[inline(always)]
 fn q8_block(x: &[f32; QK]) -> (f32, [i8; QK]) {
-    let d = abs_max(x) / 127.0;
+    q8_block_with(x, abs_max(x))
+}
+
+#[inline(always)]
+fn q8_block_with(x: &[f32; QK], amax: f32) -> (f32, [i8; QK]) {
+    let d = amax / 127.0;
     let id = inv(d);
     let mut qs = [0i8; QK];
     for (q, &v) in qs.iter_mut().zip(x) {
@@ -63,7 +81,11 @@ fn q8_block(x: &[f32; QK]) -> (f32, [i8; QK]) {
 
 #[inline(always)]
 fn q8_0_block(x: &[f32; QK]) -> BlockQ8_0 {
-    let (d, qs) = q8_block(x);
+    q8_0_from(q8_block(x))
+}
+
+#[inline(always)]
+fn q8_0_from((d, qs): (f32, [i8; QK])) -> BlockQ8_0 {
     BlockQ8_0 {
         d: f16::from_f32(d),
         qs,
@@ -72,7 +94,11 @@ fn q8_0_block(x: &[f32; QK]) -> BlockQ8_0 {
 
 #[inline(always)]
 fn q8_1_block(x: &[f32; QK]) -> BlockQ8_1 {
-    let (d, qs) = q8_block(x);
+    q8_1_from(q8_block(x))
+}
+
+#[inline(always)]
+fn q8_1_from((d, qs): (f32, [i8; QK])) -> BlockQ8_1 {
     let sum: i32 = qs.iter().map(|&q| i32::from(q)).sum();
     BlockQ8_1 {
         d,
@@ -163,8 +189,38 @@ impl<B, F: Fn(&[f32; QK]) -> B> WithSimd for QuantizeOp<'_, B, F> {
     }
 }
 
+/// The activation quantizers (hot: once per row per projection): the block
+/// maximum with explicit SIMD (a float max reduction does not
+/// auto-vectorise), then `finish` on `(d, q)`.
+struct QuantizeQ8Op<'a, B, F> {
+    x: &'a [f32],
+    out: &'a mut [B],
+    finish: F,
+}
+
+impl<B, F: Fn((f32, [i8; QK])) -> B> WithSimd for QuantizeQ8Op<'_, B, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        for (o, chunk) in self.out.iter_mut().zip(self.x.chunks_exact(QK)) {
+            let chunk: &[f32; QK] = chunk.try_into().expect("chunks_exact(QK)");
+            *o = (self.finish)(q8_block_with(chunk, abs_max_simd(simd, chunk)));
+        }
+    }
+}
+
 macro_rules! quantizer {
     ($(#[$doc:meta])* $name:ident, $name_ref:ident, $block_ty:ty, $block_fn:ident) => {
+        quantizer!($(#[$doc])* $name, $name_ref, $block_ty, $block_fn, |x, out| {
+            crate::dispatch::dispatch(QuantizeOp {
+                x,
+                out,
+                block: $block_fn,
+            })
+        });
+    };
+    ($(#[$doc:meta])* $name:ident, $name_ref:ident, $block_ty:ty, $block_fn:ident, $fast:expr) => {
         $(#[$doc])*
         ///
         /// # Errors
@@ -172,11 +228,8 @@ macro_rules! quantizer {
         /// 32, [`KernelError::LengthMismatch`] if `out.len() != x.len() / 32`.
         pub fn $name(x: &[f32], out: &mut [$block_ty]) -> Result<(), KernelError> {
             check_blocks(stringify!($name), "x", x.len(), "out", out.len())?;
-            crate::dispatch::dispatch(QuantizeOp {
-                x,
-                out,
-                block: $block_fn,
-            });
+            let fast: fn(&[f32], &mut [$block_ty]) = $fast;
+            fast(x, out);
             Ok(())
         }
 
@@ -199,7 +252,12 @@ quantizer!(
     quantize_q8_0,
     quantize_q8_0_ref,
     BlockQ8_0,
-    q8_0_block
+    q8_0_block,
+    |x, out| crate::dispatch::dispatch(QuantizeQ8Op {
+        x,
+        out,
+        finish: q8_0_from
+    })
 );
 quantizer!(
     /// Quantizes `x` to [`BlockQ8_1`] (Q8_0's values with an f32 scale and
@@ -207,7 +265,12 @@ quantizer!(
     quantize_q8_1,
     quantize_q8_1_ref,
     BlockQ8_1,
-    q8_1_block
+    q8_1_block,
+    |x, out| crate::dispatch::dispatch(QuantizeQ8Op {
+        x,
+        out,
+        finish: q8_1_from
+    })
 );
 quantizer!(
     /// Quantizes `x` to Q4_0 blocks, bit-exact with ggml's
