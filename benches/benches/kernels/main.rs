@@ -1,4 +1,4 @@
-//! Wall-clock benches of the kernel workloads of `WORKLOADS.md` (all but K-attn and K-quant),
+//! Wall-clock benches of the kernel workloads of `WORKLOADS.md` (all but K-attn),
 //! with peers and anchors timed in the same process so ratios are meaningful on a noisy
 //! machine:
 //! - K-gemm against the `gemm` crate and `matrixmultiply` ([`gemm`]);
@@ -23,6 +23,7 @@ mod gemm;
 mod gemv;
 mod gemv_half;
 mod norm;
+mod quant;
 mod softmax;
 
 use criterion::Criterion;
@@ -66,5 +67,6 @@ fn main() {
     elementwise::bench_act(&mut c);
     softmax::bench(&mut c);
     norm::bench(&mut c);
+    quant::bench(&mut c);
     c.final_summary();
 }
