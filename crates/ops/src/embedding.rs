@@ -2,6 +2,7 @@
 //! `(n_positions, C)` tables into the `(T, C)` residual stream.
 
 use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
+use smallmind_kernels::quant::{QK, dequantize_q4_0, dequantize_q4_1, dequantize_q8_0};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -10,7 +11,8 @@ use crate::matrix::MatMut;
 
 /// `out[t] = table[tokens[t]]`, plus `positions[pos0 + t]` when a position
 /// table is given (GPT-2). `table` is `(vocab, C)` in f32, bf16 or f16 (a
-/// 16-bit row is widened as it is copied), `out` is `(T, C)`.
+/// 16-bit row is widened as it is copied) or ggml blocks (a row is
+/// dequantized; `C` a multiple of 32), `out` is `(T, C)`.
 ///
 /// # Errors
 /// [`OpsError::Shape`] naming the token when an id is outside the table or a
@@ -24,7 +26,8 @@ pub fn embed(
 ) -> Result<(), OpsError> {
     const OP: &str = "embed";
     let c = out.cols;
-    if c == 0 || out.rows != tokens.len() || !table.len().is_multiple_of(c) {
+    let whole_blocks = !table.is_quantized() || c.is_multiple_of(QK);
+    if c == 0 || out.rows != tokens.len() || !table.len().is_multiple_of(c) || !whole_blocks {
         return Err(OpsError::Shape {
             op: OP,
             what: format!(
@@ -44,13 +47,8 @@ pub fn embed(
                 what: format!("token id {token} is outside the vocabulary of {vocab}"),
             });
         }
-        let row = id * c..(id + 1) * c;
         let dst = out.row_mut(t);
-        match table {
-            WeightData::F32(w) => dst.copy_from_slice(&w[row]),
-            WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
-            WeightData::F16(w) => f16_to_f32(&w[row], dst)?,
-        }
+        copy_row(&table, id, dst)?;
         if let Some(pos_table) = positions {
             let p = pos0 + t;
             let prow = pos_table
@@ -64,6 +62,22 @@ pub fn embed(
                 })?;
             add_inplace(dst, prow)?;
         }
+    }
+    Ok(())
+}
+
+/// Writes row `id` of the `(vocab, C)` table into `dst` (`C` values) in f32.
+fn copy_row(table: &WeightData<'_>, id: usize, dst: &mut [f32]) -> Result<(), OpsError> {
+    let c = dst.len();
+    let row = id * c..(id + 1) * c;
+    let blocks = id * c / QK..(id + 1) * c / QK;
+    match table {
+        WeightData::F32(w) => dst.copy_from_slice(&w[row]),
+        WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
+        WeightData::F16(w) => f16_to_f32(&w[row], dst)?,
+        WeightData::Q8_0(w) => dequantize_q8_0(&w[blocks], dst)?,
+        WeightData::Q4_0(w) => dequantize_q4_0(&w[blocks], dst)?,
+        WeightData::Q4_1(w) => dequantize_q4_1(&w[blocks], dst)?,
     }
     Ok(())
 }

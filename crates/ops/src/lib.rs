@@ -24,6 +24,6 @@ pub mod rope;
 
 pub use attention::{AttentionScratch, AttentionShape, KvCacheLayer, KvCacheRef};
 pub use error::OpsError;
-pub use linear::{Linear, WeightData, WeightLayout};
+pub use linear::{ActivationPrecision, Linear, WeightData, WeightLayout};
 pub use matrix::{MatMut, MatRef};
 pub use norm::Norm;

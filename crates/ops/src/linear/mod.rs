@@ -14,14 +14,20 @@
 //! 16-bit weights are widened there [`HALF_BLOCK_ROWS`] output rows at a time
 //! into caller scratch, a cost small next to the GEMM's `2·T` flops per weight.
 //!
+//! Block-quantized weights (ggml's Q8_0, Q4_0, Q4_1, `[out, in/32]` blocks) are used in place
+//! too: the activations are quantized once per row and every block dot is an integer sum (see
+//! [`ActivationPrecision`] and the `quant` module).
+//!
 //! [`linear_accumulate`] adds the product into `y` instead of overwriting it:
 //! with `y` the residual stream, the residual add is fused into the GEMM's
 //! `β = 1` epilogue and never makes a separate pass.
 
-use half::{bf16, f16};
-use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
+mod half;
+mod quant;
+
+use ::half::{bf16, f16};
 use smallmind_kernels::gemm::{Gemm, gemm};
-use smallmind_kernels::gemv_half::{gemv_bf16, gemv_f16};
+use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, QK};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -48,6 +54,25 @@ pub enum WeightData<'w> {
     Bf16(&'w [bf16]),
     /// IEEE half, `[out, in]` contiguous.
     F16(&'w [f16]),
+    /// ggml Q8_0 blocks, `[out, in/32]` contiguous.
+    Q8_0(&'w [BlockQ8_0]),
+    /// ggml Q4_0 blocks, `[out, in/32]` contiguous.
+    Q4_0(&'w [BlockQ4_0]),
+    /// ggml Q4_1 blocks, `[out, in/32]` contiguous.
+    Q4_1(&'w [BlockQ4_1]),
+}
+
+/// How a quantized layer treats its input rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivationPrecision {
+    /// Quantize each row once (to Q8_0, or Q8_1 for Q4_1 weights) and take integer block
+    /// dots, as llama.cpp does: fast, and adds about `|x|/254` of rounding per element (the
+    /// bound is in `smallmind_kernels::quant`).
+    #[default]
+    Quantized,
+    /// Keep the rows in f32 and dequantize each weight block in registers: the exact path,
+    /// matching "dequantize, then compute in f32" up to f32 summation.
+    F32,
 }
 
 impl WeightData<'_> {
@@ -62,7 +87,18 @@ impl WeightData<'_> {
             WeightData::F32(w) => w.len(),
             WeightData::Bf16(w) => w.len(),
             WeightData::F16(w) => w.len(),
+            WeightData::Q8_0(w) => w.len() * QK,
+            WeightData::Q4_0(w) => w.len() * QK,
+            WeightData::Q4_1(w) => w.len() * QK,
         }
+    }
+
+    /// Whether the elements are ggml blocks.
+    pub fn is_quantized(&self) -> bool {
+        matches!(
+            self,
+            WeightData::Q8_0(_) | WeightData::Q4_0(_) | WeightData::Q4_1(_)
+        )
     }
 }
 
@@ -82,6 +118,8 @@ pub struct Linear<'w> {
     pub out_features: usize,
     /// `(out,)` bias, if any.
     pub bias: Option<&'w [f32]>,
+    /// How quantized weights treat the input rows (ignored otherwise).
+    pub activations: ActivationPrecision,
 }
 
 impl<'w> Linear<'w> {
@@ -100,13 +138,20 @@ impl<'w> Linear<'w> {
         Self::strided(weight, layout, ld, in_features, out_features, bias)
     }
 
-    /// A 16-bit `[out, in]` weight (contiguous rows), checked.
+    /// A 16-bit or block-quantized `[out, in]` weight (contiguous rows), checked; quantized
+    /// weights need `in_features` to be a multiple of 32.
     pub fn half(
         weight: WeightData<'w>,
         in_features: usize,
         out_features: usize,
         bias: Option<&'w [f32]>,
     ) -> Result<Self, OpsError> {
+        if weight.is_quantized() && !in_features.is_multiple_of(QK) {
+            return Err(OpsError::Shape {
+                op: "Linear::half",
+                what: format!("{in_features} input features are not whole blocks of {QK}"),
+            });
+        }
         let expected = in_features.saturating_mul(out_features);
         if weight.len() != expected {
             return Err(OpsError::Length {
@@ -125,12 +170,22 @@ impl<'w> Linear<'w> {
         Ok(layer)
     }
 
+    /// The same layer with quantized weights treating their input as `activations`.
+    pub fn with_activations(self, activations: ActivationPrecision) -> Self {
+        Linear {
+            activations,
+            ..self
+        }
+    }
+
     /// Floats of scratch the layer needs for `rows` input rows (0 for f32
-    /// weights): `x` split and one output row for decode, a widened block
-    /// of [`HALF_BLOCK_ROWS`] weight rows for prefill.
+    /// weights): for 16-bit weights `x` split and one output row for decode,
+    /// a widened block of [`HALF_BLOCK_ROWS`] weight rows for prefill; for
+    /// quantized weights see [`quant::scratch_len`].
     pub fn scratch_len(&self, rows: usize) -> usize {
         match self.weight {
             WeightData::F32(_) => 0,
+            w if w.is_quantized() => quant::scratch_len(self, rows),
             _ if rows <= 1 => self.in_features + self.out_features,
             _ => HALF_BLOCK_ROWS.min(self.out_features) * self.in_features,
         }
@@ -158,6 +213,7 @@ impl<'w> Linear<'w> {
             in_features,
             out_features,
             bias: None,
+            activations: ActivationPrecision::default(),
         };
         layer.check_bias(bias)?;
         Ok(Linear { bias, ..layer })
@@ -260,74 +316,11 @@ fn apply(
             let g = layer.gemm_desc(&x, &y, beta);
             gemm(&g, x.data, w, &mut y.data[..span(y.rows, y.cols, y.ld)])?;
         }
-        half if x.rows == 1 => half_gemv(layer, half, x.row(0), y.row_mut(0), beta, scratch)?,
-        half => half_gemm(layer, half, &x, &mut y, beta, scratch)?,
+        w if w.is_quantized() => quant::apply(layer, w, &x, &mut y, beta, scratch)?,
+        w if x.rows == 1 => half::half_gemv(layer, w, x.row(0), y.row_mut(0), beta, scratch)?,
+        w => half::half_gemm(layer, w, &x, &mut y, beta, scratch)?,
     }
     layer.add_bias(&mut y)
-}
-
-/// One row against 16-bit weights read in place: `y = W·x + β·y`.
-fn half_gemv(
-    layer: &Linear<'_>,
-    weight: WeightData<'_>,
-    x: &[f32],
-    y: &mut [f32],
-    beta: f32,
-    scratch: &mut [f32],
-) -> Result<(), OpsError> {
-    let (k, n) = (layer.in_features, layer.out_features);
-    let (x_split, rest) = scratch.split_at_mut(k);
-    let out = if beta == 0.0 { &mut *y } else { &mut rest[..n] };
-    match weight {
-        WeightData::Bf16(w) => gemv_bf16(x, w, n, k, x_split, out)?,
-        WeightData::F16(w) => gemv_f16(x, w, n, k, x_split, out)?,
-        WeightData::F32(_) => unreachable_f32()?,
-    }
-    if beta != 0.0 {
-        add_inplace(y, &rest[..n])?;
-    }
-    Ok(())
-}
-
-/// Several rows against 16-bit weights: widen [`HALF_BLOCK_ROWS`] weight rows
-/// at a time into `scratch`, then GEMM that block of output columns.
-fn half_gemm(
-    layer: &Linear<'_>,
-    weight: WeightData<'_>,
-    x: &MatRef<'_>,
-    y: &mut MatMut<'_>,
-    beta: f32,
-    scratch: &mut [f32],
-) -> Result<(), OpsError> {
-    let (k, n) = (layer.in_features, layer.out_features);
-    for r0 in (0..n).step_by(HALF_BLOCK_ROWS) {
-        let rows = HALF_BLOCK_ROWS.min(n - r0);
-        let block = &mut scratch[..rows * k];
-        let range = r0 * k..(r0 + rows) * k;
-        match weight {
-            WeightData::Bf16(w) => bf16_to_f32(&w[range], block)?,
-            WeightData::F16(w) => f16_to_f32(&w[range], block)?,
-            WeightData::F32(_) => unreachable_f32()?,
-        }
-        let g = Gemm::new(x.rows, rows, k)
-            .transpose_b()
-            .lda(x.ld)
-            .ldb(k)
-            .ldc(y.ld)
-            .beta(beta);
-        let c = &mut y.data[r0..];
-        let c_len = span(x.rows, rows, y.ld);
-        gemm(&g, x.data, block, &mut c[..c_len])?;
-    }
-    Ok(())
-}
-
-/// The f32 case is dispatched before the 16-bit helpers; reaching it there is a bug.
-fn unreachable_f32() -> Result<(), OpsError> {
-    Err(OpsError::DType {
-        op: "linear",
-        dtype: "f32 in a 16-bit path",
-    })
 }
 
 /// Scalar twin of [`linear`] (f64 accumulation), the test oracle.
@@ -346,15 +339,28 @@ pub fn linear_ref(layer: &Linear<'_>, x: MatRef<'_>, mut y: MatMut<'_>) -> Resul
                     WeightLayout::OutIn => o * layer.ld + i,
                     WeightLayout::InOut => i * layer.ld + o,
                 };
-                let w = match layer.weight {
-                    WeightData::F32(w) => w[at],
-                    WeightData::Bf16(w) => w[at].to_f32(),
-                    WeightData::F16(w) => w[at].to_f32(),
-                };
+                let w = weight_ref(&layer.weight, at);
                 acc += f64::from(xi) * f64::from(w);
             }
             *out = acc as f32;
         }
     }
     Ok(())
+}
+
+/// Element `at` of a weight in f32 (ggml block formats: `d·q`, `d·(q − 8)`, `d·q + m`).
+fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
+    fn block_value<B: smallmind_kernels::quant::QuantWeight>(blocks: &[B], at: usize) -> f32 {
+        let mut values = [0.0; QK];
+        blocks[at / QK].dequantize_block(&mut values);
+        values[at % QK]
+    }
+    match weight {
+        WeightData::F32(w) => w[at],
+        WeightData::Bf16(w) => w[at].to_f32(),
+        WeightData::F16(w) => w[at].to_f32(),
+        WeightData::Q8_0(w) => block_value(w, at),
+        WeightData::Q4_0(w) => block_value(w, at),
+        WeightData::Q4_1(w) => block_value(w, at),
+    }
 }
