@@ -1,8 +1,10 @@
-//! Wall-clock benches of the kernel workloads of `WORKLOADS.md` (all but K-attn and K-quant),
+//! Wall-clock benches of the kernel workloads of `WORKLOADS.md` (all but K-attn),
 //! with peers and anchors timed in the same process so ratios are meaningful on a noisy
 //! machine:
 //! - K-gemm against the `gemm` crate and `matrixmultiply` ([`gemm`]);
 //! - K-gemv against a plain read of the same weight bytes ([`gemv`]);
+//! - K-quant (block dots, quantized GEMV, and the prefill GEMM) against a plain read of the same
+//!   weight bytes and our f32 kernels ([`quant`]);
 //! - K-elt, K-act, K-softmax and K-norm against a plain copy of the same bytes
 //!   ([`elementwise`], [`softmax`], [`norm`]).
 //!
@@ -15,7 +17,7 @@
 //! `MATMUL_NUM_THREADS=2 cargo bench --bench kernels -- gemm`.
 //!
 //! Run everything: `cargo bench -p smallmind-benches --bench kernels`; one family:
-//! append `-- gemm/` (or `gemv/`, `elt/`, `act/`, `softmax/`, `norm/`).
+//! append `-- gemm/` (or `gemv/`, `elt/`, `act/`, `softmax/`, `norm/`, `quant_`).
 
 mod common;
 mod elementwise;
@@ -23,6 +25,7 @@ mod gemm;
 mod gemv;
 mod gemv_half;
 mod norm;
+mod quant;
 mod softmax;
 
 use criterion::Criterion;
@@ -66,5 +69,6 @@ fn main() {
     elementwise::bench_act(&mut c);
     softmax::bench(&mut c);
     norm::bench(&mut c);
+    quant::bench(&mut c);
     c.final_summary();
 }

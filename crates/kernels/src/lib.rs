@@ -24,6 +24,7 @@ pub mod gemv_half;
 pub mod math;
 pub mod norm;
 mod prefetch;
+pub mod quant;
 pub mod rope;
 pub mod softmax;
 pub mod vector;

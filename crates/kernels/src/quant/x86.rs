@@ -1,0 +1,576 @@
+//! x86-64 integer block dot products: 256-bit AVX2 and AVX-512 VNNI tiles
+//! (one block per vector), and 512-bit VNNI + VBMI tiles (two blocks per
+//! vector, see below).
+//!
+//! Every block dot is an exact 32-bit integer sum, kept as 8 lane partials
+//! (lane `i` sums bytes `4i .. 4i + 4`), then scaled in f32 per block:
+//! `acc += f32(partials)·(d_w·d_x)`, reduced horizontally once per row.
+//!
+//! The unsigned×signed byte products (`vpdpbusd`, `vpmaddubsw`) need an
+//! unsigned weight operand `u = v + bias`, so a correction
+//! `−bias·Σ q_x` (per lane) is folded into the accumulator start:
+//! - Q8_0: `u = q + 128` (`q ^ 0x80`), bias 128 (VNNI only; on AVX2 the
+//!   products `255·127·2` could saturate `vpmaddubsw`'s i16, so Q8_0 widens
+//!   both sides to i16 and uses `vpmaddwd`);
+//! - Q4_0: `u = q` (the nibble), bias 8, since `v = q − 8`;
+//! - Q4_1: `u = q`, no bias (its offset is the float term `m·s_x`).
+//!
+//! All integer paths are exact for every byte value, including `−128`
+//! activations (which our quantizers never produce).
+
+use core::arch::x86_64::*;
+
+use super::format::{Kind, QuantAct, QuantWeight, RawScale};
+use super::isa::{COLS, ROWS, Rect, Tiles};
+use crate::prefetch::prefetch;
+
+/// The per-format integer operations of one instruction set.
+trait IntOps {
+    /// The accumulator start for activation vector `x`: `−bias·Σ` per lane.
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i;
+    /// The weight operand of the products.
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i;
+    /// `start + Σ u·x` per lane.
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i;
+}
+
+/// The unsigned weight bias of the VNNI path.
+const fn bias(kind: Kind) -> i8 {
+    match kind {
+        Kind::Q8_0 => -128, // the byte 0x80
+        Kind::Q4_0 => 8,
+        Kind::Q4_1 => 0,
+    }
+}
+
+/// The 32 activation bytes.
+#[inline(always)]
+unsafe fn load_act<A: QuantAct>(x: &A) -> __m256i {
+    // SAFETY: `values` is 32 readable bytes; AVX is the caller's contract.
+    unsafe { _mm256_loadu_si256(x.values().as_ptr().cast()) }
+}
+
+/// The 32 nibbles of a Q4 block as bytes `0..16`, weights in order.
+#[inline(always)]
+unsafe fn unpack_nibbles(packed: &[u8]) -> __m256i {
+    debug_assert_eq!(packed.len(), 16);
+    // SAFETY: `packed` is a Q4 block's 16 bytes; AVX2 is the caller's
+    // contract.
+    unsafe {
+        let v = _mm_loadu_si128(packed.as_ptr().cast());
+        let mask = _mm_set1_epi8(0x0F);
+        let lo = _mm_and_si128(v, mask);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), mask);
+        _mm256_set_m128i(hi, lo)
+    }
+}
+
+/// An f16 scale to f32 with F16C.
+#[inline(always)]
+unsafe fn f16_to_f32(h: half::f16) -> f32 {
+    // SAFETY: F16C is the caller's contract.
+    unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits())))) }
+}
+
+#[inline(always)]
+unsafe fn act_scale<A: QuantAct>(x: &A) -> f32 {
+    match x.raw_scale() {
+        // SAFETY: F16C is the caller's contract.
+        RawScale::F16(h) => unsafe { f16_to_f32(h) },
+        RawScale::F32(d) => d,
+    }
+}
+
+/// Sum of the 8 lanes.
+#[inline(always)]
+unsafe fn hsum(v: __m256) -> f32 {
+    // SAFETY: AVX is the caller's contract.
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+}
+
+/// AVX2: `vpmaddubsw` + `vpmaddwd` (Q4), sign-extended `vpmaddwd` (Q8_0).
+struct Avx2;
+
+impl IntOps for Avx2 {
+    #[inline(always)]
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q4_0 => {
+                    let ones = _mm256_set1_epi16(1);
+                    let eight_x = _mm256_maddubs_epi16(_mm256_set1_epi8(8), x);
+                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(eight_x, ones))
+                }
+                Kind::Q8_0 | Kind::Q4_1 => _mm256_setzero_si256(),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => _mm256_loadu_si256(w.packed().as_ptr().cast()),
+                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => {
+                    let w_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(u));
+                    let w_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(u));
+                    let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
+                    let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x));
+                    _mm256_add_epi32(_mm256_madd_epi16(w_lo, x_lo), _mm256_madd_epi16(w_hi, x_hi))
+                }
+                Kind::Q4_0 | Kind::Q4_1 => {
+                    // u ≤ 15, |x| ≤ 128: a pair sum is at most 3840, no saturation.
+                    let pairs = _mm256_maddubs_epi16(u, x);
+                    _mm256_add_epi32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512 VL + VNNI: `vpdpbusd` on 256-bit vectors.
+struct Vnni;
+
+impl IntOps for Vnni {
+    #[inline(always)]
+    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI is the caller's contract.
+        unsafe {
+            match W::KIND {
+                Kind::Q4_1 => _mm256_setzero_si256(),
+                Kind::Q8_0 | Kind::Q4_0 => {
+                    let zero = _mm256_setzero_si256();
+                    let bias_x =
+                        _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(const { bias(W::KIND) }), x);
+                    _mm256_sub_epi32(zero, bias_x)
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
+        unsafe {
+            match W::KIND {
+                Kind::Q8_0 => _mm256_xor_si256(
+                    _mm256_loadu_si256(w.packed().as_ptr().cast()),
+                    _mm256_set1_epi8(bias(Kind::Q8_0)),
+                ),
+                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI is the caller's contract.
+        unsafe { _mm256_dpbusd_epi32(start, u, x) }
+    }
+}
+
+impl<O: IntOps> Tiles for O {
+    #[inline(always)]
+    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
+        w: [&[W]; R],
+        x: [&[W::Act]; C],
+        ahead: usize,
+    ) -> [[f32; C]; R] {
+        let nb = x[0].len();
+        // SAFETY: the caller guarantees `O`'s instruction set (a superset of
+        // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); C]; R];
+            let mut offset = [[0.0f32; C]; R];
+            for b in 0..nb {
+                if ahead != 0 && b % 2 == 0 {
+                    for w_r in &w {
+                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
+                    }
+                }
+                let mut xv = [_mm256_setzero_si256(); C];
+                let mut start = [_mm256_setzero_si256(); C];
+                let mut dx = [0.0f32; C];
+                for c in 0..C {
+                    let xb = x[c].get_unchecked(b);
+                    xv[c] = load_act(xb);
+                    start[c] = O::start::<W>(xv[c]);
+                    dx[c] = act_scale(xb);
+                }
+                for r in 0..R {
+                    let wb = w[r].get_unchecked(b);
+                    let u = O::unpack(wb);
+                    let dw = f16_to_f32(wb.scale());
+                    for c in 0..C {
+                        let isum = O::isum::<W>(u, xv[c], start[c]);
+                        let scale = _mm256_set1_ps(dw * dx[c]);
+                        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][c]);
+                    }
+                    if W::KIND == Kind::Q4_1 {
+                        let m = f16_to_f32(wb.offset());
+                        for c in 0..C {
+                            offset[r][c] += m * x[c].get_unchecked(b).scaled_sum();
+                        }
+                    }
+                }
+            }
+            let mut out = [[0.0f32; C]; R];
+            for r in 0..R {
+                for c in 0..C {
+                    out[r][c] = hsum(acc[r][c]) + offset[r][c];
+                }
+            }
+            out
+        }
+    }
+}
+
+/// [`super::isa::gemv_rows`] on AVX2.
+#[target_feature(enable = "avx,avx2,fma,f16c")]
+pub(super) fn gemv_rows_avx2<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Avx2` needs.
+    unsafe { super::isa::gemv_rows::<Avx2, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemv_rows`] with AVX-512 VNNI.
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(super) fn gemv_rows_vnni<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Vnni` needs.
+    unsafe { super::isa::gemv_rows::<Vnni, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemm_rect`] on AVX2.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(enable = "avx,avx2,fma,f16c")]
+pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Avx2` needs; the
+    // rectangle's contract is our caller's.
+    unsafe { super::isa::gemm_rect::<Avx2, W, ROWS, COLS>(rect) }
+}
+
+/// [`super::isa::gemm_rect`] with AVX-512 VNNI.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Vnni` needs; the
+    // rectangle's contract is our caller's.
+    unsafe { super::isa::gemm_rect::<Vnni, W, ROWS, COLS>(rect) }
+}
+
+// ---------------------------------------------------------------------------
+// AVX-512 VNNI + VBMI: two blocks per 512-bit vector.
+//
+// A pair of consecutive blocks of one row is loaded with two overlapping
+// in-bounds loads (no masked or page-crossing reads past the pair);
+// `vpermt2b` spreads the packed bytes into 64 lanes (weights of the first
+// block, then the second, in order) and `vpermb` gathers the two f16 scales
+// into a `[d₀ ×8, d₁ ×8]` pattern that one `vcvtph2ps` widens. (Two 32-byte
+// loads + `vinserti64x4` measured 1.5–2× slower for Q8_0 than this.) The i32 lanes 0–7 of
+// `vpdpbusd` then belong to the first block, lanes 8–15 to the second, so one
+// scale vector, one convert and one FMA serve both blocks. An odd last block
+// goes through the 256-bit code above.
+
+/// A pair of activation blocks, shared by every weight row of a tile.
+#[derive(Clone, Copy)]
+struct ActPair {
+    /// The 64 activation bytes, block `b` then `b + 1`.
+    x: __m512i,
+    /// Accumulator start: `−bias·Σ` per lane.
+    start: __m512i,
+    /// `[d_x₀ ×8, d_x₁ ×8]`.
+    dx: __m512,
+    /// Q4_1 only: `d_x·Σ q_x` per lane (sums to `s_x`), for the `m·s` term.
+    sx: __m512,
+}
+
+/// Loads the activation pair starting at `x` (two consecutive blocks).
+#[inline(always)]
+unsafe fn act_pair<W: QuantWeight>(x: *const W::Act) -> ActPair {
+    // SAFETY: `x` points at two consecutive activation blocks (the caller's
+    // contract), 68 or 80 bytes, so the 64-byte loads from bytes 0 and 4
+    // (Q8_0) or 0 and 16 (Q8_1) stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
+    // and F16C are the caller's contract too.
+    unsafe {
+        let x0 = &*x;
+        let raw = _mm512_loadu_si512(x.cast());
+        let stride = size_of::<W::Act>() as u8;
+        // The 64 values: Q8_0 pairs (68 bytes) hold them at bytes 2..34 and
+        // 36..68, Q8_1 pairs (80 bytes) at 8..40 and 48..80; a second load
+        // from 4 resp. 16 bytes in covers the end, `vpermt2b` picks them.
+        let values = match x0.raw_scale() {
+            RawScale::F16(_) => _mm512_permutex2var_epi8(
+                raw,
+                idx_vec(&const { pair_values(2) }),
+                _mm512_loadu_si512(x.cast::<u8>().add(4).cast()),
+            ),
+            RawScale::F32(_) => _mm512_permutex2var_epi8(
+                raw,
+                idx_vec(&const { pair_values(8) }),
+                _mm512_loadu_si512(x.cast::<u8>().add(16).cast()),
+            ),
+        };
+        let dx = match x0.raw_scale() {
+            RawScale::F16(_) => {
+                debug_assert_eq!(stride, 34);
+                let pattern =
+                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
+                _mm512_cvtph_ps(_mm512_castsi512_si256(pattern))
+            }
+            RawScale::F32(_) => {
+                debug_assert_eq!(stride, 40);
+                // f32 lanes 0 and 10 (bytes 0 and 40) into [d₀ ×8, d₁ ×8].
+                let idx = _mm512_set_epi32(10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0);
+                _mm512_permutexvar_ps(idx, _mm512_castsi512_ps(raw))
+            }
+        };
+        let zero = _mm512_setzero_si512();
+        let (start, sx) = match W::KIND {
+            Kind::Q4_1 => {
+                let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), values);
+                (zero, _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx))
+            }
+            Kind::Q8_0 | Kind::Q4_0 => {
+                let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias(W::KIND)), values);
+                (_mm512_sub_epi32(zero, bias_x), _mm512_setzero_ps())
+            }
+        };
+        ActPair {
+            x: values,
+            start,
+            dx,
+            sx,
+        }
+    }
+}
+
+/// `vpermt2b` indices spreading a Q4 pair's nibble bytes over 64 lanes:
+/// lanes 0–31 take the first block's 16 bytes twice (from byte `first` of
+/// the first table; low then high nibbles), lanes 32–63 the second block's
+/// (the second table's first 16 bytes, indices `64..`).
+const fn q4_spread(first: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let byte = (i % 16) as u8;
+        idx[i] = if i < 32 { first + byte } else { 64 + byte };
+        i += 1;
+    }
+    idx
+}
+
+/// `vpermt2b` indices taking a pair's 64 values when the first block's
+/// start at byte `first` of the first table and the second block's are the
+/// last 32 bytes of the second table (indices `64..`): Q8_0 weights and
+/// activations (`first` 2, second table from byte 4) and Q8_1 activations
+/// (`first` 8, second table from byte 16).
+const fn pair_values(first: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        idx[i] = if i < 32 {
+            i as u8 + first
+        } else {
+            64 + i as u8
+        };
+        i += 1;
+    }
+    idx
+}
+
+/// `vpermb` indices gathering an f16 pattern `[h₀ ×8, h₁ ×8]` (16 words, low
+/// 32 bytes) from byte offsets `at` and `at + stride`, and a second one
+/// `[g₀ ×8, g₁ ×8]` from `at2`, `at2 + stride` (high 32 bytes).
+const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let word = i / 2;
+        let base = if word < 16 { at } else { at2 };
+        let block = ((word % 16) / 8) as u8;
+        idx[i] = base + block * stride + (i % 2) as u8;
+        i += 1;
+    }
+    idx
+}
+
+#[inline(always)]
+unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
+    // SAFETY: 64 readable bytes; AVX-512 F is the caller's contract.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
+/// A pair of weight blocks: the unsigned byte operand, `[d_w₀ ×8, d_w₁ ×8]`,
+/// and (Q4_1) `[m₀ ×8, m₁ ×8]`.
+#[inline(always)]
+unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) {
+    // SAFETY: `w` points at two consecutive blocks (the caller's contract);
+    // every load below stays inside those `2·size_of::<W>()` bytes (Q4: 32
+    // bytes from the start and the last 16; Q8_0: 64 bytes from 0 and 4); AVX-512 F/BW/VBMI and F16C are the caller's
+    // contract too.
+    unsafe {
+        let p = w.cast::<u8>();
+        match W::KIND {
+            Kind::Q4_0 | Kind::Q4_1 => {
+                // Bytes 0..32 of the pair (scales, first block's nibbles)
+                // and the second block's 16 nibble bytes at its end.
+                let head = (size_of::<W>() - 16) as usize;
+                let raw = _mm512_castsi256_si512(_mm256_loadu_si256(p.cast()));
+                let tail =
+                    _mm512_castsi128_si512(_mm_loadu_si128(p.add(size_of::<W>() + head).cast()));
+                let qs_idx = match W::KIND {
+                    Kind::Q4_0 => idx_vec(&const { q4_spread(2) }),
+                    _ => idx_vec(&const { q4_spread(4) }),
+                };
+                let qs = _mm512_permutex2var_epi8(raw, qs_idx, tail);
+                // Low nibbles in lanes 0–15 and 32–47, high in 16–31, 48–63.
+                let shifts = _mm512_set_epi64(
+                    0x0004_0004_0004_0004,
+                    0x0004_0004_0004_0004,
+                    0,
+                    0,
+                    0x0004_0004_0004_0004,
+                    0x0004_0004_0004_0004,
+                    0,
+                    0,
+                );
+                let u = _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F));
+                let scales = match W::KIND {
+                    Kind::Q4_0 => {
+                        _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 18) }), raw)
+                    }
+                    _ => _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 2, 20) }), raw),
+                };
+                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+                let m = match W::KIND {
+                    Kind::Q4_1 => _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(scales)),
+                    _ => _mm512_setzero_ps(),
+                };
+                (u, dw, m)
+            }
+            Kind::Q8_0 => {
+                // Bytes 0..64 and 4..68 of the 68-byte pair; `vpermt2b`
+                // picks the 64 values (bytes 2..34 and 36..68).
+                let raw = _mm512_loadu_si512(p.cast());
+                let rest = _mm512_loadu_si512(p.add(4).cast());
+                let q = _mm512_permutex2var_epi8(raw, idx_vec(&const { pair_values(2) }), rest);
+                let u = _mm512_xor_si512(q, _mm512_set1_epi8(bias(Kind::Q8_0)));
+                let scales =
+                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
+                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+                (u, dw, _mm512_setzero_ps())
+            }
+        }
+    }
+}
+
+/// [`Tiles`] with two blocks per 512-bit vector.
+struct Vnni512;
+
+impl Tiles for Vnni512 {
+    #[inline(always)]
+    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
+        w: [&[W]; R],
+        x: [&[W::Act]; C],
+        ahead: usize,
+    ) -> [[f32; C]; R] {
+        let nb = x[0].len();
+        // SAFETY: the caller guarantees AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA
+        // and F16C; every slice has `nb` blocks and pairs start below
+        // `nb - 1`, so both blocks of a pair are in bounds.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); C]; R];
+            let mut b = 0;
+            while b + 2 <= nb {
+                if ahead != 0 {
+                    for w_r in &w {
+                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
+                    }
+                }
+                let mut xs = [ActPair {
+                    x: _mm512_setzero_si512(),
+                    start: _mm512_setzero_si512(),
+                    dx: _mm512_setzero_ps(),
+                    sx: _mm512_setzero_ps(),
+                }; C];
+                for c in 0..C {
+                    xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
+                }
+                for r in 0..R {
+                    let (u, dw, m) = weight_pair(w[r].as_ptr().add(b));
+                    for c in 0..C {
+                        let isum = _mm512_dpbusd_epi32(xs[c].start, u, xs[c].x);
+                        let scale = _mm512_mul_ps(dw, xs[c].dx);
+                        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][c]);
+                        if W::KIND == Kind::Q4_1 {
+                            acc[r][c] = _mm512_fmadd_ps(m, xs[c].sx, acc[r][c]);
+                        }
+                    }
+                }
+                b += 2;
+            }
+            let mut out = [[0.0f32; C]; R];
+            if b < nb {
+                let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
+                let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
+                out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
+            }
+            for r in 0..R {
+                for c in 0..C {
+                    out[r][c] += _mm512_reduce_add_ps(acc[r][c]);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// [`super::isa::gemv_rows`] with AVX-512 VNNI + VBMI, two blocks per vector.
+#[target_feature(
+    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+)]
+pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    // SAFETY: this function's target features are all `Vnni512` needs.
+    unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
+}
+
+/// [`super::isa::gemm_rect`] with AVX-512 VNNI + VBMI.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
+#[target_feature(
+    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+)]
+pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
+    // SAFETY: this function's target features are all `Vnni512` needs; the
+    // rectangle's contract is our caller's.
+    unsafe {
+        match W::KIND {
+            // Q4_1 needs two more registers per tile row (offsets and their
+            // products); 4 × 3 tiles keep it out of spills (measured 75 vs 60
+            // GMAC/s at 128×576×1536, one thread).
+            Kind::Q4_1 => super::isa::gemm_rect::<Vnni512, W, ROWS, 3>(rect),
+            _ => super::isa::gemm_rect::<Vnni512, W, ROWS, COLS>(rect),
+        }
+    }
+}
