@@ -3,6 +3,8 @@
 //! machine:
 //! - K-gemm against the `gemm` crate and `matrixmultiply` ([`gemm`]);
 //! - K-gemv against a plain read of the same weight bytes ([`gemv`]);
+//! - K-quant (block dots, quantized GEMV, and the prefill GEMM) against a plain read of the same
+//!   weight bytes and our f32 kernels ([`quant`]);
 //! - K-elt, K-act, K-softmax and K-norm against a plain copy of the same bytes
 //!   ([`elementwise`], [`softmax`], [`norm`]).
 //!
@@ -15,7 +17,7 @@
 //! `MATMUL_NUM_THREADS=2 cargo bench --bench kernels -- gemm`.
 //!
 //! Run everything: `cargo bench -p smallmind-benches --bench kernels`; one family:
-//! append `-- gemm/` (or `gemv/`, `elt/`, `act/`, `softmax/`, `norm/`).
+//! append `-- gemm/` (or `gemv/`, `elt/`, `act/`, `softmax/`, `norm/`, `quant_`).
 
 mod common;
 mod elementwise;

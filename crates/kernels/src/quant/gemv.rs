@@ -296,7 +296,8 @@ macro_rules! public_kernels {
         /// [`KernelError::LengthMismatch`] if `x.len() != w.len()`.
         pub fn $dot(w: &[$w], x: &[$act]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv(w, 1, QK * w.len(), x, &mut y).map_err(|e| rename(e, stringify!($dot)))?;
+            $gemv(w, 1, dot_depth(stringify!($dot), w.len())?, x, &mut y)
+                .map_err(|e| rename(e, stringify!($dot)))?;
             Ok(y[0])
         }
 
@@ -306,7 +307,7 @@ macro_rules! public_kernels {
         #[doc = concat!("As [`", stringify!($dot), "`].")]
         pub fn $dot_ref(w: &[$w], x: &[$act]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv_ref(w, 1, QK * w.len(), x, &mut y)
+            $gemv_ref(w, 1, dot_depth(stringify!($dot_ref), w.len())?, x, &mut y)
                 .map_err(|e| rename(e, stringify!($dot_ref)))?;
             Ok(y[0])
         }
@@ -318,7 +319,7 @@ macro_rules! public_kernels {
         /// [`KernelError::LengthMismatch`] if `x.len() != 32·w.len()`.
         pub fn $dot_f32(w: &[$w], x: &[f32]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv_f32(w, 1, QK * w.len(), x, &mut y)
+            $gemv_f32(w, 1, dot_depth(stringify!($dot_f32), w.len())?, x, &mut y)
                 .map_err(|e| rename(e, stringify!($dot_f32)))?;
             Ok(y[0])
         }
@@ -329,8 +330,14 @@ macro_rules! public_kernels {
         #[doc = concat!("As [`", stringify!($dot_f32), "`].")]
         pub fn $dot_f32_ref(w: &[$w], x: &[f32]) -> Result<f32, KernelError> {
             let mut y = [0.0f32];
-            $gemv_f32_ref(w, 1, QK * w.len(), x, &mut y)
-                .map_err(|e| rename(e, stringify!($dot_f32_ref)))?;
+            $gemv_f32_ref(
+                w,
+                1,
+                dot_depth(stringify!($dot_f32_ref), w.len())?,
+                x,
+                &mut y,
+            )
+            .map_err(|e| rename(e, stringify!($dot_f32_ref)))?;
             Ok(y[0])
         }
 
@@ -396,6 +403,13 @@ macro_rules! public_kernels {
             gemv_f32_ref(stringify!($gemv_f32_ref), w, n, k, x, y)
         }
     };
+}
+
+/// `32·blocks`, the depth of a block dot (overflow is an error, not a wrap).
+fn dot_depth(op: &'static str, blocks: usize) -> Result<usize, KernelError> {
+    blocks
+        .checked_mul(QK)
+        .ok_or(KernelError::SizeOverflow { op, operand: "w" })
 }
 
 /// Re-labels a GEMV error with the dot product's name.

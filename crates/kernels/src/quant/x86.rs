@@ -281,10 +281,12 @@ pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
 // ---------------------------------------------------------------------------
 // AVX-512 VNNI + VBMI: two blocks per 512-bit vector.
 //
-// A pair of consecutive blocks of one row is loaded with one (masked) 64-byte
-// load; `vpermb` spreads the packed bytes into 64 lanes (weights of the first
-// block, then the second, in order) and gathers the two f16 scales into a
-// `[d₀ ×8, d₁ ×8]` pattern that one `vcvtph2ps` widens. The i32 lanes 0–7 of
+// A pair of consecutive blocks of one row is loaded with two overlapping
+// in-bounds loads (no masked or page-crossing reads past the pair);
+// `vpermt2b` spreads the packed bytes into 64 lanes (weights of the first
+// block, then the second, in order) and `vpermb` gathers the two f16 scales
+// into a `[d₀ ×8, d₁ ×8]` pattern that one `vcvtph2ps` widens. (Two 32-byte
+// loads + `vinserti64x4` measured 1.5–2× slower for Q8_0 than this.) The i32 lanes 0–7 of
 // `vpdpbusd` then belong to the first block, lanes 8–15 to the second, so one
 // scale vector, one convert and one FMA serve both blocks. An odd last block
 // goes through the 256-bit code above.
@@ -306,14 +308,28 @@ struct ActPair {
 #[inline(always)]
 unsafe fn act_pair<W: QuantWeight>(x: *const W::Act) -> ActPair {
     // SAFETY: `x` points at two consecutive activation blocks (the caller's
-    // contract), 68 or 80 bytes, so the 64-byte load from their start and
-    // the two 32-byte value loads stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
+    // contract), 68 or 80 bytes, so the 64-byte loads from bytes 0 and 4
+    // (Q8_0) or 0 and 16 (Q8_1) stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
     // and F16C are the caller's contract too.
     unsafe {
-        let (x0, x1) = (&*x, &*x.add(1));
-        let values = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load_act(x0)), load_act(x1));
+        let x0 = &*x;
         let raw = _mm512_loadu_si512(x.cast());
         let stride = size_of::<W::Act>() as u8;
+        // The 64 values: Q8_0 pairs (68 bytes) hold them at bytes 2..34 and
+        // 36..68, Q8_1 pairs (80 bytes) at 8..40 and 48..80; a second load
+        // from 4 resp. 16 bytes in covers the end, `vpermt2b` picks them.
+        let values = match x0.raw_scale() {
+            RawScale::F16(_) => _mm512_permutex2var_epi8(
+                raw,
+                idx_vec(&const { pair_values(2) }),
+                _mm512_loadu_si512(x.cast::<u8>().add(4).cast()),
+            ),
+            RawScale::F32(_) => _mm512_permutex2var_epi8(
+                raw,
+                idx_vec(&const { pair_values(8) }),
+                _mm512_loadu_si512(x.cast::<u8>().add(16).cast()),
+            ),
+        };
         let dx = match x0.raw_scale() {
             RawScale::F16(_) => {
                 debug_assert_eq!(stride, 34);
@@ -348,16 +364,35 @@ unsafe fn act_pair<W: QuantWeight>(x: *const W::Act) -> ActPair {
     }
 }
 
-/// `vpermb` indices taking the 16 packed bytes of each Q4 block of a pair
-/// (block bytes start at `first` and `first + stride`) twice: lanes 0–15
-/// and 16–31 hold block 0's bytes (for its low and high nibbles), 32–63
-/// block 1's.
-const fn q4_spread(first: u8, stride: u8) -> [u8; 64] {
+/// `vpermt2b` indices spreading a Q4 pair's nibble bytes over 64 lanes:
+/// lanes 0–31 take the first block's 16 bytes twice (from byte `first` of
+/// the first table; low then high nibbles), lanes 32–63 the second block's
+/// (the second table's first 16 bytes, indices `64..`).
+const fn q4_spread(first: u8) -> [u8; 64] {
     let mut idx = [0u8; 64];
     let mut i = 0;
     while i < 64 {
-        let block = (i / 32) as u8;
-        idx[i] = first + block * stride + (i % 16) as u8;
+        let byte = (i % 16) as u8;
+        idx[i] = if i < 32 { first + byte } else { 64 + byte };
+        i += 1;
+    }
+    idx
+}
+
+/// `vpermt2b` indices taking a pair's 64 values when the first block's
+/// start at byte `first` of the first table and the second block's are the
+/// last 32 bytes of the second table (indices `64..`): Q8_0 weights and
+/// activations (`first` 2, second table from byte 4) and Q8_1 activations
+/// (`first` 8, second table from byte 16).
+const fn pair_values(first: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        idx[i] = if i < 32 {
+            i as u8 + first
+        } else {
+            64 + i as u8
+        };
         i += 1;
     }
     idx
@@ -390,20 +425,24 @@ unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
 #[inline(always)]
 unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) {
     // SAFETY: `w` points at two consecutive blocks (the caller's contract);
-    // every load below stays inside those `2·size_of::<W>()` bytes (masked
-    // for the Q4 formats); AVX-512 F/BW/VBMI and F16C are the caller's
+    // every load below stays inside those `2·size_of::<W>()` bytes (Q4: 32
+    // bytes from the start and the last 16; Q8_0: 64 bytes from 0 and 4); AVX-512 F/BW/VBMI and F16C are the caller's
     // contract too.
     unsafe {
         let p = w.cast::<u8>();
         match W::KIND {
             Kind::Q4_0 | Kind::Q4_1 => {
-                let bytes = 2 * size_of::<W>();
-                let raw = _mm512_maskz_loadu_epi8((1u64 << bytes) - 1, p.cast());
+                // Bytes 0..32 of the pair (scales, first block's nibbles)
+                // and the second block's 16 nibble bytes at its end.
+                let head = (size_of::<W>() - 16) as usize;
+                let raw = _mm512_castsi256_si512(_mm256_loadu_si256(p.cast()));
+                let tail =
+                    _mm512_castsi128_si512(_mm_loadu_si128(p.add(size_of::<W>() + head).cast()));
                 let qs_idx = match W::KIND {
-                    Kind::Q4_0 => idx_vec(&const { q4_spread(2, 18) }),
-                    _ => idx_vec(&const { q4_spread(4, 20) }),
+                    Kind::Q4_0 => idx_vec(&const { q4_spread(2) }),
+                    _ => idx_vec(&const { q4_spread(4) }),
                 };
-                let qs = _mm512_permutexvar_epi8(qs_idx, raw);
+                let qs = _mm512_permutex2var_epi8(raw, qs_idx, tail);
                 // Low nibbles in lanes 0–15 and 32–47, high in 16–31, 48–63.
                 let shifts = _mm512_set_epi64(
                     0x0004_0004_0004_0004,
@@ -430,10 +469,11 @@ unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) 
                 (u, dw, m)
             }
             Kind::Q8_0 => {
+                // Bytes 0..64 and 4..68 of the 68-byte pair; `vpermt2b`
+                // picks the 64 values (bytes 2..34 and 36..68).
                 let raw = _mm512_loadu_si512(p.cast());
-                let q0 = _mm256_loadu_si256(p.add(2).cast());
-                let q1 = _mm256_loadu_si256(p.add(36).cast());
-                let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q0), q1);
+                let rest = _mm512_loadu_si512(p.add(4).cast());
+                let q = _mm512_permutex2var_epi8(raw, idx_vec(&const { pair_values(2) }), rest);
                 let u = _mm512_xor_si512(q, _mm512_set1_epi8(bias(Kind::Q8_0)));
                 let scales =
                     _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
@@ -524,5 +564,13 @@ pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize
 pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
     // SAFETY: this function's target features are all `Vnni512` needs; the
     // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Vnni512, W, ROWS, COLS>(rect) }
+    unsafe {
+        match W::KIND {
+            // Q4_1 needs two more registers per tile row (offsets and their
+            // products); 4 × 3 tiles keep it out of spills (measured 75 vs 60
+            // GMAC/s at 128×576×1536, one thread).
+            Kind::Q4_1 => super::isa::gemm_rect::<Vnni512, W, ROWS, 3>(rect),
+            _ => super::isa::gemm_rect::<Vnni512, W, ROWS, COLS>(rect),
+        }
+    }
 }
