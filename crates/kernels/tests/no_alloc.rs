@@ -50,10 +50,17 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// Runs `f` twice (warm-up, then counted) and returns the allocations the
-/// counted run made.
+/// Warm-up runs before the counted one: a pool worker that stole no GEMM work
+/// in one run allocates its packing buffers on its first call in the next, so
+/// one warm-up is not always enough under load.
+const WARM_UPS: usize = 3;
+
+/// Runs `f` [`WARM_UPS`] times, then once counted, and returns the allocations
+/// the counted run made.
 fn allocations_of(mut f: impl FnMut()) -> usize {
-    f();
+    for _ in 0..WARM_UPS {
+        f();
+    }
     ALLOCATIONS.store(0, Ordering::SeqCst);
     COUNTING.store(true, Ordering::SeqCst);
     f();

@@ -19,12 +19,14 @@ use smallmind_ops::linear::{linear, linear_accumulate};
 use smallmind_ops::mlp::{SwiGlu, gelu_mlp, swiglu_mlp};
 use smallmind_ops::norm::norm_rows;
 use smallmind_ops::rope::RopeTable;
-use smallmind_ops::{AttentionScratch, AttentionShape, MatMut, MatRef};
+use smallmind_ops::{
+    ActivationPrecision, AttentionScratch, AttentionShape, Linear, MatMut, MatRef,
+};
 
 use crate::error::Result;
 use crate::kv_cache::KvCache;
 use crate::spans::ForwardSpans;
-use crate::weights::{Block, MlpWeights, Model, QkvWeights};
+use crate::weights::{Block, LinearWeights, MlpWeights, Model, QkvWeights};
 use crate::workspace::Workspace;
 
 /// Everything one forward pass borrows.
@@ -35,6 +37,8 @@ pub(crate) struct Pass<'a> {
     pub(crate) cache: &'a mut KvCache,
     pub(crate) ws: &'a mut Workspace,
     pub(crate) spans: &'a ForwardSpans,
+    /// How quantized layers treat their inputs.
+    pub(crate) activations: ActivationPrecision,
 }
 
 /// Which positions of the chunk get logits.
@@ -73,6 +77,7 @@ impl Pass<'_> {
         let c = self.model.config().hidden_size;
         let (q_dim, kv_dim) = (self.shape.q_dim(), self.shape.kv_dim());
         let width = q_dim + 2 * kv_dim;
+        let act = self.activations;
         let ws = &mut *self.ws;
         let spans = self.spans;
         {
@@ -88,7 +93,7 @@ impl Pass<'_> {
         let span = spans.qkv.enter();
         match &block.qkv {
             QkvWeights::Fused(w) => linear(
-                &w.view()?,
+                &view(w, act)?,
                 x,
                 MatMut::new(qkv, t, width)?,
                 &mut ws.weight_scratch,
@@ -101,7 +106,7 @@ impl Pass<'_> {
                 ];
                 for (w, start, n) in cols {
                     linear(
-                        &w.view()?,
+                        &view(w, act)?,
                         x,
                         MatMut::strided(&mut qkv[start..], t, n, width)?,
                         &mut ws.weight_scratch,
@@ -137,7 +142,7 @@ impl Pass<'_> {
         drop(span);
         let _span = spans.attention_out.enter();
         linear_accumulate(
-            &block.out_proj.view()?,
+            &view(&block.out_proj, act)?,
             MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?,
             MatMut::new(&mut ws.residual[..t * c], t, c)?,
             &mut ws.weight_scratch,
@@ -148,6 +153,7 @@ impl Pass<'_> {
     fn mlp_half(&mut self, block: &Block, t: usize) -> Result<()> {
         let c = self.model.config().hidden_size;
         let f = self.model.config().intermediate_size;
+        let act = self.activations;
         let ws = &mut *self.ws;
         {
             let _span = self.spans.mlp_norm.enter();
@@ -162,8 +168,8 @@ impl Pass<'_> {
         let _span = self.spans.mlp.enter();
         match &block.mlp {
             MlpWeights::Gelu { fc, proj, gelu } => gelu_mlp(
-                &fc.view()?,
-                &proj.view()?,
+                &view(fc, act)?,
+                &view(proj, act)?,
                 *gelu,
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
@@ -172,9 +178,9 @@ impl Pass<'_> {
             )?,
             MlpWeights::SwiGlu { gate, up, down } => swiglu_mlp(
                 &SwiGlu {
-                    gate: gate.view()?,
-                    up: up.view()?,
-                    down: down.view()?,
+                    gate: view(gate, act)?,
+                    up: view(up, act)?,
+                    down: view(down, act)?,
                 },
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
@@ -206,11 +212,16 @@ impl Pass<'_> {
         }
         let _span = self.spans.lm_head.enter();
         linear(
-            &self.model.lm_head()?,
+            &self.model.lm_head()?.with_activations(self.activations),
             MatRef::new(&ws.normed[..rows * c], rows, c)?,
             MatMut::new(out, rows, v)?,
             &mut ws.weight_scratch,
         )?;
         Ok(())
     }
+}
+
+/// The op-level view of `w` with quantized inputs treated as `activations`.
+fn view(w: &LinearWeights, activations: ActivationPrecision) -> Result<Linear<'_>> {
+    Ok(w.view()?.with_activations(activations))
 }

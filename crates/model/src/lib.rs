@@ -38,4 +38,5 @@ pub use kv_cache::KvCache;
 pub use preset::{NamedTensor, PRESET_SEED, Preset};
 pub use sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
 pub use session::{Session, SessionOptions};
+pub use smallmind_ops::ActivationPrecision;
 pub use weights::{Model, TensorMap};

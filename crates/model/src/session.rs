@@ -15,8 +15,8 @@
 use std::sync::Arc;
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use smallmind_ops::AttentionShape;
 use smallmind_ops::rope::RopeTable;
+use smallmind_ops::{ActivationPrecision, AttentionShape};
 
 use crate::config::Architecture;
 use crate::error::{ModelError, Result};
@@ -35,6 +35,9 @@ pub struct SessionOptions {
     pub capacity: Option<usize>,
     /// Tokens per prefill chunk (rows of every activation buffer).
     pub max_batch: usize,
+    /// How layers with quantized weights treat their inputs: quantized to Q8 on the fly (the
+    /// default, llama.cpp's way) or kept in f32 (exact, slower).
+    pub activations: ActivationPrecision,
 }
 
 impl Default for SessionOptions {
@@ -43,6 +46,7 @@ impl Default for SessionOptions {
             threads: None,
             capacity: None,
             max_batch: 256,
+            activations: ActivationPrecision::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ struct State {
     cache: KvCache,
     ws: Workspace,
     spans: ForwardSpans,
+    activations: ActivationPrecision,
 }
 
 impl Session {
@@ -127,6 +132,7 @@ impl Session {
             rope,
             model,
             spans: ForwardSpans::new(),
+            activations: options.activations,
         };
         Ok(Session { pool, state })
     }
@@ -259,6 +265,7 @@ impl State {
             cache: &mut self.cache,
             ws: &mut self.ws,
             spans: &self.spans,
+            activations: self.activations,
         }
     }
 

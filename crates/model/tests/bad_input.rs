@@ -167,6 +167,7 @@ fn small_session(capacity: usize) -> Session {
         threads: Some(1),
         capacity: Some(capacity),
         max_batch: 8,
+        ..SessionOptions::default()
     };
     Session::new(Arc::clone(&model), &options).unwrap()
 }

@@ -13,12 +13,19 @@ use common::{argmax, fixture_dir, rel_to_scale, session};
 use safetensors::SafeTensors;
 use smallmind_formats::gguf::{GgmlType, GgufWriter, MetadataValue};
 use smallmind_model::{Model, ModelConfig, ModelError, Session, SessionOptions, gguf, loader};
+use smallmind_ops::ActivationPrecision;
 use smallmind_tokenizer::{EncodeOptions, PreTokenizer, Tokenizer};
 
 /// Max abs logit error for the F32 file (issue 5).
 const F32_ABS_TOL: f32 = 1e-4;
 /// Max abs logit error for the F16 file, computed in f32 (issue 5).
 const F16_ABS_TOL: f32 = 1e-3;
+/// Quantized weights with f32 activations against "dequantize, then f32" (issue 5).
+const QUANT_F32_ACT_ABS_TOL: f32 = 1e-4;
+/// Quantized weights with Q8-quantized activations: each activation moves by up to `|x|/254`
+/// per element (`smallmind_kernels::quant`); this random 2-layer model amplifies that to a few
+/// tenths of a logit, as the fixture README reports for llama.cpp (up to ~0.5).
+const QUANT_Q8_ACT_ABS_TOL: f32 = 1.0;
 /// Relative-to-scale error of the real F32 GGUF vs the same weights as safetensors:
 /// only the load path differs, so the logits agree to rounding.
 const REAL_F32_REL_TOL: f32 = 1e-5;
@@ -88,9 +95,26 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// the fixture file `ty` against its expected file; returns the max abs
 /// error over both.
 fn check_fixture(ty: &str, tol: f32) -> f32 {
+    check_fixture_with(ty, tol, ActivationPrecision::F32, true)
+}
+
+/// As [`check_fixture`] with quantized layers treating their inputs as `activations`; the
+/// greedy ids are compared only when `greedy_ids` (Q8 activations legitimately change them on
+/// this chaotic model, see the fixture README).
+fn check_fixture_with(
+    ty: &str,
+    tol: f32,
+    activations: ActivationPrecision,
+    greedy_ids: bool,
+) -> f32 {
     let model = load(ty);
     let expected = Expected::read(ty);
-    let mut s = session(&model, 1);
+    let options = SessionOptions {
+        threads: Some(1),
+        activations,
+        ..SessionOptions::default()
+    };
+    let mut s = Session::new(Arc::clone(&model), &options).unwrap();
     let mut logits = Vec::new();
     s.prefill_all_logits(&expected.input_ids, &mut logits)
         .unwrap();
@@ -101,6 +125,9 @@ fn check_fixture(ty: &str, tol: f32) -> f32 {
     s.reset();
     let mut logits = s.prefill(&expected.input_ids[..8]).unwrap().to_vec();
     for (step, &want) in expected.greedy_ids.iter().enumerate() {
+        if !greedy_ids {
+            break;
+        }
         let err = max_abs_diff(&logits, &expected.greedy_logits[step * v..(step + 1) * v]);
         assert!(err <= tol, "{ty} step {step}: logits off by {err:e}");
         worst = worst.max(err);
@@ -108,7 +135,9 @@ fn check_fixture(ty: &str, tol: f32) -> f32 {
         assert_eq!(got, want, "{ty}: greedy token {step}");
         logits = s.decode(got).unwrap().to_vec();
     }
-    eprintln!("{ty}: max abs logit error {worst:.3e} (limit {tol:e})");
+    eprintln!(
+        "{ty} ({activations:?} activations): max abs logit error {worst:.3e} (limit {tol:e})"
+    );
     worst
 }
 
@@ -181,29 +210,17 @@ fn weights_are_used_in_place_except_q_and_k() {
     }
 }
 
-/// The quantized files are refused until the quantized kernels are wired,
-/// naming the first quantized tensor in file order and its type.
+/// Q8_0, Q4_0 and Q4_1 files: exact (f32 activations) within 1e-4 of "dequantize, then f32"
+/// with identical greedy ids; with Q8 activations within the documented rounding.
 #[test]
-fn quantized_files_name_the_first_quantized_tensor() {
+fn quantized_files_match_their_dequantized_reference() {
     for ty in ["Q8_0", "Q4_0", "Q4_1"] {
-        let file = gguf::open(gguf_path(ty)).unwrap();
-        let first = file
-            .tensors()
-            .iter()
-            .find(|t| t.ggml_type().is_quantized())
-            .expect("a quantized tensor");
-        let (want_name, want_type) = (first.name().to_owned(), first.ggml_type().name());
-        assert_eq!(want_type, ty);
-        match gguf::model_from_gguf(&file) {
-            Err(ModelError::UnsupportedDType { name, dtype }) => {
-                assert_eq!((name.as_str(), dtype.as_str()), (want_name.as_str(), ty));
-            }
-            other => panic!("{ty}: expected UnsupportedDType, got {other:?}"),
-        }
-        let message = gguf::load_gguf(gguf_path(ty)).unwrap_err().to_string();
-        assert!(
-            message.contains(&want_name) && message.contains(ty),
-            "{message}"
+        check_fixture_with(ty, QUANT_F32_ACT_ABS_TOL, ActivationPrecision::F32, true);
+        check_fixture_with(
+            ty,
+            QUANT_Q8_ACT_ABS_TOL,
+            ActivationPrecision::Quantized,
+            false,
         );
     }
 }

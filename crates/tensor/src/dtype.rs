@@ -3,9 +3,8 @@
 //!
 //! Every dtype is described as *blocks*: `block_size()` elements stored in
 //! `block_bytes()` bytes. The float types are blocks of one element (f32: 1
-//! element in 4 bytes). Block-quantized types, when they arrive, fit the same
-//! rule — ggml's Q8_0 is 32 elements in 34 bytes, Q4_K 256 elements in 144
-//! bytes — so every byte-size computation in the crate goes through
+//! element in 4 bytes). Block-quantized types fit the same rule — ggml's Q8_0
+//! is 32 elements in 34 bytes, Q4_1 32 in 20 — so every byte-size computation in the crate goes through
 //! [`DType::checked_byte_size`] (whole blocks, checked arithmetic) and needs no
 //! rework. Only element-wise typed access ([`Element`]) is limited to the
 //! float types.
@@ -13,6 +12,7 @@
 use crate::error::{Result, TensorError};
 use crate::shape::Shape;
 use half::{bf16, f16};
+use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, QK};
 
 /// The element type of a tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,11 +23,24 @@ pub enum DType {
     F16,
     /// bfloat16: the top 16 bits of an f32 (`half::bf16`).
     BF16,
+    /// ggml Q8_0: blocks of 32 (`smallmind_kernels::quant::BlockQ8_0`, 34 bytes).
+    Q8_0,
+    /// ggml Q4_0: blocks of 32 (`BlockQ4_0`, 18 bytes).
+    Q4_0,
+    /// ggml Q4_1: blocks of 32 (`BlockQ4_1`, 20 bytes).
+    Q4_1,
 }
 
 impl DType {
     /// Every dtype, in declaration order.
-    pub const ALL: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+    pub const ALL: [DType; 6] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+    ];
 
     /// Short lowercase name, as used in file formats: `"f32"`, `"f16"`, `"bf16"`.
     pub const fn name(self) -> &'static str {
@@ -35,6 +48,9 @@ impl DType {
             DType::F32 => "f32",
             DType::F16 => "f16",
             DType::BF16 => "bf16",
+            DType::Q8_0 => "q8_0",
+            DType::Q4_0 => "q4_0",
+            DType::Q4_1 => "q4_1",
         }
     }
 
@@ -43,6 +59,7 @@ impl DType {
     pub const fn block_size(self) -> usize {
         match self {
             DType::F32 | DType::F16 | DType::BF16 => 1,
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => QK,
         }
     }
 
@@ -51,6 +68,9 @@ impl DType {
         match self {
             DType::F32 => 4,
             DType::F16 | DType::BF16 => 2,
+            DType::Q8_0 => size_of::<BlockQ8_0>(),
+            DType::Q4_0 => size_of::<BlockQ4_0>(),
+            DType::Q4_1 => size_of::<BlockQ4_1>(),
         }
     }
 
@@ -71,6 +91,9 @@ impl DType {
             DType::F32 => align_of::<f32>(),
             DType::F16 => align_of::<f16>(),
             DType::BF16 => align_of::<bf16>(),
+            DType::Q8_0 => align_of::<BlockQ8_0>(),
+            DType::Q4_0 => align_of::<BlockQ4_0>(),
+            DType::Q4_1 => align_of::<BlockQ4_1>(),
         }
     }
 
@@ -217,7 +240,7 @@ mod tests {
         assert_eq!(DType::F32.size_in_bytes(), Some(4));
         assert_eq!(DType::F16.size_in_bytes(), Some(2));
         assert_eq!(DType::BF16.size_in_bytes(), Some(2));
-        for d in DType::ALL {
+        for d in DType::ALL.into_iter().filter(|d| !d.is_quantized()) {
             assert_eq!(d.block_size(), 1);
             assert!(!d.is_quantized());
             assert_eq!(d.to_string(), d.name());
@@ -226,6 +249,16 @@ mod tests {
         assert_eq!(<f32 as Element>::DTYPE, DType::F32);
         assert_eq!(<f16 as Element>::DTYPE, DType::F16);
         assert_eq!(<bf16 as Element>::DTYPE, DType::BF16);
+    }
+
+    #[test]
+    fn quantized_dtypes_are_ggml_blocks() {
+        for (d, bytes) in [(DType::Q8_0, 34), (DType::Q4_0, 18), (DType::Q4_1, 20)] {
+            assert!(d.is_quantized() && d.size_in_bytes().is_none());
+            assert_eq!((d.block_size(), d.block_bytes()), (32, bytes));
+            assert_eq!(d.checked_byte_size(64), Some(2 * bytes));
+            assert_eq!(d.checked_byte_size(33), None, "partial block");
+        }
     }
 
     #[test]

@@ -196,6 +196,15 @@ pub enum TensorError {
         /// The size requested, in bytes.
         bytes: usize,
     },
+
+    /// A kernel refused the data (for example quantized blocks that do not tile the bytes).
+    #[error("{op}: {source}")]
+    Kernel {
+        /// The failing operation.
+        op: &'static str,
+        /// The kernel's error.
+        source: smallmind_kernels::KernelError,
+    },
 }
 
 /// Shorthand for `Result<T, TensorError>`.

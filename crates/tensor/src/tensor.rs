@@ -348,10 +348,14 @@ impl Tensor {
         cast_bytes_mut(OP, self.storage.byte_range_mut(OP, range)?)
     }
 
-    /// The element at `index` (one entry per dimension), widened to f32.
+    /// The element at `index` (one entry per dimension), widened to f32
+    /// (block-quantized dtypes: its block is dequantized).
     pub fn get_f32(&self, index: &[usize]) -> Result<f32> {
         const OP: &str = "get_f32";
         let pos = self.layout.offset_of(index)?;
+        if self.dtype.is_quantized() {
+            return self.get_quantized(OP, pos);
+        }
         let start = self.bytes_of(OP, pos)?;
         let end = self.bytes_of(OP, pos + 1)?;
         let bytes = self.storage.byte_range(OP, start..end)?;
@@ -360,8 +364,21 @@ impl Tensor {
             DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, bytes)?, &mut value),
             DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, bytes)?, &mut value),
             DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, bytes)?, &mut value),
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => unreachable!("handled above"),
         }
         Ok(value[0])
+    }
+
+    /// Element `pos` (in storage order) of a block-quantized tensor.
+    fn get_quantized(&self, op: &'static str, pos: usize) -> Result<f32> {
+        let block = self.dtype.block_size();
+        let start = self.bytes_of(op, pos - pos % block)?;
+        let bytes = self
+            .storage
+            .byte_range(op, start..start + self.dtype.block_bytes())?;
+        let mut values = vec![0.0; block];
+        dequantize_bytes(op, self.dtype, bytes, &mut values)?;
+        Ok(values[pos % block])
     }
 
     /// Writes every element, in row-major order, widened to f32, into `out`,
@@ -369,10 +386,21 @@ impl Tensor {
     /// (contiguous tensors are converted in one pass).
     pub fn copy_to_f32(&self, out: &mut [f32]) -> Result<()> {
         const OP: &str = "copy_to_f32";
+        if self.dtype.is_quantized() {
+            if out.len() != self.numel() {
+                return Err(TensorError::LengthMismatch {
+                    op: OP,
+                    expected: self.numel(),
+                    actual: out.len(),
+                });
+            }
+            return dequantize_bytes(OP, self.dtype, self.as_bytes()?, out);
+        }
         match self.dtype {
             DType::F32 => self.gather::<f32, f32>(OP, out, f32::widen_into, f32::to_f32),
             DType::F16 => self.gather::<f16, f32>(OP, out, f16::widen_into, f16::to_f32),
             DType::BF16 => self.gather::<bf16, f32>(OP, out, bf16::widen_into, bf16::to_f32),
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => unreachable!("handled above"),
         }
     }
 
@@ -395,6 +423,8 @@ impl Tensor {
             DType::F32 => self.gather_same::<f32>(OP, &mut out),
             DType::F16 => self.gather_same::<f16>(OP, &mut out),
             DType::BF16 => self.gather_same::<bf16>(OP, &mut out),
+            // Block-quantized views are whole rows of blocks: always contiguous.
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => Err(self.layout.not_contiguous(OP)),
         }?;
         Ok(out)
     }
@@ -484,6 +514,27 @@ impl std::fmt::Debug for Tensor {
             .field("storage", &self.storage.kind())
             .finish()
     }
+}
+
+/// Dequantizes whole blocks of `dtype` from `bytes` into `out` (`out.len()` values).
+fn dequantize_bytes(op: &'static str, dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    use smallmind_kernels::quant::{
+        blocks_from_bytes, dequantize_q4_0, dequantize_q4_1, dequantize_q8_0,
+    };
+    let kernel = |source| TensorError::Kernel { op, source };
+    match dtype {
+        DType::Q8_0 => dequantize_q8_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_0 => dequantize_q4_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_1 => dequantize_q4_1(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::F32 | DType::F16 | DType::BF16 => {
+            return Err(TensorError::DTypeMismatch {
+                op,
+                expected: DType::Q8_0,
+                actual: dtype,
+            });
+        }
+    }
+    .map_err(kernel)
 }
 
 #[cfg(test)]

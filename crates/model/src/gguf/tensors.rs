@@ -66,6 +66,9 @@ fn dtype_of(ty: GgmlType) -> Option<DType> {
         GgmlType::F32 => Some(DType::F32),
         GgmlType::F16 => Some(DType::F16),
         GgmlType::BF16 => Some(DType::BF16),
+        GgmlType::Q8_0 => Some(DType::Q8_0),
+        GgmlType::Q4_0 => Some(DType::Q4_0),
+        GgmlType::Q4_1 => Some(DType::Q4_1),
         _ => None,
     }
 }
