@@ -19,6 +19,7 @@ mod generate;
 mod inspect;
 mod model_spec;
 mod profile;
+mod quantize;
 mod tokenize;
 
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Print the token ids of a text as a JSON array.
     Tokenize(tokenize::TokenizeArgs),
+    /// Rewrite a GGUF file with its 2-D weights in Q8_0, Q4_0 or Q4_1.
+    Quantize(quantize::QuantizeArgs),
     /// Run a benchmark scenario with telemetry: speed, memory and the hot-path table.
     Profile(profile::ProfileArgs),
     /// Prompt-processing and generation throughput as a llama-bench table.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::chat(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Tokenize(args) => tokenize::tokenize(args),
+        Command::Quantize(args) => quantize::quantize(args),
         Command::Profile(args) => profile::profile(args),
         Command::Bench(args) => bench::bench(args),
     };
