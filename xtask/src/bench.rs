@@ -114,8 +114,15 @@ fn run_all(root: &Path, filter: Option<&str>) -> Result<(), String> {
     if Baseline::load(&root.join(BASELINE_PATH))?.is_none() {
         println!("no baseline at {BASELINE_PATH} yet: run `cargo xtask bench --save-baseline`.");
     }
-    let (comparison, _) = measure_and_compare(root, filter)?;
-    comparison.print_warnings();
+    let measured = measure(root, filter)?;
+    if measured.counts.is_empty() {
+        println!(
+            "\nno instruction-count bench matches the filter `{}`.",
+            filter.unwrap_or("")
+        );
+        return Ok(());
+    }
+    compare_and_print(root, &measured, filter)?.print_warnings();
     Ok(())
 }
 
@@ -168,17 +175,33 @@ fn save_baseline(root: &Path, filter: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the instruction-count benches and prints their table against the baseline; returns
-/// the comparison and the measured counts (as a baseline of this run).
+/// Runs the instruction-count benches (at least one must match `filter`) and prints their
+/// table against the baseline; returns the comparison and the measured counts.
 fn measure_and_compare(
     root: &Path,
     filter: Option<&str>,
 ) -> Result<(Comparison, Baseline), String> {
     let measured = measure(root, filter)?;
-    let baseline = Baseline::load(&root.join(BASELINE_PATH))?;
-    let comparison = Comparison::new(baseline.as_ref(), &measured, filter.is_some());
-    comparison.print();
+    if measured.counts.is_empty() {
+        let filter = filter.unwrap_or_default();
+        return Err(format!(
+            "no instruction-count bench matches the filter `{filter}`"
+        ));
+    }
+    let comparison = compare_and_print(root, &measured, filter)?;
     Ok((comparison, measured))
+}
+
+/// Compares `measured` with the committed baseline and prints the table.
+fn compare_and_print(
+    root: &Path,
+    measured: &Baseline,
+    filter: Option<&str>,
+) -> Result<Comparison, String> {
+    let baseline = Baseline::load(&root.join(BASELINE_PATH))?;
+    let comparison = Comparison::new(baseline.as_ref(), measured, filter.is_some());
+    comparison.print();
+    Ok(comparison)
 }
 
 /// Runs the instruction-count benches matching `filter`.
