@@ -11,10 +11,12 @@ use super::REGRESSION_THRESHOLD_PCT;
 use super::baseline::Baseline;
 
 /// What to do about a regression, printed after the offenders.
-pub(crate) const REGRESSION_ADVICE: &str = "\nFind what costs the instructions with \
-     `callgrind_annotate target/gungraun/smallmind-benches/<bench>/.../callgrind.*.out`, \
-     then fix it. If the increase is intended (new kernel, algorithm change, toolchain bump), \
-     re-save with `cargo xtask bench --save-baseline` and give the reason in the commit message.";
+pub(crate) const REGRESSION_ADVICE: &str = "\nFind what costs the instructions: \
+     `callgrind_annotate target/gungraun/smallmind-benches/FILE/GROUP/FUNCTION.ID/callgrind.*.out` \
+     (one file per thread) lists them per function and source line; run it before and after \
+     the change. Then fix it. If the increase is intended (new kernel, algorithm change, \
+     toolchain bump), re-save with `cargo xtask bench --save-baseline` and give the reason in \
+     the commit message.";
 
 /// How one bench compares with the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
