@@ -61,8 +61,11 @@ pub(crate) const REGRESSION_THRESHOLD_PCT: f64 = 2.0;
 /// The committed baseline, relative to the workspace root.
 pub(crate) const BASELINE_PATH: &str = "benches/baseline/icount.json";
 
-/// The package holding every bench.
-const BENCH_PACKAGE: &str = "smallmind-benches";
+/// How cargo selects the bench targets: by name across the whole workspace (they all live in
+/// `smallmind-benches`). Not `-p smallmind-benches`: features are then resolved for that
+/// package alone, which builds a second copy of several dependencies and, above all, a
+/// different binary than the one `cargo bench --workspace` (CI's build step) makes.
+pub(crate) const BENCH_SELECTION: &str = "--workspace";
 
 /// Criterion wall-clock bench targets.
 const CRITERION_BENCHES: [&str; 2] = ["kernels", "model"];
@@ -220,10 +223,10 @@ fn measure(root: &Path, filter: Option<&str>) -> Result<Baseline, String> {
     })
 }
 
-/// `cargo bench -p smallmind-benches --bench <bench> [-- <filter>]`, output to the terminal.
+/// `cargo bench --workspace --bench <bench> [-- <filter>]`, output to the terminal.
 fn run_criterion(root: &Path, bench: &str, filter: Option<&str>) -> Result<(), String> {
     let mut command = cargo(root);
-    command.args(["bench", "-p", BENCH_PACKAGE, "--bench", bench]);
+    command.args(["bench", BENCH_SELECTION, "--bench", bench]);
     if let Some(filter) = filter {
         command.args(["--", filter]);
     }

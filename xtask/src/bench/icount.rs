@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use super::{BENCH_PACKAGE, ICOUNT_BENCHES, cargo};
+use super::{BENCH_SELECTION, ICOUNT_BENCHES, cargo};
 
 /// Versions of the external tools the counts depend on.
 pub(crate) struct Tools {
@@ -71,7 +71,7 @@ fn locked_gungraun_version(root: &Path) -> Result<String, String> {
 /// the filter matches none).
 pub(crate) fn run(root: &Path, filter: Option<&str>) -> Result<BTreeMap<String, u64>, String> {
     let mut command = cargo(root);
-    command.args(["bench", "-p", BENCH_PACKAGE]);
+    command.args(["bench", BENCH_SELECTION]);
     for bench in ICOUNT_BENCHES {
         command.args(["--bench", bench]);
     }
