@@ -4,16 +4,17 @@
 //!
 //! Unlike wall-clock time these counts are deterministic, so a change of even 1% is a real
 //! change in the code that runs. Valgrind cannot execute AVX-512, so every bench forces the
-//! AVX2+FMA path (`SimdPath::V3`, also set through `SMALLMIND_SIMD`). They run with
-//! `RAYON_NUM_THREADS=1`, so every kernel stays on the measured (main) thread: callgrind
-//! would not count work done on other threads.
+//! AVX2+FMA path (`SimdPath::V3`, also set through `SMALLMIND_SIMD`; see
+//! `smallmind_benches::icount`). They run with `RAYON_NUM_THREADS=1`, so every kernel stays
+//! on the measured (main) thread: callgrind would not count work done on other threads.
 //!
 //! Inputs are built, and each kernel is called once to warm up (path detection, per-thread
 //! packing buffers), in the `setup` function, outside the counted region.
 //!
 //! Needs the runner of exactly the library's version:
 //! `cargo install gungraun-runner --version 0.20.0 --locked`, then
-//! `cargo bench -p smallmind-benches --bench kernels_icount`.
+//! `cargo bench -p smallmind-benches --bench kernels_icount`, or `cargo xtask bench --check`
+//! to compare the counts with the committed baseline (`benches/baseline/icount.json`).
 
 // `#[library_benchmark]` wraps each function in a generated module that cannot carry docs.
 #![allow(missing_docs)]
@@ -21,31 +22,12 @@
 use std::hint::black_box;
 
 use gungraun::prelude::*;
+use smallmind_benches::icount::{PATH_ENV, assert_serial, on_path};
 use smallmind_benches::uniform_vec;
 use smallmind_kernels::activation::gelu_tanh;
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::norm::layer_norm_rows;
 use smallmind_kernels::softmax::softmax_row_inplace;
-use smallmind_kernels::{SimdPath, with_path};
-
-/// The path every bench runs: the best one valgrind can execute.
-const PATH: SimdPath = SimdPath::V3;
-
-/// Runs `f` on [`PATH`].
-fn on_path<R>(f: impl FnOnce() -> R) -> R {
-    with_path(PATH, f).expect("valgrind exposes AVX2+FMA (SimdPath::V3)")
-}
-
-/// Checks, in every setup, that the kernels will stay on the calling thread: they split work
-/// across rayon only when `rayon::current_num_threads() > 1`, and `main!` below sets
-/// `RAYON_NUM_THREADS=1`. Work moved to a pool thread would silently vanish from the counts.
-fn assert_serial() {
-    assert_eq!(
-        rayon::current_num_threads(),
-        1,
-        "icount benches must run single-threaded"
-    );
-}
 
 /// Inputs and output of one `C = A·op(B)`.
 struct GemmCase {
@@ -165,7 +147,7 @@ library_benchmark_group!(
 
 main!(
     config = LibraryBenchmarkConfig::default()
-        .env("SMALLMIND_SIMD", "v3")
+        .env("SMALLMIND_SIMD", PATH_ENV)
         .env("RAYON_NUM_THREADS", "1"),
     library_benchmark_groups = kernels_v3
 );

@@ -9,7 +9,9 @@
 //!   ([`time_in_pool`]), so "1 thread" and "2 threads" mean what they say for every
 //!   implementation that uses the current rayon pool;
 //! - the physical anchors elementwise and memory-bound kernels are compared with: a plain
-//!   read ([`read_sum`]) and a plain copy ([`copy_anchor`]) of the same bytes.
+//!   read ([`read_sum`]) and a plain copy ([`copy_anchor`]) of the same bytes;
+//! - the conventions of the instruction-count benches ([`icount`]): the SIMD path they
+//!   force and the checks that keep their counts meaningful.
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -150,6 +152,59 @@ pub fn copy_anchor(src: &[f32], dst: &mut [f32]) {
         .zip(src.par_chunks(part))
         .for_each(|(d, s)| d.copy_from_slice(s));
     black_box(dst);
+}
+
+/// Conventions shared by the gungraun instruction-count benches (`benches/*_icount.rs`).
+///
+/// Valgrind cannot execute AVX-512, so every count is taken on the AVX2+FMA path
+/// ([`icount::PATH`], also set process-wide through `SMALLMIND_SIMD=v3` in each bench's
+/// `main!` config). Callgrind only counts the threads the benchmark toggles on, so the
+/// kernel and op benches run with `RAYON_NUM_THREADS=1` and check it ([`icount::assert_serial`]).
+pub mod icount {
+    use smallmind_kernels::{SimdPath, active_path, with_path};
+
+    /// The path every instruction-count bench runs: the best one valgrind can execute.
+    pub const PATH: SimdPath = SimdPath::V3;
+
+    /// The value of `SMALLMIND_SIMD` the benches set, naming [`PATH`].
+    pub const PATH_ENV: &str = "v3";
+
+    /// Runs `f` with [`PATH`] forced on the calling thread.
+    ///
+    /// # Panics
+    /// If the machine (or valgrind's virtual CPU) lacks AVX2+FMA.
+    pub fn on_path<R>(f: impl FnOnce() -> R) -> R {
+        with_path(PATH, f).expect("valgrind exposes AVX2+FMA (SimdPath::V3)")
+    }
+
+    /// Checks that the process-wide default path is [`PATH`], i.e. that `SMALLMIND_SIMD`
+    /// reached the benchmark process: code on threads other than the caller's (a session's
+    /// pool) does not see a [`with_path`] override.
+    ///
+    /// # Panics
+    /// If another path is active.
+    pub fn assert_default_path() {
+        assert_eq!(
+            active_path(),
+            PATH,
+            "icount benches need SMALLMIND_SIMD={PATH_ENV} in their environment"
+        );
+    }
+
+    /// Checks that kernels and ops will stay on the calling thread: they split work across
+    /// rayon only when `rayon::current_num_threads() > 1`, and the benches set
+    /// `RAYON_NUM_THREADS=1`. Work moved to a pool thread would silently vanish from the
+    /// counts.
+    ///
+    /// # Panics
+    /// If the current rayon pool has more than one thread.
+    pub fn assert_serial() {
+        assert_eq!(
+            rayon::current_num_threads(),
+            1,
+            "icount benches must run single-threaded (RAYON_NUM_THREADS=1)"
+        );
+    }
 }
 
 #[cfg(test)]

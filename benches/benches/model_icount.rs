@@ -1,0 +1,93 @@
+//! Instruction counts (valgrind/callgrind through gungraun) of decoding one token on the
+//! seeded presets M-small and M-medium (WORKLOADS.md): the whole forward pass of one
+//! position — embeddings, every block (norms, QKV, attention over the cache, output
+//! projection, MLP) and the LM head — as `Session::decode` runs it.
+//!
+//! Setup (not counted) builds `Preset::*.model(PRESET_SEED)`, a [`Session`] with one worker
+//! thread, prefills a fixed prompt, then decodes one token and truncates it away again as a
+//! warm-up. So the counted decode always sees the same KV length:
+//! - `m_small`: 32 cached positions (context 64);
+//! - `m_medium`: 64 cached positions (context 128).
+//!
+//! **Which thread is counted.** A session runs its work inside its own rayon pool, on a worker
+//! thread, and callgrind's default entry point (`--toggle-collect` on the bench function)
+//! only counts the thread that enters it. So the bench enters the pool itself
+//! ([`Session::install`]) and calls [`counted_decode`] there; the callgrind entry point is
+//! that function (`EntryPoint::Custom`, a glob on its demangled name), and toggling is per
+//! thread, so exactly the worker's decode is counted. The main thread, blocked in `install`
+//! meanwhile, and rayon's wake-up and idle loops are not, so the count is deterministic.
+//!
+//! The kernels run the AVX2+FMA path (`SMALLMIND_SIMD=v3`, valgrind has no AVX-512), which the
+//! worker inherits from the environment.
+
+// `#[library_benchmark]` wraps each function in a generated module that cannot carry docs.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use gungraun::prelude::*;
+use gungraun::{Callgrind, EntryPoint};
+use smallmind_benches::icount::{PATH_ENV, assert_default_path};
+use smallmind_model::preset::{PRESET_SEED, Preset};
+use smallmind_model::{Session, SessionOptions};
+
+/// A session holding `prompt` cached positions and the token to decode next.
+struct DecodeCase {
+    session: Session,
+    token: u32,
+}
+
+/// Deterministic token ids inside a vocabulary of `vocab`.
+fn tokens(vocab: usize, n: usize) -> Vec<u32> {
+    (0..n as u64)
+        .map(|i| ((i * 2_654_435_761 + 7) % vocab as u64) as u32)
+        .collect()
+}
+
+/// `preset` with its benchmark weights, one worker thread, `prompt` positions prefilled and
+/// one decode done and undone (warm-up).
+fn decode_case(preset: Preset, prompt: usize) -> DecodeCase {
+    assert_default_path();
+    let model = Arc::new(preset.model(PRESET_SEED).expect("preset model"));
+    let vocab = model.config().vocab_size;
+    let options = SessionOptions {
+        threads: Some(1),
+        ..SessionOptions::default()
+    };
+    let mut session = Session::new(model, &options).expect("session");
+    let mut ids = tokens(vocab, prompt + 1);
+    let token = ids.pop().expect("one token past the prompt");
+    session.prefill(&ids).expect("prefill");
+    session.decode(token).expect("warm-up decode");
+    session.truncate(prompt).expect("truncate");
+    DecodeCase { session, token }
+}
+
+/// The counted region: one decode, run on the session's worker thread.
+#[inline(never)]
+fn counted_decode(session: &mut Session, token: u32) {
+    black_box(session.decode(black_box(token)).expect("decode"));
+}
+
+// One decode step; only `counted_decode` (on the pool's worker) is counted.
+#[library_benchmark]
+#[bench::m_small(args = (Preset::Small, 32), setup = decode_case)]
+#[bench::m_medium(args = (Preset::Medium, 64), setup = decode_case)]
+fn decode_one_token(mut case: DecodeCase) -> DecodeCase {
+    let token = case.token;
+    case.session.install(|s| counted_decode(s, token));
+    case
+}
+
+library_benchmark_group!(name = model_v3, benchmarks = [decode_one_token]);
+
+main!(
+    config = LibraryBenchmarkConfig::default()
+        .env("SMALLMIND_SIMD", PATH_ENV)
+        .tool(
+            Callgrind::default()
+                .entry_point(EntryPoint::Custom("*model_icount::counted_decode*".into()))
+        ),
+    library_benchmark_groups = model_v3
+);
