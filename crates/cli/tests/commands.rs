@@ -172,3 +172,53 @@ fn smollm2_answers_in_a_two_turn_chat() {
     assert!(replies[0].contains("Paris"), "{out}");
     assert!(replies[1].contains("Berlin"), "{out}");
 }
+
+#[test]
+fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
+    use smallmind_formats::gguf::GgufFile;
+    let source = fixture("tiny-llama-F32.gguf");
+    for ty in ["Q8_0", "Q4_0", "Q4_1"] {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let lower = ty.to_lowercase();
+        let args = [
+            "quantize",
+            source.to_str().unwrap(),
+            out.path().to_str().unwrap(),
+            "--type",
+            &lower,
+        ];
+        ok(smallmind(&args, ""));
+        let (ours, theirs) = (
+            GgufFile::open(out.path()).unwrap(),
+            GgufFile::open(fixture(&format!("tiny-llama-{ty}.gguf"))).unwrap(),
+        );
+        assert_eq!(ours.tensors().len(), theirs.tensors().len());
+        for want in theirs.tensors() {
+            let got = ours.tensor(want.name()).unwrap();
+            assert_eq!(got.ggml_type(), want.ggml_type(), "{ty} {}", want.name());
+            assert_eq!(
+                ours.tensor_data(got).unwrap(),
+                theirs.tensor_data(want).unwrap(),
+                "{ty} {}",
+                want.name()
+            );
+        }
+        assert_eq!(
+            ours.metadata().get_u32("general.file_type").unwrap(),
+            theirs.metadata().get_u32("general.file_type").unwrap()
+        );
+    }
+    fails_with(
+        smallmind(
+            &[
+                "quantize",
+                fixture("tiny-llama-Q8_0.gguf").to_str().unwrap(),
+                "/tmp/x.gguf",
+                "--type",
+                "q4_0",
+            ],
+            "",
+        ),
+        "cannot requantize",
+    );
+}
