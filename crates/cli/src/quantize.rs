@@ -122,7 +122,7 @@ fn convert(
         return Ok((info.ggml_type(), data.to_vec()));
     }
     let values = to_f32(info, data)?;
-    if info.dims()[0] as usize % QK != 0 {
+    if !(info.dims()[0] as usize).is_multiple_of(QK) {
         let halves: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
         return Ok((GgmlType::F16, bytemuck::cast_slice(&halves).to_vec()));
     }
