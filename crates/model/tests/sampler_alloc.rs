@@ -7,20 +7,26 @@
 //! temperature, top-k, top-p without top-k (the chunked partial sort), min-p,
 //! the repetition penalty and `+inf` logits.
 //!
-//! This file holds a single `#[test]` so no other test allocates concurrently.
+//! Sampling runs on the calling thread, so only that thread's allocations are
+//! counted (`smallmind_telemetry`'s per-thread counters): whatever the test
+//! harness's other threads allocate meanwhile cannot make the test flaky.
 
-mod alloc_counter;
-
-use alloc_counter::counted;
 use smallmind_model::sampler::{Sampler, SamplerConfig};
+use smallmind_telemetry::alloc::{AllocCounts, CountingAllocator};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
 
 const VOCAB: usize = 49_152;
 
-/// Runs `f` twice (warm-up, then counted) and returns the counted run's
-/// allocations and bytes.
-fn allocations_of(mut f: impl FnMut()) -> (usize, usize) {
+/// Runs `f` twice (warm-up, then counted) and returns the allocations and
+/// bytes the counted run made on this thread.
+fn allocations_of(mut f: impl FnMut()) -> (u64, u64) {
     f();
-    counted(f).1
+    let before = AllocCounts::this_thread();
+    f();
+    let made = AllocCounts::this_thread().since(before);
+    (made.count, made.bytes)
 }
 
 /// Deterministic logits in `[-6, 6)` (a 64-bit LCG's top bits).
@@ -84,6 +90,8 @@ fn configs() -> Vec<(&'static str, SamplerConfig)> {
 
 #[test]
 fn sampling_allocates_nothing() {
+    let probe = allocations_of(|| drop(std::hint::black_box(vec![0u8; 64])));
+    assert_eq!(probe, (1, 64), "the counter must see a known allocation");
     let plain = logits(1);
     let mut with_inf = logits(2);
     with_inf[100] = f32::INFINITY;
