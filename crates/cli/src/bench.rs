@@ -59,7 +59,7 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
     if args.repetitions == 0 {
         return Err("--repetitions must be at least 1".into());
     }
-    let (_, model) = crate::model_spec::load_model(&args.model)?;
+    let (name, model) = crate::model_spec::load_model(&args.model)?;
     let model = Arc::new(model);
     let threads = args
         .threads
@@ -73,7 +73,7 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
         };
         let mut session = Session::new(Arc::clone(&model), &options)?;
         for row in run_tests(&mut session, args)? {
-            print_row(&args.model, &model, &row);
+            print_row(&name, &model, &row);
         }
     }
     Ok(())
