@@ -9,8 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{argmax, fixture_dir, rel_to_scale, session};
-use safetensors::SafeTensors;
+use common::{Expected, argmax, fixture_dir, rel_to_scale, session};
 use smallmind_formats::gguf::{GgmlType, GgufWriter, MetadataValue};
 use smallmind_model::{Model, ModelConfig, ModelError, Session, SessionOptions, gguf, loader};
 use smallmind_ops::ActivationPrecision;
@@ -45,45 +44,8 @@ fn load(ty: &str) -> Arc<Model> {
 }
 
 /// `expected-<TYPE>.safetensors`.
-struct Expected {
-    /// `(24,)` prompt.
-    input_ids: Vec<u32>,
-    /// `(24, V)` logits of a plain forward.
-    logits: Vec<f32>,
-    /// `(32,)` greedy continuation of `input_ids[..8]`.
-    greedy_ids: Vec<u32>,
-    /// `(32, V)` the logits each greedy token was picked from.
-    greedy_logits: Vec<f32>,
-}
-
-impl Expected {
-    fn read(ty: &str) -> Expected {
-        let bytes = std::fs::read(fixture_file(&format!("expected-{ty}.safetensors")))
-            .expect("expected file");
-        let st = SafeTensors::deserialize(&bytes).expect("valid safetensors");
-        let ids = |n: &str| -> Vec<u32> {
-            st.tensor(n)
-                .expect(n)
-                .data()
-                .chunks_exact(8)
-                .map(|b| u32::try_from(i64::from_le_bytes(b.try_into().unwrap())).unwrap())
-                .collect()
-        };
-        let f32s = |n: &str| -> Vec<f32> {
-            st.tensor(n)
-                .expect(n)
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect()
-        };
-        Expected {
-            input_ids: ids("input_ids"),
-            logits: f32s("logits"),
-            greedy_ids: ids("greedy_ids"),
-            greedy_logits: f32s("greedy_logits"),
-        }
-    }
+fn expected(ty: &str) -> Expected {
+    Expected::read_file(&fixture_file(&format!("expected-{ty}.safetensors")))
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -108,7 +70,7 @@ fn check_fixture_with(
     greedy_ids: bool,
 ) -> f32 {
     let model = load(ty);
-    let expected = Expected::read(ty);
+    let expected = expected(ty);
     let options = SessionOptions {
         threads: Some(1),
         activations,
@@ -310,7 +272,7 @@ fn a_rebuilt_file_still_loads() {
     // The editing helper itself is faithful (and in-memory bytes work).
     let file = rebuilt(|_, _| {});
     let model = Arc::new(gguf::model_from_gguf(&file).unwrap());
-    let expected = Expected::read("F32");
+    let expected = expected("F32");
     let mut logits = Vec::new();
     session(&model, 1)
         .prefill_all_logits(&expected.input_ids, &mut logits)
@@ -500,7 +462,7 @@ fn an_untied_file_uses_its_output_weight() {
     });
     let model = Arc::new(gguf::model_from_gguf(&file).unwrap());
     assert!(!model.config().tie_word_embeddings);
-    let expected = Expected::read("F32");
+    let expected = expected("F32");
     let got = session(&model, 1)
         .prefill(&expected.input_ids[..8])
         .unwrap()
@@ -571,7 +533,7 @@ fn bf16_rounded(tensors: &mut [RawTensor], ty: GgmlType) {
 fn bf16_weights_equal_their_values_in_f32() {
     let bf16 = rebuilt(|_, tensors| bf16_rounded(tensors, GgmlType::BF16));
     let f32 = rebuilt(|_, tensors| bf16_rounded(tensors, GgmlType::F32));
-    let prompt = Expected::read("F32").input_ids;
+    let prompt = expected("F32").input_ids;
     let logits = |file: &gguf::SharedGguf| {
         let model = Arc::new(gguf::model_from_gguf(file).unwrap());
         let mut out = Vec::new();
@@ -593,7 +555,7 @@ fn bf16_weights_equal_their_values_in_f32() {
 /// 4-byte aligned: such tensors are copied, not refused.
 #[test]
 fn unaligned_tensor_data_is_copied() {
-    let expected = Expected::read("F32");
+    let expected = expected("F32");
     let mut tried_misaligned = false;
     for pad in 0..4 {
         let file = rebuilt(|md, _| {

@@ -2,6 +2,10 @@
 //! accumulate) and attention (MHA, GQA, MQA; prefill across several query
 //! tiles, continuation after a cached prefix, decode), on every SIMD path.
 
+mod common;
+
+use common::values;
+
 use proptest::prelude::*;
 use smallmind_kernels::{available_paths, with_path};
 use smallmind_ops::attention::{attention, attention_ref, write_kv};
@@ -15,18 +19,6 @@ use smallmind_ops::{
 const LINEAR_TOL: f32 = 2e-5;
 /// Attention vs its f64 twin, absolute (outputs are convex mixes of values in [-1, 1]).
 const ATTENTION_TOL: f32 = 2e-5;
-
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
-}
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))

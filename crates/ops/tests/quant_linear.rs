@@ -3,6 +3,10 @@
 //! documented rounding of Q8 activations on the quantized path. One and several rows, strided
 //! output, accumulation and bias, on every SIMD path; and quantized embedding rows.
 
+mod common;
+
+use common::values;
+
 use smallmind_kernels::quant::{
     BlockQ4_0, BlockQ4_1, BlockQ8_0, dequantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q8_0,
 };
@@ -16,18 +20,6 @@ const F32_PATH_TOL: f32 = 1e-5;
 /// Q8-activation path: each activation moves by at most `amax/254` (+ scale rounding), so an
 /// output moves by at most `Σ_j |w_j|·amax/254`; this factor covers the f16 scale rounding.
 const Q8_ACT_SLACK: f32 = 1.05;
-
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// One quantized weight in every format, `(n, k)`.
 struct Weights {

@@ -42,9 +42,14 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// `expected.safetensors` of the fixture folder `name`.
     pub fn read(name: &str) -> Expected {
-        let bytes =
-            std::fs::read(fixture_dir(name).join("expected.safetensors")).expect("expected");
+        Expected::read_file(&fixture_dir(name).join("expected.safetensors"))
+    }
+
+    /// An expected-outputs file at `path` (same tensors).
+    pub fn read_file(path: &std::path::Path) -> Expected {
+        let bytes = std::fs::read(path).expect("expected");
         let st = SafeTensors::deserialize(&bytes).expect("valid safetensors");
         let ids = |n: &str| -> Vec<u32> {
             let t = st.tensor(n).expect(n);
