@@ -61,6 +61,24 @@ pub(super) fn validate_gemv(
     Ok(nb)
 }
 
+/// Validates a GEMV (see [`validate_gemv`]) and settles the empty cases: no rows, or `k = 0`
+/// (every output is 0). `true` when the kernel has work left.
+fn has_work(
+    op: &'static str,
+    w_len: usize,
+    n: usize,
+    k: usize,
+    x_len: usize,
+    x_per_block: usize,
+    y: &mut [f32],
+) -> Result<bool, KernelError> {
+    validate_gemv(op, w_len, n, k, x_len, x_per_block, y.len())?;
+    if k == 0 {
+        y.fill(0.0);
+    }
+    Ok(n > 0 && k > 0)
+}
+
 /// Threads and task rows for `n` rows of `row_bytes` each; `None` for serial.
 fn split(n: usize, row_bytes: usize) -> Option<usize> {
     let threads = rayon::current_num_threads();
@@ -106,15 +124,9 @@ fn gemv_quant<W: QuantWeight>(
     x: &[W::Act],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate_gemv(op, w.len(), n, k, x.len(), 1, y.len())?;
-    if n == 0 {
-        return Ok(());
+    if has_work(op, w.len(), n, k, x.len(), 1, y)? {
+        crate::dispatch::dispatch(GemvOp { w, x, y });
     }
-    if k == 0 {
-        y.fill(0.0);
-        return Ok(());
-    }
-    crate::dispatch::dispatch(GemvOp { w, x, y });
     Ok(())
 }
 
@@ -247,15 +259,9 @@ fn gemv_f32<W: QuantWeight>(
     x: &[f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate_gemv(op, w.len(), n, k, x.len(), QK, y.len())?;
-    if n == 0 {
-        return Ok(());
+    if has_work(op, w.len(), n, k, x.len(), QK, y)? {
+        crate::dispatch::dispatch(GemvF32Op { w, x, y });
     }
-    if k == 0 {
-        y.fill(0.0);
-        return Ok(());
-    }
-    crate::dispatch::dispatch(GemvF32Op { w, x, y });
     Ok(())
 }
 
