@@ -1,0 +1,31 @@
+//! The one error type of the train crate.
+
+/// Everything that can go wrong while setting up or running training.
+///
+/// Each variant names the offending setting, tensor, file or shape, so the
+/// message alone says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The model config cannot be trained here (not GPT-2, bad sizes...).
+    #[error("cannot train this config: {0}")]
+    UnsupportedConfig(String),
+    /// A buffer or batch does not have the length its shape implies.
+    #[error("{what}: expected {expected} values, got {actual}")]
+    ShapeMismatch {
+        /// The buffer or tensor.
+        what: String,
+        /// The length the shape implies.
+        expected: usize,
+        /// The length found.
+        actual: usize,
+    },
+    /// A model-crate operation failed (config parsing, loading).
+    #[error(transparent)]
+    Model(#[from] smallmind_model::ModelError),
+    /// A kernel rejected its arguments.
+    #[error(transparent)]
+    Kernel(#[from] smallmind_kernels::KernelError),
+}
+
+/// The train crate's result type.
+pub type Result<T> = std::result::Result<T, TrainError>;

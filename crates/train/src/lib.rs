@@ -1,0 +1,18 @@
+//! # smallmind-train — training GPT-2 family models
+//!
+//! Sits on `smallmind-model` (configs, presets, checkpoints it can load) and
+//! `smallmind-ops`/`smallmind-kernels` (the forward layers and the GEMMs the
+//! backward passes reuse). The layout follows llm.c's `train_gpt2.c`: every
+//! parameter lives in one flat `f32` buffer, described by a [`ParamLayout`]
+//! in Hugging Face `GPT2LMHeadModel` names and `[in, out]` Conv1D layout, so
+//! gradients, AdamW moments and checkpoints are all "one flat buffer plus the
+//! same layout".
+//!
+//! - [`params`] — [`ParamLayout`]: names, shapes and offsets of the parameters;
+//! - [`error`] — [`TrainError`].
+
+pub mod error;
+pub mod params;
+
+pub use error::{Result, TrainError};
+pub use params::{ParamEntry, ParamLayout};
