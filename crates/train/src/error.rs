@@ -19,12 +19,19 @@ pub enum TrainError {
         /// The length found.
         actual: usize,
     },
-    /// A model-crate operation failed (config parsing, loading).
+    /// A model-crate operation failed (config parsing, loading); boxed, as
+    /// `ModelError` is large.
     #[error(transparent)]
-    Model(#[from] smallmind_model::ModelError),
+    Model(Box<smallmind_model::ModelError>),
     /// A kernel rejected its arguments.
     #[error(transparent)]
     Kernel(#[from] smallmind_kernels::KernelError),
+}
+
+impl From<smallmind_model::ModelError> for TrainError {
+    fn from(error: smallmind_model::ModelError) -> Self {
+        TrainError::Model(Box::new(error))
+    }
 }
 
 /// The train crate's result type.
