@@ -17,7 +17,7 @@ use std::cell::Cell;
 
 use pulp::Simd;
 
-use super::format::{QuantWeight, block_dot};
+use super::format::{Kind, QuantWeight, block_dot};
 
 /// Weight row groups: GEMV tiles are `ROWS × 1`, GEMM tiles `ROWS × COLS`.
 pub(crate) const ROWS: usize = 4;
@@ -180,6 +180,19 @@ pub fn with_narrow_vnni<R>(f: impl FnOnce() -> R) -> R {
 /// `ROWS`-row groups (see [`crate::prefetch`]).
 const PREFETCH_BYTES: usize = 8 * 1024;
 
+/// Weight rows per GEMV tile for format `kind`. Q8_0 streams one row at a
+/// time: its dot is cheap, so decode waits on memory, and one sequential
+/// stream (plus the software prefetch) sustains about 1.6× the bandwidth of
+/// four interleaved ones (36 vs 21 GB/s on one Zen 5 core, 40 vs 33 GB/s on
+/// two; `docs/performance.md`). The 4-bit formats unpack more per byte, so
+/// sharing each activation pair over four rows wins for them.
+const fn gemv_tile_rows(kind: Kind) -> usize {
+    match kind {
+        Kind::Q8_0 => 1,
+        Kind::Q4_0 | Kind::Q4_1 => ROWS,
+    }
+}
+
 /// See [`Isa::gemv_rows`].
 ///
 /// # Safety
@@ -191,20 +204,40 @@ pub(crate) unsafe fn gemv_rows<T: Tiles, W: QuantWeight>(
     j0: usize,
     y: &mut [f32],
 ) {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        match gemv_tile_rows(W::KIND) {
+            1 => gemv_tiles::<T, W, 1>(w, x, j0, y),
+            _ => gemv_tiles::<T, W, ROWS>(w, x, j0, y),
+        }
+    }
+}
+
+/// [`gemv_rows`] with `R × 1` tiles.
+///
+/// # Safety
+/// The CPU must support `T`'s instruction set.
+#[inline(always)]
+unsafe fn gemv_tiles<T: Tiles, W: QuantWeight, const R: usize>(
+    w: &[W],
+    x: &[W::Act],
+    j0: usize,
+    y: &mut [f32],
+) {
     let nb = x.len();
     let n = y.len();
     let row = |j: usize| &w[(j0 + j) * nb..][..nb];
-    let ahead = crate::prefetch::groups_ahead(ROWS * nb * size_of::<W>(), PREFETCH_BYTES);
+    let ahead = crate::prefetch::groups_ahead(R * nb * size_of::<W>(), PREFETCH_BYTES);
     let mut j = 0;
     while j < n {
         // A short last group repeats its last row; the extra sums are dropped.
-        let rows: [&[W]; ROWS] = std::array::from_fn(|r| row((j + r).min(n - 1)));
+        let rows: [&[W]; R] = std::array::from_fn(|r| row((j + r).min(n - 1)));
         // SAFETY: forwarded from our caller.
-        let out = unsafe { T::tile::<W, ROWS, 1>(rows, [x], ahead) };
+        let out = unsafe { T::tile::<W, R, 1>(rows, [x], ahead) };
         for (yj, o) in y[j..].iter_mut().zip(out) {
             *yj = o[0];
         }
-        j += ROWS;
+        j += R;
     }
 }
 
