@@ -65,8 +65,19 @@ const AXPY_COLS: usize = 4096;
 /// Output columns below which the `B` form uses a 1 KiB accumulator instead.
 const SMALL_AXPY_COLS: usize = 256;
 /// Software-prefetch distance in the weight stream when `B` is transposed
-/// (see [`crate::prefetch`]): the whole number of four-row groups nearest it.
+/// (see [`crate::prefetch`]): the whole number of row groups nearest it.
 const PREFETCH_BYTES: usize = 10 * 1024;
+/// Weight bytes (`n·k·4`, `B` transposed) from which rows are read one at a
+/// time instead of four at a time.
+///
+/// Four rows share each load of `x`, which wins while the weights sit in
+/// cache (M-medium decode, 1 MiB matrices: 5.5–6.2k vs 4.1–4.8k tok/s). A
+/// matrix this large streams from memory on every decode step, and there one
+/// sequential stream plus the software prefetch keeps more bytes in flight
+/// than four interleaved ones: SmolLM2-135M f32 decode, one thread, 54–62 vs
+/// 49–52 tok/s (`smallmind bench -p 1 -n 64 -t 1`, six interleaved runs).
+/// The same holds for the 16-bit and Q8_0 GEMVs.
+pub const STREAM_ROWS_MIN_BYTES: usize = 1536 * 1024;
 /// Floats of a strided `x` gathered at once.
 const X_CHUNK: usize = 512;
 
@@ -254,11 +265,19 @@ fn finish(out: &mut f32, s: f32, alpha: f32, beta: f32) {
     };
 }
 
-/// `B` is `(n, k)`: output `j` is `dot(x, B[j, ..k])`, four rows at a time.
+/// `B` is `(n, k)`: output `j` is `dot(x, B[j, ..k])`, four rows at a time,
+/// or one at a time for a matrix of [`STREAM_ROWS_MIN_BYTES`] or more.
 #[inline(always)]
 fn rows_dot<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
     let Part { g, x, b, k, beta } = part;
     let row = |j: usize| &b[(j0 + j) * g.ldb..][..k];
+    if g.n.saturating_mul(k).saturating_mul(4) >= STREAM_ROWS_MIN_BYTES {
+        let ahead = groups_ahead(4 * k, PREFETCH_BYTES);
+        for (j, out) in c.iter_mut().enumerate() {
+            finish(out, dot1(simd, x, row(j), ahead), g.alpha, beta);
+        }
+        return;
+    }
     let mut outs = c.chunks_exact_mut(4);
     let mut j = 0;
     for out in &mut outs {
@@ -269,7 +288,7 @@ fn rows_dot<S: Simd>(simd: S, part: Part<'_>, j0: usize, c: &mut [f32]) {
         j += 4;
     }
     for out in outs.into_remainder() {
-        finish(out, dot1(simd, x, row(j)), g.alpha, beta);
+        finish(out, dot1(simd, x, row(j), 0), g.alpha, beta);
         j += 1;
     }
 }
@@ -320,21 +339,31 @@ fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     sums
 }
 
-/// One dot product, two accumulators.
+/// One dot product, two accumulators; prefetching `ahead` bytes down the
+/// row's stream (0: no prefetch).
 #[inline(always)]
-fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32]) -> f32 {
+fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32], ahead: usize) -> f32 {
     let (xv, xt) = S::as_simd_f32s(x);
     let (rv, rt) = S::as_simd_f32s(row);
     let zero = simd.splat_f32s(0.0);
     let (mut acc0, mut acc1) = (zero, zero);
-    let mut pairs_x = xv.chunks_exact(2);
-    let mut pairs_r = rv.chunks_exact(2);
-    for (xp, rp) in (&mut pairs_x).zip(&mut pairs_r) {
-        acc0 = simd.mul_add_e_f32s(xp[0], rp[0], acc0);
-        acc1 = simd.mul_add_e_f32s(xp[1], rp[1], acc1);
+    let vec_bytes = size_of::<S::f32s>();
+    let pairs = xv.len() / 2;
+    for i in 0..pairs {
+        if ahead > 0 {
+            let at = row
+                .as_ptr()
+                .cast::<u8>()
+                .wrapping_add(2 * i * vec_bytes + ahead);
+            prefetch(at);
+            prefetch(at.wrapping_add(vec_bytes));
+        }
+        acc0 = simd.mul_add_e_f32s(xv[2 * i], rv[2 * i], acc0);
+        acc1 = simd.mul_add_e_f32s(xv[2 * i + 1], rv[2 * i + 1], acc1);
     }
-    for (&xr, &rr) in pairs_x.remainder().iter().zip(pairs_r.remainder()) {
-        acc0 = simd.mul_add_e_f32s(xr, rr, acc0);
+    if xv.len() % 2 == 1 {
+        let i = xv.len() - 1;
+        acc0 = simd.mul_add_e_f32s(xv[i], rv[i], acc0);
     }
     let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1));
     for (&xt, &bt) in xt.iter().zip(rt) {

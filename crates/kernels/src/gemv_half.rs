@@ -30,8 +30,10 @@
 //! four rows, and two FMAs per row; four rows run together with two
 //! accumulators each (8 independent FMA chains), while each row prefetches the
 //! same position about 10 KiB (`PREFETCH_BYTES`) further down the weight stream (the
-//! rows one or two groups below). The last `k mod 2L` weights of each row are
-//! done one at a time.
+//! rows one or two groups below). A matrix too large to stay in cache
+//! (`STREAM_ROWS_MIN_BYTES`) is read one row at a time instead: one sequential
+//! stream keeps more bytes in flight than four interleaved ones. The last
+//! `k mod 2L` weights of each row are done one at a time.
 //!
 //! Above [`GEMV_HALF_PARALLEL_MIN_BYTES`] of weights the output rows are split
 //! into contiguous blocks (a multiple of four rows), one rayon task per block;
@@ -545,40 +547,44 @@ impl<F: HalfFormat> WithSimd for BlockTask<'_, '_, F> {
     }
 }
 
-/// Output rows `j0 .. j0 + y.len()`, four at a time.
+/// Output rows `j0 .. j0 + y.len()`, four at a time, or one at a time for a
+/// matrix of [`STREAM_ROWS_MIN_BYTES`](crate::gemv::STREAM_ROWS_MIN_BYTES)
+/// or more, which streams from memory (SmolLM2-135M f16 decode, one thread:
+/// 113–120 vs 88–92 tok/s with every matrix read one row at a time).
 #[inline(always)]
 fn rows<S: Simd, F: HalfFormat>(simd: S, job: Job<'_>, j0: usize, y: &mut [f32]) {
     let k = job.k;
     let row = |j: usize| &job.w[(j0 + j) * k..][..k];
+    if job.w.len().saturating_mul(2) >= crate::gemv::STREAM_ROWS_MIN_BYTES {
+        let ahead = groups_ahead(2 * k, PREFETCH_BYTES);
+        for (j, out) in y.iter_mut().enumerate() {
+            *out = dot_rows::<S, F, 1>(simd, job, [row(j)], ahead)[0];
+        }
+        return;
+    }
+    let ahead = groups_ahead(4 * 2 * k, PREFETCH_BYTES);
     let mut outs = y.chunks_exact_mut(4);
     let mut j = 0;
     for out in &mut outs {
-        let sums = dot_rows::<S, F, 4>(simd, job, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
-        out.copy_from_slice(&sums);
+        let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+        out.copy_from_slice(&dot_rows::<S, F, 4>(simd, job, rows, ahead));
         j += 4;
     }
     for out in outs.into_remainder() {
-        *out = dot_rows::<S, F, 1>(simd, job, [row(j)])[0];
+        *out = dot_rows::<S, F, 1>(simd, job, [row(j)], 0)[0];
         j += 1;
     }
 }
 
-/// How far ahead (bytes) the four-row loop prefetches: a whole number of
-/// four-row groups (`8·k` bytes each), the one nearest [`PREFETCH_BYTES`],
-/// at least one. Each row then prefetches the same position of the row four
-/// (or eight, …) rows below, which the loop reaches a group or two later.
-#[inline(always)]
-fn prefetch_ahead(k: usize) -> usize {
-    groups_ahead(4 * 2 * k, PREFETCH_BYTES)
-}
-
 /// `R` dot products of `x` with rows of 16-bit weights, two accumulators per
-/// row, the `k mod 2L` tail one element at a time.
+/// row, the `k mod 2L` tail one element at a time; each row prefetches
+/// `ahead` bytes down the weight stream (0: no prefetch).
 #[inline(always)]
 fn dot_rows<S: Simd, F: HalfFormat, const R: usize>(
     simd: S,
     job: Job<'_>,
     rows: [&[u16]; R],
+    ahead: usize,
 ) -> [f32; R] {
     let Job { x, xp, .. } = job;
     let block = 2 * S::F32_LANES;
@@ -593,7 +599,6 @@ fn dot_rows<S: Simd, F: HalfFormat, const R: usize>(
     let zero = simd.splat_f32s(0.0);
     let mut acc0 = [zero; R];
     let mut acc1 = [zero; R];
-    let ahead = if R == 4 { prefetch_ahead(x.len()) } else { 0 };
     for i in 0..blocks {
         let (xa, xb) = (xv[2 * i], xv[2 * i + 1]);
         if ahead > 0 {

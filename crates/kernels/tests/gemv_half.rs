@@ -305,3 +305,18 @@ proptest! {
         });
     }
 }
+
+/// Matrices of `STREAM_ROWS_MIN_BYTES` or more are read one row at a time:
+/// the same results, with a ragged tail and an odd depth.
+#[test]
+fn matrices_above_the_streaming_size() {
+    for_each_path(|path| {
+        for format in FORMATS {
+            for (n, k) in [(1400, 577), (1403, 576)] {
+                assert!(2 * n * k >= smallmind_kernels::gemv::STREAM_ROWS_MIN_BYTES);
+                let (x, w) = random_case(format, n, k, (n + k) as u64);
+                check(format, &x, &w, n, k, &format!("{path} streaming"));
+            }
+        }
+    });
+}
