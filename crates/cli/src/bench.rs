@@ -45,6 +45,10 @@ pub(crate) struct BenchArgs {
     /// Timed repetitions of each test.
     #[arg(short = 'r', long, default_value_t = 5)]
     repetitions: usize,
+    /// Keep activations in f32 for quantized weights: exact, slower (default:
+    /// quantize them to Q8 on the fly, as llama.cpp does).
+    #[arg(long)]
+    exact: bool,
 }
 
 /// One row of the table.
@@ -69,6 +73,7 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
     for &t in &threads {
         let options = SessionOptions {
             threads: Some(t),
+            activations: crate::model_spec::activations(args.exact),
             ..SessionOptions::default()
         };
         let mut session = Session::new(Arc::clone(&model), &options)?;

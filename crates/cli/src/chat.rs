@@ -43,6 +43,10 @@ pub(crate) struct ChatArgs {
     /// KV cache positions (default: 4096, within the model's context).
     #[arg(short, long)]
     context: Option<usize>,
+    /// Keep activations in f32 for quantized weights: exact, slower (default:
+    /// quantize them to Q8 on the fly, as llama.cpp does).
+    #[arg(long)]
+    exact: bool,
 }
 
 /// The conversation and what the session holds of it.
@@ -68,6 +72,7 @@ pub(crate) fn chat(args: &ChatArgs) -> Result<(), BoxError> {
     let options = SessionOptions {
         threads: args.threads,
         capacity: Some(capacity),
+        activations: crate::model_spec::activations(args.exact),
         ..SessionOptions::default()
     };
     let mut session = Session::new(Arc::clone(&model), &options)?;

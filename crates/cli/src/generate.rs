@@ -81,6 +81,10 @@ pub(crate) struct GenerateArgs {
     /// KV cache positions (default: prompt plus --max-tokens, within the model's context).
     #[arg(short, long)]
     context: Option<usize>,
+    /// Keep activations in f32 for quantized weights: exact, slower (default:
+    /// quantize them to Q8 on the fly, as llama.cpp does).
+    #[arg(long)]
+    exact: bool,
 }
 
 /// Runs `smallmind generate`.
@@ -95,6 +99,7 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
     let options = SessionOptions {
         threads: args.threads,
         capacity: Some(wanted.min(context)),
+        activations: crate::model_spec::activations(args.exact),
         ..SessionOptions::default()
     };
     let mut session = Session::new(Arc::clone(&model), &options)?;

@@ -120,3 +120,12 @@ impl Drop for LoadingSpinner {
         }
     }
 }
+
+/// The activation precision of `--exact` (f32) or its absence (Q8, the default).
+pub(crate) fn activations(exact: bool) -> smallmind_model::ActivationPrecision {
+    if exact {
+        smallmind_model::ActivationPrecision::F32
+    } else {
+        smallmind_model::ActivationPrecision::Quantized
+    }
+}
