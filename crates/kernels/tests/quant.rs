@@ -735,6 +735,11 @@ fn gemm_shapes_against_reference() {
             }
             // Parallel: several row and column rectangles with ragged edges.
             check_gemm_fmt(fmt, 130, 67, 576, seed, &format!("{path} large"));
+            // Rows at the edge of what the AVX-512 GEMM unpacks onto the
+            // stack (48 block pairs): 97 blocks fit (odd tail), 98 do not.
+            for k in [3104, 3136] {
+                check_gemm_fmt(fmt, 9, 13, k, seed, &format!("{path} k {k}"));
+            }
         }
     });
 }

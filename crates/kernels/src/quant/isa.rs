@@ -291,15 +291,33 @@ pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight, const R: usize, const C
             let xs: [&[W::Act]; C] = std::array::from_fn(|c| x_row((i + c).min(i1 - 1)));
             // SAFETY: forwarded from our caller.
             let out = unsafe { T::tile::<W, R, C>(ws, xs, 0) };
-            for (r, out_r) in out.iter().enumerate().take(j1 - j) {
-                for (c, &v) in out_r.iter().enumerate().take(i1 - i) {
-                    // SAFETY: `(i + c, j + r)` is inside the rectangle, which
-                    // our caller lets us write.
-                    unsafe { *y.add((i + c) * n + j + r) = v };
-                }
-            }
+            // SAFETY: the tile at `(i, j)` lies in the rectangle, clipped to
+            // `(i1, j1)`; our caller lets us write it.
+            unsafe { store_tile(&out, y, n, (i, j), (i1, j1)) };
             i += C;
         }
         j += R;
+    }
+}
+
+/// Writes tile `out` (`out[r][c]` is output `(i + c, j + r)`) into `y`
+/// (row stride `n`), dropping the rows and columns at or past `end`.
+///
+/// # Safety
+/// `y` must be valid for writes at `(i + c)·n + j + r` for every kept
+/// `(r, c)`, and no other thread may access those elements meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn store_tile<const R: usize, const C: usize>(
+    out: &[[f32; C]; R],
+    y: *mut f32,
+    n: usize,
+    (i, j): (usize, usize),
+    (i_end, j_end): (usize, usize),
+) {
+    for (r, out_r) in out.iter().enumerate().take(j_end - j) {
+        for (c, &v) in out_r.iter().enumerate().take(i_end - i) {
+            // SAFETY: `(i + c, j + r)` is a kept element (our caller's contract).
+            unsafe { *y.add((i + c) * n + j + r) = v };
+        }
     }
 }

@@ -19,6 +19,7 @@
 //! activations (which our quantizers never produce).
 
 use core::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 use super::format::{Kind, QuantAct, QuantWeight, RawScale};
 use super::isa::{COLS, ROWS, Rect, Tiles};
@@ -554,7 +555,8 @@ pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize
     unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
 }
 
-/// [`super::isa::gemm_rect`] with AVX-512 VNNI + VBMI.
+/// [`super::isa::gemm_rect`] with AVX-512 VNNI + VBMI, on weight pairs
+/// unpacked once per group of rows ([`packed_rect`]).
 ///
 /// # Safety
 /// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
@@ -569,8 +571,125 @@ pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
             // Q4_1 needs two more registers per tile row (offsets and their
             // products); 4 × 3 tiles keep it out of spills (measured 75 vs 60
             // GMAC/s at 128×576×1536, one thread).
-            Kind::Q4_1 => super::isa::gemm_rect::<Vnni512, W, ROWS, 3>(rect),
-            _ => super::isa::gemm_rect::<Vnni512, W, ROWS, COLS>(rect),
+            Kind::Q4_1 => packed_rect::<W, ROWS, 3>(rect),
+            _ => packed_rect::<W, ROWS, COLS>(rect),
         }
+    }
+}
+
+/// One weight pair as the 512-bit tiles consume it (see [`weight_pair`]).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct WeightPair {
+    u: __m512i,
+    dw: __m512,
+    m: __m512,
+}
+
+/// Weight pairs per row that [`packed_rect`] unpacks onto the stack
+/// (`k ≤ 3072`; 36 KiB for four rows). Longer rows use the unpacking tiles.
+const PACKED_PAIRS: usize = 48;
+
+/// A GEMM rectangle that unpacks each group of `R` weight rows once (byte
+/// permutes, nibble shifts, scale conversions) into a stack buffer, then
+/// runs every activation group of the rectangle against it. The unpacking
+/// tiles redo it for each activation group; in prefill that is 16 times
+/// per weight pair, and the permutes compete with the activations' for the
+/// one shuffle port.
+///
+/// # Safety
+/// As [`super::isa::gemm_rect`]; the CPU must support `Vnni512`.
+#[inline(always)]
+unsafe fn packed_rect<W: QuantWeight, const R: usize, const C: usize>(rect: Rect<'_, W>) {
+    let pairs = rect.nb / 2;
+    if pairs > PACKED_PAIRS {
+        // SAFETY: forwarded from our caller.
+        return unsafe { super::isa::gemm_rect::<Vnni512, W, R, C>(rect) };
+    }
+    let Rect {
+        w,
+        x,
+        nb,
+        rows: (i0, i1),
+        cols: (j0, j1),
+        y,
+        n,
+    } = rect;
+    let mut packed = [[MaybeUninit::<WeightPair>::uninit(); PACKED_PAIRS]; R];
+    let mut j = j0;
+    while j < j1 {
+        let ws: [&[W]; R] = std::array::from_fn(|r| &w[(j + r).min(j1 - 1) * nb..][..nb]);
+        for (slots, w_r) in packed.iter_mut().zip(&ws) {
+            for (p, slot) in slots[..pairs].iter_mut().enumerate() {
+                // SAFETY: blocks `2p` and `2p + 1 < nb` are in the row; the
+                // CPU features are our caller's contract.
+                let (u, dw, m) = unsafe { weight_pair(w_r.as_ptr().add(2 * p)) };
+                slot.write(WeightPair { u, dw, m });
+            }
+        }
+        let mut i = i0;
+        while i < i1 {
+            let xs: [&[W::Act]; C] = std::array::from_fn(|c| &x[(i + c).min(i1 - 1) * nb..][..nb]);
+            // SAFETY: the first `pairs` slots of every row were written
+            // above; the CPU features are our caller's contract.
+            let out = unsafe { packed_tile::<W, R, C>(&packed, pairs, ws, xs) };
+            // SAFETY: the tile lies in the rectangle, clipped to its end,
+            // which our caller lets us write.
+            unsafe { super::isa::store_tile(&out, y, n, (i, j), (i1, j1)) };
+            i += C;
+        }
+        j += R;
+    }
+}
+
+/// [`Vnni512`]'s tile over weight pairs unpacked beforehand: `packed[r][p]`
+/// holds blocks `2p, 2p + 1` of row `w[r]`; an odd last block comes from
+/// `w` itself.
+///
+/// # Safety
+/// The first `pairs` slots of each `packed[r]` are written, `2·pairs` is
+/// `nb` or `nb − 1`, and the CPU supports `Vnni512`.
+#[inline(always)]
+unsafe fn packed_tile<W: QuantWeight, const R: usize, const C: usize>(
+    packed: &[[MaybeUninit<WeightPair>; PACKED_PAIRS]; R],
+    pairs: usize,
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+) -> [[f32; C]; R] {
+    // SAFETY: the slots read are written (our caller's contract); every
+    // activation slice has `nb ≥ 2·pairs` blocks; the CPU features are our
+    // caller's contract.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let mut p = 0;
+        while p < pairs {
+            let xs: [ActPair; C] = std::array::from_fn(|c| act_pair::<W>(x[c].as_ptr().add(2 * p)));
+            for r in 0..R {
+                let WeightPair { u, dw, m } = packed[r][p].assume_init();
+                for c in 0..C {
+                    let isum = _mm512_dpbusd_epi32(xs[c].start, u, xs[c].x);
+                    let scale = _mm512_mul_ps(dw, xs[c].dx);
+                    acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][c]);
+                    if W::KIND == Kind::Q4_1 {
+                        acc[r][c] = _mm512_fmadd_ps(m, xs[c].sx, acc[r][c]);
+                    }
+                }
+            }
+            p += 1;
+        }
+        let nb = x[0].len();
+        let b = 2 * pairs;
+        let mut out = [[0.0f32; C]; R];
+        if b < nb {
+            let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
+            let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
+            out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
+        }
+        for r in 0..R {
+            for c in 0..C {
+                out[r][c] += _mm512_reduce_add_ps(acc[r][c]);
+            }
+        }
+        out
     }
 }
