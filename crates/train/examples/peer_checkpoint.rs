@@ -15,6 +15,9 @@ use smallmind_model::{ModelConfig, Preset, Session, SessionOptions, loader};
 use smallmind_tokenizer::CharTokenizer;
 use smallmind_train::{Checkpoint, CheckpointView, ParamEntry, ParamLayout};
 
+/// The peer script, run with the peers venv's Python.
+const PEER_SCRIPT: &str = "/root/.cache/smallmind-peers/venv/bin/python scripts/train_peer.py";
+
 /// The text whose loss both sides compute.
 const TEXT: &str = "the quick brown fox jumps over the lazy dog; five dozen jugs.";
 
@@ -40,8 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Checkpoint::save(&dir, &view)?;
         let loss = loss_of(&dir, &tokenizer.encode(TEXT)?)?;
         println!(
-            "{} check-load {} --text '{TEXT}' --loss {loss:.7}",
-            "scripts/train_peer.py",
+            "{PEER_SCRIPT} check-load {} --text '{TEXT}' --loss {loss:.7}",
             dir.display()
         );
     }
@@ -64,7 +66,9 @@ fn loss_of(dir: &Path, tokens: &[u32]) -> Result<f64, Box<dyn std::error::Error>
         .chunks_exact(vocab)
         .zip(&tokens[1..])
         .map(|(row, &target)| {
-            let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(f64::from(x)));
+            let max = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &x| m.max(f64::from(x)));
             let sum: f64 = row.iter().map(|&x| (f64::from(x) - max).exp()).sum();
             max + sum.ln() - f64::from(row[target as usize])
         })

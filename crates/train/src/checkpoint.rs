@@ -171,7 +171,12 @@ impl Checkpoint {
             compare_configs(&dir, expected, &config)?;
         }
         let layout = ParamLayout::gpt2(&config)?;
-        let params = read_params(&dir.join(MODEL_FILE), &layout, "", config.tie_word_embeddings)?;
+        let params = read_params(
+            &dir.join(MODEL_FILE),
+            &layout,
+            "",
+            config.tie_word_embeddings,
+        )?;
         let optimizer = optional(&dir.join(OPTIMIZER_FILE), |p| read_optimizer(p, &layout))?;
         let tokenizer = optional(&dir.join(CHAR_TOKENIZER_FILE), |p| {
             read_tokenizer(p, config.vocab_size)
@@ -251,7 +256,10 @@ fn shortest_f64(x: f32) -> f64 {
 /// Writes every file of the checkpoint into the fresh directory `temp`.
 fn write_all_files(temp: &Path, layout: &ParamLayout, view: &CheckpointView<'_>) -> Result<()> {
     std::fs::create_dir(temp).map_err(|e| io_error(temp, e))?;
-    write_synced(&temp.join(CONFIG_FILE), hf_config_json(view.config)?.as_bytes())?;
+    write_synced(
+        &temp.join(CONFIG_FILE),
+        hf_config_json(view.config)?.as_bytes(),
+    )?;
     let tensors = layout
         .entries()
         .iter()
@@ -581,10 +589,12 @@ fn read_optimizer(path: &Path, layout: &ParamLayout) -> Result<AdamW> {
     })?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     let get = |key: &str| -> Result<String> {
-        meta.get(key).cloned().ok_or_else(|| TrainError::Checkpoint {
-            path: path.to_owned(),
-            reason: format!("metadata key `{key}` missing"),
-        })
+        meta.get(key)
+            .cloned()
+            .ok_or_else(|| TrainError::Checkpoint {
+                path: path.to_owned(),
+                reason: format!("metadata key `{key}` missing"),
+            })
     };
     let number = |key: &str| -> Result<f32> { parse_meta(path, key, &get(key)?) };
     let mut opt = AdamW::new(layout.len(), number("lr")?)

@@ -147,14 +147,15 @@ impl TextDataset {
     /// # Errors
     /// As [`BatchSampler::fill`].
     pub fn next_train_batch(&self, sampler: &mut BatchSampler, batch: &mut Batch) -> Result<()> {
-        sampler.fill(
-            &self.train,
-            batch.batch_size,
-            batch.context,
-            &mut batch.inputs,
-            &mut batch.targets,
-        )
-        .map_err(|e| self.name_source(e))
+        sampler
+            .fill(
+                &self.train,
+                batch.batch_size,
+                batch.context,
+                &mut batch.inputs,
+                &mut batch.targets,
+            )
+            .map_err(|e| self.name_source(e))
     }
 
     /// The fixed validation batches (see the module docs): at most
@@ -343,7 +344,10 @@ fn read_text(path: &Path) -> Result<String> {
         let part = std::str::from_utf8(&bytes).map_err(|e| {
             data_error(
                 file,
-                format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
             )
         })?;
         text.push_str(part);

@@ -7,11 +7,11 @@
 //! - warmup, `step < warmup`: `lr · (step + 1) / warmup` (llm.c's form: the
 //!   first step already moves, the last warmup step reaches `lr`);
 //! - then, with `s = step − warmup`:
-//!   - [`Decay::Constant`]: `lr`;
-//!   - [`Decay::Cosine`]: `min + (lr − min) · (1 + cos(π · s / (total − warmup))) / 2`
+//!   - [`Decay::Constant`] gives `lr`;
+//!   - [`Decay::Cosine`] gives `min + (lr − min) · (1 + cos(π · s / (total − warmup))) / 2`
 //!     for `step < total`, then `min` (SGDR, Loshchilov & Hutter 2017,
 //!     without restarts);
-//!   - [`Decay::Step`]: `lr · gamma^⌊s / every⌋` (torch's `StepLR`).
+//!   - [`Decay::Step`] gives `lr · gamma^⌊s / every⌋` (torch's `StepLR`).
 //!
 //! [`LrSchedule::parse`] reads the CLI form: `constant`, `cosine`,
 //! `cosine:MIN_LR`, `step:EVERY:GAMMA` (warmup, base rate and total steps are

@@ -3,12 +3,14 @@
 
 use std::path::Path;
 
+use smallmind_tokenizer::CharTokenizer;
 use smallmind_train::data::{BatchSampler, DEFAULT_VAL_FRACTION};
 use smallmind_train::{Batch, TextDataset, TrainError};
-use smallmind_tokenizer::CharTokenizer;
 
 fn corpus(len: usize) -> String {
-    let words = ["the ", "quick ", "brown ", "fox ", "jumps\n", "over ", "lazy ", "dogs. "];
+    let words = [
+        "the ", "quick ", "brown ", "fox ", "jumps\n", "over ", "lazy ", "dogs. ",
+    ];
     let mut text = String::new();
     let mut i = 0;
     while text.len() < len {
@@ -92,7 +94,12 @@ fn validation_batches_are_fixed_and_cover_the_split() {
     let targets: Vec<u32> = batches.iter().flat_map(|x| x.targets.clone()).collect();
     assert_eq!(&targets[..windows * t], &val[1..=windows * t]);
     assert_eq!(data.val_batches(b, t, 2).unwrap().len(), 2);
-    assert!(dataset(&corpus(100), 0.0).val_batches(b, t, 5).unwrap().is_empty());
+    assert!(
+        dataset(&corpus(100), 0.0)
+            .val_batches(b, t, 5)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

@@ -26,7 +26,9 @@ fn fixture_dir() -> PathBuf {
 }
 
 fn f32_tensor(st: &SafeTensors<'_>, name: &str) -> Vec<f32> {
-    let view = st.tensor(name).unwrap_or_else(|_| panic!("fixture lacks {name}"));
+    let view = st
+        .tensor(name)
+        .unwrap_or_else(|_| panic!("fixture lacks {name}"));
     assert_eq!(view.dtype(), Dtype::F32, "{name}");
     view.data()
         .chunks_exact(4)
