@@ -3,7 +3,11 @@
 
 use std::path::Path;
 
+use smallmind_telemetry::alloc::{AllocCounts, CountingAllocator};
 use smallmind_tokenizer::CharTokenizer;
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
 use smallmind_train::data::{BatchSampler, DEFAULT_VAL_FRACTION};
 use smallmind_train::{Batch, TextDataset, TrainError};
 
@@ -176,4 +180,18 @@ fn resuming_with_a_vocabulary_that_lacks_a_char_fails() {
     let tok = CharTokenizer::from_text("abc").unwrap();
     let err = TextDataset::load_with_tokenizer(&path, tok, 0.0).unwrap_err();
     assert!(err.to_string().contains("'z'"), "{err}");
+}
+
+#[test]
+fn drawing_a_batch_allocates_nothing() {
+    let data = dataset(&corpus(5000), 0.1);
+    let mut sampler = BatchSampler::new(3);
+    let mut batch = Batch::new(8, 32);
+    data.next_train_batch(&mut sampler, &mut batch).unwrap();
+    let before = AllocCounts::this_thread();
+    for _ in 0..10 {
+        data.next_train_batch(&mut sampler, &mut batch).unwrap();
+    }
+    assert!(smallmind_telemetry::alloc::is_installed());
+    assert_eq!(AllocCounts::this_thread().since(before).count, 0);
 }

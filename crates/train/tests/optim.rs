@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use safetensors::{Dtype, SafeTensors};
 use smallmind_model::ModelConfig;
+use smallmind_telemetry::alloc::{AllocCounts, CountingAllocator};
 use smallmind_train::{AdamW, ParamLayout, clip_grad_norm, grad_norm};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
 
 /// The acceptance bound of issue 6: one AdamW step within 1e-6 absolute.
 const ADAMW_STEP1_ABS_TOL: f32 = 1e-6;
@@ -81,6 +85,10 @@ fn one_step_matches_pytorch_adamw() {
             }
         }
     }
+    eprintln!(
+        "AdamW step 1: max |ours - torch| = {} at {}",
+        worst.0, worst.1
+    );
     assert!(
         worst.0 <= ADAMW_STEP1_ABS_TOL,
         "max |ours - torch| = {} at {}",
@@ -223,4 +231,20 @@ fn clip_of_empty_and_zero_gradients() {
     let mut zeros = [0.0f32; 5];
     assert_eq!(clip_grad_norm(&mut zeros, 1.0), 0.0);
     assert_eq!(zeros, [0.0; 5]);
+}
+
+#[test]
+fn steps_and_clipping_allocate_nothing() {
+    let len = 4096;
+    let mut params = vec![0.25f32; len];
+    let mut grads: Vec<f32> = (0..len).map(|i| noise(i as u64)).collect();
+    let mut opt = fixture_optimizer(len);
+    opt.step(&mut params, &grads, LR).unwrap();
+    let before = AllocCounts::this_thread();
+    for _ in 0..10 {
+        clip_grad_norm(&mut grads, 0.5);
+        opt.step(&mut params, &grads, LR).unwrap();
+    }
+    assert!(smallmind_telemetry::alloc::is_installed());
+    assert_eq!(AllocCounts::this_thread().since(before).count, 0);
 }
