@@ -19,6 +19,8 @@
 //! new directory is complete, the previous checkpoint is untouched; if the
 //! process dies between the two renames, `.NAME.old` holds the previous
 //! checkpoint and both [`Checkpoint::load`] and the next save restore it.
+//! Temp directories of saves whose process died are deleted by the next save
+//! (Linux).
 //!
 //! # Loading
 //!
@@ -128,7 +130,10 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Saves a checkpoint atomically into `dir` (see the module docs).
+    /// Saves a checkpoint atomically into `dir` (see the module docs). The
+    /// whole directory is replaced; a non-empty `dir` that holds neither
+    /// `config.json` nor `model.safetensors` is refused, so a wrong `--out`
+    /// never deletes unrelated files.
     ///
     /// # Errors
     /// [`TrainError::ShapeMismatch`] if the parameters or moments do not
@@ -143,8 +148,10 @@ impl Checkpoint {
             check_len("checkpoint optimizer moments", layout.len(), opt.len())?;
         }
         let (parent, name) = split_dir(dir)?;
+        check_replaceable(dir)?;
         std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
         recover_interrupted_swap(dir, &old_dir(&parent, &name))?;
+        remove_stale_temps(&parent, &name);
         let temp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
         let written = write_all_files(&temp, &layout, view);
         if let Err(error) = written {
@@ -339,6 +346,30 @@ fn sync_path(path: &Path) -> Result<()> {
         .map_err(|e| io_error(path, e))
 }
 
+/// Refuses to replace anything but a missing or empty directory or a checkpoint.
+fn check_replaceable(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let refuse = |reason: &str| TrainError::Checkpoint {
+        path: dir.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !dir.is_dir() {
+        return Err(refuse("exists and is not a directory"));
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    let is_empty = entries.next().is_none();
+    let is_checkpoint = dir.join(CONFIG_FILE).is_file() || dir.join(MODEL_FILE).is_file();
+    if is_empty || is_checkpoint {
+        return Ok(());
+    }
+    Err(refuse(
+        "is a non-empty directory without config.json or model.safetensors; \
+         refusing to replace it with a checkpoint",
+    ))
+}
+
 /// Moves the complete `temp` to `dir`, keeping the old `dir` until then.
 fn swap_in(temp: &Path, dir: &Path, old: &Path) -> Result<()> {
     let had_previous = dir.exists();
@@ -372,6 +403,35 @@ fn recover_interrupted_swap(dir: &Path, old: &Path) -> Result<()> {
         std::fs::rename(old, dir).map_err(|e| io_error(old, e))?;
     }
     Ok(())
+}
+
+/// Deletes the temp directories `.NAME.tmp-PID-…` of saves whose process
+/// is gone (a crash mid-save), so they do not pile up. Linux only (it asks
+/// `/proc` whether the process lives); best effort, errors are ignored.
+fn remove_stale_temps(parent: &Path, name: &str) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            tracing::warn!("removing {} left by a crashed save", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The directory to load: `dir`, or its `.old` sibling after an interrupted save.

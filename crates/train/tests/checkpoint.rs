@@ -311,12 +311,37 @@ fn an_interrupted_swap_is_recovered() {
     let first = Run::new(Preset::Small, 1);
     first.save(&dir);
     // A crash between the two renames: the old checkpoint is at `.ckpt.old`,
-    // and a half-written temp directory lies around.
+    // and a half-written temp directory of a dead process (a pid above
+    // Linux's maximum) lies around.
     std::fs::rename(&dir, root.path().join(".ckpt.old")).unwrap();
-    std::fs::create_dir(root.path().join(".ckpt.tmp-crashed")).unwrap();
+    let stale = root.path().join(".ckpt.tmp-999999999-1-0");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join(MODEL_FILE), "half").unwrap();
     first.assert_loaded(&Checkpoint::load(&dir, None).unwrap());
     let second = Run::new(Preset::Small, 2);
     second.save(&dir);
     second.assert_loaded(&Checkpoint::load(&dir, None).unwrap());
     assert!(!root.path().join(".ckpt.old").exists());
+    assert!(!stale.exists(), "the stale temp directory was not removed");
+}
+
+#[test]
+fn an_unrelated_directory_is_never_replaced() {
+    let root = tempfile::tempdir().unwrap();
+    let notes = root.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("todo.txt"), "keep me").unwrap();
+    let err = Checkpoint::save(&notes, &Run::new(Preset::Small, 1).view()).unwrap_err();
+    assert!(err.to_string().contains("refusing"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(notes.join("todo.txt")).unwrap(),
+        "keep me"
+    );
+    let file = root.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    assert!(Checkpoint::save(&file, &Run::new(Preset::Small, 1).view()).is_err());
+    // An empty directory is fine.
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    Checkpoint::save(&empty, &Run::new(Preset::Small, 1).view()).unwrap();
 }
