@@ -99,6 +99,36 @@ pub struct TrainerState {
     pub data_source: String,
 }
 
+impl TrainerState {
+    /// The state of a run that has not stepped yet: step 0, the sampler at
+    /// the start of `seed`'s stream, no accumulation or clipping, no losses.
+    pub fn new(
+        seed: u64,
+        schedule: LrSchedule,
+        batch_size: usize,
+        context: usize,
+        data_source: impl Into<String>,
+    ) -> Self {
+        TrainerState {
+            format_version: FORMAT_VERSION,
+            step: 0,
+            seed,
+            schedule,
+            sampler: crate::data::BatchSampler::new(seed).state(),
+            batch_size,
+            context,
+            grad_accum: 1,
+            grad_clip: None,
+            val_fraction: crate::data::DEFAULT_VAL_FRACTION,
+            tokens_seen: 0,
+            last_train_loss: None,
+            last_val_loss: None,
+            best_val_loss: None,
+            data_source: data_source.into(),
+        }
+    }
+}
+
 /// What [`Checkpoint::save`] writes, borrowed from the trainer.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckpointView<'a> {
