@@ -19,10 +19,12 @@
 //! Modules: `bytes` (GPT-2 byte alphabet), [`pretok`] (GPT-2 regex and
 //! SmolLM's digit split), `bpe` (rank-ordered merging), `special` (special tokens in text),
 //! [`vocab`] (GGUF-shaped inputs), [`hf`] (`tokenizer.json`), [`stream`] (incremental decode),
-//! [`chat`] (ChatML, Llama-3, Mistral).
+//! [`chat`] (ChatML, Llama-3, Mistral), [`char_level`] (the char-level tokenizer of trained
+//! tiny models).
 
 mod bpe;
 mod bytes;
+pub mod char_level;
 pub mod chat;
 pub mod error;
 pub mod hf;
@@ -32,6 +34,7 @@ pub mod stream;
 mod tokenizer;
 pub mod vocab;
 
+pub use char_level::{CHAR_TOKENIZER_FILE, CharTokenizer, CharTokenizerError};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use error::{Result, TokenizerError};
 pub use pretok::PreTokenizer;

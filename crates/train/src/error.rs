@@ -1,5 +1,7 @@
 //! The one error type of the train crate.
 
+use std::path::PathBuf;
+
 /// Everything that can go wrong while setting up or running training.
 ///
 /// Each variant names the offending setting, tensor, file or shape, so the
@@ -26,6 +28,53 @@ pub enum TrainError {
     /// A kernel rejected its arguments.
     #[error(transparent)]
     Kernel(#[from] smallmind_kernels::KernelError),
+    /// A training setting (schedule, split, batch shape...) is out of range.
+    #[error("invalid {name}: {reason}")]
+    InvalidSetting {
+        /// The setting, as the CLI names it (e.g. `lr-schedule`).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file or directory cannot be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The training data cannot be used (empty, too short for the context...).
+    #[error("bad training data {path}: {reason}")]
+    Data {
+        /// The file or directory the data came from.
+        path: PathBuf,
+        /// What is wrong, with the sizes involved.
+        reason: String,
+    },
+    /// The char tokenizer failed (unknown character, corrupt file...).
+    #[error(transparent)]
+    Tokenizer(#[from] smallmind_tokenizer::CharTokenizerError),
+    /// A checkpoint file is missing, truncated or corrupt.
+    #[error("bad checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint was saved for another model config.
+    #[error("checkpoint {path} is for another model: {field} is {found}, expected {expected}")]
+    ConfigMismatch {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// The Hugging Face config key that differs (e.g. `n_embd`).
+        field: &'static str,
+        /// The value the caller expects.
+        expected: String,
+        /// The value in the checkpoint.
+        found: String,
+    },
 }
 
 impl From<smallmind_model::ModelError> for TrainError {
