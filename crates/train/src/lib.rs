@@ -9,10 +9,22 @@
 //! same layout".
 //!
 //! - [`params`] — [`ParamLayout`]: names, shapes and offsets of the parameters;
-//! - [`error`] — [`TrainError`].
+//! - [`error`] — [`TrainError`];
+//! - [`gpt2`] — [`Gpt2Trainer`]: the forward pass with saved activations and
+//!   the explicit backward passes, over buffers planned once;
+//! - [`loss`] — cross-entropy fused with softmax;
+//! - [`reference`] — [`gpt2_loss_ref`], a scalar f64 forward and loss (the
+//!   oracle of the finite-difference tests).
 
 pub mod error;
 pub mod params;
 
+pub mod gpt2;
+pub mod loss;
+pub mod reference;
+
 pub use error::{Result, TrainError};
 pub use params::{ParamEntry, ParamLayout};
+
+pub use gpt2::Gpt2Trainer;
+pub use reference::gpt2_loss_ref;
