@@ -23,7 +23,7 @@ use smallmind_kernels::KernelError;
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::softmax::softmax_rows_inplace;
 
-use super::Dims;
+use super::{Dims, reduce};
 use crate::error::Result;
 
 /// `y (N, C)` = attention of `qkv (N, 3C)`; saves `probs (B, H, T, T)`;
@@ -105,7 +105,7 @@ fn softmax_backward_causal(p: &[f32], ds: &mut [f32], t: usize) {
     for (i, (p, ds)) in p.chunks_exact(t).zip(ds.chunks_exact_mut(t)).enumerate() {
         let (valid, masked) = ds.split_at_mut(i + 1);
         let p = &p[..=i];
-        let dot: f32 = p.iter().zip(valid.iter()).map(|(&a, &b)| a * b).sum();
+        let dot = reduce::dot(p, valid);
         for (g, &pj) in valid.iter_mut().zip(p) {
             *g = pj * (*g - dot);
         }

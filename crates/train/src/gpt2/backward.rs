@@ -82,7 +82,7 @@ fn block_backward(
         (&p.fc_proj_w, &p.fc_proj_b),
         &mut s.dfc,
     )?;
-    mlp::gelu_backward(&acts.fc, &mut s.dfc);
+    mlp::gelu_backward(&acts.fc, &mut s.dfc)?;
     linear_backward(
         (n, c, f),
         &acts.ln2.out,

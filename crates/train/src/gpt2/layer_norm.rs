@@ -3,7 +3,7 @@
 //! Forward (Ba et al. 2016): `x̂ = (x − μ)·r`, `r = 1/√(σ² + eps)` (biased
 //! variance), `y = x̂·γ + β`; the output comes from the inference op
 //! (`smallmind_ops::norm::norm_rows`), and `μ`, `r` are saved per row (two
-//! passes in f64, so they agree with the kernel's to a few ulp).
+//! passes, so they agree with the kernel's to a few ulp).
 //!
 //! Backward, per row of length `C`, with `g = dy·γ`:
 //! `dx = r·(g − mean(g) − x̂·mean(g·x̂))`, `dγ += Σ_rows dy·x̂`, `dβ += Σ_rows dy`.
@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use smallmind_ops::norm::{Norm, norm_rows};
 use smallmind_ops::{MatMut, MatRef};
 
-use super::{Dims, NormActs, ROWS_PER_TASK};
+use super::{Dims, NormActs, ROWS_PER_TASK, reduce};
 use crate::error::Result;
 
 /// `acts.out = LayerNorm(x)` for `x` `(N, C)`, saving each row's mean and rstd.
@@ -37,16 +37,13 @@ pub(super) fn forward(
     Ok(())
 }
 
-/// `(μ, 1/√(σ² + eps))` of one row, two passes in f64.
+/// `(μ, 1/√(σ² + eps))` of one row: the mean, then the centered sum of
+/// squares (two passes, no cancellation).
 fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
-    let len = row.len() as f64;
-    let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / len;
-    let var = row
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / len;
-    (mean as f32, (1.0 / (var + f64::from(eps)).sqrt()) as f32)
+    let len = row.len() as f32;
+    let mean = reduce::sum(row) / len;
+    let var = reduce::centered_sum_sq(row, mean) / len;
+    (mean, 1.0 / (var + eps).sqrt())
 }
 
 /// Backward of [`forward`]: `dx += ∂L/∂x` for `dy = ∂L/∂y` `(N, C)`, and
@@ -90,12 +87,9 @@ pub(super) fn backward(
 /// One row: `dx += r·(g − mean(g) − x̂·mean(g·x̂))`, `g = dy·γ`.
 #[inline]
 fn row_backward(gamma: &[f32], x: &[f32], dy: &[f32], mean: f32, rstd: f32, dx: &mut [f32]) {
-    let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
-    for ((&xi, &g), &w) in x.iter().zip(dy).zip(gamma) {
-        let gi = g * w;
-        sum_g += gi;
-        sum_gx += gi * ((xi - mean) * rstd);
-    }
+    // Σ g·x̂ = r·(Σ g·x − μ·Σ g).
+    let (sum_g, sum_g_x) = reduce::dot_pair(dy, gamma, x);
+    let sum_gx = rstd * (sum_g_x - mean * sum_g);
     let inv_c = 1.0 / x.len() as f32;
     let (mean_g, mean_gx) = (sum_g * inv_c, sum_gx * inv_c);
     for (((d, &xi), &g), &w) in dx.iter_mut().zip(x).zip(dy).zip(gamma) {

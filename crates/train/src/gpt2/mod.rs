@@ -39,6 +39,7 @@ mod backward;
 mod forward;
 mod layer_norm;
 mod mlp;
+mod reduce;
 
 use std::ops::Range;
 
