@@ -54,8 +54,12 @@ fn bench_preset(c: &mut Criterion, preset: Preset) {
                 pool.install(|| {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let loss = trainer.forward(&params, &inputs, &targets).expect("forward");
-                        trainer.backward(&params, &mut grads, 1.0).expect("backward");
+                        let loss = trainer
+                            .forward(&params, &inputs, &targets)
+                            .expect("forward");
+                        trainer
+                            .backward(&params, &mut grads, 1.0)
+                            .expect("backward");
                         black_box(loss);
                     }
                     start.elapsed()

@@ -52,11 +52,13 @@ pub fn cross_entropy_forward(
 
 /// Softmax of one row in place; returns `(z_max − z_y) − ln p_max`.
 fn row_forward(row: &mut [f32], target: usize) -> Result<f32> {
-    let (arg_max, z_max) = row
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (j, z)| if z > best.1 { (j, z) } else { best });
+    let (arg_max, z_max) =
+        row.iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (j, z)| {
+                if z > best.1 { (j, z) } else { best }
+            });
     let z_target = row[target];
     softmax_row_inplace(row, row.len())?;
     let lse_minus_max = -f64::from(row[arg_max]).ln();
@@ -97,7 +99,11 @@ fn check(logits: &[f32], targets: &[u32], vocab: usize) -> Result<()> {
         TrainError::InvalidInput(format!("{} rows of {vocab} logits overflow", targets.len()))
     })?;
     check_len("logits", expected, logits.len())?;
-    if let Some((i, &y)) = targets.iter().enumerate().find(|&(_, &y)| y as usize >= vocab) {
+    if let Some((i, &y)) = targets
+        .iter()
+        .enumerate()
+        .find(|&(_, &y)| y as usize >= vocab)
+    {
         return Err(TrainError::InvalidInput(format!(
             "targets[{i}] = {y} is outside the vocabulary of {vocab}"
         )));
@@ -124,7 +130,9 @@ mod tests {
     #[test]
     fn matches_f64_log_sum_exp() {
         let vocab = 7;
-        let mut logits: Vec<f32> = (0..3 * vocab).map(|i| ((i * 37 % 11) as f32) - 5.0).collect();
+        let mut logits: Vec<f32> = (0..3 * vocab)
+            .map(|i| ((i * 37 % 11) as f32) - 5.0)
+            .collect();
         logits[4] = 90.0; // a confident row: p of the other targets underflows in −ln p
         let original = logits.clone();
         let targets = [1u32, 6, 3];
@@ -133,12 +141,21 @@ mod tests {
         let mut expected = 0.0;
         for (r, &y) in targets.iter().enumerate() {
             let row = &original[r * vocab..(r + 1) * vocab];
-            let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(f64::from(b)));
-            let lse = m + row.iter().map(|&z| (f64::from(z) - m).exp()).sum::<f64>().ln();
+            let m = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(f64::from(b)));
+            let lse = m + row
+                .iter()
+                .map(|&z| (f64::from(z) - m).exp())
+                .sum::<f64>()
+                .ln();
             expected += lse - f64::from(row[y as usize]);
         }
         expected /= 3.0;
-        assert!((f64::from(loss) - expected).abs() < 1e-5 * expected, "{loss} vs {expected}");
+        assert!(
+            (f64::from(loss) - expected).abs() < 1e-5 * expected,
+            "{loss} vs {expected}"
+        );
         cross_entropy_backward(&mut logits, &targets, vocab, 2.0).unwrap();
         for (r, row) in logits.chunks_exact(vocab).enumerate() {
             // Each gradient row sums to zero.

@@ -32,7 +32,9 @@ pub fn gpt2_loss_ref(
     let layout = ParamLayout::gpt2(config)?;
     check(config, &layout, params, inputs, targets, batch, context)?;
     let w = |name: &str| {
-        let e = layout.find(name).expect("every GPT-2 name is in the layout");
+        let e = layout
+            .find(name)
+            .expect("every GPT-2 name is in the layout");
         &params[e.range()]
     };
     let c = config.hidden_size;
@@ -42,7 +44,10 @@ pub fn gpt2_loss_ref(
         w("lm_head.weight")
     };
     let mut total = 0.0;
-    for (tokens, ys) in inputs.chunks_exact(context).zip(targets.chunks_exact(context)) {
+    for (tokens, ys) in inputs
+        .chunks_exact(context)
+        .zip(targets.chunks_exact(context))
+    {
         // x (T, C) = wte[tokens] + wpe[0..T].
         let mut x: Vec<Vec<f64>> = tokens
             .iter()
@@ -173,7 +178,9 @@ fn attention(qkv: &[Vec<f64>], heads: usize, d: usize) -> Vec<Vec<f64>> {
         let cols = |row: &Vec<f64>, part: usize| row[part * c + h * d..][..d].to_vec();
         for (i, yi) in y.iter_mut().enumerate() {
             let q = cols(&qkv[i], 0);
-            let scores: Vec<f64> = (0..=i).map(|j| scale * dot(&q, &cols(&qkv[j], 1))).collect();
+            let scores: Vec<f64> = (0..=i)
+                .map(|j| scale * dot(&q, &cols(&qkv[j], 1)))
+                .collect();
             let max = scores.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
             let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
             let sum: f64 = e.iter().sum();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rng, fixture, rel_errors, random_params, small_untied_config};
+use common::{Rng, fixture, random_params, rel_errors, small_untied_config};
 use smallmind_train::{Gpt2Trainer, ParamLayout, TrainError};
 
 /// Loss vs PyTorch's f32 loss (the acceptance bound).
@@ -37,24 +37,42 @@ fn loss_and_gradients_match_pytorch() {
     let mut worst = (0.0f64, 0.0f64);
     for entry in fx.layout.entries() {
         let (norm_rel, max_rel) = rel_errors(&grads[entry.range()], &fx.grads[entry.range()]);
-        println!("{:40} norm-rel {norm_rel:.2e} max-rel {max_rel:.2e}", entry.name);
-        assert!(norm_rel <= GRAD_NORM_REL_TOL, "{}: {norm_rel:.2e}", entry.name);
+        println!(
+            "{:40} norm-rel {norm_rel:.2e} max-rel {max_rel:.2e}",
+            entry.name
+        );
+        assert!(
+            norm_rel <= GRAD_NORM_REL_TOL,
+            "{}: {norm_rel:.2e}",
+            entry.name
+        );
         assert!(max_rel <= GRAD_MAX_REL_TOL, "{}: {max_rel:.2e}", entry.name);
         worst = (worst.0.max(norm_rel), worst.1.max(max_rel));
     }
-    println!("worst norm-rel {:.2e}, worst max-rel {:.2e}", worst.0, worst.1);
+    println!(
+        "worst norm-rel {:.2e}, worst max-rel {:.2e}",
+        worst.0, worst.1
+    );
     // Positions the batch never reaches get exactly zero gradient.
     let wpe = fx.layout.find("transformer.wpe.weight").unwrap();
     let c = fx.config.hidden_size;
-    assert!(grads[wpe.offset + fx.context * c..wpe.range().end].iter().all(|&g| g == 0.0));
+    assert!(
+        grads[wpe.offset + fx.context * c..wpe.range().end]
+            .iter()
+            .all(|&g| g == 0.0)
+    );
 }
 
 #[test]
 fn evaluate_gives_the_forward_loss() {
     let fx = fixture();
     let mut trainer = Gpt2Trainer::new(&fx.config, fx.batch, fx.context).unwrap();
-    let a = trainer.evaluate(&fx.params, &fx.inputs, &fx.targets).unwrap();
-    let b = trainer.forward(&fx.params, &fx.inputs, &fx.targets).unwrap();
+    let a = trainer
+        .evaluate(&fx.params, &fx.inputs, &fx.targets)
+        .unwrap();
+    let b = trainer
+        .forward(&fx.params, &fx.inputs, &fx.targets)
+        .unwrap();
     assert_eq!(a.to_bits(), b.to_bits());
 }
 
@@ -65,7 +83,10 @@ fn tied_gradient_is_the_sum_of_the_untied_ones() {
     let untied = small_untied_config();
     let mut tied = untied.clone();
     tied.tie_word_embeddings = true;
-    let (lu, lt) = (ParamLayout::gpt2(&untied).unwrap(), ParamLayout::gpt2(&tied).unwrap());
+    let (lu, lt) = (
+        ParamLayout::gpt2(&untied).unwrap(),
+        ParamLayout::gpt2(&tied).unwrap(),
+    );
     let pt = random_params(&lt, 7);
     let mut pu = vec![0.0; lu.len()];
     pu[..lt.len()].copy_from_slice(&pt);
@@ -74,13 +95,20 @@ fn tied_gradient_is_the_sum_of_the_untied_ones() {
     pu.copy_within(wte.clone(), head.start);
     let (b, t) = (3, 16);
     let mut rng = Rng(11);
-    let (inputs, targets) = (rng.tokens(b * t, untied.vocab_size), rng.tokens(b * t, untied.vocab_size));
+    let (inputs, targets) = (
+        rng.tokens(b * t, untied.vocab_size),
+        rng.tokens(b * t, untied.vocab_size),
+    );
     let mut tu = Gpt2Trainer::new(&untied, b, t).unwrap();
     let mut tt = Gpt2Trainer::new(&tied, b, t).unwrap();
     let (loss_u, gu) = loss_and_grads(&mut tu, &pu, &inputs, &targets);
     let (loss_t, gt) = loss_and_grads(&mut tt, &pt, &inputs, &targets);
     assert_eq!(loss_u.to_bits(), loss_t.to_bits());
-    let summed: Vec<f32> = gu[wte.clone()].iter().zip(&gu[head]).map(|(a, b)| a + b).collect();
+    let summed: Vec<f32> = gu[wte.clone()]
+        .iter()
+        .zip(&gu[head])
+        .map(|(a, b)| a + b)
+        .collect();
     let (norm_rel, _) = rel_errors(&summed, &gt[wte.clone()]);
     assert!(norm_rel < 1e-6, "wte: {norm_rel:.2e}");
     assert_eq!(gu[wte.end..lt.len()], gt[wte.end..]);
@@ -140,17 +168,28 @@ fn batch_shapes_agree_with_single_sequences() {
         let targets = rng.tokens(b * t, config.vocab_size);
         let mut batched = Gpt2Trainer::new(&config, b, t).unwrap();
         let (loss, grads) = loss_and_grads(&mut batched, &params, &inputs, &targets);
-        assert!(loss.is_finite() && grads.iter().all(|g| g.is_finite()), "({b}, {t})");
+        assert!(
+            loss.is_finite() && grads.iter().all(|g| g.is_finite()),
+            "({b}, {t})"
+        );
         let mut single = Gpt2Trainer::new(&config, 1, t).unwrap();
         let mut summed = vec![0.0; params.len()];
         let mut loss_sum = 0.0;
         for s in 0..b {
             let rows = s * t..(s + 1) * t;
-            loss_sum += single.forward(&params, &inputs[rows.clone()], &targets[rows]).unwrap();
-            single.backward(&params, &mut summed, 1.0 / b as f32).unwrap();
+            loss_sum += single
+                .forward(&params, &inputs[rows.clone()], &targets[rows])
+                .unwrap();
+            single
+                .backward(&params, &mut summed, 1.0 / b as f32)
+                .unwrap();
         }
         let loss_rel = (loss_sum / b as f32 - loss).abs() / loss;
-        assert!(loss_rel < 1e-6, "({b}, {t}): loss {loss} vs {}", loss_sum / b as f32);
+        assert!(
+            loss_rel < 1e-6,
+            "({b}, {t}): loss {loss} vs {}",
+            loss_sum / b as f32
+        );
         let (norm_rel, _) = rel_errors(&summed, &grads);
         assert!(norm_rel < 1e-5, "({b}, {t}): {norm_rel:.2e}");
     }
@@ -164,7 +203,10 @@ fn grads_with_threads(threads: usize) -> (f32, Vec<f32>) {
     let (b, t) = (4, 64);
     let inputs = rng.tokens(b * t, config.vocab_size);
     let targets = rng.tokens(b * t, config.vocab_size);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let mut trainer = Gpt2Trainer::new(&config, b, t).unwrap();
         loss_and_grads(&mut trainer, &params, &inputs, &targets)
@@ -177,7 +219,11 @@ fn threads_give_identical_gradients() {
     let (l1, g1) = grads_with_threads(1);
     let (l2, g2) = grads_with_threads(2);
     assert_eq!(l1.to_bits(), l2.to_bits());
-    let differ = g1.iter().zip(&g2).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    let differ = g1
+        .iter()
+        .zip(&g2)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
     assert_eq!(differ, 0, "{differ} gradient elements differ");
 }
 
@@ -218,7 +264,10 @@ fn bad_input_is_an_error_not_a_panic() {
     // Planning errors.
     for (b, t) in [(0, 4), (4, 0), (1, 129)] {
         let err = Gpt2Trainer::new(&fx.config, b, t).unwrap_err();
-        assert!(matches!(err, TrainError::InvalidInput(_)), "({b}, {t}): {err}");
+        assert!(
+            matches!(err, TrainError::InvalidInput(_)),
+            "({b}, {t}): {err}"
+        );
     }
     let mut erf = fx.config.clone();
     erf.activation = smallmind_model::Activation::GeluErf;

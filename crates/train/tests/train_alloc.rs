@@ -54,7 +54,10 @@ fn training_steps_allocate_nothing() {
     let probe = std::hint::black_box(vec![1u8; 64]);
     drop(probe);
     let seen = scope.counts();
-    assert!(is_installed() && seen.count >= 1 && seen.bytes >= 64, "the counter sees nothing");
+    assert!(
+        is_installed() && seen.count >= 1 && seen.bytes >= 64,
+        "the counter sees nothing"
+    );
     for threads in [1, 2] {
         let (count, bytes) = step_allocations(threads, 3);
         assert_eq!(

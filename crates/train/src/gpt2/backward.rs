@@ -33,7 +33,12 @@ pub(super) fn run(
     let dlogits = &acts.logits;
     // dW_head (V, C) += dlogitsᵀ·z;  dz (N, C) = dlogits·W_head.
     let head_grad = Gemm::new(v, c, n).transpose_a().beta(1.0);
-    gemm(&head_grad, dlogits, &acts.lnf.out, &mut grads[offsets.head.clone()])?;
+    gemm(
+        &head_grad,
+        dlogits,
+        &acts.lnf.out,
+        &mut grads[offsets.head.clone()],
+    )?;
     gemm(
         &Gemm::new(n, c, v),
         dlogits,
@@ -41,7 +46,7 @@ pub(super) fn run(
         &mut scratch.dnorm,
     )?;
     scratch.dres.fill(0.0);
-    let (dgamma, dbeta) = two_mut(grads, &offsets.lnf_w, &offsets.lnf_b);
+    let param_grads = two_mut(grads, &offsets.lnf_w, &offsets.lnf_b);
     let x_last = &acts.residuals[acts.blocks.len()];
     layer_norm::backward(
         dims,
@@ -50,8 +55,7 @@ pub(super) fn run(
         &acts.lnf,
         &scratch.dnorm,
         &mut scratch.dres,
-        dgamma,
-        dbeta,
+        param_grads,
     );
     for (l, (block, p)) in acts.blocks.iter().zip(&offsets.blocks).enumerate().rev() {
         block_backward(dims, p, params, grads, &acts.residuals[l], block, scratch)?;
@@ -92,9 +96,17 @@ fn block_backward(
         (&p.fc_w, &p.fc_b),
         &mut s.dnorm,
     )?;
-    let (dgamma, dbeta) = two_mut(grads, &p.ln2_w, &p.ln2_b);
+    let param_grads = two_mut(grads, &p.ln2_w, &p.ln2_b);
     let gamma = &params[p.ln2_w.clone()];
-    layer_norm::backward(dims, gamma, &acts.res_mid, &acts.ln2, &s.dnorm, &mut s.dres, dgamma, dbeta);
+    layer_norm::backward(
+        dims,
+        gamma,
+        &acts.res_mid,
+        &acts.ln2,
+        &s.dnorm,
+        &mut s.dres,
+        param_grads,
+    );
 
     // Attention: m = x_in + y·W_o + b_o, y = attention(LN₁(x_in)·W_qkv + b_qkv).
     linear_backward(
@@ -124,9 +136,17 @@ fn block_backward(
         (&p.qkv_w, &p.qkv_b),
         &mut s.dnorm,
     )?;
-    let (dgamma, dbeta) = two_mut(grads, &p.ln1_w, &p.ln1_b);
+    let param_grads = two_mut(grads, &p.ln1_w, &p.ln1_b);
     let gamma = &params[p.ln1_w.clone()];
-    layer_norm::backward(dims, gamma, x_in, &acts.ln1, &s.dnorm, &mut s.dres, dgamma, dbeta);
+    layer_norm::backward(
+        dims,
+        gamma,
+        x_in,
+        &acts.ln1,
+        &s.dnorm,
+        &mut s.dres,
+        param_grads,
+    );
     Ok(())
 }
 
@@ -150,7 +170,13 @@ fn linear_backward(
 
 /// Scatter-add of `dx₀ (N, C)` into the rows of `wte` that the tokens used
 /// and into `wpe[0..T]`, rows in order (deterministic).
-fn embedding_backward(dims: &Dims, offsets: &Offsets, inputs: &[u32], dx0: &[f32], grads: &mut [f32]) {
+fn embedding_backward(
+    dims: &Dims,
+    offsets: &Offsets,
+    inputs: &[u32],
+    dx0: &[f32],
+    grads: &mut [f32],
+) {
     let Dims { t, c, .. } = *dims;
     for (i, (row, &token)) in dx0.chunks_exact(c).zip(inputs).enumerate() {
         let tok = offsets.wte.start + token as usize * c;

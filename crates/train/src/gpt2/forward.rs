@@ -26,10 +26,21 @@ pub(super) fn run(
     embed_batch(dims, offsets, params, inputs, &mut acts.residuals[0])?;
     for (l, (block, p)) in acts.blocks.iter_mut().zip(&offsets.blocks).enumerate() {
         let (before, after) = acts.residuals.split_at_mut(l + 1);
-        block_forward(dims, p, params, &before[l], block, &mut acts.heads, &mut after[0])?;
+        block_forward(
+            dims,
+            p,
+            params,
+            &before[l],
+            block,
+            &mut acts.heads,
+            &mut after[0],
+        )?;
     }
     let x_last = &acts.residuals[acts.blocks.len()];
-    let (gamma, beta) = (&params[offsets.lnf_w.clone()], &params[offsets.lnf_b.clone()]);
+    let (gamma, beta) = (
+        &params[offsets.lnf_w.clone()],
+        &params[offsets.lnf_b.clone()],
+    );
     layer_norm::forward(dims, gamma, beta, x_last, &mut acts.lnf)?;
     // logits (N, V) = z (N, C) · W_headᵀ, W_head stored (V, C).
     let head = Linear::new(
@@ -57,7 +68,13 @@ fn embed_batch(
         .chunks_exact(dims.t)
         .zip(x0.chunks_exact_mut(dims.t * dims.c))
     {
-        embed(wte, Some(wpe), tokens, 0, MatMut::new(rows, dims.t, dims.c)?)?;
+        embed(
+            wte,
+            Some(wpe),
+            tokens,
+            0,
+            MatMut::new(rows, dims.t, dims.c)?,
+        )?;
     }
     Ok(())
 }
@@ -93,11 +110,23 @@ fn block_forward(
 
 /// A GPT-2 `Conv1D` layer: weight `[in, out]`, bias `[out]`.
 fn conv1d<'w>(weight: &'w [f32], bias: &'w [f32], d_in: usize, d_out: usize) -> Result<Linear<'w>> {
-    Ok(Linear::new(weight, WeightLayout::InOut, d_in, d_out, Some(bias))?)
+    Ok(Linear::new(
+        weight,
+        WeightLayout::InOut,
+        d_in,
+        d_out,
+        Some(bias),
+    )?)
 }
 
 /// `y (rows, out) = x (rows, in) · W + b`, or `y += …` when `accumulate`.
-fn apply(layer: &Linear<'_>, x: &[f32], rows: usize, y: &mut [f32], accumulate: bool) -> Result<()> {
+fn apply(
+    layer: &Linear<'_>,
+    x: &[f32],
+    rows: usize,
+    y: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
     let x = MatRef::new(x, rows, layer.in_features)?;
     let y = MatMut::new(y, rows, layer.out_features)?;
     if accumulate {

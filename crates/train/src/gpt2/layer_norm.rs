@@ -25,7 +25,11 @@ pub(super) fn forward(
 ) -> Result<()> {
     let (n, c, eps) = (dims.n, dims.c, dims.eps);
     let norm = Norm::Layer { gamma, beta, eps };
-    norm_rows(&norm, MatRef::new(x, n, c)?, MatMut::new(&mut acts.out, n, c)?)?;
+    norm_rows(
+        &norm,
+        MatRef::new(x, n, c)?,
+        MatMut::new(&mut acts.out, n, c)?,
+    )?;
     x.par_chunks(c * ROWS_PER_TASK)
         .zip(acts.mean.par_chunks_mut(ROWS_PER_TASK))
         .zip(acts.rstd.par_chunks_mut(ROWS_PER_TASK))
@@ -47,7 +51,7 @@ fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
 }
 
 /// Backward of [`forward`]: `dx += ∂L/∂x` for `dy = ∂L/∂y` `(N, C)`, and
-/// `dgamma`, `dbeta` `(C,)` accumulate the parameter gradients.
+/// `(dgamma, dbeta)` `(C,)` accumulate the parameter gradients.
 pub(super) fn backward(
     dims: &Dims,
     gamma: &[f32],
@@ -55,8 +59,7 @@ pub(super) fn backward(
     acts: &NormActs,
     dy: &[f32],
     dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
+    (dgamma, dbeta): (&mut [f32], &mut [f32]),
 ) {
     let c = dims.c;
     dx.par_chunks_mut(c * ROWS_PER_TASK)

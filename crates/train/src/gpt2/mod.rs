@@ -103,9 +103,10 @@ pub(crate) struct Offsets {
 impl Offsets {
     fn new(layout: &ParamLayout, layers: usize, tied: bool) -> Result<Self> {
         let range = |name: &str| {
-            layout.find(name).map(|e| e.range()).ok_or_else(|| {
-                TrainError::UnsupportedConfig(format!("the layout has no `{name}`"))
-            })
+            layout
+                .find(name)
+                .map(|e| e.range())
+                .ok_or_else(|| TrainError::UnsupportedConfig(format!("the layout has no `{name}`")))
         };
         let block = |l: usize| -> Result<BlockParams> {
             let r = |s: &str| range(&format!("transformer.h.{l}.{s}"));
@@ -184,7 +185,9 @@ pub(crate) struct BlockActs {
 
 impl BlockActs {
     fn new(dims: &Dims) -> Self {
-        let Dims { b, t, n, c, h, f, .. } = *dims;
+        let Dims {
+            b, t, n, c, h, f, ..
+        } = *dims;
         BlockActs {
             ln1: NormActs::new(n, c),
             qkv: vec![0.0; n * 3 * c],
@@ -238,7 +241,16 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     fn new(dims: &Dims) -> Self {
-        let Dims { b, t, n, c, h, d, f, .. } = *dims;
+        let Dims {
+            b,
+            t,
+            n,
+            c,
+            h,
+            d,
+            f,
+            ..
+        } = *dims;
         Scratch {
             dres: vec![0.0; n * c],
             dnorm: vec![0.0; n * c],
@@ -354,7 +366,14 @@ impl Gpt2Trainer {
         self.check_params("params", params)?;
         self.check_tokens("inputs", inputs)?;
         self.check_tokens("targets", targets)?;
-        let loss = forward::run(&self.dims, &self.offsets, &mut self.acts, params, inputs, targets)?;
+        let loss = forward::run(
+            &self.dims,
+            &self.offsets,
+            &mut self.acts,
+            params,
+            inputs,
+            targets,
+        )?;
         self.ready = true;
         Ok(loss)
     }

@@ -133,9 +133,8 @@ pub fn random_params(layout: &ParamLayout, seed: u64) -> Vec<f32> {
     let mut rng = Rng(seed);
     let mut params = vec![0.0; layout.len()];
     for entry in layout.entries() {
-        let scale = if entry.name.contains("ln_") {
-            0.1
-        } else if entry.shape.len() == 1 {
+        // Norm gains and biases (1-D), then the matrices.
+        let scale = if entry.shape.len() == 1 {
             0.1
         } else if entry.name.contains("wte") || entry.name.contains("lm_head") {
             0.5
