@@ -13,7 +13,7 @@
 //! - [`gpt2`] — [`Gpt2Trainer`]: the forward pass with saved activations and
 //!   the explicit backward passes, over buffers planned once;
 //! - [`loss`] — cross-entropy fused with softmax;
-//! - [`reference`] — [`gpt2_loss_ref`], a scalar f64 forward and loss (the
+//! - [`mod@reference`] — [`gpt2_loss_ref`], a scalar f64 forward and loss (the
 //!   oracle of the finite-difference tests).
 
 pub mod error;

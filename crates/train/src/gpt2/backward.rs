@@ -8,6 +8,7 @@
 //! `dW_head += dlogitsᵀ·z` and `dz = dlogits·W_head`. A tied head's
 //! gradient lands in `wte`, which the embedding scatter-add then adds to.
 
+use smallmind_kernels::KernelError;
 use smallmind_kernels::gemm::{Gemm, gemm};
 
 use super::{
@@ -33,18 +34,22 @@ pub(super) fn run(
     let dlogits = &acts.logits;
     // dW_head (V, C) += dlogitsᵀ·z;  dz (N, C) = dlogits·W_head.
     let head_grad = Gemm::new(v, c, n).transpose_a().beta(1.0);
-    gemm(
-        &head_grad,
-        dlogits,
-        &acts.lnf.out,
-        &mut grads[offsets.head.clone()],
-    )?;
-    gemm(
-        &Gemm::new(n, c, v),
-        dlogits,
-        &params[offsets.head.clone()],
-        &mut scratch.dnorm,
-    )?;
+    let (dw, dz) = rayon::join(
+        || {
+            gemm(
+                &head_grad,
+                dlogits,
+                &acts.lnf.out,
+                &mut grads[offsets.head.clone()],
+            )
+        },
+        || {
+            let w_head = &params[offsets.head.clone()];
+            gemm(&Gemm::new(n, c, v), dlogits, w_head, &mut scratch.dnorm)
+        },
+    );
+    dw?;
+    dz?;
     scratch.dres.fill(0.0);
     let param_grads = two_mut(grads, &offsets.lnf_w, &offsets.lnf_b);
     let x_last = &acts.residuals[acts.blocks.len()];
@@ -161,10 +166,20 @@ fn linear_backward(
     (w_range, b_range): (&std::ops::Range<usize>, &std::ops::Range<usize>),
     dx: &mut [f32],
 ) -> Result<()> {
-    let weight_grad = Gemm::new(d_in, d_out, n).transpose_a().beta(1.0);
-    gemm(&weight_grad, x, dy, &mut grads[w_range.clone()])?;
-    add_column_sums(dy, d_out, &mut grads[b_range.clone()]);
-    gemm(&Gemm::new(n, d_in, d_out).transpose_b(), dy, w, dx)?;
+    let (dw, db) = two_mut(grads, w_range, b_range);
+    // The parameter and input gradients are independent: on two threads each
+    // GEMM gets a core instead of both being split (the results do not change).
+    let (param_grads, input_grad) = rayon::join(
+        || {
+            let weight_grad = Gemm::new(d_in, d_out, n).transpose_a().beta(1.0);
+            gemm(&weight_grad, x, dy, dw)?;
+            add_column_sums(dy, d_out, db);
+            Ok::<_, KernelError>(())
+        },
+        || gemm(&Gemm::new(n, d_in, d_out).transpose_b(), dy, w, dx),
+    );
+    param_grads?;
+    input_grad?;
     Ok(())
 }
 

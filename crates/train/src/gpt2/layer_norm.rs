@@ -62,6 +62,16 @@ pub(super) fn backward(
     (dgamma, dbeta): (&mut [f32], &mut [f32]),
 ) {
     let c = dims.c;
+    // Input gradient (row-parallel) and parameter gradients (rows in order,
+    // deterministic) are independent.
+    rayon::join(
+        || input_backward(c, gamma, x, acts, dy, dx),
+        || param_backward(c, x, acts, dy, dgamma, dbeta),
+    );
+}
+
+/// `dx += ∂L/∂x`, rows in parallel.
+fn input_backward(c: usize, gamma: &[f32], x: &[f32], acts: &NormActs, dy: &[f32], dx: &mut [f32]) {
     dx.par_chunks_mut(c * ROWS_PER_TASK)
         .zip(x.par_chunks(c * ROWS_PER_TASK))
         .zip(dy.par_chunks(c * ROWS_PER_TASK))
@@ -73,7 +83,17 @@ pub(super) fn backward(
                 row_backward(gamma, x, dy, m, r, dx);
             }
         });
-    // Parameter gradients: rows in order (deterministic), columns vectorized.
+}
+
+/// `dγ += Σ_rows dy·x̂`, `dβ += Σ_rows dy`: rows in order, columns vectorized.
+fn param_backward(
+    c: usize,
+    x: &[f32],
+    acts: &NormActs,
+    dy: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
     for (((x, dy), &m), &r) in x
         .chunks_exact(c)
         .zip(dy.chunks_exact(c))

@@ -24,7 +24,8 @@
 //! `dW += Xᵀ·dY`, `db += Σ_rows dY`, `dX = dY·Wᵀ`; the residual stream's
 //! gradient `dres` (N, C) is carried down the blocks, each branch adding its
 //! input gradient into it. The other backward formulas are in
-//! [`layer_norm`], [`attention`], [`mlp`] and [`crate::loss`].
+//! `layer_norm.rs`, `attention.rs`, `mlp.rs` (this module's files) and
+//! [`crate::loss`].
 //!
 //! Every activation, every activation gradient and every scratch buffer is
 //! allocated in [`Gpt2Trainer::new`]; [`Gpt2Trainer::forward`] and
