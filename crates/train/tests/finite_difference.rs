@@ -101,3 +101,18 @@ fn untied_gradients_match_finite_differences() {
     let targets = rng.tokens(b * t, config.vocab_size);
     check_against_finite_differences(&config, &params, &inputs, &targets, (b, t), 31);
 }
+
+/// A context of several causal tiles (the attention works on 32-query tiles),
+/// the last one partial.
+#[test]
+fn long_context_gradients_match_finite_differences() {
+    let mut config = small_untied_config();
+    config.max_position_embeddings = 80;
+    let layout = ParamLayout::gpt2(&config).unwrap();
+    let params = random_params(&layout, 41);
+    let (b, t) = (2, 70);
+    let mut rng = Rng(43);
+    let inputs = rng.tokens(b * t, config.vocab_size);
+    let targets = rng.tokens(b * t, config.vocab_size);
+    check_against_finite_differences(&config, &params, &inputs, &targets, (b, t), 47);
+}
