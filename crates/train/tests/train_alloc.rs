@@ -4,10 +4,15 @@
 //!
 //! One `#[test]` only, so no other test allocates concurrently; each pool is
 //! started (its threads' start-up allocates) and entered before counting.
+//! The GEMM kernel allocates its per-thread packing buffers on a thread's
+//! first GEMM, and which pool thread runs which GEMM is up to work stealing,
+//! so every pool thread first runs one small GEMM (a one-time cost per
+//! thread, not per step).
 
 mod common;
 
 use common::{Rng, random_params};
+use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_model::Preset;
 use smallmind_telemetry::alloc::{CountingAllocator, Scope, is_installed};
 use smallmind_train::{Gpt2Trainer, ParamLayout};
@@ -29,7 +34,10 @@ fn step_allocations(threads: usize, steps: usize) -> (u64, u64) {
         .num_threads(threads)
         .build()
         .unwrap();
-    pool.broadcast(|_| ());
+    pool.broadcast(|_| {
+        let (a, mut c) = ([1.0f32; 64], [0.0f32; 64]);
+        gemm(&Gemm::new(8, 8, 8), &a, &a, &mut c).unwrap();
+    });
     pool.install(|| {
         let mut trainer = Gpt2Trainer::new(&config, b, t).unwrap();
         let mut step = |grads: &mut [f32]| {

@@ -10,7 +10,7 @@ use smallmind_kernels::math::tanh;
 
 /// Elements per rayon task.
 const CHUNK: usize = 4096;
-/// Elements whose `tanh u` is evaluated in one kernel call (a stack buffer).
+/// Elements whose `tanh u` is evaluated in one kernel call (stack buffers).
 const BLOCK: usize = 512;
 
 /// `√(2/π)`.
@@ -27,28 +27,19 @@ pub(super) fn gelu_backward(x: &[f32], d: &mut [f32]) -> Result<(), KernelError>
     d.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .try_for_each(|(d, x)| {
-            let mut th = [0.0f32; BLOCK];
+            let (mut u, mut th) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
             for (d, x) in d.chunks_mut(BLOCK).zip(x.chunks(BLOCK)) {
-                let th = &mut th[..x.len()];
-                for (u, &x) in th.iter_mut().zip(x) {
+                let (u, th) = (&mut u[..x.len()], &mut th[..x.len()]);
+                for (u, &x) in u.iter_mut().zip(x) {
                     *u = SQRT_2_OVER_PI * x * (1.0 + GELU_CUBIC * x * x);
                 }
-                tanh_inplace(th)?;
+                tanh(u, th)?;
                 for ((d, &x), &th) in d.iter_mut().zip(x).zip(th.iter()) {
                     *d *= gelu_grad_from_tanh(x, th);
                 }
             }
             Ok(())
         })
-}
-
-/// `u ← tanh u` through the out-of-place kernel, via a second stack block.
-fn tanh_inplace(u: &mut [f32]) -> Result<(), KernelError> {
-    let mut out = [0.0f32; BLOCK];
-    let out = &mut out[..u.len()];
-    tanh(u, out)?;
-    u.copy_from_slice(out);
-    Ok(())
 }
 
 /// `gelu'(x)` given `th = tanh u(x)`.
