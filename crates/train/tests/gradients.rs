@@ -276,3 +276,15 @@ fn bad_input_is_an_error_not_a_panic() {
         Err(TrainError::UnsupportedConfig(_))
     ));
 }
+
+/// The plan's size grows with the batch and is reported in bytes.
+#[test]
+fn planned_bytes_scale_with_the_batch() {
+    let config = smallmind_model::Preset::Small.config();
+    let one = Gpt2Trainer::new(&config, 1, 64).unwrap().planned_bytes();
+    let eight = Gpt2Trainer::new(&config, 8, 64).unwrap().planned_bytes();
+    assert!(one > 0 && eight == 8 * one, "{one} vs {eight}");
+    let medium = smallmind_model::Preset::Medium.config();
+    let m8 = Gpt2Trainer::new(&medium, 8, 128).unwrap().planned_bytes();
+    println!("planned bytes: m-small B=8 T=64 {eight}, m-medium B=8 T=128 {m8}");
+}

@@ -353,6 +353,45 @@ impl Gpt2Trainer {
         self.dims.t
     }
 
+    /// Bytes of every buffer planned in [`new`](Self::new): activations,
+    /// activation gradients and scratch (parameters, gradients and optimizer
+    /// state are the caller's).
+    pub fn planned_bytes(&self) -> usize {
+        let norm = |n: &NormActs| n.out.len() + n.mean.len() + n.rstd.len();
+        let a = &self.acts;
+        let blocks: usize = a
+            .blocks
+            .iter()
+            .map(|b| {
+                norm(&b.ln1)
+                    + b.qkv.len()
+                    + b.probs.len()
+                    + b.atty.len()
+                    + b.res_mid.len()
+                    + norm(&b.ln2)
+                    + b.fc.len()
+                    + b.gelu.len()
+            })
+            .sum();
+        let residuals: usize = a.residuals.iter().map(Vec::len).sum();
+        let s = &self.scratch;
+        let scratch = s.dres.len()
+            + s.dnorm.len()
+            + s.datty.len()
+            + s.dqkv.len()
+            + s.dfc.len()
+            + s.dprobs.len()
+            + s.dheads.len();
+        let floats = blocks
+            + residuals
+            + norm(&a.lnf)
+            + a.logits.len()
+            + a.row_loss.len()
+            + a.heads.len()
+            + scratch;
+        floats * 4 + (a.inputs.len() + a.targets.len()) * 4
+    }
+
     /// Forward pass over `inputs` (`B·T` token ids, row-major `(B, T)`) with
     /// `targets` (`B·T`); saves the activations backward needs and returns
     /// the mean cross-entropy loss.
