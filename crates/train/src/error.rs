@@ -75,6 +75,13 @@ pub enum TrainError {
         /// The value in the checkpoint.
         found: String,
     },
+    /// An op rejected its arguments.
+    #[error(transparent)]
+    Ops(#[from] smallmind_ops::OpsError),
+    /// A batch or call the trainer cannot accept (a token outside the
+    /// vocabulary, a zero batch, backward before forward...).
+    #[error("invalid training input: {0}")]
+    InvalidInput(String),
 }
 
 impl From<smallmind_model::ModelError> for TrainError {
