@@ -8,6 +8,7 @@
 //! smallmind profile --model m-small,m-medium --out target/profile
 //! smallmind profile --compare before/report.json after/report.json
 //! smallmind bench --model m-gpt2 -p 128 -n 64 -t 1,2
+//! smallmind train --data input.txt --preset m-small --steps 2000 --out checkpoints/tiny
 //! ```
 //!
 //! All model logic lives in `smallmind-model`; this binary parses flags, installs telemetry
@@ -21,6 +22,7 @@ mod model_spec;
 mod profile;
 mod quantize;
 mod tokenize;
+mod train;
 
 use std::process::ExitCode;
 
@@ -58,6 +60,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Prompt-processing and generation throughput as a llama-bench table.
     Bench(bench::BenchArgs),
+    /// Train a GPT-2 style model on text with a char-level vocabulary.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Quantize(args) => quantize::quantize(args),
         Command::Profile(args) => profile::profile(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Train(args) => train::train(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
