@@ -189,10 +189,10 @@ fn run(
     bar.set_position(first);
     let started = Instant::now();
     let mut tokens = 0usize;
-    if first == 0 {
-        if let Some(loss) = trainer.validate()? {
-            say(&bar, format!("step 0: validation loss {loss:.4}"));
-        }
+    if first == 0
+        && let Some(loss) = trainer.validate()?
+    {
+        say(&bar, format!("step 0: validation loss {loss:.4}"));
     }
     while trainer.step_count() < args.steps {
         if interrupted.load(Ordering::SeqCst) {
@@ -210,18 +210,17 @@ fn run(
             stats.lr
         ));
         let last = stats.step == args.steps;
-        if (args.eval_interval > 0 && stats.step % args.eval_interval == 0) || last {
-            if let Some(loss) = trainer.validate()? {
-                say(
-                    &bar,
-                    format!(
-                        "step {}: train loss {:.4}, validation loss {loss:.4}, {:.1}k tok/s",
-                        stats.step,
-                        stats.loss,
-                        rate / 1e3
-                    ),
-                );
-            }
+        let evaluate = (args.eval_interval > 0 && stats.step % args.eval_interval == 0) || last;
+        if evaluate && let Some(loss) = trainer.validate()? {
+            say(
+                &bar,
+                format!(
+                    "step {}: train loss {:.4}, validation loss {loss:.4}, {:.1}k tok/s",
+                    stats.step,
+                    stats.loss,
+                    rate / 1e3
+                ),
+            );
         }
         if args.save_interval > 0 && stats.step % args.save_interval == 0 && !last {
             trainer.save(&args.out, data)?;
