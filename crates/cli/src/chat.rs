@@ -98,7 +98,7 @@ pub(crate) fn chat(args: &ChatArgs) -> Result<(), BoxError> {
             max_new_tokens: args.max_tokens,
         };
         let mut generation = Generation::new(&mut session, &mut sampler, stop, &prompt)?;
-        let reply = generate::stream(&mut generation, Some(&tokenizer))?;
+        let reply = generate::stream(&mut generation, model_spec::Codec::Bpe(&tokenizer))?;
         let reason = generation.finish_reason();
         let history = generation.tokens().to_vec();
         conversation.fed.extend_from_slice(&history);

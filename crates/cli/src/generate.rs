@@ -10,7 +10,7 @@ use smallmind_model::sampler::{Sampler, SamplerConfig, StopCriteria};
 use smallmind_model::{Model, Session, SessionOptions};
 use smallmind_tokenizer::{ChatMessage, ChatTemplate, EncodeOptions, StreamDecoder, Tokenizer};
 
-use crate::model_spec::{self, LoadedModel};
+use crate::model_spec::{self, Codec, LoadedModel};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -90,10 +90,14 @@ pub(crate) struct GenerateArgs {
 /// Runs `smallmind generate`.
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
     let LoadedModel {
-        model, tokenizer, ..
+        model,
+        tokenizer,
+        chars,
+        ..
     } = model_spec::load(&args.model)?;
+    let codec = Codec::new(tokenizer.as_ref(), chars.as_ref());
     let model = Arc::new(model);
-    let prompt = prompt_tokens(args, tokenizer.as_ref())?;
+    let prompt = prompt_tokens(args, codec)?;
     let context = model.config().max_position_embeddings;
     let wanted = args.context.unwrap_or(prompt.len() + args.max_tokens);
     let options = SessionOptions {
@@ -109,39 +113,47 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
         stop_tokens: args
             .stop_ids
             .clone()
-            .unwrap_or_else(|| end_of_generation_ids(&model, tokenizer.as_ref())),
+            .unwrap_or_else(|| end_of_generation_ids(&model, codec.bpe())),
         max_new_tokens: args.max_tokens,
     };
     let mut generation = Generation::new(&mut session, &mut sampler, stop, &prompt)?;
-    stream(&mut generation, tokenizer.as_ref())?;
+    stream(&mut generation, codec)?;
     report(&generation);
     Ok(())
 }
 
 /// The prompt's token ids: `--prompt-ids`, or `--prompt` encoded (through the chat template
 /// with `--chat`), or a fixed prompt of ids 1..=10 for a preset without either.
-fn prompt_tokens(args: &GenerateArgs, tokenizer: Option<&Tokenizer>) -> Result<Vec<u32>, BoxError> {
+fn prompt_tokens(args: &GenerateArgs, codec: Codec<'_>) -> Result<Vec<u32>, BoxError> {
     if let Some(ids) = &args.prompt_ids {
         return Ok(ids.clone());
     }
     let Some(text) = &args.prompt else {
-        return match tokenizer {
-            None => Ok((1..=10).collect()),
-            Some(_) => Err("give a --prompt (or --prompt-ids)".into()),
+        return match codec {
+            Codec::Ids => Ok((1..=10).collect()),
+            _ => Err("give a --prompt (or --prompt-ids)".into()),
         };
     };
-    let tokenizer = tokenizer.ok_or_else(|| {
-        format!(
+    match codec {
+        Codec::Bpe(tokenizer) => {
+            let text = if args.chat {
+                chat_template(tokenizer)?
+                    .render(&[ChatMessage::new("user", text.as_str())], true)?
+            } else {
+                text.clone()
+            };
+            Ok(tokenizer.encode(&text, EncodeOptions::PROMPT)?)
+        }
+        Codec::Chars(_) if args.chat => {
+            Err("--chat needs a chat template; a char-level model has none".into())
+        }
+        Codec::Chars(chars) => Ok(chars.encode(text)?),
+        Codec::Ids => Err(format!(
             "{} has no tokenizer: pass the prompt as --prompt-ids",
             args.model
         )
-    })?;
-    let text = if args.chat {
-        chat_template(tokenizer)?.render(&[ChatMessage::new("user", text.as_str())], true)?
-    } else {
-        text.clone()
-    };
-    Ok(tokenizer.encode(&text, EncodeOptions::PROMPT)?)
+        .into()),
+    }
 }
 
 /// The model's chat template, recognised from the tokenizer's Jinja source.
@@ -180,24 +192,31 @@ pub(crate) fn describe(model: &Model, session: &Session) {
     );
 }
 
-/// Prints each token as it comes: text through a stream decoder, or ids without a tokenizer.
-/// Returns the generated text (empty without a tokenizer).
+/// Prints each token as it comes: text through a stream decoder or the char vocabulary, or ids
+/// without a tokenizer. Returns the generated text (empty without a tokenizer).
 pub(crate) fn stream(
     generation: &mut Generation<'_>,
-    tokenizer: Option<&Tokenizer>,
+    codec: Codec<'_>,
 ) -> Result<String, BoxError> {
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
-    let mut decoder = tokenizer.map(|t| StreamDecoder::new(t).skip_special(true));
+    let mut decoder = codec
+        .bpe()
+        .map(|t| StreamDecoder::new(t).skip_special(true));
     for token in generation.by_ref() {
         let token = token?;
-        match &mut decoder {
-            Some(decoder) => {
+        match (&mut decoder, codec) {
+            (Some(decoder), _) => {
                 let piece = decoder.push(token)?;
                 text.push_str(piece);
                 write!(out, "{piece}")?;
             }
-            None => write!(out, "{token} ")?,
+            (None, Codec::Chars(chars)) => {
+                let ch = chars.decode_id(token)?;
+                text.push(ch);
+                write!(out, "{ch}")?;
+            }
+            (None, _) => write!(out, "{token} ")?,
         }
         out.flush()?;
     }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use smallmind_model::preset::{PRESET_SEED, Preset};
 use smallmind_model::{Model, gguf, loader};
-use smallmind_tokenizer::Tokenizer;
+use smallmind_tokenizer::{CHAR_TOKENIZER_FILE, CharTokenizer, Tokenizer};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -21,10 +21,24 @@ pub(crate) struct LoadedModel {
     pub(crate) model: Model,
     /// From the GGUF metadata or the directory's `tokenizer.json`; presets have none.
     pub(crate) tokenizer: Option<Tokenizer>,
+    /// The char vocabulary of a `smallmind train` checkpoint (`tokenizer_chars.json`).
+    pub(crate) chars: Option<CharTokenizer>,
+}
+
+/// A model's text codec: byte-level BPE, a char vocabulary, or none (ids only).
+#[derive(Clone, Copy)]
+pub(crate) enum Codec<'a> {
+    /// GGUF or `tokenizer.json` BPE.
+    Bpe(&'a Tokenizer),
+    /// A char-level vocabulary from `smallmind train`.
+    Chars(&'a CharTokenizer),
+    /// No tokenizer: prompts and outputs are token ids.
+    Ids,
 }
 
 /// Loads `spec`: a `.gguf` file, a Hugging Face directory (config.json, model.safetensors and,
-/// if present, tokenizer.json), or a preset (m-small, m-medium, m-large, m-gpt2; seeded random
+/// if present, tokenizer.json, or the tokenizer_chars.json of a `smallmind train` checkpoint),
+/// or a preset (m-small, m-medium, m-large, m-gpt2; seeded random
 /// weights, no tokenizer).
 pub(crate) fn load(spec: &str) -> Result<LoadedModel, BoxError> {
     let _spinner = LoadingSpinner::after(SPINNER_DELAY, format!("loading {spec}"));
@@ -43,6 +57,7 @@ fn load_quietly(spec: &str) -> Result<LoadedModel, BoxError> {
             name: name(),
             model,
             tokenizer: Some(tokenizer),
+            chars: None,
         });
     }
     if path.is_dir() {
@@ -52,10 +67,17 @@ fn load_quietly(spec: &str) -> Result<LoadedModel, BoxError> {
         } else {
             None
         };
+        let chars_file = path.join(CHAR_TOKENIZER_FILE);
+        let chars = if chars_file.is_file() {
+            Some(CharTokenizer::load(&chars_file)?)
+        } else {
+            None
+        };
         return Ok(LoadedModel {
             name: name(),
             model: loader::load_dir(path)?,
             tokenizer,
+            chars,
         });
     }
     match Preset::parse(spec) {
@@ -63,6 +85,7 @@ fn load_quietly(spec: &str) -> Result<LoadedModel, BoxError> {
             name: preset.name().to_string(),
             model: preset.model(PRESET_SEED)?,
             tokenizer: None,
+            chars: None,
         }),
         Err(_) => Err(format!(
             "--model {spec:?} is not a GGUF file, a model directory or a preset \
@@ -127,5 +150,24 @@ pub(crate) fn activations(exact: bool) -> smallmind_model::ActivationPrecision {
         smallmind_model::ActivationPrecision::F32
     } else {
         smallmind_model::ActivationPrecision::Quantized
+    }
+}
+
+impl<'a> Codec<'a> {
+    /// The codec of a model's tokenizers: BPE if it has one, else its char vocabulary.
+    pub(crate) fn new(tokenizer: Option<&'a Tokenizer>, chars: Option<&'a CharTokenizer>) -> Self {
+        match (tokenizer, chars) {
+            (Some(t), _) => Codec::Bpe(t),
+            (None, Some(c)) => Codec::Chars(c),
+            (None, None) => Codec::Ids,
+        }
+    }
+
+    /// The BPE tokenizer, if that is the codec.
+    pub(crate) fn bpe(self) -> Option<&'a Tokenizer> {
+        match self {
+            Codec::Bpe(t) => Some(t),
+            _ => None,
+        }
     }
 }
