@@ -12,7 +12,8 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use smallmind_model::preset::Preset;
-use smallmind_model::{SamplerConfig, loader};
+use smallmind_model::{ModelConfig, SamplerConfig, loader};
+use smallmind_tokenizer::{CHAR_TOKENIZER_FILE, CharTokenizer};
 use smallmind_train::checkpoint::Checkpoint;
 use smallmind_train::data::{DEFAULT_VAL_FRACTION, TextDataset};
 use smallmind_train::sample_text;
@@ -29,9 +30,10 @@ pub(crate) struct TrainArgs {
     /// Training text: a `.txt` file or a directory of them.
     #[arg(long)]
     data: PathBuf,
-    /// Model shape: a preset (m-small, m-medium, m-large); the vocabulary comes from the data.
-    #[arg(long, default_value = "m-small")]
-    preset: String,
+    /// Model shape: a preset (m-small, m-medium, m-large; default m-small); the vocabulary comes
+    /// from the data. With --resume it must match the checkpoint's.
+    #[arg(long)]
+    preset: Option<String>,
     /// Optimizer steps.
     #[arg(long, default_value_t = 2000)]
     steps: u64,
@@ -137,7 +139,11 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), BoxError> {
 /// A fresh run, or the run saved in `--out` with `--resume`.
 fn start(args: &TrainArgs) -> Result<(TextDataset, Trainer), BoxError> {
     if args.resume {
-        let checkpoint = Checkpoint::load(&args.out, None)?;
+        let expected = match &args.preset {
+            Some(name) => Some(resumed_config(&args.out, name)?),
+            None => None,
+        };
+        let checkpoint = Checkpoint::load(&args.out, expected.as_ref())?;
         let tokenizer = checkpoint
             .tokenizer
             .clone()
@@ -151,7 +157,7 @@ fn start(args: &TrainArgs) -> Result<(TextDataset, Trainer), BoxError> {
         return Ok((data, trainer));
     }
     let data = TextDataset::load(&args.data, args.val_fraction)?;
-    let preset = Preset::parse(&args.preset)?;
+    let preset = Preset::parse(args.preset.as_deref().unwrap_or(DEFAULT_PRESET))?;
     let mut config = preset.config();
     config.vocab_size = data.tokenizer().vocab_size();
     let context = args.context.unwrap_or(config.max_position_embeddings);
@@ -171,6 +177,18 @@ fn start(args: &TrainArgs) -> Result<(TextDataset, Trainer), BoxError> {
     let params = init_params(&config, args.seed)?;
     let trainer = Trainer::new(&config, params, &data, settings)?;
     Ok((data, trainer))
+}
+
+/// The preset of a fresh run without --preset.
+const DEFAULT_PRESET: &str = "m-small";
+
+/// The config `--preset` implies for the checkpoint in `dir` (whose vocabulary it keeps).
+fn resumed_config(dir: &Path, preset: &str) -> Result<ModelConfig, BoxError> {
+    let chars = CharTokenizer::load(dir.join(CHAR_TOKENIZER_FILE))?;
+    Ok(ModelConfig {
+        vocab_size: chars.vocab_size(),
+        ..Preset::parse(preset)?.config()
+    })
 }
 
 /// The loop: steps with a progress bar, validation and checkpoints at their
@@ -241,7 +259,7 @@ fn say(bar: &ProgressBar, line: String) {
 }
 
 /// Loads the saved checkpoint the way `smallmind generate` does and prints
-/// `chars` sampled characters after a newline.
+/// `chars` sampled characters after the training text's first character.
 fn sample(
     dir: &Path,
     data: &TextDataset,
@@ -250,12 +268,15 @@ fn sample(
     threads: usize,
 ) -> Result<(), BoxError> {
     let model = Arc::new(loader::load_dir(dir)?);
+    let tokenizer = data.tokenizer();
+    let first = data.train_tokens().first().copied().unwrap_or(0);
+    let prompt = tokenizer.decode_id(first)?.to_string();
     let config = SamplerConfig {
         temperature: 0.8,
         seed,
         ..SamplerConfig::default()
     };
-    let text = sample_text(model, data.tokenizer(), "\n", chars, config, Some(threads))?;
-    println!("{text}");
+    let text = sample_text(model, tokenizer, &prompt, chars, config, Some(threads))?;
+    println!("{prompt}{text}");
     Ok(())
 }
