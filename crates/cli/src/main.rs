@@ -19,6 +19,7 @@ mod chat;
 mod generate;
 mod inspect;
 mod model_spec;
+mod perplexity;
 mod profile;
 mod quantize;
 mod tokenize;
@@ -60,6 +61,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Prompt-processing and generation throughput as a llama-bench table.
     Bench(bench::BenchArgs),
+    /// The mean next-token loss of a text, and its perplexity, as JSON.
+    Perplexity(perplexity::PerplexityArgs),
     /// Train a GPT-2 style model on text with a char-level vocabulary.
     Train(train::TrainArgs),
 }
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Quantize(args) => quantize::quantize(args),
         Command::Profile(args) => profile::profile(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Perplexity(args) => perplexity::perplexity(args),
         Command::Train(args) => train::train(args),
     };
     match result {

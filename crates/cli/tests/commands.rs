@@ -292,3 +292,37 @@ fn exact_activations_run_on_a_quantized_fixture() {
     ];
     assert!(!ok(smallmind(&args, "")).trim().is_empty());
 }
+
+#[test]
+fn perplexity_prints_the_text_loss() {
+    let model = fixture("tiny-llama-F32.gguf");
+    let out = ok(smallmind(
+        &[
+            "perplexity",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "the cat sat on the mat",
+        ],
+        "",
+    ));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let loss = json["loss"].as_f64().unwrap();
+    let perplexity = json["perplexity"].as_f64().unwrap();
+    assert!(
+        loss > 0.0 && (loss.exp() - perplexity).abs() < 1e-6 * perplexity,
+        "{out}"
+    );
+    assert_eq!(
+        json["predictions"].as_u64().unwrap() + 1,
+        json["tokens"].as_u64().unwrap()
+    );
+    fails_with(
+        smallmind(&["perplexity", "-m", model.to_str().unwrap()], ""),
+        "--prompt",
+    );
+    fails_with(
+        smallmind(&["perplexity", "-m", "m-small", "-p", "text"], ""),
+        "no tokenizer",
+    );
+}

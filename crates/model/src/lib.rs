@@ -12,6 +12,7 @@
 //! - [`session`] — [`Session`], prefill and decode over planned buffers;
 //! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
 //! - [`generate`] — streaming generation with per-run stats;
+//! - [`perplexity`] — the mean next-token loss of a text, and its perplexity;
 //! - [`workload`] — the benchmark scenarios (profile, pp128tg64) as code;
 //! - [`error`] — [`ModelError`].
 
@@ -22,6 +23,7 @@ pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 pub mod loader;
+pub mod perplexity;
 pub mod preset;
 pub mod sampler;
 pub mod session;
@@ -35,6 +37,7 @@ pub use error::{ModelError, Result};
 pub use generate::{FinishReason, Generation, GenerationStats};
 pub use gguf::{load_gguf, load_gguf_with_tokenizer};
 pub use kv_cache::KvCache;
+pub use perplexity::{TextLoss, text_loss};
 pub use preset::{NamedTensor, PRESET_SEED, Preset};
 pub use sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
 pub use session::{Session, SessionOptions};

@@ -1,0 +1,76 @@
+//! `smallmind perplexity`: the mean next-token loss of a text under a model,
+//! and its perplexity, as one JSON line (e.g. to check a checkpoint against
+//! Hugging Face transformers with `scripts/train_peer.py check-load`).
+
+use std::sync::Arc;
+
+use clap::Args;
+use smallmind_model::{Session, SessionOptions, text_loss};
+use smallmind_tokenizer::EncodeOptions;
+
+use crate::model_spec::{self, Codec, LoadedModel};
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Arguments of `smallmind perplexity`.
+#[derive(Args, Debug)]
+pub(crate) struct PerplexityArgs {
+    /// A GGUF file, a model directory (HF or `smallmind train` checkpoint), or a preset.
+    #[arg(short, long)]
+    model: String,
+    /// The text to score, encoded as a prompt (BOS as the model's metadata says).
+    #[arg(short, long, conflicts_with = "prompt_ids")]
+    prompt: Option<String>,
+    /// The token ids to score, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    prompt_ids: Option<Vec<u32>>,
+    /// Worker threads (default: physical cores).
+    #[arg(short, long)]
+    threads: Option<usize>,
+}
+
+/// Runs `smallmind perplexity`.
+pub(crate) fn perplexity(args: &PerplexityArgs) -> Result<(), BoxError> {
+    let LoadedModel {
+        model,
+        tokenizer,
+        chars,
+        ..
+    } = model_spec::load(&args.model)?;
+    let tokens = match (
+        &args.prompt_ids,
+        &args.prompt,
+        Codec::new(tokenizer.as_ref(), chars.as_ref()),
+    ) {
+        (Some(ids), _, _) => ids.clone(),
+        (None, Some(text), Codec::Bpe(t)) => t.encode(text, EncodeOptions::PROMPT)?,
+        (None, Some(text), Codec::Chars(c)) => c.encode(text)?,
+        (None, Some(_), Codec::Ids) => {
+            return Err(format!("{} has no tokenizer: pass --prompt-ids", args.model).into());
+        }
+        (None, None, _) => return Err("give a --prompt or --prompt-ids to score".into()),
+    };
+    let context = model.config().max_position_embeddings;
+    if tokens.len() > context {
+        return Err(format!(
+            "the text is {} tokens; the model's context is {context}",
+            tokens.len()
+        )
+        .into());
+    }
+    let options = SessionOptions {
+        threads: args.threads,
+        capacity: Some(tokens.len().max(1)),
+        ..SessionOptions::default()
+    };
+    let mut session = Session::new(Arc::new(model), &options)?;
+    let scored = text_loss(&mut session, &tokens)?;
+    println!(
+        "{{\"tokens\": {}, \"predictions\": {}, \"loss\": {}, \"perplexity\": {}}}",
+        tokens.len(),
+        scored.predictions,
+        scored.loss,
+        scored.perplexity()
+    );
+    Ok(())
+}
