@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -205,7 +205,8 @@ fn run(
         "{bar:30} {pos}/{len} steps | {msg} | ETA {eta}",
     )?);
     bar.set_position(first);
-    let started = Instant::now();
+    // Throughput counts the optimizer steps only, not validation or saving.
+    let mut step_time = Duration::ZERO;
     let mut tokens = 0usize;
     if first == 0
         && let Some(loss) = trainer.validate()?
@@ -217,9 +218,11 @@ fn run(
             bar.abandon();
             return Ok(false);
         }
+        let started = Instant::now();
         let stats = trainer.step(data)?;
+        step_time += started.elapsed();
         tokens += stats.tokens;
-        let rate = tokens as f64 / started.elapsed().as_secs_f64();
+        let rate = tokens as f64 / step_time.as_secs_f64();
         bar.set_position(stats.step);
         bar.set_message(format!(
             "loss {:.4} | {:.1}k tok/s | lr {:.2e}",
