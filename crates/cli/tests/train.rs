@@ -178,3 +178,66 @@ fn bad_checkpoints_get_clear_errors_and_stay_intact() {
         "checkpoint",
     );
 }
+
+/// Ctrl-C (SIGINT) stops a long run after the current step and saves a
+/// checkpoint that resumes.
+#[cfg(unix)]
+#[test]
+fn interrupt_saves_a_checkpoint() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_corpus(dir.path());
+    let ckpt = dir.path().join("ckpt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smallmind"))
+        .args([
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            ckpt.to_str().unwrap(),
+            "--steps",
+            "1000000",
+            "--batch-size",
+            "4",
+            "--context",
+            "32",
+            "--eval-interval",
+            "20",
+            "--eval-batches",
+            "1",
+            "--threads",
+            "1",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.starts_with("step 20:") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for line in lines {
+        log.push_str(&line.unwrap());
+        log.push('\n');
+    }
+    assert!(child.wait().unwrap().success(), "{log}");
+    assert!(log.contains("interrupted at step"), "{log}");
+    let state = fs::read_to_string(ckpt.join("trainer_state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert!(state["step"].as_u64().unwrap() >= 20, "{state}");
+    let (_, log) = ok(train(&data, &ckpt, &["--steps", "0", "--resume"]));
+    assert!(!log.contains("error"), "{log}");
+}
