@@ -424,7 +424,7 @@ unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
 /// A pair of weight blocks: the unsigned byte operand, `[d_w₀ ×8, d_w₁ ×8]`,
 /// and (Q4_1) `[m₀ ×8, m₁ ×8]`.
 #[inline(always)]
-unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) {
+unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> WeightPair {
     // SAFETY: `w` points at two consecutive blocks (the caller's contract);
     // every load below stays inside those `2·size_of::<W>()` bytes (Q4: 32
     // bytes from the start and the last 16; Q8_0: 64 bytes from 0 and 4); AVX-512 F/BW/VBMI and F16C are the caller's
@@ -467,7 +467,7 @@ unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) 
                     Kind::Q4_1 => _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(scales)),
                     _ => _mm512_setzero_ps(),
                 };
-                (u, dw, m)
+                WeightPair { u, dw, m }
             }
             Kind::Q8_0 => {
                 // Bytes 0..64 and 4..68 of the 68-byte pair; `vpermt2b`
@@ -479,7 +479,11 @@ unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> (__m512i, __m512, __m512) 
                 let scales =
                     _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
                 let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
-                (u, dw, _mm512_setzero_ps())
+                WeightPair {
+                    u,
+                    dw,
+                    m: _mm512_setzero_ps(),
+                }
             }
         }
     }
@@ -518,31 +522,66 @@ impl Tiles for Vnni512 {
                     xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
                 }
                 for r in 0..R {
-                    let (u, dw, m) = weight_pair(w[r].as_ptr().add(b));
-                    for c in 0..C {
-                        let isum = _mm512_dpbusd_epi32(xs[c].start, u, xs[c].x);
-                        let scale = _mm512_mul_ps(dw, xs[c].dx);
-                        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][c]);
-                        if W::KIND == Kind::Q4_1 {
-                            acc[r][c] = _mm512_fmadd_ps(m, xs[c].sx, acc[r][c]);
-                        }
-                    }
+                    accumulate_row::<W, C>(&mut acc[r], weight_pair(w[r].as_ptr().add(b)), &xs);
                 }
                 b += 2;
             }
-            let mut out = [[0.0f32; C]; R];
-            if b < nb {
-                let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
-                let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
-                out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
-            }
-            for r in 0..R {
-                for c in 0..C {
-                    out[r][c] += _mm512_reduce_add_ps(acc[r][c]);
-                }
-            }
-            out
+            finish_tile::<W, R, C>(&acc, w, x, b)
         }
+    }
+}
+
+/// Adds one weight row's products with a pair of blocks of each activation
+/// row: `acc[c] += f32(Σ u·x + start)·(d_w·d_x)` (`+ m·s_x` for Q4_1).
+///
+/// # Safety
+/// The CPU must support AVX-512 F and VNNI.
+#[inline(always)]
+unsafe fn accumulate_row<W: QuantWeight, const C: usize>(
+    acc: &mut [__m512; C],
+    WeightPair { u, dw, m }: WeightPair,
+    xs: &[ActPair; C],
+) {
+    // SAFETY: register operations only; the features are our caller's contract.
+    unsafe {
+        for (acc, x) in acc.iter_mut().zip(xs) {
+            let isum = _mm512_dpbusd_epi32(x.start, u, x.x);
+            let scale = _mm512_mul_ps(dw, x.dx);
+            *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, *acc);
+            if W::KIND == Kind::Q4_1 {
+                *acc = _mm512_fmadd_ps(m, x.sx, *acc);
+            }
+        }
+    }
+}
+
+/// The tile's sums: an odd last block (from block `b`, with the 256-bit
+/// tile) plus the horizontal sums of the pair accumulators.
+///
+/// # Safety
+/// `b ≤` every slice's length, and the CPU supports `Vnni512`.
+#[inline(always)]
+unsafe fn finish_tile<W: QuantWeight, const R: usize, const C: usize>(
+    acc: &[[__m512; C]; R],
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+    b: usize,
+) -> [[f32; C]; R] {
+    // SAFETY: slices from `b` are in bounds (our caller's contract); the
+    // features are too.
+    unsafe {
+        let mut out = [[0.0f32; C]; R];
+        if b < x[0].len() {
+            let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
+            let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
+            out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
+        }
+        for (out_r, acc_r) in out.iter_mut().zip(acc) {
+            for (o, a) in out_r.iter_mut().zip(acc_r) {
+                *o += _mm512_reduce_add_ps(*a);
+            }
+        }
+        out
     }
 }
 
@@ -623,8 +662,7 @@ unsafe fn packed_rect<W: QuantWeight, const R: usize, const C: usize>(rect: Rect
             for (p, slot) in slots[..pairs].iter_mut().enumerate() {
                 // SAFETY: blocks `2p` and `2p + 1 < nb` are in the row; the
                 // CPU features are our caller's contract.
-                let (u, dw, m) = unsafe { weight_pair(w_r.as_ptr().add(2 * p)) };
-                slot.write(WeightPair { u, dw, m });
+                slot.write(unsafe { weight_pair(w_r.as_ptr().add(2 * p)) });
             }
         }
         let mut i = i0;
@@ -665,31 +703,10 @@ unsafe fn packed_tile<W: QuantWeight, const R: usize, const C: usize>(
         while p < pairs {
             let xs: [ActPair; C] = std::array::from_fn(|c| act_pair::<W>(x[c].as_ptr().add(2 * p)));
             for r in 0..R {
-                let WeightPair { u, dw, m } = packed[r][p].assume_init();
-                for c in 0..C {
-                    let isum = _mm512_dpbusd_epi32(xs[c].start, u, xs[c].x);
-                    let scale = _mm512_mul_ps(dw, xs[c].dx);
-                    acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][c]);
-                    if W::KIND == Kind::Q4_1 {
-                        acc[r][c] = _mm512_fmadd_ps(m, xs[c].sx, acc[r][c]);
-                    }
-                }
+                accumulate_row::<W, C>(&mut acc[r], packed[r][p].assume_init(), &xs);
             }
             p += 1;
         }
-        let nb = x[0].len();
-        let b = 2 * pairs;
-        let mut out = [[0.0f32; C]; R];
-        if b < nb {
-            let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
-            let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
-            out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
-        }
-        for r in 0..R {
-            for c in 0..C {
-                out[r][c] += _mm512_reduce_add_ps(acc[r][c]);
-            }
-        }
-        out
+        finish_tile::<W, R, C>(&acc, w, x, 2 * pairs)
     }
 }
