@@ -42,7 +42,7 @@ use smallmind_model::{Activation, Architecture, ModelConfig};
 use smallmind_tokenizer::{CHAR_TOKENIZER_FILE, CharTokenizer};
 
 use crate::data::SamplerState;
-use crate::error::{Result, TrainError};
+use crate::error::{Result, TrainError, check_len};
 use crate::optim::AdamW;
 use crate::params::ParamLayout;
 use crate::schedule::LrSchedule;
@@ -735,17 +735,6 @@ fn read_state(path: &Path) -> Result<TrainerState> {
         });
     }
     Ok(state)
-}
-
-fn check_len(what: &str, expected: usize, actual: usize) -> Result<()> {
-    if expected == actual {
-        return Ok(());
-    }
-    Err(TrainError::ShapeMismatch {
-        what: what.into(),
-        expected,
-        actual,
-    })
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> TrainError {

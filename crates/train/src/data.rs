@@ -28,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use smallmind_tokenizer::CharTokenizer;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, TrainError, check_len};
 
 /// The fraction of the token stream held out for validation by default.
 pub const DEFAULT_VAL_FRACTION: f32 = 0.1;
@@ -300,8 +300,8 @@ impl BatchSampler {
         targets: &mut [u32],
     ) -> Result<()> {
         let len = check_shape(batch_size, context)?;
-        check_buffer("batch inputs", len, inputs.len())?;
-        check_buffer("batch targets", len, targets.len())?;
+        check_len("batch inputs", len, inputs.len())?;
+        check_len("batch targets", len, targets.len())?;
         check_split(Path::new("(tokens)"), "training", tokens.len(), context)?;
         let starts = (tokens.len() - context) as u64;
         let rows = inputs
@@ -401,17 +401,6 @@ fn check_shape(batch_size: usize, context: usize) -> Result<usize> {
             ),
         }),
     }
-}
-
-fn check_buffer(what: &str, expected: usize, actual: usize) -> Result<()> {
-    if expected == actual {
-        return Ok(());
-    }
-    Err(TrainError::ShapeMismatch {
-        what: what.into(),
-        expected,
-        actual,
-    })
 }
 
 fn data_error(path: &Path, reason: String) -> TrainError {

@@ -90,5 +90,18 @@ impl From<smallmind_model::ModelError> for TrainError {
     }
 }
 
+/// `Ok` if a buffer of `actual` values has the `expected` length, else a
+/// [`TrainError::ShapeMismatch`] naming `what`.
+pub(crate) fn check_len(what: &str, expected: usize, actual: usize) -> Result<()> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(TrainError::ShapeMismatch {
+        what: what.into(),
+        expected,
+        actual,
+    })
+}
+
 /// The train crate's result type.
 pub type Result<T> = std::result::Result<T, TrainError>;

@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 use smallmind_kernels::softmax::softmax_row_inplace;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, TrainError, check_len};
 
 /// Rows per rayon task.
 const ROWS_PER_TASK: usize = 8;
@@ -107,17 +107,6 @@ fn check(logits: &[f32], targets: &[u32], vocab: usize) -> Result<()> {
         return Err(TrainError::InvalidInput(format!(
             "targets[{i}] = {y} is outside the vocabulary of {vocab}"
         )));
-    }
-    Ok(())
-}
-
-fn check_len(what: &str, expected: usize, actual: usize) -> Result<()> {
-    if expected != actual {
-        return Err(TrainError::ShapeMismatch {
-            what: what.into(),
-            expected,
-            actual,
-        });
     }
     Ok(())
 }

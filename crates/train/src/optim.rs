@@ -29,7 +29,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::{Result, TrainError};
+use crate::error::{Result, check_len};
 
 /// Elements per rayon task in [`AdamW::step`]; smaller buffers run on the
 /// calling thread.
@@ -257,18 +257,6 @@ pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
         grads.iter_mut().for_each(|g| *g *= coef);
     }
     norm as f32
-}
-
-fn check_len(what: &str, expected: usize, actual: usize) -> Result<()> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(TrainError::ShapeMismatch {
-            what: what.to_owned(),
-            expected,
-            actual,
-        })
-    }
 }
 
 #[cfg(test)]
