@@ -22,8 +22,9 @@
 //! (`*_ref`), `I_b`/`M_b` the two integer sums of superblock `b`.
 //!
 //! # Error of quantized activations
-//! [`quantize_q8_k`] uses `d_x = amax/127` and `q = round(x·(1/d_x))`
-//! (halves away from zero), an f32 scale (NaN if the block holds a NaN, so
+//! [`quantize_q8_k`] follows ggml's `quantize_row_q8_K_ref` (up to the sign
+//! of `d`, which ggml takes from the largest value): `q = round(x·(127/amax))`
+//! (halves to even) and `d_x = 1/(127/amax)`, an f32 scale (NaN if the block holds a NaN, so
 //! NaN propagates to the dots), so each value moves by at most
 //! `1.0001·amax/254` (`amax` the block's largest `|x|` over 256 values, not
 //! 32: a K-quant row shares one activation scale per 256 values). Against the
@@ -86,16 +87,26 @@ fn nan_max(m: f32, a: f32) -> f32 {
     if a > m || a.is_nan() { a } else { m }
 }
 
+/// `(d, 1/d)` of a Q8_K block with largest magnitude `amax`, as ggml's
+/// `quantize_row_q8_K_ref`: `1/d = 127/amax` rounded once, `d = 1/(1/d)`.
+#[inline(always)]
+fn q8_k_scales(amax: f32) -> (f32, f32) {
+    if amax == 0.0 {
+        return (0.0, 0.0);
+    }
+    let id = 127.0 / amax;
+    (1.0 / id, id)
+}
+
 /// One Q8_K block from 256 values (see the module docs).
 #[inline(always)]
 fn quantize_block(x: &[f32], out: &mut BlockQ8K) {
     let amax = x.iter().fold(0.0f32, |m, v| nan_max(m, v.abs()));
-    let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (d, id) = q8_k_scales(amax);
     for (q, &v) in out.qs.iter_mut().zip(x) {
         // `as` saturates (and maps NaN to 0), so the clamp only guards
-        // against `amax` rounding below a value.
-        *q = (v * id).round().clamp(-127.0, 127.0) as i8;
+        // against the rounding of `id`.
+        *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
     }
     out.d = d;
     for (s, qs) in out.bsums.iter_mut().zip(out.qs.chunks_exact(16)) {
@@ -132,10 +143,10 @@ pub fn quantize_q8_k_ref(x: &[f32], out: &mut [BlockQ8K]) -> Result<(), KernelEr
                 amax = v.abs();
             }
         }
-        ob.d = amax / 127.0;
-        let id = if ob.d == 0.0 { 0.0 } else { 1.0 / ob.d };
+        let id = if amax == 0.0 { 0.0 } else { 127.0 / amax };
+        ob.d = if amax == 0.0 { 0.0 } else { 1.0 / id };
         for j in 0..QK_K {
-            ob.qs[j] = (xb[j] * id).round().clamp(-127.0, 127.0) as i8;
+            ob.qs[j] = (xb[j] * id).round_ties_even().clamp(-127.0, 127.0) as i8;
         }
         for i in 0..QK_K / 16 {
             ob.bsums[i] = (0..16).map(|j| i16::from(ob.qs[16 * i + j])).sum();
