@@ -3,6 +3,9 @@
 //! oracles, the documented error of quantized activations, and the simple
 //! Q4_K/Q6_K quantizers.
 
+// Outputs are checked row by row against several parallel arrays.
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use common::{Rng, for_each_path};

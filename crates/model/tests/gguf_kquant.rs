@@ -230,9 +230,9 @@ fn kquant_row_not_whole_superblocks_is_a_clear_error() {
     let ne0_at = at + name.len() + 4;
     assert_eq!(bytes[ne0_at..ne0_at + 8], 512u64.to_le_bytes());
     bytes[ne0_at..ne0_at + 8].copy_from_slice(&576u64.to_le_bytes());
-    let err = gguf::from_bytes(bytes)
-        .err()
-        .expect("a 576-long Q4_K row is refused");
+    let Err(err) = gguf::from_bytes(bytes) else {
+        panic!("a 576-long Q4_K row is refused");
+    };
     let msg = err.to_string();
     assert!(
         msg.contains("576") && msg.contains("256") && msg.contains("x.weight"),

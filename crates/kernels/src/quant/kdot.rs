@@ -145,8 +145,8 @@ pub fn quantize_q8_k_ref(x: &[f32], out: &mut [BlockQ8K]) -> Result<(), KernelEr
         }
         let id = if amax == 0.0 { 0.0 } else { 127.0 / amax };
         ob.d = if amax == 0.0 { 0.0 } else { 1.0 / id };
-        for j in 0..QK_K {
-            ob.qs[j] = (xb[j] * id).round_ties_even().clamp(-127.0, 127.0) as i8;
+        for (q, &v) in ob.qs.iter_mut().zip(xb) {
+            *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
         }
         for i in 0..QK_K / 16 {
             ob.bsums[i] = (0..16).map(|j| i16::from(ob.qs[16 * i + j])).sum();
