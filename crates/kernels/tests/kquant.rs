@@ -8,7 +8,12 @@
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use common::{Rng, for_each_path};
+use proptest::prelude::*;
 use smallmind_kernels::quant::{
     BlockQ4K, BlockQ6K, BlockQ8K, QK_K, dequantize_q4_k, dequantize_q6_k, dequantize_q8_k,
     dot_q4_k, dot_q4_k_ref, dot_q6_k, dot_q6_k_ref, gemm_q4_k, gemm_q4_k_ref, gemm_q6_k,
@@ -24,6 +29,49 @@ const INT_PATH_TOL: f64 = 1.0 / (1u64 << 23) as f64;
 /// Slack on the quantized-activation bound for the f32 summation of both
 /// sides (relative to `Σ|w·x|`).
 const ACT_SUM_TOL: f64 = 1e-5;
+
+// ---------------------------------------------------------------------------
+// Counting allocator (for `no_allocation_after_warm_up`): counts allocations
+// of flagged threads only while `COUNTING` is on.
+
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static FLAGGED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note_allocation() {
+    if COUNTING.load(Ordering::Relaxed) && FLAGGED.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: defers every call to `System`, only adding counter updates (the
+// thread-local is a const-initialised `Cell<bool>`, which never allocates).
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Runs `case` on every available path; on V4 also with 256-bit VNNI.
 fn each_path(mut case: impl FnMut(String)) {
@@ -496,4 +544,82 @@ fn bad_arguments_are_errors() {
     gemv_q6_k(&[], 1, 0, &[], &mut y1).unwrap();
     assert_eq!(y1, [0.0]);
     gemm_q4_k(&case.w4, 2, 512, &[], 0, &mut []).unwrap();
+}
+
+#[test]
+fn no_allocation_after_warm_up() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| FLAGGED.with(|f| f.set(true)))
+        .build()
+        .unwrap();
+    for (n, k, m) in [(7, 256, 3), (1536, 1536, 70)] {
+        let c4 = Case::new(Fmt::Q4K, n, k, 1);
+        let c6 = Case::new(Fmt::Q6K, n, k, 2);
+        let xf = Rng::new(3).vec(m * k, 1.0);
+        let mut x = vec![BlockQ8K::default(); m * k / QK_K];
+        let mut y = vec![0.0f32; n];
+        let mut ym = vec![0.0f32; m * n];
+        for path in smallmind_kernels::available_paths() {
+            let mut call = || {
+                smallmind_kernels::with_path(path, || {
+                    quantize_q8_k(&xf, &mut x).unwrap();
+                    let xr = &x[..k / QK_K];
+                    gemv_q4_k(&c4.w4, n, k, xr, &mut y).unwrap();
+                    gemv_q6_k(&c6.w6, n, k, xr, &mut y).unwrap();
+                    gemv_q4_k_f32(&c4.w4, n, k, &xf[..k], &mut y).unwrap();
+                    dot_q6_k(&c6.w6[..k / QK_K], xr).unwrap();
+                    gemm_q4_k(&c4.w4, n, k, &x, m, &mut ym).unwrap();
+                    gemm_q6_k(&c6.w6, n, k, &x, m, &mut ym).unwrap();
+                })
+                .unwrap();
+            };
+            let count = pool.install(|| {
+                FLAGGED.with(|f| f.set(true));
+                call();
+                ALLOCATIONS.store(0, Ordering::SeqCst);
+                COUNTING.store(true, Ordering::SeqCst);
+                call();
+                COUNTING.store(false, Ordering::SeqCst);
+                ALLOCATIONS.load(Ordering::SeqCst)
+            });
+            assert_eq!(count, 0, "{path} n {n} k {k} m {m}: allocations");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Property tests
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn random_gemm_matches_reference(
+        m in 1usize..7,
+        n in 0usize..10,
+        blocks in 0usize..4,
+        q6 in any::<bool>(),
+        seed in any::<u64>(),
+        scale in 0.01f32..100.0,
+    ) {
+        let k = blocks * QK_K;
+        let fmt = if q6 { Fmt::Q6K } else { Fmt::Q4K };
+        let case = Case::new(fmt, n, k, seed);
+        let x = q8k(&Rng::new(seed ^ 1).vec(m * k, scale));
+        let mut want = vec![0.0; m * n];
+        case.gemm(true, n, k, &x, m, &mut want);
+        each_path(|path| {
+            let mut got = vec![f32::NAN; m * n];
+            case.gemm(false, n, k, &x, m, &mut got);
+            for i in 0..m {
+                let xi = &x[i * blocks..][..blocks];
+                for j in 0..n {
+                    let what = format!("{path} prop {fmt:?} m {m} n {n} k {k}");
+                    let terms = case.abs_terms(j, k, xi);
+                    assert_int_close(got[i * n + j], want[i * n + j], terms, blocks, &what);
+                }
+            }
+        });
+    }
 }
