@@ -40,6 +40,8 @@ fn weight_data(t: &Tensor) -> Result<WeightData<'_>> {
         DType::Q8_0 => WeightData::Q8_0(blocks(t)?),
         DType::Q4_0 => WeightData::Q4_0(blocks(t)?),
         DType::Q4_1 => WeightData::Q4_1(blocks(t)?),
+        DType::Q4_K => WeightData::Q4_K(blocks(t)?),
+        DType::Q6_K => WeightData::Q6_K(blocks(t)?),
     })
 }
 

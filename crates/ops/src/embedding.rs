@@ -2,7 +2,9 @@
 //! `(n_positions, C)` tables into the `(T, C)` residual stream.
 
 use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
-use smallmind_kernels::quant::{QK, dequantize_q4_0, dequantize_q4_1, dequantize_q8_0};
+use smallmind_kernels::quant::{
+    dequantize_q4_0, dequantize_q4_1, dequantize_q4_k, dequantize_q6_k, dequantize_q8_0,
+};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -12,7 +14,7 @@ use crate::matrix::MatMut;
 /// `out[t] = table[tokens[t]]`, plus `positions[pos0 + t]` when a position
 /// table is given (GPT-2). `table` is `(vocab, C)` in f32, bf16 or f16 (a
 /// 16-bit row is widened as it is copied) or ggml blocks (a row is
-/// dequantized; `C` a multiple of 32), `out` is `(T, C)`.
+/// dequantized; `C` a multiple of the block size, 32 or 256), `out` is `(T, C)`.
 ///
 /// # Errors
 /// [`OpsError::Shape`] naming the token when an id is outside the table or a
@@ -26,7 +28,7 @@ pub fn embed(
 ) -> Result<(), OpsError> {
     const OP: &str = "embed";
     let c = out.cols;
-    let whole_blocks = !table.is_quantized() || c.is_multiple_of(QK);
+    let whole_blocks = c.is_multiple_of(table.block_size());
     if c == 0 || out.rows != tokens.len() || !table.len().is_multiple_of(c) || !whole_blocks {
         return Err(OpsError::Shape {
             op: OP,
@@ -70,7 +72,8 @@ pub fn embed(
 fn copy_row(table: &WeightData<'_>, id: usize, dst: &mut [f32]) -> Result<(), OpsError> {
     let c = dst.len();
     let row = id * c..(id + 1) * c;
-    let blocks = id * c / QK..(id + 1) * c / QK;
+    let block = table.block_size();
+    let blocks = id * c / block..(id + 1) * c / block;
     match table {
         WeightData::F32(w) => dst.copy_from_slice(&w[row]),
         WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
@@ -78,6 +81,8 @@ fn copy_row(table: &WeightData<'_>, id: usize, dst: &mut [f32]) -> Result<(), Op
         WeightData::Q8_0(w) => dequantize_q8_0(&w[blocks], dst)?,
         WeightData::Q4_0(w) => dequantize_q4_0(&w[blocks], dst)?,
         WeightData::Q4_1(w) => dequantize_q4_1(&w[blocks], dst)?,
+        WeightData::Q4_K(w) => dequantize_q4_k(&w[blocks], dst)?,
+        WeightData::Q6_K(w) => dequantize_q6_k(&w[blocks], dst)?,
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! Every dtype is described as *blocks*: `block_size()` elements stored in
 //! `block_bytes()` bytes. The float types are blocks of one element (f32: 1
 //! element in 4 bytes). Block-quantized types fit the same rule — ggml's Q8_0
-//! is 32 elements in 34 bytes, Q4_1 32 in 20 — so every byte-size computation in the crate goes through
+//! is 32 elements in 34 bytes, Q4_1 32 in 20, Q4_K 256 in 144 — so every byte-size computation in the crate goes through
 //! [`DType::checked_byte_size`] (whole blocks, checked arithmetic) and needs no
 //! rework. Only element-wise typed access ([`Element`]) is limited to the
 //! float types.
@@ -12,7 +12,7 @@
 use crate::error::{Result, TensorError};
 use crate::shape::Shape;
 use half::{bf16, f16};
-use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, QK};
+use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K};
 
 /// The element type of a tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,17 +29,25 @@ pub enum DType {
     Q4_0,
     /// ggml Q4_1: blocks of 32 (`BlockQ4_1`, 20 bytes).
     Q4_1,
+    /// ggml Q4_K: superblocks of 256 (`BlockQ4K`, 144 bytes).
+    #[allow(non_camel_case_types)] // ggml's name
+    Q4_K,
+    /// ggml Q6_K: superblocks of 256 (`BlockQ6K`, 210 bytes).
+    #[allow(non_camel_case_types)] // ggml's name
+    Q6_K,
 }
 
 impl DType {
     /// Every dtype, in declaration order.
-    pub const ALL: [DType; 6] = [
+    pub const ALL: [DType; 8] = [
         DType::F32,
         DType::F16,
         DType::BF16,
         DType::Q8_0,
         DType::Q4_0,
         DType::Q4_1,
+        DType::Q4_K,
+        DType::Q6_K,
     ];
 
     /// Short lowercase name, as used in file formats: `"f32"`, `"f16"`, `"bf16"`.
@@ -51,6 +59,8 @@ impl DType {
             DType::Q8_0 => "q8_0",
             DType::Q4_0 => "q4_0",
             DType::Q4_1 => "q4_1",
+            DType::Q4_K => "q4_k",
+            DType::Q6_K => "q6_k",
         }
     }
 
@@ -60,6 +70,7 @@ impl DType {
         match self {
             DType::F32 | DType::F16 | DType::BF16 => 1,
             DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => QK,
+            DType::Q4_K | DType::Q6_K => QK_K,
         }
     }
 
@@ -71,6 +82,8 @@ impl DType {
             DType::Q8_0 => size_of::<BlockQ8_0>(),
             DType::Q4_0 => size_of::<BlockQ4_0>(),
             DType::Q4_1 => size_of::<BlockQ4_1>(),
+            DType::Q4_K => size_of::<BlockQ4K>(),
+            DType::Q6_K => size_of::<BlockQ6K>(),
         }
     }
 
@@ -94,6 +107,8 @@ impl DType {
             DType::Q8_0 => align_of::<BlockQ8_0>(),
             DType::Q4_0 => align_of::<BlockQ4_0>(),
             DType::Q4_1 => align_of::<BlockQ4_1>(),
+            DType::Q4_K => align_of::<BlockQ4K>(),
+            DType::Q6_K => align_of::<BlockQ6K>(),
         }
     }
 
@@ -258,6 +273,12 @@ mod tests {
             assert_eq!((d.block_size(), d.block_bytes()), (32, bytes));
             assert_eq!(d.checked_byte_size(64), Some(2 * bytes));
             assert_eq!(d.checked_byte_size(33), None, "partial block");
+        }
+        for (d, bytes) in [(DType::Q4_K, 144), (DType::Q6_K, 210)] {
+            assert!(d.is_quantized() && d.size_in_bytes().is_none());
+            assert_eq!((d.block_size(), d.block_bytes()), (256, bytes));
+            assert_eq!(d.checked_byte_size(512), Some(2 * bytes));
+            assert_eq!(d.checked_byte_size(576), None, "2.25 superblocks");
         }
     }
 

@@ -364,7 +364,9 @@ impl Tensor {
             DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, bytes)?, &mut value),
             DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, bytes)?, &mut value),
             DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, bytes)?, &mut value),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => unreachable!("handled above"),
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
+                unreachable!("handled above")
+            }
         }
         Ok(value[0])
     }
@@ -400,7 +402,9 @@ impl Tensor {
             DType::F32 => self.gather::<f32, f32>(OP, out, f32::widen_into, f32::to_f32),
             DType::F16 => self.gather::<f16, f32>(OP, out, f16::widen_into, f16::to_f32),
             DType::BF16 => self.gather::<bf16, f32>(OP, out, bf16::widen_into, bf16::to_f32),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => unreachable!("handled above"),
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
+                unreachable!("handled above")
+            }
         }
     }
 
@@ -424,7 +428,9 @@ impl Tensor {
             DType::F16 => self.gather_same::<f16>(OP, &mut out),
             DType::BF16 => self.gather_same::<bf16>(OP, &mut out),
             // Block-quantized views are whole rows of blocks: always contiguous.
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => Err(self.layout.not_contiguous(OP)),
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
+                Err(self.layout.not_contiguous(OP))
+            }
         }?;
         Ok(out)
     }
@@ -519,13 +525,16 @@ impl std::fmt::Debug for Tensor {
 /// Dequantizes whole blocks of `dtype` from `bytes` into `out` (`out.len()` values).
 fn dequantize_bytes(op: &'static str, dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
     use smallmind_kernels::quant::{
-        blocks_from_bytes, dequantize_q4_0, dequantize_q4_1, dequantize_q8_0,
+        blocks_from_bytes, dequantize_q4_0, dequantize_q4_1, dequantize_q4_k, dequantize_q6_k,
+        dequantize_q8_0,
     };
     let kernel = |source| TensorError::Kernel { op, source };
     match dtype {
         DType::Q8_0 => dequantize_q8_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
         DType::Q4_0 => dequantize_q4_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
         DType::Q4_1 => dequantize_q4_1(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_K => dequantize_q4_k(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q6_K => dequantize_q6_k(blocks_from_bytes(bytes).map_err(kernel)?, out),
         DType::F32 | DType::F16 | DType::BF16 => {
             return Err(TensorError::DTypeMismatch {
                 op,

@@ -61,7 +61,7 @@ fn pooled_tensors_and_buffers_are_64_byte_aligned() {
         }
     }
     for dtype in DType::ALL {
-        let t = Tensor::rent(&pool, &[7, 32], dtype).unwrap();
+        let t = Tensor::rent(&pool, &[7, 256], dtype).unwrap();
         assert_eq!(t.storage_kind(), StorageKind::Pooled);
         assert!(is_aligned(t.as_bytes().unwrap()));
     }

@@ -20,7 +20,7 @@
 //!
 //! The dequantizers match gguf-py's `gguf.quants.dequantize` (checked by
 //! `tests/quant.rs` against a fixture). The integer dot products against
-//! Q8_K activations are not implemented yet.
+//! Q8_K activations are in the `kdot` module.
 
 use half::f16;
 use pulp::{Simd, WithSimd};
@@ -176,7 +176,7 @@ pub fn dequantize_q6_k(blocks: &[BlockQ6K], out: &mut [f32]) -> Result<(), Kerne
 }
 
 /// Weight bytes from which a K-quant GEMV is split across rayon threads.
-const KQUANT_GEMV_PARALLEL_MIN_BYTES: usize = 128 * 1024;
+const KQUANT_F32_GEMV_PARALLEL_MIN_BYTES: usize = 128 * 1024;
 
 /// Checks a K-quant GEMV; returns the superblocks per row.
 fn validate(
@@ -220,7 +220,7 @@ impl<B: KQuantBlock> WithSimd for GemvK<'_, B> {
         let nb = x.len() / QK_K;
         let bytes = size_of_val(w);
         let threads = rayon::current_num_threads();
-        if bytes < KQUANT_GEMV_PARALLEL_MIN_BYTES || threads <= 1 {
+        if bytes < KQUANT_F32_GEMV_PARALLEL_MIN_BYTES || threads <= 1 {
             rows_k(simd, w, nb, x, 0, y);
             return;
         }

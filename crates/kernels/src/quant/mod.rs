@@ -12,8 +12,11 @@
 //!
 //! [`blocks_from_bytes`] views a GGUF tensor's bytes as blocks in place.
 //! The K-quants `Q4_K` and `Q6_K` (256-weight superblocks, [`BlockQ4K`],
-//! [`BlockQ6K`]) have dequantizers and an f32-activation GEMV so far (see
-//! the `kquant` module docs).
+//! [`BlockQ6K`]) have dequantizers, an f32-activation GEMV, and the integer
+//! path against activations quantized to [`BlockQ8K`] (256 values, f32
+//! scale, per-16 sums): [`gemv_q4_k`], [`gemm_q4_k`], [`gemv_q6_k`],
+//! [`gemm_q6_k`]. Their error bounds are in the `kdot` module docs: the
+//! same form as below, with one activation scale per 256 values.
 //!
 //! # Quantized activations (the llama.cpp way)
 //! For decode and prefill, activations are quantized once per row — to Q8_0
@@ -50,7 +53,11 @@ mod format;
 mod gemm;
 mod gemv;
 mod isa;
+mod kdot;
+#[cfg(target_arch = "x86_64")]
+mod kdot_x86;
 mod kquant;
+mod kquantize;
 mod quantize;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -70,10 +77,17 @@ pub use gemv::{
 };
 #[doc(hidden)]
 pub use isa::with_narrow_vnni;
+pub use kdot::{
+    BlockQ8K, KQUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS, KQUANT_GEMV_PARALLEL_MIN_BYTES, dequantize_q8_k,
+    dot_q4_k, dot_q4_k_ref, dot_q6_k, dot_q6_k_ref, gemm_q4_k, gemm_q4_k_ref, gemm_q6_k,
+    gemm_q6_k_ref, gemv_q4_k, gemv_q4_k_ref, gemv_q6_k, gemv_q6_k_ref, quantize_q8_k,
+    quantize_q8_k_ref,
+};
 pub use kquant::{
     BlockQ4K, BlockQ6K, KQuantBlock, QK_K, dequantize_q4_k, dequantize_q6_k, gemv_q4_k_f32,
     gemv_q4_k_f32_ref, gemv_q6_k_f32, gemv_q6_k_f32_ref,
 };
+pub use kquantize::{quantize_q4_k, quantize_q6_k};
 pub use quantize::{
     dequantize_q4_0, dequantize_q4_1, dequantize_q8_0, dequantize_q8_1, quantize_q4_0,
     quantize_q4_0_ref, quantize_q4_1, quantize_q4_1_ref, quantize_q8_0, quantize_q8_0_ref,

@@ -69,6 +69,8 @@ fn dtype_of(ty: GgmlType) -> Option<DType> {
         GgmlType::Q8_0 => Some(DType::Q8_0),
         GgmlType::Q4_0 => Some(DType::Q4_0),
         GgmlType::Q4_1 => Some(DType::Q4_1),
+        GgmlType::Q4_K => Some(DType::Q4_K),
+        GgmlType::Q6_K => Some(DType::Q6_K),
         _ => None,
     }
 }

@@ -14,8 +14,8 @@
 //! 16-bit weights are widened there [`HALF_BLOCK_ROWS`] output rows at a time
 //! into caller scratch, a cost small next to the GEMM's `2·T` flops per weight.
 //!
-//! Block-quantized weights (ggml's Q8_0, Q4_0, Q4_1, `[out, in/32]` blocks) are used in place
-//! too: the activations are quantized once per row and every block dot is an integer sum (see
+//! Block-quantized weights (ggml's Q8_0, Q4_0, Q4_1, `[out, in/32]` blocks, and the K-quants
+//! Q4_K, Q6_K, `[out, in/256]` superblocks) are used in place too: the activations are quantized once per row and every block dot is an integer sum (see
 //! [`ActivationPrecision`] and the `quant` module).
 //!
 //! [`linear_accumulate`] adds the product into `y` instead of overwriting it:
@@ -27,7 +27,7 @@ mod quant;
 
 use ::half::{bf16, f16};
 use smallmind_kernels::gemm::{Gemm, gemm};
-use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, QK};
+use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -60,6 +60,12 @@ pub enum WeightData<'w> {
     Q4_0(&'w [BlockQ4_0]),
     /// ggml Q4_1 blocks, `[out, in/32]` contiguous.
     Q4_1(&'w [BlockQ4_1]),
+    /// ggml Q4_K superblocks, `[out, in/256]` contiguous.
+    #[allow(non_camel_case_types)] // ggml's name
+    Q4_K(&'w [BlockQ4K]),
+    /// ggml Q6_K superblocks, `[out, in/256]` contiguous.
+    #[allow(non_camel_case_types)] // ggml's name
+    Q6_K(&'w [BlockQ6K]),
 }
 
 /// How a quantized layer treats its input rows.
@@ -90,6 +96,8 @@ impl WeightData<'_> {
             WeightData::Q8_0(w) => w.len() * QK,
             WeightData::Q4_0(w) => w.len() * QK,
             WeightData::Q4_1(w) => w.len() * QK,
+            WeightData::Q4_K(w) => w.len() * QK_K,
+            WeightData::Q6_K(w) => w.len() * QK_K,
         }
     }
 
@@ -97,8 +105,21 @@ impl WeightData<'_> {
     pub fn is_quantized(&self) -> bool {
         matches!(
             self,
-            WeightData::Q8_0(_) | WeightData::Q4_0(_) | WeightData::Q4_1(_)
+            WeightData::Q8_0(_)
+                | WeightData::Q4_0(_)
+                | WeightData::Q4_1(_)
+                | WeightData::Q4_K(_)
+                | WeightData::Q6_K(_)
         )
+    }
+
+    /// Elements per block: 32 for Q8_0/Q4_0/Q4_1, 256 for the K-quants, 1 otherwise.
+    pub fn block_size(&self) -> usize {
+        match self {
+            WeightData::Q8_0(_) | WeightData::Q4_0(_) | WeightData::Q4_1(_) => QK,
+            WeightData::Q4_K(_) | WeightData::Q6_K(_) => QK_K,
+            _ => 1,
+        }
     }
 }
 
@@ -139,17 +160,19 @@ impl<'w> Linear<'w> {
     }
 
     /// A 16-bit or block-quantized `[out, in]` weight (contiguous rows), checked; quantized
-    /// weights need `in_features` to be a multiple of 32.
+    /// weights need `in_features` to be a multiple of their block size (32, or 256 for the
+    /// K-quants).
     pub fn half(
         weight: WeightData<'w>,
         in_features: usize,
         out_features: usize,
         bias: Option<&'w [f32]>,
     ) -> Result<Self, OpsError> {
-        if weight.is_quantized() && !in_features.is_multiple_of(QK) {
+        let block = weight.block_size();
+        if !in_features.is_multiple_of(block) {
             return Err(OpsError::Shape {
                 op: "Linear::half",
-                what: format!("{in_features} input features are not whole blocks of {QK}"),
+                what: format!("{in_features} input features are not whole blocks of {block}"),
             });
         }
         let expected = in_features.saturating_mul(out_features);
@@ -355,6 +378,11 @@ fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
         blocks[at / QK].dequantize_block(&mut values);
         values[at % QK]
     }
+    fn superblock_value<B: smallmind_kernels::quant::KQuantBlock>(blocks: &[B], at: usize) -> f32 {
+        let mut values = [0.0; QK_K];
+        blocks[at / QK_K].dequantize(&mut values);
+        values[at % QK_K]
+    }
     match weight {
         WeightData::F32(w) => w[at],
         WeightData::Bf16(w) => w[at].to_f32(),
@@ -362,5 +390,7 @@ fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
         WeightData::Q8_0(w) => block_value(w, at),
         WeightData::Q4_0(w) => block_value(w, at),
         WeightData::Q4_1(w) => block_value(w, at),
+        WeightData::Q4_K(w) => superblock_value(w, at),
+        WeightData::Q6_K(w) => superblock_value(w, at),
     }
 }

@@ -1,8 +1,10 @@
-//! Block-quantized `[out, in/32]` weights (ggml Q8_0, Q4_0, Q4_1) used in place.
+//! Block-quantized `[out, in/32]` weights (ggml Q8_0, Q4_0, Q4_1) and `[out, in/256]`
+//! K-quant weights (Q4_K, Q6_K) used in place.
 //!
 //! With [`ActivationPrecision::Quantized`] (llama.cpp's scheme) each input row is quantized
-//! once into caller scratch — to Q8_0 for Q8_0 and Q4_0 weights, to Q8_1 for Q4_1 — and the
-//! integer block-dot kernels run: the GEMV for one row (decode), the GEMM for several
+//! once into caller scratch — to Q8_0 for Q8_0 and Q4_0 weights, to Q8_1 for Q4_1, to Q8_K
+//! (256-value blocks with per-16 sums) for the K-quants — and the integer block-dot kernels
+//! run: the GEMV for one row (decode), the GEMM for several
 //! (prefill). With [`ActivationPrecision::F32`] every row goes through the f32-activation GEMV,
 //! which dequantizes each weight block in registers: exact up to f32 summation, and slower.
 //!
@@ -12,9 +14,10 @@
 use bytemuck::Pod;
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, QuantWeight, gemm_q4_0, gemm_q4_1, gemm_q8_0,
-    gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32, gemv_q8_0, gemv_q8_0_f32, quantize_q8_0,
-    quantize_q8_1,
+    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, gemm_q4_0,
+    gemm_q4_1, gemm_q4_k, gemm_q6_k, gemm_q8_0, gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32,
+    gemv_q4_k, gemv_q4_k_f32, gemv_q6_k, gemv_q6_k_f32, gemv_q8_0, gemv_q8_0_f32, quantize_q8_0,
+    quantize_q8_1, quantize_q8_k,
 };
 use smallmind_kernels::vector::add_inplace;
 
@@ -23,7 +26,11 @@ use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
 
 /// The kernels of one weight format.
-trait QuantKernels: QuantWeight {
+trait QuantKernels: Pod + Sync {
+    /// The activation block type.
+    type Act: Pod;
+    /// Values per weight (and activation) block.
+    const BLOCK: usize;
     fn quantize(x: &[f32], out: &mut [Self::Act]) -> Result<(), KernelError>;
     fn gemv(
         w: &[Self],
@@ -51,8 +58,10 @@ trait QuantKernels: QuantWeight {
 }
 
 macro_rules! quant_kernels {
-    ($block:ty, $quantize:ident, $gemv:ident, $gemm:ident, $gemv_f32:ident) => {
+    ($block:ty, $act:ty, $size:expr, $quantize:ident, $gemv:ident, $gemm:ident, $gemv_f32:ident) => {
         impl QuantKernels for $block {
+            type Act = $act;
+            const BLOCK: usize = $size;
             fn quantize(x: &[f32], out: &mut [Self::Act]) -> Result<(), KernelError> {
                 $quantize(x, out)
             }
@@ -90,6 +99,8 @@ macro_rules! quant_kernels {
 
 quant_kernels!(
     BlockQ8_0,
+    BlockQ8_0,
+    QK,
     quantize_q8_0,
     gemv_q8_0,
     gemm_q8_0,
@@ -97,6 +108,8 @@ quant_kernels!(
 );
 quant_kernels!(
     BlockQ4_0,
+    BlockQ8_0,
+    QK,
     quantize_q8_0,
     gemv_q4_0,
     gemm_q4_0,
@@ -104,10 +117,31 @@ quant_kernels!(
 );
 quant_kernels!(
     BlockQ4_1,
+    BlockQ8_1,
+    QK,
     quantize_q8_1,
     gemv_q4_1,
     gemm_q4_1,
     gemv_q4_1_f32
+);
+
+quant_kernels!(
+    BlockQ4K,
+    BlockQ8K,
+    QK_K,
+    quantize_q8_k,
+    gemv_q4_k,
+    gemm_q4_k,
+    gemv_q4_k_f32
+);
+quant_kernels!(
+    BlockQ6K,
+    BlockQ8K,
+    QK_K,
+    quantize_q8_k,
+    gemv_q6_k,
+    gemm_q6_k,
+    gemv_q6_k_f32
 );
 
 /// Floats of scratch for `rows` input rows: the quantized rows (none on the f32 path) and an
@@ -116,9 +150,10 @@ pub(super) fn scratch_len(layer: &Linear<'_>, rows: usize) -> usize {
     let act_bytes = match (layer.activations, layer.weight) {
         (ActivationPrecision::F32, _) => 0,
         (_, WeightData::Q4_1(_)) => size_of::<BlockQ8_1>(),
+        (_, WeightData::Q4_K(_) | WeightData::Q6_K(_)) => size_of::<BlockQ8K>(),
         _ => size_of::<BlockQ8_0>(),
     };
-    let blocks = rows * (layer.in_features / QK);
+    let blocks = rows * (layer.in_features / layer.weight.block_size());
     (blocks * act_bytes).div_ceil(size_of::<f32>()) + rows * layer.out_features
 }
 
@@ -135,6 +170,8 @@ pub(super) fn apply(
         WeightData::Q8_0(w) => apply_blocks(layer, w, x, y, beta, scratch),
         WeightData::Q4_0(w) => apply_blocks(layer, w, x, y, beta, scratch),
         WeightData::Q4_1(w) => apply_blocks(layer, w, x, y, beta, scratch),
+        WeightData::Q4_K(w) => apply_blocks(layer, w, x, y, beta, scratch),
+        WeightData::Q6_K(w) => apply_blocks(layer, w, x, y, beta, scratch),
         _ => Err(OpsError::DType {
             op: "linear",
             dtype: "a non-quantized weight in the quantized path",
@@ -167,8 +204,8 @@ fn apply_blocks<W: QuantKernels>(
             }
         }
         ActivationPrecision::Quantized => {
-            let acts = as_blocks::<W::Act>(act_scratch, rows * (k / QK))?;
-            for (r, act_row) in acts.chunks_exact_mut(k / QK).enumerate() {
+            let acts = as_blocks::<W::Act>(act_scratch, rows * (k / W::BLOCK))?;
+            for (r, act_row) in acts.chunks_exact_mut(k / W::BLOCK).enumerate() {
                 W::quantize(x.row(r), act_row)?;
             }
             if rows == 1 {
