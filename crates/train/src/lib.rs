@@ -15,7 +15,6 @@
 //! - [`loss`] — cross-entropy fused with softmax;
 //! - [`mod@reference`] — [`gpt2_loss_ref`], a scalar f64 forward and loss (the
 //!   oracle of the finite-difference tests).
-
 //!
 //! One training step with gradient accumulation over `k` micro-batches:
 //!
