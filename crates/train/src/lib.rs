@@ -24,6 +24,39 @@
 //!   forward/backward with accumulation, clipping, AdamW, validation, resume);
 //! - [`sample`] — [`sample_text`]: text from a trained char-level model;
 //! - [`error`] — [`TrainError`].
+//!
+//! A whole run, as `smallmind train` drives it:
+//!
+//! ```no_run
+//! # fn main() -> smallmind_train::Result<()> {
+//! use smallmind_model::{ModelConfig, Preset};
+//! use smallmind_train::{LrSchedule, TextDataset, TrainSettings, Trainer, init_params};
+//!
+//! let data = TextDataset::load("input.txt", 0.1)?;
+//! let config = ModelConfig {
+//!     vocab_size: data.tokenizer().vocab_size(),
+//!     ..Preset::Small.config()
+//! };
+//! let settings = TrainSettings {
+//!     batch_size: 16,
+//!     context: 64,
+//!     grad_accum: 1,
+//!     grad_clip: Some(1.0),
+//!     schedule: LrSchedule::cosine(1e-3, 1e-4, 2000).with_warmup(100),
+//!     weight_decay: 0.01,
+//!     seed: 42,
+//!     val_fraction: 0.1,
+//!     val_batches: 16,
+//! };
+//! let mut trainer = Trainer::new(&config, init_params(&config, 42)?, &data, settings)?;
+//! for _ in 0..2000 {
+//!     trainer.step(&data)?;
+//! }
+//! println!("validation loss {:?}", trainer.validate()?);
+//! trainer.save("checkpoints/run", &data)?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod checkpoint;
 pub mod data;
