@@ -61,12 +61,14 @@ pub enum ModelError {
         actual: Vec<usize>,
     },
     /// A tensor is stored in a dtype we cannot use.
-    #[error("tensor `{name}` has unsupported dtype {dtype} (supported: F32, F16, BF16)")]
+    #[error("tensor `{name}` has unsupported dtype {dtype} (supported here: {supported})")]
     UnsupportedDType {
-        /// The HF tensor name.
+        /// The tensor name, as the file spells it.
         name: String,
         /// The dtype as the file spells it.
         dtype: String,
+        /// The dtypes this file format can hold for us.
+        supported: &'static str,
     },
     /// A GGUF file is malformed, or a metadata key is missing or of the wrong type.
     #[error("GGUF: {0}")]

@@ -86,6 +86,7 @@ fn load_tensor(
     let dtype = dtype_of(info.ggml_type()).ok_or_else(|| ModelError::UnsupportedDType {
         name: info.name().to_owned(),
         dtype: info.ggml_type().name().to_owned(),
+        supported: "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K",
     })?;
     let dims = row_major_dims(info)?;
     let bytes = file.tensor_data(info)?;
