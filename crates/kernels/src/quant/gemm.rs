@@ -14,39 +14,17 @@
 //! the f32 summation order of the tile, which is the same code).
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use super::blocks::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
 use super::format::{QuantWeight, block_dot_f64};
 use super::gemv::validate_gemv;
-use super::isa::{Isa, ROWS, Rect};
+use super::isa::{Isa, Rect};
+use super::split::{OutPtr, for_each_rect};
 use crate::KernelError;
 use crate::error::check_len;
 
 /// Integer block dots (`m·n·k/32`) from which a GEMM runs in parallel.
 pub const QUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS: usize = 32 * 1024;
-
-/// Activation rows per rectangle (bounds the activations one task re-reads).
-const RECT_ROWS: usize = 64;
-/// Rectangles per thread wanted, for balance.
-const TASKS_PER_THREAD: usize = 8;
-
-/// `y`'s base pointer, shared by the rectangles of one call.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-
-impl OutPtr {
-    /// The pointer (a method, so closures capture the `Sync` wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
-// SAFETY: rectangles write disjoint elements of `y` (see `GemmOp`), and `y`
-// outlives the parallel loop, which joins before `gemm_quant` returns.
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
 
 /// Checks the operands; returns the blocks per row.
 fn validate_gemm(
@@ -98,25 +76,11 @@ impl<W: QuantWeight> WithSimd for GemmOp<'_, W> {
             y: out.get(),
             n,
         };
-        let threads = rayon::current_num_threads();
-        let work = m.saturating_mul(n).saturating_mul(nb);
-        if work < QUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS || threads <= 1 {
-            // SAFETY: one rectangle covering all of `y`, which we borrow
-            // mutably.
-            unsafe { isa.gemm_rect(rect((0, m), (0, n))) };
-            return;
-        }
-        let row_chunks = m.div_ceil(RECT_ROWS);
-        let want_col_chunks = (threads * TASKS_PER_THREAD).div_ceil(row_chunks);
-        let col_chunk = n.div_ceil(want_col_chunks).next_multiple_of(ROWS);
-        let col_chunks = n.div_ceil(col_chunk);
-        (0..row_chunks * col_chunks).into_par_iter().for_each(|t| {
-            let (ri, ci) = (t / col_chunks, t % col_chunks);
-            let rows = (ri * RECT_ROWS, ((ri + 1) * RECT_ROWS).min(m));
-            let cols = (ci * col_chunk, ((ci + 1) * col_chunk).min(n));
-            // SAFETY: the rectangles of distinct `t` are disjoint and inside
-            // `y (m, n)`, which stays mutably borrowed until the loop joins.
-            unsafe { isa.gemm_rect(rect(rows, cols)) };
+        let parallel = m.saturating_mul(n).saturating_mul(nb) >= QUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS;
+        // SAFETY: `for_each_rect` hands out disjoint rectangles inside
+        // `y (m, n)`, which stays mutably borrowed until it returns.
+        for_each_rect(m, n, parallel, |rows, cols| unsafe {
+            isa.gemm_rect(rect(rows, cols))
         });
     }
 }

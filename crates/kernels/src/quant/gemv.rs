@@ -20,15 +20,13 @@ use rayon::prelude::*;
 use super::blocks::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
 use super::format::{QuantWeight, block_dot_f64};
 use super::isa::{Isa, ROWS};
+use super::split::gemv_task_rows;
 use crate::KernelError;
 use crate::error::check_len;
 use crate::prefetch::{groups_ahead, prefetch};
 
 /// Weight bytes from which a quantized GEMV is split across rayon threads.
 pub const QUANT_GEMV_PARALLEL_MIN_BYTES: usize = 128 * 1024;
-
-/// Rayon tasks per thread (more tasks even out a core shared with other work).
-const TASKS_PER_THREAD: usize = 8;
 
 /// Software-prefetch distance of the f32-activation path.
 const PREFETCH_BYTES_F32: usize = 8 * 1024;
@@ -79,16 +77,9 @@ fn has_work(
     Ok(n > 0 && k > 0)
 }
 
-/// Threads and task rows for `n` rows of `row_bytes` each; `None` for serial.
+/// Task rows for `n` rows of `row_bytes` each; `None` for serial.
 fn split(n: usize, row_bytes: usize) -> Option<usize> {
-    let threads = rayon::current_num_threads();
-    if n.saturating_mul(row_bytes) < QUANT_GEMV_PARALLEL_MIN_BYTES || threads <= 1 {
-        return None;
-    }
-    Some(
-        n.div_ceil(threads * TASKS_PER_THREAD)
-            .next_multiple_of(ROWS),
-    )
+    gemv_task_rows(n, row_bytes, QUANT_GEMV_PARALLEL_MIN_BYTES)
 }
 
 /// One validated quantized-activation GEMV.

@@ -39,6 +39,7 @@ use rayon::prelude::*;
 
 use super::isa::{COLS, Isa, ROWS};
 use super::kquant::{BlockQ4K, BlockQ6K, KQuantBlock, QK_K};
+use super::split::{OutPtr, for_each_rect, gemv_task_rows};
 use crate::KernelError;
 use crate::error::check_len;
 
@@ -434,10 +435,6 @@ impl Isa {
 pub const KQUANT_GEMV_PARALLEL_MIN_BYTES: usize = 128 * 1024;
 /// Superblock dots (`m·n·k/256`) from which a K-quant GEMM runs in parallel.
 pub const KQUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS: usize = 4 * 1024;
-/// Rayon tasks per thread.
-const TASKS_PER_THREAD: usize = 8;
-/// Activation rows per GEMM rectangle.
-const RECT_ROWS: usize = 64;
 
 /// Checks a K-quant GEMM (a GEMV is `m = 1`); returns the superblocks per row.
 fn validate(
@@ -487,38 +484,19 @@ impl<B: KDot> WithSimd for KGemvOp<'_, B> {
     fn with_simd<S: Simd>(self, _simd: S) {
         let KGemvOp { w, x, y } = self;
         let isa = Isa::of::<S>();
-        let n = y.len();
-        let threads = rayon::current_num_threads();
-        if n.saturating_mul(x.len() * size_of::<B>()) < KQUANT_GEMV_PARALLEL_MIN_BYTES
-            || threads <= 1
-        {
-            isa.k_gemv_rows(w, x, 0, y);
-            return;
+        match gemv_task_rows(
+            y.len(),
+            x.len() * size_of::<B>(),
+            KQUANT_GEMV_PARALLEL_MIN_BYTES,
+        ) {
+            None => isa.k_gemv_rows(w, x, 0, y),
+            Some(task_rows) => y
+                .par_chunks_mut(task_rows)
+                .enumerate()
+                .for_each(|(t, ys)| isa.k_gemv_rows(w, x, t * task_rows, ys)),
         }
-        let task_rows = n
-            .div_ceil(threads * TASKS_PER_THREAD)
-            .next_multiple_of(ROWS);
-        y.par_chunks_mut(task_rows)
-            .enumerate()
-            .for_each(|(t, ys)| isa.k_gemv_rows(w, x, t * task_rows, ys));
     }
 }
-
-/// `y`'s base pointer, shared by the rectangles of one GEMM.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-
-impl OutPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
-// SAFETY: rectangles write disjoint elements of `y` (see `KGemmOp`), and `y`
-// outlives the parallel loop, which joins before the GEMM returns.
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
 
 /// One validated GEMM with `m, n, nb ≥ 1`.
 struct KGemmOp<'a, B> {
@@ -547,24 +525,12 @@ impl<B: KDot> WithSimd for KGemmOp<'_, B> {
             y: out.get(),
             n,
         };
-        let threads = rayon::current_num_threads();
-        let work = m.saturating_mul(n).saturating_mul(nb);
-        if work < KQUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS || threads <= 1 {
-            // SAFETY: one rectangle covering all of `y`, borrowed mutably.
-            unsafe { isa.k_gemm_rect(rect((0, m), (0, n))) };
-            return;
-        }
-        let row_chunks = m.div_ceil(RECT_ROWS);
-        let want_col_chunks = (threads * TASKS_PER_THREAD).div_ceil(row_chunks);
-        let col_chunk = n.div_ceil(want_col_chunks).next_multiple_of(ROWS);
-        let col_chunks = n.div_ceil(col_chunk);
-        (0..row_chunks * col_chunks).into_par_iter().for_each(|t| {
-            let (ri, ci) = (t / col_chunks, t % col_chunks);
-            let rows = (ri * RECT_ROWS, ((ri + 1) * RECT_ROWS).min(m));
-            let cols = (ci * col_chunk, ((ci + 1) * col_chunk).min(n));
-            // SAFETY: the rectangles of distinct `t` are disjoint and inside
-            // `y (m, n)`, mutably borrowed until the loop joins.
-            unsafe { isa.k_gemm_rect(rect(rows, cols)) };
+        let parallel =
+            m.saturating_mul(n).saturating_mul(nb) >= KQUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS;
+        // SAFETY: `for_each_rect` hands out disjoint rectangles inside
+        // `y (m, n)`, which stays mutably borrowed until it returns.
+        for_each_rect(m, n, parallel, |rows, cols| unsafe {
+            isa.k_gemm_rect(rect(rows, cols))
         });
     }
 }

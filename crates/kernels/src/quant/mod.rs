@@ -59,6 +59,7 @@ mod kdot_x86;
 mod kquant;
 mod kquantize;
 mod quantize;
+mod split;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
