@@ -58,7 +58,7 @@ pub(crate) struct TrainArgs {
     /// AdamW decoupled weight decay.
     #[arg(long, default_value_t = 0.01)]
     weight_decay: f32,
-    /// Clip the global gradient norm to this (0: no clipping).
+    /// Clip the global gradient norm to this (0: no clipping; negative is an error).
     #[arg(long, default_value_t = 1.0)]
     grad_clip: f32,
     /// Fraction of the text held out for validation.
@@ -95,6 +95,9 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), BoxError> {
     let threads = args
         .threads
         .unwrap_or_else(smallmind_model::session::physical_cores);
+    if threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -167,7 +170,7 @@ fn start(args: &TrainArgs) -> Result<(TextDataset, Trainer), BoxError> {
         batch_size: args.batch_size,
         context,
         grad_accum: args.grad_accum,
-        grad_clip: (args.grad_clip > 0.0).then_some(args.grad_clip),
+        grad_clip: (args.grad_clip != 0.0).then_some(args.grad_clip),
         schedule,
         weight_decay: args.weight_decay,
         seed: args.seed,
@@ -224,12 +227,15 @@ fn run(
         tokens += stats.tokens;
         let rate = tokens as f64 / step_time.as_secs_f64();
         bar.set_position(stats.step);
-        bar.set_message(format!(
-            "loss {:.4} | {:.1}k tok/s | lr {:.2e}",
-            stats.loss,
-            rate / 1e3,
-            stats.lr
-        ));
+        // Only a visible bar needs its message (formatting allocates).
+        if !bar.is_hidden() {
+            bar.set_message(format!(
+                "loss {:.4} | {:.1}k tok/s | lr {:.2e}",
+                stats.loss,
+                rate / 1e3,
+                stats.lr
+            ));
+        }
         let last = stats.step == args.steps;
         let evaluate = (args.eval_interval > 0 && stats.step % args.eval_interval == 0) || last;
         if evaluate && let Some(loss) = trainer.validate()? {

@@ -41,6 +41,38 @@ pub struct TrainSettings {
     pub val_batches: usize,
 }
 
+impl TrainSettings {
+    /// Checks the settings no other part validates: accumulation ≥ 1, a
+    /// finite clipping threshold > 0, a finite weight decay ≥ 0, and the
+    /// schedule.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidSetting`] naming the setting as the CLI spells it.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |name: &str, reason: String| {
+            Err(TrainError::InvalidSetting {
+                name: name.into(),
+                reason,
+            })
+        };
+        if self.grad_accum == 0 {
+            return invalid("grad-accum", "must be at least 1".into());
+        }
+        if let Some(clip) = self.grad_clip
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return invalid("grad-clip", format!("must be finite and > 0, got {clip}"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return invalid(
+                "weight-decay",
+                format!("must be finite and ≥ 0, got {}", self.weight_decay),
+            );
+        }
+        self.schedule.validate()
+    }
+}
+
 /// What one optimizer step did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
@@ -171,13 +203,7 @@ impl Trainer {
         settings: TrainSettings,
         state: TrainerState,
     ) -> Result<Self> {
-        if settings.grad_accum == 0 {
-            return Err(TrainError::InvalidSetting {
-                name: "grad-accum".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        settings.schedule.validate()?;
+        settings.validate()?;
         if config.vocab_size != data.tokenizer().vocab_size() {
             return Err(TrainError::InvalidSetting {
                 name: "vocab".into(),

@@ -132,6 +132,20 @@ fn bad_settings_are_named() {
         .contains("context"),
         "a context longer than the model's"
     );
+    assert!(
+        err(TrainSettings {
+            grad_clip: Some(-1.0),
+            ..settings(10)
+        })
+        .contains("grad-clip")
+    );
+    assert!(
+        err(TrainSettings {
+            weight_decay: f32::NAN,
+            ..settings(10)
+        })
+        .contains("weight-decay")
+    );
     let other = ModelConfig {
         vocab_size: config.vocab_size + 1,
         ..config.clone()
