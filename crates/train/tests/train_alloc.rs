@@ -12,7 +12,6 @@
 mod common;
 
 use common::{Rng, random_params};
-use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_model::Preset;
 use smallmind_telemetry::alloc::{CountingAllocator, Scope, is_installed};
 use smallmind_train::{Gpt2Trainer, ParamLayout};
@@ -30,14 +29,7 @@ fn step_allocations(threads: usize, steps: usize) -> (u64, u64) {
     let mut rng = Rng(9);
     let inputs = rng.tokens(b * t, config.vocab_size);
     let targets = rng.tokens(b * t, config.vocab_size);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.broadcast(|_| {
-        let (a, mut c) = ([1.0f32; 64], [0.0f32; 64]);
-        gemm(&Gemm::new(8, 8, 8), &a, &a, &mut c).unwrap();
-    });
+    let pool = common::warm_pool(threads);
     pool.install(|| {
         let mut trainer = Gpt2Trainer::new(&config, b, t).unwrap();
         let mut step = |grads: &mut [f32]| {

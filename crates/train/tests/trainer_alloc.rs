@@ -5,9 +5,10 @@
 //! pool thread first runs one small GEMM, whose packing buffers are a
 //! one-time per-thread cost (see `train_alloc.rs`).
 
+mod common;
+
 use std::path::Path;
 
-use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_model::{ModelConfig, Preset};
 use smallmind_telemetry::alloc::{CountingAllocator, Scope, is_installed};
 use smallmind_tokenizer::CharTokenizer;
@@ -36,14 +37,7 @@ fn step_allocations(threads: usize, steps: usize) -> (u64, u64) {
         val_fraction: 0.1,
         val_batches: 2,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.broadcast(|_| {
-        let (a, mut c) = ([1.0f32; 64], [0.0f32; 64]);
-        gemm(&Gemm::new(8, 8, 8), &a, &a, &mut c).unwrap();
-    });
+    let pool = common::warm_pool(threads);
     pool.install(|| {
         let params = init_params(&config, 3).unwrap();
         let mut trainer = Trainer::new(&config, params, &data, settings).unwrap();

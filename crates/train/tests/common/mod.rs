@@ -170,3 +170,20 @@ pub fn rel_errors(ours: &[f32], theirs: &[f32]) -> (f64, f64) {
     }
     (diff2.sqrt() / norm2.sqrt(), max_diff / max_abs)
 }
+
+/// A `threads`-thread pool whose every thread has run one small GEMM: the
+/// GEMM kernel allocates its per-thread packing buffers on a thread's first
+/// GEMM (a one-time cost per thread, not per step), and which pool thread
+/// runs which GEMM is up to work stealing.
+pub fn warm_pool(threads: usize) -> rayon::ThreadPool {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.broadcast(|_| {
+        let (a, mut c) = ([1.0f32; 64], [0.0f32; 64]);
+        smallmind_kernels::gemm::gemm(&smallmind_kernels::gemm::Gemm::new(8, 8, 8), &a, &a, &mut c)
+            .unwrap();
+    });
+    pool
+}
