@@ -1,7 +1,10 @@
 //! Checkpoints: bit-exact round trips, loading by the model crate, config
 //! mismatches, corrupt files, and saves that fail or are interrupted.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{fixture_dir, noise};
+use std::path::Path;
 use std::sync::Arc;
 
 use smallmind_model::{ModelConfig, Preset, Session, SessionOptions, loader};
@@ -11,19 +14,6 @@ use smallmind_train::{
     AdamW, BatchSampler, Checkpoint, CheckpointView, LrSchedule, ParamLayout, TrainError,
     TrainerState,
 };
-
-fn fixture_dir() -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/tiny-gpt2")
-}
-
-/// A deterministic pseudo-random value in [-1, 1) (splitmix64).
-fn noise(seed: u64) -> f32 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    ((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-}
 
 /// A config, parameters, an optimizer that took 3 steps, a vocabulary and a state.
 struct Run {

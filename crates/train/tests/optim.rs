@@ -1,8 +1,9 @@
 //! AdamW against PyTorch (the tiny-gpt2 fixture) and against an f64 closed
 //! form over several steps; gradient clipping against its definition.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{fixture_dir, noise};
 use safetensors::{Dtype, SafeTensors};
 use smallmind_model::ModelConfig;
 use smallmind_telemetry::alloc::{AllocCounts, CountingAllocator};
@@ -24,10 +25,6 @@ const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
 const EPS: f32 = 1e-8;
 const WEIGHT_DECAY: f32 = 0.01;
-
-fn fixture_dir() -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/tiny-gpt2")
-}
 
 fn f32_tensor(st: &SafeTensors<'_>, name: &str) -> Vec<f32> {
     let view = st
@@ -119,15 +116,6 @@ impl ReferenceAdamW {
             params[i] -= lr * m_hat / (v_hat.sqrt() + eps);
         }
     }
-}
-
-/// A deterministic pseudo-random value in [-1, 1) (splitmix64).
-fn noise(seed: u64) -> f32 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    ((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0
 }
 
 fn multi_step_case(len: usize) {

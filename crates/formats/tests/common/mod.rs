@@ -7,14 +7,18 @@ use std::path::PathBuf;
 
 use smallmind_formats::gguf::{GgmlType, GgufFile, GgufWriter, MetadataArray, MetadataValue};
 
-/// `/work/shared/fixtures/tiny-llama-gguf/<name>`.
+/// `../shared/fixtures/tiny-llama-gguf/<name>` beside the checkout.
 pub(crate) fn gguf_fixture(name: &str) -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/tiny-llama-gguf").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/tiny-llama-gguf")
+        .join(name)
 }
 
-/// `/work/shared/fixtures/tiny-llama/<name>`.
+/// `../shared/fixtures/tiny-llama/<name>` beside the checkout.
 pub(crate) fn hf_fixture(name: &str) -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/tiny-llama").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/tiny-llama")
+        .join(name)
 }
 
 /// Tensor names of [`small_file`], in file order.

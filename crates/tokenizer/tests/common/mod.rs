@@ -51,16 +51,9 @@ pub fn tiny() -> Tokenizer {
     Tokenizer::from_vocab(tiny_vocab()).unwrap()
 }
 
-/// Path of a file under the shared fixtures, found from this crate's directory.
+/// Path of a file under the shared fixtures (`../shared/fixtures` beside the checkout).
 pub fn shared_fixture(rel: &str) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let candidates = [
-        root.join(rel),
-        std::path::Path::new("/work/shared/fixtures").join(rel),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .unwrap_or_else(|| candidates[0].clone())
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(rel)
 }

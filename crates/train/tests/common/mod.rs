@@ -8,9 +8,18 @@ use safetensors::{Dtype, SafeTensors};
 use smallmind_model::{ModelConfig, Preset};
 use smallmind_train::ParamLayout;
 
-/// The fixture directory.
+/// `../shared/fixtures/tiny-gpt2` beside the checkout.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/tiny-gpt2")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-gpt2")
+}
+
+/// A deterministic pseudo-random value in [-1, 1) (splitmix64).
+pub fn noise(seed: u64) -> f32 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0
 }
 
 /// The tiny-gpt2 config (tied head).
