@@ -12,8 +12,9 @@ use crate::error::{Result, TrainError};
 /// `chars` characters sampled after `prompt` (which is not repeated).
 ///
 /// # Errors
-/// [`TrainError::Data`]-free: an empty prompt or a character outside the
-/// vocabulary is [`TrainError::InvalidSetting`]; model errors pass through.
+/// [`TrainError::InvalidSetting`] for an empty prompt,
+/// [`TrainError::Tokenizer`] for a character outside the vocabulary; the
+/// model's and sampler's errors pass through.
 pub fn sample_text(
     model: Arc<Model>,
     tokenizer: &CharTokenizer,
