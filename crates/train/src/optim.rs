@@ -145,7 +145,7 @@ impl AdamW {
     /// step count.
     ///
     /// # Errors
-    /// [`TrainError::ShapeMismatch`] if a moment's length differs from the
+    /// [`TrainError::ShapeMismatch`](crate::TrainError::ShapeMismatch) if a moment's length differs from the
     /// optimizer's.
     pub fn restore(&mut self, m: Vec<f32>, v: Vec<f32>, step: u64) -> Result<()> {
         check_len("AdamW first moment m", self.len(), m.len())?;
@@ -160,7 +160,7 @@ impl AdamW {
     /// (see the module docs for the formula). Allocates nothing.
     ///
     /// # Errors
-    /// [`TrainError::ShapeMismatch`] if `params` or `grads` differ in length
+    /// [`TrainError::ShapeMismatch`](crate::TrainError::ShapeMismatch) if `params` or `grads` differ in length
     /// from the optimizer state; nothing is updated then.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32], lr: f32) -> Result<()> {
         check_len("AdamW parameters", self.len(), params.len())?;
