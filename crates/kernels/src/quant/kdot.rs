@@ -584,7 +584,7 @@ macro_rules! public_kdot {
     ($w:ty, $fmt:literal, $dot:ident, $dot_ref:ident, $gemv:ident, $gemv_ref:ident,
      $gemm:ident, $gemm_ref:ident) => {
         #[doc = concat!("Superblock dot product of ", $fmt, " weights with Q8_K activations:")]
-        /// `Σ_b dot(w[b], x[b])` (see the [module docs](self)).
+        /// `Σ_b dot(w[b], x[b])` (see the [`quant`](crate::quant) module docs).
         ///
         /// # Errors
         /// [`KernelError::LengthMismatch`] if `x.len() != w.len()`.
