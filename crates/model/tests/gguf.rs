@@ -1,5 +1,5 @@
 //! Llama GGUF files load into the same model as their Hugging Face
-//! checkpoints: `../shared/fixtures/tiny-llama-gguf/` (made with gguf-py,
+//! checkpoints: `fixtures/tiny-llama-gguf/` (made with gguf-py,
 //! mimicking llama.cpp's converter; expected logits from transformers on the
 //! weights read back from each file), the GGUF tokenizer, bad input, and the
 //! real SmolLM2-135M GGUF files when present.
@@ -13,6 +13,7 @@ use common::{Expected, argmax, fixture_dir, rel_to_scale, session};
 use smallmind_formats::gguf::{GgmlType, GgufWriter, MetadataValue};
 use smallmind_model::{Model, ModelConfig, ModelError, Session, SessionOptions, gguf, loader};
 use smallmind_ops::ActivationPrecision;
+use smallmind_testkit::models::{SMOLLM2_F16, SMOLLM2_F32, SMOLLM2_HF_DIR, SMOLLM2_Q4_1, model_file};
 use smallmind_tokenizer::{EncodeOptions, PreTokenizer, Tokenizer};
 
 /// Max abs logit error for the F32 file (issue 5).
@@ -581,18 +582,6 @@ fn unaligned_tensor_data_is_copied() {
 
 // ---- the real model ----------------------------------------------------
 
-const SMOLLM2_GGUF_DIR: &str = "/root/.cache/smallmind-peers/models";
-const SMOLLM2_HF_DIR: &str = "/work/models/smollm2-f32";
-
-/// `path` if it exists, else `None` after printing why the test is skipped.
-fn present(path: &Path) -> Option<&Path> {
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent", path.display());
-        None
-    }
-}
 
 fn small_session(model: &Arc<Model>) -> Session {
     let options = SessionOptions {
@@ -620,11 +609,10 @@ fn greedy(model: &Arc<Model>, prompt: &[u32], n: usize) -> (Vec<u32>, Vec<f32>) 
 
 #[test]
 fn smollm2_gguf_tokenizer_matches_tokenizer_json() {
-    let gguf_path = PathBuf::from(SMOLLM2_GGUF_DIR).join("smollm2-135m-f32.gguf");
-    let json_path = PathBuf::from(SMOLLM2_HF_DIR).join("tokenizer.json");
-    let (Some(gguf_path), Some(json_path)) = (present(&gguf_path), present(&json_path)) else {
+    let Some(gguf_path) = model_file(SMOLLM2_Q4_1) else {
         return;
     };
+    let json_path = smallmind_testkit::fixture("smollm2-tokenizer/tokenizer.json");
     let file = gguf::open(gguf_path).unwrap();
     assert_eq!(
         file.metadata().get_str("tokenizer.ggml.pre").unwrap(),
@@ -659,9 +647,8 @@ fn smollm2_gguf_tokenizer_matches_tokenizer_json() {
 
 #[test]
 fn smollm2_f32_gguf_decodes_like_the_safetensors_checkpoint() {
-    let gguf_path = PathBuf::from(SMOLLM2_GGUF_DIR).join("smollm2-135m-f32.gguf");
-    let hf_dir = PathBuf::from(SMOLLM2_HF_DIR);
-    let (Some(gguf_path), Some(hf_dir)) = (present(&gguf_path), present(&hf_dir)) else {
+    let (Some(gguf_path), Some(hf_dir)) = (model_file(SMOLLM2_F32), model_file(SMOLLM2_HF_DIR))
+    else {
         return;
     };
     let start = std::time::Instant::now();
@@ -713,8 +700,7 @@ fn smollm2_f32_gguf_decodes_like_the_safetensors_checkpoint() {
 
 #[test]
 fn smollm2_f16_gguf_loads_and_runs() {
-    let path = PathBuf::from(SMOLLM2_GGUF_DIR).join("smollm2-135m-f16.gguf");
-    let Some(path) = present(&path) else {
+    let Some(path) = model_file(SMOLLM2_F16) else {
         return;
     };
     let (model, tok) = gguf::load_gguf_with_tokenizer(path).unwrap();

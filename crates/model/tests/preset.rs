@@ -9,10 +9,7 @@ use smallmind_model::preset::{
 };
 use smallmind_model::{Activation, Architecture, ModelConfig, ModelError};
 
-const TINY_GPT2: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/tiny-gpt2"
-);
+const TINY_GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-gpt2");
 
 /// Hugging Face GPT-2 tensor names, in order, for `layers` blocks.
 fn hf_gpt2_names(layers: usize, tied: bool) -> Vec<String> {

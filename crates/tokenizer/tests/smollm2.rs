@@ -1,9 +1,8 @@
 //! SmolLM2's real vocabulary (49152 tokens, 48900 merges) against HF `tokenizers` and llama.cpp
 //! ids and transformers' chat-template rendering, from `fixtures/smollm2_ids.json` (made by
-//! `fixtures/make_smollm2_ids.py`). Needs /work/models/smollm2-f32 (or `$SMOLLM2_DIR`); the
-//! tests print a note and pass when it is absent, as on CI.
+//! `fixtures/make_smollm2_ids.py`), over the tokenizer.json that the repository keeps in
+//! `fixtures/smollm2-tokenizer/` (see its README).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -12,36 +11,19 @@ use smallmind_tokenizer::{
     ChatMessage, ChatTemplate, EncodeOptions, PreTokenizer, StreamDecoder, Tokenizer,
 };
 
-fn model_dir() -> PathBuf {
-    std::env::var_os("SMOLLM2_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/models/smollm2-f32"))
-}
-
-/// The tokenizer as shipped, or `None` (with a note) when the model is absent.
-fn smollm2() -> Option<&'static Tokenizer> {
-    static TOKENIZER: OnceLock<Option<Tokenizer>> = OnceLock::new();
-    TOKENIZER
-        .get_or_init(|| {
-            let path = model_dir().join("tokenizer.json");
-            if !path.exists() {
-                eprintln!(
-                    "note: {} not found, skipping SmolLM2 tokenizer tests",
-                    path.display()
-                );
-                return None;
-            }
-            Some(Tokenizer::from_tokenizer_json_file(&path).expect("load tokenizer.json"))
-        })
-        .as_ref()
+/// The tokenizer as transformers converts it from the GGUF.
+fn smollm2() -> &'static Tokenizer {
+    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        let path = smallmind_testkit::fixture("smollm2-tokenizer/tokenizer.json");
+        Tokenizer::from_tokenizer_json_file(&path).expect("load tokenizer.json")
+    })
 }
 
 /// The tokenizer with the SmolLM pre-tokenizer (as the GGUF's `tokenizer.ggml.pre`).
-fn smollm2_digits() -> Option<&'static Tokenizer> {
-    static TOKENIZER: OnceLock<Option<Tokenizer>> = OnceLock::new();
-    TOKENIZER
-        .get_or_init(|| Some(smollm2()?.clone().with_pre_tokenizer(PreTokenizer::SmolLm)))
-        .as_ref()
+fn smollm2_digits() -> &'static Tokenizer {
+    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| smollm2().clone().with_pre_tokenizer(PreTokenizer::SmolLm))
 }
 
 fn fixture() -> Value {
@@ -60,7 +42,7 @@ fn ids_of(value: &Value) -> Option<Vec<u32>> {
 
 #[test]
 fn metadata() {
-    let Some(tok) = smollm2() else { return };
+    let tok = smollm2();
     assert_eq!(tok.vocab_size(), 49152);
     assert_eq!(tok.merge_count(), 48900);
     assert_eq!(tok.pre_tokenizer(), PreTokenizer::Gpt2);
@@ -75,7 +57,7 @@ fn metadata() {
 /// The shipped tokenizer.json (plain ByteLevel) reproduces HF ids on every case.
 #[test]
 fn hf_ids_on_hard_strings() {
-    let Some(tok) = smollm2() else { return };
+    let tok = smollm2();
     for case in fixture()["cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
         let ids = tok.encode(text, EncodeOptions::PROMPT).unwrap();
@@ -88,7 +70,7 @@ fn hf_ids_on_hard_strings() {
 /// original SmolLM2 pre-tokenizer and llama.cpp's `llama-tokenize`.
 #[test]
 fn smollm_pre_tokenizer_matches_hf_digits_and_llama_cpp() {
-    let Some(tok) = smollm2_digits() else { return };
+    let tok = smollm2_digits();
     let mut checked_llama = 0;
     for case in fixture()["cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -104,7 +86,7 @@ fn smollm_pre_tokenizer_matches_hf_digits_and_llama_cpp() {
 
 #[test]
 fn chat_template_matches_transformers() {
-    let Some(tok) = smollm2() else { return };
+    let tok = smollm2();
     let template = ChatTemplate::detect(tok.chat_template().expect("chat_template.jinja")).unwrap();
     assert_eq!(
         template,
@@ -128,7 +110,7 @@ fn chat_template_matches_transformers() {
 
 #[test]
 fn stream_decoder_buffers_split_characters() {
-    let Some(tok) = smollm2() else { return };
+    let tok = smollm2();
     let text = "ok 🦀👨‍👩‍👧 é 你好<|im_end|>";
     let ids = tok.encode(text, EncodeOptions::PROMPT).unwrap();
     let mut stream = StreamDecoder::new(tok);
@@ -168,7 +150,7 @@ fn has_byte_token(tok: &Tokenizer, b: u8) -> bool {
 
 #[test]
 fn bytes_without_a_token_are_dropped_like_hf() {
-    let Some(tok) = smollm2() else { return };
+    let tok = smollm2();
     assert!(!has_byte_token(tok, 0xF1));
     let ids = tok.encode("\u{40000} ok", EncodeOptions::PROMPT).unwrap();
     assert_eq!(ids, [218, 218, 218, 10907]);
@@ -188,7 +170,7 @@ proptest! {
 
     #[test]
     fn round_trip_random_unicode(text in "\\PC{0,64}", spaces in "[ \t\n]{0,4}") {
-        let (Some(gpt2), Some(digits)) = (smollm2(), smollm2_digits()) else { return Ok(()) };
+        let (gpt2, digits) = (smollm2(), smollm2_digits());
         let text = format!("{spaces}{text}{spaces}");
         for tok in [gpt2, digits] {
             let ids = tok.encode(&text, EncodeOptions::PLAIN).unwrap();
@@ -198,7 +180,7 @@ proptest! {
 
     #[test]
     fn stream_equals_whole_decode(ids in proptest::collection::vec(0u32..49152, 0..64)) {
-        let Some(tok) = smollm2() else { return Ok(()) };
+        let tok = smollm2();
         let mut stream = StreamDecoder::new(tok);
         let mut streamed = String::new();
         for &id in &ids {
@@ -210,7 +192,7 @@ proptest! {
 
     #[test]
     fn round_trip_random_chars(chars in proptest::collection::vec(any::<char>(), 0..48)) {
-        let Some(tok) = smollm2() else { return Ok(()) };
+        let tok = smollm2();
         // Keep characters whose UTF-8 bytes all have a token (SmolLM2 lacks a few bytes, such
         // as 0xF1, which encoding drops).
         let text: String = chars

@@ -1,4 +1,4 @@
-//! The tiny GGUF vocabulary: `tokenizer_tests.json` from shared/fixtures/tiny-llama-gguf,
+//! The tiny GGUF vocabulary: `tokenizer_tests.json` from fixtures/tiny-llama-gguf,
 //! special tokens, add-BOS policy, round trips and error cases.
 
 mod common;
@@ -9,7 +9,7 @@ use smallmind_tokenizer::{AddPolicy, EncodeOptions, StreamDecoder, Tokenizer, To
 
 #[test]
 fn tokenizer_tests_json_passes() {
-    let path = common::shared_fixture("tiny-llama-gguf/tokenizer_tests.json");
+    let path = common::fixture("tiny-llama-gguf/tokenizer_tests.json");
     let text = std::fs::read_to_string(&path).expect("tokenizer_tests.json");
     let cases: std::collections::BTreeMap<String, Vec<u32>> = serde_json::from_str(&text).unwrap();
     assert_eq!(cases.len(), 4);

@@ -7,18 +7,14 @@ use std::path::PathBuf;
 
 use smallmind_formats::gguf::{GgmlType, GgufFile, GgufWriter, MetadataArray, MetadataValue};
 
-/// `../shared/fixtures/tiny-llama-gguf/<name>` beside the checkout.
+/// `fixtures/tiny-llama-gguf/<name>` in the repository.
 pub(crate) fn gguf_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/tiny-llama-gguf")
-        .join(name)
+    smallmind_testkit::fixture(&format!("tiny-llama-gguf/{name}"))
 }
 
-/// `../shared/fixtures/tiny-llama/<name>` beside the checkout.
+/// `fixtures/tiny-llama/<name>` in the repository.
 pub(crate) fn hf_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/tiny-llama")
-        .join(name)
+    smallmind_testkit::fixture(&format!("tiny-llama/{name}"))
 }
 
 /// Tensor names of [`small_file`], in file order.

@@ -65,11 +65,8 @@ pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {
 
 /// Reads one f32 tensor from the PyTorch fixture file, with its shape.
 pub fn fixture(name: &str) -> (Vec<f32>, Vec<usize>) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/kernels/kernels.safetensors"
-    );
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let path = smallmind_testkit::fixture("kernels/kernels.safetensors");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
     let view = tensors
         .tensor(name)

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use safetensors::SafeTensors;
 use smallmind_model::{Model, Session, SessionOptions, loader};
 
-/// `../shared/fixtures/<name>` relative to the checkout.
+/// `fixtures/<name>` in the repository.
 pub fn fixture_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
-        .join(name)
+    smallmind_testkit::fixture(name)
 }
 
 /// The model of a fixture folder.

@@ -1,4 +1,4 @@
-//! Fuzzes the tokenizer with the tiny GGUF vocabulary of shared/fixtures/tiny-llama-gguf:
+//! Fuzzes the tokenizer with the tiny GGUF vocabulary of fixtures/tiny-llama-gguf:
 //! arbitrary bytes (as lossy UTF-8) through `encode` with and without special parsing, the
 //! round trip where every byte is encodable, and arbitrary ids through `decode` and the
 //! streaming decoder. Run: `cd crates/tokenizer/fuzz && cargo +nightly fuzz run tokenize`.

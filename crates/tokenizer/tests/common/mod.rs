@@ -1,4 +1,4 @@
-//! Shared test helpers: the tiny GGUF vocabulary of `shared/fixtures/tiny-llama-gguf`.
+//! Shared test helpers: the tiny GGUF vocabulary of `fixtures/tiny-llama-gguf`.
 #![allow(dead_code, unreachable_pub)]
 
 use smallmind_tokenizer::{BpeVocab, PreTokenizer, Tokenizer};
@@ -51,9 +51,7 @@ pub fn tiny() -> Tokenizer {
     Tokenizer::from_vocab(tiny_vocab()).unwrap()
 }
 
-/// Path of a file under the shared fixtures (`../shared/fixtures` beside the checkout).
-pub fn shared_fixture(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
-        .join(rel)
+/// Path of a file under the repository's `fixtures/`.
+pub fn fixture(rel: &str) -> std::path::PathBuf {
+    smallmind_testkit::fixture(rel)
 }

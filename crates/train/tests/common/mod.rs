@@ -8,9 +8,9 @@ use safetensors::{Dtype, SafeTensors};
 use smallmind_model::{ModelConfig, Preset};
 use smallmind_train::ParamLayout;
 
-/// `../shared/fixtures/tiny-gpt2` beside the checkout.
+/// `fixtures/tiny-gpt2` in the repository.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-gpt2")
+    smallmind_testkit::fixture("tiny-gpt2")
 }
 
 /// A deterministic pseudo-random value in [-1, 1) (splitmix64).
