@@ -1,11 +1,12 @@
-#!/root/.cache/smallmind-peers/venv/bin/python
+#!/usr/bin/env python3
 """PyTorch / Hugging Face peer for `smallmind train` (issue 6).
 
-Run with the peers venv (torch, transformers, safetensors):
+Run with the peers venv (torch, transformers, safetensors; `../shared/peers/pytorch.sh setup` makes it
+under $SMALLMIND_PEERS, default ~/.cache/smallmind-peers):
 
-    /root/.cache/smallmind-peers/venv/bin/python scripts/train_peer.py check-load DIR \
+    "$SMALLMIND_PEERS"/venv/bin/python scripts/train_peer.py check-load DIR \
         [--text TEXT | --tokens 1,2,3] [--loss X] [--tol 1e-4]
-    /root/.cache/smallmind-peers/venv/bin/python scripts/train_peer.py bench \
+    "$SMALLMIND_PEERS"/venv/bin/python scripts/train_peer.py bench \
         VOCAB CTX D LAYERS HEADS BATCH THREADS STEPS [--warmup 3] [--tied] [--attn sdpa] [--clip 1.0]
 
 check-load

@@ -1,5 +1,5 @@
-//! Encode and decode throughput on SmolLM2's vocabulary (when /work/models/smollm2-f32 or
-//! `$SMOLLM2_DIR` exists) over mixed English prose, code and unicode text.
+//! Encode and decode throughput on SmolLM2's vocabulary (the repository's
+//! `fixtures/smollm2-tokenizer`) over mixed English prose, code and unicode text.
 //! Run: `cargo bench -p smallmind-tokenizer --bench encode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -24,17 +24,10 @@ fn corpus() -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = std::env::var_os("SMOLLM2_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/models/smollm2-f32"));
-    let path = dir.join("tokenizer.json");
-    if !path.exists() {
-        eprintln!(
-            "note: {} not found, skipping the tokenizer bench",
-            path.display()
-        );
-        return;
-    }
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/smollm2-tokenizer/tokenizer.json"
+    ));
     c.bench_function("load_tokenizer_json", |b| {
         b.iter(|| Tokenizer::from_tokenizer_json_file(&path).unwrap())
     });

@@ -15,8 +15,9 @@ use smallmind_model::{ModelConfig, Preset, Session, SessionOptions, loader};
 use smallmind_tokenizer::CharTokenizer;
 use smallmind_train::{Checkpoint, CheckpointView, ParamEntry, ParamLayout};
 
-/// The peer script, run with the peers venv's Python.
-const PEER_SCRIPT: &str = "/root/.cache/smallmind-peers/venv/bin/python scripts/train_peer.py";
+/// The peer script, run with the Python of the peers' venv (`../shared/peers/pytorch.sh setup`
+/// makes it under `$SMALLMIND_PEERS/venv`).
+const PEER_SCRIPT: &str = "\"$SMALLMIND_PEERS/venv/bin/python\" scripts/train_peer.py";
 
 /// The text whose loss both sides compute.
 const TEXT: &str = "the quick brown fox jumps over the lazy dog; five dozen jugs.";
