@@ -3,7 +3,7 @@
 //! A plain binary with few dependencies; each subcommand is one module and drives `cargo` as a
 //! child process, so nothing here is needed at run time by the library crates:
 //! - [`profile`]: build the `smallmind` CLI in release and run its hot-path profile;
-//! - [`bench`]: run the criterion and instruction-count benches, and gate the counts against
+//! - [`bench`](mod@bench): run the criterion and instruction-count benches, and gate the counts against
 //!   the committed baseline;
 //! - [`guard`]: check that every commit changing that baseline says why (CI);
 //! - [`proofs`]: run the exhaustive error proofs of the math kernels, which plain test runs
