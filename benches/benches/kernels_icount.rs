@@ -1,6 +1,8 @@
 //! Instruction counts (valgrind/callgrind through gungraun) for a small, fast subset of the
 //! kernel workloads: GEMM 64³ and 128³ (both layouts), GELU (tanh form) over 10 K values,
-//! softmax of one 1024-long row, LayerNorm of 16 rows of 512.
+//! softmax of one 1024-long row, LayerNorm of 16 rows of 512, and the quantized GEMVs of
+//! decode, `y (256) = W (256, 512) · x` with `W` in Q4_1 (activations in Q8_1) and in Q4_K
+//! (activations in Q8_K), the integer path every quantized model runs per token.
 //!
 //! Unlike wall-clock time these counts are deterministic, so a change of even 1% is a real
 //! change in the code that runs. Valgrind cannot execute AVX-512, so every bench forces the
@@ -21,12 +23,18 @@
 
 use std::hint::black_box;
 
+use bytemuck::Pod;
 use gungraun::prelude::*;
 use smallmind_benches::icount::{PATH_ENV, assert_serial, on_path};
 use smallmind_benches::uniform_vec;
+use smallmind_kernels::KernelError;
 use smallmind_kernels::activation::gelu_tanh;
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::norm::layer_norm_rows;
+use smallmind_kernels::quant::{
+    BlockQ4_1, BlockQ4K, BlockQ8_1, BlockQ8K, QK, QK_K, gemv_q4_1, gemv_q4_k, quantize_q4_1,
+    quantize_q4_k, quantize_q8_1, quantize_q8_k,
+};
 use smallmind_kernels::softmax::softmax_row_inplace;
 
 /// Inputs and output of one `C = A·op(B)`.
@@ -140,9 +148,89 @@ fn layer_norm_v3(mut case: NormCase) -> NormCase {
     case
 }
 
+/// A quantized GEMV `y (n) = W (n, k) · x`: the weight blocks `W`, the activation blocks
+/// of `x`, and `y`.
+struct QuantGemvCase<W, X> {
+    n: usize,
+    k: usize,
+    w: Vec<W>,
+    x: Vec<X>,
+    y: Vec<f32>,
+}
+
+/// A quantizer from f32 values to blocks of `B`.
+type Quantizer<B> = fn(&[f32], &mut [B]) -> Result<(), KernelError>;
+
+/// Weights `(n, k)` uniform in ±0.05 (the scale of a trained model's projections) and one
+/// activation row uniform in ±3, quantized to blocks of `w_block` and `x_block` values.
+fn quant_gemv_case<W: Pod, X: Pod>(
+    (n, k): (usize, usize),
+    (w_block, quantize_w): (usize, Quantizer<W>),
+    (x_block, quantize_x): (usize, Quantizer<X>),
+) -> QuantGemvCase<W, X> {
+    let mut w = vec![W::zeroed(); n * k / w_block];
+    quantize_w(&uniform_vec(n * k, 71, -0.05, 0.05), &mut w).expect("quantize weights");
+    let mut x = vec![X::zeroed(); k / x_block];
+    quantize_x(&uniform_vec(k, 72, -3.0, 3.0), &mut x).expect("quantize activations");
+    QuantGemvCase {
+        n,
+        k,
+        w,
+        x,
+        y: vec![0.0; n],
+    }
+}
+
+fn q4_1_case(n: usize, k: usize) -> QuantGemvCase<BlockQ4_1, BlockQ8_1> {
+    assert_serial();
+    let mut case = quant_gemv_case((n, k), (QK, quantize_q4_1), (QK, quantize_q8_1));
+    run_q4_1(&mut case);
+    case
+}
+
+fn run_q4_1(c: &mut QuantGemvCase<BlockQ4_1, BlockQ8_1>) {
+    on_path(|| gemv_q4_1(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv_q4_1");
+}
+
+// Q4_1 weights, Q8_1 activations (what `smallmind quantize --type q4_1` models run).
+#[library_benchmark]
+#[bench::n256_k512(args = (256, 512), setup = q4_1_case)]
+fn gemv_q4_1_v3(
+    mut case: QuantGemvCase<BlockQ4_1, BlockQ8_1>,
+) -> QuantGemvCase<BlockQ4_1, BlockQ8_1> {
+    run_q4_1(black_box(&mut case));
+    case
+}
+
+fn q4_k_case(n: usize, k: usize) -> QuantGemvCase<BlockQ4K, BlockQ8K> {
+    assert_serial();
+    let mut case = quant_gemv_case((n, k), (QK_K, quantize_q4_k), (QK_K, quantize_q8_k));
+    run_q4_k(&mut case);
+    case
+}
+
+fn run_q4_k(c: &mut QuantGemvCase<BlockQ4K, BlockQ8K>) {
+    on_path(|| gemv_q4_k(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv_q4_k");
+}
+
+// Q4_K weights, Q8_K activations (the K-quant GGUF models).
+#[library_benchmark]
+#[bench::n256_k512(args = (256, 512), setup = q4_k_case)]
+fn gemv_q4_k_v3(mut case: QuantGemvCase<BlockQ4K, BlockQ8K>) -> QuantGemvCase<BlockQ4K, BlockQ8K> {
+    run_q4_k(black_box(&mut case));
+    case
+}
+
 library_benchmark_group!(
     name = kernels_v3,
-    benchmarks = [gemm_v3, gelu_tanh_v3, softmax_v3, layer_norm_v3]
+    benchmarks = [
+        gemm_v3,
+        gelu_tanh_v3,
+        softmax_v3,
+        layer_norm_v3,
+        gemv_q4_1_v3,
+        gemv_q4_k_v3
+    ]
 );
 
 main!(

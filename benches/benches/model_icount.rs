@@ -1,13 +1,18 @@
-//! Instruction counts (valgrind/callgrind through gungraun) of decoding one token on the
-//! seeded presets M-small and M-medium (WORKLOADS.md): the whole forward pass of one
-//! position — embeddings, every block (norms, QKV, attention over the cache, output
-//! projection, MLP) and the LM head — as `Session::decode` runs it.
+//! Instruction counts (valgrind/callgrind through gungraun) of decoding one token: the whole
+//! forward pass of one position — embeddings, every block (norms, QKV, attention over the
+//! cache, output projection, MLP) and the LM head — as `Session::decode` runs it, on
+//! - the seeded presets M-small and M-medium (WORKLOADS.md; f32 weights);
+//! - the tiny Llama GGUF fixture with Q4_1 weights (`fixtures/tiny-llama-gguf`, written by
+//!   gguf-py as llama.cpp's converter does: every 2-D weight Q4_1 including the tied LM head,
+//!   `ffn_down` F16 because its rows are not whole blocks), with the session's default
+//!   activations, quantized to Q8_1 per row as llama.cpp does: the quantized decode path.
 //!
-//! Setup (not counted) builds `Preset::*.model(PRESET_SEED)`, a [`Session`] with one worker
-//! thread, prefills a fixed prompt, then decodes one token and truncates it away again as a
-//! warm-up. So the counted decode always sees the same KV length:
+//! Setup (not counted) builds the model, a [`Session`] with one worker thread, prefills a
+//! fixed prompt, then decodes one token and truncates it away again as a warm-up. So the
+//! counted decode always sees the same KV length:
 //! - `m_small`: 32 cached positions (context 64);
-//! - `m_medium`: 64 cached positions (context 128).
+//! - `m_medium`: 64 cached positions (context 128);
+//! - `tiny_llama_q4_1`: 32 cached positions (context 256).
 //!
 //! **Which thread is counted.** A session runs its work inside its own rayon pool, on a worker
 //! thread, and callgrind's default entry point (`--toggle-collect` on the bench function)
@@ -30,7 +35,25 @@ use gungraun::prelude::*;
 use gungraun::{Callgrind, EntryPoint};
 use smallmind_benches::icount::{PATH_ENV, assert_default_path};
 use smallmind_model::preset::{PRESET_SEED, Preset};
-use smallmind_model::{Session, SessionOptions};
+use smallmind_model::{Model, Session, SessionOptions, load_gguf};
+use smallmind_testkit::fixture;
+
+/// Where a bench's model comes from.
+enum Weights {
+    /// A preset with its benchmark weights (`PRESET_SEED`).
+    Preset(Preset),
+    /// A GGUF file of the repository's `fixtures/`.
+    Gguf(&'static str),
+}
+
+impl Weights {
+    fn model(self) -> Model {
+        match self {
+            Weights::Preset(preset) => preset.model(PRESET_SEED).expect("preset model"),
+            Weights::Gguf(path) => load_gguf(fixture(path)).expect("GGUF fixture"),
+        }
+    }
+}
 
 /// A session holding `prompt` cached positions and the token to decode next.
 struct DecodeCase {
@@ -45,11 +68,11 @@ fn tokens(vocab: usize, n: usize) -> Vec<u32> {
         .collect()
 }
 
-/// `preset` with its benchmark weights, one worker thread, `prompt` positions prefilled and
-/// one decode done and undone (warm-up).
-fn decode_case(preset: Preset, prompt: usize) -> DecodeCase {
+/// The model of `weights`, one worker thread, `prompt` positions prefilled and one decode
+/// done and undone (warm-up).
+fn decode_case(weights: Weights, prompt: usize) -> DecodeCase {
     assert_default_path();
-    let model = Arc::new(preset.model(PRESET_SEED).expect("preset model"));
+    let model = Arc::new(weights.model());
     let vocab = model.config().vocab_size;
     let options = SessionOptions {
         threads: Some(1),
@@ -72,8 +95,12 @@ fn counted_decode(session: &mut Session, token: u32) {
 
 // One decode step; only `counted_decode` (on the pool's worker) is counted.
 #[library_benchmark]
-#[bench::m_small(args = (Preset::Small, 32), setup = decode_case)]
-#[bench::m_medium(args = (Preset::Medium, 64), setup = decode_case)]
+#[bench::m_small(args = (Weights::Preset(Preset::Small), 32), setup = decode_case)]
+#[bench::m_medium(args = (Weights::Preset(Preset::Medium), 64), setup = decode_case)]
+#[bench::tiny_llama_q4_1(
+    args = (Weights::Gguf("tiny-llama-gguf/tiny-llama-Q4_1.gguf"), 32),
+    setup = decode_case
+)]
 fn decode_one_token(mut case: DecodeCase) -> DecodeCase {
     let token = case.token;
     case.session.install(|s| counted_decode(s, token));

@@ -1,13 +1,14 @@
-//! `cargo xtask bench [--filter X] [--check] [--save-baseline]`: runs the benches and gates
-//! instruction counts against the baseline committed in the repository.
+//! `cargo xtask bench [--filter X] [--check] [--save-baseline --reason WHY]`: runs the benches
+//! and gates instruction counts against the baseline committed in the repository.
 //!
 //! Two kinds of benches live in `benches/` (package `smallmind-benches`):
 //! - criterion wall-clock benches ([`CRITERION_BENCHES`]): the kernel workloads with their
 //!   peers, and the model workloads (tg64, pp128). Wall-clock time on a shared 2-core machine
 //!   moves by several percent from run to run, so these are reported, never gated;
 //! - gungraun instruction-count benches ([`ICOUNT_BENCHES`]), run under valgrind's callgrind:
-//!   a subset of kernels, the ops layers at M-small's geometry, and one decode step on M-small
-//!   and M-medium. The count of executed instructions (callgrind's `Ir`) of a given binary on
+//!   a subset of kernels (among them the Q4_1 and Q4_K GEMVs of decode), the ops layers at
+//!   M-small's geometry, and one decode step on M-small, M-medium and the Q4_1 GGUF fixture
+//!   (quantized weights and activations). The count of executed instructions (callgrind's `Ir`) of a given binary on
 //!   given inputs is deterministic, so a change of more than [`REGRESSION_THRESHOLD_PCT`] is a
 //!   real change in the code that runs, not noise. Valgrind has no AVX-512, so the counts are
 //!   taken on the AVX2+FMA path ([`ICOUNT_SIMD_PATH`]).
@@ -17,11 +18,15 @@
 //!   counts against the baseline (informative, never fails);
 //! - `--check`: only the instruction-count benches; fails (non-zero exit) when any bench
 //!   counts more than [`REGRESSION_THRESHOLD_PCT`] more instructions than its baseline,
-//!   printing the offenders. Improvements past the threshold, benches new since the baseline,
-//!   benches missing from the run, and a different toolchain, valgrind or SIMD path than the
-//!   baseline's are reported as warnings. CI (`.ci/run`) runs this;
-//! - `--save-baseline`: runs the instruction-count benches and rewrites [`BASELINE_PATH`]
-//!   (only the filtered entries with `--filter`).
+//!   printing the offenders, and when the run does not match the baseline: a bench measured
+//!   but not in the baseline, a bench of the baseline not measured (unless `--filter` left it
+//!   out), or a toolchain, valgrind, gungraun or SIMD path other than the baseline's.
+//!   Improvements past the threshold are a note. CI (`.ci/run`) runs this;
+//! - `--save-baseline --reason WHY`: runs the instruction-count benches, rewrites
+//!   [`BASELINE_PATH`] (only the filtered entries with `--filter`), appends the per-bench diff
+//!   with the date, the reason and the commit measured on to [`HISTORY_PATH`], and prints the
+//!   `Icount-Resave: WHY` trailer the commit must end with (`cargo xtask baseline-guard`,
+//!   [`crate::guard`], fails CI on a commit that changes the baseline without it).
 //!
 //! `--filter X` selects benches in both kinds: criterion reads it as a regex on the bench id
 //! (`group/function`), gungraun as a glob (`*`, `?`, `[...]`) on
@@ -30,7 +35,8 @@
 //!
 //! # When re-saving the baseline is legitimate
 //! The baseline records what the code is meant to cost. Re-save it (`--save-baseline`) in the
-//! commit that changes the cost on purpose, and say why in the commit message:
+//! commit that changes the cost on purpose, and say why in `--reason` (which becomes the
+//! commit's `Icount-Resave` trailer and the heading of its history entry):
 //! - a new or rewritten kernel or algorithm (a faster GEMM, fused ops, another tiling),
 //!   including a deliberate trade (more instructions for fewer cache misses or better
 //!   threading, measured with the wall-clock benches);
@@ -44,22 +50,27 @@
 //! find the change that costs the instructions first (`callgrind_annotate` on the files
 //! under `target/gungraun/`), then fix it or justify it as above.
 
-mod baseline;
-mod compare;
+pub(crate) mod baseline;
+pub(crate) mod compare;
+mod history;
 mod icount;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use baseline::{Baseline, Meta};
 use compare::Comparison;
+use history::Entry;
 
 /// Largest instruction-count increase, in percent of the baseline, that `--check` accepts.
 pub(crate) const REGRESSION_THRESHOLD_PCT: f64 = 2.0;
 
 /// The committed baseline, relative to the workspace root.
 pub(crate) const BASELINE_PATH: &str = "benches/baseline/icount.json";
+
+/// The history of re-saves ([`history`]), relative to the workspace root.
+pub(crate) const HISTORY_PATH: &str = "benches/baseline/history.md";
 
 /// How cargo selects the bench targets: by name across the whole workspace (they all live in
 /// `smallmind-benches`). Not `-p smallmind-benches`: features are then resolved for that
@@ -85,21 +96,26 @@ pub(crate) struct Args {
     #[arg(long, value_name = "X")]
     filter: Option<String>,
     /// Run only the instruction-count benches and fail if any regresses by more than 2%
-    /// against the committed baseline.
+    /// against the committed baseline, or if the benches or conditions differ from it.
     #[arg(long, conflicts_with = "save_baseline")]
     check: bool,
-    /// Run the instruction-count benches and rewrite the committed baseline (see the module
-    /// docs for when that is legitimate).
-    #[arg(long)]
+    /// Run the instruction-count benches, rewrite the committed baseline and append the diff
+    /// to the history (see docs/profiling.md for when that is legitimate); needs --reason.
+    #[arg(long, requires = "reason")]
     save_baseline: bool,
+    /// Why the counts change, one line: the history entry's heading and the commit's
+    /// `Icount-Resave` trailer.
+    #[arg(long, value_name = "WHY", requires = "save_baseline")]
+    reason: Option<String>,
 }
 
 /// Runs the task.
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let filter = args.filter.as_deref();
     if args.save_baseline {
-        save_baseline(&root, filter)
+        let reason = (args.reason.as_deref()).ok_or("--save-baseline needs --reason WHY")?;
+        save_baseline(&root, filter, reason)
     } else if args.check {
         check(&root, filter)
     } else {
@@ -125,7 +141,7 @@ fn run_all(root: &Path, filter: Option<&str>) -> Result<(), String> {
         );
         return Ok(());
     }
-    compare_and_print(root, &measured, filter)?.print_warnings();
+    compare_and_print(root, &measured, filter)?.print_mismatches("warning");
     Ok(())
 }
 
@@ -138,42 +154,57 @@ fn check(root: &Path, filter: Option<&str>) -> Result<(), String> {
         ));
     }
     let (comparison, _) = measure_and_compare(root, filter)?;
-    comparison.print_warnings();
+    let mismatches = comparison.print_mismatches("error");
     let regressed = comparison.regressions();
-    if regressed.is_empty() {
+    if regressed.is_empty() && mismatches == 0 {
         println!(
             "\nbench check passed: no instruction count grew by more than \
              {REGRESSION_THRESHOLD_PCT}% over {BASELINE_PATH}."
         );
         return Ok(());
     }
-    println!(
-        "\nbench check FAILED: {} bench(es) execute more than {REGRESSION_THRESHOLD_PCT}% \
-         more instructions than the baseline:\n",
-        regressed.len()
-    );
-    compare::print_table(&regressed);
-    println!("{}", compare::REGRESSION_ADVICE);
+    if !regressed.is_empty() {
+        println!(
+            "\nbench check FAILED: {} bench(es) execute more than {REGRESSION_THRESHOLD_PCT}% \
+             more instructions than the baseline:\n",
+            regressed.len()
+        );
+        compare::print_table(&regressed);
+        println!("{}", compare::REGRESSION_ADVICE);
+    }
     Err(format!(
-        "{} instruction-count regression(s) over {REGRESSION_THRESHOLD_PCT}%",
+        "{} instruction-count regression(s) over {REGRESSION_THRESHOLD_PCT}%, {mismatches} \
+         mismatch(es) between the run and {BASELINE_PATH} (errors above)",
         regressed.len()
     ))
 }
 
-/// `--save-baseline`: instruction counts, written to [`BASELINE_PATH`].
-fn save_baseline(root: &Path, filter: Option<&str>) -> Result<(), String> {
+/// `--save-baseline --reason WHY`: instruction counts, written to [`BASELINE_PATH`], and
+/// their diff appended to [`HISTORY_PATH`].
+fn save_baseline(root: &Path, filter: Option<&str>, reason: &str) -> Result<(), String> {
+    history::check_reason(reason)?;
+    let head = crate::git::head(root)?;
     let (comparison, measured) = measure_and_compare(root, filter)?;
+    comparison.print_meta_differences("note");
     let path = root.join(BASELINE_PATH);
-    let saved = match (filter, Baseline::load(&path)?) {
-        (Some(_), Some(old)) => old.merged(measured),
-        _ => measured,
+    let entry = Entry {
+        reason,
+        head,
+        meta: &measured.meta,
+        comparison: &comparison,
     };
-    comparison.print_meta_warnings();
+    let saved = match (filter, Baseline::load(&path)?) {
+        (Some(_), Some(old)) => old.merged(measured.clone()),
+        _ => measured.clone(),
+    };
     saved.save(&path)?;
+    entry.append(&root.join(HISTORY_PATH))?;
     println!(
-        "\nwrote {} instruction counts to {BASELINE_PATH}; commit it with the reason \
-         for the change in the message.",
-        saved.counts.len()
+        "\nwrote {} instruction counts to {BASELINE_PATH} and appended their diff to \
+         {HISTORY_PATH}. Commit both, and end the commit message with this trailer (after a \
+         blank line); CI rejects a baseline change without it:\n\n{}: {reason}\n",
+        saved.counts.len(),
+        crate::guard::RESAVE_TRAILER
     );
     Ok(())
 }
@@ -245,10 +276,4 @@ pub(crate) fn cargo(root: &Path) -> Command {
     let mut command = Command::new(cargo);
     command.current_dir(root);
     command
-}
-
-/// The workspace root: the parent of this crate's manifest directory.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
 }

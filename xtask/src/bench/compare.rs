@@ -15,8 +15,8 @@ pub(crate) const REGRESSION_ADVICE: &str = "\nFind what costs the instructions: 
      `callgrind_annotate target/gungraun/smallmind-benches/FILE/GROUP/FUNCTION.ID/callgrind.*.out` \
      (one file per thread) lists them per function and source line; run it before and after \
      the change. Then fix it. If the increase is intended (new kernel, algorithm change, \
-     toolchain bump), re-save with `cargo xtask bench --save-baseline` and give the reason in \
-     the commit message.";
+     toolchain bump), re-save with `cargo xtask bench --save-baseline --reason \"...\"` and \
+     end the commit message with the `Icount-Resave: <reason>` trailer it prints.";
 
 /// How one bench compares with the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,43 +127,67 @@ impl Comparison {
         print_table(&self.rows);
     }
 
-    /// Prints the warnings: improvements, new and missing benches, changed conditions.
-    pub(crate) fn print_warnings(&self) {
+    /// The rows, sorted by bench id.
+    pub(crate) fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The conditions (rustc, valgrind, gungraun, SIMD path) that differ from the
+    /// baseline's, one line each.
+    pub(crate) fn meta_differences(&self) -> &[String] {
+        &self.meta_differences
+    }
+
+    /// Prints what keeps this run from matching the baseline besides regressions — benches
+    /// new since the baseline, benches of the baseline the run did not produce, different
+    /// conditions — under `label` (`error` for `--check`, `warning` otherwise), after a note
+    /// on improvements. Returns how many kinds of mismatch it found.
+    pub(crate) fn print_mismatches(&self, label: &str) -> usize {
         let improved = self.with_status(Status::Improved);
         if !improved.is_empty() {
             println!(
                 "\nnote: {} bench(es) improved by more than {REGRESSION_THRESHOLD_PCT}%: \
-                 re-save the baseline (`cargo xtask bench --save-baseline`) in this change \
-                 so the gate keeps the gain:",
+                 re-save the baseline (`cargo xtask bench --save-baseline --reason ...`) in \
+                 this change so the gate keeps the gain:",
                 improved.len()
             );
             print_ids(&improved);
         }
+        let mut kinds = 0;
         let new = self.with_status(Status::New);
         if !new.is_empty() {
-            println!("\nwarning: not in the baseline (add them with `--save-baseline`):");
+            kinds += 1;
+            println!(
+                "\n{label}: measured but not in the baseline (add them with `--save-baseline`):"
+            );
             print_ids(&new);
         }
         let missing = self.with_status(Status::Missing);
         if !missing.is_empty() {
-            println!("\nwarning: in the baseline but not run (renamed or removed benches?):");
+            kinds += 1;
+            println!(
+                "\n{label}: in the baseline but not measured (renamed or removed benches? \
+                 re-save to drop them):"
+            );
             print_ids(&missing);
         }
-        self.print_meta_warnings();
+        if self.print_meta_differences(label) {
+            kinds += 1;
+        }
+        kinds
     }
 
-    /// Warns when the run's toolchain, valgrind, gungraun or SIMD path differ from the
-    /// baseline's: counts then move without any code change.
-    pub(crate) fn print_meta_warnings(&self) {
+    /// Prints, under `label`, the conditions that differ from the baseline's (counts then
+    /// move without any code change); `true` if there are any.
+    pub(crate) fn print_meta_differences(&self, label: &str) -> bool {
         if self.meta_differences.is_empty() {
-            return;
+            return false;
         }
-        println!(
-            "\nwarning: the baseline was taken under other conditions; counts may differ for that reason alone:"
-        );
+        println!("\n{label}: the baseline was taken under other conditions:");
         for line in &self.meta_differences {
             println!("  {line}");
         }
+        true
     }
 }
 
@@ -231,6 +255,20 @@ mod tests {
         assert_eq!(status_of(&comparison, "fresh"), Status::New);
         assert_eq!(status_of(&comparison, "gone"), Status::Missing);
         assert_eq!(comparison.regressions().len(), 1);
+    }
+
+    #[test]
+    fn new_and_missing_benches_and_other_conditions_are_mismatches() {
+        let old = baseline(&[("a", 1000), ("gone", 5)]);
+        let same = Comparison::new(Some(&old), &old, false);
+        assert_eq!(same.print_mismatches("error"), 0);
+        let mut new = baseline(&[("a", 1000), ("fresh", 7)]);
+        let renamed = Comparison::new(Some(&old), &new, false);
+        assert_eq!(renamed.print_mismatches("error"), 2);
+        new.meta.gungraun = "0.21.0".into();
+        let other_tools = Comparison::new(Some(&old), &new, false);
+        assert_eq!(other_tools.print_mismatches("error"), 3);
+        assert!(other_tools.meta_differences()[0].starts_with("gungraun:"));
     }
 
     #[test]
