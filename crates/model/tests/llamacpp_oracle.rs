@@ -23,7 +23,9 @@ use smallmind_testkit::{fixture, max_abs_diff};
 //   `ffn_down` widened to F32 in both engines the same files agree to 1.9e-6 / 1.4e-6.
 // - Q4_1: also that, plus ggml's Q8_1 activation blocks store `d` and `d·Σq` in f16 where
 //   ours keep f32 (a direct ggml `mul_mat` on `fixtures/oracle/quant.safetensors` matches the
-//   f16-scale rule to 3.6e-7, ours the f32 one); measured 0.38.
+//   f16-scale product to 3.6e-7, ours the f32 one; they differ by 8.5e-4 of the row scale).
+//   Measured 0.38, and 0.35 with `ffn_down` in F32. Rounding our Q8_1 scales to f16 in a local
+//   experiment left 0.32, so part of this gap is not yet explained.
 // llama.cpp's batch logits (one `llama_decode` over all ids, also in the file) differ from its
 // own one-token logits by up to 0.11 (Q8_0) and 0.24 (Q4_K_M), so they are not compared.
 const Q8_0_ABS_TOL: f64 = 0.38;
