@@ -248,17 +248,15 @@ fn assert_rows(got: &[f32], want: &[f32], n: usize, tol: f64, what: &str) {
     }
 }
 
+/// A quantized GEMV: `(w, n, k, x, y)`.
+type QGemv<W, A> =
+    fn(&[W], usize, usize, &[A], &mut [f32]) -> Result<(), smallmind_kernels::KernelError>;
+/// A quantized GEMM: `(w, n, k, x, m, y)`.
+type QGemm<W, A> =
+    fn(&[W], usize, usize, &[A], usize, &mut [f32]) -> Result<(), smallmind_kernels::KernelError>;
+
 /// The f32-activation GEMV of one format, each row of `x` in turn, against `<name>_y_f32act`.
-fn check_f32_act<W: Pod>(
-    name: &str,
-    gemv_f32: fn(
-        &[W],
-        usize,
-        usize,
-        &[f32],
-        &mut [f32],
-    ) -> Result<(), smallmind_kernels::KernelError>,
-) {
+fn check_f32_act<W: Pod>(name: &str, gemv_f32: QGemv<W, f32>) {
     let c = quant_case();
     let w: Vec<W> = blocks(&format!("{name}_w"));
     let want = f32s("quant.safetensors", &format!("{name}_y_f32act"));
@@ -285,11 +283,6 @@ fn quantized_gemv_with_f32_activations_matches_gguf_py() {
     check_f32_act::<BlockQ4K>("q4_k", gemv_q4_k_f32);
     check_f32_act::<BlockQ6K>("q6_k", gemv_q6_k_f32);
 }
-
-type QGemv<W, A> =
-    fn(&[W], usize, usize, &[A], &mut [f32]) -> Result<(), smallmind_kernels::KernelError>;
-type QGemm<W, A> =
-    fn(&[W], usize, usize, &[A], usize, &mut [f32]) -> Result<(), smallmind_kernels::KernelError>;
 
 /// The quantized-activation GEMV (row by row) and GEMM (all rows) of one format against
 /// `<name>_y_qact`, the activations quantized by `quantize` (checked above against gguf-py /
