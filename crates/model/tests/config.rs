@@ -8,7 +8,10 @@ use smallmind_model::{Activation, Architecture, ModelConfig, ModelError, Result}
 
 const TINY_GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-gpt2");
 const TINY_LLAMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-llama");
-const TINY_LLAMA_BF16: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-llama-bf16");
+const TINY_LLAMA_BF16: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/tiny-llama-bf16"
+);
 
 /// Sum of the element counts of every tensor in a fixture's `model.safetensors`.
 fn safetensors_numel(dir: &str) -> usize {

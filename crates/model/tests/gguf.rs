@@ -13,7 +13,9 @@ use common::{Expected, argmax, fixture_dir, rel_to_scale, session};
 use smallmind_formats::gguf::{GgmlType, GgufWriter, MetadataValue};
 use smallmind_model::{Model, ModelConfig, ModelError, Session, SessionOptions, gguf, loader};
 use smallmind_ops::ActivationPrecision;
-use smallmind_testkit::models::{SMOLLM2_F16, SMOLLM2_F32, SMOLLM2_HF_DIR, SMOLLM2_Q4_1, model_file};
+use smallmind_testkit::models::{
+    SMOLLM2_F16, SMOLLM2_F32, SMOLLM2_HF_DIR, SMOLLM2_Q4_1, model_file,
+};
 use smallmind_tokenizer::{EncodeOptions, PreTokenizer, Tokenizer};
 
 /// Max abs logit error for the F32 file (issue 5).
@@ -581,7 +583,6 @@ fn unaligned_tensor_data_is_copied() {
 }
 
 // ---- the real model ----------------------------------------------------
-
 
 fn small_session(model: &Arc<Model>) -> Session {
     let options = SessionOptions {
