@@ -311,6 +311,15 @@ impl TextModel {
         Ok(template.render(messages, true)?)
     }
 
+    /// The prompt tokens of a conversation: [`TextModel::render_chat`], encoded (to check it
+    /// fits a session before starting, for example).
+    ///
+    /// # Errors
+    /// Those of [`TextModel::render_chat`] and [`TextModel::encode`].
+    pub fn chat_tokens(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
+        self.encode(&self.render_chat(messages)?)
+    }
+
     /// A session: its own KV cache, buffers and thread pool over the shared weights.
     ///
     /// # Errors

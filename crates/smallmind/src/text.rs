@@ -251,8 +251,8 @@ impl TextSession {
         options: &GenerateOptions,
     ) -> Result<TextGeneration<'_>> {
         let messages: Vec<ChatMessage> = messages.into_iter().map(Into::into).collect();
-        let text = self.model.render_chat(&messages)?;
-        self.generate(&text, options)
+        self.prompt = self.model.chat_tokens(&messages)?;
+        self.start(options)
     }
 
     /// Checks the request, rewinds the KV cache to the longest prefix of `self.prompt` it

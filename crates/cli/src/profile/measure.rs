@@ -45,8 +45,8 @@ struct HotPathRun {
 /// Profiles the model `spec` (a preset name or a Hugging Face directory).
 pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Report, BoxError> {
     process::reset_peak_rss();
-    let (name, model) = crate::model_spec::load_model(spec)?;
-    let model = Arc::new(model);
+    let loaded = crate::loading::load(spec)?;
+    let (name, model) = (loaded.name(), loaded.model());
     let options = SessionOptions {
         threads: settings.threads,
         ..SessionOptions::default()
