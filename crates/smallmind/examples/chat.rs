@@ -22,8 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // f32 activations: with quantized weights (Q4_1, Q8_0) the default Q8 activations flip
     // SmolLM2's near tie between "The capital..." and "L'Étoile..." on the first question,
     // exactly as llama.cpp does.
+    let context = model.model().config().max_position_embeddings;
     let session_options = SessionOptions {
-        capacity: Some(1024),
+        capacity: Some(context.min(1024)),
         activations: ActivationPrecision::F32,
         ..Default::default()
     };
