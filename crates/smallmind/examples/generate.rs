@@ -12,10 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prompt = args.next().unwrap_or_else(|| "Once upon a time".into());
 
     let model = smallmind::load(path)?;
-    let mut session = model.session(&SessionOptions {
-        capacity: Some(256),
-        ..Default::default()
-    })?;
+    let mut session = model.session(&SessionOptions::default())?;
     let options = GenerateOptions::default().max_tokens(64).temperature(0.0);
     for piece in session.generate(&prompt, &options)? {
         print!("{}", piece?);

@@ -11,7 +11,10 @@ fn smollm2_q4_1_chat_says_paris() {
         return;
     };
     let model = smallmind::load(path).unwrap();
-    assert_eq!(model.defaults().chat_template.as_ref().unwrap().name(), "chatml");
+    assert_eq!(
+        model.defaults().chat_template.as_ref().unwrap().name(),
+        "chatml"
+    );
     // f32 activations: Q8 activations flip this question's near tie (as llama.cpp's do).
     let options = SessionOptions {
         capacity: Some(512),
@@ -30,6 +33,10 @@ fn smollm2_q4_1_chat_says_paris() {
     assert!(reply.text.contains("Paris"), "{reply:?}");
     // The reply ends at <|im_end|>, which is not part of the text.
     let im_end = model.tokenizer().unwrap().token_id("<|im_end|>").unwrap();
-    assert_eq!(reply.finish_reason, FinishReason::StopToken(im_end), "{reply:?}");
+    assert_eq!(
+        reply.finish_reason,
+        FinishReason::StopToken(im_end),
+        "{reply:?}"
+    );
     assert!(!reply.text.contains("<|im_end|>"));
 }

@@ -43,7 +43,11 @@ fn lent(session: &mut TextSession) -> (usize, u64, u64) {
             assert!(g.next_piece().unwrap().is_some(), "{:?}", g.finish_reason());
         }
         let counts = scope.counts();
-        (g.stats().generated_tokens - before, counts.count, counts.bytes)
+        (
+            g.stats().generated_tokens - before,
+            counts.count,
+            counts.bytes,
+        )
     })
 }
 
@@ -57,7 +61,11 @@ fn owned(session: &mut TextSession) -> (usize, u64, u64) {
         let pieces = g.by_ref().take(COUNTED).map(Result::unwrap).count();
         let counts = scope.counts();
         assert_eq!(pieces, COUNTED);
-        (g.stats().generated_tokens - before, counts.count, counts.bytes)
+        (
+            g.stats().generated_tokens - before,
+            counts.count,
+            counts.bytes,
+        )
     })
 }
 
