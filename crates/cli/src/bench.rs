@@ -78,7 +78,7 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
         };
         let mut session = Session::new(Arc::clone(model), &options)?;
         for row in run_tests(&mut session, args)? {
-            print_row(&name, &model, &row);
+            print_row(name, model, &row);
         }
     }
     Ok(())

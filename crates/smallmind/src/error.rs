@@ -50,15 +50,22 @@ pub enum Error {
         /// KV cache positions.
         capacity: usize,
     },
-    /// Loading or running the model failed.
+    /// Loading or running the model failed (boxed: the model's error is large, and this
+    /// keeps every `Result` of the crate small).
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Model(Box<ModelError>),
     /// The byte-level BPE tokenizer or the chat template failed.
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
     /// The char-level vocabulary of a `smallmind train` checkpoint failed.
     #[error(transparent)]
     CharTokenizer(#[from] CharTokenizerError),
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(Box::new(e))
+    }
 }
 
 /// Result alias of this crate.

@@ -76,6 +76,8 @@ fn directory_codec(dir: &Path) -> Result<Option<Codec>> {
 }
 
 /// How a model turns text into token ids and back.
+// One codec per model, behind an `Arc`: the BPE variant's size costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Codec {
     /// Byte-level BPE, from GGUF metadata or `tokenizer.json`.

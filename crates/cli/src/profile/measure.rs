@@ -51,16 +51,16 @@ pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Repor
         threads: settings.threads,
         ..SessionOptions::default()
     };
-    let timing = timing_pass(&model, &options, settings)?;
+    let timing = timing_pass(model, &options, settings)?;
     let peak_rss = process::peak_rss_bytes();
     let hot_runs = match settings.chrome_trace {
         Some(_) => timing.runs.min(CHROME_TRACE_RUNS),
         None => timing.runs,
     };
-    let hot = hot_path_pass(&model, &options, settings, hot_runs)?;
+    let hot = hot_path_pass(model, &options, settings, hot_runs)?;
     Ok(build_report(
-        &name,
-        &model,
+        name,
+        model,
         settings.scenario,
         &timing,
         &hot,
