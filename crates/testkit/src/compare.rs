@@ -56,10 +56,7 @@ impl Worst {
     /// `tolerance`.
     #[track_caller]
     pub fn assert_within(&self, tolerance: f64, what: &str) {
-        assert!(
-            self.within(tolerance),
-            "{what}: {self} > tolerance {tolerance:e}"
-        );
+        assert!(self.within(tolerance), "{what}: {self} > tolerance {tolerance:e}");
     }
 }
 
@@ -141,10 +138,7 @@ pub fn max_rel_to_scale<T: Value>(got: &[T], want: &[T]) -> Worst {
     let scale = want
         .iter()
         .map(|w| w.to_f64().abs())
-        .fold(
-            f64::MIN_POSITIVE,
-            |m, w| if w.is_nan() || w > m { w } else { m },
-        );
+        .fold(f64::MIN_POSITIVE, |m, w| if w.is_nan() || w > m { w } else { m });
     let worst = worst_of(got, want, |diff, _| diff / scale);
     if scale.is_finite() {
         worst
