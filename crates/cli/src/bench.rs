@@ -63,8 +63,8 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
     if args.repetitions == 0 {
         return Err("--repetitions must be at least 1".into());
     }
-    let (name, model) = crate::model_spec::load_model(&args.model)?;
-    let model = Arc::new(model);
+    let loaded = crate::loading::load(&args.model)?;
+    let (name, model) = (loaded.name(), loaded.model());
     let threads = args
         .threads
         .clone()
@@ -73,12 +73,12 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), BoxError> {
     for &t in &threads {
         let options = SessionOptions {
             threads: Some(t),
-            activations: crate::model_spec::activations(args.exact),
+            activations: crate::loading::activations(args.exact),
             ..SessionOptions::default()
         };
-        let mut session = Session::new(Arc::clone(&model), &options)?;
+        let mut session = Session::new(Arc::clone(model), &options)?;
         for row in run_tests(&mut session, args)? {
-            print_row(&name, &model, &row);
+            print_row(name, model, &row);
         }
     }
     Ok(())

@@ -5,12 +5,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::Args;
+use smallmind::{
+    ChatMessage, FinishReason, GenerateOptions, GenerationStats, SamplerConfig, SessionOptions,
+    TextGeneration, TextModel,
+};
 use smallmind_model::generate::Generation;
-use smallmind_model::sampler::{Sampler, SamplerConfig, StopCriteria};
-use smallmind_model::{Model, Session, SessionOptions};
-use smallmind_tokenizer::{ChatMessage, ChatTemplate, EncodeOptions, StreamDecoder, Tokenizer};
+use smallmind_model::sampler::Sampler;
+use smallmind_model::{Session, StopCriteria};
 
-use crate::model_spec::{self, Codec, LoadedModel};
+use crate::loading;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -38,8 +41,9 @@ pub(crate) struct SamplingArgs {
 }
 
 impl SamplingArgs {
-    pub(crate) fn sampler(&self, vocab_size: usize) -> Result<Sampler, BoxError> {
-        let config = SamplerConfig {
+    /// The sampler settings of these flags.
+    pub(crate) fn config(&self) -> SamplerConfig {
+        SamplerConfig {
             temperature: self.temperature,
             top_k: self.top_k,
             top_p: self.top_p,
@@ -47,8 +51,7 @@ impl SamplingArgs {
             repetition_penalty: self.repeat_penalty,
             seed: self.seed,
             ..SamplerConfig::default()
-        };
-        Ok(Sampler::new(config, vocab_size)?)
+        }
     }
 }
 
@@ -75,6 +78,9 @@ pub(crate) struct GenerateArgs {
     /// Stop tokens, comma-separated (default: the model's end-of-generation tokens).
     #[arg(long, value_delimiter = ',')]
     stop_ids: Option<Vec<u32>>,
+    /// Stop at this text, which is cut from the output (repeat for several).
+    #[arg(long)]
+    stop: Vec<String>,
     /// Worker threads (default: physical cores).
     #[arg(short, long)]
     threads: Option<usize>,
@@ -89,100 +95,89 @@ pub(crate) struct GenerateArgs {
 
 /// Runs `smallmind generate`.
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
-    let LoadedModel {
-        model,
-        tokenizer,
-        chars,
-        ..
-    } = model_spec::load(&args.model)?;
-    let codec = Codec::new(tokenizer.as_ref(), chars.as_ref());
-    let model = Arc::new(model);
-    let prompt = prompt_tokens(args, codec)?;
-    let context = model.config().max_position_embeddings;
+    let model = loading::load(&args.model)?;
+    let prompt = prompt_tokens(args, &model)?;
+    let context = model.model().config().max_position_embeddings;
     let wanted = args.context.unwrap_or(prompt.len() + args.max_tokens);
     let options = SessionOptions {
         threads: args.threads,
         capacity: Some(wanted.min(context)),
-        activations: crate::model_spec::activations(args.exact),
+        activations: loading::activations(args.exact),
         ..SessionOptions::default()
     };
-    let mut session = Session::new(Arc::clone(&model), &options)?;
-    describe(&model, &session);
-    let mut sampler = args.sampling.sampler(model.config().vocab_size)?;
-    let stop = StopCriteria {
-        stop_tokens: args
-            .stop_ids
-            .clone()
-            .unwrap_or_else(|| end_of_generation_ids(&model, codec.bpe())),
-        max_new_tokens: args.max_tokens,
-    };
-    let mut generation = Generation::new(&mut session, &mut sampler, stop, &prompt)?;
-    stream(&mut generation, codec)?;
-    report(&generation);
+    if model.codec().is_none() {
+        return generate_ids(args, &model, &options, &prompt);
+    }
+    let mut session = model.session(&options)?;
+    describe(&model, session.session());
+    let mut generate = GenerateOptions::default()
+        .max_tokens(args.max_tokens)
+        .sampling(args.sampling.config())
+        .stop(&args.stop);
+    if let Some(ids) = &args.stop_ids {
+        generate = generate.stop_tokens(ids.iter().copied());
+    }
+    let mut generation = session.generate_from_tokens(&prompt, &generate)?;
+    stream(&mut generation)?;
+    report(generation.stats(), generation.finish_reason());
     Ok(())
 }
 
 /// The prompt's token ids: `--prompt-ids`, or `--prompt` encoded (through the chat template
-/// with `--chat`), or a fixed prompt of ids 1..=10 for a preset without either.
-fn prompt_tokens(args: &GenerateArgs, codec: Codec<'_>) -> Result<Vec<u32>, BoxError> {
+/// with `--chat`), or a fixed prompt of ids 1..=10 for a model without a tokenizer.
+fn prompt_tokens(args: &GenerateArgs, model: &TextModel) -> Result<Vec<u32>, BoxError> {
     if let Some(ids) = &args.prompt_ids {
         return Ok(ids.clone());
     }
-    let Some(text) = &args.prompt else {
-        return match codec {
-            Codec::Ids => Ok((1..=10).collect()),
-            _ => Err("give a --prompt (or --prompt-ids)".into()),
-        };
+    match &args.prompt {
+        None if model.codec().is_none() => Ok((1..=10).collect()),
+        None => Err("give a --prompt (or --prompt-ids)".into()),
+        Some(text) if args.chat => {
+            Ok(model.chat_tokens(&[ChatMessage::new("user", text.as_str())])?)
+        }
+        Some(text) => Ok(model.encode(text)?),
+    }
+}
+
+/// Generation for a model without a tokenizer (a preset): token ids in, token ids out.
+fn generate_ids(
+    args: &GenerateArgs,
+    model: &TextModel,
+    options: &SessionOptions,
+    prompt: &[u32],
+) -> Result<(), BoxError> {
+    if !args.stop.is_empty() {
+        return Err(format!("--stop needs text; {} has no tokenizer", model.name()).into());
+    }
+    let mut session = Session::new(Arc::clone(model.model()), options)?;
+    describe(model, &session);
+    let vocab_size = model.model().config().vocab_size;
+    let mut sampler = Sampler::new(args.sampling.config(), vocab_size)?;
+    let stop = StopCriteria {
+        stop_tokens: args
+            .stop_ids
+            .clone()
+            .unwrap_or_else(|| model.defaults().stop_tokens.clone()),
+        max_new_tokens: args.max_tokens,
     };
-    match codec {
-        Codec::Bpe(tokenizer) => {
-            let text = if args.chat {
-                chat_template(tokenizer)?
-                    .render(&[ChatMessage::new("user", text.as_str())], true)?
-            } else {
-                text.clone()
-            };
-            Ok(tokenizer.encode(&text, EncodeOptions::PROMPT)?)
-        }
-        Codec::Chars(_) if args.chat => {
-            Err("--chat needs a chat template; a char-level model has none".into())
-        }
-        Codec::Chars(chars) => Ok(chars.encode(text)?),
-        Codec::Ids => Err(format!(
-            "{} has no tokenizer: pass the prompt as --prompt-ids",
-            args.model
-        )
-        .into()),
+    let mut generation = Generation::new(&mut session, &mut sampler, stop, prompt)?;
+    let mut out = std::io::stdout().lock();
+    for token in generation.by_ref() {
+        write!(out, "{} ", token?)?;
+        out.flush()?;
     }
+    writeln!(out)?;
+    report(generation.stats(), generation.finish_reason());
+    Ok(())
 }
 
-/// The model's chat template, recognised from the tokenizer's Jinja source.
-pub(crate) fn chat_template(tokenizer: &Tokenizer) -> Result<ChatTemplate, BoxError> {
-    let source = tokenizer
-        .chat_template()
-        .ok_or("the model has no chat template")?;
-    Ok(ChatTemplate::detect(source)?)
-}
-
-/// Every end-of-generation token of the tokenizer, plus the config's EOS ids.
-pub(crate) fn end_of_generation_ids(model: &Model, tokenizer: Option<&Tokenizer>) -> Vec<u32> {
-    let mut ids = model.config().eos_token_ids.clone();
-    if let Some(t) = tokenizer {
-        let vocab = t.vocab_size() as u32;
-        ids.extend((0..vocab).filter(|&id| t.is_end_of_generation(id)));
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-pub(crate) fn describe(model: &Model, session: &Session) {
-    let (mapped, owned) = model.weight_bytes();
+pub(crate) fn describe(model: &TextModel, session: &Session) {
+    let (mapped, owned) = model.model().weight_bytes();
     eprintln!(
         "model: {:?}, {} parameters ({:.1} MB mapped, {:.1} MB in memory); {} threads, \
          context {}, {:.1} MB planned; SIMD {:?}",
-        model.config().architecture,
-        model.param_count(),
+        model.model().config().architecture,
+        model.model().param_count(),
         mapped as f64 / 1e6,
         owned as f64 / 1e6,
         session.threads(),
@@ -192,45 +187,20 @@ pub(crate) fn describe(model: &Model, session: &Session) {
     );
 }
 
-/// Prints each token as it comes: text through a stream decoder or the char vocabulary, or ids
-/// without a tokenizer. Returns the generated text (empty without a tokenizer).
-pub(crate) fn stream(
-    generation: &mut Generation<'_>,
-    codec: Codec<'_>,
-) -> Result<String, BoxError> {
+/// Prints each piece of text as it comes; returns the whole text.
+pub(crate) fn stream(generation: &mut TextGeneration<'_>) -> Result<String, BoxError> {
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
-    let mut decoder = codec
-        .bpe()
-        .map(|t| StreamDecoder::new(t).skip_special(true));
-    for token in generation.by_ref() {
-        let token = token?;
-        match (&mut decoder, codec) {
-            (Some(decoder), _) => {
-                let piece = decoder.push(token)?;
-                text.push_str(piece);
-                write!(out, "{piece}")?;
-            }
-            (None, Codec::Chars(chars)) => {
-                let ch = chars.decode_id(token)?;
-                text.push(ch);
-                write!(out, "{ch}")?;
-            }
-            (None, _) => write!(out, "{token} ")?,
-        }
+    while let Some(piece) = generation.next_piece()? {
+        text.push_str(piece);
+        write!(out, "{piece}")?;
         out.flush()?;
-    }
-    if let Some(decoder) = &mut decoder {
-        let rest = decoder.finish();
-        text.push_str(rest);
-        write!(out, "{rest}")?;
     }
     writeln!(out)?;
     Ok(text)
 }
 
-pub(crate) fn report(generation: &Generation<'_>) {
-    let s = generation.stats();
+pub(crate) fn report(s: &GenerationStats, finish: Option<FinishReason>) {
     eprintln!(
         "prompt {} tokens: {:.1} tok/s prefill, TTFT {:.2} ms; generated {} tokens: {:.1} tok/s \
          decode ({:?})",
@@ -239,6 +209,6 @@ pub(crate) fn report(generation: &Generation<'_>) {
         s.time_to_first_token.as_secs_f64() * 1e3,
         s.generated_tokens,
         s.decode_tokens_per_second(),
-        generation.finish_reason(),
+        finish,
     );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::Args;
 use smallmind_formats::gguf::GgufFile;
 
-use crate::model_spec;
+use crate::loading;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -23,18 +23,18 @@ pub(crate) fn inspect(args: &InspectArgs) -> Result<(), BoxError> {
     if Path::new(&args.model).is_file() {
         inspect_gguf(Path::new(&args.model))?;
     }
-    let loaded = model_spec::load(&args.model)?;
-    let config = loaded.model.config();
-    let (mapped, owned) = loaded.model.weight_bytes();
-    println!("\nmodel: {} ({:?})", loaded.name, config.architecture);
+    let loaded = loading::load(&args.model)?;
+    let config = loaded.model().config();
+    let (mapped, owned) = loaded.model().weight_bytes();
+    println!("\nmodel: {} ({:?})", loaded.name(), config.architecture);
     println!("{config:#?}");
     println!(
         "parameters: {}; weights {:.1} MB used in place from the file, {:.1} MB in memory",
-        loaded.model.param_count(),
+        loaded.model().param_count(),
         mapped as f64 / 1e6,
         owned as f64 / 1e6
     );
-    if let Some(t) = &loaded.tokenizer {
+    if let Some(t) = loaded.tokenizer() {
         println!(
             "tokenizer: {} tokens, {} merges, pre-tokenizer {:?}, BOS {:?}, EOS {:?}, chat template: {}",
             t.vocab_size(),

@@ -11,14 +11,15 @@
 //! smallmind train --data input.txt --preset m-small --steps 2000 --out checkpoints/tiny
 //! ```
 //!
-//! All model logic lives in `smallmind-model`; this binary parses flags, installs telemetry
-//! (the counting allocator, and a `tracing` layer while profiling) and prints.
+//! All model logic lives in the library (`smallmind::load` finds and loads a model, its
+//! `TextSession` streams text); this binary parses flags, installs telemetry (the counting
+//! allocator, and a `tracing` layer while profiling) and prints.
 
 mod bench;
 mod chat;
 mod generate;
 mod inspect;
-mod model_spec;
+mod loading;
 mod perplexity;
 mod profile;
 mod quantize;

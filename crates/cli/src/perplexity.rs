@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use smallmind_model::{Session, SessionOptions, text_loss};
-use smallmind_tokenizer::EncodeOptions;
 
-use crate::model_spec::{self, Codec, LoadedModel};
+use crate::loading;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -31,26 +30,13 @@ pub(crate) struct PerplexityArgs {
 
 /// Runs `smallmind perplexity`.
 pub(crate) fn perplexity(args: &PerplexityArgs) -> Result<(), BoxError> {
-    let LoadedModel {
-        model,
-        tokenizer,
-        chars,
-        ..
-    } = model_spec::load(&args.model)?;
-    let tokens = match (
-        &args.prompt_ids,
-        &args.prompt,
-        Codec::new(tokenizer.as_ref(), chars.as_ref()),
-    ) {
-        (Some(ids), _, _) => ids.clone(),
-        (None, Some(text), Codec::Bpe(t)) => t.encode(text, EncodeOptions::PROMPT)?,
-        (None, Some(text), Codec::Chars(c)) => c.encode(text)?,
-        (None, Some(_), Codec::Ids) => {
-            return Err(format!("{} has no tokenizer: pass --prompt-ids", args.model).into());
-        }
-        (None, None, _) => return Err("give a --prompt or --prompt-ids to score".into()),
+    let model = loading::load(&args.model)?;
+    let tokens = match (&args.prompt_ids, &args.prompt) {
+        (Some(ids), _) => ids.clone(),
+        (None, Some(text)) => model.encode(text)?,
+        (None, None) => return Err("give a --prompt or --prompt-ids to score".into()),
     };
-    let context = model.config().max_position_embeddings;
+    let context = model.model().config().max_position_embeddings;
     if tokens.len() > context {
         return Err(format!(
             "the text is {} tokens; the model's context is {context}",
@@ -63,7 +49,7 @@ pub(crate) fn perplexity(args: &PerplexityArgs) -> Result<(), BoxError> {
         capacity: Some(tokens.len().max(1)),
         ..SessionOptions::default()
     };
-    let mut session = Session::new(Arc::new(model), &options)?;
+    let mut session = Session::new(Arc::clone(model.model()), &options)?;
     let scored = text_loss(&mut session, &tokens)?;
     println!(
         "{{\"tokens\": {}, \"predictions\": {}, \"loss\": {}, \"perplexity\": {}}}",

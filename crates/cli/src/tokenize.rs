@@ -4,7 +4,7 @@
 use clap::Args;
 use smallmind_tokenizer::EncodeOptions;
 
-use crate::model_spec;
+use crate::loading;
 
 /// Flags of `smallmind tokenize`.
 #[derive(Args, Debug)]
@@ -21,8 +21,9 @@ pub(crate) struct TokenizeArgs {
 
 /// Runs `smallmind tokenize`.
 pub(crate) fn tokenize(args: &TokenizeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let tokenizer = model_spec::load(&args.model)?
-        .tokenizer
+    let model = loading::load(&args.model)?;
+    let tokenizer = model
+        .tokenizer()
         .ok_or_else(|| format!("{} has no tokenizer", args.model))?;
     let options = if args.no_parse_special {
         EncodeOptions::PLAIN

@@ -305,3 +305,34 @@ fn perplexity_prints_the_text_loss() {
         "no tokenizer",
     );
 }
+
+#[test]
+fn generate_cuts_at_a_stop_string() {
+    let model = fixture("tiny-llama-F32.gguf");
+    let model = model.to_str().unwrap();
+    let args = [
+        "generate",
+        "-m",
+        model,
+        "-p",
+        "the cat",
+        "-n",
+        "12",
+        "--temperature",
+        "0",
+    ];
+    let full = ok(smallmind(&args, ""));
+    let full = full.trim_end_matches('\n');
+    let chars: Vec<char> = full.chars().collect();
+    assert!(chars.len() >= 6, "{full:?}");
+    let stop: String = chars[3..5].iter().collect();
+    let want = &full[..full.find(&stop).unwrap()];
+    let mut with_stop = args.to_vec();
+    with_stop.extend(["--stop", &stop, "--stop", "\u{1F600}"]);
+    let cut = ok(smallmind(&with_stop, ""));
+    assert_eq!(cut.trim_end_matches('\n'), want, "stop {stop:?}");
+    fails_with(
+        smallmind(&["generate", "-m", model, "-p", "x", "--stop", ""], ""),
+        "stop string 0 is empty",
+    );
+}

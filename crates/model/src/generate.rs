@@ -11,14 +11,27 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{ModelError, Result};
-use crate::sampler::{Sampler, StopCriteria};
+use crate::sampler::Sampler;
 use crate::session::Session;
+
+/// When to end a generation: on a stop token (end of sequence, end of turn, ...) or after
+/// `max_new_tokens` tokens; [`Generation`] checks both after each sample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopCriteria {
+    /// Tokens that end the generation (e.g. EOS); they are not yielded.
+    pub stop_tokens: Vec<u32>,
+    /// The most tokens to generate.
+    pub max_new_tokens: usize,
+}
 
 /// Why a generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinishReason {
     /// A stop token was sampled (it is not yielded).
     StopToken(u32),
+    /// Stop string `i` of the request appeared in the text (it and what follows are cut).
+    /// Only the text layer above the tokens (`smallmind::TextGeneration`) ends this way.
+    StopString(usize),
     /// The token limit was reached.
     MaxTokens,
     /// The KV cache is full.
@@ -93,7 +106,12 @@ impl<'s> Generation<'s> {
         if prompt.is_empty() {
             return Err(ModelError::EmptyPrompt);
         }
-        let mut history = Vec::with_capacity(prompt.len() + stop.max_new_tokens);
+        // No more tokens can come than the cache has room for, whatever the limit says.
+        let room = session
+            .capacity()
+            .saturating_sub(session.position() + prompt.len())
+            + 1;
+        let mut history = Vec::with_capacity(prompt.len() + stop.max_new_tokens.min(room));
         history.extend_from_slice(prompt);
         Ok(Generation {
             session,

@@ -6,12 +6,12 @@
 //! - [`config`] — [`ModelConfig`] from HF `config.json`;
 //! - [`preset`] — the benchmark presets with seeded random weights;
 //! - [`weights`] — [`Model`], the checked weights by HF name;
-//! - [`loader`] — safetensors checkpoints (memory-mapped, f32 zero-copy);
-//! - [`gguf`] — Llama GGUF files (memory-mapped once) and their tokenizer;
+//! - [`loader`] — safetensors checkpoints (memory-mapped; f32, bf16 and f16 used in place);
+//! - [`gguf`] — Llama GGUF files (memory-mapped once; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K used in place) and their tokenizer;
 //! - [`kv_cache`] — the preallocated [`KvCache`];
 //! - [`session`] — [`Session`], prefill and decode over planned buffers;
 //! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
-//! - [`generate`] — streaming generation with per-run stats;
+//! - [`generate`] — streaming generation (stop tokens, token limit) with per-run stats;
 //! - [`perplexity`] — the mean next-token loss of a text, and its perplexity;
 //! - [`workload`] — the benchmark scenarios (profile, pp128tg64) as code;
 //! - [`error`] — [`ModelError`].
@@ -34,12 +34,12 @@ mod workspace;
 
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{ModelError, Result};
-pub use generate::{FinishReason, Generation, GenerationStats};
+pub use generate::{FinishReason, Generation, GenerationStats, StopCriteria};
 pub use gguf::{load_gguf, load_gguf_with_tokenizer};
 pub use kv_cache::KvCache;
 pub use perplexity::{TextLoss, text_loss};
 pub use preset::{NamedTensor, PRESET_SEED, Preset};
-pub use sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
+pub use sampler::{Candidate, Sampler, SamplerConfig};
 pub use session::{Session, SessionOptions};
 pub use smallmind_ops::ActivationPrecision;
 pub use weights::{Model, TensorMap};

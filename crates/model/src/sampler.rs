@@ -82,10 +82,6 @@
 //! same tokens on every run and every machine (`tests/sampler.rs` pins two
 //! token streams). [`Sampler::reset`] and [`Sampler::reseed`] restart the
 //! stream to replay a session.
-//!
-//! # Stop conditions
-//! [`StopCriteria`] says when a generation ends: on a stop token or after
-//! `max_new_tokens` tokens.
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -835,38 +831,6 @@ fn exp_nonpositive(d: f32) -> f32 {
     // bits(shifted) = 0x4B40_0000 + n; shifting by 23 drops the constant.
     let two_pow_n = f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
     if d < -87.0 { 0.0 } else { exp_r * two_pow_n }
-}
-
-/// Why a generation stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// A stop token (end of sequence, end of turn, …) was generated.
-    StopToken(u32),
-    /// `max_new_tokens` tokens were generated.
-    MaxTokens,
-}
-
-/// When to end a generation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StopCriteria {
-    /// Tokens that end the generation (e.g. EOS).
-    pub stop_tokens: Vec<u32>,
-    /// The most tokens to generate.
-    pub max_new_tokens: usize,
-}
-
-impl StopCriteria {
-    /// Checks the token just generated; `generated_count` counts it. A stop
-    /// token wins over the length limit when both apply.
-    pub fn should_stop(&self, token: u32, generated_count: usize) -> Option<StopReason> {
-        if self.stop_tokens.contains(&token) {
-            Some(StopReason::StopToken(token))
-        } else if generated_count >= self.max_new_tokens {
-            Some(StopReason::MaxTokens)
-        } else {
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ impl Session {
 
     /// The session's thread pool, for callers that want to run their own
     /// parallel work next to it.
-    pub fn pool(&self) -> &ThreadPool {
+    pub fn pool(&self) -> &Arc<ThreadPool> {
         &self.pool
     }
 

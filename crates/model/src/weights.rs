@@ -1,12 +1,15 @@
 //! A model's weights, checked against its config and arranged per layer.
 //!
-//! [`Model::from_tensors`] takes f32 tensors by Hugging Face name (from a
-//! safetensors file via [`crate::loader`], or from a preset) and checks that
-//! every tensor the architecture needs is there with the shape the config
-//! implies. Tensors are kept as they were handed over — a memory-mapped f32
-//! weight stays in the map (zero copy) — except GPT-2's Conv1D weights, which
-//! are transposed once to `[out, in]` so that every projection runs the same,
-//! faster, dot-product form.
+//! [`Model::from_tensors`] takes tensors by Hugging Face name — f32, bf16 or
+//! f16 (a safetensors checkpoint via [`crate::loader`], a preset), or ggml
+//! blocks Q8_0, Q4_0, Q4_1, Q4_K, Q6_K (a GGUF file via [`crate::gguf`]) —
+//! and checks that every tensor the architecture needs is there with the
+//! shape the config implies. Weights are kept as they were handed over, in
+//! their stored precision — a memory-mapped weight stays in the map (zero
+//! copy) and the layers read it in place — except that norm gains, biases and
+//! learned positions are widened to f32 (they are small), and GPT-2's Conv1D
+//! weights are transposed once to `[out, in]` so that every projection runs
+//! the same, faster, dot-product form.
 //!
 //! Naming and layouts (HF `save_pretrained`):
 //! - GPT-2: `transformer.` prefix (or none, as the original hub checkpoint),
@@ -192,7 +195,8 @@ pub struct Model {
 }
 
 impl Model {
-    /// Builds a model from f32 tensors named as Hugging Face names them.
+    /// Builds a model from tensors (f32, bf16, f16 or ggml blocks) named as
+    /// Hugging Face names them.
     ///
     /// # Errors
     /// [`ModelError::MissingTensor`] or [`ModelError::ShapeMismatch`] naming

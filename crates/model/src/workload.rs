@@ -15,8 +15,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::generate::StopCriteria;
 use crate::generate::{Generation, per_second};
-use crate::sampler::{Sampler, SamplerConfig, StopCriteria};
+use crate::sampler::{Sampler, SamplerConfig};
 use crate::session::Session;
 
 /// Sampling temperature of every scenario.

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use smallmind_model::ModelError;
-use smallmind_model::sampler::{Candidate, Sampler, SamplerConfig, StopCriteria, StopReason};
+use smallmind_model::sampler::{Candidate, Sampler, SamplerConfig};
 
 /// A small deterministic generator for test logits (xorshift64*).
 struct TestRng(u64);
@@ -959,23 +959,4 @@ fn large_vocabulary_filters_match_the_reference() {
             assert!(expected.binary_search(&token).is_ok());
         }
     }
-}
-
-// ------------------------------------------------------------ stop criteria
-
-#[test]
-fn stop_criteria() {
-    let stop = StopCriteria {
-        stop_tokens: vec![2, 7],
-        max_new_tokens: 3,
-    };
-    assert_eq!(stop.should_stop(5, 1), None);
-    assert_eq!(stop.should_stop(7, 1), Some(StopReason::StopToken(7)));
-    assert_eq!(stop.should_stop(5, 3), Some(StopReason::MaxTokens));
-    assert_eq!(stop.should_stop(2, 3), Some(StopReason::StopToken(2)));
-    let unbounded = StopCriteria {
-        stop_tokens: vec![],
-        max_new_tokens: usize::MAX,
-    };
-    assert_eq!(unbounded.should_stop(0, 1_000_000), None);
 }

@@ -1,5 +1,5 @@
 //! [`Report`]: the headline figures of a workload plus its hot-path table, written as Markdown
-//! for people and JSON for [`crate::compare`].
+//! for people and JSON for [`compare`](mod@crate::compare).
 //!
 //! Span times in a report add up over all [`Report::runs`] repetitions of the workload; a
 //! comparison divides by the runs, so reports with different repetition counts compare fairly.

@@ -41,6 +41,20 @@ impl ChatMessage {
     }
 }
 
+/// `("user", "Hello")` is a message: role, then content.
+impl<R: Into<String>, C: Into<String>> From<(R, C)> for ChatMessage {
+    fn from((role, content): (R, C)) -> Self {
+        Self::new(role, content)
+    }
+}
+
+/// A borrowed message, copied (so `&[ChatMessage]` and `&Vec<ChatMessage>` convert too).
+impl From<&ChatMessage> for ChatMessage {
+    fn from(message: &ChatMessage) -> Self {
+        message.clone()
+    }
+}
+
 /// A supported chat format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatTemplate {

@@ -45,22 +45,22 @@ struct HotPathRun {
 /// Profiles the model `spec` (a preset name or a Hugging Face directory).
 pub(super) fn profile_model(spec: &str, settings: &Settings<'_>) -> Result<Report, BoxError> {
     process::reset_peak_rss();
-    let (name, model) = crate::model_spec::load_model(spec)?;
-    let model = Arc::new(model);
+    let loaded = crate::loading::load(spec)?;
+    let (name, model) = (loaded.name(), loaded.model());
     let options = SessionOptions {
         threads: settings.threads,
         ..SessionOptions::default()
     };
-    let timing = timing_pass(&model, &options, settings)?;
+    let timing = timing_pass(model, &options, settings)?;
     let peak_rss = process::peak_rss_bytes();
     let hot_runs = match settings.chrome_trace {
         Some(_) => timing.runs.min(CHROME_TRACE_RUNS),
         None => timing.runs,
     };
-    let hot = hot_path_pass(&model, &options, settings, hot_runs)?;
+    let hot = hot_path_pass(model, &options, settings, hot_runs)?;
     Ok(build_report(
-        &name,
-        &model,
+        name,
+        model,
         settings.scenario,
         &timing,
         &hot,

@@ -10,12 +10,14 @@
 //! - [`names`]: llama.cpp tensor names → Hugging Face names, so that
 //!   [`Model::from_tensors`] checks and arranges GGUF weights exactly as it
 //!   does safetensors checkpoints.
-//! - [`tensors`]: tensor bytes → [`smallmind_tensor::Tensor`]. F32, F16 and
-//!   BF16 stay in the map (zero copy when aligned for their type; GGUF aligns
-//!   tensor data to `general.alignment`, 32 by default); the Q and K
-//!   projections are copied once with llama.cpp's RoPE row permutation
-//!   undone. Quantized types are not loadable yet
-//!   ([`ModelError::UnsupportedDType`] naming the first one).
+//! - [`tensors`]: tensor bytes → [`smallmind_tensor::Tensor`]. F32, F16,
+//!   BF16 and the ggml block types Q8_0, Q4_0, Q4_1, Q4_K and Q6_K stay in the
+//!   map (zero copy when aligned for their type; GGUF aligns tensor data to
+//!   `general.alignment`, 32 by default) and the layers read them in place
+//!   (the `quant` kernels of `smallmind-kernels` for the block types); the Q
+//!   and K projections are copied once with llama.cpp's RoPE row permutation
+//!   undone. Any other type (Q5_0, Q5_K, IQ*, ...) is
+//!   [`ModelError::UnsupportedDType`] naming the first such tensor.
 //! - [`tokenizer`](mod@tokenizer): `tokenizer.ggml.*` → [`Tokenizer`].
 //!
 //! ```no_run
@@ -176,7 +178,7 @@ pub fn load_gguf_with_tokenizer(path: impl AsRef<Path>) -> Result<(Model, Tokeni
 /// missing or mistyped key, [`ModelError::InvalidConfig`] naming the GGUF
 /// key, [`ModelError::UnsupportedGgufTensor`] for a tensor the architecture
 /// does not use, [`ModelError::UnsupportedDType`] naming the first tensor of
-/// an unsupported (e.g. quantized) type, [`ModelError::MissingTensor`] and
+/// a type other than F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K, [`ModelError::MissingTensor`] and
 /// [`ModelError::ShapeMismatch`] (Hugging Face names).
 pub fn model_from_gguf(file: &SharedGguf) -> Result<Model> {
     let config = ModelConfig::from_gguf(file.file())?;

@@ -3,10 +3,13 @@
 //! - Shape: GGUF dims are ne0 (the contiguous row length) first, so the
 //!   row-major shape is the dims reversed: a `[in, out]` GGUF weight is the
 //!   `[out, in]` matrix of `nn.Linear`.
-//! - Types: F32, F16 and BF16 are used in place, over the shared map (zero
-//!   copy when the data is aligned for the type, which GGUF's 32-byte
-//!   default alignment guarantees; copied otherwise). Any other type is
-//!   [`ModelError::UnsupportedDType`] naming the tensor and its GGML type.
+//! - Types: F32, F16, BF16 and the ggml block types Q8_0, Q4_0, Q4_1 (32
+//!   weights a block) and Q4_K, Q6_K (256-weight superblocks) are used in
+//!   place, over the shared map (zero copy when the data is aligned for the
+//!   type, which GGUF's 32-byte default alignment guarantees; copied
+//!   otherwise); the layers read the blocks with the `quant` kernels of
+//!   `smallmind-kernels`. Any other type is [`ModelError::UnsupportedDType`]
+//!   naming the tensor and its GGML type.
 //! - RoPE permutation: llama.cpp's converter (`convert_hf_to_gguf.py`,
 //!   `LlamaModel.permute`) reorders the rows of `attn_q` and `attn_k` within
 //!   each head so that its RoPE, which rotates adjacent pairs `(2i, 2i+1)`,
@@ -32,7 +35,7 @@ use crate::weights::TensorMap;
 /// # Errors
 /// [`ModelError::UnsupportedGgufTensor`] for a tensor the architecture does
 /// not use (see [`super::names`]), [`ModelError::UnsupportedDType`] for a
-/// type other than F32, F16 and BF16.
+/// type other than F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K.
 pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> {
     let source = file.bytes().source().clone();
     let mut map = TensorMap::with_capacity(file.tensors().len());

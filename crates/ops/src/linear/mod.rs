@@ -204,7 +204,8 @@ impl<'w> Linear<'w> {
     /// Floats of scratch the layer needs for `rows` input rows (0 for f32
     /// weights): for 16-bit weights `x` split and one output row for decode,
     /// a widened block of [`HALF_BLOCK_ROWS`] weight rows for prefill; for
-    /// quantized weights see [`quant::scratch_len`].
+    /// quantized weights the activation rows quantized to blocks (none with
+    /// f32 activations) and a `(rows, out)` output block.
     pub fn scratch_len(&self, rows: usize) -> usize {
         match self.weight {
             WeightData::F32(_) => 0,
