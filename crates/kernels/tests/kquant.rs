@@ -22,6 +22,7 @@ use smallmind_kernels::quant::{
     with_narrow_vnni,
 };
 use smallmind_kernels::{KernelError, SimdPath};
+use smallmind_testkit::{Worst, max_scaled_diff};
 
 /// Relative f32 error of the integer paths per superblock term (see the
 /// `kdot` module docs: `(nb + 8)·2⁻²³·Σ_b |terms|`).
@@ -202,12 +203,9 @@ impl Case {
 }
 
 fn assert_int_close(got: f32, want: f32, terms: f64, nb: usize, what: &str) {
-    let bound = INT_PATH_TOL * (nb + 8) as f64 * terms + 1e-30;
-    let err = (f64::from(got) - f64::from(want)).abs();
-    assert!(
-        err <= bound,
-        "{what}: got {got}, want {want}, bound {bound}"
-    );
+    let scale = (nb + 8) as f64 * terms;
+    max_scaled_diff(&[f64::from(got)], &[f64::from(want)], &[scale])
+        .assert_within(INT_PATH_TOL, what);
 }
 
 // ---------------------------------------------------------------------------
@@ -467,12 +465,11 @@ fn quantized_activation_error_within_documented_bound() {
                             .sum::<f64>();
                         let _ = b;
                     }
-                    bound += ACT_SUM_TOL * sum_abs + 1e-6;
+                    // The documented bound, plus the f32 summation of both sides
+                    // (`ACT_SUM_TOL` of `Σ|w·x|`): what is left over is within tolerance.
                     let err = (f64::from(yq[j]) - f64::from(yf[j])).abs();
-                    assert!(
-                        err <= bound,
-                        "{path} {fmt:?} n {n} k {k} row {j}: {err} > {bound}"
-                    );
+                    Worst::scalar((err - bound).max(0.0) / (sum_abs + 1e-6))
+                        .assert_within(ACT_SUM_TOL, &format!("{path} {fmt:?} n {n} k {k} row {j}"));
                 }
             });
         }

@@ -15,6 +15,7 @@ use proptest::prelude::*;
 use smallmind_kernels::KernelError;
 use smallmind_kernels::SimdPath;
 use smallmind_kernels::quant::*;
+use smallmind_testkit::{Worst, max_scaled_diff};
 
 // ---------------------------------------------------------------------------
 // Tolerances
@@ -155,11 +156,9 @@ fn abs_terms<W: QuantWeight>(w: &[W], x: &[W::Act]) -> f64 {
 }
 
 fn check_int_close<W: QuantWeight>(got: f32, want: f32, w_row: &[W], x_row: &[W::Act], what: &str) {
-    let bound = INT_PATH_TOL * (w_row.len() + 8) as f64 * abs_terms(w_row, x_row) + 1e-30;
-    assert!(
-        (f64::from(got) - f64::from(want)).abs() <= bound,
-        "{what}: got {got}, want {want}, bound {bound}"
-    );
+    let scale = (w_row.len() + 8) as f64 * abs_terms(w_row, x_row);
+    max_scaled_diff(&[f64::from(got)], &[f64::from(want)], &[scale])
+        .assert_within(INT_PATH_TOL, what);
 }
 
 /// GEMV vs its oracle, every output within the integer-path bound.
@@ -224,23 +223,27 @@ fn check_gemv_f32<W: QuantWeight>(
     fast(w, n, k, x, &mut got).unwrap();
     oracle(w, n, k, x, &mut want).unwrap();
     let nb = k / QK;
-    for j in 0..n {
-        let mut bound = 0.0f64;
-        for (b, wb) in w[j * nb..][..nb].iter().enumerate() {
-            let mut wf = [0.0f32; QK];
-            wb.dequantize_block(&mut wf);
-            for (i, &v) in wf.iter().enumerate() {
-                bound += (f64::from(v) * f64::from(x[b * QK + i])).abs();
+    // Per output, `Σ |w·x|` over its row.
+    let bound: Vec<f64> = (0..n)
+        .map(|j| {
+            let mut bound = 0.0f64;
+            for (b, wb) in w[j * nb..][..nb].iter().enumerate() {
+                let mut wf = [0.0f32; QK];
+                wb.dequantize_block(&mut wf);
+                for (i, &v) in wf.iter().enumerate() {
+                    bound += (f64::from(v) * f64::from(x[b * QK + i])).abs();
+                }
             }
-        }
-        let err = (f64::from(got[j]) - f64::from(want[j])).abs();
-        assert!(
-            err <= F32_PATH_TOL * bound + 1e-30,
-            "{what} n {n} k {k} y[{j}]: got {}, want {}",
-            got[j],
-            want[j]
-        );
-    }
+            bound
+        })
+        .collect();
+    let (got, want) = (widen(&got), widen(&want));
+    max_scaled_diff(&got, &want, &bound)
+        .assert_within(F32_PATH_TOL, &format!("{what} n {n} k {k}"));
+}
+
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
 }
 
 fn check_gemv_f32_fmt(fmt: Fmt, n: usize, k: usize, seed: u64, what: &str) {
@@ -478,8 +481,8 @@ fn round_trip_within_ggml_limits() {
                 Fmt::Q4_1 => dequantize_q4_1(&quantize_w(quantize_q4_1, &x), &mut back),
             }
             .unwrap();
-            let err = ggml_rmse(&x, &back);
-            assert!(err <= MAX_QUANTIZATION_TOTAL_ERROR, "{path} {fmt:?}: {err}");
+            Worst::scalar(ggml_rmse(&x, &back))
+                .assert_within(MAX_QUANTIZATION_TOTAL_ERROR, &format!("{path} {fmt:?}"));
             // Per-element: half a quantization step plus the f16 scale rounding.
             for (chunk, got) in x.chunks_exact(QK).zip(back.chunks_exact(QK)) {
                 let amax = chunk.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -527,8 +530,8 @@ fn dot_product_error_within_ggml_limit() {
                 Quantized::Q4_1(w, x) => dot_q4_1(&w, &x),
             }
             .unwrap();
-            let err = (f64::from(got) - exact).abs() / TEST_SIZE as f64;
-            assert!(err <= MAX_DOT_PRODUCT_ERROR, "{path} {fmt:?}: {err}");
+            Worst::scalar((f64::from(got) - exact) / TEST_SIZE as f64)
+                .assert_within(MAX_DOT_PRODUCT_ERROR, &format!("{path} {fmt:?}"));
         }
     });
 }
@@ -995,16 +998,15 @@ fn kquant_gemv_f32_against_reference() {
                     gemv_q6_k_f32(&q6k[..n * nb], n, k, &x, &mut got).unwrap();
                     gemv_q6_k_f32_ref(&q6k[..n * nb], n, k, &x, &mut want).unwrap();
                 }
-                for j in 0..n {
-                    let bound: f64 = (0..k)
-                        .map(|p| (f64::from(deq[j * k + p]) * f64::from(x[p])).abs())
-                        .sum();
-                    let err = (f64::from(got[j]) - f64::from(want[j])).abs();
-                    assert!(
-                        err <= F32_PATH_TOL * bound + 1e-30,
-                        "{path} {name} n {n} k {k}"
-                    );
-                }
+                let bound: Vec<f64> = (0..n)
+                    .map(|j| {
+                        (0..k)
+                            .map(|p| (f64::from(deq[j * k + p]) * f64::from(x[p])).abs())
+                            .sum()
+                    })
+                    .collect();
+                max_scaled_diff(&widen(&got), &widen(&want), &bound)
+                    .assert_within(F32_PATH_TOL, &format!("{path} {name} n {n} k {k}"));
             }
         });
     }

@@ -46,6 +46,22 @@ impl Worst {
         want: 0.0,
     };
 
+    /// An error the test measured itself (an RMSE, a loss difference, a bound ratio), to check
+    /// and report like the others; NaN becomes `+inf`, so it fails.
+    pub fn scalar(error: f64) -> Worst {
+        let error = if error.is_nan() {
+            f64::INFINITY
+        } else {
+            error.abs()
+        };
+        Worst {
+            error,
+            index: Some(0),
+            got: error,
+            want: 0.0,
+        }
+    }
+
     /// Whether the error is at most `tolerance` (never true for NaN or infinite errors, nor
     /// for a NaN tolerance).
     pub fn within(&self, tolerance: f64) -> bool {

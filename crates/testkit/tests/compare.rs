@@ -2,7 +2,7 @@
 //! element that was never written (left NaN) each exceed every tolerance, and the worst index
 //! is reported.
 
-use smallmind_testkit::{max_abs_diff, max_rel_diff, max_rel_to_scale, max_scaled_diff};
+use smallmind_testkit::{Worst, max_abs_diff, max_rel_diff, max_rel_to_scale, max_scaled_diff};
 
 #[test]
 fn equal_slices_have_no_error() {
@@ -105,4 +105,12 @@ fn scaled_error_uses_each_elements_scale() {
 #[should_panic(expected = "scales differ in length")]
 fn scales_must_match_the_values() {
     max_scaled_diff(&[0.0f32, 1.0], &[0.0, 1.0], &[1.0]);
+}
+
+#[test]
+fn a_scalar_error_fails_on_nan() {
+    assert!(Worst::scalar(1e-3).within(1e-3));
+    assert!(!Worst::scalar(2e-3).within(1e-3));
+    assert!(!Worst::scalar(f64::NAN).within(f64::MAX));
+    assert!(!Worst::scalar(f64::INFINITY).within(f64::MAX));
 }
