@@ -74,6 +74,15 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+/// The allocations flagged threads make while `f` runs.
+fn counted(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    f();
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
+
 /// Runs `case` on every available path; on V4 also with 256-bit VNNI.
 fn each_path(mut case: impl FnMut(String)) {
     for_each_path(|path| {
@@ -550,6 +559,17 @@ fn no_allocation_after_warm_up() {
         .start_handler(|_| FLAGGED.with(|f| f.set(true)))
         .build()
         .unwrap();
+    // `build` does not wait for the workers: one that starts late registers with
+    // crossbeam-epoch, which allocates, possibly inside the counting window. Run a job on
+    // every worker first, so all of them have started, registered and been flagged.
+    pool.broadcast(|_| FLAGGED.with(|f| f.set(true)));
+    // The counter must see a known allocation on a pool thread, or a zero proves nothing.
+    let probe =
+        pool.install(|| counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))));
+    assert!(
+        probe >= 1,
+        "the counting allocator missed a known allocation"
+    );
     for (n, k, m) in [(7, 256, 3), (1536, 1536, 70)] {
         let c4 = Case::new(Fmt::Q4K, n, k, 1);
         let c6 = Case::new(Fmt::Q6K, n, k, 2);
@@ -572,13 +592,11 @@ fn no_allocation_after_warm_up() {
                 .unwrap();
             };
             let count = pool.install(|| {
-                FLAGGED.with(|f| f.set(true));
-                call();
-                ALLOCATIONS.store(0, Ordering::SeqCst);
-                COUNTING.store(true, Ordering::SeqCst);
-                call();
-                COUNTING.store(false, Ordering::SeqCst);
-                ALLOCATIONS.load(Ordering::SeqCst)
+                // Warm-ups: a worker that stole no work in one may take some in the next.
+                for _ in 0..3 {
+                    call();
+                }
+                counted(&mut call)
             });
             assert_eq!(count, 0, "{path} n {n} k {k} m {m}: allocations");
         }
