@@ -15,12 +15,15 @@ use smallmind_testkit::max_rel_diff;
 /// Against the PyTorch fixture: `|a − b| / max(1, |b|)` (issue #2 asks 1e-5
 /// relative; outputs are ≤ 1, so this is absolute, and we also check the
 /// strict relative error below).
-const SOFTMAX_FIXTURE_TOL: f64 = 1e-5;
+/// Measured 1.2e-7 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test softmax -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const SOFTMAX_FIXTURE_TOL: f64 = 2.5e-7;
 /// Strict relative error `|a − b| / |b|` for outputs ≥ 1e-30 (exp ≤ 1 ulp,
 /// f32 sum over the row, one reciprocal multiply).
-const SOFTMAX_STRICT_REL_TOL: f64 = 1e-5;
+/// Measured 2.2e-6 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test softmax -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const SOFTMAX_STRICT_REL_TOL: f64 = 4.5e-6;
 /// Kernel vs the f64 `_ref` twin, `|a − b| / max(1, |b|)`.
-const SOFTMAX_VS_REF_TOL: f64 = 1e-6;
+/// Measured 1.8e-7 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test softmax -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const SOFTMAX_VS_REF_TOL: f64 = 4e-7;
 
 #[test]
 fn matches_pytorch_fixture() {

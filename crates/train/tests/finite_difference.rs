@@ -20,11 +20,14 @@ use smallmind_train::{Gpt2Trainer, ParamLayout, gpt2_loss_ref};
 /// Step of the central differences.
 const FD_STEP: f64 = 1e-5;
 /// Tolerance relative to the tensor's largest |gradient|.
-const FD_REL_TOL: f64 = 1e-4;
-/// Absolute floor of the tolerance.
+/// Measured 4.3e-6 (SMALLMIND_SIMD=v4, v3 and scalar; `SMALLMIND_SIMD=<path> cargo test -p smallmind-train --test finite_difference -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2.3×.
+const FD_REL_TOL: f64 = 1e-5;
+/// Absolute floor of the tolerance, for tensors whose gradients are all near zero (a
+/// floor, not a measured error: `FD_REL_TOL` carries the measurement).
 const FD_ABS_TOL: f64 = 1e-7;
 /// Our f32 loss vs the f64 reference loss, relative.
-const LOSS_VS_F64_TOL: f64 = 1e-6;
+/// Measured 8.5e-8 (SMALLMIND_SIMD=v4, v3 and scalar; `SMALLMIND_SIMD=<path> cargo test -p smallmind-train --test finite_difference -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const LOSS_VS_F64_TOL: f64 = 2e-7;
 /// Parameters probed per tensor.
 const PROBES_PER_TENSOR: usize = 2;
 
