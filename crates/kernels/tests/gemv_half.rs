@@ -10,11 +10,13 @@ use smallmind_kernels::KernelError;
 use smallmind_kernels::gemv_half::{
     GEMV_HALF_PARALLEL_MIN_BYTES, bf16, f16, gemv_bf16, gemv_bf16_ref, gemv_f16, gemv_f16_ref,
 };
+use smallmind_testkit::max_scaled_diff;
 
 /// Allowed `|y[j] - y_ref[j]|` as a fraction of `Σₚ |x[p]·w[j, p]|` (an f32
 /// dot product of length ≤ 1536 with a few independent accumulators stays far
 /// below `k·2⁻²⁴` of that sum).
-const GEMV_HALF_BOUND_TOL: f64 = 1e-5;
+/// Measured 2.1e-7 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test gemv_half -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2.5×, as the proptest draws new shapes each run.
+const GEMV_HALF_BOUND_TOL: f64 = 5e-7;
 
 /// Row counts and depths every shape test covers.
 const DIMS: [usize; 15] = [0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 576, 1536];
@@ -69,20 +71,32 @@ fn check(format: Format, x: &[f32], w: &[u16], n: usize, k: usize, what: &str) -
     let mut want = vec![f32::NAN; n];
     fast(x, w, n, k, &mut scratch, &mut got).unwrap();
     oracle(x, w, n, k, &mut scratch, &mut want).unwrap();
-    for j in 0..n {
-        let bound: f64 = (0..k)
-            .map(|p| (f64::from(x[p]) * f64::from(format.decode(w[j * k + p]))).abs())
-            .sum();
-        let (g, e) = (got[j], want[j]);
-        let ok = if e.is_nan() {
-            g.is_nan()
-        } else if e.is_infinite() {
-            g == e
-        } else {
-            (f64::from(g) - f64::from(e)).abs() <= GEMV_HALF_BOUND_TOL * bound + 1e-30
-        };
-        assert!(ok, "{what}: {format:?} n {n} k {k}: y[{j}] = {g}, want {e}");
+    let bound: Vec<f64> = (0..n)
+        .map(|j| {
+            (0..k)
+                .map(|p| (f64::from(x[p]) * f64::from(format.decode(w[j * k + p]))).abs())
+                .sum()
+        })
+        .collect();
+    // Some cases feed NaN on purpose: it must land exactly where the oracle puts it; the
+    // other outputs are compared as usual (a NaN among them would fail).
+    for (j, (g, e)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g.is_nan(),
+            e.is_nan(),
+            "{what}: {format:?} n {n} k {k}: NaN pattern at {j}"
+        );
     }
+    let not_nan = |v: &[f32]| -> Vec<f64> {
+        v.iter()
+            .zip(&want)
+            .map(|(&y, e)| if e.is_nan() { 0.0 } else { f64::from(y) })
+            .collect()
+    };
+    max_scaled_diff(&not_nan(&got), &not_nan(&want), &bound).assert_within(
+        GEMV_HALF_BOUND_TOL,
+        &format!("{what}: {format:?} n {n} k {k}"),
+    );
     got
 }
 

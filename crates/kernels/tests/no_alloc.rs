@@ -164,6 +164,10 @@ fn kernels_never_allocate() {
         .num_threads(2)
         .build()
         .unwrap();
+    // `build` does not wait for the workers: one that starts late registers with
+    // crossbeam-epoch, which allocates, possibly inside a counting window. Run a job on every
+    // worker first, so all of them have started.
+    pool.broadcast(|_| ());
     for path in smallmind_kernels::available_paths() {
         with_path(path, || {
             run_every_kernel(1024, 64);

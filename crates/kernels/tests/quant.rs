@@ -15,6 +15,7 @@ use proptest::prelude::*;
 use smallmind_kernels::KernelError;
 use smallmind_kernels::SimdPath;
 use smallmind_kernels::quant::*;
+use smallmind_testkit::{Worst, max_scaled_diff};
 
 // ---------------------------------------------------------------------------
 // Tolerances
@@ -22,17 +23,21 @@ use smallmind_kernels::quant::*;
 /// ggml `test-quantize-fns.cpp`: `MAX_QUANTIZATION_TOTAL_ERROR`, the bound on
 /// `sqrt(Σ (x − dequant(quant(x)))²) / n` over its synthetic data, for every
 /// 4- and 8-bit type.
+/// Measured 1.1e-3 (Q4_1) (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test quant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): ggml's own limit kept, 1.75×.
 const MAX_QUANTIZATION_TOTAL_ERROR: f64 = 0.002;
 /// ggml `test-quantize-fns.cpp`: `MAX_DOT_PRODUCT_ERROR`, the bound on
 /// `|vec_dot(quant(a), quant_act(b)) − a·b| / n`.
-const MAX_DOT_PRODUCT_ERROR: f64 = 0.02;
+/// Measured 7.8e-3 (Q4_1; ggml's limit is 0.02) (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test quant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const MAX_DOT_PRODUCT_ERROR: f64 = 0.016;
 /// The quantized paths vs their oracles:
 /// `|got − ref| ≤ TOL·(nb + 8)·Σ_b |d_w·d_x|·Σ_j |v_j·q_j|` (+ `|m·s|` terms):
 /// f32 scale products and lane sums; the integer sums are exact.
-const INT_PATH_TOL: f64 = 1.0 / (1u64 << 23) as f64;
+/// Measured 8.8e-9 (the documented bound is 2⁻²³ ≈ 1.2e-7) (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test quant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2.3×.
+const INT_PATH_TOL: f64 = 2e-8;
 /// The f32-activation paths vs their oracles, as a fraction of `Σ |w·x|`
 /// (k ≤ a few thousand f32 FMAs with several accumulators).
-const F32_PATH_TOL: f64 = 1e-5;
+/// Measured 1.8e-7 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test quant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
+const F32_PATH_TOL: f64 = 4e-7;
 
 // ---------------------------------------------------------------------------
 // Counting allocator (for `no_allocation_after_warm_up`): counts allocations
@@ -77,6 +82,15 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// The allocations flagged threads make while `f` runs.
+fn counted(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    f();
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -155,11 +169,9 @@ fn abs_terms<W: QuantWeight>(w: &[W], x: &[W::Act]) -> f64 {
 }
 
 fn check_int_close<W: QuantWeight>(got: f32, want: f32, w_row: &[W], x_row: &[W::Act], what: &str) {
-    let bound = INT_PATH_TOL * (w_row.len() + 8) as f64 * abs_terms(w_row, x_row) + 1e-30;
-    assert!(
-        (f64::from(got) - f64::from(want)).abs() <= bound,
-        "{what}: got {got}, want {want}, bound {bound}"
-    );
+    let scale = (w_row.len() + 8) as f64 * abs_terms(w_row, x_row);
+    max_scaled_diff(&[f64::from(got)], &[f64::from(want)], &[scale])
+        .assert_within(INT_PATH_TOL, what);
 }
 
 /// GEMV vs its oracle, every output within the integer-path bound.
@@ -224,23 +236,27 @@ fn check_gemv_f32<W: QuantWeight>(
     fast(w, n, k, x, &mut got).unwrap();
     oracle(w, n, k, x, &mut want).unwrap();
     let nb = k / QK;
-    for j in 0..n {
-        let mut bound = 0.0f64;
-        for (b, wb) in w[j * nb..][..nb].iter().enumerate() {
-            let mut wf = [0.0f32; QK];
-            wb.dequantize_block(&mut wf);
-            for (i, &v) in wf.iter().enumerate() {
-                bound += (f64::from(v) * f64::from(x[b * QK + i])).abs();
+    // Per output, `Σ |w·x|` over its row.
+    let bound: Vec<f64> = (0..n)
+        .map(|j| {
+            let mut bound = 0.0f64;
+            for (b, wb) in w[j * nb..][..nb].iter().enumerate() {
+                let mut wf = [0.0f32; QK];
+                wb.dequantize_block(&mut wf);
+                for (i, &v) in wf.iter().enumerate() {
+                    bound += (f64::from(v) * f64::from(x[b * QK + i])).abs();
+                }
             }
-        }
-        let err = (f64::from(got[j]) - f64::from(want[j])).abs();
-        assert!(
-            err <= F32_PATH_TOL * bound + 1e-30,
-            "{what} n {n} k {k} y[{j}]: got {}, want {}",
-            got[j],
-            want[j]
-        );
-    }
+            bound
+        })
+        .collect();
+    let (got, want) = (widen(&got), widen(&want));
+    max_scaled_diff(&got, &want, &bound)
+        .assert_within(F32_PATH_TOL, &format!("{what} n {n} k {k}"));
+}
+
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
 }
 
 fn check_gemv_f32_fmt(fmt: Fmt, n: usize, k: usize, seed: u64, what: &str) {
@@ -478,8 +494,8 @@ fn round_trip_within_ggml_limits() {
                 Fmt::Q4_1 => dequantize_q4_1(&quantize_w(quantize_q4_1, &x), &mut back),
             }
             .unwrap();
-            let err = ggml_rmse(&x, &back);
-            assert!(err <= MAX_QUANTIZATION_TOTAL_ERROR, "{path} {fmt:?}: {err}");
+            Worst::scalar(ggml_rmse(&x, &back))
+                .assert_within(MAX_QUANTIZATION_TOTAL_ERROR, &format!("{path} {fmt:?}"));
             // Per-element: half a quantization step plus the f16 scale rounding.
             for (chunk, got) in x.chunks_exact(QK).zip(back.chunks_exact(QK)) {
                 let amax = chunk.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -527,8 +543,8 @@ fn dot_product_error_within_ggml_limit() {
                 Quantized::Q4_1(w, x) => dot_q4_1(&w, &x),
             }
             .unwrap();
-            let err = (f64::from(got) - exact).abs() / TEST_SIZE as f64;
-            assert!(err <= MAX_DOT_PRODUCT_ERROR, "{path} {fmt:?}: {err}");
+            Worst::scalar((f64::from(got) - exact) / TEST_SIZE as f64)
+                .assert_within(MAX_DOT_PRODUCT_ERROR, &format!("{path} {fmt:?}"));
         }
     });
 }
@@ -856,6 +872,17 @@ fn no_allocation_after_warm_up() {
         .start_handler(|_| FLAGGED.with(|f| f.set(true)))
         .build()
         .unwrap();
+    // `build` does not wait for the workers: one that starts late registers with
+    // crossbeam-epoch, which allocates, possibly inside the counting window. Run a job on
+    // every worker first, so all of them have started, registered and been flagged.
+    pool.broadcast(|_| FLAGGED.with(|f| f.set(true)));
+    // The counter must see a known allocation on a pool thread, or a zero proves nothing.
+    let probe =
+        pool.install(|| counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))));
+    assert!(
+        probe >= 1,
+        "the counting allocator missed a known allocation"
+    );
     let mut rng = Rng::new(21);
     for (n, k, m) in [(7, 64, 3), (2048, 576, 70)] {
         let (w, x) = (rng.vec(n * k, 1.0), rng.vec(m * k, 1.0));
@@ -883,13 +910,11 @@ fn no_allocation_after_warm_up() {
                 .unwrap();
             };
             let count = pool.install(|| {
-                FLAGGED.with(|f| f.set(true));
-                call();
-                ALLOCATIONS.store(0, Ordering::SeqCst);
-                COUNTING.store(true, Ordering::SeqCst);
-                call();
-                COUNTING.store(false, Ordering::SeqCst);
-                ALLOCATIONS.load(Ordering::SeqCst)
+                // Warm-ups: a worker that stole no work in one may take some in the next.
+                for _ in 0..3 {
+                    call();
+                }
+                counted(&mut call)
             });
             assert_eq!(count, 0, "{path} n {n} k {k} m {m}: allocations");
         }
@@ -995,16 +1020,15 @@ fn kquant_gemv_f32_against_reference() {
                     gemv_q6_k_f32(&q6k[..n * nb], n, k, &x, &mut got).unwrap();
                     gemv_q6_k_f32_ref(&q6k[..n * nb], n, k, &x, &mut want).unwrap();
                 }
-                for j in 0..n {
-                    let bound: f64 = (0..k)
-                        .map(|p| (f64::from(deq[j * k + p]) * f64::from(x[p])).abs())
-                        .sum();
-                    let err = (f64::from(got[j]) - f64::from(want[j])).abs();
-                    assert!(
-                        err <= F32_PATH_TOL * bound + 1e-30,
-                        "{path} {name} n {n} k {k}"
-                    );
-                }
+                let bound: Vec<f64> = (0..n)
+                    .map(|j| {
+                        (0..k)
+                            .map(|p| (f64::from(deq[j * k + p]) * f64::from(x[p])).abs())
+                            .sum()
+                    })
+                    .collect();
+                max_scaled_diff(&widen(&got), &widen(&want), &bound)
+                    .assert_within(F32_PATH_TOL, &format!("{path} {name} n {n} k {k}"));
             }
         });
     }

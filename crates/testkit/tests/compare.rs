@@ -2,7 +2,7 @@
 //! element that was never written (left NaN) each exceed every tolerance, and the worst index
 //! is reported.
 
-use smallmind_testkit::{max_abs_diff, max_rel_diff, max_rel_to_scale};
+use smallmind_testkit::{Worst, max_abs_diff, max_rel_diff, max_rel_to_scale, max_scaled_diff};
 
 #[test]
 fn equal_slices_have_no_error() {
@@ -33,6 +33,7 @@ fn nan_on_either_side_fails() {
         assert!(!worst.within(f64::MAX), "{worst}");
         assert!(!max_rel_diff(&got, &want, 1.0).within(f64::MAX));
         assert!(!max_rel_to_scale(&got, &want).within(f64::MAX));
+        assert!(!max_scaled_diff(&got, &want, &[1.0, 1.0]).within(f64::MAX));
     }
 }
 
@@ -85,4 +86,31 @@ fn scale_is_the_largest_reference_magnitude() {
     let worst = max_rel_to_scale(&[10.0f32, 1.0], &[10.0, -2.0]);
     assert!((worst.error - 0.3).abs() < 1e-6, "{worst}");
     assert!(!max_rel_to_scale(&[1.0f32], &[f32::INFINITY]).within(f64::MAX));
+}
+
+#[test]
+fn scaled_error_uses_each_elements_scale() {
+    // Errors 0.5 and 0.25 over scales 10 and 1: the second element is the worst.
+    let worst = max_scaled_diff(&[1.5f32, 2.25, 3.0], &[1.0, 2.0, 3.0], &[10.0, 1.0, 0.0]);
+    assert_eq!(worst.index, Some(1));
+    assert!((worst.error - 0.25).abs() < 1e-12, "{worst}");
+    // A zero scale allows no difference at all; a NaN scale fails.
+    assert!(!max_scaled_diff(&[1.0f32], &[1.5], &[0.0]).within(f64::MAX));
+    assert!(!max_scaled_diff(&[1.0f32], &[1.5], &[f32::NAN]).within(f64::MAX));
+    // A never-written (NaN) element fails whatever its scale.
+    assert!(!max_scaled_diff(&[f32::NAN], &[1.0], &[f32::INFINITY]).within(f64::MAX));
+}
+
+#[test]
+#[should_panic(expected = "scales differ in length")]
+fn scales_must_match_the_values() {
+    max_scaled_diff(&[0.0f32, 1.0], &[0.0, 1.0], &[1.0]);
+}
+
+#[test]
+fn a_scalar_error_fails_on_nan() {
+    assert!(Worst::scalar(1e-3).within(1e-3));
+    assert!(!Worst::scalar(2e-3).within(1e-3));
+    assert!(!Worst::scalar(f64::NAN).within(f64::MAX));
+    assert!(!Worst::scalar(f64::INFINITY).within(f64::MAX));
 }

@@ -188,6 +188,13 @@ fn drawing_a_batch_allocates_nothing() {
     let mut sampler = BatchSampler::new(3);
     let mut batch = Batch::new(8, 32);
     data.next_train_batch(&mut sampler, &mut batch).unwrap();
+    // The counter must see a known allocation, or a zero below proves nothing.
+    let before = AllocCounts::this_thread();
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(8)));
+    assert!(
+        AllocCounts::this_thread().since(before).count >= 1,
+        "the counter sees nothing"
+    );
     let before = AllocCounts::this_thread();
     for _ in 0..10 {
         data.next_train_batch(&mut sampler, &mut batch).unwrap();

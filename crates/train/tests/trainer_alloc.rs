@@ -53,7 +53,13 @@ fn step_allocations(threads: usize, steps: usize) -> (u64, u64) {
 
 #[test]
 fn optimizer_steps_allocate_nothing() {
-    assert!(is_installed());
+    let scope = Scope::start();
+    drop(std::hint::black_box(vec![1u8; 64]));
+    let seen = scope.counts();
+    assert!(
+        is_installed() && seen.count >= 1 && seen.bytes >= 64,
+        "the counter sees nothing"
+    );
     for threads in [1, 2] {
         let (count, bytes) = step_allocations(threads, 5);
         assert_eq!(

@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use smallmind_kernels::{SimdPath, available_paths, with_path};
+use smallmind_testkit::{Worst, max_rel_diff};
 
 /// The lengths every elementwise/reduction suite covers: 0, 1, each path's
 /// SIMD width ± 1, the 63/64/65 block edges, and one large size.
@@ -47,20 +48,38 @@ impl Rng {
     }
 }
 
-/// Largest `|a - b| / max(1, |b|)` over two equal-length slices; NaN in
-/// exactly one side counts as infinite error, NaN in both as none.
-pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {
-    assert_eq!(actual.len(), expected.len());
-    actual
+/// `|a − b| / max(1, |b|)` (testkit's [`max_rel_diff`] with floor 1), after asserting that
+/// `actual` is NaN exactly where `expected` is. Only for the tests that feed NaN on purpose
+/// and check it propagates to the same elements: elsewhere a NaN on either side must fail,
+/// so they use [`max_rel_diff`] directly.
+pub fn rel_err_with_matching_nans(actual: &[f32], expected: &[f32], what: &str) -> Worst {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert_eq!(
+            a.is_nan(),
+            e.is_nan(),
+            "{what}: NaN pattern at {i}: {a} vs {e}"
+        );
+    }
+    let finite = |v: &[f32]| -> Vec<f32> {
+        v.iter()
+            .zip(expected)
+            .map(|(&x, e)| if e.is_nan() { 0.0 } else { x })
+            .collect()
+    };
+    max_rel_diff(&finite(actual), &finite(expected), 1.0)
+}
+
+/// Largest `|a − b| / |b|` over entries with `|b| ≥ 1e-30`: strict relative error of
+/// results that may be tiny (below 1e-30 they may flush to zero, an absolute error under
+/// 1e-30). A NaN on either side still fails.
+pub fn max_strict_rel_err(actual: &[f32], expected: &[f32]) -> Worst {
+    let (a, b): (Vec<f32>, Vec<f32>) = actual
         .iter()
         .zip(expected)
-        .map(|(&a, &e)| match (a.is_nan(), e.is_nan()) {
-            (true, true) => 0.0,
-            (true, false) | (false, true) => f32::INFINITY,
-            _ if a == e => 0.0,
-            _ => (a - e).abs() / e.abs().max(1.0),
-        })
-        .fold(0.0, f32::max)
+        .filter(|(_, b)| b.is_nan() || b.abs() >= 1e-30)
+        .unzip();
+    max_rel_diff(&a, &b, 0.0)
 }
 
 /// Reads one f32 tensor from the PyTorch fixture file, with its shape.

@@ -72,20 +72,6 @@ impl Expected {
     }
 }
 
-/// `max |a − b| / max |b|`: error relative to the logit scale.
-pub fn rel_to_scale(actual: &[f32], expected: &[f32]) -> f32 {
-    assert_eq!(actual.len(), expected.len());
-    let scale = expected
-        .iter()
-        .fold(0f32, |m, v| m.max(v.abs()))
-        .max(f32::MIN_POSITIVE);
-    let err = actual
-        .iter()
-        .zip(expected)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    err / scale
-}
-
 /// Index of the largest value (lowest index on ties).
 pub fn argmax(x: &[f32]) -> u32 {
     let mut best = 0;

@@ -2,6 +2,7 @@
 //! PyTorch loss and gradients) in our flat layout, small configs, a seeded RNG.
 #![allow(dead_code, unreachable_pub)]
 
+use smallmind_testkit::Worst;
 use std::path::PathBuf;
 
 use safetensors::{Dtype, SafeTensors};
@@ -164,20 +165,21 @@ pub fn random_params(layout: &ParamLayout, seed: u64) -> Vec<f32> {
     params
 }
 
-/// `(‖a − b‖ / ‖b‖, max |a − b| / max |b|)` of two tensors.
-pub fn rel_errors(ours: &[f32], theirs: &[f32]) -> (f64, f64) {
-    let (mut diff2, mut norm2, mut max_diff, mut max_abs) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+/// `‖a − b‖ / ‖b‖` (or `‖a − b‖` when `b` is all zeros) of two tensors, as a [`Worst`]: a NaN
+/// anywhere makes it fail. The element-wise measure is testkit's `max_rel_to_scale`.
+pub fn norm_rel_err(ours: &[f32], theirs: &[f32]) -> Worst {
+    assert_eq!(ours.len(), theirs.len());
+    let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
     for (&a, &b) in ours.iter().zip(theirs) {
         let d = f64::from(a) - f64::from(b);
         diff2 += d * d;
         norm2 += f64::from(b) * f64::from(b);
-        max_diff = max_diff.max(d.abs());
-        max_abs = max_abs.max(f64::from(b).abs());
     }
     if norm2 == 0.0 {
-        return (diff2.sqrt(), max_diff);
+        Worst::scalar(diff2.sqrt())
+    } else {
+        Worst::scalar(diff2.sqrt() / norm2.sqrt())
     }
-    (diff2.sqrt() / norm2.sqrt(), max_diff / max_abs)
 }
 
 /// A `threads`-thread pool whose every thread has run one small GEMM: the
