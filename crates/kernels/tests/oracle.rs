@@ -70,7 +70,7 @@ impl Tensor {
     /// The values as `T` (copied, so any alignment works); the dtype must be `dtype`.
     fn values<T: Pod>(&self, dtype: Dtype) -> Vec<T> {
         assert_eq!(self.dtype, dtype);
-        pod_vec(&self.bytes)
+        smallmind_testkit::pod_vec(&self.bytes)
     }
 }
 
@@ -334,12 +334,4 @@ fn quantized_gemv_and_gemm_with_q8_activations_match_the_exact_block_product() {
 fn k_quant_gemv_and_gemm_with_q8_k_activations_match_the_exact_block_product() {
     check_q_act::<BlockQ4K, BlockQ8K>("q4_k", QK_K, quantize_q8_k, gemv_q4_k, gemm_q4_k);
     check_q_act::<BlockQ6K, BlockQ8K>("q6_k", QK_K, quantize_q8_k, gemv_q6_k, gemm_q6_k);
-}
-
-/// Copies little-endian bytes into a vector of `T` (any alignment).
-fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let mut out = vec![T::zeroed(); bytes.len() / size_of::<T>()];
-    assert_eq!(bytes.len(), out.len() * size_of::<T>(), "whole values");
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
-    out
 }

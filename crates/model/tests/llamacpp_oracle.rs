@@ -43,8 +43,10 @@ fn recorded(ty: &str) -> Recorded {
     let path = fixture(&format!("oracle/llamacpp/llamacpp-{ty}.safetensors"));
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).expect("valid safetensors");
-    let f32s = |name: &str| -> Vec<f32> { pod_vec(st.tensor(name).expect(name).data()) };
-    let ids: Vec<i64> = pod_vec(st.tensor("input_ids").unwrap().data());
+    let f32s = |name: &str| -> Vec<f32> {
+        smallmind_testkit::pod_vec(st.tensor(name).expect(name).data())
+    };
+    let ids: Vec<i64> = smallmind_testkit::pod_vec(st.tensor("input_ids").unwrap().data());
     Recorded {
         ids: ids.into_iter().map(|v| u32::try_from(v).unwrap()).collect(),
         decode: f32s("decode_logits"),
@@ -94,12 +96,4 @@ fn q4_k_m_file_matches_llama_cpp() {
         "oracle/tiny-llama-kquant/tiny-llama-Q4_K_M.gguf",
         Q4_K_M_ABS_TOL,
     );
-}
-
-/// Copies little-endian bytes into a vector of `T` (any alignment).
-fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let mut out = vec![T::zeroed(); bytes.len() / size_of::<T>()];
-    assert_eq!(bytes.len(), out.len() * size_of::<T>(), "whole values");
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
-    out
 }

@@ -44,10 +44,12 @@ fn read_expected(path: &Path) -> Expected {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let st = SafeTensors::deserialize(&bytes).expect("valid safetensors");
     let ids = |name: &str| -> Vec<u32> {
-        let raw: Vec<i64> = pod_vec(st.tensor(name).expect(name).data());
+        let raw: Vec<i64> = smallmind_testkit::pod_vec(st.tensor(name).expect(name).data());
         raw.into_iter().map(|v| u32::try_from(v).unwrap()).collect()
     };
-    let f32s = |name: &str| -> Vec<f32> { pod_vec(st.tensor(name).expect(name).data()) };
+    let f32s = |name: &str| -> Vec<f32> {
+        smallmind_testkit::pod_vec(st.tensor(name).expect(name).data())
+    };
     Expected {
         input_ids: ids("input_ids"),
         logits: f32s("logits"),
@@ -128,12 +130,4 @@ fn kquant_gguf_with_f32_activations_matches_transformers() {
         ActivationPrecision::F32,
         KQUANT_F32_ACT_ABS_TOL,
     );
-}
-
-/// Copies little-endian bytes into a vector of `T` (any alignment).
-fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let mut out = vec![T::zeroed(); bytes.len() / size_of::<T>()];
-    assert_eq!(bytes.len(), out.len() * size_of::<T>(), "whole values");
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
-    out
 }

@@ -40,7 +40,7 @@ fn read_case(st: &SafeTensors<'_>, (h, hkv, d, t): (usize, usize, usize, usize))
             .tensor(&format!("{name}_{part}"))
             .unwrap_or_else(|e| panic!("{name}_{part}: {e}"));
         assert_eq!(view.dtype(), Dtype::F32);
-        pod_vec(view.data())
+        smallmind_testkit::pod_vec(view.data())
     };
     Case {
         shape: AttentionShape::new(h, hkv, d).unwrap(),
@@ -123,12 +123,4 @@ fn attention_matches_torch_sdpa() {
             .unwrap();
         }
     }
-}
-
-/// Copies little-endian bytes into a vector of `T` (any alignment).
-fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let mut out = vec![T::zeroed(); bytes.len() / size_of::<T>()];
-    assert_eq!(bytes.len(), out.len() * size_of::<T>(), "whole values");
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
-    out
 }

@@ -19,3 +19,12 @@ pub fn fixture(relative: &str) -> PathBuf {
     );
     path
 }
+
+/// The little-endian values of a fixture tensor's raw bytes (a safetensors view's `data()`),
+/// copied into an aligned `Vec`; panics when the length is not a whole number of values.
+pub fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
+    let mut out = vec![T::zeroed(); bytes.len() / size_of::<T>()];
+    assert_eq!(bytes.len(), out.len() * size_of::<T>(), "whole values");
+    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(bytes);
+    out
+}

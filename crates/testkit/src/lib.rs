@@ -13,5 +13,5 @@ pub mod fixtures;
 pub mod models;
 
 pub use compare::{Worst, max_abs_diff, max_rel_diff, max_rel_to_scale, max_scaled_diff};
-pub use fixtures::{fixture, fixtures_dir};
+pub use fixtures::{fixture, fixtures_dir, pod_vec};
 pub use models::{model_file, require_models};
