@@ -180,14 +180,9 @@ fn check_implementations_agree() {
             ("gemm crate", &crate_gemm),
             ("matrixmultiply", &mm),
         ] {
-            let worst = got
-                .iter()
-                .zip(&expected)
-                .map(|(g, e)| (g - e).abs())
-                .fold(0.0, f32::max);
-            assert!(
-                worst <= TOL,
-                "{name} {layout:?}: max abs error {worst} vs a naive loop"
+            smallmind_testkit::max_abs_diff(got, &expected).assert_within(
+                f64::from(TOL),
+                &format!("{name} {layout:?} vs a naive loop"),
             );
         }
     }
