@@ -32,8 +32,7 @@ use smallmind_kernels::activation::gelu_tanh;
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::norm::layer_norm_rows;
 use smallmind_kernels::quant::{
-    BlockQ4_1, BlockQ4K, BlockQ8_1, BlockQ8K, QK, QK_K, gemv_q4_1, gemv_q4_k, quantize_q4_1,
-    quantize_q4_k, quantize_q8_1, quantize_q8_k,
+    BlockQ4_1, BlockQ4K, BlockQ8_1, BlockQ8K, QK, QK_K, gemv, quantize,
 };
 use smallmind_kernels::softmax::softmax_row_inplace;
 
@@ -183,13 +182,17 @@ fn quant_gemv_case<W: Pod, X: Pod>(
 
 fn q4_1_case(n: usize, k: usize) -> QuantGemvCase<BlockQ4_1, BlockQ8_1> {
     assert_serial();
-    let mut case = quant_gemv_case((n, k), (QK, quantize_q4_1), (QK, quantize_q8_1));
+    let mut case = quant_gemv_case(
+        (n, k),
+        (QK, quantize::<BlockQ4_1>),
+        (QK, quantize::<BlockQ8_1>),
+    );
     run_q4_1(&mut case);
     case
 }
 
 fn run_q4_1(c: &mut QuantGemvCase<BlockQ4_1, BlockQ8_1>) {
-    on_path(|| gemv_q4_1(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv_q4_1");
+    on_path(|| gemv::<BlockQ4_1>(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv q4_1");
 }
 
 // Q4_1 weights, Q8_1 activations (what `smallmind quantize --type q4_1` models run).
@@ -204,13 +207,17 @@ fn gemv_q4_1_v3(
 
 fn q4_k_case(n: usize, k: usize) -> QuantGemvCase<BlockQ4K, BlockQ8K> {
     assert_serial();
-    let mut case = quant_gemv_case((n, k), (QK_K, quantize_q4_k), (QK_K, quantize_q8_k));
+    let mut case = quant_gemv_case(
+        (n, k),
+        (QK_K, quantize::<BlockQ4K>),
+        (QK_K, quantize::<BlockQ8K>),
+    );
     run_q4_k(&mut case);
     case
 }
 
 fn run_q4_k(c: &mut QuantGemvCase<BlockQ4K, BlockQ8K>) {
-    on_path(|| gemv_q4_k(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv_q4_k");
+    on_path(|| gemv::<BlockQ4K>(&c.w, c.n, c.k, &c.x, &mut c.y)).expect("gemv q4_k");
 }
 
 // Q4_K weights, Q8_K activations (the K-quant GGUF models).

@@ -23,9 +23,7 @@ use criterion::{Criterion, Throughput};
 use smallmind_benches::{read_sum, uniform_vec};
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, dot_q4_0, dot_q4_1, dot_q8_0, gemm_q4_0,
-    gemm_q4_1, gemm_q8_0, gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32, gemv_q8_0,
-    gemv_q8_0_f32, quantize_q4_0, quantize_q4_1, quantize_q8_0, quantize_q8_1,
+    self as quant, BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, dot, gemv, gemv_f32, quantize,
 };
 
 use crate::common::{THREADS, approx_compute, approx_memory, configure, id, iter_on};
@@ -60,11 +58,11 @@ impl Inputs {
         let w_f32 = uniform_vec(k * n, 41, -1.0, 1.0);
         let x = uniform_vec(k, 42, -1.0, 1.0);
         Inputs {
-            q8_0: quantized(quantize_q8_0, &w_f32),
-            q4_0: quantized(quantize_q4_0, &w_f32),
-            q4_1: quantized(quantize_q4_1, &w_f32),
-            x_q8_0: quantized(quantize_q8_0, &x),
-            x_q8_1: quantized(quantize_q8_1, &x),
+            q8_0: quantized(quantize::<BlockQ8_0>, &w_f32),
+            q4_0: quantized(quantize::<BlockQ4_0>, &w_f32),
+            q4_1: quantized(quantize::<BlockQ4_1>, &w_f32),
+            x_q8_0: quantized(quantize::<BlockQ8_0>, &x),
+            x_q8_1: quantized(quantize::<BlockQ8_1>, &x),
             x,
             w_f32,
         }
@@ -96,8 +94,8 @@ fn bench_gemm(c: &mut Criterion) {
         inputs.get_or_init(|| {
             let inp = Inputs::new(k, n);
             let x = uniform_vec(m * k, 44, -1.0, 1.0);
-            let x8 = quantized(quantize_q8_0, &x);
-            let x81 = quantized(quantize_q8_1, &x);
+            let x8 = quantized(quantize::<BlockQ8_0>, &x);
+            let x81 = quantized(quantize::<BlockQ8_1>, &x);
             (inp, x, x8, x81)
         })
     };
@@ -106,21 +104,24 @@ fn bench_gemm(c: &mut Criterion) {
             let (inp, _, x8, _) = get();
             let mut y = vec![0.0f32; m * n];
             iter_on(b, threads, || {
-                gemm_q8_0(black_box(&inp.q8_0), n, k, black_box(x8), m, &mut y).expect("gemm");
+                quant::gemm::<BlockQ8_0>(black_box(&inp.q8_0), n, k, black_box(x8), m, &mut y)
+                    .expect("gemm");
             });
         });
         group.bench_function(id("q4_0", threads), |b| {
             let (inp, _, x8, _) = get();
             let mut y = vec![0.0f32; m * n];
             iter_on(b, threads, || {
-                gemm_q4_0(black_box(&inp.q4_0), n, k, black_box(x8), m, &mut y).expect("gemm");
+                quant::gemm::<BlockQ4_0>(black_box(&inp.q4_0), n, k, black_box(x8), m, &mut y)
+                    .expect("gemm");
             });
         });
         group.bench_function(id("q4_1", threads), |b| {
             let (inp, _, _, x81) = get();
             let mut y = vec![0.0f32; m * n];
             iter_on(b, threads, || {
-                gemm_q4_1(black_box(&inp.q4_1), n, k, black_box(x81), m, &mut y).expect("gemm");
+                quant::gemm::<BlockQ4_1>(black_box(&inp.q4_1), n, k, black_box(x81), m, &mut y)
+                    .expect("gemm");
             });
         });
         group.bench_function(id("f32", threads), |b| {
@@ -141,17 +142,17 @@ fn bench_dots(c: &mut Criterion) {
     configure(&mut group, approx_memory(DOT_K));
     group.throughput(Throughput::Elements(DOT_K as u64));
     group.bench_function("q8_0", |b| {
-        b.iter(|| dot_q8_0(black_box(&inp.q8_0), black_box(&inp.x_q8_0)).expect("dot"))
+        b.iter(|| dot::<BlockQ8_0>(black_box(&inp.q8_0), black_box(&inp.x_q8_0)).expect("dot"))
     });
     group.bench_function("q4_0", |b| {
-        b.iter(|| dot_q4_0(black_box(&inp.q4_0), black_box(&inp.x_q8_0)).expect("dot"))
+        b.iter(|| dot::<BlockQ4_0>(black_box(&inp.q4_0), black_box(&inp.x_q8_0)).expect("dot"))
     });
     group.bench_function("q4_1", |b| {
-        b.iter(|| dot_q4_1(black_box(&inp.q4_1), black_box(&inp.x_q8_1)).expect("dot"))
+        b.iter(|| dot::<BlockQ4_1>(black_box(&inp.q4_1), black_box(&inp.x_q8_1)).expect("dot"))
     });
     group.bench_function("quantize_q8_0", |b| {
         let mut out = vec![BlockQ8_0::default(); DOT_K / QK];
-        b.iter(|| quantize_q8_0(black_box(&inp.x), &mut out).expect("quantize"))
+        b.iter(|| quantize::<BlockQ8_0>(black_box(&inp.x), &mut out).expect("quantize"))
     });
     group.finish();
 }
@@ -183,9 +184,9 @@ fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
             name: "q8_0",
             weights: |i| &i.q8_0,
             act: |i| &i.x_q8_0,
-            gemv: gemv_q8_0,
-            gemv_f32: gemv_q8_0_f32,
-            quantize_act: quantize_q8_0,
+            gemv: gemv::<BlockQ8_0>,
+            gemv_f32: gemv_f32::<BlockQ8_0>,
+            quantize_act: quantize::<BlockQ8_0>,
         },
     );
     bench_format(
@@ -197,9 +198,9 @@ fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
             name: "q4_0",
             weights: |i| &i.q4_0,
             act: |i| &i.x_q8_0,
-            gemv: gemv_q4_0,
-            gemv_f32: gemv_q4_0_f32,
-            quantize_act: quantize_q8_0,
+            gemv: gemv::<BlockQ4_0>,
+            gemv_f32: gemv_f32::<BlockQ4_0>,
+            quantize_act: quantize::<BlockQ8_0>,
         },
     );
     bench_format(
@@ -211,9 +212,9 @@ fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
             name: "q4_1",
             weights: |i| &i.q4_1,
             act: |i| &i.x_q8_1,
-            gemv: gemv_q4_1,
-            gemv_f32: gemv_q4_1_f32,
-            quantize_act: quantize_q8_1,
+            gemv: gemv::<BlockQ4_1>,
+            gemv_f32: gemv_f32::<BlockQ4_1>,
+            quantize_act: quantize::<BlockQ8_1>,
         },
     );
     bench_f32(c, k, n, &inputs);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use half::f16;
 use smallmind_formats::gguf::{GgmlType, GgufFile, GgufWriter, MetadataValue, TensorInfo};
-use smallmind_kernels::quant::{QK, quantize_q4_0, quantize_q4_1, quantize_q8_0};
+use smallmind_kernels::quant::{self, BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ8_0, QK};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -57,25 +57,19 @@ impl Target {
 
     /// Quantizes `values` (whole blocks) to the target's bytes.
     fn quantize(self, values: &[f32]) -> Result<Vec<u8>, BoxError> {
-        let blocks = values.len() / QK;
-        Ok(match self {
-            Target::Q8_0 => {
-                let mut out = vec![bytemuck::Zeroable::zeroed(); blocks];
-                quantize_q8_0(values, &mut out)?;
-                bytemuck::cast_slice(&out).to_vec()
-            }
-            Target::Q4_0 => {
-                let mut out = vec![bytemuck::Zeroable::zeroed(); blocks];
-                quantize_q4_0(values, &mut out)?;
-                bytemuck::cast_slice(&out).to_vec()
-            }
-            Target::Q4_1 => {
-                let mut out = vec![bytemuck::Zeroable::zeroed(); blocks];
-                quantize_q4_1(values, &mut out)?;
-                bytemuck::cast_slice(&out).to_vec()
-            }
-        })
+        match self {
+            Target::Q8_0 => quantized_bytes::<BlockQ8_0>(values),
+            Target::Q4_0 => quantized_bytes::<BlockQ4_0>(values),
+            Target::Q4_1 => quantized_bytes::<BlockQ4_1>(values),
+        }
     }
+}
+
+/// `values` (whole blocks) as the bytes of `B` blocks.
+fn quantized_bytes<B: BlockFormat>(values: &[f32]) -> Result<Vec<u8>, BoxError> {
+    let mut out = vec![B::default(); values.len() / B::VALUES];
+    quant::quantize(values, &mut out)?;
+    Ok(bytemuck::cast_slice(&out).to_vec())
 }
 
 /// Runs `smallmind quantize`.

@@ -15,11 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use common::{Rng, for_each_path};
 use proptest::prelude::*;
 use smallmind_kernels::quant::{
-    BlockQ4K, BlockQ6K, BlockQ8K, QK_K, dequantize_q4_k, dequantize_q6_k, dequantize_q8_k,
-    dot_q4_k, dot_q4_k_ref, dot_q6_k, dot_q6_k_ref, gemm_q4_k, gemm_q4_k_ref, gemm_q6_k,
-    gemm_q6_k_ref, gemv_q4_k, gemv_q4_k_f32, gemv_q4_k_ref, gemv_q6_k, gemv_q6_k_f32,
-    gemv_q6_k_ref, quantize_q4_k, quantize_q6_k, quantize_q8_k, quantize_q8_k_ref,
-    with_narrow_vnni,
+    BlockQ4K, BlockQ6K, BlockQ8K, QK_K, dequantize, dot, dot_ref, gemm, gemm_ref, gemv, gemv_f32,
+    gemv_ref, quantize, quantize_ref, with_narrow_vnni,
 };
 use smallmind_kernels::{KernelError, SimdPath};
 use smallmind_testkit::{Worst, max_scaled_diff};
@@ -97,19 +94,19 @@ fn each_path(mut case: impl FnMut(String)) {
 
 fn q8k(x: &[f32]) -> Vec<BlockQ8K> {
     let mut out = vec![BlockQ8K::default(); x.len() / QK_K];
-    quantize_q8_k(x, &mut out).unwrap();
+    quantize::<BlockQ8K>(x, &mut out).unwrap();
     out
 }
 
 fn q4k(x: &[f32]) -> Vec<BlockQ4K> {
     let mut out = vec![bytemuck::Zeroable::zeroed(); x.len() / QK_K];
-    quantize_q4_k(x, &mut out).unwrap();
+    quantize::<BlockQ4K>(x, &mut out).unwrap();
     out
 }
 
 fn q6k(x: &[f32]) -> Vec<BlockQ6K> {
     let mut out = vec![bytemuck::Zeroable::zeroed(); x.len() / QK_K];
-    quantize_q6_k(x, &mut out).unwrap();
+    quantize::<BlockQ6K>(x, &mut out).unwrap();
     out
 }
 
@@ -146,12 +143,12 @@ impl Case {
         let (w4, w6) = match fmt {
             Fmt::Q4K => {
                 let w = q4k(&wf);
-                dequantize_q4_k(&w, &mut deq).unwrap();
+                dequantize::<BlockQ4K>(&w, &mut deq).unwrap();
                 (w, Vec::new())
             }
             Fmt::Q6K => {
                 let w = q6k(&wf);
-                dequantize_q6_k(&w, &mut deq).unwrap();
+                dequantize::<BlockQ6K>(&w, &mut deq).unwrap();
                 (Vec::new(), w)
             }
         };
@@ -160,10 +157,10 @@ impl Case {
 
     fn gemv(&self, oracle: bool, n: usize, k: usize, x: &[BlockQ8K], y: &mut [f32]) {
         match (self.fmt, oracle) {
-            (Fmt::Q4K, false) => gemv_q4_k(&self.w4, n, k, x, y),
-            (Fmt::Q4K, true) => gemv_q4_k_ref(&self.w4, n, k, x, y),
-            (Fmt::Q6K, false) => gemv_q6_k(&self.w6, n, k, x, y),
-            (Fmt::Q6K, true) => gemv_q6_k_ref(&self.w6, n, k, x, y),
+            (Fmt::Q4K, false) => gemv::<BlockQ4K>(&self.w4, n, k, x, y),
+            (Fmt::Q4K, true) => gemv_ref::<BlockQ4K>(&self.w4, n, k, x, y),
+            (Fmt::Q6K, false) => gemv::<BlockQ6K>(&self.w6, n, k, x, y),
+            (Fmt::Q6K, true) => gemv_ref::<BlockQ6K>(&self.w6, n, k, x, y),
         }
         .unwrap()
     }
@@ -171,18 +168,18 @@ impl Case {
     #[allow(clippy::too_many_arguments)]
     fn gemm(&self, oracle: bool, n: usize, k: usize, x: &[BlockQ8K], m: usize, y: &mut [f32]) {
         match (self.fmt, oracle) {
-            (Fmt::Q4K, false) => gemm_q4_k(&self.w4, n, k, x, m, y),
-            (Fmt::Q4K, true) => gemm_q4_k_ref(&self.w4, n, k, x, m, y),
-            (Fmt::Q6K, false) => gemm_q6_k(&self.w6, n, k, x, m, y),
-            (Fmt::Q6K, true) => gemm_q6_k_ref(&self.w6, n, k, x, m, y),
+            (Fmt::Q4K, false) => gemm::<BlockQ4K>(&self.w4, n, k, x, m, y),
+            (Fmt::Q4K, true) => gemm_ref::<BlockQ4K>(&self.w4, n, k, x, m, y),
+            (Fmt::Q6K, false) => gemm::<BlockQ6K>(&self.w6, n, k, x, m, y),
+            (Fmt::Q6K, true) => gemm_ref::<BlockQ6K>(&self.w6, n, k, x, m, y),
         }
         .unwrap()
     }
 
     fn gemv_f32(&self, n: usize, k: usize, x: &[f32], y: &mut [f32]) {
         match self.fmt {
-            Fmt::Q4K => gemv_q4_k_f32(&self.w4, n, k, x, y),
-            Fmt::Q6K => gemv_q6_k_f32(&self.w6, n, k, x, y),
+            Fmt::Q4K => gemv_f32::<BlockQ4K>(&self.w4, n, k, x, y),
+            Fmt::Q6K => gemv_f32::<BlockQ6K>(&self.w6, n, k, x, y),
         }
         .unwrap()
     }
@@ -191,7 +188,7 @@ impl Case {
     /// scale of the integer paths' f32 error for row `j`.
     fn abs_terms(&self, j: usize, k: usize, x: &[BlockQ8K]) -> f64 {
         let mut xd = vec![0.0; k];
-        dequantize_q8_k(x, &mut xd).unwrap();
+        dequantize::<BlockQ8K>(x, &mut xd).unwrap();
         let row = &self.deq[j * k..][..k];
         let mut s: f64 = row
             .iter()
@@ -229,10 +226,10 @@ fn q8_k_layout_and_quantizer() {
         let x = Rng::new(len as u64).vec(len, 3.0);
         let got = q8k(&x);
         let mut want = vec![BlockQ8K::default(); len / QK_K];
-        quantize_q8_k_ref(&x, &mut want).unwrap();
+        quantize_ref::<BlockQ8K>(&x, &mut want).unwrap();
         assert_eq!(got, want, "len {len}");
         let mut back = vec![0.0; len];
-        dequantize_q8_k(&got, &mut back).unwrap();
+        dequantize::<BlockQ8K>(&got, &mut back).unwrap();
         for (b, blk) in got.iter().enumerate() {
             let xs = &x[b * QK_K..][..QK_K];
             let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -257,11 +254,11 @@ fn q8_k_layout_and_quantizer() {
     assert!(q8k(&nan)[0].d.is_nan(), "a NaN makes the scale NaN");
     let mut out = [BlockQ8K::default(); 2];
     assert!(matches!(
-        quantize_q8_k(&[0.0; 576], &mut out),
+        quantize::<BlockQ8K>(&[0.0; 576], &mut out),
         Err(KernelError::InvalidDimension { .. })
     ));
     assert!(matches!(
-        quantize_q8_k(&[0.0; 256], &mut out),
+        quantize::<BlockQ8K>(&[0.0; 256], &mut out),
         Err(KernelError::LengthMismatch { .. })
     ));
 }
@@ -284,7 +281,7 @@ fn k_quantizers_round_trip() {
     let k = 1536;
     let x = weights(k, 11);
     let mut back = vec![0.0; k];
-    dequantize_q4_k(&q4k(&x), &mut back).unwrap();
+    dequantize::<BlockQ4K>(&q4k(&x), &mut back).unwrap();
     let half_steps = |sub: usize, step: fn(&[f32]) -> f32| -> Vec<f32> {
         x.chunks_exact(sub)
             .flat_map(|xs| std::iter::repeat_n(step(xs), sub))
@@ -297,16 +294,16 @@ fn k_quantizers_round_trip() {
     });
     max_scaled_diff(&back, &x, &q4_scale)
         .assert_within(Q4_K_ROUND_TRIP_HALF_STEPS, "q4_k round trip, half steps");
-    dequantize_q6_k(&q6k(&x), &mut back).unwrap();
+    dequantize::<BlockQ6K>(&q6k(&x), &mut back).unwrap();
     let q6_scale = half_steps(16, |xs| {
         xs.iter().map(|v| v.abs()).fold(0.0, f32::max) / 62.0
     });
     max_scaled_diff(&back, &x, &q6_scale)
         .assert_within(Q6_K_ROUND_TRIP_HALF_STEPS, "q6_k round trip, half steps");
     let zeros = vec![0.0f32; 256];
-    dequantize_q4_k(&q4k(&zeros), &mut back[..256]).unwrap();
+    dequantize::<BlockQ4K>(&q4k(&zeros), &mut back[..256]).unwrap();
     assert!(back[..256].iter().all(|&v| v == 0.0));
-    dequantize_q6_k(&q6k(&zeros), &mut back[..256]).unwrap();
+    dequantize::<BlockQ6K>(&q6k(&zeros), &mut back[..256]).unwrap();
     assert!(back[..256].iter().all(|&v| v == 0.0));
 }
 
@@ -352,8 +349,8 @@ fn dots_match_reference() {
     let c6 = Case::new(Fmt::Q6K, 1, k, 2);
     each_path(|path| {
         let (got, want) = (
-            dot_q4_k(&c4.w4, &x).unwrap(),
-            dot_q4_k_ref(&c4.w4, &x).unwrap(),
+            dot::<BlockQ4K>(&c4.w4, &x).unwrap(),
+            dot_ref::<BlockQ4K>(&c4.w4, &x).unwrap(),
         );
         assert_int_close(
             got,
@@ -363,8 +360,8 @@ fn dots_match_reference() {
             &format!("{path} q4_k"),
         );
         let (got, want) = (
-            dot_q6_k(&c6.w6, &x).unwrap(),
-            dot_q6_k_ref(&c6.w6, &x).unwrap(),
+            dot::<BlockQ6K>(&c6.w6, &x).unwrap(),
+            dot_ref::<BlockQ6K>(&c6.w6, &x).unwrap(),
         );
         assert_int_close(
             got,
@@ -375,7 +372,7 @@ fn dots_match_reference() {
         );
     });
     assert!(matches!(
-        dot_q4_k(&c4.w4, &x[..3]),
+        dot::<BlockQ4K>(&c4.w4, &x[..3]),
         Err(KernelError::LengthMismatch { .. })
     ));
 }
@@ -526,7 +523,7 @@ fn bad_arguments_are_errors() {
     let mut y = vec![0.0; 2];
     // 576 (SmolLM2's width) is 2.25 superblocks: not a K-quant row.
     assert!(matches!(
-        gemv_q4_k(&case.w4, 2, 576, &x, &mut y),
+        gemv::<BlockQ4K>(&case.w4, 2, 576, &x, &mut y),
         Err(KernelError::InvalidDimension {
             dim: "k",
             value: 576,
@@ -534,31 +531,31 @@ fn bad_arguments_are_errors() {
         })
     ));
     assert!(matches!(
-        gemv_q6_k(&[], 0, 576, &[], &mut []),
+        gemv::<BlockQ6K>(&[], 0, 576, &[], &mut []),
         Err(KernelError::InvalidDimension { .. })
     ));
     assert!(matches!(
-        gemv_q4_k(&case.w4[..3], 2, 512, &x, &mut y),
+        gemv::<BlockQ4K>(&case.w4[..3], 2, 512, &x, &mut y),
         Err(KernelError::LengthMismatch { operand: "w", .. })
     ));
     assert!(matches!(
-        gemv_q4_k(&case.w4, 2, 512, &x[..1], &mut y),
+        gemv::<BlockQ4K>(&case.w4, 2, 512, &x[..1], &mut y),
         Err(KernelError::LengthMismatch { operand: "x_q", .. })
     ));
     assert!(matches!(
-        gemm_q4_k(&case.w4, 2, 512, &x, 2, &mut y),
+        gemm::<BlockQ4K>(&case.w4, 2, 512, &x, 2, &mut y),
         Err(KernelError::LengthMismatch { operand: "x_q", .. })
     ));
     assert!(matches!(
-        gemm_q6_k(&[], usize::MAX, 512, &[], 1, &mut y),
+        gemm::<BlockQ6K>(&[], usize::MAX, 512, &[], 1, &mut y),
         Err(KernelError::SizeOverflow { .. })
     ));
     // Empty shapes.
-    gemv_q4_k(&[], 0, 512, &x, &mut []).unwrap();
+    gemv::<BlockQ4K>(&[], 0, 512, &x, &mut []).unwrap();
     let mut y1 = [7.0f32];
-    gemv_q6_k(&[], 1, 0, &[], &mut y1).unwrap();
+    gemv::<BlockQ6K>(&[], 1, 0, &[], &mut y1).unwrap();
     assert_eq!(y1, [0.0]);
-    gemm_q4_k(&case.w4, 2, 512, &[], 0, &mut []).unwrap();
+    gemm::<BlockQ4K>(&case.w4, 2, 512, &[], 0, &mut []).unwrap();
 }
 
 #[test]
@@ -589,14 +586,14 @@ fn no_allocation_after_warm_up() {
         for path in smallmind_kernels::available_paths() {
             let mut call = || {
                 smallmind_kernels::with_path(path, || {
-                    quantize_q8_k(&xf, &mut x).unwrap();
+                    quantize::<BlockQ8K>(&xf, &mut x).unwrap();
                     let xr = &x[..k / QK_K];
-                    gemv_q4_k(&c4.w4, n, k, xr, &mut y).unwrap();
-                    gemv_q6_k(&c6.w6, n, k, xr, &mut y).unwrap();
-                    gemv_q4_k_f32(&c4.w4, n, k, &xf[..k], &mut y).unwrap();
-                    dot_q6_k(&c6.w6[..k / QK_K], xr).unwrap();
-                    gemm_q4_k(&c4.w4, n, k, &x, m, &mut ym).unwrap();
-                    gemm_q6_k(&c6.w6, n, k, &x, m, &mut ym).unwrap();
+                    gemv::<BlockQ4K>(&c4.w4, n, k, xr, &mut y).unwrap();
+                    gemv::<BlockQ6K>(&c6.w6, n, k, xr, &mut y).unwrap();
+                    gemv_f32::<BlockQ4K>(&c4.w4, n, k, &xf[..k], &mut y).unwrap();
+                    dot::<BlockQ6K>(&c6.w6[..k / QK_K], xr).unwrap();
+                    gemm::<BlockQ4K>(&c4.w4, n, k, &x, m, &mut ym).unwrap();
+                    gemm::<BlockQ6K>(&c6.w6, n, k, &x, m, &mut ym).unwrap();
                 })
                 .unwrap();
             };

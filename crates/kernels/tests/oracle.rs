@@ -15,10 +15,8 @@ use smallmind_kernels::gemm::Gemm;
 use smallmind_kernels::gemv::gemv;
 use smallmind_kernels::gemv_half::{bf16, f16, gemv_bf16, gemv_f16};
 use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, gemm_q4_0,
-    gemm_q4_1, gemm_q4_k, gemm_q6_k, gemm_q8_0, gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32,
-    gemv_q4_k, gemv_q4_k_f32, gemv_q6_k, gemv_q6_k_f32, gemv_q8_0, gemv_q8_0_f32, quantize_q8_0,
-    quantize_q8_1, quantize_q8_k,
+    self, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, gemm,
+    gemv_f32, quantize,
 };
 use smallmind_testkit::{fixture, max_abs_diff, max_rel_diff, max_rel_to_scale};
 
@@ -181,13 +179,13 @@ fn q8_0_and_q8_1_activations_match_gguf_py() {
     let want_d: Vec<f32> = tensor("quant.safetensors", "x_q8_1_d").values(Dtype::F32);
     for_each_path(|path| {
         let mut q8_0 = vec![BlockQ8_0::default(); c.x.len() / QK];
-        quantize_q8_0(&c.x, &mut q8_0).unwrap();
+        quantize::<BlockQ8_0>(&c.x, &mut q8_0).unwrap();
         assert!(
             q8_0 == want_q8_0,
             "Q8_0 bytes differ from gguf-py ({path:?})"
         );
         let mut q8_1 = vec![BlockQ8_1::default(); c.x.len() / QK];
-        quantize_q8_1(&c.x, &mut q8_1).unwrap();
+        quantize::<BlockQ8_1>(&c.x, &mut q8_1).unwrap();
         for (b, (ours, (q8, d))) in q8_1.iter().zip(want_q8_0.iter().zip(&want_d)).enumerate() {
             assert_eq!(ours.qs, q8.qs, "Q8_1 block {b} values ({path:?})");
             assert_eq!(
@@ -227,7 +225,7 @@ fn q8_k_activations_match_ggml() {
     let want: Vec<BlockQ8K> = blocks("x_q8_k");
     for_each_path(|path| {
         let mut got = vec![BlockQ8K::default(); c.x.len() / QK_K];
-        quantize_q8_k(&c.x, &mut got).unwrap();
+        quantize::<BlockQ8K>(&c.x, &mut got).unwrap();
         for (b, (ours, ggml)) in got.iter().zip(&want).enumerate() {
             assert!(
                 same_up_to_sign(ours, ggml),
@@ -277,11 +275,11 @@ fn check_f32_act<W: Pod>(name: &str, gemv_f32: QGemv<W, f32>) {
 
 #[test]
 fn quantized_gemv_with_f32_activations_matches_gguf_py() {
-    check_f32_act::<BlockQ8_0>("q8_0", gemv_q8_0_f32);
-    check_f32_act::<BlockQ4_0>("q4_0", gemv_q4_0_f32);
-    check_f32_act::<BlockQ4_1>("q4_1", gemv_q4_1_f32);
-    check_f32_act::<BlockQ4K>("q4_k", gemv_q4_k_f32);
-    check_f32_act::<BlockQ6K>("q6_k", gemv_q6_k_f32);
+    check_f32_act::<BlockQ8_0>("q8_0", gemv_f32::<BlockQ8_0>);
+    check_f32_act::<BlockQ4_0>("q4_0", gemv_f32::<BlockQ4_0>);
+    check_f32_act::<BlockQ4_1>("q4_1", gemv_f32::<BlockQ4_1>);
+    check_f32_act::<BlockQ4K>("q4_k", gemv_f32::<BlockQ4K>);
+    check_f32_act::<BlockQ6K>("q6_k", gemv_f32::<BlockQ6K>);
 }
 
 /// The quantized-activation GEMV (row by row) and GEMM (all rows) of one format against
@@ -325,13 +323,43 @@ fn check_q_act<W: Pod, A: Pod + Default>(
 
 #[test]
 fn quantized_gemv_and_gemm_with_q8_activations_match_the_exact_block_product() {
-    check_q_act::<BlockQ8_0, BlockQ8_0>("q8_0", QK, quantize_q8_0, gemv_q8_0, gemm_q8_0);
-    check_q_act::<BlockQ4_0, BlockQ8_0>("q4_0", QK, quantize_q8_0, gemv_q4_0, gemm_q4_0);
-    check_q_act::<BlockQ4_1, BlockQ8_1>("q4_1", QK, quantize_q8_1, gemv_q4_1, gemm_q4_1);
+    check_q_act::<BlockQ8_0, BlockQ8_0>(
+        "q8_0",
+        QK,
+        quantize::<BlockQ8_0>,
+        quant::gemv::<BlockQ8_0>,
+        gemm::<BlockQ8_0>,
+    );
+    check_q_act::<BlockQ4_0, BlockQ8_0>(
+        "q4_0",
+        QK,
+        quantize::<BlockQ8_0>,
+        quant::gemv::<BlockQ4_0>,
+        gemm::<BlockQ4_0>,
+    );
+    check_q_act::<BlockQ4_1, BlockQ8_1>(
+        "q4_1",
+        QK,
+        quantize::<BlockQ8_1>,
+        quant::gemv::<BlockQ4_1>,
+        gemm::<BlockQ4_1>,
+    );
 }
 
 #[test]
 fn k_quant_gemv_and_gemm_with_q8_k_activations_match_the_exact_block_product() {
-    check_q_act::<BlockQ4K, BlockQ8K>("q4_k", QK_K, quantize_q8_k, gemv_q4_k, gemm_q4_k);
-    check_q_act::<BlockQ6K, BlockQ8K>("q6_k", QK_K, quantize_q8_k, gemv_q6_k, gemm_q6_k);
+    check_q_act::<BlockQ4K, BlockQ8K>(
+        "q4_k",
+        QK_K,
+        quantize::<BlockQ8K>,
+        quant::gemv::<BlockQ4K>,
+        gemm::<BlockQ4K>,
+    );
+    check_q_act::<BlockQ6K, BlockQ8K>(
+        "q6_k",
+        QK_K,
+        quantize::<BlockQ8K>,
+        quant::gemv::<BlockQ6K>,
+        gemm::<BlockQ6K>,
+    );
 }

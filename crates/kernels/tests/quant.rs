@@ -136,16 +136,89 @@ impl Fmt {
     /// Quantizes weights `w` and activations `x` (both multiples of 32 long).
     fn quantize(self, w: &[f32], x: &[f32]) -> Quantized {
         match self {
-            Fmt::Q8_0 => {
-                Quantized::Q8_0(quantize_w(quantize_q8_0, w), quantize_w(quantize_q8_0, x))
-            }
-            Fmt::Q4_0 => {
-                Quantized::Q4_0(quantize_w(quantize_q4_0, w), quantize_w(quantize_q8_0, x))
-            }
-            Fmt::Q4_1 => {
-                Quantized::Q4_1(quantize_w(quantize_q4_1, w), quantize_w(quantize_q8_1, x))
-            }
+            Fmt::Q8_0 => Quantized::Q8_0(
+                quantize_w(quantize::<BlockQ8_0>, w),
+                quantize_w(quantize::<BlockQ8_0>, x),
+            ),
+            Fmt::Q4_0 => Quantized::Q4_0(
+                quantize_w(quantize::<BlockQ4_0>, w),
+                quantize_w(quantize::<BlockQ8_0>, x),
+            ),
+            Fmt::Q4_1 => Quantized::Q4_1(
+                quantize_w(quantize::<BlockQ4_1>, w),
+                quantize_w(quantize::<BlockQ8_1>, x),
+            ),
         }
+    }
+}
+
+/// A 32-value weight block's integer view (`x = d·v + m`), from its public fields.
+trait IntView: WeightFormat<Act: ActView> {
+    fn scale(&self) -> half::f16;
+    fn offset(&self) -> half::f16 {
+        half::f16::ZERO
+    }
+    fn value(&self, j: usize) -> i32;
+}
+
+impl IntView for BlockQ8_0 {
+    fn scale(&self) -> half::f16 {
+        self.d
+    }
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.qs[j])
+    }
+}
+
+impl IntView for BlockQ4_0 {
+    fn scale(&self) -> half::f16 {
+        self.d
+    }
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.nibble(j)) - 8
+    }
+}
+
+impl IntView for BlockQ4_1 {
+    fn scale(&self) -> half::f16 {
+        self.d
+    }
+    fn offset(&self) -> half::f16 {
+        self.m
+    }
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.nibble(j))
+    }
+}
+
+/// A 32-value activation block's view (`x = d·q`, `s = d·Σq`).
+trait ActView {
+    fn scale(&self) -> f32;
+    fn scaled_sum(&self) -> f32;
+    fn values(&self) -> &[i8; QK];
+}
+
+impl ActView for BlockQ8_0 {
+    fn scale(&self) -> f32 {
+        self.d.to_f32()
+    }
+    fn scaled_sum(&self) -> f32 {
+        0.0
+    }
+    fn values(&self) -> &[i8; QK] {
+        &self.qs
+    }
+}
+
+impl ActView for BlockQ8_1 {
+    fn scale(&self) -> f32 {
+        self.d
+    }
+    fn scaled_sum(&self) -> f32 {
+        self.s
+    }
+    fn values(&self) -> &[i8; QK] {
+        &self.qs
     }
 }
 
@@ -154,7 +227,7 @@ type GemmFn<W, A> = fn(&[W], usize, usize, &[A], usize, &mut [f32]) -> Result<()
 
 /// `Σ_b |d_w·d_x|·Σ_j |v_j·q_j| + |m·s|` of one row pair: the scale of the
 /// integer paths' f32 error (lane partial sums are scaled and added in f32).
-fn abs_terms<W: QuantWeight>(w: &[W], x: &[W::Act]) -> f64 {
+fn abs_terms<W: IntView>(w: &[W], x: &[W::Act]) -> f64 {
     w.iter()
         .zip(x)
         .map(|(wb, xb)| {
@@ -168,14 +241,14 @@ fn abs_terms<W: QuantWeight>(w: &[W], x: &[W::Act]) -> f64 {
         .sum()
 }
 
-fn check_int_close<W: QuantWeight>(got: f32, want: f32, w_row: &[W], x_row: &[W::Act], what: &str) {
+fn check_int_close<W: IntView>(got: f32, want: f32, w_row: &[W], x_row: &[W::Act], what: &str) {
     let scale = (w_row.len() + 8) as f64 * abs_terms(w_row, x_row);
     max_scaled_diff(&[f64::from(got)], &[f64::from(want)], &[scale])
         .assert_within(INT_PATH_TOL, what);
 }
 
 /// GEMV vs its oracle, every output within the integer-path bound.
-fn check_gemv<W: QuantWeight>(
+fn check_gemv<W: IntView>(
     fast: GemvFn<W, W::Act>,
     oracle: GemvFn<W, W::Act>,
     w: &[W],
@@ -209,20 +282,44 @@ fn check_gemv_fmt(fmt: Fmt, n: usize, k: usize, seed: u64, what: &str) {
     let what = format!("{what} {fmt:?}");
     match fmt.quantize(&w, &x) {
         Quantized::Q8_0(w, x) => {
-            check_gemv(gemv_q8_0, gemv_q8_0_ref, &w, n, k, &x, &what);
+            check_gemv(
+                gemv::<BlockQ8_0>,
+                gemv_ref::<BlockQ8_0>,
+                &w,
+                n,
+                k,
+                &x,
+                &what,
+            );
         }
         Quantized::Q4_0(w, x) => {
-            check_gemv(gemv_q4_0, gemv_q4_0_ref, &w, n, k, &x, &what);
+            check_gemv(
+                gemv::<BlockQ4_0>,
+                gemv_ref::<BlockQ4_0>,
+                &w,
+                n,
+                k,
+                &x,
+                &what,
+            );
         }
         Quantized::Q4_1(w, x) => {
-            check_gemv(gemv_q4_1, gemv_q4_1_ref, &w, n, k, &x, &what);
+            check_gemv(
+                gemv::<BlockQ4_1>,
+                gemv_ref::<BlockQ4_1>,
+                &w,
+                n,
+                k,
+                &x,
+                &what,
+            );
         }
     }
 }
 
 type GemvF32Fn<W> = fn(&[W], usize, usize, &[f32], &mut [f32]) -> Result<(), KernelError>;
 
-fn check_gemv_f32<W: QuantWeight>(
+fn check_gemv_f32<W: IntView>(
     fast: GemvF32Fn<W>,
     oracle: GemvF32Fn<W>,
     w: &[W],
@@ -266,27 +363,27 @@ fn check_gemv_f32_fmt(fmt: Fmt, n: usize, k: usize, seed: u64, what: &str) {
     let what = format!("{what} {fmt:?} f32");
     match fmt {
         Fmt::Q8_0 => check_gemv_f32(
-            gemv_q8_0_f32,
-            gemv_q8_0_f32_ref,
-            &quantize_w(quantize_q8_0, &w),
+            gemv_f32::<BlockQ8_0>,
+            gemv_f32_ref::<BlockQ8_0>,
+            &quantize_w(quantize::<BlockQ8_0>, &w),
             n,
             k,
             &x,
             &what,
         ),
         Fmt::Q4_0 => check_gemv_f32(
-            gemv_q4_0_f32,
-            gemv_q4_0_f32_ref,
-            &quantize_w(quantize_q4_0, &w),
+            gemv_f32::<BlockQ4_0>,
+            gemv_f32_ref::<BlockQ4_0>,
+            &quantize_w(quantize::<BlockQ4_0>, &w),
             n,
             k,
             &x,
             &what,
         ),
         Fmt::Q4_1 => check_gemv_f32(
-            gemv_q4_1_f32,
-            gemv_q4_1_f32_ref,
-            &quantize_w(quantize_q4_1, &w),
+            gemv_f32::<BlockQ4_1>,
+            gemv_f32_ref::<BlockQ4_1>,
+            &quantize_w(quantize::<BlockQ4_1>, &w),
             n,
             k,
             &x,
@@ -346,7 +443,7 @@ fn nibble_order_is_ggml() {
     assert_eq!(b.nibble(31), 15);
     b.d = half::f16::from_f32(0.5);
     let mut out = [0.0f32; 32];
-    dequantize_q4_0(&[b], &mut out).unwrap();
+    dequantize::<BlockQ4_0>(&[b], &mut out).unwrap();
     assert_eq!((out[0], out[16], out[15], out[31]), (-3.5, -3.0, -2.5, 3.5));
 }
 
@@ -407,19 +504,19 @@ fn quantizers_bit_exact_with_gguf_py() {
     each_path(|path| {
         let what = |name: &str| format!("{path} {name}");
         assert_same_blocks(
-            &quantized_bytes(quantize_q8_0, &fx.x),
+            &quantized_bytes(quantize::<BlockQ8_0>, &fx.x),
             &fx.q8_0,
             34,
             &what("q8_0"),
         );
         assert_same_blocks(
-            &quantized_bytes(quantize_q4_0, &fx.x),
+            &quantized_bytes(quantize::<BlockQ4_0>, &fx.x),
             &fx.q4_0,
             18,
             &what("q4_0"),
         );
         assert_same_blocks(
-            &quantized_bytes(quantize_q4_1, &fx.x),
+            &quantized_bytes(quantize::<BlockQ4_1>, &fx.x),
             &fx.q4_1,
             20,
             &what("q4_1"),
@@ -427,19 +524,19 @@ fn quantizers_bit_exact_with_gguf_py() {
     });
     let what = |name: &str| format!("ref {name}");
     assert_same_blocks(
-        &quantized_bytes(quantize_q8_0_ref, &fx.x),
+        &quantized_bytes(quantize_ref::<BlockQ8_0>, &fx.x),
         &fx.q8_0,
         34,
         &what("q8_0"),
     );
     assert_same_blocks(
-        &quantized_bytes(quantize_q4_0_ref, &fx.x),
+        &quantized_bytes(quantize_ref::<BlockQ4_0>, &fx.x),
         &fx.q4_0,
         18,
         &what("q4_0"),
     );
     assert_same_blocks(
-        &quantized_bytes(quantize_q4_1_ref, &fx.x),
+        &quantized_bytes(quantize_ref::<BlockQ4_1>, &fx.x),
         &fx.q4_1,
         20,
         &what("q4_1"),
@@ -450,9 +547,9 @@ fn quantizers_bit_exact_with_gguf_py() {
 fn q8_1_is_q8_0_with_f32_scale_and_sum() {
     let fx = fixture();
     each_path(|_| {
-        let q8_0: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &fx.x);
-        let q8_1: Vec<BlockQ8_1> = quantize_w(quantize_q8_1, &fx.x);
-        let q8_1_ref: Vec<BlockQ8_1> = quantize_w(quantize_q8_1_ref, &fx.x);
+        let q8_0: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &fx.x);
+        let q8_1: Vec<BlockQ8_1> = quantize_w(quantize::<BlockQ8_1>, &fx.x);
+        let q8_1_ref: Vec<BlockQ8_1> = quantize_w(quantize_ref::<BlockQ8_1>, &fx.x);
         assert_eq!(q8_1, q8_1_ref);
         for ((a, b), chunk) in q8_0.iter().zip(&q8_1).zip(fx.x.chunks_exact(QK)) {
             assert_eq!(a.qs, b.qs);
@@ -489,9 +586,15 @@ fn round_trip_within_ggml_limits() {
         let mut back = vec![0.0f32; TEST_SIZE];
         for fmt in FMTS {
             match fmt {
-                Fmt::Q8_0 => dequantize_q8_0(&quantize_w(quantize_q8_0, &x), &mut back),
-                Fmt::Q4_0 => dequantize_q4_0(&quantize_w(quantize_q4_0, &x), &mut back),
-                Fmt::Q4_1 => dequantize_q4_1(&quantize_w(quantize_q4_1, &x), &mut back),
+                Fmt::Q8_0 => {
+                    dequantize::<BlockQ8_0>(&quantize_w(quantize::<BlockQ8_0>, &x), &mut back)
+                }
+                Fmt::Q4_0 => {
+                    dequantize::<BlockQ4_0>(&quantize_w(quantize::<BlockQ4_0>, &x), &mut back)
+                }
+                Fmt::Q4_1 => {
+                    dequantize::<BlockQ4_1>(&quantize_w(quantize::<BlockQ4_1>, &x), &mut back)
+                }
             }
             .unwrap();
             Worst::scalar(ggml_rmse(&x, &back))
@@ -538,9 +641,9 @@ fn dot_product_error_within_ggml_limit() {
     each_path(|path| {
         for fmt in FMTS {
             let got = match fmt.quantize(&a, &b) {
-                Quantized::Q8_0(w, x) => dot_q8_0(&w, &x),
-                Quantized::Q4_0(w, x) => dot_q4_0(&w, &x),
-                Quantized::Q4_1(w, x) => dot_q4_1(&w, &x),
+                Quantized::Q8_0(w, x) => dot::<BlockQ8_0>(&w, &x),
+                Quantized::Q4_0(w, x) => dot::<BlockQ4_0>(&w, &x),
+                Quantized::Q4_1(w, x) => dot::<BlockQ4_1>(&w, &x),
             }
             .unwrap();
             Worst::scalar((f64::from(got) - exact) / TEST_SIZE as f64)
@@ -557,15 +660,15 @@ fn quantizers_survive_special_values() {
     x[70] = f32::NEG_INFINITY;
     x[100] = 1e-42; // denormal
     each_path(|_| {
-        let _: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &x);
-        let _: Vec<BlockQ8_1> = quantize_w(quantize_q8_1, &x);
-        let _: Vec<BlockQ4_0> = quantize_w(quantize_q4_0, &x);
-        let _: Vec<BlockQ4_1> = quantize_w(quantize_q4_1, &x);
+        let _: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &x);
+        let _: Vec<BlockQ8_1> = quantize_w(quantize::<BlockQ8_1>, &x);
+        let _: Vec<BlockQ4_0> = quantize_w(quantize::<BlockQ4_0>, &x);
+        let _: Vec<BlockQ4_1> = quantize_w(quantize::<BlockQ4_1>, &x);
         // A block of denormals only and one of zeros quantize without NaN.
         let tiny = [1e-42f32; 32];
-        let q: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &tiny);
+        let q: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &tiny);
         assert!(q[0].d.to_f32().is_finite());
-        let q: Vec<BlockQ4_1> = quantize_w(quantize_q4_1, &[0.0; 32]);
+        let q: Vec<BlockQ4_1> = quantize_w(quantize::<BlockQ4_1>, &[0.0; 32]);
         assert_eq!(q[0].qs, [0; 16]);
     });
 }
@@ -608,18 +711,30 @@ fn dots_match_gemv_rows_and_reference() {
             let (got, want, rows) = match fmt.quantize(&w, &x) {
                 Quantized::Q8_0(w, x) => {
                     let mut y = [0.0; 3];
-                    gemv_q8_0(&w, 3, 576, &x, &mut y).unwrap();
-                    (dot_q8_0(&w[18..36], &x), dot_q8_0_ref(&w[18..36], &x), y)
+                    gemv::<BlockQ8_0>(&w, 3, 576, &x, &mut y).unwrap();
+                    (
+                        dot::<BlockQ8_0>(&w[18..36], &x),
+                        dot_ref::<BlockQ8_0>(&w[18..36], &x),
+                        y,
+                    )
                 }
                 Quantized::Q4_0(w, x) => {
                     let mut y = [0.0; 3];
-                    gemv_q4_0(&w, 3, 576, &x, &mut y).unwrap();
-                    (dot_q4_0(&w[18..36], &x), dot_q4_0_ref(&w[18..36], &x), y)
+                    gemv::<BlockQ4_0>(&w, 3, 576, &x, &mut y).unwrap();
+                    (
+                        dot::<BlockQ4_0>(&w[18..36], &x),
+                        dot_ref::<BlockQ4_0>(&w[18..36], &x),
+                        y,
+                    )
                 }
                 Quantized::Q4_1(w, x) => {
                     let mut y = [0.0; 3];
-                    gemv_q4_1(&w, 3, 576, &x, &mut y).unwrap();
-                    (dot_q4_1(&w[18..36], &x), dot_q4_1_ref(&w[18..36], &x), y)
+                    gemv::<BlockQ4_1>(&w, 3, 576, &x, &mut y).unwrap();
+                    (
+                        dot::<BlockQ4_1>(&w[18..36], &x),
+                        dot_ref::<BlockQ4_1>(&w[18..36], &x),
+                        y,
+                    )
                 }
             };
             let (got, want) = (got.unwrap(), want.unwrap());
@@ -647,16 +762,28 @@ fn quantized_activation_error_within_documented_bound() {
                 let mut wf = vec![0.0f32; k];
                 let (q, f, is_q8_1) = match fmt.quantize(&w, &x) {
                     Quantized::Q8_0(wq, xq) => {
-                        dequantize_q8_0(&wq, &mut wf).unwrap();
-                        (dot_q8_0(&wq, &xq), dot_q8_0_f32(&wq, &x), false)
+                        dequantize::<BlockQ8_0>(&wq, &mut wf).unwrap();
+                        (
+                            dot::<BlockQ8_0>(&wq, &xq),
+                            dot_f32::<BlockQ8_0>(&wq, &x),
+                            false,
+                        )
                     }
                     Quantized::Q4_0(wq, xq) => {
-                        dequantize_q4_0(&wq, &mut wf).unwrap();
-                        (dot_q4_0(&wq, &xq), dot_q4_0_f32(&wq, &x), false)
+                        dequantize::<BlockQ4_0>(&wq, &mut wf).unwrap();
+                        (
+                            dot::<BlockQ4_0>(&wq, &xq),
+                            dot_f32::<BlockQ4_0>(&wq, &x),
+                            false,
+                        )
                     }
                     Quantized::Q4_1(wq, xq) => {
-                        dequantize_q4_1(&wq, &mut wf).unwrap();
-                        (dot_q4_1(&wq, &xq), dot_q4_1_f32(&wq, &x), true)
+                        dequantize::<BlockQ4_1>(&wq, &mut wf).unwrap();
+                        (
+                            dot::<BlockQ4_1>(&wq, &xq),
+                            dot_f32::<BlockQ4_1>(&wq, &x),
+                            true,
+                        )
                     }
                 };
                 let mut bound = 0.0f64;
@@ -686,7 +813,7 @@ fn quantized_activation_error_within_documented_bound() {
     });
 }
 
-fn check_gemm<W: QuantWeight>(
+fn check_gemm<W: IntView>(
     fast: GemmFn<W, W::Act>,
     oracle: GemmFn<W, W::Act>,
     gemv: GemvFn<W, W::Act>,
@@ -724,15 +851,30 @@ fn check_gemm_fmt(fmt: Fmt, m: usize, n: usize, k: usize, seed: u64, what: &str)
     let what = format!("{what} {fmt:?}");
     let dims = (m, n, k);
     match fmt.quantize(&w, &x) {
-        Quantized::Q8_0(w, x) => {
-            check_gemm(gemm_q8_0, gemm_q8_0_ref, gemv_q8_0, (&w, &x), dims, &what)
-        }
-        Quantized::Q4_0(w, x) => {
-            check_gemm(gemm_q4_0, gemm_q4_0_ref, gemv_q4_0, (&w, &x), dims, &what)
-        }
-        Quantized::Q4_1(w, x) => {
-            check_gemm(gemm_q4_1, gemm_q4_1_ref, gemv_q4_1, (&w, &x), dims, &what)
-        }
+        Quantized::Q8_0(w, x) => check_gemm(
+            gemm::<BlockQ8_0>,
+            gemm_ref::<BlockQ8_0>,
+            gemv::<BlockQ8_0>,
+            (&w, &x),
+            dims,
+            &what,
+        ),
+        Quantized::Q4_0(w, x) => check_gemm(
+            gemm::<BlockQ4_0>,
+            gemm_ref::<BlockQ4_0>,
+            gemv::<BlockQ4_0>,
+            (&w, &x),
+            dims,
+            &what,
+        ),
+        Quantized::Q4_1(w, x) => check_gemm(
+            gemm::<BlockQ4_1>,
+            gemm_ref::<BlockQ4_1>,
+            gemv::<BlockQ4_1>,
+            (&w, &x),
+            dims,
+            &what,
+        ),
     }
 }
 
@@ -765,8 +907,10 @@ fn results_do_not_depend_on_thread_count() {
     let (n, k, m) = (1027, 576, 70);
     let mut rng = Rng::new(9);
     let (w, x) = (rng.vec(n * k, 1.0), rng.vec(m * k, 1.0));
-    let (wq, xq): (Vec<BlockQ4_0>, Vec<BlockQ8_0>) =
-        (quantize_w(quantize_q4_0, &w), quantize_w(quantize_q8_0, &x));
+    let (wq, xq): (Vec<BlockQ4_0>, Vec<BlockQ8_0>) = (
+        quantize_w(quantize::<BlockQ4_0>, &w),
+        quantize_w(quantize::<BlockQ8_0>, &x),
+    );
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -776,9 +920,9 @@ fn results_do_not_depend_on_thread_count() {
             let mut y = vec![0.0f32; n];
             let mut yf = vec![0.0f32; n];
             let mut ym = vec![0.0f32; m * n];
-            gemv_q4_0(&wq, n, k, &xq[..k / QK], &mut y).unwrap();
-            gemv_q4_0_f32(&wq, n, k, &x[..k], &mut yf).unwrap();
-            gemm_q4_0(&wq, n, k, &xq, m, &mut ym).unwrap();
+            gemv::<BlockQ4_0>(&wq, n, k, &xq[..k / QK], &mut y).unwrap();
+            gemv_f32::<BlockQ4_0>(&wq, n, k, &x[..k], &mut yf).unwrap();
+            gemm::<BlockQ4_0>(&wq, n, k, &xq, m, &mut ym).unwrap();
             (y, yf, ym)
         })
     };
@@ -789,25 +933,25 @@ fn results_do_not_depend_on_thread_count() {
 fn special_values_propagate() {
     let (n, k) = (5, 64);
     let mut rng = Rng::new(5);
-    let w: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &rng.vec(n * k, 1.0));
+    let w: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &rng.vec(n * k, 1.0));
     let mut x = rng.vec(k, 1.0);
     x[3] = f32::NAN;
     each_path(|path| {
         let mut y = vec![0.0f32; n];
-        gemv_q8_0_f32(&w, n, k, &x, &mut y).unwrap();
+        gemv_f32::<BlockQ8_0>(&w, n, k, &x, &mut y).unwrap();
         assert!(y.iter().all(|v| v.is_nan()), "{path}: {y:?}");
         // A weight block with an infinite scale gives ±inf or NaN, no panic.
         let mut w_inf = w.clone();
         w_inf[0].d = half::f16::INFINITY;
-        let xq: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &rng.vec(k, 1.0));
-        gemv_q8_0(&w_inf, n, k, &xq, &mut y).unwrap();
+        let xq: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &rng.vec(k, 1.0));
+        gemv::<BlockQ8_0>(&w_inf, n, k, &xq, &mut y).unwrap();
         assert!(!y[0].is_finite(), "{path}: {}", y[0]);
         // Activation bytes of −128 (never produced by our quantizers) are exact too.
         let mut xm = xq.clone();
         xm[0].qs = [-128; 32];
         let mut want = vec![0.0f32; n];
-        gemv_q8_0(&w, n, k, &xm, &mut y).unwrap();
-        gemv_q8_0_ref(&w, n, k, &xm, &mut want).unwrap();
+        gemv::<BlockQ8_0>(&w, n, k, &xm, &mut y).unwrap();
+        gemv_ref::<BlockQ8_0>(&w, n, k, &xm, &mut want).unwrap();
         for (g, e) in y.iter().zip(&want) {
             assert!(
                 (g - e).abs() <= 1e-5 * e.abs().max(1.0),
@@ -828,38 +972,41 @@ fn bad_arguments_are_errors() {
     let mut y = vec![0.0f32; 3];
     let dim = |r: Result<(), KernelError>| matches!(r, Err(KernelError::InvalidDimension { .. }));
     let len = |r: Result<(), KernelError>, operand: &str| matches!(r, Err(KernelError::LengthMismatch { operand: o, .. }) if o == operand);
-    assert!(gemv_q4_0(&w, 3, 64, &xq, &mut y).is_ok());
-    assert!(dim(gemv_q4_0(&w, 3, 63, &xq, &mut y)));
-    assert!(len(gemv_q4_0(&w[..5], 3, 64, &xq, &mut y), "w"));
-    assert!(len(gemv_q4_0(&w, 3, 64, &xq[..1], &mut y), "x"));
-    assert!(len(gemv_q4_0(&w, 3, 64, &xq, &mut y[..2]), "y"));
-    assert!(len(gemv_q4_0_f32(&w, 3, 64, &x[..63], &mut y), "x"));
+    assert!(gemv::<BlockQ4_0>(&w, 3, 64, &xq, &mut y).is_ok());
+    assert!(dim(gemv::<BlockQ4_0>(&w, 3, 63, &xq, &mut y)));
+    assert!(len(gemv::<BlockQ4_0>(&w[..5], 3, 64, &xq, &mut y), "w"));
+    assert!(len(gemv::<BlockQ4_0>(&w, 3, 64, &xq[..1], &mut y), "x_q"));
+    assert!(len(gemv::<BlockQ4_0>(&w, 3, 64, &xq, &mut y[..2]), "y"));
+    assert!(len(gemv_f32::<BlockQ4_0>(&w, 3, 64, &x[..63], &mut y), "x"));
     assert!(matches!(
-        gemv_q4_0(&w, usize::MAX, 64, &xq, &mut y),
+        gemv::<BlockQ4_0>(&w, usize::MAX, 64, &xq, &mut y),
         Err(KernelError::SizeOverflow { .. })
     ));
     assert!(matches!(
-        dot_q4_0(&w, &xq),
+        dot::<BlockQ4_0>(&w, &xq),
         Err(KernelError::LengthMismatch {
-            op: "dot_q4_0",
-            operand: "x",
+            op: "dot",
+            operand: "x_q",
             ..
         })
     ));
-    assert!(len(dot_q4_0_f32(&w[..2], &x[..60]).map(drop), "x"));
+    assert!(len(dot_f32::<BlockQ4_0>(&w[..2], &x[..60]).map(drop), "x"));
     let mut ym = vec![0.0f32; 6];
-    assert!(gemm_q4_0(&w, 3, 64, &xq, 1, &mut ym[..3]).is_ok());
-    assert!(len(gemm_q4_0(&w, 3, 64, &xq, 2, &mut ym), "x_q"));
-    assert!(len(gemm_q4_0(&w, 3, 64, &xq, 1, &mut ym), "y"));
+    assert!(gemm::<BlockQ4_0>(&w, 3, 64, &xq, 1, &mut ym[..3]).is_ok());
+    assert!(len(gemm::<BlockQ4_0>(&w, 3, 64, &xq, 2, &mut ym), "x_q"));
+    assert!(len(gemm::<BlockQ4_0>(&w, 3, 64, &xq, 1, &mut ym), "y"));
     assert!(matches!(
-        gemm_q4_0(&w, 3, 64, &xq, usize::MAX, &mut ym),
+        gemm::<BlockQ4_0>(&w, 3, 64, &xq, usize::MAX, &mut ym),
         Err(KernelError::SizeOverflow { .. })
     ));
     let mut out = vec![BlockQ8_0::default(); 2];
-    assert!(dim(quantize_q8_0(&x[..33], &mut out)));
-    assert!(len(quantize_q8_0(&x, &mut out[..1]), "out"));
-    assert!(dim(dequantize_q4_0(&w, &mut ym[..5])));
-    assert!(len(dequantize_q4_0(&w, &mut vec![0.0; 64]), "blocks"));
+    assert!(dim(quantize::<BlockQ8_0>(&x[..33], &mut out)));
+    assert!(len(quantize::<BlockQ8_0>(&x, &mut out[..1]), "out"));
+    assert!(dim(dequantize::<BlockQ4_0>(&w, &mut ym[..5])));
+    assert!(len(
+        dequantize::<BlockQ4_0>(&w, &mut vec![0.0; 64]),
+        "blocks"
+    ));
 }
 
 // ---------------------------------------------------------------------------
@@ -886,9 +1033,9 @@ fn no_allocation_after_warm_up() {
     let mut rng = Rng::new(21);
     for (n, k, m) in [(7, 64, 3), (2048, 576, 70)] {
         let (w, x) = (rng.vec(n * k, 1.0), rng.vec(m * k, 1.0));
-        let w8: Vec<BlockQ8_0> = quantize_w(quantize_q8_0, &w);
-        let w4: Vec<BlockQ4_0> = quantize_w(quantize_q4_0, &w);
-        let w41: Vec<BlockQ4_1> = quantize_w(quantize_q4_1, &w);
+        let w8: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &w);
+        let w4: Vec<BlockQ4_0> = quantize_w(quantize::<BlockQ4_0>, &w);
+        let w41: Vec<BlockQ4_1> = quantize_w(quantize::<BlockQ4_1>, &w);
         let mut x8 = vec![BlockQ8_0::default(); m * k / QK];
         let mut x81 = vec![BlockQ8_1::default(); m * k / QK];
         let mut y = vec![0.0f32; n];
@@ -896,16 +1043,16 @@ fn no_allocation_after_warm_up() {
         for path in smallmind_kernels::available_paths() {
             let mut call = || {
                 smallmind_kernels::with_path(path, || {
-                    quantize_q8_0(&x, &mut x8).unwrap();
-                    quantize_q8_1(&x, &mut x81).unwrap();
+                    quantize::<BlockQ8_0>(&x, &mut x8).unwrap();
+                    quantize::<BlockQ8_1>(&x, &mut x81).unwrap();
                     let (x8r, x81r) = (&x8[..k / QK], &x81[..k / QK]);
-                    gemv_q8_0(&w8, n, k, x8r, &mut y).unwrap();
-                    gemv_q4_0(&w4, n, k, x8r, &mut y).unwrap();
-                    gemv_q4_1(&w41, n, k, x81r, &mut y).unwrap();
-                    gemv_q4_1_f32(&w41, n, k, &x[..k], &mut y).unwrap();
-                    dot_q8_0(&w8[..k / QK], x8r).unwrap();
-                    gemm_q8_0(&w8, n, k, &x8, m, &mut ym).unwrap();
-                    gemm_q4_1(&w41, n, k, &x81, m, &mut ym).unwrap();
+                    gemv::<BlockQ8_0>(&w8, n, k, x8r, &mut y).unwrap();
+                    gemv::<BlockQ4_0>(&w4, n, k, x8r, &mut y).unwrap();
+                    gemv::<BlockQ4_1>(&w41, n, k, x81r, &mut y).unwrap();
+                    gemv_f32::<BlockQ4_1>(&w41, n, k, &x[..k], &mut y).unwrap();
+                    dot::<BlockQ8_0>(&w8[..k / QK], x8r).unwrap();
+                    gemm::<BlockQ8_0>(&w8, n, k, &x8, m, &mut ym).unwrap();
+                    gemm::<BlockQ4_1>(&w41, n, k, &x81, m, &mut ym).unwrap();
                 })
                 .unwrap();
             };
@@ -992,12 +1139,12 @@ fn kquant_dequantize_matches_gguf_py() {
     assert_eq!(size_of::<BlockQ6K>(), 210);
     let (q4k, q4k_deq, q6k, q6k_deq) = kquant_fixture();
     let mut out = vec![0.0f32; q4k_deq.len()];
-    dequantize_q4_k(&q4k, &mut out).unwrap();
+    dequantize::<BlockQ4K>(&q4k, &mut out).unwrap();
     assert_eq!(out, q4k_deq, "q4_k");
-    dequantize_q6_k(&q6k, &mut out).unwrap();
+    dequantize::<BlockQ6K>(&q6k, &mut out).unwrap();
     assert_eq!(out, q6k_deq, "q6_k");
     assert!(matches!(
-        dequantize_q4_k(&q4k, &mut out[..255]),
+        dequantize::<BlockQ4K>(&q4k, &mut out[..255]),
         Err(KernelError::InvalidDimension { .. })
     ));
 }
@@ -1014,11 +1161,11 @@ fn kquant_gemv_f32_against_reference() {
             let mut want = vec![0.0f32; n];
             for (name, deq) in [("q4_k", &q4k_deq), ("q6_k", &q6k_deq)] {
                 if name == "q4_k" {
-                    gemv_q4_k_f32(&q4k[..n * nb], n, k, &x, &mut got).unwrap();
-                    gemv_q4_k_f32_ref(&q4k[..n * nb], n, k, &x, &mut want).unwrap();
+                    gemv_f32::<BlockQ4K>(&q4k[..n * nb], n, k, &x, &mut got).unwrap();
+                    gemv_f32_ref::<BlockQ4K>(&q4k[..n * nb], n, k, &x, &mut want).unwrap();
                 } else {
-                    gemv_q6_k_f32(&q6k[..n * nb], n, k, &x, &mut got).unwrap();
-                    gemv_q6_k_f32_ref(&q6k[..n * nb], n, k, &x, &mut want).unwrap();
+                    gemv_f32::<BlockQ6K>(&q6k[..n * nb], n, k, &x, &mut got).unwrap();
+                    gemv_f32_ref::<BlockQ6K>(&q6k[..n * nb], n, k, &x, &mut want).unwrap();
                 }
                 let bound: Vec<f64> = (0..n)
                     .map(|j| {
@@ -1034,11 +1181,11 @@ fn kquant_gemv_f32_against_reference() {
     }
     let mut y = vec![0.0f32; 2];
     assert!(matches!(
-        gemv_q6_k_f32(&q6k[..2], 2, 255, &[0.0; 255], &mut y),
+        gemv_f32::<BlockQ6K>(&q6k[..2], 2, 255, &[0.0; 255], &mut y),
         Err(KernelError::InvalidDimension { .. })
     ));
     assert!(matches!(
-        gemv_q6_k_f32(&q6k[..3], 2, 256, &[0.0; 256], &mut y),
+        gemv_f32::<BlockQ6K>(&q6k[..3], 2, 256, &[0.0; 256], &mut y),
         Err(KernelError::LengthMismatch { operand: "w", .. })
     ));
 }

@@ -2,7 +2,7 @@
 //! shaped like the tiny fixture but 256 wide (K-quant rows must be whole
 //! superblocks of 256; the fixture's 64/176 are not) is written at test time
 //! with `GgufWriter`, its 2-D weights quantized by the simple quantizers of
-//! `smallmind_kernels::quant` (`quantize_q4_k`, `quantize_q6_k`). The same
+//! `smallmind_kernels::quant` (`quantize::<BlockQ4K>`, `quantize::<BlockQ6K>`). The same
 //! model with every quantized tensor replaced by its dequantized f32 values is
 //! the reference ("dequantize, then f32").
 
@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use common::fixture_dir;
 use smallmind_formats::gguf::{GgmlType, GgufWriter, MetadataValue};
-use smallmind_kernels::quant::{
-    BlockQ4K, BlockQ6K, QK_K, dequantize_q4_k, dequantize_q6_k, quantize_q4_k, quantize_q6_k,
-};
+use smallmind_kernels::quant::{BlockQ4K, BlockQ6K, QK_K, dequantize, quantize};
 use smallmind_model::{Model, Session, SessionOptions, gguf};
 use smallmind_ops::ActivationPrecision;
 use smallmind_testkit::max_abs_diff;
@@ -128,14 +126,14 @@ fn models() -> (Arc<Model>, Arc<Model>) {
         let bytes = match ty {
             GgmlType::Q4_K => {
                 let mut b = vec![bytemuck::Zeroable::zeroed(); len / QK_K];
-                quantize_q4_k(&w, &mut b).unwrap();
-                dequantize_q4_k(&b, &mut back).unwrap();
+                quantize::<BlockQ4K>(&w, &mut b).unwrap();
+                dequantize::<BlockQ4K>(&b, &mut back).unwrap();
                 bytemuck::cast_slice::<BlockQ4K, u8>(&b).to_vec()
             }
             _ => {
                 let mut b = vec![bytemuck::Zeroable::zeroed(); len / QK_K];
-                quantize_q6_k(&w, &mut b).unwrap();
-                dequantize_q6_k(&b, &mut back).unwrap();
+                quantize::<BlockQ6K>(&w, &mut b).unwrap();
+                dequantize::<BlockQ6K>(&b, &mut back).unwrap();
                 bytemuck::cast_slice::<BlockQ6K, u8>(&b).to_vec()
             }
         };

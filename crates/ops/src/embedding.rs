@@ -2,9 +2,7 @@
 //! `(n_positions, C)` tables into the `(T, C)` residual stream.
 
 use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
-use smallmind_kernels::quant::{
-    dequantize_q4_0, dequantize_q4_1, dequantize_q4_k, dequantize_q6_k, dequantize_q8_0,
-};
+use smallmind_kernels::quant::dequantize;
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -78,11 +76,11 @@ fn copy_row(table: &WeightData<'_>, id: usize, dst: &mut [f32]) -> Result<(), Op
         WeightData::F32(w) => dst.copy_from_slice(&w[row]),
         WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
         WeightData::F16(w) => f16_to_f32(&w[row], dst)?,
-        WeightData::Q8_0(w) => dequantize_q8_0(&w[blocks], dst)?,
-        WeightData::Q4_0(w) => dequantize_q4_0(&w[blocks], dst)?,
-        WeightData::Q4_1(w) => dequantize_q4_1(&w[blocks], dst)?,
-        WeightData::Q4_K(w) => dequantize_q4_k(&w[blocks], dst)?,
-        WeightData::Q6_K(w) => dequantize_q6_k(&w[blocks], dst)?,
+        WeightData::Q8_0(w) => dequantize(&w[blocks], dst)?,
+        WeightData::Q4_0(w) => dequantize(&w[blocks], dst)?,
+        WeightData::Q4_1(w) => dequantize(&w[blocks], dst)?,
+        WeightData::Q4_K(w) => dequantize(&w[blocks], dst)?,
+        WeightData::Q6_K(w) => dequantize(&w[blocks], dst)?,
     }
     Ok(())
 }

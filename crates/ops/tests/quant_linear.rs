@@ -8,9 +8,7 @@ mod common;
 use common::values;
 use smallmind_testkit::max_scaled_diff;
 
-use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ8_0, dequantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q8_0,
-};
+use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, dequantize, quantize};
 use smallmind_kernels::{available_paths, with_path};
 use smallmind_ops::embedding::embed;
 use smallmind_ops::linear::{linear, linear_accumulate, linear_ref};
@@ -39,9 +37,9 @@ fn weights(n: usize, k: usize, seed: u64) -> Weights {
         q4_0: vec![BlockQ4_0::default(); blocks],
         q4_1: vec![BlockQ4_1::default(); blocks],
     };
-    quantize_q8_0(&w, &mut out.q8_0).unwrap();
-    quantize_q4_0(&w, &mut out.q4_0).unwrap();
-    quantize_q4_1(&w, &mut out.q4_1).unwrap();
+    quantize::<BlockQ8_0>(&w, &mut out.q8_0).unwrap();
+    quantize::<BlockQ4_0>(&w, &mut out.q4_0).unwrap();
+    quantize::<BlockQ4_1>(&w, &mut out.q4_1).unwrap();
     out
 }
 
@@ -198,7 +196,7 @@ fn quantized_embedding_rows_are_dequantized() {
     )
     .unwrap();
     let mut want = vec![0.0; c];
-    dequantize_q8_0(&w.q8_0[4 * 2..5 * 2], &mut want).unwrap();
+    dequantize::<BlockQ8_0>(&w.q8_0[4 * 2..5 * 2], &mut want).unwrap();
     assert_eq!(&out[..c], &want[..]);
     let mut bad = vec![0.0; 48];
     assert!(

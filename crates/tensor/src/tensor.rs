@@ -525,16 +525,15 @@ impl std::fmt::Debug for Tensor {
 /// Dequantizes whole blocks of `dtype` from `bytes` into `out` (`out.len()` values).
 fn dequantize_bytes(op: &'static str, dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
     use smallmind_kernels::quant::{
-        blocks_from_bytes, dequantize_q4_0, dequantize_q4_1, dequantize_q4_k, dequantize_q6_k,
-        dequantize_q8_0,
+        BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, blocks_from_bytes, dequantize,
     };
     let kernel = |source| TensorError::Kernel { op, source };
     match dtype {
-        DType::Q8_0 => dequantize_q8_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_0 => dequantize_q4_0(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_1 => dequantize_q4_1(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_K => dequantize_q4_k(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q6_K => dequantize_q6_k(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q8_0 => dequantize::<BlockQ8_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_0 => dequantize::<BlockQ4_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_1 => dequantize::<BlockQ4_1>(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q4_K => dequantize::<BlockQ4K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
+        DType::Q6_K => dequantize::<BlockQ6K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
         DType::F32 | DType::F16 | DType::BF16 => {
             return Err(TensorError::DTypeMismatch {
                 op,

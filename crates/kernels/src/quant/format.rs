@@ -1,229 +1,114 @@
-//! The weight formats as one trait, so every kernel is written once.
+//! The block formats as traits, so every driver, GEMV, GEMM, quantizer and
+//! oracle is written once for all of them.
+//!
+//! - [`BlockFormat`]: `VALUES` numbers in `size_of::<Self>()` bytes, with a
+//!   dequantizer and a reference quantizer. Every block type is one.
+//! - [`ActFormat`]: a block that activation rows are quantized to at run time
+//!   (Q8_0, Q8_1, Q8_K), with a fast row quantizer.
+//! - [`WeightFormat`]: a block that weights are stored in, with the
+//!   activation format its integer dot pairs with and its SIMD tiles.
+//!
+//! Each format lives in one module of `formats/` and implements these; the
+//! generic kernels (`gemv`, `gemm`, `quantize`, ...) take any of them.
 
-use half::f16;
+use super::isa::{Rect, Tile, gemm_rect};
 
-use super::blocks::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
-
-/// Which ggml format a [`QuantWeight`] is (monomorphised `match`es on it cost
-/// nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// [`BlockQ8_0`].
-    Q8_0,
-    /// [`BlockQ4_0`].
-    Q4_0,
-    /// [`BlockQ4_1`].
-    Q4_1,
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::BlockQ8_0 {}
-    impl Sealed for super::BlockQ4_0 {}
-    impl Sealed for super::BlockQ4_1 {}
-    impl Sealed for super::BlockQ8_1 {}
-}
-
-/// A quantized activation block (the right-hand side of a block dot).
-pub trait QuantAct: bytemuck::Pod + Send + Sync + sealed::Sealed {
-    /// The scale `d` as f32.
-    fn scale(&self) -> f32;
-    /// `d·Σq` ([`BlockQ8_1`]); 0 for [`BlockQ8_0`], which does not carry it.
-    fn scaled_sum(&self) -> f32;
-    /// The 32 quantized values.
-    fn values(&self) -> &[i8; QK];
-    /// The scale as stored, so SIMD code can convert an f16 itself.
-    fn raw_scale(&self) -> RawScale;
-}
-
-/// A scale as stored in its block.
-#[derive(Clone, Copy, Debug)]
-pub enum RawScale {
-    /// An f16 scale ([`BlockQ8_0`]).
-    F16(f16),
-    /// An f32 scale ([`BlockQ8_1`]).
-    F32(f32),
-}
-
-impl QuantAct for BlockQ8_0 {
-    #[inline(always)]
-    fn scale(&self) -> f32 {
-        self.d.to_f32()
-    }
-    #[inline(always)]
-    fn scaled_sum(&self) -> f32 {
-        0.0
-    }
-    #[inline(always)]
-    fn values(&self) -> &[i8; QK] {
-        &self.qs
-    }
-    #[inline(always)]
-    fn raw_scale(&self) -> RawScale {
-        RawScale::F16(self.d)
-    }
-}
-
-impl QuantAct for BlockQ8_1 {
-    #[inline(always)]
-    fn scale(&self) -> f32 {
-        self.d
-    }
-    #[inline(always)]
-    fn scaled_sum(&self) -> f32 {
-        self.s
-    }
-    #[inline(always)]
-    fn values(&self) -> &[i8; QK] {
-        &self.qs
-    }
-    #[inline(always)]
-    fn raw_scale(&self) -> RawScale {
-        RawScale::F32(self.d)
-    }
-}
-
-/// A quantized weight block and the activation block it is multiplied with.
-///
-/// A block dot is `d_w·d_x·Σⱼ v[j]·q_x[j] + m·s_x`, with the integer weight
-/// `v` of [`QuantWeight::value`] and the offset term only for Q4_1.
-pub trait QuantWeight: bytemuck::Pod + Send + Sync + sealed::Sealed {
-    /// The activation block type: [`BlockQ8_0`] or [`BlockQ8_1`].
-    type Act: QuantAct;
-    /// Which format this is.
-    const KIND: Kind;
-    /// The format's name, e.g. `"q4_0"`.
+/// A ggml-style block: [`BlockFormat::VALUES`] numbers stored in
+/// `size_of::<Self>()` bytes, byte-compatible with GGUF where ggml has the
+/// format.
+pub trait BlockFormat:
+    bytemuck::Pod + Send + Sync + std::fmt::Debug + PartialEq + Default + 'static
+{
+    /// The format's name, lowercase as ggml spells it, e.g. `"q4_k"`.
     const NAME: &'static str;
-    /// The scale `d`.
-    fn scale(&self) -> f16;
-    /// The offset `m` (Q4_1), else 0.
-    fn offset(&self) -> f16;
-    /// The signed integer weight `j` of the dot product: `q` for Q8_0 and
-    /// Q4_1, `q − 8` for Q4_0.
-    fn value(&self, j: usize) -> i32;
-    /// The packed quantized bytes: 32 `i8` for Q8_0, 16 nibble pairs for Q4.
-    fn packed(&self) -> &[u8];
-    /// The block's 32 values in f32, as ggml's `dequantize_row_*`.
-    fn dequantize_block(&self, out: &mut [f32; QK]);
-}
+    /// Numbers per block: 32, or 256 for the K-quants.
+    const VALUES: usize;
 
-impl QuantWeight for BlockQ8_0 {
+    /// The block's numbers in f32, as ggml's `dequantize_row_*` computes
+    /// them (bit for bit). `out.len()` is [`BlockFormat::VALUES`].
+    fn dequantize_block(&self, out: &mut [f32]);
+
+    /// Quantizes [`BlockFormat::VALUES`] numbers into one block with the
+    /// format's reference rounding (see each format's docs).
+    fn quantize_block(x: &[f32]) -> Self;
+
+    /// Quantizes whole blocks, `out[i]` from `x[VALUES·i ..]`: the same bytes
+    /// as [`BlockFormat::quantize_block`] on each, inside the SIMD dispatch
+    /// of the calling kernel (formats may use `simd` to go faster).
     #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        bytemuck::cast_slice(&self.qs)
-    }
-    type Act = BlockQ8_0;
-    const KIND: Kind = Kind::Q8_0;
-    const NAME: &'static str = "q8_0";
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
-    #[inline(always)]
-    fn offset(&self) -> f16 {
-        f16::ZERO
-    }
-    #[inline(always)]
-    fn value(&self, j: usize) -> i32 {
-        i32::from(self.qs[j])
-    }
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32; QK]) {
-        let d = self.d.to_f32();
-        for (o, &q) in out.iter_mut().zip(&self.qs) {
-            *o = f32::from(q) * d;
+    fn quantize_blocks<S: pulp::Simd>(simd: S, x: &[f32], out: &mut [Self]) {
+        let _ = simd;
+        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(Self::VALUES)) {
+            *o = Self::quantize_block(chunk);
         }
     }
 }
 
-impl QuantWeight for BlockQ4_0 {
+/// A block format that activation rows are quantized to at run time, once
+/// per row and projection, for the integer block dots (Q8_0, Q8_1, Q8_K).
+pub trait ActFormat: BlockFormat {}
+
+/// A block format that weights are stored in: the activation format its
+/// integer block dot takes, the dot itself, and its SIMD tiles.
+///
+/// A block dot is exact in integers and scaled in f32 (see the
+/// [`quant`](super) module docs); [`WeightFormat::dot_block`] is the scalar
+/// path's order and [`WeightFormat::dot_block_f64`] the oracles'.
+pub trait WeightFormat: BlockFormat {
+    /// The activation blocks this format's dots take; as many numbers per
+    /// block as `Self`.
+    type Act: ActFormat;
+
+    /// Weight rows per GEMV tile: 4 shares each activation load over four
+    /// rows; 1 streams a single row, which sustains more bandwidth when the
+    /// dot is cheap (Q8_0).
+    const GEMV_ROWS: usize = super::isa::ROWS;
+
+    /// One block dot in f32, in the scalar path's order.
+    fn dot_block(&self, x: &Self::Act) -> f32;
+
+    /// One block dot in f64 (the `*_ref` oracles').
+    fn dot_block_f64(&self, x: &Self::Act) -> f64;
+
+    /// `out[r][c] = Σ_b dot(w[r][b], x[c][b])` on instruction set `T`; every
+    /// slice has the same length. `ahead` (bytes, 0 for none) is how far past
+    /// `w[r]`'s current block to prefetch.
+    ///
+    /// # Safety
+    /// The CPU must support `T`'s instruction set.
+    #[doc(hidden)]
+    unsafe fn tile<T: Tile, const R: usize, const C: usize>(
+        w: [&[Self]; R],
+        x: [&[Self::Act]; C],
+        ahead: usize,
+    ) -> [[f32; C]; R];
+
+    /// One rectangle of a GEMM on instruction set `T` (formats may override
+    /// the tile loop, e.g. to unpack weights once per group of rows).
+    ///
+    /// # Safety
+    /// As the `isa` module's `gemm_rect`: the CPU supports `T`, and `rect.y`
+    /// is valid for writes over the rectangle, which no other thread
+    /// accesses meanwhile.
+    #[doc(hidden)]
     #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        &self.qs
+    unsafe fn gemm_rect<T: Tile>(rect: Rect<'_, Self>) {
+        // SAFETY: forwarded from our caller.
+        unsafe { gemm_rect::<T, Self, { super::isa::ROWS }, { super::isa::COLS }>(rect) }
     }
-    type Act = BlockQ8_0;
-    const KIND: Kind = Kind::Q4_0;
-    const NAME: &'static str = "q4_0";
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
-    #[inline(always)]
-    fn offset(&self) -> f16 {
-        f16::ZERO
-    }
-    #[inline(always)]
-    fn value(&self, j: usize) -> i32 {
-        i32::from(self.nibble(j)) - 8
-    }
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32; QK]) {
-        let d = self.d.to_f32();
-        let (lo, hi) = out.split_at_mut(QK / 2);
-        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
-            *l = f32::from(i16::from(b & 0x0F) - 8) * d;
-            *h = f32::from(i16::from(b >> 4) - 8) * d;
+}
+
+/// The scalar tile every format can use: block dots in the scalar order.
+#[inline(always)]
+pub(crate) fn scalar_tile<W: WeightFormat, const R: usize, const C: usize>(
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+) -> [[f32; C]; R] {
+    let mut out = [[0.0f32; C]; R];
+    for (out_r, w_r) in out.iter_mut().zip(w) {
+        for (o, x_c) in out_r.iter_mut().zip(x) {
+            *o = w_r.iter().zip(x_c).map(|(wb, xb)| wb.dot_block(xb)).sum();
         }
     }
-}
-
-impl QuantWeight for BlockQ4_1 {
-    #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        &self.qs
-    }
-    type Act = BlockQ8_1;
-    const KIND: Kind = Kind::Q4_1;
-    const NAME: &'static str = "q4_1";
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
-    #[inline(always)]
-    fn offset(&self) -> f16 {
-        self.m
-    }
-    #[inline(always)]
-    fn value(&self, j: usize) -> i32 {
-        i32::from(self.nibble(j))
-    }
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32; QK]) {
-        let (d, m) = (self.d.to_f32(), self.m.to_f32());
-        let (lo, hi) = out.split_at_mut(QK / 2);
-        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
-            *l = f32::from(b & 0x0F) * d + m;
-            *h = f32::from(b >> 4) * d + m;
-        }
-    }
-}
-
-/// The exact integer part of a block dot: `Σⱼ v[j]·q_x[j]`.
-#[inline(always)]
-pub(crate) fn block_isum<W: QuantWeight>(w: &W, x: &W::Act) -> i32 {
-    let xq = x.values();
-    (0..QK).map(|j| w.value(j) * i32::from(xq[j])).sum()
-}
-
-/// One block dot in f32, the scalar path's order: `(d_w·d_x)·isum + m·s`.
-#[inline(always)]
-pub(crate) fn block_dot<W: QuantWeight>(w: &W, x: &W::Act) -> f32 {
-    let isum = block_isum(w, x) as f32;
-    let scale = w.scale().to_f32() * x.scale();
-    let dot = scale * isum;
-    match W::KIND {
-        Kind::Q4_1 => dot + w.offset().to_f32() * x.scaled_sum(),
-        _ => dot,
-    }
-}
-
-/// One block dot in f64 (the oracle's).
-#[inline(always)]
-pub(crate) fn block_dot_f64<W: QuantWeight>(w: &W, x: &W::Act) -> f64 {
-    let isum = f64::from(block_isum(w, x));
-    let dot = f64::from(w.scale().to_f32()) * f64::from(x.scale()) * isum;
-    match W::KIND {
-        Kind::Q4_1 => dot + f64::from(w.offset().to_f32()) * f64::from(x.scaled_sum()),
-        _ => dot,
-    }
+    out
 }

@@ -1,5 +1,5 @@
 //! The integer instruction sets of the block dot products, and the row/tile
-//! drivers written once over them.
+//! drivers written once over every [`WeightFormat`].
 //!
 //! [`Isa`] is chosen once per kernel call, inside the single
 //! [`dispatch`](crate::dispatch) of that call, from the pulp token it got:
@@ -11,57 +11,57 @@
 //!
 //! An `Isa` other than `Scalar` only exists after the CPU features it needs
 //! were detected at run time, which is what makes calling its
-//! `#[target_feature]` entry points sound.
+//! `#[target_feature]` entry points sound. Inside them, the marker types
+//! ([`Tile`]: [`Scalar`], [`Avx2`], [`Vnni`], [`Vnni512`]) name the
+//! instruction set at compile time, so each format's
+//! [`WeightFormat::tile`] picks its code with a `match` that costs nothing.
 
 use std::cell::Cell;
 
 use pulp::Simd;
 
-use super::format::{Kind, QuantWeight, block_dot};
+use super::format::WeightFormat;
 
-/// Weight row groups: GEMV tiles are `ROWS × 1`, GEMM tiles `ROWS × COLS`.
+/// Weight row groups: GEMV tiles are `ROWS × 1` (or `1 × 1`, see
+/// [`WeightFormat::GEMV_ROWS`]), GEMM tiles `ROWS × COLS`.
 pub(crate) const ROWS: usize = 4;
 /// Activation rows per GEMM tile.
 pub(crate) const COLS: usize = 4;
 
-/// How to compute an `R × C` tile of block-row dot products.
-pub(crate) trait Tiles {
-    /// `out[r][c] = Σ_b dot(w[r][b], x[c][b])`; every slice has the same
-    /// length. `ahead` (bytes, 0 for none) is how far past `w[r]`'s current
-    /// block to prefetch.
-    ///
-    /// # Safety
-    /// The CPU must support the implementation's instruction set.
-    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
-        w: [&[W]; R],
-        x: [&[W::Act]; C],
-        ahead: usize,
-    ) -> [[f32; C]; R];
+/// An instruction set named at compile time (a marker type).
+pub trait Tile {
+    /// Which one.
+    const ISA: Isa;
 }
 
-/// Portable integer loops (also the `Neon` path for now).
-pub(crate) struct ScalarTiles;
+/// Plain integer loops (also the `Neon` path for now).
+pub(crate) struct Scalar;
+/// AVX2 + FMA + F16C.
+pub(crate) struct Avx2;
+/// AVX-512 VL + VNNI on 256-bit vectors.
+pub(crate) struct Vnni;
+/// AVX-512 VNNI + VBMI on 512-bit vectors.
+pub(crate) struct Vnni512;
 
-impl Tiles for ScalarTiles {
-    #[inline(always)]
-    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
-        w: [&[W]; R],
-        x: [&[W::Act]; C],
-        _ahead: usize,
-    ) -> [[f32; C]; R] {
-        let mut out = [[0.0f32; C]; R];
-        for (out_r, w_r) in out.iter_mut().zip(w) {
-            for (o, x_c) in out_r.iter_mut().zip(x) {
-                *o = w_r.iter().zip(x_c).map(|(wb, xb)| block_dot(wb, xb)).sum();
-            }
-        }
-        out
-    }
+impl Tile for Scalar {
+    const ISA: Isa = Isa::Scalar;
+}
+#[cfg(target_arch = "x86_64")]
+impl Tile for Avx2 {
+    const ISA: Isa = Isa::Avx2;
+}
+#[cfg(target_arch = "x86_64")]
+impl Tile for Vnni {
+    const ISA: Isa = Isa::Vnni;
+}
+#[cfg(target_arch = "x86_64")]
+impl Tile for Vnni512 {
+    const ISA: Isa = Isa::Vnni512;
 }
 
 /// The integer dot-product instruction set of one kernel call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
+pub enum Isa {
     /// Plain integer loops.
     Scalar,
     /// AVX2 + FMA + F16C (`vpmaddubsw`/`vpmaddwd`).
@@ -101,22 +101,28 @@ impl Isa {
     /// Output rows `j0 .. j0 + y.len()` of a GEMV: `y[j] = Σ_b dot(w[j0 + j], x)`.
     /// `w` holds whole rows of `x.len()` blocks.
     #[inline]
-    pub(crate) fn gemv_rows<W: QuantWeight>(self, w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+    pub(crate) fn gemv_rows<W: WeightFormat>(
+        self,
+        w: &[W],
+        x: &[W::Act],
+        j0: usize,
+        y: &mut [f32],
+    ) {
         match self {
             // SAFETY: the scalar tiles use no special instructions.
-            Isa::Scalar => unsafe { gemv_rows::<ScalarTiles, W>(w, x, j0, y) },
+            Isa::Scalar => unsafe { gemv_rows::<Scalar, W>(w, x, j0, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only built after V3 (AVX2, FMA, F16C)
             // was detected.
-            Isa::Avx2 => unsafe { super::x86::gemv_rows_avx2(w, x, j0, y) },
+            Isa::Avx2 => unsafe { x86::gemv_rows_avx2(w, x, j0, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Vnni` is only built after V4 and AVX-512 VNNI
             // were detected.
-            Isa::Vnni => unsafe { super::x86::gemv_rows_vnni(w, x, j0, y) },
+            Isa::Vnni => unsafe { x86::gemv_rows_vnni(w, x, j0, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Vnni512` is only built after V4, AVX-512 VNNI and
             // VBMI were detected.
-            Isa::Vnni512 => unsafe { super::x86::gemv_rows_vnni512(w, x, j0, y) },
+            Isa::Vnni512 => unsafe { x86::gemv_rows_vnni512(w, x, j0, y) },
         }
     }
 
@@ -126,20 +132,20 @@ impl Isa {
     /// `rect.y` must be valid for writes over the rectangle, which no other
     /// thread may access meanwhile (the CPU features are `self`'s).
     #[inline]
-    pub(crate) unsafe fn gemm_rect<W: QuantWeight>(self, rect: Rect<'_, W>) {
+    pub(crate) unsafe fn gemm_rect<W: WeightFormat>(self, rect: Rect<'_, W>) {
         match self {
             // SAFETY: the scalar tiles use no special instructions; `rect`'s
             // invariants are our caller's.
-            Isa::Scalar => unsafe { gemm_rect::<ScalarTiles, W, ROWS, COLS>(rect) },
+            Isa::Scalar => unsafe { W::gemm_rect::<Scalar>(rect) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `gemv_rows`.
-            Isa::Avx2 => unsafe { super::x86::gemm_rect_avx2(rect) },
+            Isa::Avx2 => unsafe { x86::gemm_rect_avx2(rect) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `gemv_rows`.
-            Isa::Vnni => unsafe { super::x86::gemm_rect_vnni(rect) },
+            Isa::Vnni => unsafe { x86::gemm_rect_vnni(rect) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `gemv_rows`.
-            Isa::Vnni512 => unsafe { super::x86::gemm_rect_vnni512(rect) },
+            Isa::Vnni512 => unsafe { x86::gemm_rect_vnni512(rect) },
         }
     }
 }
@@ -180,25 +186,12 @@ pub fn with_narrow_vnni<R>(f: impl FnOnce() -> R) -> R {
 /// `ROWS`-row groups (see [`crate::prefetch`]).
 const PREFETCH_BYTES: usize = 8 * 1024;
 
-/// Weight rows per GEMV tile for format `kind`. Q8_0 streams one row at a
-/// time: its dot is cheap, so decode waits on memory, and one sequential
-/// stream (plus the software prefetch) sustains about 1.6× the bandwidth of
-/// four interleaved ones (36 vs 21 GB/s on one Zen 5 core, 40 vs 33 GB/s on
-/// two; `docs/performance.md`). The 4-bit formats unpack more per byte, so
-/// sharing each activation pair over four rows wins for them.
-const fn gemv_tile_rows(kind: Kind) -> usize {
-    match kind {
-        Kind::Q8_0 => 1,
-        Kind::Q4_0 | Kind::Q4_1 => ROWS,
-    }
-}
-
 /// See [`Isa::gemv_rows`].
 ///
 /// # Safety
 /// The CPU must support `T`'s instruction set.
 #[inline(always)]
-pub(crate) unsafe fn gemv_rows<T: Tiles, W: QuantWeight>(
+pub(crate) unsafe fn gemv_rows<T: Tile, W: WeightFormat>(
     w: &[W],
     x: &[W::Act],
     j0: usize,
@@ -206,7 +199,7 @@ pub(crate) unsafe fn gemv_rows<T: Tiles, W: QuantWeight>(
 ) {
     // SAFETY: forwarded from our caller.
     unsafe {
-        match gemv_tile_rows(W::KIND) {
+        match W::GEMV_ROWS {
             1 => gemv_tiles::<T, W, 1>(w, x, j0, y),
             _ => gemv_tiles::<T, W, ROWS>(w, x, j0, y),
         }
@@ -218,7 +211,7 @@ pub(crate) unsafe fn gemv_rows<T: Tiles, W: QuantWeight>(
 /// # Safety
 /// The CPU must support `T`'s instruction set.
 #[inline(always)]
-unsafe fn gemv_tiles<T: Tiles, W: QuantWeight, const R: usize>(
+unsafe fn gemv_tiles<T: Tile, W: WeightFormat, const R: usize>(
     w: &[W],
     x: &[W::Act],
     j0: usize,
@@ -233,7 +226,7 @@ unsafe fn gemv_tiles<T: Tiles, W: QuantWeight, const R: usize>(
         // A short last group repeats its last row; the extra sums are dropped.
         let rows: [&[W]; R] = std::array::from_fn(|r| row((j + r).min(n - 1)));
         // SAFETY: forwarded from our caller.
-        let out = unsafe { T::tile::<W, R, 1>(rows, [x], ahead) };
+        let out = unsafe { W::tile::<T, R, 1>(rows, [x], ahead) };
         for (yj, o) in y[j..].iter_mut().zip(out) {
             *yj = o[0];
         }
@@ -244,7 +237,7 @@ unsafe fn gemv_tiles<T: Tiles, W: QuantWeight, const R: usize>(
 /// A rectangle of a quantized GEMM `y (m, n) = x (m, k) · Wᵀ`: outputs
 /// `rows × cols`, written through a raw pointer so rectangles of one `y` can
 /// run on several threads.
-pub(crate) struct Rect<'a, W: QuantWeight> {
+pub struct Rect<'a, W: WeightFormat> {
     /// All weights, `(n, nb)` blocks.
     pub w: &'a [W],
     /// All activations, `(m, nb)` blocks.
@@ -269,7 +262,7 @@ pub(crate) struct Rect<'a, W: QuantWeight> {
 /// writes at `i·n + j` for every `(i, j)` in the rectangle, and no other
 /// thread may access those elements meanwhile.
 #[inline(always)]
-pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight, const R: usize, const C: usize>(
+pub(crate) unsafe fn gemm_rect<T: Tile, W: WeightFormat, const R: usize, const C: usize>(
     rect: Rect<'_, W>,
 ) {
     let Rect {
@@ -290,7 +283,7 @@ pub(crate) unsafe fn gemm_rect<T: Tiles, W: QuantWeight, const R: usize, const C
         while i < i1 {
             let xs: [&[W::Act]; C] = std::array::from_fn(|c| x_row((i + c).min(i1 - 1)));
             // SAFETY: forwarded from our caller.
-            let out = unsafe { T::tile::<W, R, C>(ws, xs, 0) };
+            let out = unsafe { W::tile::<T, R, C>(ws, xs, 0) };
             // SAFETY: the tile at `(i, j)` lies in the rectangle, clipped to
             // `(i1, j1)`; our caller lets us write it.
             unsafe { store_tile(&out, y, n, (i, j), (i1, j1)) };
@@ -319,5 +312,74 @@ pub(crate) unsafe fn store_tile<const R: usize, const C: usize>(
             // SAFETY: `(i + c, j + r)` is a kept element (our caller's contract).
             unsafe { *y.add((i + c) * n + j + r) = v };
         }
+    }
+}
+
+/// The `#[target_feature]` entry points: each enables its instruction set and
+/// runs the generic driver, so the format's tiles inline with those features.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Avx2, Rect, Vnni, Vnni512, gemv_rows};
+    use crate::quant::WeightFormat;
+
+    /// [`gemv_rows`] on AVX2.
+    #[target_feature(enable = "avx,avx2,fma,f16c")]
+    pub(super) fn gemv_rows_avx2<W: WeightFormat>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+        // SAFETY: this function's target features are all `Avx2` needs.
+        unsafe { gemv_rows::<Avx2, W>(w, x, j0, y) }
+    }
+
+    /// [`gemv_rows`] with AVX-512 VNNI.
+    #[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+    pub(super) fn gemv_rows_vnni<W: WeightFormat>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
+        // SAFETY: this function's target features are all `Vnni` needs.
+        unsafe { gemv_rows::<Vnni, W>(w, x, j0, y) }
+    }
+
+    /// [`gemv_rows`] with AVX-512 VNNI + VBMI.
+    #[target_feature(
+        enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+    )]
+    pub(super) fn gemv_rows_vnni512<W: WeightFormat>(
+        w: &[W],
+        x: &[W::Act],
+        j0: usize,
+        y: &mut [f32],
+    ) {
+        // SAFETY: this function's target features are all `Vnni512` needs.
+        unsafe { gemv_rows::<Vnni512, W>(w, x, j0, y) }
+    }
+
+    /// [`WeightFormat::gemm_rect`] on AVX2.
+    ///
+    /// # Safety
+    /// As [`super::gemm_rect`], minus the CPU features (enabled here).
+    #[target_feature(enable = "avx,avx2,fma,f16c")]
+    pub(super) unsafe fn gemm_rect_avx2<W: WeightFormat>(rect: Rect<'_, W>) {
+        // SAFETY: this function's target features are all `Avx2` needs; the
+        // rectangle's contract is our caller's.
+        unsafe { W::gemm_rect::<Avx2>(rect) }
+    }
+
+    /// [`WeightFormat::gemm_rect`] with AVX-512 VNNI.
+    ///
+    /// # Safety
+    /// As [`super::gemm_rect`], minus the CPU features (enabled here).
+    #[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+    pub(super) unsafe fn gemm_rect_vnni<W: WeightFormat>(rect: Rect<'_, W>) {
+        // SAFETY: as in `gemm_rect_avx2`, for `Vnni`.
+        unsafe { W::gemm_rect::<Vnni>(rect) }
+    }
+
+    /// [`WeightFormat::gemm_rect`] with AVX-512 VNNI + VBMI.
+    ///
+    /// # Safety
+    /// As [`super::gemm_rect`], minus the CPU features (enabled here).
+    #[target_feature(
+        enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
+    )]
+    pub(super) unsafe fn gemm_rect_vnni512<W: WeightFormat>(rect: Rect<'_, W>) {
+        // SAFETY: as in `gemm_rect_avx2`, for `Vnni512`.
+        unsafe { W::gemm_rect::<Vnni512>(rect) }
     }
 }

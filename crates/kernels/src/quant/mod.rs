@@ -2,25 +2,28 @@
 //! dequantizers, block dot products, GEMV (decode) and GEMM (prefill).
 //!
 //! # Formats
-//! Blocks of [`QK`] = 32 weights (byte-compatible with GGUF):
-//! - [`BlockQ8_0`] (34 bytes): `x = d·q`, `q: i8`, `d: f16`;
-//! - [`BlockQ4_0`] (18 bytes): `x = d·(q − 8)`, `q` 4-bit; weight `j < 16`
-//!   is the low nibble of byte `j`, weight `j + 16` its high nibble;
-//! - [`BlockQ4_1`] (20 bytes): `x = d·q + m`, same nibble order;
-//! - [`BlockQ8_1`] (40 bytes, ours, in memory only): Q8_0 with an f32 scale
-//!   plus `s = d·Σq`, the activation format for Q4_1 weights.
+//! Every format is one module of `formats/` implementing the traits of
+//! [`BlockFormat`] (all blocks), [`WeightFormat`] (weights: the activation
+//! format its integer dot takes, and its SIMD tiles) and [`ActFormat`]
+//! (activations). Byte-compatible with GGUF:
+//! - blocks of [`QK`] = 32: [`BlockQ8_0`] (34 bytes, `x = d·q`),
+//!   [`BlockQ4_0`] (18 bytes, `x = d·(q − 8)`), [`BlockQ4_1`] (20 bytes,
+//!   `x = d·q + m`); and our in-memory [`BlockQ8_1`] (Q8_0 with an f32 scale
+//!   plus `s = d·Σq`), the activation format of Q4_1;
+//! - superblocks of [`QK_K`] = 256: [`BlockQ4K`], [`BlockQ6K`], and the
+//!   activation format [`BlockQ8K`] (f32 scale, per-16 sums).
 //!
-//! [`blocks_from_bytes`] views a GGUF tensor's bytes as blocks in place.
-//! The K-quants `Q4_K` and `Q6_K` (256-weight superblocks, [`BlockQ4K`],
-//! [`BlockQ6K`]) have dequantizers, an f32-activation GEMV, and the integer
-//! path against activations quantized to [`BlockQ8K`] (256 values, f32
-//! scale, per-16 sums): [`gemv_q4_k`], [`gemm_q4_k`], [`gemv_q6_k`],
-//! [`gemm_q6_k`]. Their error bounds are in the `kdot` module docs: the
-//! same form as below, with one activation scale per 256 values.
+//! The kernels are generic over the format, written once:
+//! [`gemv`]/[`gemm`] (quantized activations), [`gemv_f32`] (f32
+//! activations), [`dot`], [`quantize`], [`dequantize`], each with a scalar
+//! `_ref` oracle. [`blocks_from_bytes`] views a GGUF tensor's bytes as blocks
+//! in place.
 //!
 //! # Quantized activations (the llama.cpp way)
 //! For decode and prefill, activations are quantized once per row — to Q8_0
-//! for Q8_0 and Q4_0 weights, to Q8_1 for Q4_1 weights — and each block dot
+//! for Q8_0 and Q4_0 weights, to Q8_1 for Q4_1 weights, to Q8_K for the
+//! K-quants (whose dots and bounds are in the `formats::kblock` docs) — and
+//! each block dot
 //! is an exact integer sum `Σ v_w·q_x` (AVX-512 VNNI `vpdpbusd`, or AVX2
 //! `vpmaddubsw`/`vpmaddwd`), scaled once per block:
 //! `dot = Σ_b d_w·d_x·Σ_j v_w[j]·q_x[j]  (+ m·s_x for Q4_1)`.
@@ -42,55 +45,34 @@
 //! only error is f32 summation (`≲ k·2⁻²⁴·Σ|w x|`).
 //!
 //! # Quantizers
-//! Bit-exact with ggml's reference quantizers (and gguf-py); see
-//! [`quantize_q8_0`] and the rules in the `quantize` module docs.
+//! [`quantize`] rounds as each format's module docs say: bit-exact with
+//! ggml's reference quantizers (and gguf-py) for Q8_0, Q4_0, Q4_1 and Q8_K.
 //! Round-trip error (`quantize → dequantize`) per block of `x`:
 //! Q8_0 `≤ amax/254`, Q4_0 `≤ amax/16`, Q4_1 `≤ (max − min)/30` (plus f16
 //! scale rounding).
 
-mod blocks;
 mod format;
+mod formats;
 mod gemm;
 mod gemv;
 mod isa;
-mod kdot;
-#[cfg(target_arch = "x86_64")]
-mod kdot_x86;
-mod kquant;
-mod kquantize;
 mod quantize;
 mod split;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use blocks::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, blocks_from_bytes};
-pub use format::{Kind, QuantAct, QuantWeight, RawScale};
-pub use gemm::{
-    QUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS, gemm_q4_0, gemm_q4_0_ref, gemm_q4_1, gemm_q4_1_ref,
-    gemm_q8_0, gemm_q8_0_ref,
-};
+pub use format::{ActFormat, BlockFormat, WeightFormat};
+pub use formats::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K};
+pub use gemm::{GEMM_PARALLEL_MIN_MACS, gemm, gemm_ref};
 pub use gemv::{
-    QUANT_GEMV_PARALLEL_MIN_BYTES, dot_q4_0, dot_q4_0_f32, dot_q4_0_f32_ref, dot_q4_0_ref,
-    dot_q4_1, dot_q4_1_f32, dot_q4_1_f32_ref, dot_q4_1_ref, dot_q8_0, dot_q8_0_f32,
-    dot_q8_0_f32_ref, dot_q8_0_ref, gemv_q4_0, gemv_q4_0_f32, gemv_q4_0_f32_ref, gemv_q4_0_ref,
-    gemv_q4_1, gemv_q4_1_f32, gemv_q4_1_f32_ref, gemv_q4_1_ref, gemv_q8_0, gemv_q8_0_f32,
-    gemv_q8_0_f32_ref, gemv_q8_0_ref,
+    GEMV_PARALLEL_MIN_BYTES, dot, dot_f32, dot_f32_ref, dot_ref, gemv, gemv_f32, gemv_f32_ref,
+    gemv_ref,
 };
 #[doc(hidden)]
 pub use isa::with_narrow_vnni;
-pub use kdot::{
-    BlockQ8K, KQUANT_GEMM_PARALLEL_MIN_BLOCK_DOTS, KQUANT_GEMV_PARALLEL_MIN_BYTES, dequantize_q8_k,
-    dot_q4_k, dot_q4_k_ref, dot_q6_k, dot_q6_k_ref, gemm_q4_k, gemm_q4_k_ref, gemm_q6_k,
-    gemm_q6_k_ref, gemv_q4_k, gemv_q4_k_ref, gemv_q6_k, gemv_q6_k_ref, quantize_q8_k,
-    quantize_q8_k_ref,
-};
-pub use kquant::{
-    BlockQ4K, BlockQ6K, KQuantBlock, QK_K, dequantize_q4_k, dequantize_q6_k, gemv_q4_k_f32,
-    gemv_q4_k_f32_ref, gemv_q6_k_f32, gemv_q6_k_f32_ref,
-};
-pub use kquantize::{quantize_q4_k, quantize_q6_k};
-pub use quantize::{
-    dequantize_q4_0, dequantize_q4_1, dequantize_q8_0, dequantize_q8_1, quantize_q4_0,
-    quantize_q4_0_ref, quantize_q4_1, quantize_q4_1_ref, quantize_q8_0, quantize_q8_0_ref,
-    quantize_q8_1, quantize_q8_1_ref,
-};
+pub use quantize::{blocks_from_bytes, dequantize, quantize, quantize_ref};
+
+/// Numbers per block of the 32-value formats (`QK4_0`, `QK8_0`, ... in ggml).
+pub const QK: usize = 32;
+/// Numbers per K-quant superblock (`QK_K` in ggml).
+pub const QK_K: usize = 256;

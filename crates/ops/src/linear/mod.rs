@@ -27,7 +27,9 @@ mod quant;
 
 use ::half::{bf16, f16};
 use smallmind_kernels::gemm::{Gemm, gemm};
-use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K};
+use smallmind_kernels::quant::{
+    BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K,
+};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -374,15 +376,10 @@ pub fn linear_ref(layer: &Linear<'_>, x: MatRef<'_>, mut y: MatMut<'_>) -> Resul
 
 /// Element `at` of a weight in f32 (ggml block formats: `d·q`, `d·(q − 8)`, `d·q + m`).
 fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
-    fn block_value<B: smallmind_kernels::quant::QuantWeight>(blocks: &[B], at: usize) -> f32 {
-        let mut values = [0.0; QK];
-        blocks[at / QK].dequantize_block(&mut values);
-        values[at % QK]
-    }
-    fn superblock_value<B: smallmind_kernels::quant::KQuantBlock>(blocks: &[B], at: usize) -> f32 {
+    fn block_value<B: BlockFormat>(blocks: &[B], at: usize) -> f32 {
         let mut values = [0.0; QK_K];
-        blocks[at / QK_K].dequantize(&mut values);
-        values[at % QK_K]
+        blocks[at / B::VALUES].dequantize_block(&mut values[..B::VALUES]);
+        values[at % B::VALUES]
     }
     match weight {
         WeightData::F32(w) => w[at],
@@ -391,7 +388,7 @@ fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
         WeightData::Q8_0(w) => block_value(w, at),
         WeightData::Q4_0(w) => block_value(w, at),
         WeightData::Q4_1(w) => block_value(w, at),
-        WeightData::Q4_K(w) => superblock_value(w, at),
-        WeightData::Q6_K(w) => superblock_value(w, at),
+        WeightData::Q4_K(w) => block_value(w, at),
+        WeightData::Q6_K(w) => block_value(w, at),
     }
 }

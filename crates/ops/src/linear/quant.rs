@@ -12,137 +12,14 @@
 //! for output that cannot be written in place (a strided `y`, or `β = 1`).
 
 use bytemuck::Pod;
-use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::{
-    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, gemm_q4_0,
-    gemm_q4_1, gemm_q4_k, gemm_q6_k, gemm_q8_0, gemv_q4_0, gemv_q4_0_f32, gemv_q4_1, gemv_q4_1_f32,
-    gemv_q4_k, gemv_q4_k_f32, gemv_q6_k, gemv_q6_k_f32, gemv_q8_0, gemv_q8_0_f32, quantize_q8_0,
-    quantize_q8_1, quantize_q8_k,
+    BlockQ8_0, BlockQ8_1, BlockQ8K, WeightFormat, gemm, gemv, gemv_f32, quantize,
 };
 use smallmind_kernels::vector::add_inplace;
 
 use super::{ActivationPrecision, Linear, WeightData};
 use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
-
-/// The kernels of one weight format.
-trait QuantKernels: Pod + Sync {
-    /// The activation block type.
-    type Act: Pod;
-    /// Values per weight (and activation) block.
-    const BLOCK: usize;
-    fn quantize(x: &[f32], out: &mut [Self::Act]) -> Result<(), KernelError>;
-    fn gemv(
-        w: &[Self],
-        n: usize,
-        k: usize,
-        x: &[Self::Act],
-        y: &mut [f32],
-    ) -> Result<(), KernelError>;
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        w: &[Self],
-        n: usize,
-        k: usize,
-        x: &[Self::Act],
-        m: usize,
-        y: &mut [f32],
-    ) -> Result<(), KernelError>;
-    fn gemv_f32(
-        w: &[Self],
-        n: usize,
-        k: usize,
-        x: &[f32],
-        y: &mut [f32],
-    ) -> Result<(), KernelError>;
-}
-
-macro_rules! quant_kernels {
-    ($block:ty, $act:ty, $size:expr, $quantize:ident, $gemv:ident, $gemm:ident, $gemv_f32:ident) => {
-        impl QuantKernels for $block {
-            type Act = $act;
-            const BLOCK: usize = $size;
-            fn quantize(x: &[f32], out: &mut [Self::Act]) -> Result<(), KernelError> {
-                $quantize(x, out)
-            }
-            fn gemv(
-                w: &[Self],
-                n: usize,
-                k: usize,
-                x: &[Self::Act],
-                y: &mut [f32],
-            ) -> Result<(), KernelError> {
-                $gemv(w, n, k, x, y)
-            }
-            fn gemm(
-                w: &[Self],
-                n: usize,
-                k: usize,
-                x: &[Self::Act],
-                m: usize,
-                y: &mut [f32],
-            ) -> Result<(), KernelError> {
-                $gemm(w, n, k, x, m, y)
-            }
-            fn gemv_f32(
-                w: &[Self],
-                n: usize,
-                k: usize,
-                x: &[f32],
-                y: &mut [f32],
-            ) -> Result<(), KernelError> {
-                $gemv_f32(w, n, k, x, y)
-            }
-        }
-    };
-}
-
-quant_kernels!(
-    BlockQ8_0,
-    BlockQ8_0,
-    QK,
-    quantize_q8_0,
-    gemv_q8_0,
-    gemm_q8_0,
-    gemv_q8_0_f32
-);
-quant_kernels!(
-    BlockQ4_0,
-    BlockQ8_0,
-    QK,
-    quantize_q8_0,
-    gemv_q4_0,
-    gemm_q4_0,
-    gemv_q4_0_f32
-);
-quant_kernels!(
-    BlockQ4_1,
-    BlockQ8_1,
-    QK,
-    quantize_q8_1,
-    gemv_q4_1,
-    gemm_q4_1,
-    gemv_q4_1_f32
-);
-
-quant_kernels!(
-    BlockQ4K,
-    BlockQ8K,
-    QK_K,
-    quantize_q8_k,
-    gemv_q4_k,
-    gemm_q4_k,
-    gemv_q4_k_f32
-);
-quant_kernels!(
-    BlockQ6K,
-    BlockQ8K,
-    QK_K,
-    quantize_q8_k,
-    gemv_q6_k,
-    gemm_q6_k,
-    gemv_q6_k_f32
-);
 
 /// Floats of scratch for `rows` input rows: the quantized rows (none on the f32 path) and an
 /// `(rows, out)` output block.
@@ -179,7 +56,7 @@ pub(super) fn apply(
     }
 }
 
-fn apply_blocks<W: QuantKernels>(
+fn apply_blocks<W: WeightFormat>(
     layer: &Linear<'_>,
     w: &[W],
     x: &MatRef<'_>,
@@ -200,18 +77,18 @@ fn apply_blocks<W: QuantKernels>(
     match layer.activations {
         ActivationPrecision::F32 => {
             for (r, out_row) in out.chunks_exact_mut(n).enumerate() {
-                W::gemv_f32(w, n, k, x.row(r), out_row)?;
+                gemv_f32(w, n, k, x.row(r), out_row)?;
             }
         }
         ActivationPrecision::Quantized => {
-            let acts = as_blocks::<W::Act>(act_scratch, rows * (k / W::BLOCK))?;
-            for (r, act_row) in acts.chunks_exact_mut(k / W::BLOCK).enumerate() {
-                W::quantize(x.row(r), act_row)?;
+            let acts = as_blocks::<W::Act>(act_scratch, rows * (k / W::VALUES))?;
+            for (r, act_row) in acts.chunks_exact_mut(k / W::VALUES).enumerate() {
+                quantize(x.row(r), act_row)?;
             }
             if rows == 1 {
-                W::gemv(w, n, k, acts, out)?;
+                gemv(w, n, k, acts, out)?;
             } else {
-                W::gemm(w, n, k, acts, rows, out)?;
+                gemm(w, n, k, acts, rows, out)?;
             }
         }
     }

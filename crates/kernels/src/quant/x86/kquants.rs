@@ -21,12 +21,11 @@
 
 use core::arch::x86_64::*;
 
-use super::kdot::{BlockQ8K, KDot, KKind, KRect, KTiles};
-use super::kquant::{BlockQ4K, BlockQ6K};
 use crate::prefetch::prefetch;
+use crate::quant::formats::{BlockQ4K, BlockQ6K, BlockQ8K, KBlock, KKind};
 
 /// The integer product step of one instruction set.
-trait KIntOps {
+pub(crate) trait KIntOps {
     /// The scale operand for a 32-byte group whose first 16 bytes use scale
     /// `a` and last 16 bytes scale `b`.
     unsafe fn scale_vec(a: i32, b: i32) -> __m256i;
@@ -35,7 +34,7 @@ trait KIntOps {
 }
 
 /// AVX2: `vpmaddubsw` + `vpmaddwd` with i16 scales.
-struct Avx2;
+pub(crate) struct Avx2;
 
 impl KIntOps for Avx2 {
     #[inline(always)]
@@ -52,7 +51,7 @@ impl KIntOps for Avx2 {
 }
 
 /// AVX-512 VL + VNNI: `vpdpbusd` + `vpmulld`.
-struct Vnni;
+pub(crate) struct Vnni;
 
 impl KIntOps for Vnni {
     #[inline(always)]
@@ -218,9 +217,9 @@ unsafe fn accumulate<O: KIntOps>(kind: KKind, u: &Unpacked, x: &BlockQ8K, acc: _
 
 /// Unpacks superblock `w` of format `B`.
 #[inline(always)]
-unsafe fn unpack<O: KIntOps, B: KDot>(w: &B) -> Unpacked {
+unsafe fn unpack<O: KIntOps, B: KBlock>(w: &B) -> Unpacked {
     let p = (w as *const B).cast::<u8>();
-    // SAFETY: `KDot` is crate-private and implemented only by `BlockQ4K`
+    // SAFETY: `KBlock` is crate-private and implemented only by `BlockQ4K`
     // (kind `Q4K`) and `BlockQ6K` (kind `Q6K`), so the cast names `w`'s own
     // type; the instruction sets are the caller's contract.
     unsafe {
@@ -231,97 +230,44 @@ unsafe fn unpack<O: KIntOps, B: KDot>(w: &B) -> Unpacked {
     }
 }
 
-impl<O: KIntOps> KTiles for O {
-    #[inline(always)]
-    unsafe fn tile<B: KDot, const R: usize, const C: usize>(
-        w: [&[B]; R],
-        x: [&[BlockQ8K]; C],
-        ahead: usize,
-    ) -> [[f32; C]; R] {
-        let nb = x[0].len();
-        // SAFETY: the caller guarantees `O`'s instruction set (a superset of
-        // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
-        unsafe {
-            let mut acc = [[_mm256_setzero_ps(); C]; R];
-            for b in 0..nb {
-                if ahead != 0 {
-                    for w_r in &w {
-                        let p = w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead);
-                        for line in (0..size_of::<B>()).step_by(64) {
-                            prefetch(p.wrapping_add(line));
-                        }
-                    }
-                }
-                for r in 0..R {
-                    let u = unpack::<O, B>(w[r].get_unchecked(b));
-                    for c in 0..C {
-                        acc[r][c] = accumulate::<O>(B::KIND, &u, x[c].get_unchecked(b), acc[r][c]);
+/// An `R × C` tile of superblock dots with the integer steps of `O`.
+///
+/// # Safety
+/// The CPU must support `O`'s instruction set (a superset of AVX2 + FMA +
+/// F16C); every slice has the same length.
+#[inline(always)]
+pub(crate) unsafe fn tile<O: KIntOps, B: KBlock, const R: usize, const C: usize>(
+    w: [&[B]; R],
+    x: [&[BlockQ8K]; C],
+    ahead: usize,
+) -> [[f32; C]; R] {
+    let nb = x[0].len();
+    // SAFETY: the caller guarantees `O`'s instruction set (a superset of
+    // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        for b in 0..nb {
+            if ahead != 0 {
+                for w_r in &w {
+                    let p = w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead);
+                    for line in (0..size_of::<B>()).step_by(64) {
+                        prefetch(p.wrapping_add(line));
                     }
                 }
             }
-            let mut out = [[0.0f32; C]; R];
             for r in 0..R {
+                let u = unpack::<O, B>(w[r].get_unchecked(b));
                 for c in 0..C {
-                    out[r][c] = hsum(acc[r][c]);
+                    acc[r][c] = accumulate::<O>(B::KIND, &u, x[c].get_unchecked(b), acc[r][c]);
                 }
             }
-            out
         }
+        let mut out = [[0.0f32; C]; R];
+        for r in 0..R {
+            for c in 0..C {
+                out[r][c] = hsum(acc[r][c]);
+            }
+        }
+        out
     }
-}
-
-/// [`super::kdot::gemv_rows`] on AVX2.
-#[target_feature(enable = "avx,avx2,fma,f16c")]
-pub(super) fn gemv_rows_avx2<B: KDot>(w: &[B], x: &[BlockQ8K], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Avx2` needs.
-    unsafe { super::kdot::gemv_rows::<Avx2, B>(w, x, j0, y) }
-}
-
-/// [`super::kdot::gemv_rows`] with AVX-512 VNNI.
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) fn gemv_rows_vnni<B: KDot>(w: &[B], x: &[BlockQ8K], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Vnni` needs.
-    unsafe { super::kdot::gemv_rows::<Vnni, B>(w, x, j0, y) }
-}
-
-/// [`super::kdot::gemv_rows`] on CPUs with 512-bit VNNI (the 256-bit VNNI
-/// tiles for now).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) fn gemv_rows_vnni512<B: KDot>(w: &[B], x: &[BlockQ8K], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Vnni` needs.
-    unsafe { super::kdot::gemv_rows::<Vnni, B>(w, x, j0, y) }
-}
-
-/// [`super::kdot::gemm_rect`] on AVX2.
-///
-/// # Safety
-/// As [`super::kdot::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c")]
-pub(super) unsafe fn gemm_rect_avx2<B: KDot>(rect: KRect<'_, B>) {
-    // SAFETY: this function's target features are all `Avx2` needs; the
-    // rectangle's contract is our caller's.
-    unsafe { super::kdot::gemm_rect::<Avx2, B>(rect) }
-}
-
-/// [`super::kdot::gemm_rect`] with AVX-512 VNNI.
-///
-/// # Safety
-/// As [`super::kdot::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) unsafe fn gemm_rect_vnni<B: KDot>(rect: KRect<'_, B>) {
-    // SAFETY: this function's target features are all `Vnni` needs; the
-    // rectangle's contract is our caller's.
-    unsafe { super::kdot::gemm_rect::<Vnni, B>(rect) }
-}
-
-/// [`super::kdot::gemm_rect`] on CPUs with 512-bit VNNI (the 256-bit VNNI
-/// tiles for now).
-///
-/// # Safety
-/// As [`super::kdot::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) unsafe fn gemm_rect_vnni512<B: KDot>(rect: KRect<'_, B>) {
-    // SAFETY: this function's target features are all `Vnni` needs; the
-    // rectangle's contract is our caller's.
-    unsafe { super::kdot::gemm_rect::<Vnni, B>(rect) }
 }

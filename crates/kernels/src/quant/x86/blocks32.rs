@@ -21,18 +21,18 @@
 use core::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::format::{Kind, QuantAct, QuantWeight, RawScale};
-use super::isa::{COLS, ROWS, Rect, Tiles};
 use crate::prefetch::prefetch;
+use crate::quant::formats::{Act32, Block32, Kind, RawScale};
+use crate::quant::isa::{COLS, ROWS, Rect};
 
 /// The per-format integer operations of one instruction set.
-trait IntOps {
+pub(crate) trait IntOps {
     /// The accumulator start for activation vector `x`: `−bias·Σ` per lane.
-    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i;
+    unsafe fn start<W: Block32>(x: __m256i) -> __m256i;
     /// The weight operand of the products.
-    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i;
+    unsafe fn unpack<W: Block32>(w: &W) -> __m256i;
     /// `start + Σ u·x` per lane.
-    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i;
+    unsafe fn isum<W: Block32>(u: __m256i, x: __m256i, start: __m256i) -> __m256i;
 }
 
 /// The unsigned weight bias of the VNNI path.
@@ -46,7 +46,7 @@ const fn bias(kind: Kind) -> i8 {
 
 /// The 32 activation bytes.
 #[inline(always)]
-unsafe fn load_act<A: QuantAct>(x: &A) -> __m256i {
+unsafe fn load_act<A: Act32>(x: &A) -> __m256i {
     // SAFETY: `values` is 32 readable bytes; AVX is the caller's contract.
     unsafe { _mm256_loadu_si256(x.values().as_ptr().cast()) }
 }
@@ -74,7 +74,7 @@ unsafe fn f16_to_f32(h: half::f16) -> f32 {
 }
 
 #[inline(always)]
-unsafe fn act_scale<A: QuantAct>(x: &A) -> f32 {
+unsafe fn act_scale<A: Act32>(x: &A) -> f32 {
     match x.raw_scale() {
         // SAFETY: F16C is the caller's contract.
         RawScale::F16(h) => unsafe { f16_to_f32(h) },
@@ -95,11 +95,11 @@ unsafe fn hsum(v: __m256) -> f32 {
 }
 
 /// AVX2: `vpmaddubsw` + `vpmaddwd` (Q4), sign-extended `vpmaddwd` (Q8_0).
-struct Avx2;
+pub(crate) struct Avx2;
 
 impl IntOps for Avx2 {
     #[inline(always)]
-    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+    unsafe fn start<W: Block32>(x: __m256i) -> __m256i {
         // SAFETY: AVX2 is the caller's contract.
         unsafe {
             match W::KIND {
@@ -114,7 +114,7 @@ impl IntOps for Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+    unsafe fn unpack<W: Block32>(w: &W) -> __m256i {
         // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
         unsafe {
             match W::KIND {
@@ -125,7 +125,7 @@ impl IntOps for Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+    unsafe fn isum<W: Block32>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
         // SAFETY: AVX2 is the caller's contract.
         unsafe {
             match W::KIND {
@@ -147,11 +147,11 @@ impl IntOps for Avx2 {
 }
 
 /// AVX-512 VL + VNNI: `vpdpbusd` on 256-bit vectors.
-struct Vnni;
+pub(crate) struct Vnni;
 
 impl IntOps for Vnni {
     #[inline(always)]
-    unsafe fn start<W: QuantWeight>(x: __m256i) -> __m256i {
+    unsafe fn start<W: Block32>(x: __m256i) -> __m256i {
         // SAFETY: AVX-512 VL + VNNI is the caller's contract.
         unsafe {
             match W::KIND {
@@ -167,7 +167,7 @@ impl IntOps for Vnni {
     }
 
     #[inline(always)]
-    unsafe fn unpack<W: QuantWeight>(w: &W) -> __m256i {
+    unsafe fn unpack<W: Block32>(w: &W) -> __m256i {
         // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
         unsafe {
             match W::KIND {
@@ -181,102 +181,69 @@ impl IntOps for Vnni {
     }
 
     #[inline(always)]
-    unsafe fn isum<W: QuantWeight>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
+    unsafe fn isum<W: Block32>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
         // SAFETY: AVX-512 VL + VNNI is the caller's contract.
         unsafe { _mm256_dpbusd_epi32(start, u, x) }
     }
 }
 
-impl<O: IntOps> Tiles for O {
-    #[inline(always)]
-    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
-        w: [&[W]; R],
-        x: [&[W::Act]; C],
-        ahead: usize,
-    ) -> [[f32; C]; R] {
-        let nb = x[0].len();
-        // SAFETY: the caller guarantees `O`'s instruction set (a superset of
-        // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
-        unsafe {
-            let mut acc = [[_mm256_setzero_ps(); C]; R];
-            let mut offset = [[0.0f32; C]; R];
-            for b in 0..nb {
-                if ahead != 0 && b % 2 == 0 {
-                    for w_r in &w {
-                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
-                    }
-                }
-                let mut xv = [_mm256_setzero_si256(); C];
-                let mut start = [_mm256_setzero_si256(); C];
-                let mut dx = [0.0f32; C];
-                for c in 0..C {
-                    let xb = x[c].get_unchecked(b);
-                    xv[c] = load_act(xb);
-                    start[c] = O::start::<W>(xv[c]);
-                    dx[c] = act_scale(xb);
-                }
-                for r in 0..R {
-                    let wb = w[r].get_unchecked(b);
-                    let u = O::unpack(wb);
-                    let dw = f16_to_f32(wb.scale());
-                    for c in 0..C {
-                        let isum = O::isum::<W>(u, xv[c], start[c]);
-                        let scale = _mm256_set1_ps(dw * dx[c]);
-                        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][c]);
-                    }
-                    if W::KIND == Kind::Q4_1 {
-                        let m = f16_to_f32(wb.offset());
-                        for c in 0..C {
-                            offset[r][c] += m * x[c].get_unchecked(b).scaled_sum();
-                        }
-                    }
+/// An `R × C` tile of 256-bit block dots with the integer steps of `O`.
+///
+/// # Safety
+/// The CPU must support `O`'s instruction set (a superset of AVX2 + FMA +
+/// F16C); every slice has the same length.
+#[inline(always)]
+pub(crate) unsafe fn tile<O: IntOps, W: Block32, const R: usize, const C: usize>(
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+    ahead: usize,
+) -> [[f32; C]; R] {
+    let nb = x[0].len();
+    // SAFETY: the caller guarantees `O`'s instruction set (a superset of
+    // AVX2 + FMA + F16C); every slice has `nb` blocks, indexed below `nb`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let mut offset = [[0.0f32; C]; R];
+        for b in 0..nb {
+            if ahead != 0 && b % 2 == 0 {
+                for w_r in &w {
+                    prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
                 }
             }
-            let mut out = [[0.0f32; C]; R];
+            let mut xv = [_mm256_setzero_si256(); C];
+            let mut start = [_mm256_setzero_si256(); C];
+            let mut dx = [0.0f32; C];
+            for c in 0..C {
+                let xb = x[c].get_unchecked(b);
+                xv[c] = load_act(xb);
+                start[c] = O::start::<W>(xv[c]);
+                dx[c] = act_scale(xb);
+            }
             for r in 0..R {
+                let wb = w[r].get_unchecked(b);
+                let u = O::unpack(wb);
+                let dw = f16_to_f32(wb.scale());
                 for c in 0..C {
-                    out[r][c] = hsum(acc[r][c]) + offset[r][c];
+                    let isum = O::isum::<W>(u, xv[c], start[c]);
+                    let scale = _mm256_set1_ps(dw * dx[c]);
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][c]);
+                }
+                if W::KIND == Kind::Q4_1 {
+                    let m = f16_to_f32(wb.offset());
+                    for c in 0..C {
+                        offset[r][c] += m * x[c].get_unchecked(b).scaled_sum();
+                    }
                 }
             }
-            out
         }
+        let mut out = [[0.0f32; C]; R];
+        for r in 0..R {
+            for c in 0..C {
+                out[r][c] = hsum(acc[r][c]) + offset[r][c];
+            }
+        }
+        out
     }
-}
-
-/// [`super::isa::gemv_rows`] on AVX2.
-#[target_feature(enable = "avx,avx2,fma,f16c")]
-pub(super) fn gemv_rows_avx2<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Avx2` needs.
-    unsafe { super::isa::gemv_rows::<Avx2, W>(w, x, j0, y) }
-}
-
-/// [`super::isa::gemv_rows`] with AVX-512 VNNI.
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) fn gemv_rows_vnni<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Vnni` needs.
-    unsafe { super::isa::gemv_rows::<Vnni, W>(w, x, j0, y) }
-}
-
-/// [`super::isa::gemm_rect`] on AVX2.
-///
-/// # Safety
-/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c")]
-pub(super) unsafe fn gemm_rect_avx2<W: QuantWeight>(rect: Rect<'_, W>) {
-    // SAFETY: this function's target features are all `Avx2` needs; the
-    // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Avx2, W, ROWS, COLS>(rect) }
-}
-
-/// [`super::isa::gemm_rect`] with AVX-512 VNNI.
-///
-/// # Safety
-/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(super) unsafe fn gemm_rect_vnni<W: QuantWeight>(rect: Rect<'_, W>) {
-    // SAFETY: this function's target features are all `Vnni` needs; the
-    // rectangle's contract is our caller's.
-    unsafe { super::isa::gemm_rect::<Vnni, W, ROWS, COLS>(rect) }
 }
 
 // ---------------------------------------------------------------------------
@@ -307,7 +274,7 @@ struct ActPair {
 
 /// Loads the activation pair starting at `x` (two consecutive blocks).
 #[inline(always)]
-unsafe fn act_pair<W: QuantWeight>(x: *const W::Act) -> ActPair {
+unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
     // SAFETY: `x` points at two consecutive activation blocks (the caller's
     // contract), 68 or 80 bytes, so the 64-byte loads from bytes 0 and 4
     // (Q8_0) or 0 and 16 (Q8_1) stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
@@ -424,7 +391,7 @@ unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
 /// A pair of weight blocks: the unsigned byte operand, `[d_w₀ ×8, d_w₁ ×8]`,
 /// and (Q4_1) `[m₀ ×8, m₁ ×8]`.
 #[inline(always)]
-unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> WeightPair {
+unsafe fn weight_pair<W: Block32>(w: *const W) -> WeightPair {
     // SAFETY: `w` points at two consecutive blocks (the caller's contract);
     // every load below stays inside those `2·size_of::<W>()` bytes (Q4: 32
     // bytes from the start and the last 16; Q8_0: 64 bytes from 0 and 4); AVX-512 F/BW/VBMI and F16C are the caller's
@@ -489,45 +456,45 @@ unsafe fn weight_pair<W: QuantWeight>(w: *const W) -> WeightPair {
     }
 }
 
-/// [`Tiles`] with two blocks per 512-bit vector.
-struct Vnni512;
-
-impl Tiles for Vnni512 {
-    #[inline(always)]
-    unsafe fn tile<W: QuantWeight, const R: usize, const C: usize>(
-        w: [&[W]; R],
-        x: [&[W::Act]; C],
-        ahead: usize,
-    ) -> [[f32; C]; R] {
-        let nb = x[0].len();
-        // SAFETY: the caller guarantees AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA
-        // and F16C; every slice has `nb` blocks and pairs start below
-        // `nb - 1`, so both blocks of a pair are in bounds.
-        unsafe {
-            let mut acc = [[_mm512_setzero_ps(); C]; R];
-            let mut b = 0;
-            while b + 2 <= nb {
-                if ahead != 0 {
-                    for w_r in &w {
-                        prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
-                    }
+/// An `R × C` tile with two blocks per 512-bit vector.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA and F16C; every
+/// slice has the same length.
+#[inline(always)]
+pub(crate) unsafe fn tile_512<W: Block32, const R: usize, const C: usize>(
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+    ahead: usize,
+) -> [[f32; C]; R] {
+    let nb = x[0].len();
+    // SAFETY: the caller guarantees AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA
+    // and F16C; every slice has `nb` blocks and pairs start below
+    // `nb - 1`, so both blocks of a pair are in bounds.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let mut b = 0;
+        while b + 2 <= nb {
+            if ahead != 0 {
+                for w_r in &w {
+                    prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
                 }
-                let mut xs = [ActPair {
-                    x: _mm512_setzero_si512(),
-                    start: _mm512_setzero_si512(),
-                    dx: _mm512_setzero_ps(),
-                    sx: _mm512_setzero_ps(),
-                }; C];
-                for c in 0..C {
-                    xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
-                }
-                for r in 0..R {
-                    accumulate_row::<W, C>(&mut acc[r], weight_pair(w[r].as_ptr().add(b)), &xs);
-                }
-                b += 2;
             }
-            finish_tile::<W, R, C>(&acc, w, x, b)
+            let mut xs = [ActPair {
+                x: _mm512_setzero_si512(),
+                start: _mm512_setzero_si512(),
+                dx: _mm512_setzero_ps(),
+                sx: _mm512_setzero_ps(),
+            }; C];
+            for c in 0..C {
+                xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
+            }
+            for r in 0..R {
+                accumulate_row::<W, C>(&mut acc[r], weight_pair(w[r].as_ptr().add(b)), &xs);
+            }
+            b += 2;
         }
+        finish_tile::<W, R, C>(&acc, w, x, b)
     }
 }
 
@@ -537,7 +504,7 @@ impl Tiles for Vnni512 {
 /// # Safety
 /// The CPU must support AVX-512 F and VNNI.
 #[inline(always)]
-unsafe fn accumulate_row<W: QuantWeight, const C: usize>(
+unsafe fn accumulate_row<W: Block32, const C: usize>(
     acc: &mut [__m512; C],
     WeightPair { u, dw, m }: WeightPair,
     xs: &[ActPair; C],
@@ -561,7 +528,7 @@ unsafe fn accumulate_row<W: QuantWeight, const C: usize>(
 /// # Safety
 /// `b ≤` every slice's length, and the CPU supports `Vnni512`.
 #[inline(always)]
-unsafe fn finish_tile<W: QuantWeight, const R: usize, const C: usize>(
+unsafe fn finish_tile<W: Block32, const R: usize, const C: usize>(
     acc: &[[__m512; C]; R],
     w: [&[W]; R],
     x: [&[W::Act]; C],
@@ -574,7 +541,7 @@ unsafe fn finish_tile<W: QuantWeight, const R: usize, const C: usize>(
         if b < x[0].len() {
             let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
             let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
-            out = Vnni::tile::<W, R, C>(tail_w, tail_x, 0);
+            out = tile::<Vnni, W, R, C>(tail_w, tail_x, 0);
         }
         for (out_r, acc_r) in out.iter_mut().zip(acc) {
             for (o, a) in out_r.iter_mut().zip(acc_r) {
@@ -585,26 +552,15 @@ unsafe fn finish_tile<W: QuantWeight, const R: usize, const C: usize>(
     }
 }
 
-/// [`super::isa::gemv_rows`] with AVX-512 VNNI + VBMI, two blocks per vector.
-#[target_feature(
-    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
-)]
-pub(super) fn gemv_rows_vnni512<W: QuantWeight>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
-    // SAFETY: this function's target features are all `Vnni512` needs.
-    unsafe { super::isa::gemv_rows::<Vnni512, W>(w, x, j0, y) }
-}
-
-/// [`super::isa::gemm_rect`] with AVX-512 VNNI + VBMI, on weight pairs
-/// unpacked once per group of rows ([`packed_rect`]).
+/// A GEMM rectangle with AVX-512 VNNI + VBMI, on weight pairs unpacked once
+/// per group of rows ([`packed_rect`]).
 ///
 /// # Safety
-/// As [`super::isa::gemm_rect`], minus the CPU features (enabled here).
-#[target_feature(
-    enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
-)]
-pub(super) unsafe fn gemm_rect_vnni512<W: QuantWeight>(rect: Rect<'_, W>) {
-    // SAFETY: this function's target features are all `Vnni512` needs; the
-    // rectangle's contract is our caller's.
+/// As the `isa` module's `gemm_rect`; the CPU must support AVX-512
+/// F/BW/VL/VNNI/VBMI, AVX2, FMA and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gemm_rect_512<W: Block32>(rect: Rect<'_, W>) {
+    // SAFETY: forwarded from our caller.
     unsafe {
         match W::KIND {
             // Q4_1 needs two more registers per tile row (offsets and their
@@ -637,13 +593,15 @@ const PACKED_PAIRS: usize = 48;
 /// one shuffle port.
 ///
 /// # Safety
-/// As [`super::isa::gemm_rect`]; the CPU must support `Vnni512`.
+/// As the `isa` module's `gemm_rect`; the CPU must support `Vnni512`.
 #[inline(always)]
-unsafe fn packed_rect<W: QuantWeight, const R: usize, const C: usize>(rect: Rect<'_, W>) {
+unsafe fn packed_rect<W: Block32, const R: usize, const C: usize>(rect: Rect<'_, W>) {
     let pairs = rect.nb / 2;
     if pairs > PACKED_PAIRS {
         // SAFETY: forwarded from our caller.
-        return unsafe { super::isa::gemm_rect::<Vnni512, W, R, C>(rect) };
+        return unsafe {
+            crate::quant::isa::gemm_rect::<crate::quant::isa::Vnni512, W, R, C>(rect)
+        };
     }
     let Rect {
         w,
@@ -673,14 +631,14 @@ unsafe fn packed_rect<W: QuantWeight, const R: usize, const C: usize>(rect: Rect
             let out = unsafe { packed_tile::<W, R, C>(&packed, pairs, ws, xs) };
             // SAFETY: the tile lies in the rectangle, clipped to its end,
             // which our caller lets us write.
-            unsafe { super::isa::store_tile(&out, y, n, (i, j), (i1, j1)) };
+            unsafe { crate::quant::isa::store_tile(&out, y, n, (i, j), (i1, j1)) };
             i += C;
         }
         j += R;
     }
 }
 
-/// [`Vnni512`]'s tile over weight pairs unpacked beforehand: `packed[r][p]`
+/// [`tile_512`] over weight pairs unpacked beforehand: `packed[r][p]`
 /// holds blocks `2p, 2p + 1` of row `w[r]`; an odd last block comes from
 /// `w` itself.
 ///
@@ -688,7 +646,7 @@ unsafe fn packed_rect<W: QuantWeight, const R: usize, const C: usize>(rect: Rect
 /// The first `pairs` slots of each `packed[r]` are written, `2·pairs` is
 /// `nb` or `nb − 1`, and the CPU supports `Vnni512`.
 #[inline(always)]
-unsafe fn packed_tile<W: QuantWeight, const R: usize, const C: usize>(
+unsafe fn packed_tile<W: Block32, const R: usize, const C: usize>(
     packed: &[[MaybeUninit<WeightPair>; PACKED_PAIRS]; R],
     pairs: usize,
     w: [&[W]; R],

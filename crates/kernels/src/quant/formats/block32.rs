@@ -1,0 +1,200 @@
+//! What the 32-value formats share: the integer weight and activation views
+//! their block dots read, the dot in scalar and f64 order, and the choice of
+//! SIMD tiles (`x86/blocks32.rs`).
+//!
+//! A block dot is `d_w·d_x·Σⱼ v[j]·q_x[j] (+ m·s_x)`, with the signed integer
+//! weight `v` of [`Block32::value`] and the offset term only for formats with
+//! an offset (Q4_1).
+
+use half::f16;
+
+use crate::quant::format::{WeightFormat, scalar_tile};
+use crate::quant::isa::{Isa, Tile};
+use crate::quant::{ActFormat, QK};
+
+/// Which 32-value weight format a [`Block32`] is (monomorphised `match`es on
+/// it cost nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Q8_0,
+    Q4_0,
+    Q4_1,
+}
+
+/// A scale as stored in its block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RawScale {
+    /// An f16 scale (Q8_0).
+    F16(f16),
+    /// An f32 scale (our Q8_1).
+    F32(f32),
+}
+
+/// A 32-value activation block (the right-hand side of a block dot).
+pub(crate) trait Act32: ActFormat {
+    /// The scale `d` as f32.
+    fn scale(&self) -> f32;
+    /// `d·Σq` (Q8_1); 0 for Q8_0, which does not carry it.
+    fn scaled_sum(&self) -> f32;
+    /// The 32 quantized values.
+    fn values(&self) -> &[i8; QK];
+    /// The scale as stored, so SIMD code can convert an f16 itself.
+    fn raw_scale(&self) -> RawScale;
+}
+
+/// A 32-value weight block, as the shared integer kernels read it.
+pub(crate) trait Block32: WeightFormat<Act: Act32> {
+    /// Which format this is.
+    const KIND: Kind;
+    /// The scale `d`.
+    fn scale(&self) -> f16;
+    /// The offset `m` (Q4_1), else 0.
+    fn offset(&self) -> f16;
+    /// The signed integer weight `j` of the dot product.
+    fn value(&self, j: usize) -> i32;
+    /// The packed quantized bytes: 32 `i8` for Q8_0, 16 nibble pairs for Q4.
+    fn packed(&self) -> &[u8];
+}
+
+/// The exact integer part of a block dot: `Σⱼ v[j]·q_x[j]`.
+#[inline(always)]
+fn block_isum<W: Block32>(w: &W, x: &W::Act) -> i32 {
+    let xq = x.values();
+    (0..QK).map(|j| w.value(j) * i32::from(xq[j])).sum()
+}
+
+/// One block dot in f32, the scalar path's order: `(d_w·d_x)·isum + m·s`.
+#[inline(always)]
+pub(crate) fn block_dot<W: Block32>(w: &W, x: &W::Act) -> f32 {
+    let isum = block_isum(w, x) as f32;
+    let scale = w.scale().to_f32() * x.scale();
+    let dot = scale * isum;
+    match W::KIND {
+        Kind::Q4_1 => dot + w.offset().to_f32() * x.scaled_sum(),
+        _ => dot,
+    }
+}
+
+/// One block dot in f64 (the oracle's).
+#[inline(always)]
+pub(crate) fn block_dot_f64<W: Block32>(w: &W, x: &W::Act) -> f64 {
+    let isum = f64::from(block_isum(w, x));
+    let dot = f64::from(w.scale().to_f32()) * f64::from(x.scale()) * isum;
+    match W::KIND {
+        Kind::Q4_1 => dot + f64::from(w.offset().to_f32()) * f64::from(x.scaled_sum()),
+        _ => dot,
+    }
+}
+
+/// [`WeightFormat::tile`] of every 32-value format.
+///
+/// # Safety
+/// The CPU must support `T`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn tile<T: Tile, W: Block32, const R: usize, const C: usize>(
+    w: [&[W]; R],
+    x: [&[W::Act]; C],
+    ahead: usize,
+) -> [[f32; C]; R] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::quant::x86::blocks32;
+        // SAFETY: `T`'s instruction set is our caller's contract.
+        unsafe {
+            match T::ISA {
+                Isa::Avx2 => return blocks32::tile::<blocks32::Avx2, W, R, C>(w, x, ahead),
+                Isa::Vnni => return blocks32::tile::<blocks32::Vnni, W, R, C>(w, x, ahead),
+                Isa::Vnni512 => return blocks32::tile_512::<W, R, C>(w, x, ahead),
+                Isa::Scalar => {}
+            }
+        }
+    }
+    let _ = ahead;
+    scalar_tile(w, x)
+}
+
+/// [`WeightFormat::gemm_rect`] of every 32-value format: on 512-bit VNNI,
+/// weight pairs unpacked once per group of rows.
+///
+/// # Safety
+/// As [`WeightFormat::gemm_rect`].
+#[inline(always)]
+pub(crate) unsafe fn gemm_rect<T: Tile, W: Block32>(rect: crate::quant::isa::Rect<'_, W>) {
+    use crate::quant::isa::{COLS, ROWS};
+    #[cfg(target_arch = "x86_64")]
+    if matches!(T::ISA, Isa::Vnni512) {
+        // SAFETY: forwarded from our caller, who guarantees `Vnni512`.
+        return unsafe { crate::quant::x86::blocks32::gemm_rect_512(rect) };
+    }
+    // SAFETY: forwarded from our caller.
+    unsafe { crate::quant::isa::gemm_rect::<T, W, ROWS, COLS>(rect) }
+}
+
+/// `1/d`, or 0 for a zero scale (ggml's rule: all quants at the offset).
+#[inline(always)]
+pub(super) fn inv(d: f32) -> f32 {
+    if d != 0.0 { 1.0 / d } else { 0.0 }
+}
+
+/// 32 nibbles into 16 bytes: weight `j < 16` in the low nibble of byte `j`,
+/// weight `j + 16` in its high nibble.
+#[inline(always)]
+pub(super) fn pack_nibbles(q: &[u8; QK]) -> [u8; QK / 2] {
+    let mut qs = [0u8; QK / 2];
+    for (j, b) in qs.iter_mut().enumerate() {
+        *b = q[j] | (q[j + QK / 2] << 4);
+    }
+    qs
+}
+
+/// The nibble of weight `j` (`0..32`), in [`pack_nibbles`]' order.
+#[inline(always)]
+pub(super) fn unpack_nibble(qs: &[u8; QK / 2], j: usize) -> u8 {
+    let byte = qs[j % (QK / 2)];
+    if j < QK / 2 { byte & 0x0F } else { byte >> 4 }
+}
+
+/// The first 32 values of `x` as an array (every caller passes whole blocks).
+#[inline(always)]
+pub(super) fn block_of(x: &[f32]) -> &[f32; QK] {
+    x[..QK].try_into().expect("a block is 32 values")
+}
+
+/// Implements [`WeightFormat`] for a 32-value format through this module.
+macro_rules! weight_format_32 {
+    ($block:ty, act $act:ty, gemv_rows $rows:expr) => {
+        impl $crate::quant::WeightFormat for $block {
+            type Act = $act;
+            const GEMV_ROWS: usize = $rows;
+
+            #[inline(always)]
+            fn dot_block(&self, x: &$act) -> f32 {
+                super::block32::block_dot(self, x)
+            }
+
+            #[inline(always)]
+            fn dot_block_f64(&self, x: &$act) -> f64 {
+                super::block32::block_dot_f64(self, x)
+            }
+
+            #[inline(always)]
+            unsafe fn tile<T: $crate::quant::isa::Tile, const R: usize, const C: usize>(
+                w: [&[Self]; R],
+                x: [&[$act]; C],
+                ahead: usize,
+            ) -> [[f32; C]; R] {
+                // SAFETY: forwarded from our caller.
+                unsafe { super::block32::tile::<T, Self, R, C>(w, x, ahead) }
+            }
+
+            #[inline(always)]
+            unsafe fn gemm_rect<T: $crate::quant::isa::Tile>(
+                rect: $crate::quant::isa::Rect<'_, Self>,
+            ) {
+                // SAFETY: forwarded from our caller.
+                unsafe { super::block32::gemm_rect::<T, Self>(rect) }
+            }
+        }
+    };
+}
+pub(super) use weight_format_32;

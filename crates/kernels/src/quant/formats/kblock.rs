@@ -1,0 +1,127 @@
+//! What the 256-value K-quant weight formats share: the exact integer sums of
+//! a superblock dot against [`BlockQ8K`], the dot in scalar and f64 order, and
+//! the choice of SIMD tiles (`x86/kquants.rs`).
+//!
+//! With `x = d_x·q_x` (one Q8_K block):
+//! - Q4_K: `dot = d·d_x·Σ_s sc[s]·Σ_{j∈s} q_j·q_x[j] − dmin·d_x·Σ_s mn[s]·(bsums[2s] + bsums[2s+1])`
+//!   over the eight sub-blocks `s` of 32 (the min term needs only the
+//!   activation block sums, which is why Q8_K carries `bsums`);
+//! - Q6_K: `dot = d·d_x·(Σ_s sc[s]·Σ_{j∈s} q_j·q_x[j] − 32·Σ_s sc[s]·bsums[s])`
+//!   over the sixteen sub-blocks of 16, with the unsigned 6-bit `q` (the
+//!   `−32` offset folded into the block sums).
+//!
+//! Both integer sums are exact in i32 (at most `|q_x| ≤ 127·256` times 63
+//! or 128 per superblock, about 2²⁸). So, as for the 32-value formats, only
+//! the f32 scaling and summation order differ between paths: within
+//! `(nb + 8)·2⁻²³·Σ_b (|d·d_x·I_b| + |dmin·d_x·M_b|)` of the f64 oracles,
+//! `I_b`/`M_b` the two integer sums of superblock `b`.
+
+use super::q8_k::BlockQ8K;
+use crate::quant::format::{WeightFormat, scalar_tile};
+use crate::quant::isa::{Isa, Tile};
+
+/// Which K-quant a [`KBlock`] is (monomorphised matches cost nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KKind {
+    Q4K,
+    Q6K,
+}
+
+/// A K-quant weight superblock with an integer dot against Q8_K.
+pub(crate) trait KBlock: WeightFormat<Act = BlockQ8K> {
+    const KIND: KKind;
+    /// The exact integer sums `(I, M)` of the module docs, from the values
+    /// (not the block sums): `dot = d·d_x·I − dmin·d_x·M` (`M = 0` for Q6_K).
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32);
+    /// `(d, dmin)` in f32 (`dmin = 0` for Q6_K).
+    fn scales(&self) -> (f32, f32);
+}
+
+/// One superblock dot in f32, the scalar path's order.
+#[inline(always)]
+pub(crate) fn superblock_dot<B: KBlock>(w: &B, x: &BlockQ8K) -> f32 {
+    let (isum, msum) = w.isums(x);
+    let (d, dmin) = w.scales();
+    (d * x.d) * isum as f32 - (dmin * x.d) * msum as f32
+}
+
+/// One superblock dot in f64 (the oracle's).
+#[inline(always)]
+pub(crate) fn superblock_dot_f64<B: KBlock>(w: &B, x: &BlockQ8K) -> f64 {
+    let (isum, msum) = w.isums(x);
+    let (d, dmin) = w.scales();
+    let dx = f64::from(x.d);
+    f64::from(d) * dx * f64::from(isum) - f64::from(dmin) * dx * f64::from(msum)
+}
+
+/// [`WeightFormat::tile`] of every K-quant (the 512-bit path runs the
+/// 256-bit VNNI tiles for now).
+///
+/// # Safety
+/// The CPU must support `T`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
+    w: [&[B]; R],
+    x: [&[BlockQ8K]; C],
+    ahead: usize,
+) -> [[f32; C]; R] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::quant::x86::kquants;
+        // SAFETY: `T`'s instruction set is our caller's contract.
+        unsafe {
+            match T::ISA {
+                Isa::Avx2 => return kquants::tile::<kquants::Avx2, B, R, C>(w, x, ahead),
+                Isa::Vnni | Isa::Vnni512 => {
+                    return kquants::tile::<kquants::Vnni, B, R, C>(w, x, ahead);
+                }
+                Isa::Scalar => {}
+            }
+        }
+    }
+    let _ = ahead;
+    scalar_tile(w, x)
+}
+
+/// Implements [`WeightFormat`] for a K-quant through this module.
+macro_rules! weight_format_k {
+    ($block:ty) => {
+        impl $crate::quant::WeightFormat for $block {
+            type Act = super::q8_k::BlockQ8K;
+
+            #[inline(always)]
+            fn dot_block(&self, x: &super::q8_k::BlockQ8K) -> f32 {
+                super::kblock::superblock_dot(self, x)
+            }
+
+            #[inline(always)]
+            fn dot_block_f64(&self, x: &super::q8_k::BlockQ8K) -> f64 {
+                super::kblock::superblock_dot_f64(self, x)
+            }
+
+            #[inline(always)]
+            unsafe fn tile<T: $crate::quant::isa::Tile, const R: usize, const C: usize>(
+                w: [&[Self]; R],
+                x: [&[super::q8_k::BlockQ8K]; C],
+                ahead: usize,
+            ) -> [[f32; C]; R] {
+                // SAFETY: forwarded from our caller.
+                unsafe { super::kblock::tile::<T, Self, R, C>(w, x, ahead) }
+            }
+        }
+    };
+}
+pub(super) use weight_format_k;
+
+/// `1/d`, or 0 for a zero scale.
+#[inline(always)]
+pub(super) fn inv(d: f32) -> f32 {
+    if d != 0.0 { 1.0 / d } else { 0.0 }
+}
+
+/// `round(v·inv)` clamped to `lo ..= hi` (NaN to `lo`).
+#[inline(always)]
+pub(super) fn quant(v: f32, inv: f32, lo: f32, hi: f32) -> i32 {
+    let q = (v * inv).round();
+    if q >= lo { q.min(hi) as i32 } else { lo as i32 }
+}

@@ -1,0 +1,102 @@
+//! ggml `Q4_0`: 32 unsigned 4-bit values and one f16 scale,
+//! `x[j] = d·(q[j] − 8)` (18 bytes, `block_q4_0`). Weight `j < 16` is the
+//! low nibble of byte `j`, weight `j + 16` its high nibble. Its dots take
+//! [`BlockQ8_0`] activations.
+//!
+//! Quantizer (ggml's `quantize_row_q4_0_ref`): `d = v/−8` with `v` the first
+//! value of largest magnitude, `q = min(15, trunc(x·(1/d) + 8.5))`. Round
+//! trip: `≤ amax/16` plus the f16 rounding of `d`.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::block32::{Block32, Kind, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32};
+use super::q8_0::BlockQ8_0;
+use crate::quant::{BlockFormat, QK};
+
+/// ggml `Q4_0`: 32 unsigned 4-bit values and one f16 scale;
+/// `x[j] = d·(q[j] − 8)`.
+///
+/// Weight `j < 16` is the low nibble of `qs[j]`, weight `j + 16` its high
+/// nibble. 18 bytes, alignment 2.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BlockQ4_0 {
+    /// Scale.
+    pub d: f16,
+    /// Packed nibbles (see the type docs for the order).
+    pub qs: [u8; QK / 2],
+}
+
+const _: () = assert!(size_of::<BlockQ4_0>() == 18);
+const _: () = assert!(align_of::<BlockQ4_0>() == 2);
+
+impl BlockQ4_0 {
+    /// The 4-bit value of weight `j` (`0..32`), before the `− 8`.
+    #[inline(always)]
+    pub fn nibble(&self, j: usize) -> u8 {
+        unpack_nibble(&self.qs, j)
+    }
+}
+
+impl BlockFormat for BlockQ4_0 {
+    const NAME: &'static str = "q4_0";
+    const VALUES: usize = QK;
+
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        let (lo, hi) = out.split_at_mut(QK / 2);
+        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
+            *l = f32::from(i16::from(b & 0x0F) - 8) * d;
+            *h = f32::from(i16::from(b >> 4) - 8) * d;
+        }
+    }
+
+    #[inline(always)]
+    fn quantize_block(x: &[f32]) -> Self {
+        let x = block_of(x);
+        // The first value of largest magnitude, with its sign.
+        let mut amax = 0.0f32;
+        let mut max = 0.0f32;
+        for &v in x {
+            if v.abs() > amax {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -8.0;
+        let id = inv(d);
+        let mut q = [0u8; QK];
+        for (q, &v) in q.iter_mut().zip(x) {
+            *q = ((v * id + 8.5) as i32).clamp(0, 15) as u8;
+        }
+        BlockQ4_0 {
+            d: f16::from_f32(d),
+            qs: pack_nibbles(&q),
+        }
+    }
+}
+
+weight_format_32!(BlockQ4_0, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+
+impl Block32 for BlockQ4_0 {
+    const KIND: Kind = Kind::Q4_0;
+
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        self.d
+    }
+    #[inline(always)]
+    fn offset(&self) -> f16 {
+        f16::ZERO
+    }
+    #[inline(always)]
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.nibble(j)) - 8
+    }
+    #[inline(always)]
+    fn packed(&self) -> &[u8] {
+        &self.qs
+    }
+}

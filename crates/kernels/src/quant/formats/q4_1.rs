@@ -1,0 +1,105 @@
+//! ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset,
+//! `x[j] = d·q[j] + m` (20 bytes, `block_q4_1`), nibbles ordered as in
+//! Q4_0. Its dots take [`BlockQ8_1`] activations, whose scaled sum gives the
+//! offset term.
+//!
+//! Quantizer (ggml's `quantize_row_q4_1_ref`): `d = (max − min)/15`,
+//! `m = min`, `q = min(15, trunc((x − min)·(1/d) + 0.5))`. Round trip:
+//! `≤ (max − min)/30` plus the f16 rounding of `d` and `m`.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::block32::{Block32, Kind, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32};
+use super::q8_1::BlockQ8_1;
+use crate::quant::{BlockFormat, QK};
+
+/// ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset;
+/// `x[j] = d·q[j] + m`, nibbles ordered as in [`BlockQ4_0`](super::BlockQ4_0).
+///
+/// 20 bytes, alignment 2.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BlockQ4_1 {
+    /// Scale.
+    pub d: f16,
+    /// Offset (the block minimum).
+    pub m: f16,
+    /// Packed nibbles.
+    pub qs: [u8; QK / 2],
+}
+
+const _: () = assert!(size_of::<BlockQ4_1>() == 20);
+const _: () = assert!(align_of::<BlockQ4_1>() == 2);
+
+impl BlockQ4_1 {
+    /// The 4-bit value of weight `j` (`0..32`).
+    #[inline(always)]
+    pub fn nibble(&self, j: usize) -> u8 {
+        unpack_nibble(&self.qs, j)
+    }
+}
+
+impl BlockFormat for BlockQ4_1 {
+    const NAME: &'static str = "q4_1";
+    const VALUES: usize = QK;
+
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let (d, m) = (self.d.to_f32(), self.m.to_f32());
+        let (lo, hi) = out.split_at_mut(QK / 2);
+        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
+            *l = f32::from(b & 0x0F) * d + m;
+            *h = f32::from(b >> 4) * d + m;
+        }
+    }
+
+    #[inline(always)]
+    fn quantize_block(x: &[f32]) -> Self {
+        let x = block_of(x);
+        let mut min = f32::MAX;
+        let mut max = -f32::MAX;
+        for &v in x {
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
+        }
+        let d = (max - min) / 15.0;
+        let id = inv(d);
+        let mut q = [0u8; QK];
+        for (q, &v) in q.iter_mut().zip(x) {
+            *q = (((v - min) * id + 0.5) as i32).clamp(0, 15) as u8;
+        }
+        BlockQ4_1 {
+            d: f16::from_f32(d),
+            m: f16::from_f32(min),
+            qs: pack_nibbles(&q),
+        }
+    }
+}
+
+weight_format_32!(BlockQ4_1, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
+
+impl Block32 for BlockQ4_1 {
+    const KIND: Kind = Kind::Q4_1;
+
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        self.d
+    }
+    #[inline(always)]
+    fn offset(&self) -> f16 {
+        self.m
+    }
+    #[inline(always)]
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.nibble(j))
+    }
+    #[inline(always)]
+    fn packed(&self) -> &[u8] {
+        &self.qs
+    }
+}

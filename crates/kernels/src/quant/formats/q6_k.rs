@@ -1,0 +1,150 @@
+//! ggml `Q6_K`: superblocks of 256 weights in 210 bytes (`block_q6_K`).
+//!
+//! 128 bytes `ql` (low 4 bits), 64 bytes `qh` (high 2 bits), sixteen i8
+//! scales (sub-blocks of 16), `d` (f16); `x = d·scale·(q − 32)`. In each half
+//! of 128 weights, weight `l + 32·i` (`l < 32`, `i < 4`) takes its low bits
+//! from `ql[l + 32·(i % 2)]` (low nibble for `i < 2`, high for `i ≥ 2`) and
+//! its high bits from bits `2i, 2i + 1` of `qh[l]`; its scale is
+//! `scales[l / 16 + 2i]`. Its dots take [`BlockQ8K`] activations.
+//!
+//! The dequantizer matches gguf-py's. The quantizer is NOT ggml's
+//! (`make_qx_quants` searches the scale): per sub-block of 16,
+//! `a_s = amax/31`; `d = max a_s/127` (f16); `sc[s] = round(a_s/d)` (i8);
+//! `q = clamp(round(x/(d·sc)), −32, 31) + 32`. Round trip: about `amax/62`
+//! per sub-block plus the i8 rounding of the scale.
+
+use half::f16;
+
+use super::kblock::{KBlock, KKind, inv, quant, weight_format_k};
+use super::q8_k::BlockQ8K;
+use crate::quant::{BlockFormat, QK_K};
+
+/// ggml `Q6_K` superblock (210 bytes, alignment 2); see the module docs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BlockQ6K {
+    /// Low 4 bits of the quants.
+    pub ql: [u8; QK_K / 2],
+    /// High 2 bits of the quants.
+    pub qh: [u8; QK_K / 4],
+    /// Sixteen sub-block scales.
+    pub scales: [i8; QK_K / 16],
+    /// Superblock scale.
+    pub d: f16,
+}
+
+const _: () = assert!(size_of::<BlockQ6K>() == 210);
+const _: () = assert!(align_of::<BlockQ6K>() == 2);
+
+impl BlockQ6K {
+    /// The unsigned 6-bit value (`0..64`, before the `− 32`) of weight `j`.
+    #[inline(always)]
+    pub fn quant(&self, j: usize) -> u8 {
+        let (half, within) = (j / 128, j % 128);
+        let (i, l) = (within / 32, within % 32);
+        let low = self.ql[64 * half + l + 32 * (i % 2)];
+        let low = if i < 2 { low & 0x0F } else { low >> 4 };
+        let high = (self.qh[32 * half + l] >> (2 * i)) & 3;
+        low | (high << 4)
+    }
+}
+
+impl BlockFormat for BlockQ6K {
+    const NAME: &'static str = "q6_k";
+    const VALUES: usize = QK_K;
+
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for half in 0..2 {
+            let ql = &self.ql[64 * half..][..64];
+            let qh = &self.qh[32 * half..][..32];
+            let sc = &self.scales[8 * half..][..8];
+            let y = &mut out[128 * half..][..128];
+            for l in 0..32 {
+                let is = l / 16;
+                let h = qh[l];
+                let q = [
+                    (ql[l] & 0x0F) | ((h & 3) << 4),
+                    (ql[l + 32] & 0x0F) | (((h >> 2) & 3) << 4),
+                    (ql[l] >> 4) | (((h >> 4) & 3) << 4),
+                    (ql[l + 32] >> 4) | (((h >> 6) & 3) << 4),
+                ];
+                for (i, &qi) in q.iter().enumerate() {
+                    let scale = d * f32::from(sc[is + 2 * i]);
+                    y[l + 32 * i] = scale * f32::from(i16::from(qi) - 32);
+                }
+            }
+        }
+    }
+
+    fn quantize_block(x: &[f32]) -> Self {
+        let mut out = BlockQ6K::default();
+        quantize_into(x, &mut out);
+        out
+    }
+}
+
+impl Default for BlockQ6K {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
+    }
+}
+
+weight_format_k!(BlockQ6K);
+
+impl KBlock for BlockQ6K {
+    const KIND: KKind = KKind::Q6K;
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let mut isum = 0i32;
+        for s in 0..16 {
+            let dot: i32 = (16 * s..16 * s + 16)
+                .map(|j| (i32::from(self.quant(j)) - 32) * i32::from(x.qs[j]))
+                .sum();
+            isum += i32::from(self.scales[s]) * dot;
+        }
+        (isum, 0)
+    }
+
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), 0.0)
+    }
+}
+
+/// The simple range quantizer of the module docs.
+fn quantize_into(x: &[f32], out: &mut BlockQ6K) {
+    let mut scale = [0.0f32; 16];
+    for (s, xs) in x.chunks_exact(16).enumerate() {
+        scale[s] = xs.iter().fold(0.0f32, |m, &v| m.max(v.abs())) / 31.0;
+    }
+    let d = f16::from_f32(scale.iter().fold(0.0f32, |m, &v| m.max(v)) / 127.0);
+    let df = d.to_f32();
+    let mut sc = [0i8; 16];
+    for s in 0..16 {
+        sc[s] = quant(scale[s], inv(df), 0.0, 127.0) as i8;
+    }
+    let mut q = [0u8; QK_K];
+    for (s, (qs, xs)) in q.chunks_exact_mut(16).zip(x.chunks_exact(16)).enumerate() {
+        let step = df * f32::from(sc[s]);
+        for (qv, &v) in qs.iter_mut().zip(xs) {
+            *qv = (quant(v, inv(step), -32.0, 31.0) + 32) as u8;
+        }
+    }
+    out.d = d;
+    out.scales = sc;
+    out.ql = [0; QK_K / 2];
+    out.qh = [0; QK_K / 4];
+    for h in 0..2 {
+        for i in 0..4 {
+            for l in 0..32 {
+                let v = q[128 * h + 32 * i + l];
+                let low = &mut out.ql[64 * h + l + 32 * (i % 2)];
+                *low |= if i < 2 { v & 0x0F } else { (v & 0x0F) << 4 };
+                out.qh[32 * h + l] |= (v >> 4) << (2 * i);
+            }
+        }
+    }
+}

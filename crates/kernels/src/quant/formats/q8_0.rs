@@ -1,0 +1,141 @@
+//! ggml `Q8_0`: 32 signed 8-bit values and one f16 scale, `x[j] = d·qs[j]`
+//! (34 bytes, `block_q8_0`). The weight format of Q8_0 files, and the
+//! activation format of Q8_0 and Q4_0 weights.
+//!
+//! Quantizer (ggml's `quantize_row_q8_0_ref`, which gguf-py reproduces):
+//! `d = max|x|/127`, `q = round(x·(1/d))` (halves away from zero), `d`
+//! stored as f16. Round trip: `≤ amax/254` plus the f16 rounding of `d`.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+use pulp::Simd;
+
+use super::block32::{Act32, Block32, Kind, RawScale, block_of, inv, weight_format_32};
+use crate::quant::{ActFormat, BlockFormat, QK};
+
+/// ggml `Q8_0`: 32 signed 8-bit values and one f16 scale; `x[j] = d·qs[j]`.
+///
+/// 34 bytes, alignment 2 (the layout of `block_q8_0` in GGUF files).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BlockQ8_0 {
+    /// Scale.
+    pub d: f16,
+    /// Quantized values, in order.
+    pub qs: [i8; QK],
+}
+
+const _: () = assert!(size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(align_of::<BlockQ8_0>() == 2);
+
+/// `(d, q)` of one block with largest magnitude `amax` (shared with Q8_1).
+#[inline(always)]
+pub(super) fn q8_values(x: &[f32; QK], amax: f32) -> (f32, [i8; QK]) {
+    let d = amax / 127.0;
+    let id = inv(d);
+    let mut qs = [0i8; QK];
+    for (q, &v) in qs.iter_mut().zip(x) {
+        *q = (v * id).round() as i8;
+    }
+    (d, qs)
+}
+
+/// `max |x|` (NaN-blind, as ggml's `fmaxf` loop).
+#[inline(always)]
+pub(super) fn abs_max(x: &[f32; QK]) -> f32 {
+    x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// `max |x|` with SIMD max (exact, so the same value as [`abs_max`] for
+/// non-NaN input; a float max reduction does not auto-vectorise).
+#[inline(always)]
+pub(super) fn abs_max_simd<S: Simd>(simd: S, x: &[f32; QK]) -> f32 {
+    let (head, tail) = S::as_simd_f32s(x);
+    let mut m = simd.splat_f32s(0.0);
+    for &v in head {
+        m = simd.max_f32s(m, simd.abs_f32s(v));
+    }
+    tail.iter()
+        .fold(simd.reduce_max_f32s(m), |m, v| m.max(v.abs()))
+}
+
+impl BlockQ8_0 {
+    #[inline(always)]
+    fn from_values((d, qs): (f32, [i8; QK])) -> Self {
+        BlockQ8_0 {
+            d: f16::from_f32(d),
+            qs,
+        }
+    }
+}
+
+impl BlockFormat for BlockQ8_0 {
+    const NAME: &'static str = "q8_0";
+    const VALUES: usize = QK;
+
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for (o, &q) in out.iter_mut().zip(&self.qs) {
+            *o = f32::from(q) * d;
+        }
+    }
+
+    #[inline(always)]
+    fn quantize_block(x: &[f32]) -> Self {
+        let x = block_of(x);
+        Self::from_values(q8_values(x, abs_max(x)))
+    }
+
+    #[inline(always)]
+    fn quantize_blocks<S: Simd>(simd: S, x: &[f32], out: &mut [Self]) {
+        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
+            let chunk = block_of(chunk);
+            *o = Self::from_values(q8_values(chunk, abs_max_simd(simd, chunk)));
+        }
+    }
+}
+
+impl ActFormat for BlockQ8_0 {}
+
+weight_format_32!(BlockQ8_0, act BlockQ8_0, gemv_rows 1);
+
+impl Block32 for BlockQ8_0 {
+    const KIND: Kind = Kind::Q8_0;
+
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        self.d
+    }
+    #[inline(always)]
+    fn offset(&self) -> f16 {
+        f16::ZERO
+    }
+    #[inline(always)]
+    fn value(&self, j: usize) -> i32 {
+        i32::from(self.qs[j])
+    }
+    #[inline(always)]
+    fn packed(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.qs)
+    }
+}
+
+impl Act32 for BlockQ8_0 {
+    #[inline(always)]
+    fn scale(&self) -> f32 {
+        self.d.to_f32()
+    }
+    #[inline(always)]
+    fn scaled_sum(&self) -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    fn values(&self) -> &[i8; QK] {
+        &self.qs
+    }
+    #[inline(always)]
+    fn raw_scale(&self) -> RawScale {
+        RawScale::F16(self.d)
+    }
+}
