@@ -50,6 +50,7 @@
 
 mod blocks;
 mod format;
+pub mod formats;
 mod gemm;
 mod gemv;
 mod isa;
