@@ -15,6 +15,9 @@ use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::RefFormat;
+use smallmind_kernels::quant::formats::iq4_nl::{
+    BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
+};
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
 use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1};
@@ -246,5 +249,41 @@ mod q5_1 {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ5_1>();
+    }
+}
+
+mod iq4_nl {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq4Nl>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockIq4Nl>();
+    }
+    /// ggml's `quantize_row_iq4_nl_ref` (the fixture's all-zero blocks carry index 8 where
+    /// ggml leaves its buffer's old bytes; see the fixture README).
+    #[test]
+    fn quantize_ref_matches_ggml() {
+        let x = f32s("weights");
+        let (_, want) = block_rows::<BlockIq4Nl>("iq4_nl.quantized_ref");
+        let mut got = vec![BlockIq4Nl::zeroed(); want.len()];
+        iq4_nl_quantize_row_ref(&x, &mut got).unwrap();
+        assert_same_blocks(&got, &want, "iq4_nl quantize_ref");
+        let (_, chunk) = block_rows::<BlockIq4Nl>("iq4_nl.quantized");
+        assert!(
+            got != chunk,
+            "the two quantizers should differ on this input"
+        );
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq4Nl>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq4Nl>();
     }
 }

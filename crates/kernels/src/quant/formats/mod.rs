@@ -35,6 +35,7 @@ use bytemuck::Pod;
 use crate::KernelError;
 use crate::error::check_len;
 
+pub mod iq4_nl;
 pub mod q5_0;
 pub mod q5_1;
 
