@@ -14,13 +14,14 @@ use bytemuck::Zeroable;
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
-use smallmind_kernels::quant::formats::RefFormat;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1};
+use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
+use smallmind_kernels::quant::formats::{RefFormat, SubBlocks};
+use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K};
 use smallmind_testkit::{fixture, pod_vec};
 
 /// Values per fixture row.
@@ -59,6 +60,13 @@ fn block_rows<F: RefFormat>(name: &str) -> (usize, Vec<F>) {
 /// ggml's activation blocks, as the engine's activation type.
 trait GgmlAct: Sized {
     fn from_ggml(bytes: &[u8]) -> Vec<Self>;
+}
+
+/// ggml's `block_q8_K` is ours byte for byte.
+impl GgmlAct for BlockQ8K {
+    fn from_ggml(bytes: &[u8]) -> Vec<Self> {
+        pod_vec(bytes)
+    }
 }
 
 impl GgmlAct for BlockQ8_0 {
@@ -210,6 +218,27 @@ where
     assert_eq!(F::dot_ref(&[], &[]).unwrap(), 0.0);
 }
 
+/// `(d·scales[s])·q − dmin·mins[s]` from a superblock's integer view equals its
+/// dequantization, bit for bit (subtracting `+0` keeps every bit, `−0` included).
+fn sub_blocks_match_dequantize<F: RefFormat, const S: usize>(
+    view: impl Fn(&F) -> SubBlocks<S>,
+    dequantize: impl Fn(&F, &mut [f32; QK_K]),
+) {
+    let (_, blocks) = all_blocks::<F>();
+    for (b, block) in blocks.iter().enumerate() {
+        let v = view(block);
+        let mut want = [f32::NAN; QK_K];
+        dequantize(block, &mut want);
+        let got: Vec<f32> = (0..QK_K)
+            .map(|j| {
+                let s = j / (QK_K / S);
+                v.d * f32::from(v.scales[s]) * f32::from(v.q[j]) - v.dmin * f32::from(v.mins[s])
+            })
+            .collect();
+        assert_same_bits(&got, &want, &format!("{} block {b} sub_blocks", F::NAME));
+    }
+}
+
 mod q5_0 {
     use super::*;
 
@@ -285,5 +314,30 @@ mod iq4_nl {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq4Nl>();
+    }
+}
+
+mod q5_k {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ5K>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ5K>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ5K>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ5K>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockQ5K::sub_blocks, BlockQ5K::dequantize);
     }
 }

@@ -28,15 +28,13 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::search::GROUP_MAX_EPS;
 use super::{IQ4_VALUES, RefFormat, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
 use crate::KernelError;
 use crate::quant::BlockQ8_0;
 
 /// Weights per block.
 pub const QK4_NL: usize = 32;
-
-/// Blocks whose largest `|x|` is below this quantize to zero (ggml's `GROUP_MAX_EPS`).
-pub(crate) const GROUP_MAX_EPS: f32 = 1e-15;
 
 /// The codebook index whose entry (1) is nearest 0.
 const INDEX_NEAR_ZERO: u8 = 8;

@@ -38,6 +38,8 @@ use crate::error::check_len;
 pub mod iq4_nl;
 pub mod q5_0;
 pub mod q5_1;
+pub mod q5_k;
+mod search;
 
 /// One weight format at the scalar reference level (see the module docs).
 pub trait RefFormat: Pod + Send + Sync {
@@ -149,6 +151,22 @@ pub(crate) fn quantize_blocks<B, const N: usize>(
         *o = f(xb);
     }
     Ok(())
+}
+
+/// ggml's generic K-quant dots keep eight i32 lanes per superblock: lane `l`
+/// sums `scale[j / (256/S)]·q[j]·x[j]` over `j ≡ l (mod 8)`. Exact in i32.
+#[inline(always)]
+pub(crate) fn lane_sums<const S: usize>(
+    scales: &[i8; S],
+    q: &[i8; 256],
+    x: &[i8; 256],
+) -> [i32; 8] {
+    let sub = 256 / S;
+    let mut lanes = [0i32; 8];
+    for (j, (&qj, &xj)) in q.iter().zip(x).enumerate() {
+        lanes[j % 8] += i32::from(scales[j / sub]) * i32::from(qj) * i32::from(xj);
+    }
+    lanes
 }
 
 /// A row dot needs one activation block per weight block.
