@@ -17,6 +17,7 @@ use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
+use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
@@ -365,5 +366,30 @@ mod q3_k {
     #[test]
     fn sub_blocks_match_dequantize() {
         super::sub_blocks_match_dequantize(BlockQ3K::sub_blocks, BlockQ3K::dequantize);
+    }
+}
+
+mod q2_k {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ2K>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ2K>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ2K>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ2K>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockQ2K::sub_blocks, BlockQ2K::dequantize);
     }
 }
