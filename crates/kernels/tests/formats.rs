@@ -17,6 +17,7 @@ use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
+use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
@@ -391,5 +392,30 @@ mod q2_k {
     #[test]
     fn sub_blocks_match_dequantize() {
         super::sub_blocks_match_dequantize(BlockQ2K::sub_blocks, BlockQ2K::dequantize);
+    }
+}
+
+mod iq4_xs {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq4Xs>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockIq4Xs>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq4Xs>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq4Xs>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq4Xs::sub_blocks, BlockIq4Xs::dequantize);
     }
 }

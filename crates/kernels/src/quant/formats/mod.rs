@@ -36,6 +36,7 @@ use crate::KernelError;
 use crate::error::check_len;
 
 pub mod iq4_nl;
+pub mod iq4_xs;
 pub mod q2_k;
 pub mod q3_k;
 pub mod q5_0;
