@@ -14,6 +14,8 @@ use bytemuck::Zeroable;
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
+use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
+use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
@@ -23,7 +25,7 @@ use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
 use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
-use smallmind_kernels::quant::formats::{RefFormat, SubBlocks};
+use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K};
 use smallmind_testkit::{fixture, pod_vec};
 
@@ -133,7 +135,7 @@ fn assert_same_blocks<F: RefFormat>(got: &[F], want: &[F], what: &str) {
     }
 }
 
-fn quantize_matches_ggml<F: RefFormat>() {
+fn quantize_matches_ggml<F: RefQuantize>() {
     let x = f32s("weights");
     let (_, want) = block_rows::<F>(&format!("{}.quantized", F::NAME));
     let mut got = vec![F::zeroed(); want.len()];
@@ -166,10 +168,7 @@ where
 }
 
 /// Wrong lengths are named errors, never panics.
-fn bad_lengths_are_errors<F: RefFormat>()
-where
-    F::Act: GgmlAct,
-{
+fn bad_lengths_are_errors<F: RefFormat>() {
     let n = F::VALUES;
     let blocks = vec![F::zeroed(); 2];
     let mut out = vec![0.0f32; 2 * n];
@@ -190,19 +189,6 @@ where
         "{err}"
     );
 
-    let x = vec![0.5f32; 2 * n];
-    let mut q = vec![F::zeroed(); 2];
-    let err = F::quantize_row(&x[..n + 1], &mut q).unwrap_err();
-    assert!(
-        matches!(err, KernelError::InvalidDimension { dim: "x", .. }),
-        "{err}"
-    );
-    let err = F::quantize_row(&x, &mut q[..1]).unwrap_err();
-    assert!(
-        matches!(err, KernelError::LengthMismatch { operand: "out", .. }),
-        "{err}"
-    );
-
     let act = vec![F::Act::zeroed(); 1];
     let err = F::dot_ref(&blocks, &act).unwrap_err();
     assert!(
@@ -219,6 +205,23 @@ where
     );
     // Empty rows are fine: a dot of nothing is 0.
     assert_eq!(F::dot_ref(&[], &[]).unwrap(), 0.0);
+}
+
+/// The quantizer's wrong lengths too.
+fn bad_quantize_lengths_are_errors<F: RefQuantize>() {
+    let n = F::VALUES;
+    let x = vec![0.5f32; 2 * n];
+    let mut q = vec![F::zeroed(); 2];
+    let err = F::quantize_row(&x[..n + 1], &mut q).unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidDimension { dim: "x", .. }),
+        "{err}"
+    );
+    let err = F::quantize_row(&x, &mut q[..1]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::LengthMismatch { operand: "out", .. }),
+        "{err}"
+    );
 }
 
 /// `(d·scales[s])·q − dmin·mins[s]` from a superblock's integer view equals its
@@ -260,6 +263,7 @@ mod q5_0 {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ5_0>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5_0>();
     }
 }
 
@@ -281,6 +285,7 @@ mod q5_1 {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ5_1>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5_1>();
     }
 }
 
@@ -317,6 +322,7 @@ mod iq4_nl {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq4Nl>();
+        super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
     }
 }
 
@@ -338,6 +344,7 @@ mod q5_k {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ5K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5K>();
     }
     #[test]
     fn sub_blocks_match_dequantize() {
@@ -363,6 +370,7 @@ mod q3_k {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ3K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ3K>();
     }
     #[test]
     fn sub_blocks_match_dequantize() {
@@ -388,6 +396,7 @@ mod q2_k {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockQ2K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ2K>();
     }
     #[test]
     fn sub_blocks_match_dequantize() {
@@ -413,9 +422,56 @@ mod iq4_xs {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq4Xs>();
+        super::bad_quantize_lengths_are_errors::<BlockIq4Xs>();
     }
     #[test]
     fn sub_blocks_match_dequantize() {
         super::sub_blocks_match_dequantize(BlockIq4Xs::sub_blocks, BlockIq4Xs::dequantize);
+    }
+}
+
+/// No quantizer: ggml's blocks (quantized with an importance matrix of ones for IQ2_XS) and
+/// random blocks only.
+mod iq2_xs {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq2Xs>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq2Xs>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq2Xs>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq2Xs::sub_blocks, BlockIq2Xs::dequantize);
+    }
+}
+
+/// No quantizer: ggml's blocks (quantized with an importance matrix of ones for IQ2_XS) and
+/// random blocks only.
+mod iq3_s {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq3S>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq3S>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq3S>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq3S::sub_blocks, BlockIq3S::dequantize);
     }
 }

@@ -29,7 +29,9 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::search::GROUP_MAX_EPS;
-use super::{IQ4_VALUES, RefFormat, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
+use super::{
+    IQ4_VALUES, RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks,
+};
 use crate::KernelError;
 use crate::quant::BlockQ8_0;
 
@@ -196,11 +198,11 @@ pub(crate) fn fit_scale(x: &[f32; 32], ntry: i32, q: &mut [u8; 32]) -> f32 {
 }
 
 /// Quantizes whole blocks with ggml's `quantize_row_iq4_nl_ref`
-/// ([`BlockIq4Nl::quantize_ref`]); [`RefFormat::quantize_row`] is what
+/// ([`BlockIq4Nl::quantize_ref`]); [`RefQuantize::quantize_row`] is what
 /// `llama-quantize` writes instead.
 ///
 /// # Errors
-/// As [`RefFormat::quantize_row`].
+/// As [`RefQuantize::quantize_row`].
 pub fn quantize_row_ref(x: &[f32], out: &mut [BlockIq4Nl]) -> Result<(), KernelError> {
     quantize_blocks("iq4_nl::quantize_row_ref", x, out, BlockIq4Nl::quantize_ref)
 }
@@ -212,10 +214,6 @@ impl RefFormat for BlockIq4Nl {
 
     fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
         dequantize_blocks("iq4_nl::dequantize_row", blocks, out, Self::dequantize)
-    }
-
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("iq4_nl::quantize_row", x, out, Self::quantize)
     }
 
     fn dot_ref(w: &[Self], x: &[BlockQ8_0]) -> Result<f32, KernelError> {
@@ -231,5 +229,11 @@ impl RefFormat for BlockIq4Nl {
             sum += (xb.d.to_f32() * wb.d.to_f32()) * isum as f32;
         }
         Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockIq4Nl {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("iq4_nl::quantize_row", x, out, Self::quantize)
     }
 }

@@ -32,7 +32,9 @@ use half::f16;
 
 use super::iq4_nl::{best_index, fit_scale, pack_nibbles, unpack_codebook};
 use super::search::nearest_int;
-use super::{RefFormat, SubBlocks, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
+use super::{
+    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks,
+};
 use crate::KernelError;
 use crate::quant::{BlockQ8K, QK_K};
 
@@ -145,10 +147,6 @@ impl RefFormat for BlockIq4Xs {
         dequantize_blocks("iq4_xs::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("iq4_xs::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
         check_dot("iq4_xs::dot_ref", w.len(), x.len())?;
         let mut sum = 0.0f32;
@@ -165,5 +163,11 @@ impl RefFormat for BlockIq4Xs {
             }
         }
         Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockIq4Xs {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("iq4_xs::quantize_row", x, out, Self::quantize)
     }
 }

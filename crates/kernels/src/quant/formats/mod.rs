@@ -12,6 +12,8 @@
 //! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`iq4_xs`] | `IQ4_XS` | 256 | 136 | [`BlockQ8K`](super::BlockQ8K) |
+//! | [`iq3_s`] | `IQ3_S` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
+//! | [`iq2_xs`] | `IQ2_XS` | 256 | 74 | [`BlockQ8K`](super::BlockQ8K) |
 //!
 //! Each module's docs give the layout and the formula. Every format has:
 //! - `dequantize(&self, &mut [f32; N])` on the block, bit-exact with ggml's
@@ -19,12 +21,14 @@
 //!   `gguf.quants.dequantize` agrees);
 //! - `quantize(&[f32; N]) -> Self`, bit-exact with what `llama-quantize` writes
 //!   without an importance matrix (`ggml_quantize_chunk` with no imatrix: ggml's
-//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`]);
+//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`]); not for IQ2_XS
+//!   (ggml needs an importance matrix) and not yet for IQ3_S;
 //! - an integer view for the SIMD kernels (`values`, or `sub_blocks` for the
 //!   256-value formats: [`SubBlocks`]);
-//! - the row functions of [`RefFormat`]: dequantize, quantize and `dot_ref`, the
-//!   sum ggml's generic `ggml_vec_dot_*_generic` computes, in the same f32
-//!   operations (no FMA contraction), checking lengths instead of panicking.
+//! - the row functions of [`RefFormat`] (dequantize, and `dot_ref`: the sum
+//!   ggml's generic `ggml_vec_dot_*_generic` computes, in the same f32
+//!   operations, no FMA contraction) and [`RefQuantize`], checking lengths
+//!   instead of panicking.
 //!
 //! `tests/formats.rs` checks all of it against `fixtures/formats/` (made by
 //! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml).
@@ -35,6 +39,9 @@ use bytemuck::Pod;
 use crate::KernelError;
 use crate::error::check_len;
 
+mod grids;
+pub mod iq2_xs;
+pub mod iq3_s;
 pub mod iq4_nl;
 pub mod iq4_xs;
 pub mod q2_k;
@@ -60,19 +67,23 @@ pub trait RefFormat: Pod + Send + Sync {
     /// `VALUES`, [`KernelError::LengthMismatch`] unless it is `VALUES·blocks.len()`.
     fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError>;
 
-    /// Quantizes `x` into whole blocks as `llama-quantize` does without an
-    /// importance matrix: `out[i]` holds `x[VALUES·i ..][..VALUES]`.
-    ///
-    /// # Errors
-    /// As [`RefFormat::dequantize_row`], with `x` the values.
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError>;
-
     /// The dot of a row of weight blocks with a row of activation blocks, as
     /// ggml's generic scalar `vec_dot` computes it.
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] unless `x.len() == w.len()`.
     fn dot_ref(w: &[Self], x: &[Self::Act]) -> Result<f32, KernelError>;
+}
+
+/// A format with ggml's quantizer (all but IQ2_XS, which ggml quantizes only
+/// with an importance matrix, and IQ3_S, whose grid search is not ported).
+pub trait RefQuantize: RefFormat {
+    /// Quantizes `x` into whole blocks as `llama-quantize` does without an
+    /// importance matrix: `out[i]` holds `x[VALUES·i ..][..VALUES]`.
+    ///
+    /// # Errors
+    /// As [`RefFormat::dequantize_row`], with `x` the values.
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError>;
 }
 
 /// Integer view of a 256-value superblock, for the SIMD kernels:

@@ -29,7 +29,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::search::{fit_scale_min, nearest_int};
-use super::{RefFormat, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
+use super::{RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
 use crate::KernelError;
 use crate::quant::{BlockQ8K, QK_K};
 
@@ -171,10 +171,6 @@ impl RefFormat for BlockQ2K {
         dequantize_blocks("q2_k::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q2_k::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
         check_dot("q2_k::dot_ref", w.len(), x.len())?;
         let mut sum = 0.0f32;
@@ -194,5 +190,11 @@ impl RefFormat for BlockQ2K {
             sum += dall * isum as f32 - dmin * msum as f32;
         }
         Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockQ2K {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q2_k::quantize_row", x, out, Self::quantize)
     }
 }

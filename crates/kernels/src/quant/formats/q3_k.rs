@@ -33,7 +33,9 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::search::{GROUP_MAX_EPS, nearest_int};
-use super::{RefFormat, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks};
+use super::{
+    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks,
+};
 use crate::KernelError;
 use crate::quant::{BlockQ8K, QK_K};
 
@@ -246,10 +248,6 @@ impl RefFormat for BlockQ3K {
         dequantize_blocks("q3_k::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q3_k::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
         check_dot("q3_k::dot_ref", w.len(), x.len())?;
         let mut sums = [0.0f32; 8];
@@ -262,5 +260,11 @@ impl RefFormat for BlockQ3K {
             }
         }
         Ok(sums.iter().fold(0.0f32, |acc, &s| acc + s))
+    }
+}
+
+impl RefQuantize for BlockQ3K {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q3_k::quantize_row", x, out, Self::quantize)
     }
 }

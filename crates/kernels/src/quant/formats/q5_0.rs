@@ -19,7 +19,7 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::{RefFormat, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
+use super::{RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
 use crate::KernelError;
 use crate::quant::BlockQ8_0;
 
@@ -112,10 +112,6 @@ impl RefFormat for BlockQ5_0 {
         dequantize_blocks("q5_0::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q5_0::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8_0]) -> Result<f32, KernelError> {
         check_dot("q5_0::dot_ref", w.len(), x.len())?;
         let mut sum = 0.0f32;
@@ -129,5 +125,11 @@ impl RefFormat for BlockQ5_0 {
             sum += (wb.d.to_f32() * xb.d.to_f32()) * isum as f32;
         }
         Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockQ5_0 {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q5_0::quantize_row", x, out, Self::quantize)
     }
 }

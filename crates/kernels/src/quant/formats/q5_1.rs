@@ -24,7 +24,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::q5_0::pack_5bit;
-use super::{RefFormat, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
+use super::{RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
 use crate::KernelError;
 use crate::quant::BlockQ8_1;
 
@@ -109,10 +109,6 @@ impl RefFormat for BlockQ5_1 {
         dequantize_blocks("q5_1::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q5_1::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8_1]) -> Result<f32, KernelError> {
         check_dot("q5_1::dot_ref", w.len(), x.len())?;
         let mut sum = 0.0f32;
@@ -126,5 +122,11 @@ impl RefFormat for BlockQ5_1 {
             sum += (wb.d.to_f32() * xb.d) * isum as f32 + wb.m.to_f32() * xb.s;
         }
         Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockQ5_1 {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q5_1::quantize_row", x, out, Self::quantize)
     }
 }

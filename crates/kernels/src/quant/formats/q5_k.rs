@@ -34,7 +34,9 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::search::{fit_scale_min, nearest_int, pack_scale_min_k4, scale_min_k4};
-use super::{RefFormat, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks};
+use super::{
+    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks,
+};
 use crate::KernelError;
 use crate::quant::{BlockQ8K, QK_K};
 
@@ -183,10 +185,6 @@ impl RefFormat for BlockQ5K {
         dequantize_blocks("q5_k::dequantize_row", blocks, out, Self::dequantize)
     }
 
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q5_k::quantize_row", x, out, Self::quantize)
-    }
-
     fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
         check_dot("q5_k::dot_ref", w.len(), x.len())?;
         let mut sums = [0.0f32; 8];
@@ -208,5 +206,11 @@ impl RefFormat for BlockQ5K {
             sumf -= dmin * msum as f32;
         }
         Ok(sums.iter().fold(sumf, |acc, &s| acc + s))
+    }
+}
+
+impl RefQuantize for BlockQ5K {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q5_k::quantize_row", x, out, Self::quantize)
     }
 }
