@@ -430,8 +430,8 @@ mod iq4_xs {
     }
 }
 
-/// No quantizer: ggml's blocks (quantized with an importance matrix of ones for IQ2_XS) and
-/// random blocks only.
+/// No quantizer (ggml's needs an importance matrix): ggml's blocks, quantized with one of all
+/// ones, and random blocks.
 mod iq2_xs {
     use super::*;
 
@@ -453,14 +453,46 @@ mod iq2_xs {
     }
 }
 
-/// No quantizer: ggml's blocks (quantized with an importance matrix of ones for IQ2_XS) and
-/// random blocks only.
 mod iq3_s {
     use super::*;
 
     #[test]
     fn dequantize_matches_gguf_py() {
         super::dequantize_matches_gguf_py::<BlockIq3S>();
+    }
+    /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
+    /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.
+    #[test]
+    fn quantize_matches_ggml_up_to_its_zero_sub_block_shift() {
+        let x = f32s("weights");
+        let (_, ggml) = block_rows::<BlockIq3S>("iq3_s.quantized");
+        let want: Vec<BlockIq3S> = ggml
+            .iter()
+            .zip(x.chunks_exact(QK_K))
+            .map(|(b, xs)| unshift_zero_sub_blocks(b, xs))
+            .collect();
+        assert!(want != ggml, "the fixture should exercise ggml's shift");
+        let mut got = vec![BlockIq3S::zeroed(); want.len()];
+        BlockIq3S::quantize_row(&x, &mut got).unwrap();
+        assert_same_blocks(&got, &want, "iq3_s quantize");
+    }
+    /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
+    /// cursor that an all-zero sub-block does not advance.
+    fn unshift_zero_sub_blocks(b: &BlockIq3S, x: &[f32]) -> BlockIq3S {
+        let mut out = *b;
+        let mut slot = 0;
+        for ib in 0..8 {
+            let (qs, signs) = (&mut out.qs[8 * ib..][..8], &mut out.signs[4 * ib..][..4]);
+            if x[32 * ib..][..32].iter().all(|&v| v == 0.0) {
+                qs.fill(0);
+                signs.fill(0);
+            } else {
+                qs.copy_from_slice(&b.qs[8 * slot..][..8]);
+                signs.copy_from_slice(&b.signs[4 * slot..][..4]);
+                slot += 1;
+            }
+        }
+        out
     }
     #[test]
     fn dot_matches_ggml_generic() {
@@ -469,6 +501,7 @@ mod iq3_s {
     #[test]
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq3S>();
+        super::bad_quantize_lengths_are_errors::<BlockIq3S>();
     }
     #[test]
     fn sub_blocks_match_dequantize() {

@@ -21,8 +21,8 @@
 //!   `gguf.quants.dequantize` agrees);
 //! - `quantize(&[f32; N]) -> Self`, bit-exact with what `llama-quantize` writes
 //!   without an importance matrix (`ggml_quantize_chunk` with no imatrix: ggml's
-//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`]); not for IQ2_XS
-//!   (ggml needs an importance matrix) and not yet for IQ3_S;
+//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`], and one deviation
+//!   for IQ3_S, see [`iq3_s`]); not for IQ2_XS (ggml needs an importance matrix);
 //! - an integer view for the SIMD kernels (`values`, or `sub_blocks` for the
 //!   256-value formats: [`SubBlocks`]);
 //! - the row functions of [`RefFormat`] (dequantize, and `dot_ref`: the sum
@@ -76,7 +76,7 @@ pub trait RefFormat: Pod + Send + Sync {
 }
 
 /// A format with ggml's quantizer (all but IQ2_XS, which ggml quantizes only
-/// with an importance matrix, and IQ3_S, whose grid search is not ported).
+/// with an importance matrix).
 pub trait RefQuantize: RefFormat {
     /// Quantizes `x` into whole blocks as `llama-quantize` does without an
     /// importance matrix: `out[i]` holds `x[VALUES·i ..][..VALUES]`.
