@@ -8,7 +8,8 @@
 //!
 //! Quantizer (ggml's `quantize_row_iq4_nl_impl` with weights `w = x²`, no
 //! importance matrix): `m` is the first value of largest `|x|` (a block below
-//! 10⁻¹⁵ gets `d = 0` and every index 8, the entry nearest 0). Each candidate
+//! 10⁻¹⁵ gets `d = 0` and every index 8, the entry nearest 0; ggml's
+//! `quantize_row_iq4_nl_ref` leaves those indices unset). Each candidate
 //! inverse scale `id` maps `x` to the nearest codebook entry
 //! (`q = argmin |id·x − T[q]|`, ties to the lower entry); the fitted scale of
 //! that assignment is `Σ w·T[q]·x / Σ w·T[q]²`, and a candidate wins if it
