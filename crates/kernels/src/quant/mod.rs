@@ -52,7 +52,7 @@
 //! scale rounding).
 
 mod format;
-mod formats;
+pub mod formats;
 mod gemm;
 mod gemv;
 mod isa;

@@ -1,0 +1,398 @@
+//! ggml `IQ3_S`: 256 weights per superblock, 110 bytes; points of 4 values
+//! from a 512-entry grid with explicit signs, and 4-bit scales per 32 values:
+//! `x = d·(1 + 2·sc)·s·g` with `g` odd in `1..=15` and a sign `s`.
+//!
+//! Layout ([`BlockIq3S`], alignment 2):
+//! - `d` (f16, bytes 0..2);
+//! - `qs` (bytes 2..66) and `qh` (bytes 66..74): the 9-bit grid index of
+//!   weights `4k .. 4k + 4` is `qs[k]` plus bit `k % 8` of `qh[k / 8]` as bit 8
+//!   (ggml's `iq3s_grid`, value `j` in byte `j`);
+//! - `signs` (bytes 74..106): bit `j % 8` of `signs[j / 8]` set means weight
+//!   `j` is negative;
+//! - `scales` (bytes 106..110): byte `b` holds the 4-bit scale of sub-block
+//!   `2b` (32 weights) in its low nibble and of `2b + 1` in its high nibble.
+//!
+//! Dequantization (ggml's `dequantize_row_iq3_s`): `((d·(1 + 2·sc))·g)·(±1)`.
+//!
+//! Quantizer (ggml's `quantize_iq3_s` without an importance matrix, which is
+//! also its `quantize_row_iq3_s_ref` and what `llama-quantize` runs), per
+//! sub-block of 32 with weights `w = x²`: signs are taken out (`a = |x|`); for
+//! the 19 inverse scales `id = (15 + 0.2·t)/max a` (`t = −9 ..= 9`) each group
+//! of 4 rounds `(id·a − 1)/2` to `l` in `0..=7` (grid value `2l + 1`); a group
+//! that is not a grid point takes, among its precomputed neighbours (the grid
+//! points at the three smallest distances), the one nearest `a` at scale
+//! `1/id` (weights `√w`). The candidate with the largest
+//! `(Σ w·a·q)²/Σ w·q²` wins, with scale `Σ w·a·q/Σ w·q²`; if some group was off
+//! the grid, all groups are re-rounded once at that scale and the scale
+//! re-fitted. Then `d = max scale/31`, stored as `d·1.033` (f16), and each
+//! sub-block's `sc = clamp(round((scale/d − 1)/2), 0, 15)` (with the unstored
+//! `d`).
+//!
+//! **One deviation from ggml.** When a sub-block is all zeros, ggml skips it
+//! without advancing its write position in `qs` and `signs`, so the later
+//! sub-blocks' quants land one slot early (and decode with the wrong scales).
+//! This quantizer writes every sub-block at its own place (zeros for the
+//! zero sub-block); `tests/formats.rs` checks that it equals ggml's block with
+//! the slots moved back. Blocks without an all-zero sub-block are identical.
+//!
+//! Dot (ggml pairs IQ3_S with Q8_K activations), as ggml's
+//! `ggml_vec_dot_iq3_s_q8_K_generic`: per superblock the exact
+//! `B = Σ_s (1 + 2·sc[s])·Σ_{j ∈ s} s_j·g_j·x_j` over the eight sub-blocks of
+//! 32, and `sumf += (d·d_x)·B` in superblock order.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use std::sync::OnceLock;
+
+use super::grids::IQ3S_GRID;
+use super::search::nearest_int;
+use super::{RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
+use crate::KernelError;
+use crate::quant::{BlockQ8K, QK_K};
+
+/// An IQ3_S superblock (see the module docs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct BlockIq3S {
+    /// Superblock scale.
+    pub d: f16,
+    /// Low 8 bits of the grid index per 4 weights.
+    pub qs: [u8; QK_K / 4],
+    /// Bit 8 of the grid indices, one bit per 4 weights.
+    pub qh: [u8; QK_K / 32],
+    /// One sign bit per weight.
+    pub signs: [u8; QK_K / 8],
+    /// 4-bit scales per 32 weights, two per byte.
+    pub scales: [u8; QK_K / 64],
+}
+
+const _: () = assert!(size_of::<BlockIq3S>() == 110);
+const _: () = assert!(align_of::<BlockIq3S>() == 2);
+
+impl BlockIq3S {
+    /// The grid values of weights `4k .. 4k + 4` (unsigned).
+    #[inline(always)]
+    fn grid(&self, k: usize) -> [u8; 4] {
+        let high = usize::from((self.qh[k / 8] >> (k % 8)) & 1);
+        IQ3S_GRID[usize::from(self.qs[k]) | (high << 8)].to_le_bytes()
+    }
+
+    /// Whether weight `j` is negative.
+    #[inline(always)]
+    fn negative(&self, j: usize) -> bool {
+        self.signs[j / 8] & (1 << (j % 8)) != 0
+    }
+
+    /// The integer scale `1 + 2·sc` (in `1..=31`) of sub-block `s` (32 weights).
+    #[inline(always)]
+    fn scale(&self, s: usize) -> u8 {
+        1 + 2 * ((self.scales[s / 2] >> (4 * (s % 2))) & 0x0F)
+    }
+
+    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
+    /// grid values (odd, `−15..=15`), scales `1 + 2·sc` in `1..=31` (`dmin` and
+    /// `mins` are 0).
+    pub fn sub_blocks(&self) -> SubBlocks<8> {
+        let mut q = [0i8; QK_K];
+        for (k, v) in q.as_chunks_mut::<4>().0.iter_mut().enumerate() {
+            for (i, (v, g)) in v.iter_mut().zip(self.grid(k)).enumerate() {
+                *v = if self.negative(4 * k + i) {
+                    -(g as i8)
+                } else {
+                    g as i8
+                };
+            }
+        }
+        SubBlocks {
+            d: self.d.to_f32(),
+            dmin: 0.0,
+            scales: std::array::from_fn(|s| self.scale(s) as i8),
+            mins: [0; 8],
+            q,
+        }
+    }
+
+    /// The 256 values in f32, as ggml's `dequantize_row_iq3_s`.
+    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+        let d = self.d.to_f32();
+        for (k, o) in out.as_chunks_mut::<4>().0.iter_mut().enumerate() {
+            let db = d * f32::from(self.scale(k / 8));
+            for (i, (o, g)) in o.iter_mut().zip(self.grid(k)).enumerate() {
+                let sign = if self.negative(4 * k + i) { -1.0 } else { 1.0 };
+                *o = db * f32::from(g) * sign;
+            }
+        }
+    }
+
+    /// ggml's `quantize_iq3_s` without importance matrix, with the one
+    /// deviation of the module docs.
+    pub fn quantize(x: &[f32; QK_K]) -> Self {
+        let mut block = Self::zeroed();
+        let mut scales = [0.0f32; 8];
+        let mut max_scale = 0.0f32;
+        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
+            let Some(sub) = quantize_sub_block(xb) else {
+                continue;
+            };
+            for (k, &index) in sub.grid.iter().enumerate() {
+                block.qs[8 * ib + k] = (index & 255) as u8;
+                block.qh[ib] |= ((index >> 8) as u8) << k;
+            }
+            block.signs[4 * ib..][..4].copy_from_slice(&sub.signs);
+            scales[ib] = sub.scale;
+            max_scale = if max_scale > sub.scale {
+                max_scale
+            } else {
+                sub.scale
+            };
+        }
+        if max_scale == 0.0 {
+            return block;
+        }
+        let d = max_scale / 31.0;
+        block.d = f16::from_f32(d * 1.033);
+        let id = 1.0 / d;
+        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
+        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
+            *b = code(pair[0]) | (code(pair[1]) << 4);
+        }
+        block
+    }
+}
+
+/// Values per grid point.
+const GROUP: usize = 4;
+
+/// The lookup tables of ggml's `iq3xs_init_impl(512)`, built on first use.
+struct Iq3Tables {
+    /// For each 12-bit code (three bits `l` per value, grid value `2l + 1`):
+    /// its grid index, or `None` when it is not a grid point.
+    index: Vec<Option<u16>>,
+    /// For each code off the grid: the grid points at its three smallest
+    /// squared distances, by (distance, index).
+    neighbours: Vec<Vec<u16>>,
+}
+
+fn tables() -> &'static Iq3Tables {
+    static TABLES: OnceLock<Iq3Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let code_values = |code: usize| -> [i32; GROUP] {
+            std::array::from_fn(|i| 2 * ((code >> (3 * i)) & 7) as i32 + 1)
+        };
+        let mut index = vec![None; 1 << 12];
+        for (j, &point) in IQ3S_GRID.iter().enumerate() {
+            let code = point
+                .to_le_bytes()
+                .iter()
+                .enumerate()
+                .fold(0usize, |c, (i, &v)| {
+                    c | (usize::from((v - 1) / 2) << (3 * i))
+                });
+            index[code] = Some(j as u16);
+        }
+        let neighbours = (0..1 << 12)
+            .map(|code| {
+                if index[code].is_some() {
+                    return Vec::new();
+                }
+                let pos = code_values(code);
+                let mut dist: Vec<(i32, u16)> = IQ3S_GRID
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &point)| {
+                        let d2 = point
+                            .to_le_bytes()
+                            .iter()
+                            .zip(&pos)
+                            .map(|(&g, &p)| (i32::from(g) - p).pow(2))
+                            .sum();
+                        (d2, j as u16)
+                    })
+                    .collect();
+                dist.sort_unstable();
+                let mut distinct = 1;
+                let mut last = dist[0].0;
+                let mut out = Vec::new();
+                for &(d2, j) in &dist {
+                    if d2 > last {
+                        if distinct == 3 {
+                            break;
+                        }
+                        last = d2;
+                        distinct += 1;
+                    }
+                    out.push(j);
+                }
+                out
+            })
+            .collect();
+        Iq3Tables { index, neighbours }
+    })
+}
+
+/// The 12-bit code of a group of four `l` in `0..=7`.
+#[inline(always)]
+fn group_code(l: &[i8; GROUP]) -> usize {
+    l.iter()
+        .enumerate()
+        .fold(0, |c, (i, &v)| c | ((v as usize & 7) << (3 * i)))
+}
+
+/// ggml's `iq3_find_best_neighbour`: the neighbour of `code` nearest `a` at
+/// `scale` (weights `w`); writes its `l` and returns its grid index. (ggml
+/// aborts when every distance is NaN; this takes the first neighbour.)
+fn best_neighbour(
+    t: &Iq3Tables,
+    code: usize,
+    a: &[f32; GROUP],
+    w: &[f32; GROUP],
+    scale: f32,
+    l: &mut [i8; GROUP],
+) -> u16 {
+    let candidates = &t.neighbours[code];
+    let mut best_d2 = f32::MAX;
+    let mut best = candidates[0];
+    for &j in candidates {
+        let point = IQ3S_GRID[usize::from(j)].to_le_bytes();
+        let mut d2 = 0.0f32;
+        for ((&g, &v), &wi) in point.iter().zip(a).zip(w) {
+            let diff = scale * f32::from(g) - v;
+            d2 += wi * diff * diff;
+        }
+        if d2 < best_d2 {
+            best_d2 = d2;
+            best = j;
+        }
+    }
+    *l = IQ3S_GRID[usize::from(best)]
+        .to_le_bytes()
+        .map(|g| ((g - 1) / 2) as i8);
+    best
+}
+
+/// `(Σ w·a·q, Σ w·q²)` with `q = 2l + 1`.
+#[inline(always)]
+fn fit_sums(w: &[f32; 32], a: &[f32; 32], l: &[i8; 32]) -> (f32, f32) {
+    let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
+    for ((&wi, &ai), &li) in w.iter().zip(a).zip(l) {
+        let q = f32::from(2 * li + 1);
+        sumqx += wi * ai * q;
+        sumq2 += wi * q * q;
+    }
+    (sumqx, sumq2)
+}
+
+/// One quantized sub-block of 32: grid indices, sign bytes and scale.
+struct SubBlock {
+    grid: [u16; 8],
+    signs: [u8; 4],
+    scale: f32,
+}
+
+/// The sub-block search of ggml's `quantize_row_iq3_s_impl` (see the module
+/// docs); `None` for an all-zero sub-block.
+fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
+    let t = tables();
+    let w = x.map(|v| v * v);
+    let w_sqrt = w.map(f32::sqrt);
+    let mut signs = [0u8; 4];
+    let mut a = [0.0f32; 32];
+    for (i, (ai, &v)) in a.iter_mut().zip(x).enumerate() {
+        if v >= 0.0 {
+            *ai = v;
+        } else {
+            *ai = -v;
+            signs[i / 8] |= 1 << (i % 8);
+        }
+    }
+    let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
+    if max == 0.0 {
+        return None;
+    }
+    let groups = |v: &[f32; 32]| -> [[f32; GROUP]; 8] {
+        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
+    };
+    let (a4, w4) = (groups(&a), groups(&w_sqrt));
+    let round = |id: f32, k: usize| -> [i8; GROUP] {
+        a4[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 7) as i8)
+    };
+
+    let mut l = [0i8; 32];
+    let mut on_grid = [false; 8];
+    let mut best = 0.0f32;
+    let mut scale = max / 15.0;
+    for step in -9..=9 {
+        let id = (15.0 + step as f32 * 0.2) / max;
+        let this_scale = 1.0 / id;
+        let mut trial = [0i8; 32];
+        let mut trial_on_grid = [true; 8];
+        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
+            *g = round(id, k);
+            let code = group_code(g);
+            if t.index[code].is_none() {
+                trial_on_grid[k] = false;
+                best_neighbour(t, code, &a4[k], &w4[k], this_scale, g);
+            }
+        }
+        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
+        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
+            scale = sumqx / sumq2;
+            best = scale * sumqx;
+            l = trial;
+            on_grid = trial_on_grid;
+        }
+    }
+    if on_grid.contains(&false) && scale > 0.0 {
+        let id = 1.0 / scale;
+        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
+            *g = round(id, k);
+            let code = group_code(g);
+            if t.index[code].is_none() {
+                best_neighbour(t, code, &a4[k], &w4[k], scale, g);
+            }
+        }
+        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
+        if sumq2 > 0.0 {
+            scale = sumqx / sumq2;
+        }
+    }
+    if scale < 0.0 {
+        // Never expected (ggml's comment says the same); the scale is stored unsigned.
+        scale = -scale;
+        signs = signs.map(|s| !s);
+    }
+    // Every group is a grid point now (ggml aborts otherwise; 0 here).
+    let grid =
+        std::array::from_fn(|k| t.index[group_code(&l.as_chunks::<GROUP>().0[k])].unwrap_or(0));
+    Some(SubBlock { grid, signs, scale })
+}
+
+impl RefQuantize for BlockIq3S {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("iq3_s::quantize_row", x, out, Self::quantize)
+    }
+}
+
+impl RefFormat for BlockIq3S {
+    const NAME: &'static str = "iq3_s";
+    const VALUES: usize = QK_K;
+    type Act = BlockQ8K;
+
+    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
+        dequantize_blocks("iq3_s::dequantize_row", blocks, out, Self::dequantize)
+    }
+
+    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
+        check_dot("iq3_s::dot_ref", w.len(), x.len())?;
+        let mut sum = 0.0f32;
+        for (wb, xb) in w.iter().zip(x) {
+            let v = wb.sub_blocks();
+            let bsum: i32 = (0..QK_K)
+                .map(|j| i32::from(v.scales[j / 32]) * i32::from(v.q[j]) * i32::from(xb.qs[j]))
+                .sum();
+            sum += (v.d * xb.d) * bsum as f32;
+        }
+        Ok(sum)
+    }
+}

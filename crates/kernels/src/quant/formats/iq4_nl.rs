@@ -1,0 +1,240 @@
+//! ggml `IQ4_NL`: 32 weights per block, 18 bytes, `x = d·T[q]` with a 4-bit
+//! index `q` into the non-linear codebook `T` = [`IQ4_VALUES`]
+//! (−127 … 113, denser near 0).
+//!
+//! Layout ([`BlockIq4Nl`], alignment 2): `d` (f16, bytes 0..2), then 16 bytes
+//! of indices: `q[j]` for `j < 16` is the low nibble of `qs[j]`, `q[j + 16]`
+//! its high nibble (the order of Q4_0).
+//!
+//! Quantizer (ggml's `quantize_row_iq4_nl_impl` with weights `w = x²`, no
+//! importance matrix): `m` is the first value of largest `|x|` (a block below
+//! 10⁻¹⁵ gets `d = 0` and every index 8, the entry nearest 0; ggml's
+//! `quantize_row_iq4_nl_ref` leaves those indices unset). Each candidate
+//! inverse scale `id` maps `x` to the nearest codebook entry
+//! (`q = argmin |id·x − T[q]|`, ties to the lower entry); the fitted scale of
+//! that assignment is `Σ w·T[q]·x / Σ w·T[q]²`, and a candidate wins if it
+//! raises `(Σ w·T[q]·x)² / Σ w·T[q]²`. There are two variants:
+//! - [`BlockIq4Nl::quantize`] (ggml's `quantize_iq4_nl`, what `llama-quantize`
+//!   runs, 7 tries): first `id = 1/(m/127)`, then `id = (t − 127)/m` for
+//!   `t = −7 ..= 7`; `d` is the best fitted scale, and the indices are
+//!   re-chosen with `id = 1/d`;
+//! - [`BlockIq4Nl::quantize_ref`] (ggml's `quantize_row_iq4_nl_ref`, the type's
+//!   `from_float_ref`): only the assignment of `id = 1/(m/−127)`, with its
+//!   fitted scale.
+//!
+//! `d` is stored as f16. Dot (ggml pairs IQ4_NL with Q8_0 activations): per
+//! block `(d_x·d_w)·Σ_j T[q_j]·x_j`, added in block order to an f32 sum, as
+//! ggml's `ggml_vec_dot_iq4_nl_q8_0_generic`.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::search::GROUP_MAX_EPS;
+use super::{
+    IQ4_VALUES, RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks,
+};
+use crate::KernelError;
+use crate::quant::BlockQ8_0;
+
+/// Weights per block.
+pub const QK4_NL: usize = 32;
+
+/// The codebook index whose entry (1) is nearest 0.
+const INDEX_NEAR_ZERO: u8 = 8;
+
+/// An IQ4_NL block (see the module docs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BlockIq4Nl {
+    /// Scale.
+    pub d: f16,
+    /// Codebook indices: weight `j < 16` in the low nibble of `qs[j]`, `j + 16` high.
+    pub qs: [u8; QK4_NL / 2],
+}
+
+const _: () = assert!(size_of::<BlockIq4Nl>() == 18);
+const _: () = assert!(align_of::<BlockIq4Nl>() == 2);
+
+impl BlockIq4Nl {
+    /// The codebook values `T[q]` (in `−127..=113`): `x = d·v`.
+    #[inline(always)]
+    pub fn values(&self) -> [i8; QK4_NL] {
+        unpack_codebook(&self.qs)
+    }
+
+    /// The 32 values in f32, as ggml's `dequantize_row_iq4_nl`: `d·v`.
+    #[inline(always)]
+    pub fn dequantize(&self, out: &mut [f32; QK4_NL]) {
+        let d = self.d.to_f32();
+        for (o, v) in out.iter_mut().zip(self.values()) {
+            *o = d * f32::from(v);
+        }
+    }
+
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl` without an
+    /// importance matrix; see the module docs).
+    pub fn quantize(x: &[f32; QK4_NL]) -> Self {
+        let mut q = [INDEX_NEAR_ZERO; QK4_NL];
+        let d = fit_scale(x, 7, &mut q);
+        let id = inv_or_zero(d);
+        for (l, &v) in q.iter_mut().zip(x) {
+            *l = best_index(id * v);
+        }
+        Self::pack(d, &q)
+    }
+
+    /// ggml's `quantize_row_iq4_nl_ref` (see the module docs).
+    pub fn quantize_ref(x: &[f32; QK4_NL]) -> Self {
+        let mut q = [INDEX_NEAR_ZERO; QK4_NL];
+        let d = fit_scale(x, -1, &mut q);
+        Self::pack(d, &q)
+    }
+
+    fn pack(d: f32, q: &[u8; QK4_NL]) -> Self {
+        let mut qs = [0u8; QK4_NL / 2];
+        pack_nibbles(q, &mut qs);
+        Self {
+            d: f16::from_f32(d),
+            qs,
+        }
+    }
+}
+
+/// The codebook values of 32 indices packed as in Q4_0 (`j` low, `j + 16` high).
+#[inline(always)]
+pub(crate) fn unpack_codebook(qs: &[u8; 16]) -> [i8; 32] {
+    let mut v = [0i8; 32];
+    for (j, &byte) in qs.iter().enumerate() {
+        v[j] = IQ4_VALUES[usize::from(byte & 0x0F)];
+        v[j + 16] = IQ4_VALUES[usize::from(byte >> 4)];
+    }
+    v
+}
+
+/// Packs 32 indices (`< 16`) as in Q4_0: `j` low nibble, `j + 16` high.
+#[inline(always)]
+pub(crate) fn pack_nibbles(q: &[u8; 32], qs: &mut [u8; 16]) {
+    for (j, b) in qs.iter_mut().enumerate() {
+        *b = q[j] | (q[j + 16] << 4);
+    }
+}
+
+/// ggml's `best_index_int8` on [`IQ4_VALUES`]: the index of the entry nearest
+/// `x` (the lower one on a tie; 0 or 15 outside the range, 15 for NaN).
+#[inline(always)]
+pub(crate) fn best_index(x: f32) -> u8 {
+    let t = |i: usize| f32::from(IQ4_VALUES[i]);
+    if x <= t(0) {
+        return 0;
+    }
+    if x >= t(15) {
+        return 15;
+    }
+    let (mut lo, mut hi) = (0usize, 15usize);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if x < t(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    if x - t(hi - 1) < t(hi) - x {
+        (hi - 1) as u8
+    } else {
+        hi as u8
+    }
+}
+
+/// `(Σ w·T[q]·x, Σ w·T[q]²)` with `w = x²` for the indices `id·x` rounds to;
+/// writes the indices to `q` when given.
+#[inline(always)]
+fn assignment_sums(x: &[f32; 32], id: f32, mut q: Option<&mut [u8; 32]>) -> (f32, f32) {
+    let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
+    for (j, &v) in x.iter().enumerate() {
+        let l = best_index(id * v);
+        if let Some(q) = q.as_deref_mut() {
+            q[j] = l;
+        }
+        let t = f32::from(IQ4_VALUES[usize::from(l)]);
+        let w = v * v;
+        sumqx += w * t * v;
+        sumq2 += w * t * t;
+    }
+    (sumqx, sumq2)
+}
+
+/// The scale search of ggml's `quantize_row_iq4_nl_impl` for one block of 32
+/// (no importance matrix): returns the fitted scale and leaves the first
+/// candidate's indices in `q`. The first candidate is `id = 1/(m/127)` for
+/// `ntry > 0`, `1/(m/−127)` otherwise; then `id = (t − 127)/m` for
+/// `t = −ntry ..= ntry` (none for `ntry < 0`). A block below
+/// [`GROUP_MAX_EPS`] returns 0 and leaves `q` as it was.
+pub(crate) fn fit_scale(x: &[f32; 32], ntry: i32, q: &mut [u8; 32]) -> f32 {
+    let mut amax = 0.0f32;
+    let mut max = 0.0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        return 0.0;
+    }
+    let t0 = f32::from(IQ4_VALUES[0]);
+    let d = if ntry > 0 { -max / t0 } else { max / t0 };
+    let (sumqx, sumq2) = assignment_sums(x, 1.0 / d, Some(q));
+    let mut d = if sumq2 > 0.0 { sumqx / sumq2 } else { 0.0 };
+    let mut best = d * sumqx;
+    for t in -ntry..=ntry {
+        let id = (t + i32::from(IQ4_VALUES[0])) as f32 / max;
+        let (sumqx, sumq2) = assignment_sums(x, id, None);
+        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
+            d = sumqx / sumq2;
+            best = d * sumqx;
+        }
+    }
+    d
+}
+
+/// Quantizes whole blocks with ggml's `quantize_row_iq4_nl_ref`
+/// ([`BlockIq4Nl::quantize_ref`]); [`RefQuantize::quantize_row`] is what
+/// `llama-quantize` writes instead.
+///
+/// # Errors
+/// As [`RefQuantize::quantize_row`].
+pub fn quantize_row_ref(x: &[f32], out: &mut [BlockIq4Nl]) -> Result<(), KernelError> {
+    quantize_blocks("iq4_nl::quantize_row_ref", x, out, BlockIq4Nl::quantize_ref)
+}
+
+impl RefFormat for BlockIq4Nl {
+    const NAME: &'static str = "iq4_nl";
+    const VALUES: usize = QK4_NL;
+    type Act = BlockQ8_0;
+
+    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
+        dequantize_blocks("iq4_nl::dequantize_row", blocks, out, Self::dequantize)
+    }
+
+    fn dot_ref(w: &[Self], x: &[BlockQ8_0]) -> Result<f32, KernelError> {
+        check_dot("iq4_nl::dot_ref", w.len(), x.len())?;
+        let mut sum = 0.0f32;
+        for (wb, xb) in w.iter().zip(x) {
+            let isum: i32 = wb
+                .values()
+                .iter()
+                .zip(&xb.qs)
+                .map(|(&v, &q)| i32::from(v) * i32::from(q))
+                .sum();
+            sum += (xb.d.to_f32() * wb.d.to_f32()) * isum as f32;
+        }
+        Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockIq4Nl {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("iq4_nl::quantize_row", x, out, Self::quantize)
+    }
+}

@@ -1,0 +1,200 @@
+//! ggml `Q2_K`: 256 weights per superblock, 84 bytes; sixteen sub-blocks of
+//! 16 with 4-bit scales and mins, `x = d·sc[s]·q − dmin·mn[s]` with `q` in
+//! `0..=3`.
+//!
+//! Layout ([`BlockQ2K`], alignment 2):
+//! - `scales` (bytes 0..16): byte `s` holds `sc[s]` in its low nibble and
+//!   `mn[s]` in its high nibble;
+//! - `qs` (bytes 16..80): weight `128h + 32i + l` (`h < 2`, `i < 4`, `l < 32`)
+//!   at bits `2i, 2i + 1` of `qs[32h + l]`;
+//! - `d`, `dmin` (f16, bytes 80..84).
+//!
+//! Dequantization (ggml's `dequantize_row_q2_K`): `(d·sc)·q − dmin·mn`.
+//!
+//! Quantizer (ggml's `quantize_row_q2_K_ref`, what `llama-quantize` runs
+//! without an importance matrix): per sub-block of 16, the (scale, min) search
+//! of ggml's `make_qkx2_quants` with weights `|x|` and absolute error
+//! (`search::fit_scale_min`, `q` in `0..=3`). Then `d = max scale/15`,
+//! `dmin = max min/15` (f16), `sc = round(15·scale/max scale)`,
+//! `mn = round(15·min/max min)`, and `q = clamp(round((x + dmin·mn)/(d·sc)), 0, 3)`
+//! with the stored `d`, `dmin` (a sub-block whose `d·sc` is 0 keeps the
+//! search's `q`).
+//!
+//! Dot (ggml pairs Q2_K with Q8_K activations), as ggml's
+//! `ggml_vec_dot_q2_K_q8_K_generic`: per superblock
+//! `I = Σ_s sc[s]·Σ_{j ∈ s} q_j·x_j` and `M = Σ_s mn[s]·bsums[s]` (exact i32),
+//! and `sumf += (d_x·d)·I − (d_x·dmin)·M` in superblock order.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::search::{fit_scale_min, nearest_int};
+use super::{RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
+use crate::KernelError;
+use crate::quant::{BlockQ8K, QK_K};
+
+/// A Q2_K superblock (see the module docs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct BlockQ2K {
+    /// Sub-block scales (low nibbles) and mins (high nibbles).
+    pub scales: [u8; QK_K / 16],
+    /// 2-bit quants.
+    pub qs: [u8; QK_K / 4],
+    /// Scale of the sub-block scales.
+    pub d: f16,
+    /// Scale of the sub-block mins.
+    pub dmin: f16,
+}
+
+const _: () = assert!(size_of::<BlockQ2K>() == 84);
+const _: () = assert!(align_of::<BlockQ2K>() == 2);
+
+impl BlockQ2K {
+    /// The integer view: `x = d·scales[s]·q − dmin·mins[s]`, sub-blocks of 16,
+    /// `q` in `0..=3`, scales and mins in `0..=15`.
+    pub fn sub_blocks(&self) -> SubBlocks<16> {
+        let mut q = [0i8; QK_K];
+        for (g, group) in q.chunks_exact_mut(32).enumerate() {
+            let (h, i) = (g / 4, g % 4);
+            for (l, v) in group.iter_mut().enumerate() {
+                *v = ((self.qs[32 * h + l] >> (2 * i)) & 3) as i8;
+            }
+        }
+        SubBlocks {
+            d: self.d.to_f32(),
+            dmin: self.dmin.to_f32(),
+            scales: self.scales.map(|b| (b & 0x0F) as i8),
+            mins: self.scales.map(|b| b >> 4),
+            q,
+        }
+    }
+
+    /// The 256 values in f32, as ggml's `dequantize_row_q2_K`.
+    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+        let v = self.sub_blocks();
+        for (s, (o, q)) in out
+            .chunks_exact_mut(16)
+            .zip(v.q.chunks_exact(16))
+            .enumerate()
+        {
+            let d = v.d * f32::from(v.scales[s]);
+            let m = v.dmin * f32::from(v.mins[s]);
+            for (o, &q) in o.iter_mut().zip(q) {
+                *o = d * f32::from(q) - m;
+            }
+        }
+    }
+
+    /// ggml's `quantize_row_q2_K_ref` (see the module docs).
+    pub fn quantize(x: &[f32; QK_K]) -> Self {
+        let mut l = [0u8; QK_K];
+        let mut scales = [0.0f32; 16];
+        let mut mins = [0.0f32; 16];
+        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+        for (s, (xs, ls)) in x
+            .as_chunks::<16>()
+            .0
+            .iter()
+            .zip(l.as_chunks_mut::<16>().0)
+            .enumerate()
+        {
+            let weights = xs.map(f32::abs);
+            (scales[s], mins[s]) = fit_scale_min(xs, &weights, 3, true, ls);
+            if scales[s] > max_scale {
+                max_scale = scales[s];
+            }
+            if mins[s] > max_min {
+                max_min = mins[s];
+            }
+        }
+
+        // ggml stores each `nearest_int` in a uint8_t (mod 256), the min shifted into
+        // the high nibble.
+        let mut packed = [0u8; 16];
+        let mut d = f16::from_f32(0.0);
+        if max_scale > 0.0 {
+            let iscale = 15.0 / max_scale;
+            for (p, &v) in packed.iter_mut().zip(&scales) {
+                *p = nearest_int(iscale * v) as u8;
+            }
+            d = f16::from_f32(max_scale / 15.0);
+        }
+        let mut dmin = f16::from_f32(0.0);
+        if max_min > 0.0 {
+            let iscale = 15.0 / max_min;
+            for (p, &v) in packed.iter_mut().zip(&mins) {
+                *p |= (nearest_int(iscale * v) as u8) << 4;
+            }
+            dmin = f16::from_f32(max_min / 15.0);
+        }
+
+        for (s, (xs, ls)) in x
+            .as_chunks::<16>()
+            .0
+            .iter()
+            .zip(l.as_chunks_mut::<16>().0)
+            .enumerate()
+        {
+            let step = d.to_f32() * f32::from(packed[s] & 0x0F);
+            if step == 0.0 {
+                continue;
+            }
+            let offset = dmin.to_f32() * f32::from(packed[s] >> 4);
+            for (q, &v) in ls.iter_mut().zip(xs) {
+                *q = nearest_int((v + offset) / step).clamp(0, 3) as u8;
+            }
+        }
+
+        let mut qs = [0u8; QK_K / 4];
+        for h in 0..2 {
+            for k in 0..32 {
+                let at = |i: usize| l[128 * h + 32 * i + k] << (2 * i);
+                qs[32 * h + k] = at(0) | at(1) | at(2) | at(3);
+            }
+        }
+        Self {
+            scales: packed,
+            qs,
+            d,
+            dmin,
+        }
+    }
+}
+
+impl RefFormat for BlockQ2K {
+    const NAME: &'static str = "q2_K";
+    const VALUES: usize = QK_K;
+    type Act = BlockQ8K;
+
+    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
+        dequantize_blocks("q2_k::dequantize_row", blocks, out, Self::dequantize)
+    }
+
+    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
+        check_dot("q2_k::dot_ref", w.len(), x.len())?;
+        let mut sum = 0.0f32;
+        for (wb, xb) in w.iter().zip(x) {
+            let v = wb.sub_blocks();
+            let isum: i32 = (0..QK_K)
+                .map(|j| i32::from(v.scales[j / 16]) * i32::from(v.q[j]) * i32::from(xb.qs[j]))
+                .sum();
+            let msum: i32 = xb
+                .bsums
+                .iter()
+                .zip(&v.mins)
+                .map(|(&b, &m)| i32::from(b) * i32::from(m))
+                .sum();
+            let dall = xb.d * v.d;
+            let dmin = xb.d * v.dmin;
+            sum += dall * isum as f32 - dmin * msum as f32;
+        }
+        Ok(sum)
+    }
+}
+
+impl RefQuantize for BlockQ2K {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q2_k::quantize_row", x, out, Self::quantize)
+    }
+}

@@ -1,0 +1,216 @@
+//! ggml `Q5_K`: 256 weights per superblock, 176 bytes; eight sub-blocks of 32
+//! with 6-bit scales and mins, `x = d·sc[s]·q − dmin·mn[s]` with a 5-bit `q`.
+//!
+//! Layout ([`BlockQ5K`], alignment 2):
+//! - `d`, `dmin` (f16, bytes 0..4): the scales of the sub-block scales and mins;
+//! - `scales` (bytes 4..16): eight 6-bit `sc[s]` and eight 6-bit `mn[s]`,
+//!   packed as in Q4_K: pairs `s < 4` are the low 6 bits of bytes `s` / `s + 4`;
+//!   for `s ≥ 4` the low 4 bits are the nibbles of byte `s + 4` and the high
+//!   2 bits the top bits of bytes `s − 4` / `s`;
+//! - `qh` (bytes 16..48): bit 4 of `q`; weight `64p + l` (`p < 4`, `l < 32`)
+//!   at bit `2p` of `qh[l]`, weight `64p + 32 + l` at bit `2p + 1`;
+//! - `qs` (bytes 48..176): the low 4 bits; weight `64p + l` in the low nibble of
+//!   `qs[32p + l]`, weight `64p + 32 + l` in its high nibble.
+//!
+//! Dequantization (ggml's `dequantize_row_q5_K`): `(d·sc)·q − dmin·mn`, each
+//! product rounded to f32.
+//!
+//! Quantizer (ggml's `quantize_row_q5_K_ref`, what `llama-quantize` runs
+//! without an importance matrix), per sub-block of 32: weights
+//! `w = sqrt(Σx²/32) + |x|`, then the (scale, min) search of ggml's
+//! `make_qkx2_quants` (`q` in `0..=31`, see `search::fit_scale_min`). The
+//! superblock `d = max scale/63` and `dmin = max min/63` (f16);
+//! `sc = min(63, round(scale·63/max scale))`, likewise `mn`; then
+//! `q = clamp(round((x + dmin·mn)/(d·sc)), 0, 31)` with the stored `d`, `dmin`
+//! (a sub-block whose `d·sc` is 0 keeps the search's `q`).
+//!
+//! Dot (ggml pairs Q5_K with Q8_K activations), as ggml's
+//! `ggml_vec_dot_q5_K_q8_K_generic`: per superblock, eight i32 lanes
+//! `L[l] = Σ_s sc[s]·Σ_{j ∈ s, j ≡ l mod 8} q_j·x_j` and
+//! `M = Σ_{i<16} bsums[i]·mn[i/2]`; then `sums[l] += (d·d_x)·L[l]` across
+//! superblocks and `sumf −= (dmin·d_x)·M`; at the end `sumf + sums[0] + … + sums[7]`.
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+
+use super::search::{fit_scale_min, nearest_int, pack_scale_min_k4, scale_min_k4};
+use super::{
+    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks,
+};
+use crate::KernelError;
+use crate::quant::{BlockQ8K, QK_K};
+
+/// A Q5_K superblock (see the module docs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct BlockQ5K {
+    /// Scale of the sub-block scales.
+    pub d: f16,
+    /// Scale of the sub-block mins.
+    pub dmin: f16,
+    /// Eight 6-bit scales and eight 6-bit mins, packed.
+    pub scales: [u8; 12],
+    /// Bit 4 of each weight.
+    pub qh: [u8; QK_K / 8],
+    /// Low 4 bits of each weight.
+    pub qs: [u8; QK_K / 2],
+}
+
+const _: () = assert!(size_of::<BlockQ5K>() == 176);
+const _: () = assert!(align_of::<BlockQ5K>() == 2);
+
+impl BlockQ5K {
+    /// The integer view: `x = d·scales[s]·q − dmin·mins[s]`, sub-blocks of 32,
+    /// `q` in `0..=31`, scales and mins in `0..=63`.
+    pub fn sub_blocks(&self) -> SubBlocks<8> {
+        let mut scales = [0i8; 8];
+        let mut mins = [0u8; 8];
+        for (s, (sc, mn)) in scales.iter_mut().zip(&mut mins).enumerate() {
+            let (a, b) = scale_min_k4(&self.scales, s);
+            *sc = a as i8;
+            *mn = b;
+        }
+        let mut q = [0i8; QK_K];
+        for p in 0..4 {
+            let (lo, hi) = q[64 * p..][..64].split_at_mut(32);
+            for l in 0..32 {
+                let byte = self.qs[32 * p + l];
+                let h = self.qh[l] >> (2 * p);
+                lo[l] = ((byte & 0x0F) | ((h & 1) << 4)) as i8;
+                hi[l] = ((byte >> 4) | (((h >> 1) & 1) << 4)) as i8;
+            }
+        }
+        SubBlocks {
+            d: self.d.to_f32(),
+            dmin: self.dmin.to_f32(),
+            scales,
+            mins,
+            q,
+        }
+    }
+
+    /// The 256 values in f32, as ggml's `dequantize_row_q5_K`.
+    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+        let v = self.sub_blocks();
+        for (s, (o, q)) in out
+            .chunks_exact_mut(32)
+            .zip(v.q.chunks_exact(32))
+            .enumerate()
+        {
+            let d = v.d * f32::from(v.scales[s]);
+            let m = v.dmin * f32::from(v.mins[s]);
+            for (o, &q) in o.iter_mut().zip(q) {
+                *o = d * f32::from(q) - m;
+            }
+        }
+    }
+
+    /// ggml's `quantize_row_q5_K_ref` (see the module docs).
+    pub fn quantize(x: &[f32; QK_K]) -> Self {
+        let mut l = [0u8; QK_K];
+        let mut scales = [0.0f32; 8];
+        let mut mins = [0.0f32; 8];
+        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+        for (s, (xs, ls)) in x
+            .as_chunks::<32>()
+            .0
+            .iter()
+            .zip(l.as_chunks_mut::<32>().0)
+            .enumerate()
+        {
+            let sum_x2 = xs.iter().fold(0.0f32, |a, &v| a + v * v);
+            let av_x = (sum_x2 / 32.0).sqrt();
+            let weights = xs.map(|v| av_x + v.abs());
+            (scales[s], mins[s]) = fit_scale_min(xs, &weights, 31, false, ls);
+            if scales[s] > max_scale {
+                max_scale = scales[s];
+            }
+            if mins[s] > max_min {
+                max_min = mins[s];
+            }
+        }
+        let inv_scale = if max_scale > 0.0 {
+            63.0 / max_scale
+        } else {
+            0.0
+        };
+        let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+        // ggml stores `nearest_int` in a uint8_t (mod 256) before capping at 63.
+        let sc = scales.map(|v| (nearest_int(inv_scale * v) as u8).min(63));
+        let mn = mins.map(|v| (nearest_int(inv_min * v) as u8).min(63));
+        let d = f16::from_f32(max_scale / 63.0);
+        let dmin = f16::from_f32(max_min / 63.0);
+
+        for (s, (xs, ls)) in x
+            .as_chunks::<32>()
+            .0
+            .iter()
+            .zip(l.as_chunks_mut::<32>().0)
+            .enumerate()
+        {
+            let step = d.to_f32() * f32::from(sc[s]);
+            if step == 0.0 {
+                continue;
+            }
+            let offset = dmin.to_f32() * f32::from(mn[s]);
+            for (q, &v) in ls.iter_mut().zip(xs) {
+                *q = nearest_int((v + offset) / step).clamp(0, 31) as u8;
+            }
+        }
+
+        let mut block = Self {
+            d,
+            dmin,
+            scales: pack_scale_min_k4(&sc, &mn),
+            qh: [0; QK_K / 8],
+            qs: [0; QK_K / 2],
+        };
+        for p in 0..4 {
+            for j in 0..32 {
+                let (lo, hi) = (l[64 * p + j], l[64 * p + 32 + j]);
+                block.qh[j] |= ((lo >> 4) << (2 * p)) | ((hi >> 4) << (2 * p + 1));
+                block.qs[32 * p + j] = (lo & 0x0F) | ((hi & 0x0F) << 4);
+            }
+        }
+        block
+    }
+}
+
+impl RefFormat for BlockQ5K {
+    const NAME: &'static str = "q5_K";
+    const VALUES: usize = QK_K;
+    type Act = BlockQ8K;
+
+    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
+        dequantize_blocks("q5_k::dequantize_row", blocks, out, Self::dequantize)
+    }
+
+    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
+        check_dot("q5_k::dot_ref", w.len(), x.len())?;
+        let mut sums = [0.0f32; 8];
+        let mut sumf = 0.0f32;
+        for (wb, xb) in w.iter().zip(x) {
+            let v = wb.sub_blocks();
+            let lanes = lane_sums(&v.scales, &v.q, &xb.qs);
+            let msum: i32 = xb
+                .bsums
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| i32::from(b) * i32::from(v.mins[i / 2]))
+                .sum();
+            let d = v.d * xb.d;
+            for (s, &lane) in sums.iter_mut().zip(&lanes) {
+                *s += d * lane as f32;
+            }
+            let dmin = v.dmin * xb.d;
+            sumf -= dmin * msum as f32;
+        }
+        Ok(sums.iter().fold(sumf, |acc, &s| acc + s))
+    }
+}
+
+impl RefQuantize for BlockQ5K {
+    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
+        quantize_blocks("q5_k::quantize_row", x, out, Self::quantize)
+    }
+}

@@ -1,0 +1,510 @@
+//! The scalar reference layer of the weight formats (`quant::formats`) against
+//! `fixtures/formats/formats.safetensors`, written by
+//! `scripts/fixtures/make_format_fixtures.py` (its README says what each tensor is):
+//! - dequantization, bit for bit, against gguf-py's `gguf.quants.dequantize` of ggml's
+//!   quantized rows and of random blocks;
+//! - quantization, byte for byte, against llama.cpp's ggml (`ggml_quantize_chunk` without
+//!   importance matrix, and `quantize_row_iq4_nl_ref`);
+//! - the row dot, bit for bit, against ggml's generic scalar `vec_dot` on ggml's own
+//!   activation blocks;
+//! - the integer views of the 256-value formats against their dequantizers, and bad lengths
+//!   as errors.
+
+use bytemuck::Zeroable;
+use half::f16;
+use safetensors::{Dtype, SafeTensors};
+use smallmind_kernels::KernelError;
+use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
+use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
+use smallmind_kernels::quant::formats::iq4_nl::{
+    BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
+};
+use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
+use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
+use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
+use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
+use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
+use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
+use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
+use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K};
+use smallmind_testkit::{fixture, pod_vec};
+
+/// Values per fixture row.
+const K: usize = 512;
+
+/// One tensor of the fixture: its shape and raw little-endian bytes.
+struct Tensor {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn tensor(name: &str, dtype: Dtype) -> Tensor {
+    let path = fixture("formats/formats.safetensors");
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let tensors = SafeTensors::deserialize(&data).expect("valid safetensors");
+    let view = tensors
+        .tensor(name)
+        .unwrap_or_else(|e| panic!("tensor {name}: {e}"));
+    assert_eq!(view.dtype(), dtype, "{name}");
+    Tensor {
+        shape: view.shape().to_vec(),
+        bytes: view.data().to_vec(),
+    }
+}
+
+fn f32s(name: &str) -> Vec<f32> {
+    pod_vec(&tensor(name, Dtype::F32).bytes)
+}
+
+/// `(rows, blocks)`: the U8 tensor `name` as rows of blocks.
+fn block_rows<F: RefFormat>(name: &str) -> (usize, Vec<F>) {
+    let t = tensor(name, Dtype::U8);
+    (t.shape[0], pod_vec(&t.bytes))
+}
+
+/// ggml's activation blocks, as the engine's activation type.
+trait GgmlAct: Sized {
+    fn from_ggml(bytes: &[u8]) -> Vec<Self>;
+}
+
+/// ggml's `block_q8_K` is ours byte for byte.
+impl GgmlAct for BlockQ8K {
+    fn from_ggml(bytes: &[u8]) -> Vec<Self> {
+        pod_vec(bytes)
+    }
+}
+
+impl GgmlAct for BlockQ8_0 {
+    fn from_ggml(bytes: &[u8]) -> Vec<Self> {
+        pod_vec(bytes)
+    }
+}
+
+/// ggml's `block_q8_1` is `{ f16 d, f16 s, i8 qs[32] }` (36 bytes); ours keeps `d` and `s` in
+/// f32, so each widens exactly.
+impl GgmlAct for BlockQ8_1 {
+    fn from_ggml(bytes: &[u8]) -> Vec<Self> {
+        assert_eq!(bytes.len() % 36, 0);
+        bytes
+            .chunks_exact(36)
+            .map(|b| BlockQ8_1 {
+                d: f16::from_le_bytes([b[0], b[1]]).to_f32(),
+                s: f16::from_le_bytes([b[2], b[3]]).to_f32(),
+                qs: std::array::from_fn(|j| b[4 + j] as i8),
+            })
+            .collect()
+    }
+}
+
+/// The quantized rows followed by the random rows: `(rows, blocks)`.
+fn all_blocks<F: RefFormat>() -> (usize, Vec<F>) {
+    let (n_q, mut blocks) = block_rows::<F>(&format!("{}.quantized", F::NAME));
+    let (n_r, random) = block_rows::<F>(&format!("{}.random", F::NAME));
+    blocks.extend(random);
+    (n_q + n_r, blocks)
+}
+
+fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        panic!("{what}: value {i}: got {:e}, want {:e}", got[i], want[i]);
+    }
+}
+
+fn dequantize_matches_gguf_py<F: RefFormat>() {
+    let (rows, blocks) = all_blocks::<F>();
+    let want = f32s(&format!("{}.dequantized", F::NAME));
+    assert_eq!(want.len(), rows * K);
+    let mut got = vec![f32::NAN; rows * K];
+    F::dequantize_row(&blocks, &mut got).unwrap();
+    assert_same_bits(&got, &want, &format!("{} dequantize", F::NAME));
+}
+
+fn assert_same_blocks<F: RefFormat>(got: &[F], want: &[F], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if let Some(b) =
+        (0..got.len()).find(|&b| bytemuck::bytes_of(&got[b]) != bytemuck::bytes_of(&want[b]))
+    {
+        panic!(
+            "{what}: block {b} (row {}, block {} of the row) differs:\n got {:?}\nwant {:?}",
+            b * F::VALUES / K,
+            b % (K / F::VALUES),
+            bytemuck::bytes_of(&got[b]),
+            bytemuck::bytes_of(&want[b]),
+        );
+    }
+}
+
+fn quantize_matches_ggml<F: RefQuantize>() {
+    let x = f32s("weights");
+    let (_, want) = block_rows::<F>(&format!("{}.quantized", F::NAME));
+    let mut got = vec![F::zeroed(); want.len()];
+    F::quantize_row(&x, &mut got).unwrap();
+    assert_same_blocks(&got, &want, &format!("{} quantize", F::NAME));
+}
+
+fn dot_matches_ggml_generic<F: RefFormat>()
+where
+    F::Act: GgmlAct,
+{
+    let (rows, blocks) = all_blocks::<F>();
+    let act = tensor(&format!("{}.activations", F::NAME), Dtype::U8);
+    let act_rows = act.shape[0];
+    let x = F::Act::from_ggml(&act.bytes);
+    let want = f32s(&format!("{}.dot", F::NAME));
+    assert_eq!(want.len(), rows * act_rows);
+    let per_row = K / F::VALUES;
+    let mut got = Vec::with_capacity(want.len());
+    for w in blocks.chunks_exact(per_row) {
+        for xr in x.chunks_exact(per_row) {
+            got.push(F::dot_ref(w, xr).unwrap());
+        }
+    }
+    assert_same_bits(
+        &got,
+        &want,
+        &format!("{} dot_ref (weight row × activation row)", F::NAME),
+    );
+}
+
+/// Wrong lengths are named errors, never panics.
+fn bad_lengths_are_errors<F: RefFormat>() {
+    let n = F::VALUES;
+    let blocks = vec![F::zeroed(); 2];
+    let mut out = vec![0.0f32; 2 * n];
+    let err = F::dequantize_row(&blocks, &mut out[..2 * n - 1]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidDimension { dim: "out", .. }),
+        "{err}"
+    );
+    let err = F::dequantize_row(&blocks[..1], &mut out).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::LengthMismatch {
+                operand: "blocks",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let act = vec![F::Act::zeroed(); 1];
+    let err = F::dot_ref(&blocks, &act).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::LengthMismatch {
+                operand: "x",
+                expected: 2,
+                actual: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Empty rows are fine: a dot of nothing is 0.
+    assert_eq!(F::dot_ref(&[], &[]).unwrap(), 0.0);
+}
+
+/// The quantizer's wrong lengths too.
+fn bad_quantize_lengths_are_errors<F: RefQuantize>() {
+    let n = F::VALUES;
+    let x = vec![0.5f32; 2 * n];
+    let mut q = vec![F::zeroed(); 2];
+    let err = F::quantize_row(&x[..n + 1], &mut q).unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidDimension { dim: "x", .. }),
+        "{err}"
+    );
+    let err = F::quantize_row(&x, &mut q[..1]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::LengthMismatch { operand: "out", .. }),
+        "{err}"
+    );
+}
+
+/// `(d·scales[s])·q − dmin·mins[s]` from a superblock's integer view equals its
+/// dequantization, bit for bit (subtracting `+0` keeps every bit, `−0` included).
+fn sub_blocks_match_dequantize<F: RefFormat, const S: usize>(
+    view: impl Fn(&F) -> SubBlocks<S>,
+    dequantize: impl Fn(&F, &mut [f32; QK_K]),
+) {
+    let (_, blocks) = all_blocks::<F>();
+    for (b, block) in blocks.iter().enumerate() {
+        let v = view(block);
+        let mut want = [f32::NAN; QK_K];
+        dequantize(block, &mut want);
+        let got: Vec<f32> = (0..QK_K)
+            .map(|j| {
+                let s = j / (QK_K / S);
+                v.d * f32::from(v.scales[s]) * f32::from(v.q[j]) - v.dmin * f32::from(v.mins[s])
+            })
+            .collect();
+        assert_same_bits(&got, &want, &format!("{} block {b} sub_blocks", F::NAME));
+    }
+}
+
+mod q5_0 {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ5_0>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ5_0>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ5_0>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ5_0>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5_0>();
+    }
+}
+
+mod q5_1 {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ5_1>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ5_1>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ5_1>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ5_1>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5_1>();
+    }
+}
+
+mod iq4_nl {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq4Nl>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockIq4Nl>();
+    }
+    /// ggml's `quantize_row_iq4_nl_ref` (the fixture's all-zero blocks carry index 8 where
+    /// ggml leaves its buffer's old bytes; see the fixture README).
+    #[test]
+    fn quantize_ref_matches_ggml() {
+        let x = f32s("weights");
+        let (_, want) = block_rows::<BlockIq4Nl>("iq4_nl.quantized_ref");
+        let mut got = vec![BlockIq4Nl::zeroed(); want.len()];
+        iq4_nl_quantize_row_ref(&x, &mut got).unwrap();
+        assert_same_blocks(&got, &want, "iq4_nl quantize_ref");
+        let (_, chunk) = block_rows::<BlockIq4Nl>("iq4_nl.quantized");
+        assert!(
+            got != chunk,
+            "the two quantizers should differ on this input"
+        );
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq4Nl>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq4Nl>();
+        super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
+    }
+}
+
+mod q5_k {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ5K>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ5K>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ5K>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ5K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ5K>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockQ5K::sub_blocks, BlockQ5K::dequantize);
+    }
+}
+
+mod q3_k {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ3K>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ3K>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ3K>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ3K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ3K>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockQ3K::sub_blocks, BlockQ3K::dequantize);
+    }
+}
+
+mod q2_k {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockQ2K>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockQ2K>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockQ2K>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockQ2K>();
+        super::bad_quantize_lengths_are_errors::<BlockQ2K>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockQ2K::sub_blocks, BlockQ2K::dequantize);
+    }
+}
+
+mod iq4_xs {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq4Xs>();
+    }
+    #[test]
+    fn quantize_matches_ggml() {
+        super::quantize_matches_ggml::<BlockIq4Xs>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq4Xs>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq4Xs>();
+        super::bad_quantize_lengths_are_errors::<BlockIq4Xs>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq4Xs::sub_blocks, BlockIq4Xs::dequantize);
+    }
+}
+
+/// No quantizer (ggml's needs an importance matrix): ggml's blocks, quantized with one of all
+/// ones, and random blocks.
+mod iq2_xs {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq2Xs>();
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq2Xs>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq2Xs>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq2Xs::sub_blocks, BlockIq2Xs::dequantize);
+    }
+}
+
+mod iq3_s {
+    use super::*;
+
+    #[test]
+    fn dequantize_matches_gguf_py() {
+        super::dequantize_matches_gguf_py::<BlockIq3S>();
+    }
+    /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
+    /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.
+    #[test]
+    fn quantize_matches_ggml_up_to_its_zero_sub_block_shift() {
+        let x = f32s("weights");
+        let (_, ggml) = block_rows::<BlockIq3S>("iq3_s.quantized");
+        let want: Vec<BlockIq3S> = ggml
+            .iter()
+            .zip(x.chunks_exact(QK_K))
+            .map(|(b, xs)| unshift_zero_sub_blocks(b, xs))
+            .collect();
+        assert!(want != ggml, "the fixture should exercise ggml's shift");
+        let mut got = vec![BlockIq3S::zeroed(); want.len()];
+        BlockIq3S::quantize_row(&x, &mut got).unwrap();
+        assert_same_blocks(&got, &want, "iq3_s quantize");
+    }
+    /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
+    /// cursor that an all-zero sub-block does not advance.
+    fn unshift_zero_sub_blocks(b: &BlockIq3S, x: &[f32]) -> BlockIq3S {
+        let mut out = *b;
+        let mut slot = 0;
+        for ib in 0..8 {
+            let (qs, signs) = (&mut out.qs[8 * ib..][..8], &mut out.signs[4 * ib..][..4]);
+            if x[32 * ib..][..32].iter().all(|&v| v == 0.0) {
+                qs.fill(0);
+                signs.fill(0);
+            } else {
+                qs.copy_from_slice(&b.qs[8 * slot..][..8]);
+                signs.copy_from_slice(&b.signs[4 * slot..][..4]);
+                slot += 1;
+            }
+        }
+        out
+    }
+    #[test]
+    fn dot_matches_ggml_generic() {
+        super::dot_matches_ggml_generic::<BlockIq3S>();
+    }
+    #[test]
+    fn bad_lengths_are_errors() {
+        super::bad_lengths_are_errors::<BlockIq3S>();
+        super::bad_quantize_lengths_are_errors::<BlockIq3S>();
+    }
+    #[test]
+    fn sub_blocks_match_dequantize() {
+        super::sub_blocks_match_dequantize(BlockIq3S::sub_blocks, BlockIq3S::dequantize);
+    }
+}
