@@ -42,7 +42,6 @@
 //! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml).
 //! NaN inputs to a quantizer give unspecified blocks, never a panic.
 
-
 mod block32;
 mod grids;
 pub mod iq2_xs;
