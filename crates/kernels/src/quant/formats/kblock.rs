@@ -10,31 +10,69 @@
 //!   over the sixteen sub-blocks of 16, with the unsigned 6-bit `q` (the
 //!   `−32` offset folded into the block sums).
 //!
-//! Both integer sums are exact in i32 (at most `|q_x| ≤ 127·256` times 63
-//! or 128 per superblock, about 2²⁸). So, as for the 32-value formats, only
-//! the f32 scaling and summation order differ between paths: within
-//! `(nb + 8)·2⁻²³·Σ_b (|d·d_x·I_b| + |dmin·d_x·M_b|)` of the f64 oracles,
-//! `I_b`/`M_b` the two integer sums of superblock `b`.
+//! Each K-quant is one module implementing [`KBlock`]: its integer sums
+//! and scales (the scalar dot and the oracle), the order of its scalar row
+//! dot, how the block sums enter, and `unpack` for the x86 tiles; this module
+//! and `x86/kquants.rs` hold only what they share. Each module's docs give
+//! its dot and the largest integer sum, all exact in i32 (Q4_K/Q6_K: at most
+//! `|q_x| ≤ 127·256` times 63 or 128 per superblock, about 2²⁸). So, as for
+//! the 32-value formats, only the f32 scaling and summation order differ
+//! between paths: within `(nb + 8)·2⁻²³·Σ_b (|d·d_x·I_b| + |dmin·d_x·M_b|)`
+//! of the f64 oracles, `I_b`/`M_b` the two integer sums of superblock `b`.
 
 use super::q8_k::BlockQ8K;
-use crate::quant::format::{WeightFormat, scalar_tile};
+use crate::quant::format::WeightFormat;
 use crate::quant::isa::{Isa, Tile};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
 
-/// Which K-quant a [`KBlock`] is (monomorphised matches cost nothing).
+/// How the Q8_K block sums (`bsums`, one per 16 activations) enter a
+/// K-quant's dot, with `B = Σ_i bsums[i]·sums_by[i]` over the sixteen
+/// multipliers the format unpacks (`x86/kquants.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KKind {
-    Q4K,
-    Q6K,
+pub(crate) enum BsumsTerm {
+    /// Sub-block mins: `dot = d·d_x·I − dmin·d_x·B` (`sums_by` the mins).
+    Mins,
+    /// Quants stored as `q + o`, unsigned: `dot = d·d_x·(I' − o·B)` with `I'`
+    /// the sum over the stored quants (`sums_by` the sub-block scales).
+    /// `Offset(0)` is no block-sum term (signed quants, [`KBlock::SIGNED`]):
+    /// the product by a zero constant compiles away.
+    Offset(i32),
 }
 
-/// A K-quant weight superblock with an integer dot against Q8_K.
+/// A K-quant weight superblock with an integer dot against Q8_K: the
+/// per-format hooks of the shared dot, oracle and SIMD tiles. Every hook is
+/// `#[inline(always)]` or a constant, so the shared code compiles to one
+/// straight kernel per format.
 pub(crate) trait KBlock: WeightFormat<Act = BlockQ8K> {
-    const KIND: KKind;
+    /// How the block sums enter the SIMD dot.
+    const BSUMS: BsumsTerm;
+    /// Whether [`KBlock::unpack`] gives signed quants (see `x86/kquants.rs`).
+    const SIGNED: bool = false;
+
     /// The exact integer sums `(I, M)` of the module docs, from the values
-    /// (not the block sums): `dot = d·d_x·I − dmin·d_x·M` (`M = 0` for Q6_K).
+    /// (not the block sums): `dot = d·d_x·I − dmin·d_x·M` (`M = 0` without
+    /// mins).
     fn isums(&self, x: &BlockQ8K) -> (i32, i32);
-    /// `(d, dmin)` in f32 (`dmin = 0` for Q6_K).
+
+    /// `(d, dmin)` in f32 (`dmin = 0` without mins).
     fn scales(&self) -> (f32, f32);
+
+    /// The dot of a row of superblocks in the scalar path's order: the sum
+    /// of the block dots unless the format follows ggml's generic order
+    /// across blocks.
+    #[inline(always)]
+    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
+        w.iter().zip(x).map(|(wb, xb)| wb.dot_block(xb)).sum()
+    }
+
+    /// The superblock unpacked for the x86 tiles (`x86/kquants.rs`).
+    ///
+    /// # Safety
+    /// The CPU must support `O`'s instruction set (AVX2, FMA and F16C at
+    /// least).
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked;
 }
 
 /// One superblock dot in f32, the scalar path's order.
@@ -80,7 +118,13 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
         }
     }
     let _ = ahead;
-    scalar_tile(w, x)
+    let mut out = [[0.0f32; C]; R];
+    for (out_r, w_r) in out.iter_mut().zip(w) {
+        for (o, x_c) in out_r.iter_mut().zip(x) {
+            *o = B::row_dot(w_r, x_c);
+        }
+    }
+    out
 }
 
 /// Implements [`WeightFormat`] for a K-quant through this module.

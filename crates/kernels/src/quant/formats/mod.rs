@@ -66,7 +66,7 @@ mod search;
 use bytemuck::Pod;
 
 pub(crate) use block32::{Act32, Block32, Kind, RawScale};
-pub(crate) use kblock::{KBlock, KKind};
+pub(crate) use kblock::{BsumsTerm, KBlock};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;

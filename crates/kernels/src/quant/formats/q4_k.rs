@@ -22,8 +22,10 @@
 
 use half::f16;
 
-use super::kblock::{KBlock, KKind, inv, quant, weight_format_k};
+use super::kblock::{BsumsTerm, KBlock, inv, quant, weight_format_k};
 use super::q8_k::BlockQ8K;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
 use crate::quant::{BlockFormat, QK_K};
 
 /// ggml `Q4_K` superblock (144 bytes, alignment 2); see the module docs.
@@ -100,7 +102,7 @@ impl Default for BlockQ4K {
 weight_format_k!(BlockQ4K);
 
 impl KBlock for BlockQ4K {
-    const KIND: KKind = KKind::Q4K;
+    const BSUMS: BsumsTerm = BsumsTerm::Mins;
 
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
@@ -127,6 +129,41 @@ impl KBlock for BlockQ4K {
     #[inline(always)]
     fn scales(&self) -> (f32, f32) {
         (self.d.to_f32(), self.dmin.to_f32())
+    }
+
+    /// Vector `g` holds the nibbles `0..16` of sub-block `g`; the block sums
+    /// multiply the mins, each twice (two sums of 16 per sub-block of 32).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: every load reads 32 bytes inside `self.qs` (128 bytes) or
+        // the 16 mins; AVX2 and F16C are the caller's contract.
+        unsafe {
+            let low = _mm256_set1_epi8(0x0F);
+            let mut q = [_mm256_setzero_si256(); 8];
+            for p in 0..4 {
+                let v = load(self.qs.as_ptr().add(32 * p));
+                q[2 * p] = _mm256_and_si256(v, low);
+                q[2 * p + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
+            }
+            let mut sc = [_mm256_setzero_si256(); 8];
+            let mut mins = [0i16; 16];
+            for s in 0..8 {
+                let (scale, min) = self.scale_min(s);
+                sc[s] = O::scale_vec(i32::from(scale), i32::from(scale));
+                mins[2 * s] = i16::from(min);
+                mins[2 * s + 1] = i16::from(min);
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: load(mins.as_ptr().cast()),
+                d: f16_to_f32(self.d),
+                dmin: f16_to_f32(self.dmin),
+            }
+        }
     }
 }
 

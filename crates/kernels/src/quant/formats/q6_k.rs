@@ -15,8 +15,10 @@
 
 use half::f16;
 
-use super::kblock::{KBlock, KKind, inv, quant, weight_format_k};
+use super::kblock::{BsumsTerm, KBlock, inv, quant, weight_format_k};
 use super::q8_k::BlockQ8K;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
 use crate::quant::{BlockFormat, QK_K};
 
 /// ggml `Q6_K` superblock (210 bytes, alignment 2); see the module docs.
@@ -94,7 +96,8 @@ impl Default for BlockQ6K {
 weight_format_k!(BlockQ6K);
 
 impl KBlock for BlockQ6K {
-    const KIND: KKind = KKind::Q6K;
+    /// The unsigned 6-bit `q` (`0..64`, `2·63·127 < 2¹⁵`) carries `+32`.
+    const BSUMS: BsumsTerm = BsumsTerm::Offset(32);
 
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
@@ -112,6 +115,71 @@ impl KBlock for BlockQ6K {
     fn scales(&self) -> (f32, f32) {
         (self.d.to_f32(), 0.0)
     }
+
+    /// Vector `4h + i` holds the unsigned `q` of weights `128h + 32i ..`
+    /// (two sub-blocks of 16); the block sums multiply the sixteen scales.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: the loads read 32 bytes at offsets 0 and 32 of each
+        // 64-byte half of `ql`, 32 bytes of each half of `qh`, and the 16
+        // scales; AVX2 and F16C are the caller's contract. Shifting 16-bit
+        // words moves no set bit across a byte: the masks keep ≤ 4 bits,
+        // shifted into ≤ 6.
+        unsafe {
+            let m4 = _mm256_set1_epi8(0x0F);
+            let m2 = _mm256_set1_epi8(3);
+            let mut q = [_mm256_setzero_si256(); 8];
+            let mut sc = [_mm256_setzero_si256(); 8];
+            for h in 0..2 {
+                let ql0 = load(self.ql.as_ptr().add(64 * h));
+                let ql1 = load(self.ql.as_ptr().add(64 * h + 32));
+                let qh = load(self.qh.as_ptr().add(32 * h));
+                q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, m4), high2(m2, qh));
+                q[4 * h + 1] = _mm256_or_si256(
+                    _mm256_and_si256(ql1, m4),
+                    high2(m2, _mm256_srli_epi16::<2>(qh)),
+                );
+                q[4 * h + 2] = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                    high2(m2, _mm256_srli_epi16::<4>(qh)),
+                );
+                q[4 * h + 3] = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                    high2(m2, _mm256_srli_epi16::<6>(qh)),
+                );
+                for i in 0..4 {
+                    let s = 8 * h + 2 * i;
+                    sc[4 * h + i] =
+                        O::scale_vec(i32::from(self.scales[s]), i32::from(self.scales[s + 1]));
+                }
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: _mm256_cvtepi8_epi16(_mm_loadu_si128(self.scales.as_ptr().cast())),
+                d: f16_to_f32(self.d),
+                dmin: 0.0,
+            }
+        }
+    }
+}
+
+/// The two low bits of each byte of `bits`, moved to bits 4 and 5.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn high2(
+    m2: core::arch::x86_64::__m256i,
+    bits: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    // SAFETY: AVX2 is the caller's contract.
+    unsafe { _mm256_slli_epi16::<4>(_mm256_and_si256(bits, m2)) }
 }
 
 /// The simple range quantizer of the module docs.
