@@ -14,6 +14,7 @@ use bytemuck::Zeroable;
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
+use smallmind_kernels::quant::formats::BlockQ5K;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
@@ -24,9 +25,12 @@ use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
-use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K};
+use smallmind_kernels::quant::{
+    BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
+    quantize_ref,
+};
+use smallmind_kernels::{SimdPath, with_path};
 use smallmind_testkit::{fixture, pod_vec};
 
 /// Values per fixture row.
@@ -326,32 +330,6 @@ mod iq4_nl {
     }
 }
 
-mod q5_k {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5K>();
-    }
-    #[test]
-    fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5K>();
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5K>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5K>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5K>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockQ5K::sub_blocks, BlockQ5K::dequantize);
-    }
-}
-
 mod q3_k {
     use super::*;
 
@@ -508,3 +486,185 @@ mod iq3_s {
         super::sub_blocks_match_dequantize(BlockIq3S::sub_blocks, BlockIq3S::dequantize);
     }
 }
+
+// ---------------------------------------------------------------------------
+// The formats on the registry (`BlockFormat`/`WeightFormat`): the same checks through the
+// generic API (`dequantize`, `quantize_ref`, and `dot` on the scalar path, which follows
+// ggml's generic order).
+
+/// ggml's spelling of a registry name, as the fixture's tensors are named (`q5_k` → `q5_K`).
+fn ggml_name(name: &str) -> String {
+    match name.strip_suffix("_k") {
+        Some(stem) => format!("{stem}_K"),
+        None => name.to_owned(),
+    }
+}
+
+/// The quantized rows followed by the random rows of a registry format: `(rows, blocks)`.
+fn registry_blocks<B: BlockFormat>() -> (usize, Vec<B>) {
+    let name = ggml_name(B::NAME);
+    let (n_q, mut blocks) = block_rows_pod::<B>(&format!("{name}.quantized"));
+    let (n_r, random) = block_rows_pod::<B>(&format!("{name}.random"));
+    blocks.extend(random);
+    (n_q + n_r, blocks)
+}
+
+fn block_rows_pod<B: bytemuck::Pod>(name: &str) -> (usize, Vec<B>) {
+    let t = tensor(name, Dtype::U8);
+    (t.shape[0], pod_vec(&t.bytes))
+}
+
+fn registry_dequantize_matches_gguf_py<B: BlockFormat>() {
+    let (rows, blocks) = registry_blocks::<B>();
+    let want = f32s(&format!("{}.dequantized", ggml_name(B::NAME)));
+    assert_eq!(want.len(), rows * K);
+    let mut got = vec![f32::NAN; rows * K];
+    dequantize::<B>(&blocks, &mut got).unwrap();
+    assert_same_bits(&got, &want, &format!("{} dequantize", B::NAME));
+}
+
+fn registry_quantize_matches_ggml<B: BlockFormat>() {
+    let x = f32s("weights");
+    let (_, want) = block_rows_pod::<B>(&format!("{}.quantized", ggml_name(B::NAME)));
+    let mut got = vec![B::default(); want.len()];
+    quantize_ref::<B>(&x, &mut got).unwrap();
+    registry_assert_same_blocks(&got, &want, &format!("{} quantize_ref", B::NAME));
+    // The dispatched quantizer writes the same bytes.
+    let mut fast = vec![B::default(); want.len()];
+    quantize::<B>(&x, &mut fast).unwrap();
+    registry_assert_same_blocks(&fast, &want, &format!("{} quantize", B::NAME));
+}
+
+fn registry_assert_same_blocks<B: BlockFormat>(got: &[B], want: &[B], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if let Some(b) = (0..got.len()).find(|&b| got[b] != want[b]) {
+        panic!(
+            "{what}: block {b} (row {}, block {} of the row) differs:\n got {:?}\nwant {:?}",
+            b * B::VALUES / K,
+            b % (K / B::VALUES),
+            got[b],
+            want[b],
+        );
+    }
+}
+
+/// The scalar path's dot of each weight row with each of ggml's activation rows, bit for bit
+/// ggml's generic `vec_dot`.
+fn registry_dot_matches_ggml_generic<B: WeightFormat<Act = BlockQ8K>>() {
+    let (rows, blocks) = registry_blocks::<B>();
+    let name = ggml_name(B::NAME);
+    let act = tensor(&format!("{name}.activations"), Dtype::U8);
+    let act_rows = act.shape[0];
+    let x = BlockQ8K::from_ggml(&act.bytes);
+    let want = f32s(&format!("{name}.dot"));
+    assert_eq!(want.len(), rows * act_rows);
+    let per_row = K / B::VALUES;
+    let got = with_path(SimdPath::Scalar, || {
+        let mut got = Vec::with_capacity(want.len());
+        for w in blocks.chunks_exact(per_row) {
+            for xr in x.chunks_exact(per_row) {
+                got.push(dot::<B>(w, xr).unwrap());
+            }
+        }
+        got
+    })
+    .unwrap();
+    assert_same_bits(
+        &got,
+        &want,
+        &format!("{} scalar dot (weight row × activation row)", B::NAME),
+    );
+}
+
+/// Wrong lengths are named errors of the generic API, never panics.
+fn registry_bad_lengths_are_errors<B: WeightFormat>() {
+    let n = B::VALUES;
+    let blocks = vec![B::default(); 2];
+    let mut out = vec![0.0f32; 2 * n];
+    let err = dequantize::<B>(&blocks, &mut out[..2 * n - 1]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidDimension { dim: "out", .. }),
+        "{err}"
+    );
+    let err = dequantize::<B>(&blocks[..1], &mut out).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::LengthMismatch {
+                operand: "blocks",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let act = vec![B::Act::default(); 1];
+    let err = dot::<B>(&blocks, &act).unwrap_err();
+    assert!(
+        matches!(err, KernelError::LengthMismatch { operand: "x_q", .. }),
+        "{err}"
+    );
+    let x = vec![0.5f32; 2 * n];
+    let mut q = vec![B::default(); 2];
+    let err = quantize_ref::<B>(&x[..n + 1], &mut q).unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidDimension { dim: "x", .. }),
+        "{err}"
+    );
+    let err = quantize::<B>(&x, &mut q[..1]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::LengthMismatch { operand: "out", .. }),
+        "{err}"
+    );
+}
+
+/// `(d·scales[s])·q − dmin·mins[s]` from a superblock's integer view equals its
+/// dequantization, bit for bit (subtracting `+0` keeps every bit, `−0` included).
+fn registry_sub_blocks_match_dequantize<B: BlockFormat, const S: usize>(
+    view: impl Fn(&B) -> SubBlocks<S>,
+) {
+    let (_, blocks) = registry_blocks::<B>();
+    for (b, block) in blocks.iter().enumerate() {
+        let v = view(block);
+        let mut want = [f32::NAN; QK_K];
+        block.dequantize_block(&mut want);
+        let got: Vec<f32> = (0..QK_K)
+            .map(|j| {
+                let s = j / (QK_K / S);
+                v.d * f32::from(v.scales[s]) * f32::from(v.q[j]) - v.dmin * f32::from(v.mins[s])
+            })
+            .collect();
+        assert_same_bits(&got, &want, &format!("{} block {b} sub_blocks", B::NAME));
+    }
+}
+
+/// The tests of one registry format with ggml's quantizer.
+macro_rules! registry_format_tests {
+    ($name:ident, $block:ty) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn dequantize_matches_gguf_py() {
+                super::registry_dequantize_matches_gguf_py::<$block>();
+            }
+            #[test]
+            fn quantize_matches_ggml() {
+                super::registry_quantize_matches_ggml::<$block>();
+            }
+            #[test]
+            fn dot_matches_ggml_generic() {
+                super::registry_dot_matches_ggml_generic::<$block>();
+            }
+            #[test]
+            fn bad_lengths_are_errors() {
+                super::registry_bad_lengths_are_errors::<$block>();
+            }
+            #[test]
+            fn sub_blocks_match_dequantize() {
+                super::registry_sub_blocks_match_dequantize(<$block>::sub_blocks);
+            }
+        }
+    };
+}
+
+registry_format_tests!(q5_k, BlockQ5K);

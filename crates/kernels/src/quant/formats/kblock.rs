@@ -58,12 +58,22 @@ pub(crate) trait KBlock: WeightFormat<Act = BlockQ8K> {
     /// `(d, dmin)` in f32 (`dmin = 0` without mins).
     fn scales(&self) -> (f32, f32);
 
-    /// The dot of a row of superblocks in the scalar path's order: the sum
-    /// of the block dots unless the format follows ggml's generic order
-    /// across blocks.
+    /// One superblock dot in f32 ([`WeightFormat::dot_block`]): by default
+    /// `(d·d_x)·I − (dmin·d_x)·M`; formats override it with ggml's order.
+    #[inline(always)]
+    fn block_dot(&self, x: &BlockQ8K) -> f32 {
+        superblock_dot(self, x)
+    }
+
+    /// The dot of a row of superblocks in the scalar path's order: by
+    /// default `0 + dot_0 + dot_1 + …` over the block dots (ggml's order for
+    /// the formats whose generic dot sums one f32 per superblock); formats
+    /// whose ggml dot keeps other sums across superblocks override it.
     #[inline(always)]
     fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
-        w.iter().zip(x).map(|(wb, xb)| wb.dot_block(xb)).sum()
+        w.iter()
+            .zip(x)
+            .fold(0.0, |acc, (wb, xb)| acc + wb.block_dot(xb))
     }
 
     /// The superblock unpacked for the x86 tiles (`x86/kquants.rs`).
@@ -135,7 +145,7 @@ macro_rules! weight_format_k {
 
             #[inline(always)]
             fn dot_block(&self, x: &super::q8_k::BlockQ8K) -> f32 {
-                super::kblock::superblock_dot(self, x)
+                super::kblock::KBlock::block_dot(self, x)
             }
 
             #[inline(always)]

@@ -16,7 +16,6 @@
 //! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`](super::BlockQ8_0) |
 //! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`](super::BlockQ8_1) |
 //! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`](super::BlockQ8_0) |
-//! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`iq4_xs`] | `IQ4_XS` | 256 | 136 | [`BlockQ8K`](super::BlockQ8K) |
@@ -70,6 +69,7 @@ pub(crate) use kblock::{BsumsTerm, KBlock};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;
+pub use q5_k::BlockQ5K;
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
 pub use q8_1::BlockQ8_1;

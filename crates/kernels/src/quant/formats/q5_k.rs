@@ -29,16 +29,23 @@
 //! `L[l] = Σ_s sc[s]·Σ_{j ∈ s, j ≡ l mod 8} q_j·x_j` and
 //! `M = Σ_{i<16} bsums[i]·mn[i/2]`; then `sums[l] += (d·d_x)·L[l]` across
 //! superblocks and `sumf −= (dmin·d_x)·M`; at the end `sumf + sums[0] + … + sums[7]`.
+//! That is the scalar path's row dot (bit-exact with ggml); the oracle is
+//! `d·d_x·I − dmin·d_x·M` in f64 with `I = Σ_l L[l]`.
+//!
+//! SIMD tiles (`x86/kquants.rs`): the unsigned 5-bit `q` is the `vpmaddubsw`
+//! operand (`2·31·127 < 2¹⁵`, no saturation) and `M` comes from the Q8_K
+//! block sums. `|I| ≤ 63·31·127·256 < 2²⁶`, `|M| ≤ 63·127·256 < 2²¹`: exact
+//! in i32.
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::{fit_scale_min, nearest_int, pack_scale_min_k4, scale_min_k4};
-use super::{
-    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks,
-};
-use crate::KernelError;
-use crate::quant::{BlockQ8K, QK_K};
+use super::{SubBlocks, lane_sums};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
+use crate::quant::{BlockFormat, BlockQ8K, QK_K};
 
 /// A Q5_K superblock (see the module docs).
 #[repr(C)]
@@ -88,9 +95,15 @@ impl BlockQ5K {
             q,
         }
     }
+}
 
-    /// The 256 values in f32, as ggml's `dequantize_row_q5_K`.
-    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+impl BlockFormat for BlockQ5K {
+    const NAME: &'static str = "q5_k";
+    const VALUES: usize = QK_K;
+
+    /// ggml's `dequantize_row_q5_K`: `(d·sc)·q − dmin·mn`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
         let v = self.sub_blocks();
         for (s, (o, q)) in out
             .chunks_exact_mut(32)
@@ -106,7 +119,7 @@ impl BlockQ5K {
     }
 
     /// ggml's `quantize_row_q5_K_ref` (see the module docs).
-    pub fn quantize(x: &[f32; QK_K]) -> Self {
+    fn quantize_block(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
         let mut scales = [0.0f32; 8];
         let mut mins = [0.0f32; 8];
@@ -176,41 +189,108 @@ impl BlockQ5K {
     }
 }
 
-impl RefFormat for BlockQ5K {
-    const NAME: &'static str = "q5_K";
-    const VALUES: usize = QK_K;
-    type Act = BlockQ8K;
+impl Default for BlockQ5K {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("q5_k::dequantize_row", blocks, out, Self::dequantize)
+weight_format_k!(BlockQ5K);
+
+impl KBlock for BlockQ5K {
+    /// `q` is unsigned (`0..=31`, `2·31·127 < 2¹⁵`); the block sums multiply
+    /// the mins.
+    const BSUMS: BsumsTerm = BsumsTerm::Mins;
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let v = self.sub_blocks();
+        let isum = lane_sums(&v.scales, &v.q, &x.qs).iter().sum();
+        (isum, min_sum(&v.mins, x))
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
-        check_dot("q5_k::dot_ref", w.len(), x.len())?;
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), self.dmin.to_f32())
+    }
+
+    #[inline(always)]
+    fn block_dot(&self, x: &BlockQ8K) -> f32 {
+        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
+    }
+
+    /// ggml's `ggml_vec_dot_q5_K_q8_K_generic` order (module docs).
+    #[inline(always)]
+    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
         let mut sums = [0.0f32; 8];
         let mut sumf = 0.0f32;
         for (wb, xb) in w.iter().zip(x) {
             let v = wb.sub_blocks();
             let lanes = lane_sums(&v.scales, &v.q, &xb.qs);
-            let msum: i32 = xb
-                .bsums
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| i32::from(b) * i32::from(v.mins[i / 2]))
-                .sum();
             let d = v.d * xb.d;
             for (s, &lane) in sums.iter_mut().zip(&lanes) {
                 *s += d * lane as f32;
             }
             let dmin = v.dmin * xb.d;
-            sumf -= dmin * msum as f32;
+            sumf -= dmin * min_sum(&v.mins, xb) as f32;
         }
-        Ok(sums.iter().fold(sumf, |acc, &s| acc + s))
+        sums.iter().fold(sumf, |acc, &s| acc + s)
+    }
+
+    /// Vector `g` holds the 5-bit `q` of sub-block `g`: the nibbles of
+    /// `qs[32·(g/2) ..]` (low for even `g`) with bit `g` of each `qh` byte as
+    /// bit 4.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: every load reads 32 bytes inside `self.qs` (128 bytes),
+        // `self.qh` (32 bytes) or the 16 mins; AVX2 and F16C are the caller's
+        // contract.
+        unsafe {
+            let low = _mm256_set1_epi8(0x0F);
+            let bit4 = _mm256_set1_epi8(0x10);
+            let qh = load(self.qh.as_ptr());
+            let mut q = [_mm256_setzero_si256(); 8];
+            for p in 0..4 {
+                let v = load(self.qs.as_ptr().add(32 * p));
+                let nibbles = [
+                    _mm256_and_si256(v, low),
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(v), low),
+                ];
+                for (h, nibble) in nibbles.into_iter().enumerate() {
+                    let g = 2 * p + h;
+                    let bit = _mm256_set1_epi8(1 << g);
+                    let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+                    q[g] = _mm256_or_si256(nibble, _mm256_and_si256(set, bit4));
+                }
+            }
+            let mut sc = [_mm256_setzero_si256(); 8];
+            let mut mins = [0i16; 16];
+            for s in 0..8 {
+                let (scale, min) = scale_min_k4(&self.scales, s);
+                sc[s] = O::scale_vec(i32::from(scale), i32::from(scale));
+                mins[2 * s] = i16::from(min);
+                mins[2 * s + 1] = i16::from(min);
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: load(mins.as_ptr().cast()),
+                d: f16_to_f32(self.d),
+                dmin: f16_to_f32(self.dmin),
+            }
+        }
     }
 }
 
-impl RefQuantize for BlockQ5K {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q5_k::quantize_row", x, out, Self::quantize)
-    }
+/// `M = Σ_i bsums[i]·mn[i/2]`, the min term's exact integer sum.
+#[inline(always)]
+fn min_sum(mins: &[u8; 8], x: &BlockQ8K) -> i32 {
+    x.bsums
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| i32::from(b) * i32::from(mins[i / 2]))
+        .sum()
 }
