@@ -14,7 +14,6 @@ use bytemuck::Zeroable;
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
-use smallmind_kernels::quant::formats::BlockQ5K;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
@@ -22,9 +21,9 @@ use smallmind_kernels::quant::formats::iq4_nl::{
 };
 use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
-use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
+use smallmind_kernels::quant::formats::{BlockQ3K, BlockQ5K};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -327,32 +326,6 @@ mod iq4_nl {
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq4Nl>();
         super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
-    }
-}
-
-mod q3_k {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ3K>();
-    }
-    #[test]
-    fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ3K>();
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ3K>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ3K>();
-        super::bad_quantize_lengths_are_errors::<BlockQ3K>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockQ3K::sub_blocks, BlockQ3K::dequantize);
     }
 }
 
@@ -668,3 +641,4 @@ macro_rules! registry_format_tests {
 }
 
 registry_format_tests!(q5_k, BlockQ5K);
+registry_format_tests!(q3_k, BlockQ3K);

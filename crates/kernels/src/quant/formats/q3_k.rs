@@ -27,17 +27,24 @@
 //! Dot (ggml pairs Q3_K with Q8_K activations), as ggml's
 //! `ggml_vec_dot_q3_K_q8_K_generic`: per superblock eight i32 lanes
 //! `L[l] = Σ_s sc[s]·Σ_{j ∈ s, j ≡ l mod 8} q_j·x_j`, `sums[l] += (d·d_x)·L[l]`
-//! across superblocks, and at the end `0 + sums[0] + … + sums[7]`.
+//! across superblocks, and at the end `0 + sums[0] + … + sums[7]`. That is the
+//! scalar path's row dot (bit-exact with ggml); the oracle is `d·d_x·I` in f64
+//! with `I = Σ_l L[l]`.
+//!
+//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
+//! `u = q + 4` (`0..=7`, `2·7·127 < 2¹⁵`, no saturation), and the offset comes
+//! back from the Q8_K block sums: `I = Σ_s sc[s]·Σ_{j∈s} u_j·x_j − 4·Σ_s sc[s]·bsums[s]`.
+//! `|Σ sc·u·x| ≤ 32·7·127·256 < 2²³`: exact in i32.
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::{GROUP_MAX_EPS, nearest_int};
-use super::{
-    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, lane_sums, quantize_blocks,
-};
-use crate::KernelError;
-use crate::quant::{BlockQ8K, QK_K};
+use super::{SubBlocks, lane_sums};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
+use crate::quant::{BlockFormat, BlockQ8K, QK_K};
 
 /// A Q3_K superblock (see the module docs).
 #[repr(C)]
@@ -90,9 +97,71 @@ impl BlockQ3K {
             q,
         }
     }
+}
 
-    /// The 256 values in f32, as ggml's `dequantize_row_q3_K`.
-    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+/// ggml's `make_q3_quants(16, 4, x, L, do_rmse = true)`: writes `q + 4` to
+/// `l` and returns the sub-block scale (see the module docs); a sub-block below
+/// [`GROUP_MAX_EPS`] gives 0 and `l = 0`.
+fn fit_q3(x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
+    let mut amax = 0.0f32;
+    let mut max = 0.0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        l.fill(0);
+        return 0.0;
+    }
+    let iscale = -4.0 / max;
+    let (mut sumlx, mut suml2) = (0.0f32, 0.0f32);
+    for (q, &v) in l.iter_mut().zip(x) {
+        *q = nearest_int(iscale * v).clamp(-4, 3) as i8;
+        let (w, lf) = (v * v, f32::from(*q));
+        sumlx += w * v * lf;
+        suml2 += w * lf * lf;
+    }
+    for _ in 0..5 {
+        let mut changed = false;
+        for (q, &v) in l.iter_mut().zip(x) {
+            let w = v * v;
+            let old = f32::from(*q);
+            let mut slx = sumlx - w * v * old;
+            if slx > 0.0 {
+                let mut sl2 = suml2 - w * old * old;
+                let new = nearest_int(v * sl2 / slx).clamp(-4, 3) as i8;
+                if new != *q {
+                    let nf = f32::from(new);
+                    slx += w * v * nf;
+                    sl2 += w * nf * nf;
+                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        *q = new;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for q in l.iter_mut() {
+        *q += 4;
+    }
+    if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
+}
+
+impl BlockFormat for BlockQ3K {
+    const NAME: &'static str = "q3_k";
+    const VALUES: usize = QK_K;
+
+    /// ggml's `dequantize_row_q3_K`: `(d·sc)·q`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
         let v = self.sub_blocks();
         for (s, (o, q)) in out
             .chunks_exact_mut(16)
@@ -107,7 +176,7 @@ impl BlockQ3K {
     }
 
     /// ggml's `quantize_row_q3_K_ref` (see the module docs).
-    pub fn quantize(x: &[f32; QK_K]) -> Self {
+    fn quantize_block(x: &[f32]) -> Self {
         // `l` holds `q + 4` (0..=7).
         let mut l = [0i8; QK_K];
         let mut scales = [0.0f32; 16];
@@ -183,73 +252,37 @@ impl BlockQ3K {
     }
 }
 
-/// ggml's `make_q3_quants(16, 4, x, L, do_rmse = true)`: writes `q + 4` to
-/// `l` and returns the sub-block scale (see the module docs); a sub-block below
-/// [`GROUP_MAX_EPS`] gives 0 and `l = 0`.
-fn fit_q3(x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
-    let mut amax = 0.0f32;
-    let mut max = 0.0f32;
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
+impl Default for BlockQ3K {
+    fn default() -> Self {
+        Self::zeroed()
     }
-    if amax < GROUP_MAX_EPS {
-        l.fill(0);
-        return 0.0;
-    }
-    let iscale = -4.0 / max;
-    let (mut sumlx, mut suml2) = (0.0f32, 0.0f32);
-    for (q, &v) in l.iter_mut().zip(x) {
-        *q = nearest_int(iscale * v).clamp(-4, 3) as i8;
-        let (w, lf) = (v * v, f32::from(*q));
-        sumlx += w * v * lf;
-        suml2 += w * lf * lf;
-    }
-    for _ in 0..5 {
-        let mut changed = false;
-        for (q, &v) in l.iter_mut().zip(x) {
-            let w = v * v;
-            let old = f32::from(*q);
-            let mut slx = sumlx - w * v * old;
-            if slx > 0.0 {
-                let mut sl2 = suml2 - w * old * old;
-                let new = nearest_int(v * sl2 / slx).clamp(-4, 3) as i8;
-                if new != *q {
-                    let nf = f32::from(new);
-                    slx += w * v * nf;
-                    sl2 += w * nf * nf;
-                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
-                        *q = new;
-                        sumlx = slx;
-                        suml2 = sl2;
-                        changed = true;
-                    }
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    for q in l.iter_mut() {
-        *q += 4;
-    }
-    if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
 }
 
-impl RefFormat for BlockQ3K {
-    const NAME: &'static str = "q3_K";
-    const VALUES: usize = QK_K;
-    type Act = BlockQ8K;
+weight_format_k!(BlockQ3K);
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("q3_k::dequantize_row", blocks, out, Self::dequantize)
+impl KBlock for BlockQ3K {
+    /// The SIMD tiles take the unsigned `q + 4` (`0..=7`, `2·7·127 < 2¹⁵`).
+    const BSUMS: BsumsTerm = BsumsTerm::Offset(4);
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let v = self.sub_blocks();
+        (lane_sums(&v.scales, &v.q, &x.qs).iter().sum(), 0)
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
-        check_dot("q3_k::dot_ref", w.len(), x.len())?;
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), 0.0)
+    }
+
+    #[inline(always)]
+    fn block_dot(&self, x: &BlockQ8K) -> f32 {
+        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
+    }
+
+    /// ggml's `ggml_vec_dot_q3_K_q8_K_generic` order (module docs).
+    #[inline(always)]
+    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
         let mut sums = [0.0f32; 8];
         for (wb, xb) in w.iter().zip(x) {
             let v = wb.sub_blocks();
@@ -259,12 +292,53 @@ impl RefFormat for BlockQ3K {
                 *s += d * lane as f32;
             }
         }
-        Ok(sums.iter().fold(0.0f32, |acc, &s| acc + s))
+        sums.iter().fold(0.0f32, |acc, &s| acc + s)
     }
-}
 
-impl RefQuantize for BlockQ3K {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q3_k::quantize_row", x, out, Self::quantize)
+    /// Vector `g = 4h + i` holds `q + 4` of weights `32g ..`: bits `2i, 2i + 1`
+    /// of `qs[32h ..]`, plus 4 where bit `g` of the `hmask` byte is set; its
+    /// halves are sub-blocks `2g` and `2g + 1`. The block sums multiply the
+    /// sixteen scales.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: the loads read 32 bytes of `self.hmask`, 32 bytes at
+        // offsets 0 and 32 of `self.qs` (64 bytes) and the 16 scales; AVX2
+        // and F16C are the caller's contract. Shifting 16-bit words and
+        // masking to 2 bits keeps each byte's own bits.
+        unsafe {
+            let m3 = _mm256_set1_epi8(3);
+            let four = _mm256_set1_epi8(4);
+            let hmask = load(self.hmask.as_ptr());
+            let scales: [i8; 16] =
+                std::array::from_fn(|s| packed_scale(&self.scales, s) as i8 - 32);
+            let mut q = [_mm256_setzero_si256(); 8];
+            let mut sc = [_mm256_setzero_si256(); 8];
+            for h in 0..2 {
+                let v = load(self.qs.as_ptr().add(32 * h));
+                let lows = [
+                    v,
+                    _mm256_srli_epi16::<2>(v),
+                    _mm256_srli_epi16::<4>(v),
+                    _mm256_srli_epi16::<6>(v),
+                ];
+                for (i, low) in lows.into_iter().enumerate() {
+                    let g = 4 * h + i;
+                    let bit = _mm256_set1_epi8(1 << g);
+                    let set = _mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit);
+                    q[g] = _mm256_or_si256(_mm256_and_si256(low, m3), _mm256_and_si256(set, four));
+                    sc[g] = O::scale_vec(i32::from(scales[2 * g]), i32::from(scales[2 * g + 1]));
+                }
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: _mm256_cvtepi8_epi16(_mm_loadu_si128(scales.as_ptr().cast())),
+                d: f16_to_f32(self.d),
+                dmin: 0.0,
+            }
+        }
     }
 }
