@@ -20,10 +20,9 @@ use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
 use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
-use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::formats::{BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{BlockQ2K, BlockQ3K, BlockQ5K};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -329,32 +328,6 @@ mod iq4_nl {
     }
 }
 
-mod q2_k {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ2K>();
-    }
-    #[test]
-    fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ2K>();
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ2K>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ2K>();
-        super::bad_quantize_lengths_are_errors::<BlockQ2K>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockQ2K::sub_blocks, BlockQ2K::dequantize);
-    }
-}
-
 mod iq4_xs {
     use super::*;
 
@@ -642,3 +615,4 @@ macro_rules! registry_format_tests {
 
 registry_format_tests!(q5_k, BlockQ5K);
 registry_format_tests!(q3_k, BlockQ3K);
+registry_format_tests!(q2_k, BlockQ2K);

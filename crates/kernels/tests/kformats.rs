@@ -290,6 +290,7 @@ macro_rules! format_tests {
     };
 }
 
-use smallmind_kernels::quant::formats::{BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{BlockQ2K, BlockQ3K, BlockQ5K};
 format_tests!(q5_k, BlockQ5K, 0.0);
 format_tests!(q3_k, BlockQ3K, 4.0);
+format_tests!(q2_k, BlockQ2K, 0.0);

@@ -16,7 +16,6 @@
 //! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`] |
 //! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`] |
 //! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`] |
-//! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`] |
 //! | [`iq4_xs`] | `IQ4_XS` | 256 | 136 | [`BlockQ8K`] |
 //! | [`iq3_s`] | `IQ3_S` | 256 | 110 | [`BlockQ8K`] |
 //! | [`iq2_xs`] | `IQ2_XS` | 256 | 74 | [`BlockQ8K`] |
@@ -65,6 +64,7 @@ use bytemuck::Pod;
 
 pub(crate) use block32::{Act32, Block32, Kind, RawScale};
 pub(crate) use kblock::{BsumsTerm, KBlock};
+pub use q2_k::BlockQ2K;
 pub use q3_k::BlockQ3K;
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;

@@ -23,15 +23,22 @@
 //! Dot (ggml pairs Q2_K with Q8_K activations), as ggml's
 //! `ggml_vec_dot_q2_K_q8_K_generic`: per superblock
 //! `I = Σ_s sc[s]·Σ_{j ∈ s} q_j·x_j` and `M = Σ_s mn[s]·bsums[s]` (exact i32),
-//! and `sumf += (d_x·d)·I − (d_x·dmin)·M` in superblock order.
+//! and `sumf += (d_x·d)·I − (d_x·dmin)·M` in superblock order: the scalar path's
+//! block and row dots (bit-exact with ggml); the oracle is the same in f64.
+//!
+//! SIMD tiles (`x86/kquants.rs`): the unsigned `q` is the `vpmaddubsw` operand
+//! (`2·3·127 < 2¹⁵`, no saturation) and `M` comes from the Q8_K block sums.
+//! `|I| ≤ 15·3·127·256 < 2²¹`, `|M| ≤ 15·127·256 < 2¹⁹`: exact in i32.
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::SubBlocks;
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::{fit_scale_min, nearest_int};
-use super::{RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
-use crate::KernelError;
-use crate::quant::{BlockQ8K, QK_K};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
+use crate::quant::{BlockFormat, BlockQ8K, QK_K};
 
 /// A Q2_K superblock (see the module docs).
 #[repr(C)]
@@ -69,9 +76,15 @@ impl BlockQ2K {
             q,
         }
     }
+}
 
-    /// The 256 values in f32, as ggml's `dequantize_row_q2_K`.
-    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+impl BlockFormat for BlockQ2K {
+    const NAME: &'static str = "q2_k";
+    const VALUES: usize = QK_K;
+
+    /// ggml's `dequantize_row_q2_K`: `(d·sc)·q − dmin·mn`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
         let v = self.sub_blocks();
         for (s, (o, q)) in out
             .chunks_exact_mut(16)
@@ -87,7 +100,7 @@ impl BlockQ2K {
     }
 
     /// ggml's `quantize_row_q2_K_ref` (see the module docs).
-    pub fn quantize(x: &[f32; QK_K]) -> Self {
+    fn quantize_block(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
         let mut scales = [0.0f32; 16];
         let mut mins = [0.0f32; 16];
@@ -162,39 +175,79 @@ impl BlockQ2K {
     }
 }
 
-impl RefFormat for BlockQ2K {
-    const NAME: &'static str = "q2_K";
-    const VALUES: usize = QK_K;
-    type Act = BlockQ8K;
-
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("q2_k::dequantize_row", blocks, out, Self::dequantize)
-    }
-
-    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
-        check_dot("q2_k::dot_ref", w.len(), x.len())?;
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let v = wb.sub_blocks();
-            let isum: i32 = (0..QK_K)
-                .map(|j| i32::from(v.scales[j / 16]) * i32::from(v.q[j]) * i32::from(xb.qs[j]))
-                .sum();
-            let msum: i32 = xb
-                .bsums
-                .iter()
-                .zip(&v.mins)
-                .map(|(&b, &m)| i32::from(b) * i32::from(m))
-                .sum();
-            let dall = xb.d * v.d;
-            let dmin = xb.d * v.dmin;
-            sum += dall * isum as f32 - dmin * msum as f32;
-        }
-        Ok(sum)
+impl Default for BlockQ2K {
+    fn default() -> Self {
+        Self::zeroed()
     }
 }
 
-impl RefQuantize for BlockQ2K {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q2_k::quantize_row", x, out, Self::quantize)
+weight_format_k!(BlockQ2K);
+
+impl KBlock for BlockQ2K {
+    /// `q` is unsigned (`0..=3`, `2·3·127 < 2¹⁵`); the block sums multiply the
+    /// mins.
+    const BSUMS: BsumsTerm = BsumsTerm::Mins;
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let v = self.sub_blocks();
+        let isum = (0..QK_K)
+            .map(|j| i32::from(v.scales[j / 16]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
+            .sum();
+        let msum = x
+            .bsums
+            .iter()
+            .zip(&v.mins)
+            .map(|(&b, &m)| i32::from(b) * i32::from(m))
+            .sum();
+        (isum, msum)
+    }
+
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), self.dmin.to_f32())
+    }
+
+    /// Vector `g = 4h + i` holds bits `2i, 2i + 1` of `qs[32h ..]`; its halves
+    /// are sub-blocks `2g` and `2g + 1`. The block sums multiply the sixteen
+    /// mins.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: the loads read 32 bytes at offsets 0 and 32 of `self.qs`
+        // (64 bytes) and the 16 scale bytes; AVX2 and F16C are the caller's
+        // contract. Shifting 16-bit words and masking to 2 bits keeps each
+        // byte's own bits.
+        unsafe {
+            let m3 = _mm256_set1_epi8(3);
+            let mut q = [_mm256_setzero_si256(); 8];
+            let mut sc = [_mm256_setzero_si256(); 8];
+            for h in 0..2 {
+                let v = load(self.qs.as_ptr().add(32 * h));
+                let lows = [
+                    v,
+                    _mm256_srli_epi16::<2>(v),
+                    _mm256_srli_epi16::<4>(v),
+                    _mm256_srli_epi16::<6>(v),
+                ];
+                for (i, low) in lows.into_iter().enumerate() {
+                    let g = 4 * h + i;
+                    q[g] = _mm256_and_si256(low, m3);
+                    let scale = |s: usize| i32::from(self.scales[s] & 0x0F);
+                    sc[g] = O::scale_vec(scale(2 * g), scale(2 * g + 1));
+                }
+            }
+            let bytes = _mm_loadu_si128(self.scales.as_ptr().cast());
+            let mins = _mm_and_si128(_mm_srli_epi16::<4>(bytes), _mm_set1_epi8(0x0F));
+            Unpacked {
+                q,
+                sc,
+                sums_by: _mm256_cvtepu8_epi16(mins),
+                d: f16_to_f32(self.d),
+                dmin: f16_to_f32(self.dmin),
+            }
+        }
     }
 }
