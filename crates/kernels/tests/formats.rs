@@ -19,10 +19,9 @@ use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
-use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::formats::{BlockQ2K, BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -328,34 +327,6 @@ mod iq4_nl {
     }
 }
 
-mod iq4_xs {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq4Xs>();
-    }
-    #[test]
-    fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockIq4Xs>();
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq4Xs>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq4Xs>();
-        super::bad_quantize_lengths_are_errors::<BlockIq4Xs>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockIq4Xs::sub_blocks, BlockIq4Xs::dequantize);
-    }
-}
-
-/// No quantizer (ggml's needs an importance matrix): ggml's blocks, quantized with one of all
-/// ones, and random blocks.
 mod iq2_xs {
     use super::*;
 
@@ -616,3 +587,4 @@ macro_rules! registry_format_tests {
 registry_format_tests!(q5_k, BlockQ5K);
 registry_format_tests!(q3_k, BlockQ3K);
 registry_format_tests!(q2_k, BlockQ2K);
+registry_format_tests!(iq4_xs, BlockIq4Xs);

@@ -25,18 +25,25 @@
 //!
 //! Dot (ggml pairs IQ4_XS with Q8_K activations), as ggml's
 //! `ggml_vec_dot_iq4_xs_q8_K_generic`: per sub-block
-//! `sumf += ((d·d_x)·sc[s])·Σ_{j ∈ s} T[q_j]·x_j`, in order.
+//! `sumf += ((d·d_x)·sc[s])·Σ_{j ∈ s} T[q_j]·x_j`, in order across the row: the
+//! scalar path's row dot (bit-exact with ggml); the oracle is `d·d_x·I` in f64
+//! with `I = Σ_s sc[s]·Σ_{j∈s} T[q_j]·x_j`.
+//!
+//! SIMD tiles (`x86/kquants.rs`): the codebook values are signed and span
+//! 240, so no offset keeps `vpmaddubsw` exact; the tiles multiply `|T|` by
+//! `sign(T)·x` instead (`2·127·127 = 32258 < 2¹⁵`), with no block-sum term.
+//! `|I| ≤ 32·127·127·256 < 2²⁸`: exact in i32.
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::iq4_nl::{best_index, fit_scale, pack_nibbles, unpack_codebook};
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::nearest_int;
-use super::{
-    RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks,
-};
-use crate::KernelError;
-use crate::quant::{BlockQ8K, QK_K};
+use super::{IQ4_VALUES, SubBlocks, inv_or_zero};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
+use crate::quant::{BlockFormat, BlockQ8K, QK_K};
 
 /// An IQ4_XS superblock (see the module docs).
 #[repr(C)]
@@ -56,15 +63,21 @@ const _: () = assert!(size_of::<BlockIq4Xs>() == 136);
 const _: () = assert!(align_of::<BlockIq4Xs>() == 2);
 
 impl BlockIq4Xs {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the codebook
-    /// values (`−127..=113`), scales in `−32..=31` (`dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
+    /// The eight sub-block scales `sc` (`−32..=31`).
+    #[inline(always)]
+    fn sub_block_scales(&self) -> [i8; 8] {
         let h = u16::from_le(self.scales_h);
-        let scales = std::array::from_fn(|s| {
+        std::array::from_fn(|s| {
             let low = (self.scales_l[s / 2] >> (4 * (s % 2))) & 0x0F;
             let high = ((h >> (2 * s)) & 3) as u8;
             (low | (high << 4)) as i8 - 32
-        });
+        })
+    }
+
+    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the codebook
+    /// values (`−127..=113`), scales in `−32..=31` (`dmin` and `mins` are 0).
+    pub fn sub_blocks(&self) -> SubBlocks<8> {
+        let scales = self.sub_block_scales();
         let mut q = [0i8; QK_K];
         for (v, qs) in q
             .as_chunks_mut::<32>()
@@ -82,9 +95,15 @@ impl BlockIq4Xs {
             q,
         }
     }
+}
 
-    /// The 256 values in f32, as ggml's `dequantize_row_iq4_xs`.
-    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
+impl BlockFormat for BlockIq4Xs {
+    const NAME: &'static str = "iq4_xs";
+    const VALUES: usize = QK_K;
+
+    /// ggml's `dequantize_row_iq4_xs`: `(d·sc)·T[q]`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
         let v = self.sub_blocks();
         for (s, (o, q)) in out
             .chunks_exact_mut(32)
@@ -99,7 +118,7 @@ impl BlockIq4Xs {
     }
 
     /// ggml's `quantize_iq4_xs` without importance matrix (see the module docs).
-    pub fn quantize(x: &[f32; QK_K]) -> Self {
+    fn quantize_block(x: &[f32]) -> Self {
         let subs = x.as_chunks::<32>().0;
         let mut scales = [0.0f32; 8];
         let (mut amax_scale, mut max_scale) = (0.0f32, 0.0f32);
@@ -138,17 +157,41 @@ impl BlockIq4Xs {
     }
 }
 
-impl RefFormat for BlockIq4Xs {
-    const NAME: &'static str = "iq4_xs";
-    const VALUES: usize = QK_K;
-    type Act = BlockQ8K;
+impl Default for BlockIq4Xs {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("iq4_xs::dequantize_row", blocks, out, Self::dequantize)
+weight_format_k!(BlockIq4Xs);
+
+impl KBlock for BlockIq4Xs {
+    /// Signed codebook values (`|T| ≤ 127`), no block-sum term.
+    const BSUMS: BsumsTerm = BsumsTerm::Offset(0);
+    const SIGNED: bool = true;
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let v = self.sub_blocks();
+        let isum = (0..QK_K)
+            .map(|j| i32::from(v.scales[j / 32]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
+            .sum();
+        (isum, 0)
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
-        check_dot("iq4_xs::dot_ref", w.len(), x.len())?;
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), 0.0)
+    }
+
+    #[inline(always)]
+    fn block_dot(&self, x: &BlockQ8K) -> f32 {
+        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
+    }
+
+    /// ggml's `ggml_vec_dot_iq4_xs_q8_K_generic` order (module docs).
+    #[inline(always)]
+    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
         let mut sum = 0.0f32;
         for (wb, xb) in w.iter().zip(x) {
             let v = wb.sub_blocks();
@@ -162,12 +205,40 @@ impl RefFormat for BlockIq4Xs {
                 sum += (d4d8 * f32::from(v.scales[s])) * isum as f32;
             }
         }
-        Ok(sum)
+        sum
     }
-}
 
-impl RefQuantize for BlockIq4Xs {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("iq4_xs::quantize_row", x, out, Self::quantize)
+    /// Vector `s` holds the signed codebook values of sub-block `s`, looked
+    /// up with `vpshufb` (low nibbles of `qs[16s ..]` for its first 16
+    /// weights, high nibbles for the last 16).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::f16_to_f32;
+        use core::arch::x86_64::*;
+        // SAFETY: the loads read the 16-byte codebook and 16 bytes at
+        // `16s` (s < 8) of `self.qs` (128 bytes); AVX2 and F16C are the
+        // caller's contract.
+        unsafe {
+            let table = _mm256_broadcastsi128_si256(_mm_loadu_si128(IQ4_VALUES.as_ptr().cast()));
+            let low = _mm_set1_epi8(0x0F);
+            let scales = self.sub_block_scales();
+            let mut q = [_mm256_setzero_si256(); 8];
+            let mut sc = [_mm256_setzero_si256(); 8];
+            for s in 0..8 {
+                let v = _mm_loadu_si128(self.qs.as_ptr().add(16 * s).cast());
+                let lo = _mm_and_si128(v, low);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), low);
+                q[s] = _mm256_shuffle_epi8(table, _mm256_set_m128i(hi, lo));
+                sc[s] = O::scale_vec(i32::from(scales[s]), i32::from(scales[s]));
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: _mm256_setzero_si256(),
+                d: f16_to_f32(self.d),
+                dmin: 0.0,
+            }
+        }
     }
 }
