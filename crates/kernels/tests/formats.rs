@@ -15,13 +15,12 @@ use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
-use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::formats::{BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -348,62 +347,6 @@ mod iq2_xs {
     }
 }
 
-mod iq3_s {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq3S>();
-    }
-    /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
-    /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.
-    #[test]
-    fn quantize_matches_ggml_up_to_its_zero_sub_block_shift() {
-        let x = f32s("weights");
-        let (_, ggml) = block_rows::<BlockIq3S>("iq3_s.quantized");
-        let want: Vec<BlockIq3S> = ggml
-            .iter()
-            .zip(x.chunks_exact(QK_K))
-            .map(|(b, xs)| unshift_zero_sub_blocks(b, xs))
-            .collect();
-        assert!(want != ggml, "the fixture should exercise ggml's shift");
-        let mut got = vec![BlockIq3S::zeroed(); want.len()];
-        BlockIq3S::quantize_row(&x, &mut got).unwrap();
-        assert_same_blocks(&got, &want, "iq3_s quantize");
-    }
-    /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
-    /// cursor that an all-zero sub-block does not advance.
-    fn unshift_zero_sub_blocks(b: &BlockIq3S, x: &[f32]) -> BlockIq3S {
-        let mut out = *b;
-        let mut slot = 0;
-        for ib in 0..8 {
-            let (qs, signs) = (&mut out.qs[8 * ib..][..8], &mut out.signs[4 * ib..][..4]);
-            if x[32 * ib..][..32].iter().all(|&v| v == 0.0) {
-                qs.fill(0);
-                signs.fill(0);
-            } else {
-                qs.copy_from_slice(&b.qs[8 * slot..][..8]);
-                signs.copy_from_slice(&b.signs[4 * slot..][..4]);
-                slot += 1;
-            }
-        }
-        out
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq3S>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq3S>();
-        super::bad_quantize_lengths_are_errors::<BlockIq3S>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockIq3S::sub_blocks, BlockIq3S::dequantize);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The formats on the registry (`BlockFormat`/`WeightFormat`): the same checks through the
 // generic API (`dequantize`, `quantize_ref`, and `dot` on the scalar path, which follows
@@ -554,19 +497,23 @@ fn registry_sub_blocks_match_dequantize<B: BlockFormat, const S: usize>(
     }
 }
 
-/// The tests of one registry format with ggml's quantizer.
+/// The tests of one registry format: with ggml's quantizer, or with the extra items given.
 macro_rules! registry_format_tests {
     ($name:ident, $block:ty) => {
+        registry_format_tests!($name, $block, {
+            #[test]
+            fn quantize_matches_ggml() {
+                super::registry_quantize_matches_ggml::<$block>();
+            }
+        });
+    };
+    ($name:ident, $block:ty, { $($extra:tt)* }) => {
         mod $name {
             use super::*;
 
             #[test]
             fn dequantize_matches_gguf_py() {
                 super::registry_dequantize_matches_gguf_py::<$block>();
-            }
-            #[test]
-            fn quantize_matches_ggml() {
-                super::registry_quantize_matches_ggml::<$block>();
             }
             #[test]
             fn dot_matches_ggml_generic() {
@@ -580,6 +527,8 @@ macro_rules! registry_format_tests {
             fn sub_blocks_match_dequantize() {
                 super::registry_sub_blocks_match_dequantize(<$block>::sub_blocks);
             }
+
+            $($extra)*
         }
     };
 }
@@ -588,3 +537,41 @@ registry_format_tests!(q5_k, BlockQ5K);
 registry_format_tests!(q3_k, BlockQ3K);
 registry_format_tests!(q2_k, BlockQ2K);
 registry_format_tests!(iq4_xs, BlockIq4Xs);
+registry_format_tests!(iq3_s, BlockIq3S, {
+    /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
+    /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.
+    #[test]
+    fn quantize_matches_ggml_up_to_its_zero_sub_block_shift() {
+        let x = f32s("weights");
+        let (_, ggml) = block_rows_pod::<BlockIq3S>("iq3_s.quantized");
+        let want: Vec<BlockIq3S> = ggml
+            .iter()
+            .zip(x.chunks_exact(QK_K))
+            .map(|(b, xs)| unshift_zero_sub_blocks(b, xs))
+            .collect();
+        assert!(want != ggml, "the fixture should exercise ggml's shift");
+        let mut got = vec![BlockIq3S::default(); want.len()];
+        quantize_ref::<BlockIq3S>(&x, &mut got).unwrap();
+        registry_assert_same_blocks(&got, &want, "iq3_s quantize_ref");
+        quantize::<BlockIq3S>(&x, &mut got).unwrap();
+        registry_assert_same_blocks(&got, &want, "iq3_s quantize");
+    }
+    /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
+    /// cursor that an all-zero sub-block does not advance.
+    fn unshift_zero_sub_blocks(b: &BlockIq3S, x: &[f32]) -> BlockIq3S {
+        let mut out = *b;
+        let mut slot = 0;
+        for ib in 0..8 {
+            let (qs, signs) = (&mut out.qs[8 * ib..][..8], &mut out.signs[4 * ib..][..4]);
+            if x[32 * ib..][..32].iter().all(|&v| v == 0.0) {
+                qs.fill(0);
+                signs.fill(0);
+            } else {
+                qs.copy_from_slice(&b.qs[8 * slot..][..8]);
+                signs.copy_from_slice(&b.signs[4 * slot..][..4]);
+                slot += 1;
+            }
+        }
+        out
+    }
+});

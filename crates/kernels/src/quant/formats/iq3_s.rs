@@ -38,18 +38,27 @@
 //! Dot (ggml pairs IQ3_S with Q8_K activations), as ggml's
 //! `ggml_vec_dot_iq3_s_q8_K_generic`: per superblock the exact
 //! `B = Σ_s (1 + 2·sc[s])·Σ_{j ∈ s} s_j·g_j·x_j` over the eight sub-blocks of
-//! 32, and `sumf += (d·d_x)·B` in superblock order.
+//! 32, and `sumf += (d·d_x)·B` in superblock order: the scalar path's block and
+//! row dots (bit-exact with ggml); the oracle is the same in f64.
+//!
+//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
+//! `u = 16 + s·g` (`1..=31`, `2·31·127 < 2¹⁵`, no saturation) and the offset
+//! comes back from the Q8_K block sums: `B = Σ_s (1 + 2·sc[s])·(Σ_{j∈s} u_j·x_j
+//! − 16·(bsums[2s] + bsums[2s+1]))`. `|Σ (1 + 2·sc)·u·x| ≤ 31·31·127·256 < 2²⁵`:
+//! exact in i32.
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use std::sync::OnceLock;
 
+use super::SubBlocks;
 use super::grids::IQ3S_GRID;
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::nearest_int;
-use super::{RefFormat, RefQuantize, SubBlocks, check_dot, dequantize_blocks, quantize_blocks};
-use crate::KernelError;
-use crate::quant::{BlockQ8K, QK_K};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::kquants::{KIntOps, Unpacked};
+use crate::quant::{BlockFormat, BlockQ8K, QK_K};
 
 /// An IQ3_S superblock (see the module docs).
 #[repr(C)]
@@ -111,53 +120,6 @@ impl BlockIq3S {
             mins: [0; 8],
             q,
         }
-    }
-
-    /// The 256 values in f32, as ggml's `dequantize_row_iq3_s`.
-    pub fn dequantize(&self, out: &mut [f32; QK_K]) {
-        let d = self.d.to_f32();
-        for (k, o) in out.as_chunks_mut::<4>().0.iter_mut().enumerate() {
-            let db = d * f32::from(self.scale(k / 8));
-            for (i, (o, g)) in o.iter_mut().zip(self.grid(k)).enumerate() {
-                let sign = if self.negative(4 * k + i) { -1.0 } else { 1.0 };
-                *o = db * f32::from(g) * sign;
-            }
-        }
-    }
-
-    /// ggml's `quantize_iq3_s` without importance matrix, with the one
-    /// deviation of the module docs.
-    pub fn quantize(x: &[f32; QK_K]) -> Self {
-        let mut block = Self::zeroed();
-        let mut scales = [0.0f32; 8];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb) else {
-                continue;
-            };
-            for (k, &index) in sub.grid.iter().enumerate() {
-                block.qs[8 * ib + k] = (index & 255) as u8;
-                block.qh[ib] |= ((index >> 8) as u8) << k;
-            }
-            block.signs[4 * ib..][..4].copy_from_slice(&sub.signs);
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
-        }
-        if max_scale == 0.0 {
-            return block;
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 1.033);
-        let id = 1.0 / d;
-        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
-        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
-            *b = code(pair[0]) | (code(pair[1]) << 4);
-        }
-        block
     }
 }
 
@@ -368,31 +330,132 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl RefQuantize for BlockIq3S {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("iq3_s::quantize_row", x, out, Self::quantize)
+impl BlockFormat for BlockIq3S {
+    const NAME: &'static str = "iq3_s";
+    const VALUES: usize = QK_K;
+
+    /// ggml's `dequantize_row_iq3_s`: `((d·(1 + 2·sc))·g)·(±1)`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for (k, o) in out.chunks_exact_mut(4).enumerate() {
+            let db = d * f32::from(self.scale(k / 8));
+            for (i, (o, g)) in o.iter_mut().zip(self.grid(k)).enumerate() {
+                let sign = if self.negative(4 * k + i) { -1.0 } else { 1.0 };
+                *o = db * f32::from(g) * sign;
+            }
+        }
+    }
+
+    /// ggml's `quantize_iq3_s` without importance matrix, with the one
+    /// deviation of the module docs.
+    fn quantize_block(x: &[f32]) -> Self {
+        let mut block = Self::zeroed();
+        let mut scales = [0.0f32; 8];
+        let mut max_scale = 0.0f32;
+        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
+            let Some(sub) = quantize_sub_block(xb) else {
+                continue;
+            };
+            for (k, &index) in sub.grid.iter().enumerate() {
+                block.qs[8 * ib + k] = (index & 255) as u8;
+                block.qh[ib] |= ((index >> 8) as u8) << k;
+            }
+            block.signs[4 * ib..][..4].copy_from_slice(&sub.signs);
+            scales[ib] = sub.scale;
+            max_scale = if max_scale > sub.scale {
+                max_scale
+            } else {
+                sub.scale
+            };
+        }
+        if max_scale == 0.0 {
+            return block;
+        }
+        let d = max_scale / 31.0;
+        block.d = f16::from_f32(d * 1.033);
+        let id = 1.0 / d;
+        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
+        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
+            *b = code(pair[0]) | (code(pair[1]) << 4);
+        }
+        block
     }
 }
 
-impl RefFormat for BlockIq3S {
-    const NAME: &'static str = "iq3_s";
-    const VALUES: usize = QK_K;
-    type Act = BlockQ8K;
+impl Default for BlockIq3S {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("iq3_s::dequantize_row", blocks, out, Self::dequantize)
+weight_format_k!(BlockIq3S);
+
+impl KBlock for BlockIq3S {
+    /// The SIMD tiles take the unsigned `16 + s·g` (`1..=31`).
+    const BSUMS: BsumsTerm = BsumsTerm::Offset(16);
+
+    #[inline(always)]
+    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
+        let v = self.sub_blocks();
+        let isum = (0..QK_K)
+            .map(|j| i32::from(v.scales[j / 32]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
+            .sum();
+        (isum, 0)
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8K]) -> Result<f32, KernelError> {
-        check_dot("iq3_s::dot_ref", w.len(), x.len())?;
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let v = wb.sub_blocks();
-            let bsum: i32 = (0..QK_K)
-                .map(|j| i32::from(v.scales[j / 32]) * i32::from(v.q[j]) * i32::from(xb.qs[j]))
-                .sum();
-            sum += (v.d * xb.d) * bsum as f32;
+    #[inline(always)]
+    fn scales(&self) -> (f32, f32) {
+        (self.d.to_f32(), 0.0)
+    }
+
+    /// Vector `s` holds `16 + s_j·g_j` of sub-block `s`: its eight grid
+    /// points (`_mm256_set_epi32` of table reads) with the sign bits of
+    /// `signs[4s ..]` applied; the block sums multiply the scale of each
+    /// sub-block twice.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
+        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
+        use core::arch::x86_64::*;
+        // SAFETY: the table reads index `IQ3S_GRID` below 512; the load reads
+        // the 16 i16 of `sums_by`; AVX2 and F16C are the caller's contract.
+        unsafe {
+            let sixteen = _mm256_set1_epi8(16);
+            let mut q = [_mm256_setzero_si256(); 8];
+            let mut sc = [_mm256_setzero_si256(); 8];
+            let mut sums_by = [0i16; 16];
+            for s in 0..8 {
+                let point = |k: usize| {
+                    let high = usize::from((self.qh[s] >> k) & 1) << 8;
+                    IQ3S_GRID[usize::from(self.qs[8 * s + k]) | high] as i32
+                };
+                let grid = _mm256_set_epi32(
+                    point(7),
+                    point(6),
+                    point(5),
+                    point(4),
+                    point(3),
+                    point(2),
+                    point(1),
+                    point(0),
+                );
+                let signs = &self.signs[4 * s..][..4];
+                let neg = bit_masks(u32::from_le_bytes([signs[0], signs[1], signs[2], signs[3]]));
+                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
+                q[s] = _mm256_add_epi8(signed, sixteen);
+                let scale = i32::from(self.scale(s));
+                sc[s] = O::scale_vec(scale, scale);
+                sums_by[2 * s] = scale as i16;
+                sums_by[2 * s + 1] = scale as i16;
+            }
+            Unpacked {
+                q,
+                sc,
+                sums_by: load(sums_by.as_ptr().cast()),
+                d: f16_to_f32(self.d),
+                dmin: 0.0,
+            }
         }
-        Ok(sum)
     }
 }

@@ -165,6 +165,30 @@ unsafe fn accumulate<O: KIntOps, B: KBlock>(u: &Unpacked, x: &BlockQ8K, acc: __m
     }
 }
 
+/// The 32 bits of `bits` as byte masks: byte `j` is `0xFF` where bit `j` is
+/// set, else 0 (sign bits of the codebook formats).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+pub(crate) unsafe fn bit_masks(bits: u32) -> __m256i {
+    // SAFETY: AVX2 is the caller's contract.
+    unsafe {
+        // Byte `j` takes byte `j / 8` of `bits` (each 128-bit lane holds all four).
+        let spread = _mm256_shuffle_epi8(
+            _mm256_set1_epi32(bits as i32),
+            _mm256_set_epi64x(
+                0x0303_0303_0303_0303,
+                0x0202_0202_0202_0202,
+                0x0101_0101_0101_0101,
+                0,
+            ),
+        );
+        let select = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+        _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select)
+    }
+}
+
 /// An `R × C` tile of superblock dots with the integer steps of `O`.
 ///
 /// # Safety
