@@ -14,20 +14,21 @@ use bytemuck::Zeroable;
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
-use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq4_nl::{
     BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
 };
 use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
 use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
-use smallmind_kernels::quant::formats::{BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{
+    BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
+};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
     quantize_ref,
 };
 use smallmind_kernels::{SimdPath, with_path};
-use smallmind_testkit::{fixture, pod_vec};
+use smallmind_testkit::{Worst, fixture, max_scaled_diff, pod_vec};
 
 /// Values per fixture row.
 const K: usize = 512;
@@ -224,27 +225,6 @@ fn bad_quantize_lengths_are_errors<F: RefQuantize>() {
     );
 }
 
-/// `(d·scales[s])·q − dmin·mins[s]` from a superblock's integer view equals its
-/// dequantization, bit for bit (subtracting `+0` keeps every bit, `−0` included).
-fn sub_blocks_match_dequantize<F: RefFormat, const S: usize>(
-    view: impl Fn(&F) -> SubBlocks<S>,
-    dequantize: impl Fn(&F, &mut [f32; QK_K]),
-) {
-    let (_, blocks) = all_blocks::<F>();
-    for (b, block) in blocks.iter().enumerate() {
-        let v = view(block);
-        let mut want = [f32::NAN; QK_K];
-        dequantize(block, &mut want);
-        let got: Vec<f32> = (0..QK_K)
-            .map(|j| {
-                let s = j / (QK_K / S);
-                v.d * f32::from(v.scales[s]) * f32::from(v.q[j]) - v.dmin * f32::from(v.mins[s])
-            })
-            .collect();
-        assert_same_bits(&got, &want, &format!("{} block {b} sub_blocks", F::NAME));
-    }
-}
-
 mod q5_0 {
     use super::*;
 
@@ -323,27 +303,6 @@ mod iq4_nl {
     fn bad_lengths_are_errors() {
         super::bad_lengths_are_errors::<BlockIq4Nl>();
         super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
-    }
-}
-
-mod iq2_xs {
-    use super::*;
-
-    #[test]
-    fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq2Xs>();
-    }
-    #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq2Xs>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq2Xs>();
-    }
-    #[test]
-    fn sub_blocks_match_dequantize() {
-        super::sub_blocks_match_dequantize(BlockIq2Xs::sub_blocks, BlockIq2Xs::dequantize);
     }
 }
 
@@ -573,5 +532,49 @@ registry_format_tests!(iq3_s, BlockIq3S, {
             }
         }
         out
+    }
+});
+/// Largest IQ2_XS round-trip error of one value, in units of its block's `amax`: the grid
+/// has no 0 and only 512 of the 3⁸ points, so this is coarse. Measured 0.49 (`cargo test -p
+/// smallmind-kernels --test formats iq2_xs -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07).
+const IQ2_XS_MAX_ERR: f64 = 0.75;
+/// Largest relative RMS round-trip error of one IQ2_XS block (`‖x̂ − x‖/max(‖x‖, 1)`).
+/// Measured 0.60, on the block of N(0, 1) values with outliers up to 50 (same command).
+const IQ2_XS_REL_RMS: f64 = 0.8;
+
+registry_format_tests!(iq2_xs, BlockIq2Xs, {
+    /// ggml has no IQ2_XS quantizer without an importance matrix; ours (the `iq2_xs` module
+    /// docs) makes valid blocks: the dispatched quantizer writes the same bytes, and the round
+    /// trip is a coarse 2-bit approximation (the grid has 512 of the 3⁸ points).
+    #[test]
+    fn simple_quantizer_makes_valid_blocks() {
+        let x = f32s("weights");
+        let mut got = vec![BlockIq2Xs::default(); x.len() / QK_K];
+        quantize_ref::<BlockIq2Xs>(&x, &mut got).unwrap();
+        let mut fast = vec![BlockIq2Xs::default(); got.len()];
+        quantize::<BlockIq2Xs>(&x, &mut fast).unwrap();
+        registry_assert_same_blocks(&fast, &got, "iq2_xs quantize");
+        let mut back = vec![f32::NAN; x.len()];
+        dequantize::<BlockIq2Xs>(&got, &mut back).unwrap();
+        // Per superblock: no value moves by more than the block's `amax`, and the RMS error
+        // stays a fraction of the RMS value.
+        for (b, (xs, bs)) in x
+            .chunks_exact(QK_K)
+            .zip(back.chunks_exact(QK_K))
+            .enumerate()
+        {
+            let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            max_scaled_diff(bs, xs, &vec![amax; QK_K])
+                .assert_within(IQ2_XS_MAX_ERR, &format!("iq2_xs block {b}, in amax"));
+            let sq =
+                |v: &mut dyn Iterator<Item = f32>| v.map(|e| f64::from(e).powi(2)).sum::<f64>();
+            let err2 = sq(&mut xs.iter().zip(bs).map(|(a, b)| a - b));
+            // An all-zero block must come back exactly (its "relative" error is the absolute).
+            let rms = (err2 / sq(&mut xs.iter().copied()).max(1.0)).sqrt();
+            Worst::scalar(rms).assert_within(IQ2_XS_REL_RMS, &format!("iq2_xs block {b}, rms"));
+        }
+        let zeros = vec![0.0f32; QK_K];
+        quantize_ref::<BlockIq2Xs>(&zeros, &mut got[..1]).unwrap();
+        assert_eq!(got[0], BlockIq2Xs::default());
     }
 });

@@ -290,9 +290,12 @@ macro_rules! format_tests {
     };
 }
 
-use smallmind_kernels::quant::formats::{BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
+use smallmind_kernels::quant::formats::{
+    BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
+};
 format_tests!(q5_k, BlockQ5K, 0.0);
 format_tests!(q3_k, BlockQ3K, 4.0);
 format_tests!(q2_k, BlockQ2K, 0.0);
 format_tests!(iq4_xs, BlockIq4Xs, 0.0);
 format_tests!(iq3_s, BlockIq3S, 16.0);
+format_tests!(iq2_xs, BlockIq2Xs, 43.0);

@@ -16,7 +16,6 @@
 //! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`] |
 //! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`] |
 //! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`] |
-//! | [`iq2_xs`] | `IQ2_XS` | 256 | 74 | [`BlockQ8K`] |
 //!
 //! Each module's docs give the layout and the formula. Every format has:
 //! - `dequantize(&self, &mut [f32; N])` on the block, bit-exact with ggml's
@@ -61,6 +60,7 @@ mod search;
 use bytemuck::Pod;
 
 pub(crate) use block32::{Act32, Block32, Kind, RawScale};
+pub use iq2_xs::BlockIq2Xs;
 pub use iq3_s::BlockIq3S;
 pub use iq4_xs::BlockIq4Xs;
 pub(crate) use kblock::{BsumsTerm, KBlock};
