@@ -17,8 +17,10 @@
 //! its dot and the largest integer sum, all exact in i32 (Q4_K/Q6_K: at most
 //! `|q_x| ≤ 127·256` times 63 or 128 per superblock, about 2²⁸). So, as for
 //! the 32-value formats, only the f32 scaling and summation order differ
-//! between paths: within `(nb + 8)·2⁻²³·Σ_b (|d·d_x·I_b| + |dmin·d_x·M_b|)`
-//! of the f64 oracles, `I_b`/`M_b` the two integer sums of superblock `b`.
+//! between paths: within `(t·nb + 8)·2⁻²³·Σ_b (|d·d_x·I_b| + |dmin·d_x·M_b|)`
+//! of the f64 oracles, `I_b`/`M_b` the two integer sums of superblock `b` and
+//! `t` the f32 terms per superblock of the scalar order (1, or 8 for IQ4_XS,
+//! whose ggml dot scales each sub-block; the SIMD tiles have `t = 1`).
 
 use super::q8_k::BlockQ8K;
 use crate::quant::format::WeightFormat;

@@ -3,6 +3,18 @@
 //! / [`ActFormat`](super::ActFormat) impls. Formats of one family share a
 //! module of integer views and SIMD tiles (`block32`, `kblock`).
 //!
+//! # K-quant formats beyond Q4_K/Q6_K
+//!
+//! [`BlockQ5K`], [`BlockQ3K`], [`BlockQ2K`], [`BlockIq4Xs`], [`BlockIq3S`] and
+//! [`BlockIq2Xs`] (modules [`q5_k`], [`q3_k`], [`q2_k`], [`iq4_xs`],
+//! [`iq3_s`], [`iq2_xs`]) are on the registry like Q4_K: Q8_K activations,
+//! dequantizers bit-exact with ggml's `dequantize_row_*`, ggml's reference
+//! quantizers (`llama-quantize` without an importance matrix; one documented
+//! deviation for IQ3_S, and a simple quantizer of our own for IQ2_XS, which
+//! ggml quantizes only with an importance matrix), a scalar dot in ggml's
+//! generic `ggml_vec_dot_*_generic` order (bit-exact, no FMA contraction),
+//! AVX2/VNNI tiles, and an integer view ([`SubBlocks`], `sub_blocks()`).
+//!
 //! # Formats not yet in the registry
 //!
 //! The scalar reference layer of more ggml weight formats (to be moved onto
@@ -23,18 +35,19 @@
 //!   `gguf.quants.dequantize` agrees);
 //! - `quantize(&[f32; N]) -> Self`, bit-exact with what `llama-quantize` writes
 //!   without an importance matrix (`ggml_quantize_chunk` with no imatrix: ggml's
-//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`], and one deviation
-//!   for IQ3_S, see [`iq3_s`]); not for IQ2_XS (ggml needs an importance matrix);
-//! - an integer view for the SIMD kernels (`values`, or `sub_blocks` for the
-//!   256-value formats: [`SubBlocks`]);
+//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`]);
+//! - an integer view for the SIMD kernels (`values`);
 //! - the row functions of [`RefFormat`] (dequantize, and `dot_ref`: the sum
 //!   ggml's generic `ggml_vec_dot_*_generic` computes, in the same f32
 //!   operations, no FMA contraction) and [`RefQuantize`], checking lengths
 //!   instead of panicking.
 //!
 //! `tests/formats.rs` checks all of it against `fixtures/formats/` (made by
-//! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml).
-//! NaN inputs to a quantizer give unspecified blocks, never a panic.
+//! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml),
+//! the registry formats through the generic API (`dequantize`, `quantize_ref`,
+//! and `dot` on the scalar path); `tests/kformats.rs` checks the SIMD paths of
+//! the K-quants. NaN inputs to a quantizer give unspecified blocks, never a
+//! panic.
 
 mod block32;
 mod grids;
