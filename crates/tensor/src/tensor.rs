@@ -31,7 +31,7 @@
 //! exactly. [`Tensor::to_contiguous`] copies a strided view into a fresh
 //! owned buffer.
 
-use crate::dtype::{DType, Element};
+use crate::dtype::{ByteSize, DType, Element};
 use crate::error::{Result, TensorError};
 use crate::pool::{PooledBuffer, TensorPool};
 use crate::shape::{Layout, Shape};
@@ -524,25 +524,29 @@ impl std::fmt::Debug for Tensor {
 
 /// Dequantizes whole blocks of `dtype` from `bytes` into `out` (`out.len()` values).
 fn dequantize_bytes(op: &'static str, dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
-    use smallmind_kernels::quant::{
-        BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, blocks_from_bytes, dequantize,
-    };
-    let kernel = |source| TensorError::Kernel { op, source };
-    match dtype {
-        DType::Q8_0 => dequantize::<BlockQ8_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_0 => dequantize::<BlockQ4_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_1 => dequantize::<BlockQ4_1>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_K => dequantize::<BlockQ4K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q6_K => dequantize::<BlockQ6K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::F32 | DType::F16 | DType::BF16 => {
-            return Err(TensorError::DTypeMismatch {
-                op,
-                expected: DType::Q8_0,
-                actual: dtype,
-            });
+    use smallmind_kernels::KernelError;
+    use smallmind_kernels::dtype::QuantVisitor;
+    use smallmind_kernels::quant::{WeightFormat, blocks_from_bytes, dequantize};
+
+    struct Dequantize<'a> {
+        bytes: &'a [u8],
+        out: &'a mut [f32],
+    }
+    impl QuantVisitor for Dequantize<'_> {
+        type Output = std::result::Result<(), KernelError>;
+        fn visit<W: WeightFormat>(self) -> Self::Output {
+            dequantize::<W>(blocks_from_bytes(self.bytes)?, self.out)
         }
     }
-    .map_err(kernel)
+
+    dtype
+        .visit_quantized(Dequantize { bytes, out })
+        .ok_or(TensorError::DTypeMismatch {
+            op,
+            expected: DType::Q8_0,
+            actual: dtype,
+        })?
+        .map_err(|source| TensorError::Kernel { op, source })
 }
 
 #[cfg(test)]
