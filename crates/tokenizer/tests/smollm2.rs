@@ -45,7 +45,7 @@ fn metadata() {
     let tok = smollm2();
     assert_eq!(tok.vocab_size(), 49152);
     assert_eq!(tok.merge_count(), 48900);
-    assert_eq!(tok.pre_tokenizer(), PreTokenizer::Gpt2);
+    assert_eq!(tok.pre_tokenizer(), Some(PreTokenizer::Gpt2));
     assert_eq!(
         (tok.bos(), tok.eos(), tok.unk(), tok.pad()),
         (Some(1), Some(2), Some(0), Some(2))
