@@ -481,18 +481,20 @@ fn tokenizer_bad_input_is_an_error() {
         set(
             md,
             "tokenizer.ggml.model",
-            MetadataValue::String("llama".into()),
+            MetadataValue::String("bert".into()),
         )
     });
     assert!(matches!(err, ModelError::Tokenizer(_)), "{err:?}");
+    assert!(err.to_string().contains("\"bert\""), "{err}");
     let err = md_error(|md| {
         set(
             md,
             "tokenizer.ggml.pre",
-            MetadataValue::String("qwen2".into()),
+            MetadataValue::String("default".into()),
         )
     });
     assert!(matches!(err, ModelError::Tokenizer(_)), "{err:?}");
+    assert!(err.to_string().contains("\"default\""), "{err}");
     let err = md_error(|md| remove(md, "tokenizer.ggml.merges"));
     assert!(err.to_string().contains("tokenizer.ggml.merges"), "{err}");
     let err = md_error(|md| set(md, "tokenizer.ggml.bos_token_id", MetadataValue::U32(500)));
