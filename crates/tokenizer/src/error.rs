@@ -120,12 +120,15 @@ pub enum TokenizerError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A chat template that is neither ChatML, Llama-3 nor Mistral.
+    /// A Jinja chat template that does not compile, raises, or uses a feature the engine lacks.
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
+    /// A built-in chat format name that does not exist.
     #[error(
-        "unsupported chat template ({0}); supported are ChatML (SmolLM2), Llama-3 and Mistral, \
-         rendered as plain Rust: no Jinja engine is included"
+        "unknown chat template {0:?}: the built-in formats are chatml, smollm2, llama3, mistral \
+         and gemma"
     )]
-    UnsupportedChatTemplate(String),
+    UnknownChatTemplate(String),
     /// A chat conversation the template cannot express (e.g. Mistral roles out of order).
     #[error("invalid conversation for the {template} chat template: {reason}")]
     InvalidConversation {

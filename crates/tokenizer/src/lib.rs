@@ -37,7 +37,7 @@ mod tokenizer;
 pub mod vocab;
 
 pub use char_level::{CHAR_TOKENIZER_FILE, CharTokenizer, CharTokenizerError};
-pub use chat::{ChatMessage, ChatTemplate};
+pub use chat::{ChatMessage, ChatTemplate, JinjaTemplate};
 pub use error::{Result, TokenizerError};
 pub use pretok::PreTokenizer;
 pub use stream::StreamDecoder;

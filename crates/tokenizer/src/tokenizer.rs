@@ -355,9 +355,20 @@ impl Tokenizer {
         self
     }
 
+    /// Replaces where a SentencePiece tokenizer puts a `▁` before plain text (e.g. to run a
+    /// GGUF vocabulary the way a `tokenizer.json` with a `Metaspace(prepend_scheme="first")`
+    /// pre-tokenizer would); byte-level BPE tokenizers are returned unchanged.
+    pub fn with_space_prefix(mut self, prefix: SpacePrefix) -> Self {
+        if !matches!(self.model, Model::ByteLevel(_)) {
+            self.space_prefix = prefix;
+        }
+        self
+    }
+
     /// Sets whether a byte-level piece that is itself a token skips merging (HF
-    /// `model.ignore_merges`).
-    pub(crate) fn with_ignore_merges(mut self, ignore: bool) -> Self {
+    /// `model.ignore_merges`; from GGUF, [`PreTokenizer::ignores_merges`]); SentencePiece
+    /// tokenizers are returned unchanged.
+    pub fn with_ignore_merges(mut self, ignore: bool) -> Self {
         if let Model::ByteLevel(model) = &mut self.model {
             model.ignore_merges = ignore;
         }
