@@ -23,7 +23,7 @@ use serde_json::Value;
 use smallmind_model::gguf;
 use smallmind_testkit::fixture;
 use smallmind_testkit::models::model_file;
-use smallmind_tokenizer::{AddPolicy, EncodeOptions, SpacePrefix, Tokenizer};
+use smallmind_tokenizer::{AddPolicy, ChatTemplate, EncodeOptions, SpacePrefix, Tokenizer};
 
 const WITH_SPECIALS: EncodeOptions = EncodeOptions {
     add_bos: AddPolicy::Never,
@@ -129,4 +129,23 @@ fn qwen2() {
 #[test]
 fn gemma3() {
     check("gemma3");
+}
+
+/// The real Gemma 3 file has no `tokenizer.chat_template`: its turn tokens choose the built-in
+/// Gemma format, as llama.cpp does.
+#[test]
+fn gemma3_without_a_template_chats_in_gemma_format() {
+    let Some(path) = model_file("gemma-3-270m-q4_k_m.gguf") else {
+        return;
+    };
+    let file = gguf::open(path).unwrap();
+    let tok = gguf::load_tokenizer(file.file()).unwrap();
+    assert_eq!(tok.chat_template(), None);
+    assert_eq!(
+        ChatTemplate::for_vocabulary(&tok),
+        Some(ChatTemplate::Gemma)
+    );
+    let (bos, eos) = (tok.bos().unwrap(), tok.token_id("<end_of_turn>").unwrap());
+    assert!(tok.add_bos() && tok.token_text(bos) == Some("<bos>"));
+    assert!(tok.is_end_of_generation(eos), "<end_of_turn> ends a turn");
 }
