@@ -365,6 +365,15 @@ impl Tokenizer {
         self
     }
 
+    /// Applies llama.cpp's Phi-3 rule (for a GGUF whose `general.name` contains `phi-3` or
+    /// `phi3`): whitespace after a special token is dropped, except after `<unk>`, `<s>` and
+    /// `<|endoftext|>`.
+    pub fn with_phi3_special_rstrip(mut self) -> Self {
+        self.specials
+            .set_rstrip(|_, text| !matches!(text, "<unk>" | "<s>" | "<|endoftext|>"));
+        self
+    }
+
     /// Sets whether a byte-level piece that is itself a token skips merging (HF
     /// `model.ignore_merges`; from GGUF, [`PreTokenizer::ignores_merges`]); SentencePiece
     /// tokenizers are returned unchanged.

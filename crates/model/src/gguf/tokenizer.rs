@@ -100,5 +100,15 @@ pub fn tokenizer_from_metadata(md: &Metadata) -> Result<Tokenizer> {
         chat_template: optional(md, CHAT_TEMPLATE, Metadata::get_str)?.map(str::to_owned),
         model,
     };
-    Ok(Tokenizer::from_vocab(vocab)?)
+    let tokenizer = Tokenizer::from_vocab(vocab)?;
+    let name = optional(md, GENERAL_NAME, Metadata::get_str)?.map(str::to_ascii_lowercase);
+    Ok(match name {
+        Some(name) if name.contains("phi-3") || name.contains("phi3") => {
+            tokenizer.with_phi3_special_rstrip()
+        }
+        _ => tokenizer,
+    })
 }
+
+/// `general.name`: llama.cpp keys one tokenizer rule to it (Phi-3's special tokens).
+const GENERAL_NAME: &str = "general.name";
