@@ -207,8 +207,17 @@ impl Tokenizer {
     /// Errors: empty vocabulary, `token_types` of the wrong length or with values outside
     /// 0..=6, `scores` of the wrong length, a malformed merge, a merge naming a token not in
     /// the vocabulary or producing one not in it, a special id out of range.
+    ///
+    /// As llama.cpp does, a normal token whose text is an end-of-turn marker (`</s>`,
+    /// `<|im_end|>`, `<|endoftext|>`, ...) is made a control token (Qwen2's vocabulary has a
+    /// normal `</s>`); transformers keeps it normal.
     pub fn from_vocab(vocab: Vocab) -> Result<Self> {
-        let kinds = token_kinds(&vocab.tokens, &vocab.token_types)?;
+        let mut kinds = token_kinds(&vocab.tokens, &vocab.token_types)?;
+        for (kind, text) in kinds.iter_mut().zip(&vocab.tokens) {
+            if *kind == TokenKind::Normal && EOG_TEXTS.contains(&text.as_str()) {
+                *kind = TokenKind::Control;
+            }
+        }
         let settings = Settings::of(&vocab);
         match vocab.model {
             VocabModel::ByteLevelBpe => {
