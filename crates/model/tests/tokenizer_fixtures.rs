@@ -126,6 +126,11 @@ fn qwen2() {
     check("qwen2");
 }
 
+#[test]
+fn gemma3() {
+    check("gemma3");
+}
+
 /// The real Gemma 3 file has no `tokenizer.chat_template`: its turn tokens choose the built-in
 /// Gemma format, as llama.cpp does.
 #[test]
