@@ -1,6 +1,6 @@
 //! One module per block format: its byte layout, dequantizer, quantizer and
-//! the [`BlockFormat`](super::BlockFormat) / [`WeightFormat`](super::WeightFormat)
-//! / [`ActFormat`](super::ActFormat) impls. Formats of one family share a
+//! the `BlockFormat` / `WeightFormat`
+//! / `ActFormat` impls. Formats of one family share a
 //! module of integer views and SIMD tiles (`block32`, `kblock`).
 //!
 //! # Formats not yet in the registry
@@ -13,15 +13,15 @@
 //!
 //! | module | ggml type | values per block | bytes | activations (`vec_dot_type`) |
 //! | --- | --- | --- | --- | --- |
-//! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`](super::BlockQ8_0) |
-//! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`](super::BlockQ8_1) |
-//! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`](super::BlockQ8_0) |
-//! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`](super::BlockQ8K) |
-//! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
-//! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`](super::BlockQ8K) |
-//! | [`iq4_xs`] | `IQ4_XS` | 256 | 136 | [`BlockQ8K`](super::BlockQ8K) |
-//! | [`iq3_s`] | `IQ3_S` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
-//! | [`iq2_xs`] | `IQ2_XS` | 256 | 74 | [`BlockQ8K`](super::BlockQ8K) |
+//! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`] |
+//! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`] |
+//! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`] |
+//! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`] |
+//! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`] |
+//! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`] |
+//! | [`iq4_xs`] | `IQ4_XS` | 256 | 136 | [`BlockQ8K`] |
+//! | [`iq3_s`] | `IQ3_S` | 256 | 110 | [`BlockQ8K`] |
+//! | [`iq2_xs`] | `IQ2_XS` | 256 | 74 | [`BlockQ8K`] |
 //!
 //! Each module's docs give the layout and the formula. Every format has:
 //! - `dequantize(&self, &mut [f32; N])` on the block, bit-exact with ggml's
