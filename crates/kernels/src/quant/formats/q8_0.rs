@@ -59,6 +59,21 @@ pub(super) fn abs_max_simd<S: Simd>(simd: S, x: &[f32; QK]) -> f32 {
         .fold(simd.reduce_max_f32s(m), |m, v| m.max(v.abs()))
 }
 
+/// Quantizes whole 32-value blocks with the SIMD block maximum, `make`
+/// building each block from its `(d, q)` (shared with Q8_1).
+#[inline(always)]
+pub(super) fn q8_rows<S: Simd, B>(
+    simd: S,
+    x: &[f32],
+    out: &mut [B],
+    make: impl Fn((f32, [i8; QK])) -> B,
+) {
+    for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let chunk = block_of(chunk);
+        *o = make(q8_values(chunk, abs_max_simd(simd, chunk)));
+    }
+}
+
 impl BlockQ8_0 {
     #[inline(always)]
     fn from_values((d, qs): (f32, [i8; QK])) -> Self {
@@ -89,10 +104,7 @@ impl BlockFormat for BlockQ8_0 {
 
     #[inline(always)]
     fn quantize_blocks<S: Simd>(simd: S, x: &[f32], out: &mut [Self]) {
-        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
-            let chunk = block_of(chunk);
-            *o = Self::from_values(q8_values(chunk, abs_max_simd(simd, chunk)));
-        }
+        q8_rows(simd, x, out, Self::from_values);
     }
 }
 

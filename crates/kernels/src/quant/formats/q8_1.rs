@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 use pulp::Simd;
 
 use super::block32::{Act32, RawScale, block_of};
-use super::q8_0::{abs_max, abs_max_simd, q8_values};
+use super::q8_0::{abs_max, q8_rows, q8_values};
 use crate::quant::{ActFormat, BlockFormat, QK};
 
 /// Activations for Q4_1 weights: `x[j] ≈ d·qs[j]` and `s = d·Σⱼ qs[j]`, both
@@ -60,10 +60,7 @@ impl BlockFormat for BlockQ8_1 {
 
     #[inline(always)]
     fn quantize_blocks<S: Simd>(simd: S, x: &[f32], out: &mut [Self]) {
-        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
-            let chunk = block_of(chunk);
-            *o = Self::from_values(q8_values(chunk, abs_max_simd(simd, chunk)));
-        }
+        q8_rows(simd, x, out, Self::from_values);
     }
 }
 
