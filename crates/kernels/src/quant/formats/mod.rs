@@ -65,7 +65,7 @@ mod search;
 
 use bytemuck::Pod;
 
-pub(crate) use block32::{Act32, Block32, Kind, RawScale};
+pub(crate) use block32::{Act32, Block32, Operand};
 pub(crate) use kblock::{KBlock, KKind};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
