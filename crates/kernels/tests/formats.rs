@@ -15,7 +15,6 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
-use smallmind_kernels::quant::formats::BlockQ5_0;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
 use smallmind_kernels::quant::formats::iq4_nl::{
@@ -24,8 +23,8 @@ use smallmind_kernels::quant::formats::iq4_nl::{
 use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
-use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
 use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
+use smallmind_kernels::quant::formats::{BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, quantize,
@@ -330,20 +329,15 @@ mod q5_1 {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5_1>();
+        registry::dequantize_matches_gguf_py::<BlockQ5_1>();
     }
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5_1>();
+        registry::quantize_matches_ggml::<BlockQ5_1>();
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5_1>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5_1>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5_1>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockQ5_1>();
     }
 }
 

@@ -1,5 +1,5 @@
 //! The integer SIMD tiles of the 32-value weight formats added to the
-//! registry after Q8_0/Q4_0/Q4_1 (Q5_0, ...): GEMV, GEMM (m = 1..9) and the
+//! registry after Q8_0/Q4_0/Q4_1 (Q5_0, Q5_1, ...): GEMV, GEMM (m = 1..9) and the
 //! f32-activation GEMV on every SIMD path (and V4 held to 256-bit VNNI)
 //! against their f64 oracles (`*_ref`), with the bounds of `tests/quant.rs`;
 //! random block bytes (every code, activations down to −128) as well as
@@ -11,7 +11,7 @@ mod common;
 use bytemuck::Pod;
 use common::{Rng, for_each_path};
 use half::f16;
-use smallmind_kernels::quant::formats::BlockQ5_0;
+use smallmind_kernels::quant::formats::{BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::*;
 use smallmind_kernels::{SimdPath, available_paths, with_path};
 use smallmind_testkit::max_scaled_diff;
@@ -106,6 +106,19 @@ impl Format for BlockQ5_0 {
     fn random(rng: &mut Rng) -> Self {
         BlockQ5_0 {
             d: small_f16(rng),
+            ..random_pod(rng)
+        }
+    }
+}
+
+impl Format for BlockQ5_1 {
+    fn int_view(&self) -> (f32, f32, [i8; QK]) {
+        (self.d.to_f32(), self.m.to_f32(), self.values())
+    }
+    fn random(rng: &mut Rng) -> Self {
+        BlockQ5_1 {
+            d: small_f16(rng),
+            m: small_f16(rng),
             ..random_pod(rng)
         }
     }
@@ -359,3 +372,4 @@ macro_rules! format_tests {
 }
 
 format_tests!(q5_0, super::BlockQ5_0);
+format_tests!(q5_1, super::BlockQ5_1);

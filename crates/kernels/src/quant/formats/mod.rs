@@ -13,7 +13,6 @@
 //!
 //! | module | ggml type | values per block | bytes | activations (`vec_dot_type`) |
 //! | --- | --- | --- | --- | --- |
-//! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`](super::BlockQ8_1) |
 //! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`](super::BlockQ8_0) |
 //! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
@@ -54,7 +53,7 @@ mod q4_0;
 mod q4_1;
 mod q4_k;
 mod q5_0;
-pub mod q5_1;
+mod q5_1;
 pub mod q5_k;
 mod q6_k;
 mod q8_0;
@@ -70,6 +69,7 @@ pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;
 pub use q5_0::BlockQ5_0;
+pub use q5_1::BlockQ5_1;
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
 pub use q8_1::BlockQ8_1;
