@@ -17,14 +17,12 @@ use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
-use smallmind_kernels::quant::formats::iq4_nl::{
-    BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
-};
+use smallmind_kernels::quant::formats::iq4_nl::quantize_row_ref as iq4_nl_quantize_row_ref;
 use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
 use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
-use smallmind_kernels::quant::formats::{BlockQ5_0, BlockQ5_1};
+use smallmind_kernels::quant::formats::{BlockIq4Nl, BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, quantize,
@@ -346,11 +344,12 @@ mod iq4_nl {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq4Nl>();
+        registry::dequantize_matches_gguf_py::<BlockIq4Nl>();
     }
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl`).
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockIq4Nl>();
+        registry::quantize_matches_ggml::<BlockIq4Nl>();
     }
     /// ggml's `quantize_row_iq4_nl_ref` (the fixture's all-zero blocks carry index 8 where
     /// ggml leaves its buffer's old bytes; see the fixture README).
@@ -368,13 +367,8 @@ mod iq4_nl {
         );
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq4Nl>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq4Nl>();
-        super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockIq4Nl>();
     }
 }
 

@@ -1,5 +1,5 @@
 //! The integer SIMD tiles of the 32-value weight formats added to the
-//! registry after Q8_0/Q4_0/Q4_1 (Q5_0, Q5_1, ...): GEMV, GEMM (m = 1..9) and the
+//! registry after Q8_0/Q4_0/Q4_1 (Q5_0, Q5_1, IQ4_NL): GEMV, GEMM (m = 1..9) and the
 //! f32-activation GEMV on every SIMD path (and V4 held to 256-bit VNNI)
 //! against their f64 oracles (`*_ref`), with the bounds of `tests/quant.rs`;
 //! random block bytes (every code, activations down to −128) as well as
@@ -11,19 +11,19 @@ mod common;
 use bytemuck::Pod;
 use common::{Rng, for_each_path};
 use half::f16;
-use smallmind_kernels::quant::formats::{BlockQ5_0, BlockQ5_1};
+use smallmind_kernels::quant::formats::{BlockIq4Nl, BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::*;
 use smallmind_kernels::{SimdPath, available_paths, with_path};
 use smallmind_testkit::max_scaled_diff;
 
 /// The quantized paths vs their oracles, as in `tests/quant.rs`:
 /// `|got − ref| ≤ TOL·(nb + 8)·Σ_b (|d_w·d_x|·Σ_j |v_j·q_j| + |m·s_x|)`.
-/// Measured 5.7e-9 (Q5_0; every path: v4, v4-narrow, v3, scalar; `cargo test -p
-/// smallmind-kernels --test formats_kernels -- --nocapture` with the errors printed, Intel Xeon
-/// Ice Lake, 2026-12-07): about 3.5×.
+/// Measured 8.3e-9 (IQ4_NL, v4; every format on every path: v4, v4-narrow, v3, scalar;
+/// `cargo test -p smallmind-kernels --test formats_kernels -- --nocapture` with the errors
+/// printed, Intel Xeon Ice Lake, 2026-12-07): about 2.4×.
 const INT_PATH_TOL: f64 = 2e-8;
 /// The f32-activation paths vs their oracles, as a fraction of `Σ |w·x|`.
-/// Measured 1.6e-7 (Q5_0, scalar path; as above): about 2.5×.
+/// Measured 2.0e-7 (Q5_1, scalar; as above): about 2×.
 const F32_PATH_TOL: f64 = 4e-7;
 
 /// Depths and row counts of the GEMV shapes: 0 to 3 and 5 blocks (odd counts
@@ -119,6 +119,18 @@ impl Format for BlockQ5_1 {
         BlockQ5_1 {
             d: small_f16(rng),
             m: small_f16(rng),
+            ..random_pod(rng)
+        }
+    }
+}
+
+impl Format for BlockIq4Nl {
+    fn int_view(&self) -> (f32, f32, [i8; QK]) {
+        (self.d.to_f32(), 0.0, self.values())
+    }
+    fn random(rng: &mut Rng) -> Self {
+        BlockIq4Nl {
+            d: small_f16(rng),
             ..random_pod(rng)
         }
     }
@@ -373,3 +385,4 @@ macro_rules! format_tests {
 
 format_tests!(q5_0, super::BlockQ5_0);
 format_tests!(q5_1, super::BlockQ5_1);
+format_tests!(iq4_nl, super::BlockIq4Nl);

@@ -13,7 +13,6 @@
 //!
 //! | module | ggml type | values per block | bytes | activations (`vec_dot_type`) |
 //! | --- | --- | --- | --- | --- |
-//! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`](super::BlockQ8_0) |
 //! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`](super::BlockQ8K) |
 //! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`](super::BlockQ8K) |
@@ -64,6 +63,7 @@ mod search;
 use bytemuck::Pod;
 
 pub(crate) use block32::{Act32, Block32, Operand};
+pub use iq4_nl::BlockIq4Nl;
 pub(crate) use kblock::{KBlock, KKind};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
