@@ -6,27 +6,28 @@
 //! - quantization, byte for byte, against llama.cpp's ggml (`ggml_quantize_chunk` without
 //!   importance matrix, and `quantize_row_iq4_nl_ref`);
 //! - the row dot, bit for bit, against ggml's generic scalar `vec_dot` on ggml's own
-//!   activation blocks;
+//!   activation blocks (for the registry's formats: the scalar block dot
+//!   `WeightFormat::dot_block` summed in block order from 0);
 //! - the integer views of the 256-value formats against their dequantizers, and bad lengths
 //!   as errors.
 
-use bytemuck::Zeroable;
+use bytemuck::{Pod, Zeroable};
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq2_xs::BlockIq2Xs;
 use smallmind_kernels::quant::formats::iq3_s::BlockIq3S;
-use smallmind_kernels::quant::formats::iq4_nl::{
-    BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
-};
+use smallmind_kernels::quant::formats::iq4_nl::quantize_row_ref as iq4_nl_quantize_row_ref;
 use smallmind_kernels::quant::formats::iq4_xs::BlockIq4Xs;
 use smallmind_kernels::quant::formats::q2_k::BlockQ2K;
 use smallmind_kernels::quant::formats::q3_k::BlockQ3K;
-use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
-use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
 use smallmind_kernels::quant::formats::q5_k::BlockQ5K;
+use smallmind_kernels::quant::formats::{BlockIq4Nl, BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
-use smallmind_kernels::quant::{BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K};
+use smallmind_kernels::quant::{
+    BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, quantize,
+    quantize_ref,
+};
 use smallmind_testkit::{fixture, pod_vec};
 
 /// Values per fixture row.
@@ -57,7 +58,7 @@ fn f32s(name: &str) -> Vec<f32> {
 }
 
 /// `(rows, blocks)`: the U8 tensor `name` as rows of blocks.
-fn block_rows<F: RefFormat>(name: &str) -> (usize, Vec<F>) {
+fn block_rows<F: Pod>(name: &str) -> (usize, Vec<F>) {
     let t = tensor(name, Dtype::U8);
     (t.shape[0], pod_vec(&t.bytes))
 }
@@ -96,10 +97,10 @@ impl GgmlAct for BlockQ8_1 {
     }
 }
 
-/// The quantized rows followed by the random rows: `(rows, blocks)`.
-fn all_blocks<F: RefFormat>() -> (usize, Vec<F>) {
-    let (n_q, mut blocks) = block_rows::<F>(&format!("{}.quantized", F::NAME));
-    let (n_r, random) = block_rows::<F>(&format!("{}.random", F::NAME));
+/// Format `name`'s quantized rows followed by its random rows: `(rows, blocks)`.
+fn all_blocks<F: Pod>(name: &str) -> (usize, Vec<F>) {
+    let (n_q, mut blocks) = block_rows::<F>(&format!("{name}.quantized"));
+    let (n_r, random) = block_rows::<F>(&format!("{name}.random"));
     blocks.extend(random);
     (n_q + n_r, blocks)
 }
@@ -112,7 +113,7 @@ fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
 }
 
 fn dequantize_matches_gguf_py<F: RefFormat>() {
-    let (rows, blocks) = all_blocks::<F>();
+    let (rows, blocks) = all_blocks::<F>(F::NAME);
     let want = f32s(&format!("{}.dequantized", F::NAME));
     assert_eq!(want.len(), rows * K);
     let mut got = vec![f32::NAN; rows * K];
@@ -120,15 +121,16 @@ fn dequantize_matches_gguf_py<F: RefFormat>() {
     assert_same_bits(&got, &want, &format!("{} dequantize", F::NAME));
 }
 
-fn assert_same_blocks<F: RefFormat>(got: &[F], want: &[F], what: &str) {
+/// Blocks of `values` numbers each, byte for byte.
+fn assert_same_blocks<F: Pod>(got: &[F], want: &[F], values: usize, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     if let Some(b) =
         (0..got.len()).find(|&b| bytemuck::bytes_of(&got[b]) != bytemuck::bytes_of(&want[b]))
     {
         panic!(
             "{what}: block {b} (row {}, block {} of the row) differs:\n got {:?}\nwant {:?}",
-            b * F::VALUES / K,
-            b % (K / F::VALUES),
+            b * values / K,
+            b % (K / values),
             bytemuck::bytes_of(&got[b]),
             bytemuck::bytes_of(&want[b]),
         );
@@ -140,14 +142,14 @@ fn quantize_matches_ggml<F: RefQuantize>() {
     let (_, want) = block_rows::<F>(&format!("{}.quantized", F::NAME));
     let mut got = vec![F::zeroed(); want.len()];
     F::quantize_row(&x, &mut got).unwrap();
-    assert_same_blocks(&got, &want, &format!("{} quantize", F::NAME));
+    assert_same_blocks(&got, &want, F::VALUES, &format!("{} quantize", F::NAME));
 }
 
 fn dot_matches_ggml_generic<F: RefFormat>()
 where
     F::Act: GgmlAct,
 {
-    let (rows, blocks) = all_blocks::<F>();
+    let (rows, blocks) = all_blocks::<F>(F::NAME);
     let act = tensor(&format!("{}.activations", F::NAME), Dtype::U8);
     let act_rows = act.shape[0];
     let x = F::Act::from_ggml(&act.bytes);
@@ -230,7 +232,7 @@ fn sub_blocks_match_dequantize<F: RefFormat, const S: usize>(
     view: impl Fn(&F) -> SubBlocks<S>,
     dequantize: impl Fn(&F, &mut [f32; QK_K]),
 ) {
-    let (_, blocks) = all_blocks::<F>();
+    let (_, blocks) = all_blocks::<F>(F::NAME);
     for (b, block) in blocks.iter().enumerate() {
         let v = view(block);
         let mut want = [f32::NAN; QK_K];
@@ -245,25 +247,78 @@ fn sub_blocks_match_dequantize<F: RefFormat, const S: usize>(
     }
 }
 
+/// The formats on the registry, through the generic API: `dequantize`, `quantize_ref` and
+/// `quantize` (the same bytes), and the scalar block dot.
+mod registry {
+    use super::*;
+
+    pub(super) fn dequantize_matches_gguf_py<F: BlockFormat>() {
+        let (rows, blocks) = all_blocks::<F>(F::NAME);
+        let want = f32s(&format!("{}.dequantized", F::NAME));
+        assert_eq!(want.len(), rows * K);
+        let mut got = vec![f32::NAN; rows * K];
+        dequantize::<F>(&blocks, &mut got).unwrap();
+        assert_same_bits(&got, &want, &format!("{} dequantize", F::NAME));
+    }
+
+    pub(super) fn quantize_matches_ggml<F: BlockFormat>() {
+        let x = f32s("weights");
+        let (_, want) = block_rows::<F>(&format!("{}.quantized", F::NAME));
+        type Quantizer<F> = fn(&[f32], &mut [F]) -> Result<(), KernelError>;
+        let quantizers: [(&str, Quantizer<F>); 2] = [
+            ("quantize_ref", quantize_ref::<F>),
+            ("quantize", quantize::<F>),
+        ];
+        for (name, quantizer) in quantizers {
+            let mut got = vec![F::zeroed(); want.len()];
+            quantizer(&x, &mut got).unwrap();
+            assert_same_blocks(&got, &want, F::VALUES, &format!("{} {name}", F::NAME));
+        }
+    }
+
+    /// ggml's generic `vec_dot` sums the block dots in order, from `+0`.
+    pub(super) fn dot_block_matches_ggml_generic<F: WeightFormat>()
+    where
+        F::Act: GgmlAct,
+    {
+        let (rows, blocks) = all_blocks::<F>(F::NAME);
+        let act = tensor(&format!("{}.activations", F::NAME), Dtype::U8);
+        let x = F::Act::from_ggml(&act.bytes);
+        let want = f32s(&format!("{}.dot", F::NAME));
+        assert_eq!(want.len(), rows * act.shape[0]);
+        let per_row = K / F::VALUES;
+        let mut got = Vec::with_capacity(want.len());
+        for w in blocks.chunks_exact(per_row) {
+            for xr in x.chunks_exact(per_row) {
+                let dot = w
+                    .iter()
+                    .zip(xr)
+                    .fold(0.0f32, |s, (wb, xb)| s + wb.dot_block(xb));
+                got.push(dot);
+            }
+        }
+        assert_same_bits(
+            &got,
+            &want,
+            &format!("{} dot_block (weight row × activation row)", F::NAME),
+        );
+    }
+}
+
 mod q5_0 {
     use super::*;
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5_0>();
+        registry::dequantize_matches_gguf_py::<BlockQ5_0>();
     }
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5_0>();
+        registry::quantize_matches_ggml::<BlockQ5_0>();
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5_0>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5_0>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5_0>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockQ5_0>();
     }
 }
 
@@ -272,20 +327,15 @@ mod q5_1 {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5_1>();
+        registry::dequantize_matches_gguf_py::<BlockQ5_1>();
     }
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5_1>();
+        registry::quantize_matches_ggml::<BlockQ5_1>();
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5_1>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5_1>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5_1>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockQ5_1>();
     }
 }
 
@@ -294,11 +344,12 @@ mod iq4_nl {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq4Nl>();
+        registry::dequantize_matches_gguf_py::<BlockIq4Nl>();
     }
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl`).
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockIq4Nl>();
+        registry::quantize_matches_ggml::<BlockIq4Nl>();
     }
     /// ggml's `quantize_row_iq4_nl_ref` (the fixture's all-zero blocks carry index 8 where
     /// ggml leaves its buffer's old bytes; see the fixture README).
@@ -308,7 +359,7 @@ mod iq4_nl {
         let (_, want) = block_rows::<BlockIq4Nl>("iq4_nl.quantized_ref");
         let mut got = vec![BlockIq4Nl::zeroed(); want.len()];
         iq4_nl_quantize_row_ref(&x, &mut got).unwrap();
-        assert_same_blocks(&got, &want, "iq4_nl quantize_ref");
+        assert_same_blocks(&got, &want, QK, "iq4_nl quantize_ref");
         let (_, chunk) = block_rows::<BlockIq4Nl>("iq4_nl.quantized");
         assert!(
             got != chunk,
@@ -316,13 +367,8 @@ mod iq4_nl {
         );
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq4Nl>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq4Nl>();
-        super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockIq4Nl>();
     }
 }
 
@@ -474,7 +520,7 @@ mod iq3_s {
         assert!(want != ggml, "the fixture should exercise ggml's shift");
         let mut got = vec![BlockIq3S::zeroed(); want.len()];
         BlockIq3S::quantize_row(&x, &mut got).unwrap();
-        assert_same_blocks(&got, &want, "iq3_s quantize");
+        assert_same_blocks(&got, &want, QK_K, "iq3_s quantize");
     }
     /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
     /// cursor that an all-zero sub-block does not advance.

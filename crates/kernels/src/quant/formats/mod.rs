@@ -13,9 +13,6 @@
 //!
 //! | module | ggml type | values per block | bytes | activations (`vec_dot_type`) |
 //! | --- | --- | --- | --- | --- |
-//! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`] |
-//! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`] |
-//! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`] |
 //! | [`q5_k`] | `Q5_K` | 256 | 176 | [`BlockQ8K`] |
 //! | [`q3_k`] | `Q3_K` | 256 | 110 | [`BlockQ8K`] |
 //! | [`q2_k`] | `Q2_K` | 256 | 84 | [`BlockQ8K`] |
@@ -54,8 +51,8 @@ pub mod q3_k;
 mod q4_0;
 mod q4_1;
 mod q4_k;
-pub mod q5_0;
-pub mod q5_1;
+mod q5_0;
+mod q5_1;
 pub mod q5_k;
 mod q6_k;
 mod q8_0;
@@ -65,11 +62,14 @@ mod search;
 
 use bytemuck::Pod;
 
-pub(crate) use block32::{Act32, Block32, Kind, RawScale};
+pub(crate) use block32::{Act32, Block32, Operand};
+pub use iq4_nl::BlockIq4Nl;
 pub(crate) use kblock::{KBlock, KKind};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;
+pub use q5_0::BlockQ5_0;
+pub use q5_1::BlockQ5_1;
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
 pub use q8_1::BlockQ8_1;
