@@ -15,7 +15,8 @@
 use half::{bf16, f16};
 
 use crate::quant::{
-    BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, WeightFormat,
+    BlockFormat, BlockIq4Nl, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8_0, WeightFormat,
 };
 
 /// Generic code run on the Rust type of a block-quantized [`DType`].
@@ -146,6 +147,9 @@ registry! {
         Q4_1 => BlockQ4_1, ggml 3, "ggml Q4_1: blocks of 32 ([`BlockQ4_1`], 20 bytes).";
         Q4_K => BlockQ4K, ggml 12, "ggml Q4_K: superblocks of 256 ([`BlockQ4K`], 144 bytes).";
         Q6_K => BlockQ6K, ggml 14, "ggml Q6_K: superblocks of 256 ([`BlockQ6K`], 210 bytes).";
+        Q5_0 => BlockQ5_0, ggml 6, "ggml Q5_0: blocks of 32 ([`BlockQ5_0`], 22 bytes).";
+        Q5_1 => BlockQ5_1, ggml 7, "ggml Q5_1: blocks of 32 ([`BlockQ5_1`], 24 bytes).";
+        IQ4_NL => BlockIq4Nl, ggml 20, "ggml IQ4_NL: blocks of 32 on a non-linear grid ([`BlockIq4Nl`], 18 bytes).";
     }
 }
 

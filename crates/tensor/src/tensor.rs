@@ -364,9 +364,8 @@ impl Tensor {
             DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, bytes)?, &mut value),
             DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, bytes)?, &mut value),
             DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, bytes)?, &mut value),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                unreachable!("handled above")
-            }
+            // Block-quantized: handled above.
+            _ => return self.get_quantized(OP, pos),
         }
         Ok(value[0])
     }
@@ -402,9 +401,8 @@ impl Tensor {
             DType::F32 => self.gather::<f32, f32>(OP, out, f32::widen_into, f32::to_f32),
             DType::F16 => self.gather::<f16, f32>(OP, out, f16::widen_into, f16::to_f32),
             DType::BF16 => self.gather::<bf16, f32>(OP, out, bf16::widen_into, bf16::to_f32),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                unreachable!("handled above")
-            }
+            // Block-quantized: handled above.
+            _ => dequantize_bytes(OP, self.dtype, self.as_bytes()?, out),
         }
     }
 
@@ -428,9 +426,7 @@ impl Tensor {
             DType::F16 => self.gather_same::<f16>(OP, &mut out),
             DType::BF16 => self.gather_same::<bf16>(OP, &mut out),
             // Block-quantized views are whole rows of blocks: always contiguous.
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                Err(self.layout.not_contiguous(OP))
-            }
+            _ => Err(self.layout.not_contiguous(OP)),
         }?;
         Ok(out)
     }
