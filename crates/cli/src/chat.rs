@@ -28,6 +28,9 @@ pub(crate) struct ChatArgs {
     /// A system message (default: the template's own, if it has one).
     #[arg(long)]
     system: Option<String>,
+    /// A built-in chat format instead of the model's: chatml, smollm2, llama3, mistral, gemma.
+    #[arg(long, value_name = "NAME")]
+    chat_template: Option<String>,
     /// Tokens per reply at most.
     #[arg(short = 'n', long, default_value_t = 512)]
     max_tokens: usize,
@@ -47,7 +50,7 @@ pub(crate) struct ChatArgs {
 
 /// Runs `smallmind chat`.
 pub(crate) fn chat(args: &ChatArgs) -> Result<(), BoxError> {
-    let model = loading::load(&args.model)?;
+    let model = generate::with_chat_template(loading::load(&args.model)?, &args.chat_template)?;
     if model.tokenizer().is_none() {
         return Err("chat needs a model with a tokenizer (GGUF or HF directory)".into());
     }

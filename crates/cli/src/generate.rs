@@ -70,6 +70,10 @@ pub(crate) struct GenerateArgs {
     /// Wrap the prompt as one user message in the model's chat template.
     #[arg(long, requires = "prompt")]
     chat: bool,
+    /// With --chat, a built-in chat format instead of the model's: chatml, smollm2, llama3,
+    /// mistral, gemma.
+    #[arg(long, value_name = "NAME", requires = "chat")]
+    chat_template: Option<String>,
     /// Tokens to generate at most.
     #[arg(short = 'n', long, default_value_t = 128)]
     max_tokens: usize,
@@ -95,7 +99,7 @@ pub(crate) struct GenerateArgs {
 
 /// Runs `smallmind generate`.
 pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
-    let model = loading::load(&args.model)?;
+    let model = with_chat_template(loading::load(&args.model)?, &args.chat_template)?;
     let prompt = prompt_tokens(args, &model)?;
     let context = model.model().config().max_position_embeddings;
     let wanted = args.context.unwrap_or(prompt.len() + args.max_tokens);
@@ -121,6 +125,17 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), BoxError> {
     stream(&mut generation)?;
     report(generation.stats(), generation.finish_reason());
     Ok(())
+}
+
+/// `model` with the built-in chat format `name` (`--chat-template`), if given.
+pub(crate) fn with_chat_template(
+    model: TextModel,
+    name: &Option<String>,
+) -> Result<TextModel, BoxError> {
+    Ok(match name {
+        Some(name) => model.with_chat_template(smallmind::ChatTemplate::named(name)?),
+        None => model,
+    })
 }
 
 /// The prompt's token ids: `--prompt-ids`, or `--prompt` encoded (through the chat template

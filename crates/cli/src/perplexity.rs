@@ -26,6 +26,10 @@ pub(crate) struct PerplexityArgs {
     /// Worker threads (default: physical cores).
     #[arg(short, long)]
     threads: Option<usize>,
+    /// Keep activations in f32 for quantized weights: exact, slower (default:
+    /// quantize them to Q8 on the fly, as llama.cpp does).
+    #[arg(long)]
+    exact: bool,
 }
 
 /// Runs `smallmind perplexity`.
@@ -47,6 +51,7 @@ pub(crate) fn perplexity(args: &PerplexityArgs) -> Result<(), BoxError> {
     let options = SessionOptions {
         threads: args.threads,
         capacity: Some(tokens.len().max(1)),
+        activations: loading::activations(args.exact),
         ..SessionOptions::default()
     };
     let mut session = Session::new(Arc::clone(model.model()), &options)?;

@@ -306,6 +306,31 @@ fn perplexity_prints_the_text_loss() {
     );
 }
 
+/// `--exact` scores a quantized file on its f32-activation path, over fixed ids: a different
+/// (exact) loss from the default Q8-activation one, and the same on every run.
+#[test]
+fn perplexity_exact_scores_fixed_ids_on_the_exact_path() {
+    let model = fixture("tiny-llama-Q4_1.gguf");
+    let model = model.to_str().unwrap();
+    let loss = |extra: &[&str]| {
+        let mut args = vec![
+            "perplexity",
+            "-m",
+            model,
+            "--prompt-ids",
+            "1,5,9,17,33,2,64",
+        ];
+        args.extend_from_slice(extra);
+        let out = ok(smallmind(&args, ""));
+        let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        json["loss"].as_f64().unwrap()
+    };
+    let (exact, quantized) = (loss(&["--exact"]), loss(&[]));
+    assert!(exact.is_finite() && quantized.is_finite());
+    assert_ne!(exact, quantized, "--exact must switch the activation path");
+    assert_eq!(exact, loss(&["--exact"]));
+}
+
 #[test]
 fn generate_cuts_at_a_stop_string() {
     let model = fixture("tiny-llama-F32.gguf");

@@ -17,6 +17,7 @@
 pub mod activation;
 pub mod convert;
 pub mod dispatch;
+pub mod dtype;
 mod error;
 pub mod gemm;
 pub mod gemv;
@@ -30,4 +31,5 @@ pub mod softmax;
 pub mod vector;
 
 pub use dispatch::{SimdPath, active_path, available_paths, with_path};
+pub use dtype::DType;
 pub use error::KernelError;

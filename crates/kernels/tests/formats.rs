@@ -6,25 +6,22 @@
 //! - quantization, byte for byte, against llama.cpp's ggml (`ggml_quantize_chunk` without
 //!   importance matrix, and `quantize_row_iq4_nl_ref`);
 //! - the row dot, bit for bit, against ggml's generic scalar `vec_dot` on ggml's own
-//!   activation blocks;
+//!   activation blocks (for the registry's formats: the scalar block dot
+//!   `WeightFormat::dot_block` summed in block order from 0);
 //! - the integer views of the 256-value formats against their dequantizers, and bad lengths
 //!   as errors.
 
-use bytemuck::Zeroable;
+use bytemuck::{Pod, Zeroable};
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
-use smallmind_kernels::quant::formats::iq4_nl::{
-    BlockIq4Nl, quantize_row_ref as iq4_nl_quantize_row_ref,
-};
-use smallmind_kernels::quant::formats::q5_0::BlockQ5_0;
-use smallmind_kernels::quant::formats::q5_1::BlockQ5_1;
+use smallmind_kernels::quant::formats::iq4_nl::quantize_row_ref as iq4_nl_quantize_row_ref;
 use smallmind_kernels::quant::formats::{
-    BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
+    BlockIq2Xs, BlockIq3S, BlockIq4Nl, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5_0, BlockQ5_1,
+    BlockQ5K, SubBlocks,
 };
-use smallmind_kernels::quant::formats::{RefFormat, RefQuantize, SubBlocks};
 use smallmind_kernels::quant::{
-    BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK_K, WeightFormat, dequantize, dot, quantize,
+    BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, dot, quantize,
     quantize_ref,
 };
 use smallmind_kernels::{SimdPath, with_path};
@@ -58,7 +55,7 @@ fn f32s(name: &str) -> Vec<f32> {
 }
 
 /// `(rows, blocks)`: the U8 tensor `name` as rows of blocks.
-fn block_rows<F: RefFormat>(name: &str) -> (usize, Vec<F>) {
+fn block_rows<F: Pod>(name: &str) -> (usize, Vec<F>) {
     let t = tensor(name, Dtype::U8);
     (t.shape[0], pod_vec(&t.bytes))
 }
@@ -97,10 +94,10 @@ impl GgmlAct for BlockQ8_1 {
     }
 }
 
-/// The quantized rows followed by the random rows: `(rows, blocks)`.
-fn all_blocks<F: RefFormat>() -> (usize, Vec<F>) {
-    let (n_q, mut blocks) = block_rows::<F>(&format!("{}.quantized", F::NAME));
-    let (n_r, random) = block_rows::<F>(&format!("{}.random", F::NAME));
+/// Format `name`'s quantized rows followed by its random rows: `(rows, blocks)`.
+fn all_blocks<F: Pod>(name: &str) -> (usize, Vec<F>) {
+    let (n_q, mut blocks) = block_rows::<F>(&format!("{name}.quantized"));
+    let (n_r, random) = block_rows::<F>(&format!("{name}.random"));
     blocks.extend(random);
     (n_q + n_r, blocks)
 }
@@ -112,117 +109,78 @@ fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
-fn dequantize_matches_gguf_py<F: RefFormat>() {
-    let (rows, blocks) = all_blocks::<F>();
-    let want = f32s(&format!("{}.dequantized", F::NAME));
-    assert_eq!(want.len(), rows * K);
-    let mut got = vec![f32::NAN; rows * K];
-    F::dequantize_row(&blocks, &mut got).unwrap();
-    assert_same_bits(&got, &want, &format!("{} dequantize", F::NAME));
-}
-
-fn assert_same_blocks<F: RefFormat>(got: &[F], want: &[F], what: &str) {
+/// Blocks of `values` numbers each, byte for byte.
+fn assert_same_blocks<F: Pod>(got: &[F], want: &[F], values: usize, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     if let Some(b) =
         (0..got.len()).find(|&b| bytemuck::bytes_of(&got[b]) != bytemuck::bytes_of(&want[b]))
     {
         panic!(
             "{what}: block {b} (row {}, block {} of the row) differs:\n got {:?}\nwant {:?}",
-            b * F::VALUES / K,
-            b % (K / F::VALUES),
+            b * values / K,
+            b % (K / values),
             bytemuck::bytes_of(&got[b]),
             bytemuck::bytes_of(&want[b]),
         );
     }
 }
 
-fn quantize_matches_ggml<F: RefQuantize>() {
-    let x = f32s("weights");
-    let (_, want) = block_rows::<F>(&format!("{}.quantized", F::NAME));
-    let mut got = vec![F::zeroed(); want.len()];
-    F::quantize_row(&x, &mut got).unwrap();
-    assert_same_blocks(&got, &want, &format!("{} quantize", F::NAME));
-}
+/// The formats on the registry, through the generic API: `dequantize`, `quantize_ref` and
+/// `quantize` (the same bytes), and the scalar block dot.
+mod registry {
+    use super::*;
 
-fn dot_matches_ggml_generic<F: RefFormat>()
-where
-    F::Act: GgmlAct,
-{
-    let (rows, blocks) = all_blocks::<F>();
-    let act = tensor(&format!("{}.activations", F::NAME), Dtype::U8);
-    let act_rows = act.shape[0];
-    let x = F::Act::from_ggml(&act.bytes);
-    let want = f32s(&format!("{}.dot", F::NAME));
-    assert_eq!(want.len(), rows * act_rows);
-    let per_row = K / F::VALUES;
-    let mut got = Vec::with_capacity(want.len());
-    for w in blocks.chunks_exact(per_row) {
-        for xr in x.chunks_exact(per_row) {
-            got.push(F::dot_ref(w, xr).unwrap());
+    pub(super) fn dequantize_matches_gguf_py<F: BlockFormat>() {
+        let (rows, blocks) = all_blocks::<F>(&ggml_name(F::NAME));
+        let want = f32s(&format!("{}.dequantized", ggml_name(F::NAME)));
+        assert_eq!(want.len(), rows * K);
+        let mut got = vec![f32::NAN; rows * K];
+        dequantize::<F>(&blocks, &mut got).unwrap();
+        assert_same_bits(&got, &want, &format!("{} dequantize", F::NAME));
+    }
+
+    pub(super) fn quantize_matches_ggml<F: BlockFormat>() {
+        let x = f32s("weights");
+        let (_, want) = block_rows::<F>(&format!("{}.quantized", ggml_name(F::NAME)));
+        type Quantizer<F> = fn(&[f32], &mut [F]) -> Result<(), KernelError>;
+        let quantizers: [(&str, Quantizer<F>); 2] = [
+            ("quantize_ref", quantize_ref::<F>),
+            ("quantize", quantize::<F>),
+        ];
+        for (name, quantizer) in quantizers {
+            let mut got = vec![F::zeroed(); want.len()];
+            quantizer(&x, &mut got).unwrap();
+            assert_same_blocks(&got, &want, F::VALUES, &format!("{} {name}", F::NAME));
         }
     }
-    assert_same_bits(
-        &got,
-        &want,
-        &format!("{} dot_ref (weight row × activation row)", F::NAME),
-    );
-}
 
-/// Wrong lengths are named errors, never panics.
-fn bad_lengths_are_errors<F: RefFormat>() {
-    let n = F::VALUES;
-    let blocks = vec![F::zeroed(); 2];
-    let mut out = vec![0.0f32; 2 * n];
-    let err = F::dequantize_row(&blocks, &mut out[..2 * n - 1]).unwrap_err();
-    assert!(
-        matches!(err, KernelError::InvalidDimension { dim: "out", .. }),
-        "{err}"
-    );
-    let err = F::dequantize_row(&blocks[..1], &mut out).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::LengthMismatch {
-                operand: "blocks",
-                ..
+    /// ggml's generic `vec_dot` sums the block dots in order, from `+0`.
+    pub(super) fn dot_block_matches_ggml_generic<F: WeightFormat>()
+    where
+        F::Act: GgmlAct,
+    {
+        let (rows, blocks) = all_blocks::<F>(&ggml_name(F::NAME));
+        let act = tensor(&format!("{}.activations", F::NAME), Dtype::U8);
+        let x = F::Act::from_ggml(&act.bytes);
+        let want = f32s(&format!("{}.dot", F::NAME));
+        assert_eq!(want.len(), rows * act.shape[0]);
+        let per_row = K / F::VALUES;
+        let mut got = Vec::with_capacity(want.len());
+        for w in blocks.chunks_exact(per_row) {
+            for xr in x.chunks_exact(per_row) {
+                let dot = w
+                    .iter()
+                    .zip(xr)
+                    .fold(0.0f32, |s, (wb, xb)| s + wb.dot_block(xb));
+                got.push(dot);
             }
-        ),
-        "{err}"
-    );
-
-    let act = vec![F::Act::zeroed(); 1];
-    let err = F::dot_ref(&blocks, &act).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::LengthMismatch {
-                operand: "x",
-                expected: 2,
-                actual: 1,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    // Empty rows are fine: a dot of nothing is 0.
-    assert_eq!(F::dot_ref(&[], &[]).unwrap(), 0.0);
-}
-
-/// The quantizer's wrong lengths too.
-fn bad_quantize_lengths_are_errors<F: RefQuantize>() {
-    let n = F::VALUES;
-    let x = vec![0.5f32; 2 * n];
-    let mut q = vec![F::zeroed(); 2];
-    let err = F::quantize_row(&x[..n + 1], &mut q).unwrap_err();
-    assert!(
-        matches!(err, KernelError::InvalidDimension { dim: "x", .. }),
-        "{err}"
-    );
-    let err = F::quantize_row(&x, &mut q[..1]).unwrap_err();
-    assert!(
-        matches!(err, KernelError::LengthMismatch { operand: "out", .. }),
-        "{err}"
-    );
+        }
+        assert_same_bits(
+            &got,
+            &want,
+            &format!("{} dot_block (weight row × activation row)", F::NAME),
+        );
+    }
 }
 
 mod q5_0 {
@@ -230,20 +188,15 @@ mod q5_0 {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5_0>();
+        registry::dequantize_matches_gguf_py::<BlockQ5_0>();
     }
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5_0>();
+        registry::quantize_matches_ggml::<BlockQ5_0>();
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5_0>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5_0>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5_0>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockQ5_0>();
     }
 }
 
@@ -252,20 +205,15 @@ mod q5_1 {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockQ5_1>();
+        registry::dequantize_matches_gguf_py::<BlockQ5_1>();
     }
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockQ5_1>();
+        registry::quantize_matches_ggml::<BlockQ5_1>();
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockQ5_1>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockQ5_1>();
-        super::bad_quantize_lengths_are_errors::<BlockQ5_1>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockQ5_1>();
     }
 }
 
@@ -274,11 +222,12 @@ mod iq4_nl {
 
     #[test]
     fn dequantize_matches_gguf_py() {
-        super::dequantize_matches_gguf_py::<BlockIq4Nl>();
+        registry::dequantize_matches_gguf_py::<BlockIq4Nl>();
     }
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl`).
     #[test]
     fn quantize_matches_ggml() {
-        super::quantize_matches_ggml::<BlockIq4Nl>();
+        registry::quantize_matches_ggml::<BlockIq4Nl>();
     }
     /// ggml's `quantize_row_iq4_nl_ref` (the fixture's all-zero blocks carry index 8 where
     /// ggml leaves its buffer's old bytes; see the fixture README).
@@ -288,7 +237,7 @@ mod iq4_nl {
         let (_, want) = block_rows::<BlockIq4Nl>("iq4_nl.quantized_ref");
         let mut got = vec![BlockIq4Nl::zeroed(); want.len()];
         iq4_nl_quantize_row_ref(&x, &mut got).unwrap();
-        assert_same_blocks(&got, &want, "iq4_nl quantize_ref");
+        assert_same_blocks(&got, &want, QK, "iq4_nl quantize_ref");
         let (_, chunk) = block_rows::<BlockIq4Nl>("iq4_nl.quantized");
         assert!(
             got != chunk,
@@ -296,20 +245,15 @@ mod iq4_nl {
         );
     }
     #[test]
-    fn dot_matches_ggml_generic() {
-        super::dot_matches_ggml_generic::<BlockIq4Nl>();
-    }
-    #[test]
-    fn bad_lengths_are_errors() {
-        super::bad_lengths_are_errors::<BlockIq4Nl>();
-        super::bad_quantize_lengths_are_errors::<BlockIq4Nl>();
+    fn dot_block_matches_ggml_generic() {
+        registry::dot_block_matches_ggml_generic::<BlockIq4Nl>();
     }
 }
 
 // ---------------------------------------------------------------------------
-// The formats on the registry (`BlockFormat`/`WeightFormat`): the same checks through the
-// generic API (`dequantize`, `quantize_ref`, and `dot` on the scalar path, which follows
-// ggml's generic order).
+// The K-quants paired with Q8_K: the registry checks above, and the row `dot` on the scalar
+// path (ggml's generic order, which for some keeps sums across superblocks), bad lengths
+// through the generic API, and the integer views.
 
 /// ggml's spelling of a registry name, as the fixture's tensors are named (`q5_k` → `q5_K`).
 fn ggml_name(name: &str) -> String {
@@ -319,58 +263,10 @@ fn ggml_name(name: &str) -> String {
     }
 }
 
-/// The quantized rows followed by the random rows of a registry format: `(rows, blocks)`.
-fn registry_blocks<B: BlockFormat>() -> (usize, Vec<B>) {
-    let name = ggml_name(B::NAME);
-    let (n_q, mut blocks) = block_rows_pod::<B>(&format!("{name}.quantized"));
-    let (n_r, random) = block_rows_pod::<B>(&format!("{name}.random"));
-    blocks.extend(random);
-    (n_q + n_r, blocks)
-}
-
-fn block_rows_pod<B: bytemuck::Pod>(name: &str) -> (usize, Vec<B>) {
-    let t = tensor(name, Dtype::U8);
-    (t.shape[0], pod_vec(&t.bytes))
-}
-
-fn registry_dequantize_matches_gguf_py<B: BlockFormat>() {
-    let (rows, blocks) = registry_blocks::<B>();
-    let want = f32s(&format!("{}.dequantized", ggml_name(B::NAME)));
-    assert_eq!(want.len(), rows * K);
-    let mut got = vec![f32::NAN; rows * K];
-    dequantize::<B>(&blocks, &mut got).unwrap();
-    assert_same_bits(&got, &want, &format!("{} dequantize", B::NAME));
-}
-
-fn registry_quantize_matches_ggml<B: BlockFormat>() {
-    let x = f32s("weights");
-    let (_, want) = block_rows_pod::<B>(&format!("{}.quantized", ggml_name(B::NAME)));
-    let mut got = vec![B::default(); want.len()];
-    quantize_ref::<B>(&x, &mut got).unwrap();
-    registry_assert_same_blocks(&got, &want, &format!("{} quantize_ref", B::NAME));
-    // The dispatched quantizer writes the same bytes.
-    let mut fast = vec![B::default(); want.len()];
-    quantize::<B>(&x, &mut fast).unwrap();
-    registry_assert_same_blocks(&fast, &want, &format!("{} quantize", B::NAME));
-}
-
-fn registry_assert_same_blocks<B: BlockFormat>(got: &[B], want: &[B], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    if let Some(b) = (0..got.len()).find(|&b| got[b] != want[b]) {
-        panic!(
-            "{what}: block {b} (row {}, block {} of the row) differs:\n got {:?}\nwant {:?}",
-            b * B::VALUES / K,
-            b % (K / B::VALUES),
-            got[b],
-            want[b],
-        );
-    }
-}
-
 /// The scalar path's dot of each weight row with each of ggml's activation rows, bit for bit
-/// ggml's generic `vec_dot`.
+/// ggml's generic `vec_dot` (whose K-quant dots keep sums across superblocks).
 fn registry_dot_matches_ggml_generic<B: WeightFormat<Act = BlockQ8K>>() {
-    let (rows, blocks) = registry_blocks::<B>();
+    let (rows, blocks) = all_blocks::<B>(&ggml_name(B::NAME));
     let name = ggml_name(B::NAME);
     let act = tensor(&format!("{name}.activations"), Dtype::U8);
     let act_rows = act.shape[0];
@@ -441,7 +337,7 @@ fn registry_bad_lengths_are_errors<B: WeightFormat>() {
 fn registry_sub_blocks_match_dequantize<B: BlockFormat, const S: usize>(
     view: impl Fn(&B) -> SubBlocks<S>,
 ) {
-    let (_, blocks) = registry_blocks::<B>();
+    let (_, blocks) = all_blocks::<B>(&ggml_name(B::NAME));
     for (b, block) in blocks.iter().enumerate() {
         let v = view(block);
         let mut want = [f32::NAN; QK_K];
@@ -462,7 +358,7 @@ macro_rules! registry_format_tests {
         registry_format_tests!($name, $block, {
             #[test]
             fn quantize_matches_ggml() {
-                super::registry_quantize_matches_ggml::<$block>();
+                super::registry::quantize_matches_ggml::<$block>();
             }
         });
     };
@@ -472,7 +368,7 @@ macro_rules! registry_format_tests {
 
             #[test]
             fn dequantize_matches_gguf_py() {
-                super::registry_dequantize_matches_gguf_py::<$block>();
+                super::registry::dequantize_matches_gguf_py::<$block>();
             }
             #[test]
             fn dot_matches_ggml_generic() {
@@ -502,7 +398,7 @@ registry_format_tests!(iq3_s, BlockIq3S, {
     #[test]
     fn quantize_matches_ggml_up_to_its_zero_sub_block_shift() {
         let x = f32s("weights");
-        let (_, ggml) = block_rows_pod::<BlockIq3S>("iq3_s.quantized");
+        let (_, ggml) = block_rows::<BlockIq3S>("iq3_s.quantized");
         let want: Vec<BlockIq3S> = ggml
             .iter()
             .zip(x.chunks_exact(QK_K))
@@ -511,9 +407,9 @@ registry_format_tests!(iq3_s, BlockIq3S, {
         assert!(want != ggml, "the fixture should exercise ggml's shift");
         let mut got = vec![BlockIq3S::default(); want.len()];
         quantize_ref::<BlockIq3S>(&x, &mut got).unwrap();
-        registry_assert_same_blocks(&got, &want, "iq3_s quantize_ref");
+        assert_same_blocks(&got, &want, QK_K, "iq3_s quantize_ref");
         quantize::<BlockIq3S>(&x, &mut got).unwrap();
-        registry_assert_same_blocks(&got, &want, "iq3_s quantize");
+        assert_same_blocks(&got, &want, QK_K, "iq3_s quantize");
     }
     /// ggml's block with each sub-block's `qs`/`signs` at its own place: ggml writes them at a
     /// cursor that an all-zero sub-block does not advance.
@@ -553,7 +449,7 @@ registry_format_tests!(iq2_xs, BlockIq2Xs, {
         quantize_ref::<BlockIq2Xs>(&x, &mut got).unwrap();
         let mut fast = vec![BlockIq2Xs::default(); got.len()];
         quantize::<BlockIq2Xs>(&x, &mut fast).unwrap();
-        registry_assert_same_blocks(&fast, &got, "iq2_xs quantize");
+        assert_same_blocks(&fast, &got, QK_K, "iq2_xs quantize");
         let mut back = vec![f32::NAN; x.len()];
         dequantize::<BlockIq2Xs>(&got, &mut back).unwrap();
         // Per superblock: no value moves by more than the block's `amax`, and the RMS error

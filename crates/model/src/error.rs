@@ -68,7 +68,7 @@ pub enum ModelError {
         /// The dtype as the file spells it.
         dtype: String,
         /// The dtypes this file format can hold for us.
-        supported: &'static str,
+        supported: String,
     },
     /// A GGUF file is malformed, or a metadata key is missing or of the wrong type.
     #[error("GGUF: {0}")]

@@ -134,7 +134,7 @@ fn to_tensor(
         other => Err(ModelError::UnsupportedDType {
             name: name.to_owned(),
             dtype: format!("{other:?}"),
-            supported: "F32, F16, BF16",
+            supported: "F32, F16, BF16".to_owned(),
         }),
     }
 }

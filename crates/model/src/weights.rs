@@ -23,7 +23,6 @@
 use std::collections::HashMap;
 
 use half::{bf16, f16};
-use smallmind_kernels::quant::blocks_from_bytes;
 use smallmind_ops::mlp::Gelu;
 use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
 use smallmind_tensor::{DType, StorageKind, Tensor};
@@ -34,23 +33,18 @@ use crate::error::{ModelError, Result};
 /// Tensors (f32, bf16, f16 or ggml blocks) by Hugging Face name.
 pub type TensorMap = HashMap<String, Tensor>;
 
-/// A weight tensor's elements in their stored precision (ggml blocks viewed in place).
+/// A weight tensor's elements in their stored precision (quantized blocks as their bytes, viewed
+/// in place).
 fn weight_data(t: &Tensor) -> Result<WeightData<'_>> {
     Ok(match t.dtype() {
         DType::F32 => WeightData::F32(t.as_slice::<f32>()?),
         DType::BF16 => WeightData::Bf16(t.as_slice::<bf16>()?),
         DType::F16 => WeightData::F16(t.as_slice::<f16>()?),
-        DType::Q8_0 => WeightData::Q8_0(blocks(t)?),
-        DType::Q4_0 => WeightData::Q4_0(blocks(t)?),
-        DType::Q4_1 => WeightData::Q4_1(blocks(t)?),
-        DType::Q4_K => WeightData::Q4_K(blocks(t)?),
-        DType::Q6_K => WeightData::Q6_K(blocks(t)?),
+        dtype => WeightData::Quant {
+            dtype,
+            bytes: t.as_bytes()?,
+        },
     })
-}
-
-/// The bytes of a block-quantized tensor as its blocks, in place.
-fn blocks<B: bytemuck::Pod>(t: &Tensor) -> Result<&[B]> {
-    Ok(blocks_from_bytes(t.as_bytes()?).map_err(smallmind_ops::OpsError::from)?)
 }
 
 /// `t` in f32: itself, or a widened copy (norm gains, biases and learned

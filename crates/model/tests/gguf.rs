@@ -189,7 +189,7 @@ fn tokenizer_reproduces_tokenizer_tests_json() {
     let file = gguf::open(gguf_path("F32")).unwrap();
     let tok = gguf::load_tokenizer(file.file()).unwrap();
     assert_eq!(tok.vocab_size(), 128);
-    assert_eq!(tok.pre_tokenizer(), PreTokenizer::Gpt2);
+    assert_eq!(tok.pre_tokenizer(), Some(PreTokenizer::Gpt2));
     assert_eq!(
         (tok.bos(), tok.eos(), tok.unk(), tok.pad()),
         (Some(1), Some(2), Some(0), Some(2))
@@ -482,18 +482,20 @@ fn tokenizer_bad_input_is_an_error() {
         set(
             md,
             "tokenizer.ggml.model",
-            MetadataValue::String("llama".into()),
+            MetadataValue::String("bert".into()),
         )
     });
     assert!(matches!(err, ModelError::Tokenizer(_)), "{err:?}");
+    assert!(err.to_string().contains("\"bert\""), "{err}");
     let err = md_error(|md| {
         set(
             md,
             "tokenizer.ggml.pre",
-            MetadataValue::String("qwen2".into()),
+            MetadataValue::String("default".into()),
         )
     });
     assert!(matches!(err, ModelError::Tokenizer(_)), "{err:?}");
+    assert!(err.to_string().contains("\"default\""), "{err}");
     let err = md_error(|md| remove(md, "tokenizer.ggml.merges"));
     assert!(err.to_string().contains("tokenizer.ggml.merges"), "{err}");
     let err = md_error(|md| set(md, "tokenizer.ggml.bos_token_id", MetadataValue::U32(500)));
@@ -612,7 +614,7 @@ fn smollm2_gguf_tokenizer_matches_tokenizer_json() {
         "smollm"
     );
     let from_gguf = gguf::load_tokenizer(file.file()).unwrap();
-    assert_eq!(from_gguf.pre_tokenizer(), PreTokenizer::SmolLm);
+    assert_eq!(from_gguf.pre_tokenizer(), Some(PreTokenizer::SmolLm));
     let from_json = Tokenizer::from_tokenizer_json_file(json_path).unwrap();
     assert_eq!(from_gguf.vocab_size(), from_json.vocab_size());
     let texts = [

@@ -2,7 +2,8 @@
 //! `(n_positions, C)` tables into the `(T, C)` residual stream.
 
 use smallmind_kernels::convert::{bf16_to_f32, f16_to_f32};
-use smallmind_kernels::quant::dequantize;
+use smallmind_kernels::dtype::QuantVisitor;
+use smallmind_kernels::quant::{WeightFormat, blocks_from_bytes, dequantize};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -70,17 +71,33 @@ pub fn embed(
 fn copy_row(table: &WeightData<'_>, id: usize, dst: &mut [f32]) -> Result<(), OpsError> {
     let c = dst.len();
     let row = id * c..(id + 1) * c;
-    let block = table.block_size();
-    let blocks = id * c / block..(id + 1) * c / block;
-    match table {
+    match *table {
         WeightData::F32(w) => dst.copy_from_slice(&w[row]),
         WeightData::Bf16(w) => bf16_to_f32(&w[row], dst)?,
         WeightData::F16(w) => f16_to_f32(&w[row], dst)?,
-        WeightData::Q8_0(w) => dequantize(&w[blocks], dst)?,
-        WeightData::Q4_0(w) => dequantize(&w[blocks], dst)?,
-        WeightData::Q4_1(w) => dequantize(&w[blocks], dst)?,
-        WeightData::Q4_K(w) => dequantize(&w[blocks], dst)?,
-        WeightData::Q6_K(w) => dequantize(&w[blocks], dst)?,
+        WeightData::Quant { dtype, bytes } => {
+            let row_bytes = c / dtype.block_size() * dtype.block_bytes();
+            let bytes = &bytes[id * row_bytes..][..row_bytes];
+            dtype
+                .visit_quantized(DequantizeRow { bytes, dst })
+                .unwrap_or(Err(OpsError::DType {
+                    op: "embed",
+                    dtype: dtype.name(),
+                }))?;
+        }
     }
     Ok(())
+}
+
+/// One quantized row's blocks, dequantized into `dst`.
+struct DequantizeRow<'a> {
+    bytes: &'a [u8],
+    dst: &'a mut [f32],
+}
+
+impl QuantVisitor for DequantizeRow<'_> {
+    type Output = Result<(), OpsError>;
+    fn visit<W: WeightFormat>(self) -> Self::Output {
+        Ok(dequantize::<W>(blocks_from_bytes(self.bytes)?, self.dst)?)
+    }
 }

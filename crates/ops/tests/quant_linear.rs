@@ -149,9 +149,30 @@ fn quantized_linear_matches_the_dequantized_reference() {
             ] {
                 let w = weights(n, k, (rows * k + n) as u64);
                 for (ld, accumulate) in [(n, false), (n + 3, false), (n, true), (n + 5, true)] {
-                    check(WeightData::Q8_0(&w.q8_0), rows, k, n, ld, accumulate);
-                    check(WeightData::Q4_0(&w.q4_0), rows, k, n, ld, accumulate);
-                    check(WeightData::Q4_1(&w.q4_1), rows, k, n, ld, accumulate);
+                    check(
+                        WeightData::quantized(&w.q8_0).unwrap(),
+                        rows,
+                        k,
+                        n,
+                        ld,
+                        accumulate,
+                    );
+                    check(
+                        WeightData::quantized(&w.q4_0).unwrap(),
+                        rows,
+                        k,
+                        n,
+                        ld,
+                        accumulate,
+                    );
+                    check(
+                        WeightData::quantized(&w.q4_1).unwrap(),
+                        rows,
+                        k,
+                        n,
+                        ld,
+                        accumulate,
+                    );
                 }
             }
         })
@@ -163,14 +184,14 @@ fn quantized_linear_matches_the_dequantized_reference() {
 fn quantized_layers_reject_partial_blocks_and_wrong_lengths() {
     let w = weights(4, 64, 1);
     assert!(
-        Linear::half(WeightData::Q8_0(&w.q8_0), 48, 4, None).is_err(),
+        Linear::half(WeightData::quantized(&w.q8_0).unwrap(), 48, 4, None).is_err(),
         "48 is not whole blocks"
     );
     assert!(
-        Linear::half(WeightData::Q8_0(&w.q8_0), 64, 5, None).is_err(),
+        Linear::half(WeightData::quantized(&w.q8_0).unwrap(), 64, 5, None).is_err(),
         "5 rows of 64 is too many"
     );
-    let layer = Linear::half(WeightData::Q4_1(&w.q4_1), 64, 4, None).unwrap();
+    let layer = Linear::half(WeightData::quantized(&w.q4_1).unwrap(), 64, 4, None).unwrap();
     let (x, mut y) = (vec![0.0; 2 * 64], vec![0.0; 2 * 4]);
     let mut short = vec![0.0; layer.scratch_len(2) - 1];
     let err = linear(
@@ -188,7 +209,7 @@ fn quantized_embedding_rows_are_dequantized() {
     let w = weights(vocab, c, 9);
     let mut out = vec![0.0; 2 * c];
     embed(
-        WeightData::Q8_0(&w.q8_0),
+        WeightData::quantized(&w.q8_0).unwrap(),
         None,
         &[4, 1],
         0,
@@ -201,7 +222,7 @@ fn quantized_embedding_rows_are_dequantized() {
     let mut bad = vec![0.0; 48];
     assert!(
         embed(
-            WeightData::Q8_0(&w.q8_0),
+            WeightData::quantized(&w.q8_0).unwrap(),
             None,
             &[0],
             0,

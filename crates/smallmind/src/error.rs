@@ -24,7 +24,7 @@ pub enum Error {
     },
     /// A chat needs a chat template, and the model has none (a char-level checkpoint, or a
     /// tokenizer without `chat_template`). An unrecognised template is
-    /// [`TokenizerError::UnsupportedChatTemplate`] instead.
+    /// [`TokenizerError::ChatTemplate`] instead.
     #[error("{model} has no chat template")]
     NoChatTemplate {
         /// The model's name.

@@ -3,8 +3,8 @@
 //!
 //! | spec | weights | codec |
 //! |---|---|---|
-//! | a file | GGUF (`llama`), mapped once | BPE from the GGUF metadata |
-//! | a directory | Hugging Face `config.json` + safetensors | `tokenizer.json` (BPE) if present, else the `tokenizer_chars.json` of a `smallmind train` checkpoint, else none |
+//! | a file | GGUF (`llama`), mapped once | byte-level BPE or SentencePiece, as the GGUF metadata's `tokenizer.ggml.model` says |
+//! | a directory | Hugging Face `config.json` + safetensors | `tokenizer.json` (byte-level or SentencePiece-style BPE) if present, else the `tokenizer_chars.json` of a `smallmind train` checkpoint, else none |
 //! | `m-small`, `m-medium`, `m-large`, `m-gpt2` | a preset, seeded random weights | none (token ids only) |
 
 use std::path::Path;
@@ -42,7 +42,7 @@ pub fn load(spec: impl AsRef<Path>) -> Result<TextModel> {
     );
     if path.is_file() {
         let (model, tokenizer) = gguf::load_gguf_with_tokenizer(path)?;
-        return Ok(TextModel::new(name, model, Some(Codec::Bpe(tokenizer))));
+        return Ok(TextModel::new(name, model, Some(Codec::Subword(tokenizer))));
     }
     if path.is_dir() {
         let codec = directory_codec(path)?;
@@ -66,7 +66,7 @@ fn directory_codec(dir: &Path) -> Result<Option<Codec>> {
     let tokenizer_json = dir.join("tokenizer.json");
     if tokenizer_json.is_file() {
         let tokenizer = Tokenizer::from_tokenizer_json_file(&tokenizer_json)?;
-        return Ok(Some(Codec::Bpe(tokenizer)));
+        return Ok(Some(Codec::Subword(tokenizer)));
     }
     let chars = dir.join(CHAR_TOKENIZER_FILE);
     if chars.is_file() {
@@ -80,8 +80,9 @@ fn directory_codec(dir: &Path) -> Result<Option<Codec>> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Codec {
-    /// Byte-level BPE, from GGUF metadata or `tokenizer.json`.
-    Bpe(Tokenizer),
+    /// A subword tokenizer (byte-level BPE or SentencePiece), from GGUF metadata or
+    /// `tokenizer.json`.
+    Subword(Tokenizer),
     /// The char-level vocabulary of a `smallmind train` checkpoint.
     Chars(CharTokenizer),
 }
@@ -90,7 +91,7 @@ impl Codec {
     /// Number of token ids.
     pub fn vocab_size(&self) -> usize {
         match self {
-            Codec::Bpe(t) => t.vocab_size(),
+            Codec::Subword(t) => t.vocab_size(),
             Codec::Chars(c) => c.vocab_size(),
         }
     }
@@ -103,7 +104,7 @@ impl Codec {
     /// outside the vocabulary).
     pub fn encode(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
         Ok(match self {
-            Codec::Bpe(t) => {
+            Codec::Subword(t) => {
                 let options = EncodeOptions {
                     add_bos: if add_bos {
                         AddPolicy::Always
@@ -125,15 +126,15 @@ impl Codec {
     /// An id outside the vocabulary.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         Ok(match self {
-            Codec::Bpe(t) => t.decode_with(ids, true)?,
+            Codec::Subword(t) => t.decode_with(ids, true)?,
             Codec::Chars(c) => c.decode(ids)?,
         })
     }
 
-    /// The byte-level BPE tokenizer, if that is the codec.
-    pub fn bpe(&self) -> Option<&Tokenizer> {
+    /// The subword tokenizer, if that is the codec.
+    pub fn subword(&self) -> Option<&Tokenizer> {
         match self {
-            Codec::Bpe(t) => Some(t),
+            Codec::Subword(t) => Some(t),
             Codec::Chars(_) => None,
         }
     }
@@ -141,7 +142,7 @@ impl Codec {
     /// A decoder that appends each token's text to a buffer, UTF-8 safe across tokens.
     pub(crate) fn piece_decoder(&self) -> PieceDecoder<'_> {
         match self {
-            Codec::Bpe(t) => PieceDecoder::Bpe(StreamDecoder::new(t).skip_special(true)),
+            Codec::Subword(t) => PieceDecoder::Subword(StreamDecoder::new(t).skip_special(true)),
             Codec::Chars(c) => PieceDecoder::Chars(c),
         }
     }
@@ -152,7 +153,7 @@ impl Codec {
 #[derive(Debug)]
 pub(crate) enum PieceDecoder<'t> {
     /// Holds the bytes of an unfinished character until the token completing it arrives.
-    Bpe(StreamDecoder<'t>),
+    Subword(StreamDecoder<'t>),
     /// One char per id.
     Chars(&'t CharTokenizer),
 }
@@ -161,7 +162,7 @@ impl PieceDecoder<'_> {
     /// Appends the text that token `id` completes to `out`.
     pub(crate) fn push(&mut self, id: u32, out: &mut String) -> Result<()> {
         match self {
-            PieceDecoder::Bpe(d) => out.push_str(d.push(id)?),
+            PieceDecoder::Subword(d) => out.push_str(d.push(id)?),
             PieceDecoder::Chars(c) => out.push(c.decode_id(id)?),
         }
         Ok(())
@@ -169,7 +170,7 @@ impl PieceDecoder<'_> {
 
     /// Appends what is still held (an unfinished character, as U+FFFD) to `out`.
     pub(crate) fn finish(&mut self, out: &mut String) {
-        if let PieceDecoder::Bpe(d) = self {
+        if let PieceDecoder::Subword(d) = self {
             out.push_str(d.finish());
         }
     }
@@ -185,22 +186,24 @@ pub struct GenerationDefaults {
     /// Whether an encoded prompt starts with BOS (the tokenizer's `add_bos_token`, when it has
     /// a BOS token).
     pub add_bos: bool,
-    /// The chat format recognised from the tokenizer's template (GGUF
-    /// `tokenizer.chat_template`, HF `chat_template`); `None` when there is none or it is not
-    /// one of ChatML, Llama-3 or Mistral.
+    /// The chat format: the tokenizer's own Jinja template (GGUF `tokenizer.chat_template`, HF
+    /// `chat_template`) when it has one that compiles, else the built-in format its turn
+    /// tokens name ([`ChatTemplate::for_vocabulary`]: Gemma's `<start_of_turn>`, ChatML's
+    /// `<|im_start|>`, ...); `None` otherwise.
     pub chat_template: Option<ChatTemplate>,
 }
 
 impl GenerationDefaults {
     /// The defaults of a model with `codec`.
     pub fn new(model: &Model, codec: Option<&Codec>) -> GenerationDefaults {
-        let tokenizer = codec.and_then(Codec::bpe);
+        let tokenizer = codec.and_then(Codec::subword);
         GenerationDefaults {
             stop_tokens: end_of_generation_ids(model, tokenizer),
             add_bos: tokenizer.is_some_and(|t| t.add_bos() && t.bos().is_some()),
-            chat_template: tokenizer
-                .and_then(Tokenizer::chat_template)
-                .and_then(|source| ChatTemplate::detect(source).ok()),
+            chat_template: tokenizer.and_then(|t| match ChatTemplate::of_tokenizer(t) {
+                Some(template) => template.ok(),
+                None => ChatTemplate::for_vocabulary(t),
+            }),
         }
     }
 }
@@ -253,6 +256,13 @@ impl TextModel {
         self
     }
 
+    /// The same model with `template` as its chat format (e.g. a built-in one chosen by name,
+    /// [`ChatTemplate::named`], over the files' own).
+    pub fn with_chat_template(mut self, template: ChatTemplate) -> Self {
+        self.defaults.chat_template = Some(template);
+        self
+    }
+
     /// A short name: the file or directory name, or the preset's.
     pub fn name(&self) -> &str {
         &self.name
@@ -268,9 +278,9 @@ impl TextModel {
         self.codec.as_deref()
     }
 
-    /// The byte-level BPE tokenizer, if the codec is one.
+    /// The subword tokenizer, if the codec is one.
     pub fn tokenizer(&self) -> Option<&Tokenizer> {
-        self.codec().and_then(Codec::bpe)
+        self.codec().and_then(Codec::subword)
     }
 
     /// The generation defaults.
@@ -297,14 +307,14 @@ impl TextModel {
     /// assistant's opening.
     ///
     /// # Errors
-    /// [`Error::Tokenizer`] for a template the crate does not recognise
-    /// ([`smallmind_tokenizer::TokenizerError::UnsupportedChatTemplate`]) or a conversation
-    /// it cannot express; [`Error::NoChatTemplate`] when the model has none.
+    /// [`Error::Tokenizer`] for a template that does not compile or raises
+    /// ([`smallmind_tokenizer::TokenizerError::ChatTemplate`]) or a conversation a built-in
+    /// format cannot express; [`Error::NoChatTemplate`] when the model has none.
     pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
         let Some(template) = &self.defaults.chat_template else {
-            if let Some(source) = self.tokenizer().and_then(Tokenizer::chat_template) {
-                // Recognising it again gives the error that says what the template is.
-                ChatTemplate::detect(source)?;
+            if let Some(Err(err)) = self.tokenizer().and_then(ChatTemplate::of_tokenizer) {
+                // Compiling it again gives the error that says what is wrong with it.
+                return Err(err.into());
             }
             return Err(Error::NoChatTemplate {
                 model: self.name.clone(),
@@ -318,8 +328,16 @@ impl TextModel {
     ///
     /// # Errors
     /// Those of [`TextModel::render_chat`] and [`TextModel::encode`].
+    ///
+    /// A template that writes `{{ bos_token }}` itself is not given a second BOS.
     pub fn chat_tokens(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
-        self.encode(&self.render_chat(messages)?)
+        let text = self.render_chat(messages)?;
+        let bos_text = self
+            .tokenizer()
+            .and_then(|t| t.bos().and_then(|id| t.token_text(id)));
+        let has_bos = bos_text.is_some_and(|bos| !bos.is_empty() && text.starts_with(bos));
+        let add_bos = self.defaults.add_bos && !has_bos;
+        self.require_codec()?.encode(&text, add_bos)
     }
 
     /// A session: its own KV cache, buffers and thread pool over the shared weights.

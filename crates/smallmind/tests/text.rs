@@ -143,15 +143,18 @@ fn max_tokens_and_a_full_cache_stop() {
 #[test]
 fn chat_renders_the_template() {
     let model = tiny();
-    let err = session(&model)
+    // The fixture's vocabulary has ChatML's control tokens but no template: ChatML is chosen.
+    assert_eq!(
+        model.defaults().chat_template,
+        Some(ChatTemplate::named("chatml").unwrap())
+    );
+    let mut defaults = model.defaults().clone();
+    defaults.chat_template = None;
+    let without = model.clone().with_defaults(defaults);
+    let err = session(&without)
         .chat([("user", "hi")], &greedy())
         .unwrap_err();
     assert!(matches!(err, Error::NoChatTemplate { .. }), "{err}");
-
-    // The fixture's vocabulary has ChatML's control tokens but no template: give it one.
-    let mut defaults = model.defaults().clone();
-    defaults.chat_template = Some(ChatTemplate::detect("chatml").unwrap());
-    let model = model.with_defaults(defaults);
     let messages = [("system", "be brief"), ("user", "the cat")];
     let rendered = model
         .render_chat(&messages.map(smallmind::ChatMessage::from))

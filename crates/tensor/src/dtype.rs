@@ -1,151 +1,35 @@
-//! Element types: the [`DType`] tag and the [`Element`] trait for Rust types
-//! that a tensor's bytes can be viewed as.
+//! Element types: the [`DType`] tag (the registry of formats, defined in
+//! `smallmind_kernels::dtype` and re-exported here) and the [`Element`] trait
+//! for Rust types that a tensor's bytes can be viewed as.
 //!
 //! Every dtype is described as *blocks*: `block_size()` elements stored in
-//! `block_bytes()` bytes. The float types are blocks of one element (f32: 1
-//! element in 4 bytes). Block-quantized types fit the same rule — ggml's Q8_0
-//! is 32 elements in 34 bytes, Q4_1 32 in 20, Q4_K 256 in 144 — so every byte-size computation in the crate goes through
-//! [`DType::checked_byte_size`] (whole blocks, checked arithmetic) and needs no
-//! rework. Only element-wise typed access ([`Element`]) is limited to the
-//! float types.
+//! `block_bytes()` bytes, so every byte-size computation in the crate goes
+//! through [`DType::checked_byte_size`] (whole blocks, checked arithmetic).
+//! Only element-wise typed access ([`Element`]) is limited to the float types.
 
 use crate::error::{Result, TensorError};
 use crate::shape::Shape;
 use half::{bf16, f16};
-use smallmind_kernels::quant::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K};
+pub use smallmind_kernels::DType;
 
-/// The element type of a tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DType {
-    /// IEEE 754 binary32.
-    F32,
-    /// IEEE 754 binary16 (`half::f16`).
-    F16,
-    /// bfloat16: the top 16 bits of an f32 (`half::bf16`).
-    BF16,
-    /// ggml Q8_0: blocks of 32 (`smallmind_kernels::quant::BlockQ8_0`, 34 bytes).
-    Q8_0,
-    /// ggml Q4_0: blocks of 32 (`BlockQ4_0`, 18 bytes).
-    Q4_0,
-    /// ggml Q4_1: blocks of 32 (`BlockQ4_1`, 20 bytes).
-    Q4_1,
-    /// ggml Q4_K: superblocks of 256 (`BlockQ4K`, 144 bytes).
-    #[allow(non_camel_case_types)] // ggml's name
-    Q4_K,
-    /// ggml Q6_K: superblocks of 256 (`BlockQ6K`, 210 bytes).
-    #[allow(non_camel_case_types)] // ggml's name
-    Q6_K,
-}
-
-impl DType {
-    /// Every dtype, in declaration order.
-    pub const ALL: [DType; 8] = [
-        DType::F32,
-        DType::F16,
-        DType::BF16,
-        DType::Q8_0,
-        DType::Q4_0,
-        DType::Q4_1,
-        DType::Q4_K,
-        DType::Q6_K,
-    ];
-
-    /// Short lowercase name, as used in file formats: `"f32"`, `"f16"`, `"bf16"`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "f32",
-            DType::F16 => "f16",
-            DType::BF16 => "bf16",
-            DType::Q8_0 => "q8_0",
-            DType::Q4_0 => "q4_0",
-            DType::Q4_1 => "q4_1",
-            DType::Q4_K => "q4_k",
-            DType::Q6_K => "q6_k",
-        }
-    }
-
-    /// Elements per storage block: 1 for the float types, 32 or 256 for
-    /// block-quantized types.
-    pub const fn block_size(self) -> usize {
-        match self {
-            DType::F32 | DType::F16 | DType::BF16 => 1,
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => QK,
-            DType::Q4_K | DType::Q6_K => QK_K,
-        }
-    }
-
-    /// Bytes per storage block.
-    pub const fn block_bytes(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::Q8_0 => size_of::<BlockQ8_0>(),
-            DType::Q4_0 => size_of::<BlockQ4_0>(),
-            DType::Q4_1 => size_of::<BlockQ4_1>(),
-            DType::Q4_K => size_of::<BlockQ4K>(),
-            DType::Q6_K => size_of::<BlockQ6K>(),
-        }
-    }
-
-    /// Bytes per element, or `None` for block-quantized types, whose elements
-    /// have no whole-byte size (use [`DType::checked_byte_size`]).
-    pub const fn size_in_bytes(self) -> Option<usize> {
-        if self.block_size() == 1 {
-            Some(self.block_bytes())
-        } else {
-            None
-        }
-    }
-
-    /// Alignment, in bytes, that the start of this dtype's data needs before it
-    /// can be viewed as typed elements (or blocks).
-    pub const fn align(self) -> usize {
-        match self {
-            DType::F32 => align_of::<f32>(),
-            DType::F16 => align_of::<f16>(),
-            DType::BF16 => align_of::<bf16>(),
-            DType::Q8_0 => align_of::<BlockQ8_0>(),
-            DType::Q4_0 => align_of::<BlockQ4_0>(),
-            DType::Q4_1 => align_of::<BlockQ4_1>(),
-            DType::Q4_K => align_of::<BlockQ4K>(),
-            DType::Q6_K => align_of::<BlockQ6K>(),
-        }
-    }
-
-    /// `true` for block-quantized types (`block_size() > 1`).
-    pub const fn is_quantized(self) -> bool {
-        self.block_size() > 1
-    }
-
-    /// Bytes taken by `numel` elements: `numel / block_size * block_bytes`.
-    ///
-    /// `None` if `numel` is not a whole number of blocks or the result exceeds
-    /// `isize::MAX` (the largest size any allocation or slice can have).
-    pub const fn checked_byte_size(self, numel: usize) -> Option<usize> {
-        if !numel.is_multiple_of(self.block_size()) {
-            return None;
-        }
-        match (numel / self.block_size()).checked_mul(self.block_bytes()) {
-            Some(bytes) if bytes <= isize::MAX as usize => Some(bytes),
-            _ => None,
-        }
-    }
-
+/// Byte sizes with errors that name the tensor operation.
+pub(crate) trait ByteSize {
     /// [`DType::checked_byte_size`] of `shape`, with an error naming `op`,
     /// the shape and the dtype.
-    pub(crate) fn byte_size_of(self, op: &'static str, shape: &Shape) -> Result<usize> {
-        self.byte_size_in(op, shape.numel(), shape)
-    }
+    fn byte_size_of(self, op: &'static str, shape: &Shape) -> Result<usize>;
 
     /// [`DType::checked_byte_size`] of `numel` elements (of, or inside, a
     /// tensor of shape `shape`), with an error naming `op`, `shape` and the
     /// dtype.
-    pub(crate) fn byte_size_in(
-        self,
-        op: &'static str,
-        numel: usize,
-        shape: &Shape,
-    ) -> Result<usize> {
+    fn byte_size_in(self, op: &'static str, numel: usize, shape: &Shape) -> Result<usize>;
+}
+
+impl ByteSize for DType {
+    fn byte_size_of(self, op: &'static str, shape: &Shape) -> Result<usize> {
+        self.byte_size_in(op, shape.numel(), shape)
+    }
+
+    fn byte_size_in(self, op: &'static str, numel: usize, shape: &Shape) -> Result<usize> {
         if !numel.is_multiple_of(self.block_size()) {
             return Err(TensorError::PartialBlock {
                 op,
@@ -160,12 +44,6 @@ impl DType {
                 shape: *shape,
                 dtype: Some(self),
             })
-    }
-}
-
-impl std::fmt::Display for DType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -255,7 +133,7 @@ mod tests {
         assert_eq!(DType::F32.size_in_bytes(), Some(4));
         assert_eq!(DType::F16.size_in_bytes(), Some(2));
         assert_eq!(DType::BF16.size_in_bytes(), Some(2));
-        for d in DType::ALL.into_iter().filter(|d| !d.is_quantized()) {
+        for d in DType::ALL.iter().copied().filter(|d| !d.is_quantized()) {
             assert_eq!(d.block_size(), 1);
             assert!(!d.is_quantized());
             assert_eq!(d.to_string(), d.name());

@@ -31,7 +31,7 @@
 //! exactly. [`Tensor::to_contiguous`] copies a strided view into a fresh
 //! owned buffer.
 
-use crate::dtype::{DType, Element};
+use crate::dtype::{ByteSize, DType, Element};
 use crate::error::{Result, TensorError};
 use crate::pool::{PooledBuffer, TensorPool};
 use crate::shape::{Layout, Shape};
@@ -364,9 +364,8 @@ impl Tensor {
             DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, bytes)?, &mut value),
             DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, bytes)?, &mut value),
             DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, bytes)?, &mut value),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                unreachable!("handled above")
-            }
+            // Block-quantized: handled above.
+            _ => return self.get_quantized(OP, pos),
         }
         Ok(value[0])
     }
@@ -402,9 +401,8 @@ impl Tensor {
             DType::F32 => self.gather::<f32, f32>(OP, out, f32::widen_into, f32::to_f32),
             DType::F16 => self.gather::<f16, f32>(OP, out, f16::widen_into, f16::to_f32),
             DType::BF16 => self.gather::<bf16, f32>(OP, out, bf16::widen_into, bf16::to_f32),
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                unreachable!("handled above")
-            }
+            // Block-quantized: handled above.
+            _ => dequantize_bytes(OP, self.dtype, self.as_bytes()?, out),
         }
     }
 
@@ -428,9 +426,7 @@ impl Tensor {
             DType::F16 => self.gather_same::<f16>(OP, &mut out),
             DType::BF16 => self.gather_same::<bf16>(OP, &mut out),
             // Block-quantized views are whole rows of blocks: always contiguous.
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q4_K | DType::Q6_K => {
-                Err(self.layout.not_contiguous(OP))
-            }
+            _ => Err(self.layout.not_contiguous(OP)),
         }?;
         Ok(out)
     }
@@ -524,25 +520,29 @@ impl std::fmt::Debug for Tensor {
 
 /// Dequantizes whole blocks of `dtype` from `bytes` into `out` (`out.len()` values).
 fn dequantize_bytes(op: &'static str, dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
-    use smallmind_kernels::quant::{
-        BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, blocks_from_bytes, dequantize,
-    };
-    let kernel = |source| TensorError::Kernel { op, source };
-    match dtype {
-        DType::Q8_0 => dequantize::<BlockQ8_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_0 => dequantize::<BlockQ4_0>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_1 => dequantize::<BlockQ4_1>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q4_K => dequantize::<BlockQ4K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::Q6_K => dequantize::<BlockQ6K>(blocks_from_bytes(bytes).map_err(kernel)?, out),
-        DType::F32 | DType::F16 | DType::BF16 => {
-            return Err(TensorError::DTypeMismatch {
-                op,
-                expected: DType::Q8_0,
-                actual: dtype,
-            });
+    use smallmind_kernels::KernelError;
+    use smallmind_kernels::dtype::QuantVisitor;
+    use smallmind_kernels::quant::{WeightFormat, blocks_from_bytes, dequantize};
+
+    struct Dequantize<'a> {
+        bytes: &'a [u8],
+        out: &'a mut [f32],
+    }
+    impl QuantVisitor for Dequantize<'_> {
+        type Output = std::result::Result<(), KernelError>;
+        fn visit<W: WeightFormat>(self) -> Self::Output {
+            dequantize::<W>(blocks_from_bytes(self.bytes)?, self.out)
         }
     }
-    .map_err(kernel)
+
+    dtype
+        .visit_quantized(Dequantize { bytes, out })
+        .ok_or(TensorError::DTypeMismatch {
+            op,
+            expected: DType::Q8_0,
+            actual: dtype,
+        })?
+        .map_err(|source| TensorError::Kernel { op, source })
 }
 
 #[cfg(test)]

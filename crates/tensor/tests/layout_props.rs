@@ -266,7 +266,7 @@ proptest! {
                 for (k, &s) in strides.values().iter().enumerate() {
                     prop_assert_eq!(s, dims[k + 1..].iter().rev().product::<usize>());
                 }
-                for dtype in DType::ALL {
+                for &dtype in DType::ALL {
                     let block = dtype.block_size() as u128;
                     let bytes = product / block * dtype.block_bytes() as u128;
                     let whole = product.is_multiple_of(block);

@@ -37,7 +37,7 @@ fn f32_bytes(values: &[f32]) -> Vec<u8> {
 
 #[test]
 fn owned_tensors_are_64_byte_aligned() {
-    for dtype in DType::ALL.into_iter().filter(|d| !d.is_quantized()) {
+    for dtype in DType::ALL.iter().copied().filter(|d| !d.is_quantized()) {
         for n in [1, 3, 16, 17, 1000, 100_000] {
             let t = Tensor::zeros(&[n], dtype).unwrap();
             assert_eq!(t.storage_kind(), StorageKind::Owned);
@@ -60,7 +60,7 @@ fn pooled_tensors_and_buffers_are_64_byte_aligned() {
             assert!(is_aligned(buf.as_bytes()));
         }
     }
-    for dtype in DType::ALL {
+    for dtype in DType::ALL.iter().copied() {
         let t = Tensor::rent(&pool, &[7, 256], dtype).unwrap();
         assert_eq!(t.storage_kind(), StorageKind::Pooled);
         assert!(is_aligned(t.as_bytes().unwrap()));

@@ -22,6 +22,14 @@ pub enum TokenizerError {
         /// Number of tokens given.
         tokens: usize,
     },
+    /// `scores` is non-empty but its length differs from `tokens`.
+    #[error("tokenizer.ggml.scores has {scores} entries but tokenizer.ggml.tokens has {tokens}")]
+    ScoreCount {
+        /// Number of scores given.
+        scores: usize,
+        /// Number of tokens given.
+        tokens: usize,
+    },
     /// A token type outside GGUF's 0..=6 (`llama_token_type`).
     #[error("token {id} has token type {value}, expected 0..=6")]
     InvalidTokenType {
@@ -68,17 +76,20 @@ pub enum TokenizerError {
         /// Vocabulary size.
         vocab_size: usize,
     },
-    /// A GGUF `tokenizer.ggml.model` other than byte-level BPE (`"gpt2"`).
+    /// A GGUF `tokenizer.ggml.model` other than byte-level BPE (`"gpt2"`) or SentencePiece
+    /// (`"llama"`).
     #[error(
-        "unsupported tokenizer model {0:?}: only byte-level BPE (\"gpt2\") is implemented, \
-         not SentencePiece (\"llama\"), WordPiece (\"bert\") or others"
+        "unsupported tokenizer model {0:?}: implemented are byte-level BPE (\"gpt2\") and \
+         SentencePiece (\"llama\"), not WordPiece (\"bert\"), Unigram (\"t5\") or others"
     )]
     UnsupportedModel(String),
     /// A pre-tokenizer name (GGUF `tokenizer.ggml.pre`) this crate does not implement.
     #[error(
         "unsupported pre-tokenizer {0:?}: supported are the GPT-2 regex (\"gpt-2\", \"phi-2\", \
-         \"jina-*\", \"gigachat\") and the SmolLM variant (\"smollm\", \"starcoder\", \"refact\", \
-         \"command-r\", \"codeshell\")"
+         \"jina-*\", \"gigachat\"), the SmolLM variant (\"smollm\", \"starcoder\", \"refact\", \
+         \"command-r\", \"codeshell\"), Llama 3's (\"llama-bpe\", \"llama3\", \"falcon3\", ...), \
+         Qwen2's (\"qwen2\", \"deepseek-r1-qwen\", \"stablelm2\") and GPT-4o's (\"gpt-4o\", \
+         \"llama4\")"
     )]
     UnsupportedPreTokenizer(String),
     /// Adding BOS was requested but the vocabulary has no BOS token.
@@ -109,12 +120,15 @@ pub enum TokenizerError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A chat template that is neither ChatML, Llama-3 nor Mistral.
+    /// A Jinja chat template that does not compile, raises, or uses a feature the engine lacks.
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
+    /// A built-in chat format name that does not exist.
     #[error(
-        "unsupported chat template ({0}); supported are ChatML (SmolLM2), Llama-3 and Mistral, \
-         rendered as plain Rust: no Jinja engine is included"
+        "unknown chat template {0:?}: the built-in formats are chatml, smollm2, llama3, mistral \
+         and gemma"
     )]
-    UnsupportedChatTemplate(String),
+    UnknownChatTemplate(String),
     /// A chat conversation the template cannot express (e.g. Mistral roles out of order).
     #[error("invalid conversation for the {template} chat template: {reason}")]
     InvalidConversation {

@@ -1,12 +1,21 @@
 //! Reading Hugging Face `tokenizer.json` (the `tokenizers` library's serialization).
 //!
-//! Supported subset, which covers GPT-2 style byte-level BPE models such as SmolLM2:
+//! Supported subset, which covers GPT-2 style byte-level BPE models (SmolLM2, Llama 3, Qwen2)
+//! and SentencePiece-style BPE models (Llama 2, Mistral, TinyLlama, Gemma):
 //! * `model`: `{"type": "BPE", "vocab": {token: id}, "merges": ["a b", ...] or [["a", "b"], ...]}`
-//!   without `byte_fallback`, `continuing_subword_prefix` or `end_of_word_suffix`;
-//!   `unk_token`, if set, stands for bytes that have no token (otherwise they are dropped).
-//! * `normalizer`: `null`.
-//! * `pre_tokenizer`: `ByteLevel` (`use_regex: true`, `add_prefix_space: false`) → GPT-2 regex;
-//!   `Sequence[Digits(individual_digits: true), ByteLevel]` → the SmolLM variant.
+//!   without `continuing_subword_prefix` or `end_of_word_suffix`; `ignore_merges` is honoured.
+//!   `unk_token`, if set, stands for bytes (characters with `byte_fallback`) that have no token
+//!   (otherwise they are dropped).
+//! * Byte-level (no `byte_fallback`):
+//!   * `normalizer`: `null`;
+//!   * `pre_tokenizer`: `ByteLevel` (`use_regex: true`, `add_prefix_space: false`) → GPT-2
+//!     regex; `Sequence[Digits(individual_digits: true), ByteLevel]` → the SmolLM variant;
+//!     `Sequence[Split(Regex(r)), ByteLevel(use_regex: false)]` where `r` is Llama 3's,
+//!     Qwen2's or GPT-4o's regex → that [`PreTokenizer`].
+//! * SentencePiece-style (`byte_fallback: true`): spaces become `▁` by the `normalizer`
+//!   (`Replace(" ", "▁")`, after `Prepend("▁")` for the legacy space prefix, possibly inside a
+//!   `Sequence`) or by a `Metaspace` `pre_tokenizer` (`split: false`; its `prepend_scheme` or
+//!   `add_prefix_space` gives the [`SpacePrefix`]).
 //! * `added_tokens`: `special: true` → control tokens, `special: false` → user-defined tokens
 //!   (the `lstrip`/`rstrip`/`single_word`/`normalized` flags are not applied).
 //! * `post_processor`: a `TemplateProcessing` (alone or inside a `Sequence`) whose `single`
@@ -23,8 +32,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Result, TokenizerError};
 use crate::pretok::PreTokenizer;
-use crate::tokenizer::Tokenizer;
-use crate::vocab::{BpeVocab, TokenKind};
+use crate::tokenizer::{Settings, SpacePrefix, Tokenizer};
+use crate::vocab::TokenKind;
 
 fn malformed(what: impl Into<String>) -> TokenizerError {
     TokenizerError::MalformedJson(what.into())
@@ -48,7 +57,6 @@ impl Tokenizer {
         let root = root
             .as_object()
             .ok_or_else(|| malformed("the top level is not an object"))?;
-        check_normalizer(root)?;
         let model = object_field(root, "model")?;
         check_model(model)?;
         let (tokens, kinds) = collect_tokens(model, root)?;
@@ -62,15 +70,28 @@ impl Tokenizer {
             .get("unk_token")
             .and_then(Value::as_str)
             .and_then(lookup);
-        let mut settings = BpeVocab {
-            pre: pre_tokenizer(root.get("pre_tokenizer").unwrap_or(&Value::Null))?,
+        let mut settings = Settings {
+            bos: None,
+            eos: None,
             unk,
-            ..BpeVocab::default()
+            pad: None,
+            add_bos: false,
+            add_eos: false,
+            space_prefix: SpacePrefix::Never,
+            chat_template: None,
         };
         apply_post_processor(root.get("post_processor"), &lookup, &mut settings)?;
-        let mut tokenizer = Tokenizer::from_parts(settings, tokens, kinds, &merge_refs)?;
-        tokenizer.set_byte_unk(unk);
-        Ok(tokenizer)
+        let flag = |key: &str| model.get(key).and_then(Value::as_bool) == Some(true);
+        if flag("byte_fallback") {
+            settings.space_prefix = metaspace_prefix(root)?;
+            Tokenizer::metaspace_bpe(settings, tokens, kinds, &merge_refs, unk)
+        } else {
+            check_normalizer(root)?;
+            let pre = pre_tokenizer(root.get("pre_tokenizer").unwrap_or(&Value::Null))?;
+            let ignore_merges = flag("ignore_merges");
+            Tokenizer::byte_level(settings, tokens, kinds, &merge_refs, pre, unk)
+                .map(|t| t.with_ignore_merges(ignore_merges))
+        }
     }
 
     /// Reads `path` (a `tokenizer.json`) with [`Tokenizer::from_tokenizer_json`], then the
@@ -185,9 +206,6 @@ fn check_model(model: &Map<String, Value>) -> Result<()> {
     {
         return Err(unsupported(format!("model type {kind:?} (only BPE)")));
     }
-    if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
-        return Err(unsupported("BPE byte_fallback (SentencePiece-style BPE)"));
-    }
     for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
         if let Some(s) = model.get(key).and_then(Value::as_str)
             && !s.is_empty()
@@ -292,10 +310,52 @@ fn pre_tokenizer(value: &Value) -> Result<PreTokenizer> {
         Some("ByteLevel") => byte_level(value).map(|()| PreTokenizer::Gpt2),
         Some("Sequence") => sequence_pre_tokenizer(value),
         _ => Err(unsupported(format!(
-            "pre_tokenizer {} (supported: ByteLevel, Sequence[Digits, ByteLevel])",
+            "pre_tokenizer {} (supported: ByteLevel, Sequence[Digits, ByteLevel], \
+             Sequence[Split, ByteLevel])",
             type_name(value)
         ))),
     }
+}
+
+/// The regexes of the `Split` pre-tokenizers we implement by hand, as `tokenizer.json` spells
+/// them.
+const SPLIT_REGEXES: [(&str, PreTokenizer); 3] = [
+    (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        PreTokenizer::Llama3,
+    ),
+    (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        PreTokenizer::Qwen2,
+    ),
+    (
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        PreTokenizer::Gpt4o,
+    ),
+];
+
+/// `Split(Regex(r), behavior: Isolated)` with a regex of [`SPLIT_REGEXES`].
+fn split_regex(value: &Value) -> Result<PreTokenizer> {
+    let regex = value
+        .get("pattern")
+        .and_then(|p| p.get("Regex"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| unsupported("a Split pre_tokenizer without a Regex pattern"))?;
+    let behavior = value.get("behavior").and_then(Value::as_str);
+    if behavior != Some("Isolated") || value.get("invert").and_then(Value::as_bool) == Some(true) {
+        return Err(unsupported(format!(
+            "Split pre_tokenizer with behavior {behavior:?} (only Isolated, not inverted)"
+        )));
+    }
+    SPLIT_REGEXES
+        .iter()
+        .find(|(known, _)| *known == regex)
+        .map(|&(_, pre)| pre)
+        .ok_or_else(|| {
+            unsupported(format!(
+                "Split regex {regex:?} (supported: Llama 3's, Qwen2's, GPT-4o's)"
+            ))
+        })
 }
 
 fn byte_level(value: &Value) -> Result<()> {
@@ -322,10 +382,95 @@ fn sequence_pre_tokenizer(value: &Value) -> Result<PreTokenizer> {
         {
             byte_level(&steps[1]).map(|()| PreTokenizer::SmolLm)
         }
+        ["Split", "ByteLevel"]
+            if steps[1].get("use_regex").and_then(Value::as_bool) == Some(false) =>
+        {
+            let pre = split_regex(&steps[0])?;
+            if steps[1].get("add_prefix_space").and_then(Value::as_bool) == Some(true) {
+                return Err(unsupported("ByteLevel add_prefix_space: true"));
+            }
+            Ok(pre)
+        }
         _ => Err(unsupported(format!(
             "pre_tokenizer Sequence{types:?} (supported: [ByteLevel], \
-             [Digits(individual_digits), ByteLevel])"
+             [Digits(individual_digits), ByteLevel], [Split(Regex), ByteLevel(use_regex: false)])"
         ))),
+    }
+}
+
+/// The space prefix of a SentencePiece-style `tokenizer.json`: its `normalizer` and
+/// `pre_tokenizer` must write spaces as `▁` (see the module docs).
+fn metaspace_prefix(root: &Map<String, Value>) -> Result<SpacePrefix> {
+    let null = Value::Null;
+    let normalizer = root.get("normalizer").unwrap_or(&null);
+    let steps: Vec<&Value> = match type_name(normalizer).as_str() {
+        "Sequence" => normalizer
+            .get("normalizers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("Sequence normalizer without `normalizers`"))?
+            .iter()
+            .collect(),
+        _ if normalizer.is_null() => Vec::new(),
+        _ => vec![normalizer],
+    };
+    let (mut prepend, mut replaced) = (false, false);
+    for step in steps {
+        let string = |key: &str| step.get(key).and_then(Value::as_str);
+        let pattern = step.get("pattern").and_then(|p| p.get("String"));
+        match type_name(step).as_str() {
+            "Prepend" if !replaced && string("prepend") == Some("\u{2581}") => prepend = true,
+            "Replace"
+                if pattern.and_then(Value::as_str) == Some(" ")
+                    && string("content") == Some("\u{2581}") =>
+            {
+                replaced = true;
+            }
+            other => {
+                return Err(unsupported(format!(
+                    "normalizer {other} with BPE byte_fallback (supported: Prepend(\"▁\") and \
+                     Replace(\" \", \"▁\"))"
+                )));
+            }
+        }
+    }
+    let pre = root.get("pre_tokenizer").unwrap_or(&null);
+    if pre.is_null() {
+        if !replaced {
+            return Err(unsupported(
+                "BPE byte_fallback without Replace(\" \", \"▁\") or a Metaspace pre_tokenizer",
+            ));
+        }
+        return Ok(if prepend {
+            SpacePrefix::EveryStretch
+        } else {
+            SpacePrefix::Never
+        });
+    }
+    if type_name(pre) != "Metaspace" || prepend {
+        return Err(unsupported(format!(
+            "pre_tokenizer {} with BPE byte_fallback (supported: none, or Metaspace without a \
+             Prepend normalizer)",
+            type_name(pre)
+        )));
+    }
+    metaspace_scheme(pre)
+}
+
+/// The [`SpacePrefix`] of a `Metaspace` pre-tokenizer (`replacement: "▁"`, `split: false`).
+fn metaspace_scheme(pre: &Value) -> Result<SpacePrefix> {
+    if pre.get("replacement").and_then(Value::as_str) != Some("\u{2581}") {
+        return Err(unsupported("Metaspace with a replacement other than \"▁\""));
+    }
+    if pre.get("split").and_then(Value::as_bool) == Some(true) {
+        return Err(unsupported("Metaspace split: true"));
+    }
+    let scheme = pre.get("prepend_scheme").and_then(Value::as_str);
+    let add_prefix_space = pre.get("add_prefix_space").and_then(Value::as_bool);
+    match (scheme, add_prefix_space) {
+        (Some("always"), _) | (None, Some(true)) => Ok(SpacePrefix::EveryStretchWithoutSpace),
+        (Some("first"), _) => Ok(SpacePrefix::FirstStretchWithoutSpace),
+        (Some("never"), _) | (None, Some(false) | None) => Ok(SpacePrefix::Never),
+        (Some(other), _) => Err(unsupported(format!("Metaspace prepend_scheme {other:?}"))),
     }
 }
 
@@ -333,7 +478,7 @@ fn sequence_pre_tokenizer(value: &Value) -> Result<PreTokenizer> {
 fn apply_post_processor(
     value: Option<&Value>,
     lookup: &impl Fn(&str) -> Option<u32>,
-    settings: &mut BpeVocab,
+    settings: &mut Settings,
 ) -> Result<()> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(());

@@ -1,6 +1,7 @@
-//! Byte-level BPE tokenization for smallmind: GPT-2 style vocabularies (GPT-2, SmolLM2) read
-//! from GGUF metadata (through [`BpeVocab`]) or HF `tokenizer.json`, lossless streaming decode,
-//! and chat templates.
+//! Tokenization for smallmind: byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2, Phi-4) and
+//! SentencePiece (Llama 2, Mistral, TinyLlama, Phi-3, Gemma) vocabularies read from GGUF
+//! metadata (through [`Vocab`]) or HF `tokenizer.json`, lossless streaming decode, and chat
+//! templates.
 //!
 //! ```no_run
 //! use smallmind_tokenizer::{EncodeOptions, StreamDecoder, Tokenizer};
@@ -16,11 +17,11 @@
 //! # }
 //! ```
 //!
-//! Modules: `bytes` (GPT-2 byte alphabet), [`pretok`] (GPT-2 regex and
-//! SmolLM's digit split), `bpe` (rank-ordered merging), `special` (special tokens in text),
-//! [`vocab`] (GGUF-shaped inputs), [`hf`] (`tokenizer.json`), [`stream`] (incremental decode),
-//! [`chat`] (ChatML, Llama-3, Mistral), [`char_level`] (the char-level tokenizer of trained
-//! tiny models).
+//! Modules: `bytes` (GPT-2 byte alphabet), [`pretok`] (the GPT-2, SmolLM, Llama 3, Qwen2 and
+//! GPT-4o regexes, hand-written), `bpe` (rank-ordered merging), `spm` (SentencePiece: `▁`,
+//! merging by score, byte fallback), `special` (special tokens in text), [`vocab`]
+//! (GGUF-shaped inputs), [`hf`] (`tokenizer.json`), [`stream`] (incremental decode), [`chat`]
+//! (chat templates), [`char_level`] (the char-level tokenizer of trained tiny models).
 
 mod bpe;
 mod bytes;
@@ -30,17 +31,18 @@ pub mod error;
 pub mod hf;
 pub mod pretok;
 mod special;
+mod spm;
 pub mod stream;
 mod tokenizer;
 pub mod vocab;
 
 pub use char_level::{CHAR_TOKENIZER_FILE, CharTokenizer, CharTokenizerError};
-pub use chat::{ChatMessage, ChatTemplate};
+pub use chat::{ChatMessage, ChatTemplate, JinjaTemplate};
 pub use error::{Result, TokenizerError};
 pub use pretok::PreTokenizer;
 pub use stream::StreamDecoder;
-pub use tokenizer::{AddPolicy, EncodeOptions, Tokenizer};
-pub use vocab::{BpeVocab, TokenKind};
+pub use tokenizer::{AddPolicy, EncodeOptions, SpacePrefix, Tokenizer};
+pub use vocab::{TokenKind, Vocab, VocabModel};
 
 #[cfg(test)]
 mod tests {

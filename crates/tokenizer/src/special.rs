@@ -20,6 +20,8 @@ struct Entry {
     id: u32,
     /// Matched even when specials are not parsed (user-defined tokens).
     always: bool,
+    /// ASCII whitespace after it is dropped (llama.cpp's `LLAMA_TOKEN_ATTR_RSTRIP`).
+    rstrip: bool,
 }
 
 /// Special tokens indexed by their first byte, longest first within each byte.
@@ -35,7 +37,12 @@ impl SpecialMatcher {
     pub(crate) fn new(specials: impl Iterator<Item = (String, u32, bool)>) -> Self {
         let mut entries: Vec<Entry> = specials
             .filter(|(text, _, _)| !text.is_empty())
-            .map(|(text, id, always)| Entry { text, id, always })
+            .map(|(text, id, always)| Entry {
+                text,
+                id,
+                always,
+                rstrip: false,
+            })
             .collect();
         entries.sort_by(|a, b| b.text.len().cmp(&a.text.len()).then(a.id.cmp(&b.id)));
         let mut by_first_byte = vec![Vec::new(); 256];
@@ -46,6 +53,13 @@ impl SpecialMatcher {
         Self {
             entries,
             by_first_byte,
+        }
+    }
+
+    /// Makes the tokens `rstrip` says drop the ASCII whitespace that follows them.
+    pub(crate) fn set_rstrip(&mut self, rstrip: impl Fn(u32, &str) -> bool) {
+        for entry in &mut self.entries {
+            entry.rstrip = rstrip(entry.id, &entry.text);
         }
     }
 
@@ -67,6 +81,12 @@ impl SpecialMatcher {
                     }
                     f(Segment::Special(entry.id))?;
                     at += entry.text.len();
+                    if entry.rstrip {
+                        at += bytes[at..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace() || **b == 0x0B)
+                            .count();
+                    }
                     text_start = at;
                 }
                 None => at += 1,

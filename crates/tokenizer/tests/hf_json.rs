@@ -55,7 +55,7 @@ fn merges_as_pairs_and_digits_sequence() {
         {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}
     ]});
     let tok = build(&d).unwrap();
-    assert_eq!(tok.pre_tokenizer(), PreTokenizer::SmolLm);
+    assert_eq!(tok.pre_tokenizer(), Some(PreTokenizer::SmolLm));
     assert_eq!(tok.encode("ab", EncodeOptions::PLAIN).unwrap(), [2]);
 }
 

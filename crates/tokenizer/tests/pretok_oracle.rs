@@ -1,11 +1,36 @@
 //! The hand-written pre-tokenizers against `fancy-regex` running the regexes themselves
-//! (GPT-2's, and SmolLM's `\p{N}` split followed by GPT-2's).
+//! (GPT-2's, SmolLM's `\p{N}` split followed by GPT-2's, Llama 3's, Qwen2's and GPT-4o's, the
+//! last three with the contractions spelled `'[sS]|...` as llama.cpp adapts them; GPT-4o's
+//! upper/lower classes are written out as in its `tokenizer.json`).
 
 use fancy_regex::Regex;
 use proptest::prelude::*;
 use smallmind_tokenizer::PreTokenizer;
 
 const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+const CONTRACTIONS: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+const LLAMA3_TAIL: &str =
+    r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_TAIL: &str =
+    r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const O200K_UPPER: &str = r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]";
+const O200K_LOWER: &str = r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]";
+
+fn gpt4o_regex() -> String {
+    let lead = r"[^\r\n\p{L}\p{N}]?";
+    format!(
+        "{lead}{O200K_UPPER}*{O200K_LOWER}+{CONTRACTIONS}?|{lead}{O200K_UPPER}+{O200K_LOWER}*{CONTRACTIONS}?\
+         |\\p{{N}}{{1,3}}| ?[^\\s\\p{{L}}\\p{{N}}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+    )
+}
+
+const ALL: [PreTokenizer; 5] = [
+    PreTokenizer::Gpt2,
+    PreTokenizer::SmolLm,
+    PreTokenizer::Llama3,
+    PreTokenizer::Qwen2,
+    PreTokenizer::Gpt4o,
+];
 
 fn regex_pieces(re: &Regex, text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -21,10 +46,26 @@ fn regex_pieces(re: &Regex, text: &str) -> Vec<String> {
 }
 
 fn oracle(pre: PreTokenizer, text: &str) -> Vec<String> {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    use std::sync::OnceLock;
+    static RE: OnceLock<Regex> = OnceLock::new();
+    static LLAMA3: OnceLock<Regex> = OnceLock::new();
+    static QWEN2: OnceLock<Regex> = OnceLock::new();
+    static GPT4O: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| Regex::new(GPT2).unwrap());
     match pre {
         PreTokenizer::Gpt2 => regex_pieces(re, text),
+        PreTokenizer::Llama3 => regex_pieces(
+            LLAMA3.get_or_init(|| Regex::new(&format!("{CONTRACTIONS}{LLAMA3_TAIL}")).unwrap()),
+            text,
+        ),
+        PreTokenizer::Qwen2 => regex_pieces(
+            QWEN2.get_or_init(|| Regex::new(&format!("{CONTRACTIONS}{QWEN2_TAIL}")).unwrap()),
+            text,
+        ),
+        PreTokenizer::Gpt4o => regex_pieces(
+            GPT4O.get_or_init(|| Regex::new(&gpt4o_regex()).unwrap()),
+            text,
+        ),
         PreTokenizer::SmolLm => {
             let mut out = Vec::new();
             let mut run = String::new();
@@ -64,8 +105,8 @@ fn assigned_in_regex_tables(c: char) -> bool {
 /// scripts, combining marks, numbers of several kinds, symbols, emoji.
 fn tricky_char() -> impl Strategy<Value = char> {
     let pool: Vec<char> =
-        " \t\n\r\x0b\x0c\u{85}\u{a0}\u{2009}\u{3000}\u{200b}\x1c\x1f\u{180e}\u{feff}\u{2028}'sStTrevmld0123456789\
-        aZéßΩжא你ǅʰ\u{301}\u{94d}٣²½Ⅻ.,!?-_$€+<>|🦀👍🏽\u{200d}\u{fe0f}"
+        " \t\n\r\x0b\x0c\u{85}\u{a0}\u{2009}\u{3000}\u{200b}\x1c\x1f\u{180e}\u{feff}\u{2028}'sStTrevmldRELVMD0123456789\
+        aZéßΩжא你ǅʰ\u{301}\u{94d}٣²½Ⅻ.,!?-_$€+<>|/🦀👍🏽\u{200d}\u{fe0f}"
             .chars()
             .collect();
     let assigned = any::<char>().prop_filter("assigned in the regex's Unicode version", |&c| {
@@ -80,7 +121,7 @@ proptest! {
     #[test]
     fn matches_fancy_regex(chars in proptest::collection::vec(tricky_char(), 0..40)) {
         let text: String = chars.into_iter().collect();
-        for pre in [PreTokenizer::Gpt2, PreTokenizer::SmolLm] {
+        for pre in ALL {
             prop_assert_eq!(ours(pre, &text), oracle(pre, &text), "{:?} on {:?}", pre, text);
         }
     }
@@ -107,9 +148,13 @@ fn fixed_cases() {
         "  \n\n  end  ",
         "12 345 6.7",
         "é\u{301}e\u{301}",
+        "HELLOworld helloWORLD I'M it'S ǅungla ʰa \u{301}a",
+        "x\r\n\r\n  y \n\t z\n",
+        "123456789 1,234.5",
+        "a/b//\n// c",
     ];
     for text in cases {
-        for pre in [PreTokenizer::Gpt2, PreTokenizer::SmolLm] {
+        for pre in ALL {
             assert_eq!(ours(pre, text), oracle(pre, text), "{pre:?} on {text:?}");
         }
     }

@@ -45,7 +45,7 @@ fn metadata() {
     let tok = smollm2();
     assert_eq!(tok.vocab_size(), 49152);
     assert_eq!(tok.merge_count(), 48900);
-    assert_eq!(tok.pre_tokenizer(), PreTokenizer::Gpt2);
+    assert_eq!(tok.pre_tokenizer(), Some(PreTokenizer::Gpt2));
     assert_eq!(
         (tok.bos(), tok.eos(), tok.unk(), tok.pad()),
         (Some(1), Some(2), Some(0), Some(2))
@@ -87,13 +87,17 @@ fn smollm_pre_tokenizer_matches_hf_digits_and_llama_cpp() {
 #[test]
 fn chat_template_matches_transformers() {
     let tok = smollm2();
-    let template = ChatTemplate::detect(tok.chat_template().expect("chat_template.jinja")).unwrap();
-    assert_eq!(
-        template,
-        ChatTemplate::detect("smollm2").unwrap(),
-        "default system prompt extracted from the template"
-    );
-    for chat in fixture()["chat"].as_array().unwrap() {
+    let jinja = ChatTemplate::of_tokenizer(tok)
+        .expect("chat_template.jinja")
+        .unwrap();
+    assert_eq!(jinja.name(), "jinja");
+    // The model's template, and the built-in format with SmolLM2's default system prompt.
+    let chats = fixture()["chat"].as_array().unwrap().clone();
+    let templates = [jinja, ChatTemplate::named("smollm2").unwrap()];
+    for (template, chat) in templates
+        .iter()
+        .flat_map(|t| chats.iter().map(move |c| (t, c)))
+    {
         let messages: Vec<ChatMessage> = chat["messages"]
             .as_array()
             .unwrap()

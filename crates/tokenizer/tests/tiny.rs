@@ -78,7 +78,7 @@ fn bytes_outside_the_vocab_are_dropped() {
 
 #[test]
 fn bad_vocabularies_are_errors() {
-    let build = |f: fn(&mut smallmind_tokenizer::BpeVocab)| {
+    let build = |f: fn(&mut smallmind_tokenizer::Vocab)| {
         let mut v = tiny_vocab();
         f(&mut v);
         Tokenizer::from_vocab(v).unwrap_err()

@@ -16,19 +16,21 @@ pub const QK_K: u64 = 256;
 /// Elements per block of the legacy quant types (`QK4_0`, `QK8_0`, ...).
 pub const QK_LEGACY: u64 = 32;
 
-/// Declares [`GgmlType`] and its exhaustive id / name / size matches from one
-/// list, so a variant cannot be added without its id and block layout.
+/// Declares [`GgmlType`]'s constants and its id / name / size tables from one
+/// list, so a type cannot be added without its id and block layout.
 macro_rules! ggml_types {
     ($($(#[$doc:meta])* $variant:ident = $id:literal, block $block:expr, bytes $bytes:expr;)*) => {
-        /// A tensor element type of GGML / GGUF.
-        #[allow(non_camel_case_types)] // The format's own names (Q4_K, IQ2_XXS, ...).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum GgmlType {
-            $($(#[$doc])* $variant,)*
-        }
+        /// A tensor element type of GGML / GGUF: an id of ggml's `enum ggml_type`
+        /// that this reader knows (built only by [`GgmlType::from_id`] or the
+        /// constants). Which of them can be *loaded* is the registry's business
+        /// (`smallmind_kernels::DType`); this is the file format's table.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct GgmlType(u32);
 
+        #[allow(non_upper_case_globals)] // The format's own names (Q4_K, IQ2_XXS, ...).
         impl GgmlType {
+            $($(#[$doc])* pub const $variant: GgmlType = GgmlType($id);)*
+
             /// Every type this reader knows, in id order.
             pub const ALL: &'static [GgmlType] = &[$(GgmlType::$variant),*];
 
@@ -42,29 +44,30 @@ macro_rules! ggml_types {
 
             /// The ggml id stored in files.
             pub fn id(self) -> u32 {
-                match self {
-                    $(GgmlType::$variant => $id,)*
-                }
+                self.0
             }
 
             /// The format's name, e.g. `"Q4_K"`.
             pub fn name(self) -> &'static str {
-                match self {
-                    $(GgmlType::$variant => stringify!($variant),)*
+                match self.0 {
+                    $($id => stringify!($variant),)*
+                    _ => unreachable!("GgmlType holds only known ids"),
                 }
             }
 
             /// Elements per block (1 for plain types).
             pub fn block_size(self) -> u64 {
-                match self {
-                    $(GgmlType::$variant => $block,)*
+                match self.0 {
+                    $($id => $block,)*
+                    _ => unreachable!("GgmlType holds only known ids"),
                 }
             }
 
             /// Bytes per block.
             pub fn type_size(self) -> u64 {
-                match self {
-                    $(GgmlType::$variant => $bytes,)*
+                match self.0 {
+                    $($id => $bytes,)*
+                    _ => unreachable!("GgmlType holds only known ids"),
                 }
             }
         }
@@ -151,6 +154,12 @@ impl GgmlType {
             return None;
         }
         (n_elements / self.block_size()).checked_mul(self.type_size())
+    }
+}
+
+impl fmt::Debug for GgmlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

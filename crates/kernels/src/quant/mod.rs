@@ -62,7 +62,10 @@ mod split;
 mod x86;
 
 pub use format::{ActFormat, BlockFormat, WeightFormat};
-pub use formats::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K};
+pub use formats::{
+    BlockIq4Nl, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0,
+    BlockQ8_1, BlockQ8K,
+};
 pub use gemm::{GEMM_PARALLEL_MIN_MACS, gemm, gemm_ref};
 pub use gemv::{
     GEMV_PARALLEL_MIN_BYTES, dot, dot_f32, dot_f32_ref, dot_ref, gemv, gemv_f32, gemv_f32_ref,

@@ -63,19 +63,15 @@ pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> 
     Ok(map)
 }
 
-/// The tensor type as a [`DType`], or `None` if it cannot be loaded.
+/// The tensor type as a [`DType`] (the registry's ggml ids), or `None` if it cannot be loaded.
 fn dtype_of(ty: GgmlType) -> Option<DType> {
-    match ty {
-        GgmlType::F32 => Some(DType::F32),
-        GgmlType::F16 => Some(DType::F16),
-        GgmlType::BF16 => Some(DType::BF16),
-        GgmlType::Q8_0 => Some(DType::Q8_0),
-        GgmlType::Q4_0 => Some(DType::Q4_0),
-        GgmlType::Q4_1 => Some(DType::Q4_1),
-        GgmlType::Q4_K => Some(DType::Q4_K),
-        GgmlType::Q6_K => Some(DType::Q6_K),
-        _ => None,
-    }
+    DType::from_ggml_id(ty.id())
+}
+
+/// The ggml names of every type the registry loads, e.g. `"F32, F16, …, Q6_K"`.
+fn supported_names() -> String {
+    let names: Vec<String> = DType::ALL.iter().map(|d| d.name().to_uppercase()).collect();
+    names.join(", ")
 }
 
 /// One tensor; `qk_heads = Some((heads, head_dim))` undoes the RoPE row
@@ -89,7 +85,7 @@ fn load_tensor(
     let dtype = dtype_of(info.ggml_type()).ok_or_else(|| ModelError::UnsupportedDType {
         name: info.name().to_owned(),
         dtype: info.ggml_type().name().to_owned(),
-        supported: "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K",
+        supported: supported_names(),
     })?;
     let dims = row_major_dims(info)?;
     let bytes = file.tensor_data(info)?;

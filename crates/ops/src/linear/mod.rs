@@ -26,10 +26,10 @@ mod half;
 mod quant;
 
 use ::half::{bf16, f16};
+use smallmind_kernels::DType;
+use smallmind_kernels::dtype::QuantVisitor;
 use smallmind_kernels::gemm::{Gemm, gemm};
-use smallmind_kernels::quant::{
-    BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ6K, BlockQ8_0, QK, QK_K,
-};
+use smallmind_kernels::quant::{BlockFormat, QK_K, WeightFormat};
 use smallmind_kernels::vector::add_inplace;
 
 use crate::OpsError;
@@ -56,18 +56,13 @@ pub enum WeightData<'w> {
     Bf16(&'w [bf16]),
     /// IEEE half, `[out, in]` contiguous.
     F16(&'w [f16]),
-    /// ggml Q8_0 blocks, `[out, in/32]` contiguous.
-    Q8_0(&'w [BlockQ8_0]),
-    /// ggml Q4_0 blocks, `[out, in/32]` contiguous.
-    Q4_0(&'w [BlockQ4_0]),
-    /// ggml Q4_1 blocks, `[out, in/32]` contiguous.
-    Q4_1(&'w [BlockQ4_1]),
-    /// ggml Q4_K superblocks, `[out, in/256]` contiguous.
-    #[allow(non_camel_case_types)] // ggml's name
-    Q4_K(&'w [BlockQ4K]),
-    /// ggml Q6_K superblocks, `[out, in/256]` contiguous.
-    #[allow(non_camel_case_types)] // ggml's name
-    Q6_K(&'w [BlockQ6K]),
+    /// Block-quantized `[out, in/VALUES]` blocks of a registered format, as stored.
+    Quant {
+        /// The format (a quantized [`DType`]).
+        dtype: DType,
+        /// The blocks' bytes.
+        bytes: &'w [u8],
+    },
 }
 
 /// How a quantized layer treats its input rows.
@@ -83,7 +78,7 @@ pub enum ActivationPrecision {
     F32,
 }
 
-impl WeightData<'_> {
+impl<'w> WeightData<'w> {
     /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -95,33 +90,38 @@ impl WeightData<'_> {
             WeightData::F32(w) => w.len(),
             WeightData::Bf16(w) => w.len(),
             WeightData::F16(w) => w.len(),
-            WeightData::Q8_0(w) => w.len() * QK,
-            WeightData::Q4_0(w) => w.len() * QK,
-            WeightData::Q4_1(w) => w.len() * QK,
-            WeightData::Q4_K(w) => w.len() * QK_K,
-            WeightData::Q6_K(w) => w.len() * QK_K,
+            WeightData::Quant { dtype, bytes } => {
+                bytes.len() / dtype.block_bytes() * dtype.block_size()
+            }
         }
     }
 
-    /// Whether the elements are ggml blocks.
+    /// Whether the elements are blocks of a quantized format.
     pub fn is_quantized(&self) -> bool {
-        matches!(
-            self,
-            WeightData::Q8_0(_)
-                | WeightData::Q4_0(_)
-                | WeightData::Q4_1(_)
-                | WeightData::Q4_K(_)
-                | WeightData::Q6_K(_)
-        )
+        matches!(self, WeightData::Quant { .. })
     }
 
-    /// Elements per block: 32 for Q8_0/Q4_0/Q4_1, 256 for the K-quants, 1 otherwise.
+    /// Elements per block: 32 or 256 for quantized formats, 1 otherwise.
     pub fn block_size(&self) -> usize {
         match self {
-            WeightData::Q8_0(_) | WeightData::Q4_0(_) | WeightData::Q4_1(_) => QK,
-            WeightData::Q4_K(_) | WeightData::Q6_K(_) => QK_K,
+            WeightData::Quant { dtype, .. } => dtype.block_size(),
             _ => 1,
         }
+    }
+
+    /// Blocks of a registered format, viewed as stored.
+    ///
+    /// # Errors
+    /// [`OpsError::DType`] if `W` is not in the registry.
+    pub fn quantized<W: BlockFormat>(blocks: &'w [W]) -> Result<Self, OpsError> {
+        let dtype = DType::of::<W>().ok_or(OpsError::DType {
+            op: "WeightData::quantized",
+            dtype: W::NAME,
+        })?;
+        Ok(WeightData::Quant {
+            dtype,
+            bytes: bytemuck::cast_slice(blocks),
+        })
     }
 }
 
@@ -374,21 +374,29 @@ pub fn linear_ref(layer: &Linear<'_>, x: MatRef<'_>, mut y: MatMut<'_>) -> Resul
     Ok(())
 }
 
-/// Element `at` of a weight in f32 (ggml block formats: `d·q`, `d·(q − 8)`, `d·q + m`).
+/// Element `at` of a weight in f32 (a quantized block dequantized as ggml does).
 fn weight_ref(weight: &WeightData<'_>, at: usize) -> f32 {
-    fn block_value<B: BlockFormat>(blocks: &[B], at: usize) -> f32 {
-        let mut values = [0.0; QK_K];
-        blocks[at / B::VALUES].dequantize_block(&mut values[..B::VALUES]);
-        values[at % B::VALUES]
+    struct BlockValue<'a> {
+        bytes: &'a [u8],
+        at: usize,
     }
-    match weight {
+    impl QuantVisitor for BlockValue<'_> {
+        type Output = f32;
+        fn visit<W: WeightFormat>(self) -> f32 {
+            let block: W = bytemuck::pod_read_unaligned(
+                &self.bytes[self.at / W::VALUES * size_of::<W>()..][..size_of::<W>()],
+            );
+            let mut values = [0.0; QK_K];
+            block.dequantize_block(&mut values[..W::VALUES]);
+            values[self.at % W::VALUES]
+        }
+    }
+    match *weight {
         WeightData::F32(w) => w[at],
         WeightData::Bf16(w) => w[at].to_f32(),
         WeightData::F16(w) => w[at].to_f32(),
-        WeightData::Q8_0(w) => block_value(w, at),
-        WeightData::Q4_0(w) => block_value(w, at),
-        WeightData::Q4_1(w) => block_value(w, at),
-        WeightData::Q4_K(w) => block_value(w, at),
-        WeightData::Q6_K(w) => block_value(w, at),
+        WeightData::Quant { dtype, bytes } => dtype
+            .visit_quantized(BlockValue { bytes, at })
+            .unwrap_or(f32::NAN),
     }
 }

@@ -12,9 +12,8 @@
 //! for output that cannot be written in place (a strided `y`, or `β = 1`).
 
 use bytemuck::Pod;
-use smallmind_kernels::quant::{
-    BlockQ8_0, BlockQ8_1, BlockQ8K, WeightFormat, gemm, gemv, gemv_f32, quantize,
-};
+use smallmind_kernels::dtype::QuantVisitor;
+use smallmind_kernels::quant::{WeightFormat, blocks_from_bytes, gemm, gemv, gemv_f32, quantize};
 use smallmind_kernels::vector::add_inplace;
 
 use super::{ActivationPrecision, Linear, WeightData};
@@ -24,11 +23,18 @@ use crate::matrix::{MatMut, MatRef};
 /// Floats of scratch for `rows` input rows: the quantized rows (none on the f32 path) and an
 /// `(rows, out)` output block.
 pub(super) fn scratch_len(layer: &Linear<'_>, rows: usize) -> usize {
+    struct ActBytes;
+    impl QuantVisitor for ActBytes {
+        type Output = usize;
+        fn visit<W: WeightFormat>(self) -> usize {
+            size_of::<W::Act>()
+        }
+    }
     let act_bytes = match (layer.activations, layer.weight) {
-        (ActivationPrecision::F32, _) => 0,
-        (_, WeightData::Q4_1(_)) => size_of::<BlockQ8_1>(),
-        (_, WeightData::Q4_K(_) | WeightData::Q6_K(_)) => size_of::<BlockQ8K>(),
-        _ => size_of::<BlockQ8_0>(),
+        (ActivationPrecision::Quantized, WeightData::Quant { dtype, .. }) => {
+            dtype.visit_quantized(ActBytes).unwrap_or(0)
+        }
+        _ => 0,
     };
     let blocks = rows * (layer.in_features / layer.weight.block_size());
     (blocks * act_bytes).div_ceil(size_of::<f32>()) + rows * layer.out_features
@@ -43,17 +49,40 @@ pub(super) fn apply(
     beta: f32,
     scratch: &mut [f32],
 ) -> Result<(), OpsError> {
-    match weight {
-        WeightData::Q8_0(w) => apply_blocks(layer, w, x, y, beta, scratch),
-        WeightData::Q4_0(w) => apply_blocks(layer, w, x, y, beta, scratch),
-        WeightData::Q4_1(w) => apply_blocks(layer, w, x, y, beta, scratch),
-        WeightData::Q4_K(w) => apply_blocks(layer, w, x, y, beta, scratch),
-        WeightData::Q6_K(w) => apply_blocks(layer, w, x, y, beta, scratch),
-        _ => Err(OpsError::DType {
+    let WeightData::Quant { dtype, bytes } = weight else {
+        return Err(OpsError::DType {
             op: "linear",
             dtype: "a non-quantized weight in the quantized path",
-        }),
+        });
+    };
+    struct Apply<'a, 'x, 'y> {
+        layer: &'a Linear<'a>,
+        bytes: &'a [u8],
+        x: &'a MatRef<'x>,
+        y: &'a mut MatMut<'y>,
+        beta: f32,
+        scratch: &'a mut [f32],
     }
+    impl QuantVisitor for Apply<'_, '_, '_> {
+        type Output = Result<(), OpsError>;
+        fn visit<W: WeightFormat>(self) -> Self::Output {
+            let w = blocks_from_bytes::<W>(self.bytes)?;
+            apply_blocks(self.layer, w, self.x, self.y, self.beta, self.scratch)
+        }
+    }
+    dtype
+        .visit_quantized(Apply {
+            layer,
+            bytes,
+            x,
+            y,
+            beta,
+            scratch,
+        })
+        .unwrap_or(Err(OpsError::DType {
+            op: "linear",
+            dtype: dtype.name(),
+        }))
 }
 
 fn apply_blocks<W: WeightFormat>(

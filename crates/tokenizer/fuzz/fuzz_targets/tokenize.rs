@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use smallmind_tokenizer::{BpeVocab, EncodeOptions, PreTokenizer, StreamDecoder, Tokenizer};
+use smallmind_tokenizer::{Vocab, EncodeOptions, PreTokenizer, StreamDecoder, Tokenizer};
 
 const MERGES: [&str; 27] = [
     "Ġ t", "h e", "i n", "e r", "a n", "Ġ a", "o n", "r e", "Ġ s", "Ġt he", "e n", "a t", "o r",
@@ -36,7 +36,7 @@ fn tiny() -> &'static Tokenizer {
         tokens.extend(MERGES.iter().map(|m| m.replace(' ', "")));
         let mut token_types = vec![1; tokens.len()];
         token_types[..3].fill(3);
-        let vocab = BpeVocab {
+        let vocab = Vocab {
             tokens,
             token_types,
             merges: MERGES.iter().map(|m| m.to_string()).collect(),
@@ -48,6 +48,7 @@ fn tiny() -> &'static Tokenizer {
             add_bos: true,
             add_eos: false,
             chat_template: None,
+            ..Vocab::default()
         };
         Tokenizer::from_vocab(vocab).expect("tiny vocabulary")
     })

@@ -1,7 +1,7 @@
 //! Shared test helpers: the tiny GGUF vocabulary of `fixtures/tiny-llama-gguf`.
 #![allow(dead_code, unreachable_pub)]
 
-use smallmind_tokenizer::{BpeVocab, PreTokenizer, Tokenizer};
+use smallmind_tokenizer::{PreTokenizer, Tokenizer, Vocab};
 
 /// The 27 merges of the tiny vocabulary, in rank order (from the fixture's README).
 pub const TINY_MERGES: [&str; 27] = [
@@ -22,7 +22,7 @@ pub fn byte_char(b: u8) -> char {
 
 /// The tiny vocabulary as a GGUF adapter would pass it: ids 0-2 control tokens, 3-100 the
 /// byte characters of 0x09, 0x0A, 0x0D, 0x20..=0x7E, 101-127 the merge results.
-pub fn tiny_vocab() -> BpeVocab {
+pub fn tiny_vocab() -> Vocab {
     let mut tokens: Vec<String> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         .map(String::from)
         .to_vec();
@@ -31,7 +31,7 @@ pub fn tiny_vocab() -> BpeVocab {
     tokens.extend(TINY_MERGES.iter().map(|m| m.replace(' ', "")));
     let mut token_types = vec![1; tokens.len()];
     token_types[..3].fill(3);
-    BpeVocab {
+    Vocab {
         tokens,
         token_types,
         merges: TINY_MERGES.iter().map(|m| m.to_string()).collect(),
@@ -43,6 +43,7 @@ pub fn tiny_vocab() -> BpeVocab {
         add_bos: false,
         add_eos: false,
         chat_template: None,
+        ..Vocab::default()
     }
 }
 

@@ -4,33 +4,49 @@
 //!
 //! A block dot is `d_w·d_x·Σⱼ v[j]·q_x[j] (+ m·s_x)`, with the signed integer
 //! weight `v` of [`Block32::value`] and the offset term only for formats with
-//! an offset (Q4_1).
+//! an offset (Q4_1). Each format's module implements [`Block32`] (its
+//! unpacking, for the scalar and x86 tiles) and invokes
+//! [`weight_format_32!`]; nothing here names a format.
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::{__m256i, __m512, __m512i};
 
 use half::f16;
 
 use crate::quant::format::{WeightFormat, scalar_tile};
 use crate::quant::isa::{Isa, Tile};
+#[cfg(target_arch = "x86_64")]
+pub(crate) use crate::quant::x86::blocks32::WeightPair;
 use crate::quant::{ActFormat, QK};
 
-/// Which 32-value weight format a [`Block32`] is (monomorphised `match`es on
-/// it cost nothing).
+/// How the x86 tiles get the unsigned byte operand `u` of `vpdpbusd` and
+/// `vpmaddubsw` from a format's weights `v`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Q8_0,
-    Q4_0,
-    Q4_1,
+pub(crate) enum Operand {
+    /// The unpacked bytes are `u = v + bias` (`0 ≤ u < 64`, so AVX2's
+    /// `vpmaddubsw` cannot saturate); the tiles subtract `bias·Σ q_x`.
+    Unsigned {
+        /// `u − v`.
+        bias: u8,
+    },
+    /// The unpacked bytes are the signed `v` (up to `|v| = 128`, which could
+    /// saturate `vpmaddubsw`): AVX2 widens both sides to i16 for `vpmaddwd`,
+    /// VNNI takes `u = v ^ 0x80` (bias 128).
+    Signed,
 }
 
-/// A scale as stored in its block.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RawScale {
-    /// An f16 scale (Q8_0).
-    F16(f16),
-    /// An f32 scale (our Q8_1).
-    F32(f32),
+impl Operand {
+    /// `u − v` on VNNI.
+    pub(crate) const fn bias(self) -> u8 {
+        match self {
+            Operand::Unsigned { bias } => bias,
+            Operand::Signed => 0x80,
+        }
+    }
 }
 
-/// A 32-value activation block (the right-hand side of a block dot).
+/// A 32-value activation block (the right-hand side of a block dot); its 32
+/// values are its last 32 bytes (the 512-bit tiles read pairs in place).
 pub(crate) trait Act32: ActFormat {
     /// The scale `d` as f32.
     fn scale(&self) -> f32;
@@ -38,22 +54,53 @@ pub(crate) trait Act32: ActFormat {
     fn scaled_sum(&self) -> f32;
     /// The 32 quantized values.
     fn values(&self) -> &[i8; QK];
-    /// The scale as stored, so SIMD code can convert an f16 itself.
-    fn raw_scale(&self) -> RawScale;
+    /// [`Act32::scale`] with the x86 tiles' instructions (F16C for an f16).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn scale_x86(&self) -> f32;
+    /// `[d₀ ×8, d₁ ×8]` of a pair of consecutive blocks, from the pair's
+    /// first 64 bytes `raw`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F/BW/VBMI and F16C.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn pair_scales(raw: __m512i) -> __m512;
 }
 
-/// A 32-value weight block, as the shared integer kernels read it.
+/// A 32-value weight block, as the shared integer kernels read it: the
+/// scalar view (`scale`, `offset`, `value`) and the x86 tiles' hooks
+/// (constants and `#[inline(always)]` unpackers, resolved at compile time).
 pub(crate) trait Block32: WeightFormat<Act: Act32> {
-    /// Which format this is.
-    const KIND: Kind;
+    /// What [`Block32::unpack_256`] gives.
+    const OPERAND: Operand;
+    /// Whether the dot has the offset term `m·s_x` (Q4_1).
+    const OFFSET: bool = false;
     /// The scale `d`.
     fn scale(&self) -> f16;
-    /// The offset `m` (Q4_1), else 0.
-    fn offset(&self) -> f16;
+    /// The offset `m` when [`Block32::OFFSET`], else 0.
+    #[inline(always)]
+    fn offset(&self) -> f16 {
+        f16::ZERO
+    }
     /// The signed integer weight `j` of the dot product.
     fn value(&self, j: usize) -> i32;
-    /// The packed quantized bytes: 32 `i8` for Q8_0, 16 nibble pairs for Q4.
-    fn packed(&self) -> &[u8];
+    /// The 32 weights as bytes, in order ([`Block32::OPERAND`] says which).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack_256(&self) -> __m256i;
+    /// Two consecutive blocks as the 512-bit tiles consume them: `u` (always
+    /// unsigned, `v + OPERAND.bias()`), the scales `[d₀ ×8, d₁ ×8]` and
+    /// (offset formats) `[m₀ ×8, m₁ ×8]`.
+    ///
+    /// # Safety
+    /// `pair` points at two consecutive blocks; the CPU must support AVX-512
+    /// F/BW/VL/VBMI and F16C.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair;
 }
 
 /// The exact integer part of a block dot: `Σⱼ v[j]·q_x[j]`.
@@ -69,9 +116,10 @@ pub(crate) fn block_dot<W: Block32>(w: &W, x: &W::Act) -> f32 {
     let isum = block_isum(w, x) as f32;
     let scale = w.scale().to_f32() * x.scale();
     let dot = scale * isum;
-    match W::KIND {
-        Kind::Q4_1 => dot + w.offset().to_f32() * x.scaled_sum(),
-        _ => dot,
+    if W::OFFSET {
+        dot + w.offset().to_f32() * x.scaled_sum()
+    } else {
+        dot
     }
 }
 
@@ -80,9 +128,10 @@ pub(crate) fn block_dot<W: Block32>(w: &W, x: &W::Act) -> f32 {
 pub(crate) fn block_dot_f64<W: Block32>(w: &W, x: &W::Act) -> f64 {
     let isum = f64::from(block_isum(w, x));
     let dot = f64::from(w.scale().to_f32()) * f64::from(x.scale()) * isum;
-    match W::KIND {
-        Kind::Q4_1 => dot + f64::from(w.offset().to_f32()) * f64::from(x.scaled_sum()),
-        _ => dot,
+    if W::OFFSET {
+        dot + f64::from(w.offset().to_f32()) * f64::from(x.scaled_sum())
+    } else {
+        dot
     }
 }
 

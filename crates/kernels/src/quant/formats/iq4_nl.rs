@@ -14,30 +14,36 @@
 //! (`q = argmin |id·x − T[q]|`, ties to the lower entry); the fitted scale of
 //! that assignment is `Σ w·T[q]·x / Σ w·T[q]²`, and a candidate wins if it
 //! raises `(Σ w·T[q]·x)² / Σ w·T[q]²`. There are two variants:
-//! - [`BlockIq4Nl::quantize`] (ggml's `quantize_iq4_nl`, what `llama-quantize`
-//!   runs, 7 tries): first `id = 1/(m/127)`, then `id = (t − 127)/m` for
+//! - [`BlockFormat::quantize_block`] (ggml's `quantize_iq4_nl`, what
+//!   `llama-quantize` runs, 7 tries): first `id = 1/(m/127)`, then `id = (t − 127)/m` for
 //!   `t = −7 ..= 7`; `d` is the best fitted scale, and the indices are
 //!   re-chosen with `id = 1/d`;
 //! - [`BlockIq4Nl::quantize_ref`] (ggml's `quantize_row_iq4_nl_ref`, the type's
 //!   `from_float_ref`): only the assignment of `id = 1/(m/−127)`, with its
 //!   fitted scale.
 //!
-//! `d` is stored as f16. Dot (ggml pairs IQ4_NL with Q8_0 activations): per
-//! block `(d_x·d_w)·Σ_j T[q_j]·x_j`, added in block order to an f32 sum, as
-//! ggml's `ggml_vec_dot_iq4_nl_q8_0_generic`.
+//! `d` is stored as f16. Dot (ggml pairs IQ4_NL with [`BlockQ8_0`]
+//! activations): per block `(d_x·d_w)·Σ_j T[q_j]·x_j`; the scalar
+//! [`WeightFormat::dot_block`](crate::quant::WeightFormat::dot_block) is
+//! ggml's `ggml_vec_dot_iq4_nl_q8_0_generic` per block. The x86 tiles look
+//! the nibbles up in `T` with `vpshufb`: signed `T[q]` (|T| ≤ 127 could
+//! saturate `vpmaddubsw`, so AVX2 widens to i16 as for Q8_0), or on VNNI the
+//! unsigned `T[q] ^ 0x80` (bias 128).
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::block32::{Block32, Operand, block_of, unpack_nibble, weight_format_32};
+use super::q8_0::BlockQ8_0;
 use super::search::GROUP_MAX_EPS;
-use super::{
-    IQ4_VALUES, RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks,
-};
+use super::{IQ4_VALUES, inv_or_zero, quantize_blocks};
 use crate::KernelError;
-use crate::quant::BlockQ8_0;
-
-/// Weights per block.
-pub const QK4_NL: usize = 32;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::{BlockFormat, QK};
 
 /// The codebook index whose entry (1) is nearest 0.
 const INDEX_NEAR_ZERO: u8 = 8;
@@ -49,7 +55,7 @@ pub struct BlockIq4Nl {
     /// Scale.
     pub d: f16,
     /// Codebook indices: weight `j < 16` in the low nibble of `qs[j]`, `j + 16` high.
-    pub qs: [u8; QK4_NL / 2],
+    pub qs: [u8; QK / 2],
 }
 
 const _: () = assert!(size_of::<BlockIq4Nl>() == 18);
@@ -58,40 +64,19 @@ const _: () = assert!(align_of::<BlockIq4Nl>() == 2);
 impl BlockIq4Nl {
     /// The codebook values `T[q]` (in `−127..=113`): `x = d·v`.
     #[inline(always)]
-    pub fn values(&self) -> [i8; QK4_NL] {
+    pub fn values(&self) -> [i8; QK] {
         unpack_codebook(&self.qs)
     }
 
-    /// The 32 values in f32, as ggml's `dequantize_row_iq4_nl`: `d·v`.
-    #[inline(always)]
-    pub fn dequantize(&self, out: &mut [f32; QK4_NL]) {
-        let d = self.d.to_f32();
-        for (o, v) in out.iter_mut().zip(self.values()) {
-            *o = d * f32::from(v);
-        }
-    }
-
-    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl` without an
-    /// importance matrix; see the module docs).
-    pub fn quantize(x: &[f32; QK4_NL]) -> Self {
-        let mut q = [INDEX_NEAR_ZERO; QK4_NL];
-        let d = fit_scale(x, 7, &mut q);
-        let id = inv_or_zero(d);
-        for (l, &v) in q.iter_mut().zip(x) {
-            *l = best_index(id * v);
-        }
-        Self::pack(d, &q)
-    }
-
     /// ggml's `quantize_row_iq4_nl_ref` (see the module docs).
-    pub fn quantize_ref(x: &[f32; QK4_NL]) -> Self {
-        let mut q = [INDEX_NEAR_ZERO; QK4_NL];
+    pub fn quantize_ref(x: &[f32; QK]) -> Self {
+        let mut q = [INDEX_NEAR_ZERO; QK];
         let d = fit_scale(x, -1, &mut q);
         Self::pack(d, &q)
     }
 
-    fn pack(d: f32, q: &[u8; QK4_NL]) -> Self {
-        let mut qs = [0u8; QK4_NL / 2];
+    fn pack(d: f32, q: &[u8; QK]) -> Self {
+        let mut qs = [0u8; QK / 2];
         pack_nibbles(q, &mut qs);
         Self {
             d: f16::from_f32(d),
@@ -199,42 +184,93 @@ pub(crate) fn fit_scale(x: &[f32; 32], ntry: i32, q: &mut [u8; 32]) -> f32 {
 }
 
 /// Quantizes whole blocks with ggml's `quantize_row_iq4_nl_ref`
-/// ([`BlockIq4Nl::quantize_ref`]); [`RefQuantize::quantize_row`] is what
-/// `llama-quantize` writes instead.
+/// ([`BlockIq4Nl::quantize_ref`]); [`quantize`](crate::quant::quantize) is
+/// what `llama-quantize` writes instead.
 ///
 /// # Errors
-/// As [`RefQuantize::quantize_row`].
+/// As [`quantize`](crate::quant::quantize).
 pub fn quantize_row_ref(x: &[f32], out: &mut [BlockIq4Nl]) -> Result<(), KernelError> {
     quantize_blocks("iq4_nl::quantize_row_ref", x, out, BlockIq4Nl::quantize_ref)
 }
 
-impl RefFormat for BlockIq4Nl {
+impl BlockFormat for BlockIq4Nl {
     const NAME: &'static str = "iq4_nl";
-    const VALUES: usize = QK4_NL;
-    type Act = BlockQ8_0;
+    const VALUES: usize = QK;
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("iq4_nl::dequantize_row", blocks, out, Self::dequantize)
+    /// As ggml's `dequantize_row_iq4_nl`: `d·T[q]`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for (o, v) in out[..QK].iter_mut().zip(self.values()) {
+            *o = d * f32::from(v);
+        }
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8_0]) -> Result<f32, KernelError> {
-        check_dot("iq4_nl::dot_ref", w.len(), x.len())?;
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let isum: i32 = wb
-                .values()
-                .iter()
-                .zip(&xb.qs)
-                .map(|(&v, &q)| i32::from(v) * i32::from(q))
-                .sum();
-            sum += (xb.d.to_f32() * wb.d.to_f32()) * isum as f32;
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl` without an
+    /// importance matrix; see the module docs).
+    fn quantize_block(x: &[f32]) -> Self {
+        let x = block_of(x);
+        let mut q = [INDEX_NEAR_ZERO; QK];
+        let d = fit_scale(x, 7, &mut q);
+        let id = inv_or_zero(d);
+        for (l, &v) in q.iter_mut().zip(x) {
+            *l = best_index(id * v);
         }
-        Ok(sum)
+        Self::pack(d, &q)
     }
 }
 
-impl RefQuantize for BlockIq4Nl {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("iq4_nl::quantize_row", x, out, Self::quantize)
+weight_format_32!(BlockIq4Nl, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+
+/// The codebook as the unsigned operand of VNNI: `T[i] ^ 0x80 = T[i] + 128`.
+#[cfg(target_arch = "x86_64")]
+const IQ4_UNSIGNED: [u8; 16] = {
+    let mut u = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        u[i] = (IQ4_VALUES[i] as u8) ^ 0x80;
+        i += 1;
+    }
+    u
+};
+
+impl Block32 for BlockIq4Nl {
+    const OPERAND: Operand = Operand::Signed;
+
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        self.d
+    }
+    #[inline(always)]
+    fn value(&self, j: usize) -> i32 {
+        i32::from(IQ4_VALUES[usize::from(unpack_nibble(&self.qs, j))])
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack_256(&self) -> __m256i {
+        // SAFETY: a 16-byte read of the codebook and register operations;
+        // AVX2 is the caller's contract.
+        unsafe {
+            let table = _mm256_broadcastsi128_si256(_mm_loadu_si128(IQ4_VALUES.as_ptr().cast()));
+            _mm256_shuffle_epi8(table, x86::unpack_nibbles(&self.qs))
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+        // SAFETY: `pair` is two blocks (36 bytes), the caller's contract, as
+        // are the CPU features; the table read is 16 bytes.
+        unsafe {
+            let (raw, idx) = x86::nibble_pair(pair);
+            let table = _mm512_broadcast_i32x4(_mm_loadu_si128(IQ4_UNSIGNED.as_ptr().cast()));
+            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 18) });
+            WeightPair {
+                u: _mm512_shuffle_epi8(table, idx),
+                dw,
+                m: _mm512_setzero_ps(),
+            }
+        }
     }
 }

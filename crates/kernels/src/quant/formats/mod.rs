@@ -1,53 +1,26 @@
 //! One module per block format: its byte layout, dequantizer, quantizer and
-//! the [`BlockFormat`](super::BlockFormat) / [`WeightFormat`](super::WeightFormat)
-//! / [`ActFormat`](super::ActFormat) impls. Formats of one family share a
-//! module of integer views and SIMD tiles (`block32`, `kblock`).
+//! the `BlockFormat` / `WeightFormat` / `ActFormat` impls. Formats of one
+//! family share a module of integer views and SIMD tiles (`block32`,
+//! `kblock`).
 //!
-//! # K-quant formats beyond Q4_K/Q6_K
+//! Each module's docs give the layout, the formula, the quantizer and the
+//! dot. Dequantizers are bit-exact with ggml's `dequantize_row_*` (the same
+//! f32 operations in the same order; gguf-py's `gguf.quants.dequantize`
+//! agrees). Quantizers are ggml's reference ones (`llama-quantize` without
+//! an importance matrix) where the module says so: IQ4_NL (see [`iq4_nl`]),
+//! IQ3_S (one documented deviation, see [`iq3_s`]), and IQ2_XS, which ggml
+//! quantizes only with an importance matrix (a simple quantizer of our own,
+//! see [`iq2_xs`]). The scalar dots of the formats llama.cpp pairs with
+//! Q8_K (Q5_K, Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS) follow ggml's generic
+//! `ggml_vec_dot_*_generic` order (bit-exact, no FMA contraction), and the
+//! 256-value formats have an integer view ([`SubBlocks`], `sub_blocks()`).
 //!
-//! [`BlockQ5K`], [`BlockQ3K`], [`BlockQ2K`], [`BlockIq4Xs`], [`BlockIq3S`] and
-//! [`BlockIq2Xs`] (modules [`q5_k`], [`q3_k`], [`q2_k`], [`iq4_xs`],
-//! [`iq3_s`], [`iq2_xs`]) are on the registry like Q4_K: Q8_K activations,
-//! dequantizers bit-exact with ggml's `dequantize_row_*`, ggml's reference
-//! quantizers (`llama-quantize` without an importance matrix; one documented
-//! deviation for IQ3_S, and a simple quantizer of our own for IQ2_XS, which
-//! ggml quantizes only with an importance matrix), a scalar dot in ggml's
-//! generic `ggml_vec_dot_*_generic` order (bit-exact, no FMA contraction),
-//! AVX2/VNNI tiles, and an integer view ([`SubBlocks`], `sub_blocks()`).
-//!
-//! # Formats not yet in the registry
-//!
-//! The scalar reference layer of more ggml weight formats (to be moved onto
-//! the registry traits): block types
-//! byte-compatible with GGUF, dequantizers, ggml's quantizers, and the scalar
-//! dot against the activation format llama.cpp's CPU backend pairs each one
-//! with. These are the oracles the SIMD kernels are tested against.
-//!
-//! | module | ggml type | values per block | bytes | activations (`vec_dot_type`) |
-//! | --- | --- | --- | --- | --- |
-//! | [`q5_0`] | `Q5_0` | 32 | 22 | [`BlockQ8_0`] |
-//! | [`q5_1`] | `Q5_1` | 32 | 24 | [`BlockQ8_1`] |
-//! | [`iq4_nl`] | `IQ4_NL` | 32 | 18 | [`BlockQ8_0`] |
-//!
-//! Each module's docs give the layout and the formula. Every format has:
-//! - `dequantize(&self, &mut [f32; N])` on the block, bit-exact with ggml's
-//!   `dequantize_row_*` (the same f32 operations in the same order; gguf-py's
-//!   `gguf.quants.dequantize` agrees);
-//! - `quantize(&[f32; N]) -> Self`, bit-exact with what `llama-quantize` writes
-//!   without an importance matrix (`ggml_quantize_chunk` with no imatrix: ggml's
-//!   `quantize_row_*_ref`, except for IQ4_NL, see [`iq4_nl`]);
-//! - an integer view for the SIMD kernels (`values`);
-//! - the row functions of [`RefFormat`] (dequantize, and `dot_ref`: the sum
-//!   ggml's generic `ggml_vec_dot_*_generic` computes, in the same f32
-//!   operations, no FMA contraction) and [`RefQuantize`], checking lengths
-//!   instead of panicking.
-//!
-//! `tests/formats.rs` checks all of it against `fixtures/formats/` (made by
-//! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml),
-//! the registry formats through the generic API (`dequantize`, `quantize_ref`,
-//! and `dot` on the scalar path); `tests/kformats.rs` checks the SIMD paths of
-//! the K-quants. NaN inputs to a quantizer give unspecified blocks, never a
-//! panic.
+//! `tests/formats.rs` checks them against `fixtures/formats/` (made by
+//! `scripts/fixtures/make_format_fixtures.py` from gguf-py and llama.cpp's ggml)
+//! through the generic API (`dequantize`, `quantize_ref`, `dot` on the scalar
+//! path); `tests/formats_kernels.rs` (32-value) and `tests/kformats.rs`
+//! (K-quants) check the SIMD paths. NaN inputs to a quantizer give
+//! unspecified blocks, never a panic.
 
 mod block32;
 mod grids;
@@ -61,8 +34,8 @@ pub mod q3_k;
 mod q4_0;
 mod q4_1;
 mod q4_k;
-pub mod q5_0;
-pub mod q5_1;
+mod q5_0;
+mod q5_1;
 pub mod q5_k;
 mod q6_k;
 mod q8_0;
@@ -70,11 +43,10 @@ mod q8_1;
 mod q8_k;
 mod search;
 
-use bytemuck::Pod;
-
-pub(crate) use block32::{Act32, Block32, Kind, RawScale};
+pub(crate) use block32::{Act32, Block32, Operand};
 pub use iq2_xs::BlockIq2Xs;
 pub use iq3_s::BlockIq3S;
+pub use iq4_nl::BlockIq4Nl;
 pub use iq4_xs::BlockIq4Xs;
 pub(crate) use kblock::{BsumsTerm, KBlock};
 pub use q2_k::BlockQ2K;
@@ -82,6 +54,8 @@ pub use q3_k::BlockQ3K;
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
 pub use q4_k::BlockQ4K;
+pub use q5_0::BlockQ5_0;
+pub use q5_1::BlockQ5_1;
 pub use q5_k::BlockQ5K;
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
@@ -90,41 +64,6 @@ pub use q8_k::BlockQ8K;
 
 use crate::KernelError;
 use crate::error::check_len;
-
-/// One weight format at the scalar reference level (see the module docs).
-pub trait RefFormat: Pod + Send + Sync {
-    /// ggml's name of the type (`q5_0`, `q2_K`, …).
-    const NAME: &'static str;
-    /// Weights per block.
-    const VALUES: usize;
-    /// The activation block the integer dot pairs with (ggml's `vec_dot_type`).
-    type Act: Pod;
-
-    /// Dequantizes whole blocks: `out[VALUES·i + j]` is weight `j` of block `i`.
-    ///
-    /// # Errors
-    /// [`KernelError::InvalidDimension`] unless `out.len()` is a multiple of
-    /// `VALUES`, [`KernelError::LengthMismatch`] unless it is `VALUES·blocks.len()`.
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError>;
-
-    /// The dot of a row of weight blocks with a row of activation blocks, as
-    /// ggml's generic scalar `vec_dot` computes it.
-    ///
-    /// # Errors
-    /// [`KernelError::LengthMismatch`] unless `x.len() == w.len()`.
-    fn dot_ref(w: &[Self], x: &[Self::Act]) -> Result<f32, KernelError>;
-}
-
-/// A format with ggml's quantizer (all but IQ2_XS, which ggml quantizes only
-/// with an importance matrix).
-pub trait RefQuantize: RefFormat {
-    /// Quantizes `x` into whole blocks as `llama-quantize` does without an
-    /// importance matrix: `out[i]` holds `x[VALUES·i ..][..VALUES]`.
-    ///
-    /// # Errors
-    /// As [`RefFormat::dequantize_row`], with `x` the values.
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError>;
-}
 
 /// Integer view of a 256-value superblock, for the SIMD kernels:
 /// `x[j] = d·scales[s]·q[j] − dmin·mins[s]` with `s = j / (256 / S)`.
@@ -158,30 +97,6 @@ const fn whole_blocks(n: usize) -> &'static str {
     } else {
         "length must be a multiple of the superblock size 256"
     }
-}
-
-/// Row dequantization: `f` writes each block's `N` values.
-pub(crate) fn dequantize_blocks<B, const N: usize>(
-    op: &'static str,
-    blocks: &[B],
-    out: &mut [f32],
-    f: impl Fn(&B, &mut [f32; N]),
-) -> Result<(), KernelError> {
-    let len = out.len();
-    let (chunks, rest) = out.as_chunks_mut::<N>();
-    if !rest.is_empty() {
-        return Err(KernelError::InvalidDimension {
-            op,
-            dim: "out",
-            value: len,
-            reason: whole_blocks(N),
-        });
-    }
-    check_len(op, "blocks", chunks.len(), blocks.len())?;
-    for (b, o) in blocks.iter().zip(chunks) {
-        f(b, o);
-    }
-    Ok(())
 }
 
 /// Row quantization: `f` makes one block from `N` values.
@@ -221,11 +136,6 @@ pub(crate) fn lane_sums<const S: usize>(
         lanes[j % 8] += i32::from(scales[j / sub]) * i32::from(qj) * i32::from(xj);
     }
     lanes
-}
-
-/// A row dot needs one activation block per weight block.
-pub(crate) fn check_dot(op: &'static str, w_len: usize, x_len: usize) -> Result<(), KernelError> {
-    check_len(op, "x", w_len, x_len)
 }
 
 /// The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's `kvalues_iq4nl`).

@@ -10,8 +10,15 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Kind, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32};
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use super::block32::{
+    Block32, Operand, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32,
+};
 use super::q8_0::BlockQ8_0;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::blocks32::{self as x86, WeightPair};
 use crate::quant::{BlockFormat, QK};
 
 /// ggml `Q4_0`: 32 unsigned 4-bit values and one f16 scale;
@@ -81,22 +88,36 @@ impl BlockFormat for BlockQ4_0 {
 weight_format_32!(BlockQ4_0, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ4_0 {
-    const KIND: Kind = Kind::Q4_0;
+    const OPERAND: Operand = Operand::Unsigned { bias: 8 };
 
     #[inline(always)]
     fn scale(&self) -> f16 {
         self.d
     }
     #[inline(always)]
-    fn offset(&self) -> f16 {
-        f16::ZERO
-    }
-    #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(self.nibble(j)) - 8
     }
+
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        &self.qs
+    unsafe fn unpack_256(&self) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe { x86::unpack_nibbles(&self.qs) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+        // SAFETY: forwarded from the caller (a 36-byte pair).
+        unsafe {
+            let (raw, u) = x86::nibble_pair(pair);
+            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 18) });
+            WeightPair {
+                u,
+                dw,
+                m: _mm512_setzero_ps(),
+            }
+        }
     }
 }

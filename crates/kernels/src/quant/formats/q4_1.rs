@@ -10,8 +10,12 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Kind, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32};
+use super::block32::{
+    Block32, Operand, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32,
+};
 use super::q8_1::BlockQ8_1;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::blocks32::{self as x86, WeightPair};
 use crate::quant::{BlockFormat, QK};
 
 /// ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset;
@@ -84,7 +88,8 @@ impl BlockFormat for BlockQ4_1 {
 weight_format_32!(BlockQ4_1, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ4_1 {
-    const KIND: Kind = Kind::Q4_1;
+    const OPERAND: Operand = Operand::Unsigned { bias: 0 };
+    const OFFSET: bool = true;
 
     #[inline(always)]
     fn scale(&self) -> f16 {
@@ -98,8 +103,23 @@ impl Block32 for BlockQ4_1 {
     fn value(&self, j: usize) -> i32 {
         i32::from(self.nibble(j))
     }
+
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        &self.qs
+    unsafe fn unpack_256(&self) -> core::arch::x86_64::__m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe { x86::unpack_nibbles(&self.qs) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+        // SAFETY: forwarded from the caller (a 40-byte pair).
+        unsafe {
+            let (raw, u) = x86::nibble_pair(pair);
+            // Scales at bytes 0 and 20, offsets at 2 and 22.
+            let (dw, m) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 2, 20) });
+            WeightPair { u, dw, m }
+        }
     }
 }

@@ -12,19 +12,24 @@
 //! nearest even). So `m` maps to `q = 0`, and the round trip error is at most
 //! `|m|/32` plus the f16 rounding of `d`.
 //!
-//! Dot (ggml pairs Q5_0 with Q8_0 activations): per block,
-//! `(d_w·d_x)·Σ_j (q_j − 16)·x_j` (an exact integer sum), added in block order
-//! to an f32 sum, as ggml's `ggml_vec_dot_q5_0_q8_0_generic`.
+//! Dot (ggml pairs Q5_0 with [`BlockQ8_0`] activations): per block,
+//! `(d_w·d_x)·Σ_j (q_j − 16)·x_j` (an exact integer sum). The scalar
+//! [`WeightFormat::dot_block`](crate::quant::WeightFormat::dot_block) is
+//! ggml's `ggml_vec_dot_q5_0_q8_0_generic` per block, bit for bit. The x86
+//! tiles multiply the unsigned `u = q` (nibble plus the `qh` bit) and
+//! subtract `16·Σ q_x`.
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::{RefFormat, RefQuantize, check_dot, dequantize_blocks, inv_or_zero, quantize_blocks};
-use crate::KernelError;
-use crate::quant::BlockQ8_0;
-
-/// Weights per block.
-pub const QK5_0: usize = 32;
+use super::block32::{Block32, Operand, block_of, inv, unpack_nibble, weight_format_32};
+use super::q8_0::BlockQ8_0;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::{BlockFormat, QK};
 
 /// A Q5_0 block (see the module docs).
 #[repr(C)]
@@ -35,7 +40,7 @@ pub struct BlockQ5_0 {
     /// Bit 4 of each weight, weight `j` at bit `j` of the little-endian `u32`.
     pub qh: [u8; 4],
     /// Low 4 bits: weight `j < 16` in the low nibble of `qs[j]`, `j + 16` high.
-    pub qs: [u8; QK5_0 / 2],
+    pub qs: [u8; QK / 2],
 }
 
 const _: () = assert!(size_of::<BlockQ5_0>() == 22);
@@ -44,49 +49,16 @@ const _: () = assert!(align_of::<BlockQ5_0>() == 2);
 impl BlockQ5_0 {
     /// The signed integer weights `q − 16` (in `−16..=15`): `x = d·v`.
     #[inline(always)]
-    pub fn values(&self) -> [i8; QK5_0] {
-        let qh = u32::from_le_bytes(self.qh);
-        let mut v = [0i8; QK5_0];
-        for (j, &byte) in self.qs.iter().enumerate() {
-            let hi0 = ((qh >> j) & 1) as u8;
-            let hi1 = ((qh >> (j + 16)) & 1) as u8;
-            v[j] = ((byte & 0x0F) | (hi0 << 4)) as i8 - 16;
-            v[j + 16] = ((byte >> 4) | (hi1 << 4)) as i8 - 16;
-        }
-        v
+    pub fn values(&self) -> [i8; QK] {
+        std::array::from_fn(|j| self.value(j) as i8)
     }
+}
 
-    /// The 32 values in f32, as ggml's `dequantize_row_q5_0`: `v·d`.
-    #[inline(always)]
-    pub fn dequantize(&self, out: &mut [f32; QK5_0]) {
-        let d = self.d.to_f32();
-        for (o, v) in out.iter_mut().zip(self.values()) {
-            *o = f32::from(v) * d;
-        }
-    }
-
-    /// ggml's reference quantizer (see the module docs).
-    pub fn quantize(x: &[f32; QK5_0]) -> Self {
-        let mut amax = 0.0f32;
-        let mut max = 0.0f32;
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
-        let d = max / -16.0;
-        let id = inv_or_zero(d);
-        // `as i8` truncates toward zero (the values are in 0.5 ..= 32.5).
-        let q = x.map(|v| ((v * id + 16.5) as i8).min(31) as u8);
-        let mut block = Self {
-            d: f16::from_f32(d),
-            qh: [0; 4],
-            qs: [0; QK5_0 / 2],
-        };
-        pack_5bit(&q, &mut block.qh, &mut block.qs);
-        block
-    }
+/// The 5-bit `q[j]` (`0..32`) of the Q5 layout (shared with Q5_1).
+#[inline(always)]
+pub(super) fn q5(qh: &[u8; 4], qs: &[u8; QK / 2], j: usize) -> u8 {
+    let high = (u32::from_le_bytes(*qh) >> j) & 1;
+    unpack_nibble(qs, j) | ((high as u8) << 4)
 }
 
 /// Packs 32 five-bit values into `qh` (bit 4 of `q[j]` at bit `j`) and `qs`
@@ -103,33 +75,120 @@ pub(crate) fn pack_5bit(q: &[u8; 32], qh: &mut [u8; 4], qs: &mut [u8; 16]) {
     }
 }
 
-impl RefFormat for BlockQ5_0 {
+impl BlockFormat for BlockQ5_0 {
     const NAME: &'static str = "q5_0";
-    const VALUES: usize = QK5_0;
-    type Act = BlockQ8_0;
+    const VALUES: usize = QK;
 
-    fn dequantize_row(blocks: &[Self], out: &mut [f32]) -> Result<(), KernelError> {
-        dequantize_blocks("q5_0::dequantize_row", blocks, out, Self::dequantize)
+    /// As ggml's `dequantize_row_q5_0`: `(q − 16)·d`.
+    #[inline(always)]
+    fn dequantize_block(&self, out: &mut [f32]) {
+        let d = self.d.to_f32();
+        for (j, o) in out[..QK].iter_mut().enumerate() {
+            *o = self.value(j) as f32 * d;
+        }
     }
 
-    fn dot_ref(w: &[Self], x: &[BlockQ8_0]) -> Result<f32, KernelError> {
-        check_dot("q5_0::dot_ref", w.len(), x.len())?;
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let isum: i32 = wb
-                .values()
-                .iter()
-                .zip(&xb.qs)
-                .map(|(&v, &q)| i32::from(v) * i32::from(q))
-                .sum();
-            sum += (wb.d.to_f32() * xb.d.to_f32()) * isum as f32;
+    /// ggml's reference quantizer (see the module docs).
+    #[inline(always)]
+    fn quantize_block(x: &[f32]) -> Self {
+        let x = block_of(x);
+        let mut amax = 0.0f32;
+        let mut max = 0.0f32;
+        for &v in x {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
         }
-        Ok(sum)
+        let d = max / -16.0;
+        let id = inv(d);
+        // `as i8` truncates toward zero (the values are in 0.5 ..= 32.5).
+        let q = x.map(|v| ((v * id + 16.5) as i8).min(31) as u8);
+        let mut block = Self {
+            d: f16::from_f32(d),
+            qh: [0; 4],
+            qs: [0; QK / 2],
+        };
+        pack_5bit(&q, &mut block.qh, &mut block.qs);
+        block
     }
 }
 
-impl RefQuantize for BlockQ5_0 {
-    fn quantize_row(x: &[f32], out: &mut [Self]) -> Result<(), KernelError> {
-        quantize_blocks("q5_0::quantize_row", x, out, Self::quantize)
+weight_format_32!(BlockQ5_0, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+
+impl Block32 for BlockQ5_0 {
+    const OPERAND: Operand = Operand::Unsigned { bias: 16 };
+
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        self.d
     }
+    #[inline(always)]
+    fn value(&self, j: usize) -> i32 {
+        i32::from(q5(&self.qh, &self.qs, j)) - 16
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unpack_256(&self) -> __m256i {
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe { unpack_5bit_256(&self.qh, &self.qs) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+        // SAFETY: `pair` is two blocks (44 bytes), the caller's contract, as
+        // are the CPU features.
+        unsafe {
+            let (raw, u) = x86::nibble_pair(pair);
+            let u = add_high_bits_512(u, &(*pair).qh, &(*pair.add(1)).qh);
+            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 22) });
+            WeightPair {
+                u,
+                dw,
+                m: _mm512_setzero_ps(),
+            }
+        }
+    }
+}
+
+/// The 32 five-bit `q` of the Q5 layout as bytes, in weight order: the
+/// nibbles, plus 16 where bit `j` of `qh` is set (byte `j / 8` of `qh`
+/// broadcast to bytes `j`, tested against bit `j % 8`).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn unpack_5bit_256(qh: &[u8; 4], qs: &[u8; QK / 2]) -> __m256i {
+    // SAFETY: register operations and a 16-byte read of `qs`; AVX2 is the
+    // caller's contract.
+    unsafe {
+        let bytes_of_qh = _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        );
+        let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(*qh)), bytes_of_qh);
+        let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+        let high = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+        _mm256_or_si256(x86::unpack_nibbles(qs), high)
+    }
+}
+
+/// Adds 16 to the bytes of `nibbles` (a pair's 64 weights, see
+/// [`x86::nibble_pair`]) whose `qh` bit is set: `qh0` covers the first
+/// block's 32, `qh1` the second's.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn add_high_bits_512(nibbles: __m512i, qh0: &[u8; 4], qh1: &[u8; 4]) -> __m512i {
+    let high = u64::from(u32::from_le_bytes(*qh0)) | (u64::from(u32::from_le_bytes(*qh1)) << 32);
+    // SAFETY: register operations; AVX-512 BW is the caller's contract.
+    unsafe { _mm512_mask_add_epi8(nibbles, high, nibbles, _mm512_set1_epi8(16)) }
 }

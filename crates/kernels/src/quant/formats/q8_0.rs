@@ -10,7 +10,12 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 use pulp::Simd;
 
-use super::block32::{Act32, Block32, Kind, RawScale, block_of, inv, weight_format_32};
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use super::block32::{Act32, Block32, Operand, block_of, inv, weight_format_32};
+#[cfg(target_arch = "x86_64")]
+use crate::quant::x86::blocks32::{self as x86, WeightPair};
 use crate::quant::{ActFormat, BlockFormat, QK};
 
 /// ggml `Q8_0`: 32 signed 8-bit values and one f16 scale; `x[j] = d·qs[j]`.
@@ -59,6 +64,21 @@ pub(super) fn abs_max_simd<S: Simd>(simd: S, x: &[f32; QK]) -> f32 {
         .fold(simd.reduce_max_f32s(m), |m, v| m.max(v.abs()))
 }
 
+/// Quantizes whole 32-value blocks with the SIMD block maximum, `make`
+/// building each block from its `(d, q)` (shared with Q8_1).
+#[inline(always)]
+pub(super) fn q8_rows<S: Simd, B>(
+    simd: S,
+    x: &[f32],
+    out: &mut [B],
+    make: impl Fn((f32, [i8; QK])) -> B,
+) {
+    for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let chunk = block_of(chunk);
+        *o = make(q8_values(chunk, abs_max_simd(simd, chunk)));
+    }
+}
+
 impl BlockQ8_0 {
     #[inline(always)]
     fn from_values((d, qs): (f32, [i8; QK])) -> Self {
@@ -89,10 +109,7 @@ impl BlockFormat for BlockQ8_0 {
 
     #[inline(always)]
     fn quantize_blocks<S: Simd>(simd: S, x: &[f32], out: &mut [Self]) {
-        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
-            let chunk = block_of(chunk);
-            *o = Self::from_values(q8_values(chunk, abs_max_simd(simd, chunk)));
-        }
+        q8_rows(simd, x, out, Self::from_values);
     }
 }
 
@@ -101,23 +118,43 @@ impl ActFormat for BlockQ8_0 {}
 weight_format_32!(BlockQ8_0, act BlockQ8_0, gemv_rows 1);
 
 impl Block32 for BlockQ8_0 {
-    const KIND: Kind = Kind::Q8_0;
+    const OPERAND: Operand = Operand::Signed;
 
     #[inline(always)]
     fn scale(&self) -> f16 {
         self.d
     }
     #[inline(always)]
-    fn offset(&self) -> f16 {
-        f16::ZERO
-    }
-    #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(self.qs[j])
     }
+
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn packed(&self) -> &[u8] {
-        bytemuck::cast_slice(&self.qs)
+    unsafe fn unpack_256(&self) -> __m256i {
+        // SAFETY: `qs` is 32 bytes; AVX is the caller's contract.
+        unsafe { _mm256_loadu_si256(self.qs.as_ptr().cast()) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+        // SAFETY: `pair` is 68 bytes (the caller's contract): loads of 64
+        // bytes from 0 and 4 stay inside; the features are the caller's too.
+        unsafe {
+            // `vpermt2b` picks the 64 values (bytes 2..34 and 36..68).
+            let p = pair.cast::<u8>();
+            let raw = _mm512_loadu_si512(p.cast());
+            let rest = _mm512_loadu_si512(p.add(4).cast());
+            let q =
+                _mm512_permutex2var_epi8(raw, x86::idx_vec(&const { x86::pair_values(2) }), rest);
+            let u = _mm512_xor_si512(q, _mm512_set1_epi8(Self::OPERAND.bias() as i8));
+            WeightPair {
+                u,
+                dw: Self::pair_scales(raw),
+                m: _mm512_setzero_ps(),
+            }
+        }
     }
 }
 
@@ -134,8 +171,18 @@ impl Act32 for BlockQ8_0 {
     fn values(&self) -> &[i8; QK] {
         &self.qs
     }
+
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn raw_scale(&self) -> RawScale {
-        RawScale::F16(self.d)
+    unsafe fn scale_x86(&self) -> f32 {
+        // SAFETY: F16C is the caller's contract.
+        unsafe { x86::f16_to_f32(self.d) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_scales(raw: __m512i) -> __m512 {
+        // SAFETY: the features are the caller's contract.
+        unsafe { x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 34) }).0 }
     }
 }

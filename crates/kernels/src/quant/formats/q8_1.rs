@@ -10,8 +10,11 @@
 use bytemuck::{Pod, Zeroable};
 use pulp::Simd;
 
-use super::block32::{Act32, RawScale, block_of};
-use super::q8_0::{abs_max, abs_max_simd, q8_values};
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use super::block32::{Act32, block_of};
+use super::q8_0::{abs_max, q8_rows, q8_values};
 use crate::quant::{ActFormat, BlockFormat, QK};
 
 /// Activations for Q4_1 weights: `x[j] ≈ d·qs[j]` and `s = d·Σⱼ qs[j]`, both
@@ -60,10 +63,7 @@ impl BlockFormat for BlockQ8_1 {
 
     #[inline(always)]
     fn quantize_blocks<S: Simd>(simd: S, x: &[f32], out: &mut [Self]) {
-        for (o, chunk) in out.iter_mut().zip(x.chunks_exact(QK)) {
-            let chunk = block_of(chunk);
-            *o = Self::from_values(q8_values(chunk, abs_max_simd(simd, chunk)));
-        }
+        q8_rows(simd, x, out, Self::from_values);
     }
 }
 
@@ -82,8 +82,21 @@ impl Act32 for BlockQ8_1 {
     fn values(&self) -> &[i8; QK] {
         &self.qs
     }
+
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn raw_scale(&self) -> RawScale {
-        RawScale::F32(self.d)
+    unsafe fn scale_x86(&self) -> f32 {
+        self.d
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_scales(raw: __m512i) -> __m512 {
+        // SAFETY: register operations; AVX-512 F is the caller's contract.
+        unsafe {
+            // f32 lanes 0 and 10 (bytes 0 and 40) into [d₀ ×8, d₁ ×8].
+            let idx = _mm512_set_epi32(10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0);
+            _mm512_permutexvar_ps(idx, _mm512_castsi512_ps(raw))
+        }
     }
 }

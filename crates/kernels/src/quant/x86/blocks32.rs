@@ -8,12 +8,15 @@
 //!
 //! The unsigned×signed byte products (`vpdpbusd`, `vpmaddubsw`) need an
 //! unsigned weight operand `u = v + bias`, so a correction
-//! `−bias·Σ q_x` (per lane) is folded into the accumulator start:
-//! - Q8_0: `u = q + 128` (`q ^ 0x80`), bias 128 (VNNI only; on AVX2 the
-//!   products `255·127·2` could saturate `vpmaddubsw`'s i16, so Q8_0 widens
-//!   both sides to i16 and uses `vpmaddwd`);
-//! - Q4_0: `u = q` (the nibble), bias 8, since `v = q − 8`;
-//! - Q4_1: `u = q`, no bias (its offset is the float term `m·s_x`).
+//! `−bias·Σ q_x` (per lane) is folded into the accumulator start. Each
+//! format says how it gets `u` ([`Block32::OPERAND`]) and unpacks its own
+//! bytes ([`Block32::unpack_256`], [`Block32::pair_512`]), from the helpers
+//! below:
+//! - [`Operand::Signed`] (Q8_0): the weights are bytes `v`; VNNI takes
+//!   `u = v ^ 0x80`, bias 128; on AVX2 the products `255·127·2` could
+//!   saturate `vpmaddubsw`'s i16, so both sides widen to i16 for `vpmaddwd`;
+//! - [`Operand::Unsigned`] (Q4_0: `u = q`, bias 8 since `v = q − 8`; Q4_1:
+//!   `u = q`, no bias, its offset is the float term `m·s_x`).
 //!
 //! All integer paths are exact for every byte value, including `−128`
 //! activations (which our quantizers never produce).
@@ -22,7 +25,8 @@ use core::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use crate::prefetch::prefetch;
-use crate::quant::formats::{Act32, Block32, Kind, RawScale};
+use crate::quant::QK;
+use crate::quant::formats::{Act32, Block32, Operand};
 use crate::quant::isa::{COLS, ROWS, Rect};
 
 /// The per-format integer operations of one instruction set.
@@ -35,13 +39,9 @@ pub(crate) trait IntOps {
     unsafe fn isum<W: Block32>(u: __m256i, x: __m256i, start: __m256i) -> __m256i;
 }
 
-/// The unsigned weight bias of the VNNI path.
-const fn bias(kind: Kind) -> i8 {
-    match kind {
-        Kind::Q8_0 => -128, // the byte 0x80
-        Kind::Q4_0 => 8,
-        Kind::Q4_1 => 0,
-    }
+/// `u − v` of format `W` on VNNI, as the byte `set1_epi8` takes.
+const fn bias<W: Block32>() -> i8 {
+    W::OPERAND.bias() as i8
 }
 
 /// The 32 activation bytes.
@@ -51,12 +51,14 @@ unsafe fn load_act<A: Act32>(x: &A) -> __m256i {
     unsafe { _mm256_loadu_si256(x.values().as_ptr().cast()) }
 }
 
-/// The 32 nibbles of a Q4 block as bytes `0..16`, weights in order.
+/// The 32 nibbles of 16 bytes as bytes `0..16`, in ggml's order (weight
+/// `j < 16` the low nibble of byte `j`, `j + 16` its high nibble).
+///
+/// # Safety
+/// The CPU must support AVX2.
 #[inline(always)]
-unsafe fn unpack_nibbles(packed: &[u8]) -> __m256i {
-    debug_assert_eq!(packed.len(), 16);
-    // SAFETY: `packed` is a Q4 block's 16 bytes; AVX2 is the caller's
-    // contract.
+pub(crate) unsafe fn unpack_nibbles(packed: &[u8; QK / 2]) -> __m256i {
+    // SAFETY: `packed` is 16 bytes; AVX2 is the caller's contract.
     unsafe {
         let v = _mm_loadu_si128(packed.as_ptr().cast());
         let mask = _mm_set1_epi8(0x0F);
@@ -67,19 +69,13 @@ unsafe fn unpack_nibbles(packed: &[u8]) -> __m256i {
 }
 
 /// An f16 scale to f32 with F16C.
+///
+/// # Safety
+/// The CPU must support F16C.
 #[inline(always)]
-unsafe fn f16_to_f32(h: half::f16) -> f32 {
+pub(crate) unsafe fn f16_to_f32(h: half::f16) -> f32 {
     // SAFETY: F16C is the caller's contract.
     unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits())))) }
-}
-
-#[inline(always)]
-unsafe fn act_scale<A: Act32>(x: &A) -> f32 {
-    match x.raw_scale() {
-        // SAFETY: F16C is the caller's contract.
-        RawScale::F16(h) => unsafe { f16_to_f32(h) },
-        RawScale::F32(d) => d,
-    }
 }
 
 /// Sum of the 8 lanes.
@@ -102,42 +98,37 @@ impl IntOps for Avx2 {
     unsafe fn start<W: Block32>(x: __m256i) -> __m256i {
         // SAFETY: AVX2 is the caller's contract.
         unsafe {
-            match W::KIND {
-                Kind::Q4_0 => {
+            match W::OPERAND {
+                Operand::Unsigned { bias } if bias != 0 => {
                     let ones = _mm256_set1_epi16(1);
-                    let eight_x = _mm256_maddubs_epi16(_mm256_set1_epi8(8), x);
-                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(eight_x, ones))
+                    let bias_x = _mm256_maddubs_epi16(_mm256_set1_epi8(bias as i8), x);
+                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(bias_x, ones))
                 }
-                Kind::Q8_0 | Kind::Q4_1 => _mm256_setzero_si256(),
+                Operand::Unsigned { .. } | Operand::Signed => _mm256_setzero_si256(),
             }
         }
     }
 
     #[inline(always)]
     unsafe fn unpack<W: Block32>(w: &W) -> __m256i {
-        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
-        unsafe {
-            match W::KIND {
-                Kind::Q8_0 => _mm256_loadu_si256(w.packed().as_ptr().cast()),
-                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
-            }
-        }
+        // SAFETY: AVX2 is the caller's contract.
+        unsafe { w.unpack_256() }
     }
 
     #[inline(always)]
     unsafe fn isum<W: Block32>(u: __m256i, x: __m256i, start: __m256i) -> __m256i {
         // SAFETY: AVX2 is the caller's contract.
         unsafe {
-            match W::KIND {
-                Kind::Q8_0 => {
+            match W::OPERAND {
+                Operand::Signed => {
                     let w_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(u));
                     let w_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(u));
                     let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
                     let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x));
                     _mm256_add_epi32(_mm256_madd_epi16(w_lo, x_lo), _mm256_madd_epi16(w_hi, x_hi))
                 }
-                Kind::Q4_0 | Kind::Q4_1 => {
-                    // u ≤ 15, |x| ≤ 128: a pair sum is at most 3840, no saturation.
+                Operand::Unsigned { .. } => {
+                    // u < 64, |x| ≤ 128: a pair sum is below 2¹⁵, no saturation.
                     let pairs = _mm256_maddubs_epi16(u, x);
                     _mm256_add_epi32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
                 }
@@ -154,28 +145,23 @@ impl IntOps for Vnni {
     unsafe fn start<W: Block32>(x: __m256i) -> __m256i {
         // SAFETY: AVX-512 VL + VNNI is the caller's contract.
         unsafe {
-            match W::KIND {
-                Kind::Q4_1 => _mm256_setzero_si256(),
-                Kind::Q8_0 | Kind::Q4_0 => {
-                    let zero = _mm256_setzero_si256();
-                    let bias_x =
-                        _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(const { bias(W::KIND) }), x);
-                    _mm256_sub_epi32(zero, bias_x)
-                }
+            if W::OPERAND.bias() == 0 {
+                _mm256_setzero_si256()
+            } else {
+                let zero = _mm256_setzero_si256();
+                let bias_x = _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(const { bias::<W>() }), x);
+                _mm256_sub_epi32(zero, bias_x)
             }
         }
     }
 
     #[inline(always)]
     unsafe fn unpack<W: Block32>(w: &W) -> __m256i {
-        // SAFETY: AVX2 is the caller's contract; a Q8_0 block has 32 bytes.
+        // SAFETY: AVX2 is the caller's contract.
         unsafe {
-            match W::KIND {
-                Kind::Q8_0 => _mm256_xor_si256(
-                    _mm256_loadu_si256(w.packed().as_ptr().cast()),
-                    _mm256_set1_epi8(bias(Kind::Q8_0)),
-                ),
-                Kind::Q4_0 | Kind::Q4_1 => unpack_nibbles(w.packed()),
+            match W::OPERAND {
+                Operand::Signed => _mm256_xor_si256(w.unpack_256(), _mm256_set1_epi8(bias::<W>())),
+                Operand::Unsigned { .. } => w.unpack_256(),
             }
         }
     }
@@ -217,7 +203,7 @@ pub(crate) unsafe fn tile<O: IntOps, W: Block32, const R: usize, const C: usize>
                 let xb = x[c].get_unchecked(b);
                 xv[c] = load_act(xb);
                 start[c] = O::start::<W>(xv[c]);
-                dx[c] = act_scale(xb);
+                dx[c] = xb.scale_x86();
             }
             for r in 0..R {
                 let wb = w[r].get_unchecked(b);
@@ -228,7 +214,7 @@ pub(crate) unsafe fn tile<O: IntOps, W: Block32, const R: usize, const C: usize>
                     let scale = _mm256_set1_ps(dw * dx[c]);
                     acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][c]);
                 }
-                if W::KIND == Kind::Q4_1 {
+                if W::OFFSET {
                     let m = f16_to_f32(wb.offset());
                     for c in 0..C {
                         offset[r][c] += m * x[c].get_unchecked(b).scaled_sum();
@@ -268,60 +254,46 @@ struct ActPair {
     start: __m512i,
     /// `[d_x₀ ×8, d_x₁ ×8]`.
     dx: __m512,
-    /// Q4_1 only: `d_x·Σ q_x` per lane (sums to `s_x`), for the `m·s` term.
+    /// Offset formats only: `d_x·Σ q_x` per lane (sums to `s_x`), for the `m·s` term.
     sx: __m512,
 }
 
 /// Loads the activation pair starting at `x` (two consecutive blocks).
 #[inline(always)]
 unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
+    let size = size_of::<W::Act>();
     // SAFETY: `x` points at two consecutive activation blocks (the caller's
-    // contract), 68 or 80 bytes, so the 64-byte loads from bytes 0 and 4
-    // (Q8_0) or 0 and 16 (Q8_1) stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI
-    // and F16C are the caller's contract too.
+    // contract), 64 to 128 bytes, so the 64-byte loads from bytes 0 and
+    // `2·size − 64` stay inside them; AVX-512 F/BW/DQ/VNNI/VBMI and F16C are
+    // the caller's contract too.
     unsafe {
-        let x0 = &*x;
+        debug_assert!((32..=64).contains(&size));
+        debug_assert_eq!(
+            (*x).values().as_ptr().cast::<u8>(),
+            x.cast::<u8>().add(size - QK)
+        );
         let raw = _mm512_loadu_si512(x.cast());
-        let stride = size_of::<W::Act>() as u8;
-        // The 64 values: Q8_0 pairs (68 bytes) hold them at bytes 2..34 and
-        // 36..68, Q8_1 pairs (80 bytes) at 8..40 and 48..80; a second load
-        // from 4 resp. 16 bytes in covers the end, `vpermt2b` picks them.
-        let values = match x0.raw_scale() {
-            RawScale::F16(_) => _mm512_permutex2var_epi8(
-                raw,
-                idx_vec(&const { pair_values(2) }),
-                _mm512_loadu_si512(x.cast::<u8>().add(4).cast()),
-            ),
-            RawScale::F32(_) => _mm512_permutex2var_epi8(
-                raw,
-                idx_vec(&const { pair_values(8) }),
-                _mm512_loadu_si512(x.cast::<u8>().add(16).cast()),
-            ),
-        };
-        let dx = match x0.raw_scale() {
-            RawScale::F16(_) => {
-                debug_assert_eq!(stride, 34);
-                let pattern =
-                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
-                _mm512_cvtph_ps(_mm512_castsi512_si256(pattern))
-            }
-            RawScale::F32(_) => {
-                debug_assert_eq!(stride, 40);
-                // f32 lanes 0 and 10 (bytes 0 and 40) into [d₀ ×8, d₁ ×8].
-                let idx = _mm512_set_epi32(10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0);
-                _mm512_permutexvar_ps(idx, _mm512_castsi512_ps(raw))
-            }
-        };
+        // Each block's 32 values are its last 32 bytes: the first block's
+        // from byte `size − 32` of `raw`, the second block's the last 32 bytes
+        // of a load that ends with the pair; `vpermt2b` picks them.
+        let values = _mm512_permutex2var_epi8(
+            raw,
+            idx_vec(&const { pair_values((size_of::<W::Act>() - QK) as u8) }),
+            _mm512_loadu_si512(x.cast::<u8>().add(2 * size - 64).cast()),
+        );
+        let dx = W::Act::pair_scales(raw);
         let zero = _mm512_setzero_si512();
-        let (start, sx) = match W::KIND {
-            Kind::Q4_1 => {
-                let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), values);
-                (zero, _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx))
-            }
-            Kind::Q8_0 | Kind::Q4_0 => {
-                let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias(W::KIND)), values);
-                (_mm512_sub_epi32(zero, bias_x), _mm512_setzero_ps())
-            }
+        let start = if W::OPERAND.bias() == 0 {
+            zero
+        } else {
+            let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias::<W>()), values);
+            _mm512_sub_epi32(zero, bias_x)
+        };
+        let sx = if W::OFFSET {
+            let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), values);
+            _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx)
+        } else {
+            _mm512_setzero_ps()
         };
         ActPair {
             x: values,
@@ -332,7 +304,7 @@ unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
     }
 }
 
-/// `vpermt2b` indices spreading a Q4 pair's nibble bytes over 64 lanes:
+/// `vpermt2b` indices spreading a pair's nibble bytes over 64 lanes:
 /// lanes 0–31 take the first block's 16 bytes twice (from byte `first` of
 /// the first table; low then high nibbles), lanes 32–63 the second block's
 /// (the second table's first 16 bytes, indices `64..`).
@@ -352,7 +324,7 @@ const fn q4_spread(first: u8) -> [u8; 64] {
 /// last 32 bytes of the second table (indices `64..`): Q8_0 weights and
 /// activations (`first` 2, second table from byte 4) and Q8_1 activations
 /// (`first` 8, second table from byte 16).
-const fn pair_values(first: u8) -> [u8; 64] {
+pub(crate) const fn pair_values(first: u8) -> [u8; 64] {
     let mut idx = [0u8; 64];
     let mut i = 0;
     while i < 64 {
@@ -369,7 +341,7 @@ const fn pair_values(first: u8) -> [u8; 64] {
 /// `vpermb` indices gathering an f16 pattern `[h₀ ×8, h₁ ×8]` (16 words, low
 /// 32 bytes) from byte offsets `at` and `at + stride`, and a second one
 /// `[g₀ ×8, g₁ ×8]` from `at2`, `at2 + stride` (high 32 bytes).
-const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
+pub(crate) const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
     let mut idx = [0u8; 64];
     let mut i = 0;
     while i < 64 {
@@ -382,77 +354,67 @@ const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
     idx
 }
 
+/// 64 bytes of indices as a vector.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
 #[inline(always)]
-unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
+pub(crate) unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
     // SAFETY: 64 readable bytes; AVX-512 F is the caller's contract.
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
 }
 
-/// A pair of weight blocks: the unsigned byte operand, `[d_w₀ ×8, d_w₁ ×8]`,
-/// and (Q4_1) `[m₀ ×8, m₁ ×8]`.
+/// The nibbles of a pair of blocks whose last 16 bytes are nibbles (Q4_0,
+/// Q4_1, ...): `raw`, the pair's first 32 bytes (scales and the first
+/// block's nibbles), and the 64 nibbles as bytes `0..16` in weight order
+/// (the first block's 32, then the second's).
+///
+/// # Safety
+/// `pair` points at two consecutive blocks of 32 to 48 bytes together (every
+/// load stays inside: 32 bytes from the start, 16 from the end); the CPU
+/// must support AVX-512 F/BW/VBMI.
 #[inline(always)]
-unsafe fn weight_pair<W: Block32>(w: *const W) -> WeightPair {
-    // SAFETY: `w` points at two consecutive blocks (the caller's contract);
-    // every load below stays inside those `2·size_of::<W>()` bytes (Q4: 32
-    // bytes from the start and the last 16; Q8_0: 64 bytes from 0 and 4); AVX-512 F/BW/VBMI and F16C are the caller's
-    // contract too.
+pub(crate) unsafe fn nibble_pair<W>(pair: *const W) -> (__m512i, __m512i) {
+    // SAFETY: as this function's contract.
     unsafe {
-        let p = w.cast::<u8>();
-        match W::KIND {
-            Kind::Q4_0 | Kind::Q4_1 => {
-                // Bytes 0..32 of the pair (scales, first block's nibbles)
-                // and the second block's 16 nibble bytes at its end.
-                let head = (size_of::<W>() - 16) as usize;
-                let raw = _mm512_castsi256_si512(_mm256_loadu_si256(p.cast()));
-                let tail =
-                    _mm512_castsi128_si512(_mm_loadu_si128(p.add(size_of::<W>() + head).cast()));
-                let qs_idx = match W::KIND {
-                    Kind::Q4_0 => idx_vec(&const { q4_spread(2) }),
-                    _ => idx_vec(&const { q4_spread(4) }),
-                };
-                let qs = _mm512_permutex2var_epi8(raw, qs_idx, tail);
-                // Low nibbles in lanes 0–15 and 32–47, high in 16–31, 48–63.
-                let shifts = _mm512_set_epi64(
-                    0x0004_0004_0004_0004,
-                    0x0004_0004_0004_0004,
-                    0,
-                    0,
-                    0x0004_0004_0004_0004,
-                    0x0004_0004_0004_0004,
-                    0,
-                    0,
-                );
-                let u = _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F));
-                let scales = match W::KIND {
-                    Kind::Q4_0 => {
-                        _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 18) }), raw)
-                    }
-                    _ => _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 2, 20) }), raw),
-                };
-                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
-                let m = match W::KIND {
-                    Kind::Q4_1 => _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(scales)),
-                    _ => _mm512_setzero_ps(),
-                };
-                WeightPair { u, dw, m }
-            }
-            Kind::Q8_0 => {
-                // Bytes 0..64 and 4..68 of the 68-byte pair; `vpermt2b`
-                // picks the 64 values (bytes 2..34 and 36..68).
-                let raw = _mm512_loadu_si512(p.cast());
-                let rest = _mm512_loadu_si512(p.add(4).cast());
-                let q = _mm512_permutex2var_epi8(raw, idx_vec(&const { pair_values(2) }), rest);
-                let u = _mm512_xor_si512(q, _mm512_set1_epi8(bias(Kind::Q8_0)));
-                let scales =
-                    _mm512_permutexvar_epi8(idx_vec(&const { f16_pattern(0, 0, 34) }), raw);
-                let dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
-                WeightPair {
-                    u,
-                    dw,
-                    m: _mm512_setzero_ps(),
-                }
-            }
-        }
+        let p = pair.cast::<u8>();
+        // Bytes 0..32 of the pair (scales, first block's nibbles) and the
+        // second block's 16 nibble bytes at its end.
+        let head = (size_of::<W>() - 16) as usize;
+        let raw = _mm512_castsi256_si512(_mm256_loadu_si256(p.cast()));
+        let tail = _mm512_castsi128_si512(_mm_loadu_si128(p.add(size_of::<W>() + head).cast()));
+        let qs_idx = idx_vec(&const { q4_spread((size_of::<W>() - 16) as u8) });
+        let qs = _mm512_permutex2var_epi8(raw, qs_idx, tail);
+        // Low nibbles in lanes 0–15 and 32–47, high in 16–31, 48–63.
+        let shifts = _mm512_set_epi64(
+            0x0004_0004_0004_0004,
+            0x0004_0004_0004_0004,
+            0,
+            0,
+            0x0004_0004_0004_0004,
+            0x0004_0004_0004_0004,
+            0,
+            0,
+        );
+        let u = _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F));
+        (raw, u)
+    }
+}
+
+/// Two f16 patterns of 16 values picked from `raw` by `vpermb` indices
+/// `idx` (see [`f16_pattern`]), in f32: the low one and the high one.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VBMI and F16C.
+#[inline(always)]
+pub(crate) unsafe fn pair_f16s(raw: __m512i, idx: &[u8; 64]) -> (__m512, __m512) {
+    // SAFETY: register operations; the features are the caller's contract.
+    unsafe {
+        let halves = _mm512_permutexvar_epi8(idx_vec(idx), raw);
+        (
+            _mm512_cvtph_ps(_mm512_castsi512_si256(halves)),
+            _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(halves)),
+        )
     }
 }
 
@@ -490,7 +452,7 @@ pub(crate) unsafe fn tile_512<W: Block32, const R: usize, const C: usize>(
                 xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
             }
             for r in 0..R {
-                accumulate_row::<W, C>(&mut acc[r], weight_pair(w[r].as_ptr().add(b)), &xs);
+                accumulate_row::<W, C>(&mut acc[r], W::pair_512(w[r].as_ptr().add(b)), &xs);
             }
             b += 2;
         }
@@ -499,7 +461,8 @@ pub(crate) unsafe fn tile_512<W: Block32, const R: usize, const C: usize>(
 }
 
 /// Adds one weight row's products with a pair of blocks of each activation
-/// row: `acc[c] += f32(Σ u·x + start)·(d_w·d_x)` (`+ m·s_x` for Q4_1).
+/// row: `acc[c] += f32(Σ u·x + start)·(d_w·d_x)` (`+ m·s_x` for offset
+/// formats).
 ///
 /// # Safety
 /// The CPU must support AVX-512 F and VNNI.
@@ -515,7 +478,7 @@ unsafe fn accumulate_row<W: Block32, const C: usize>(
             let isum = _mm512_dpbusd_epi32(x.start, u, x.x);
             let scale = _mm512_mul_ps(dw, x.dx);
             *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, *acc);
-            if W::KIND == Kind::Q4_1 {
+            if W::OFFSET {
                 *acc = _mm512_fmadd_ps(m, x.sx, *acc);
             }
         }
@@ -562,23 +525,28 @@ unsafe fn finish_tile<W: Block32, const R: usize, const C: usize>(
 pub(crate) unsafe fn gemm_rect_512<W: Block32>(rect: Rect<'_, W>) {
     // SAFETY: forwarded from our caller.
     unsafe {
-        match W::KIND {
-            // Q4_1 needs two more registers per tile row (offsets and their
-            // products); 4 × 3 tiles keep it out of spills (measured 75 vs 60
-            // GMAC/s at 128×576×1536, one thread).
-            Kind::Q4_1 => packed_rect::<W, ROWS, 3>(rect),
-            _ => packed_rect::<W, ROWS, COLS>(rect),
+        if W::OFFSET {
+            // The offset term needs two more registers per tile row (offsets
+            // and their products); 4 × 3 tiles keep Q4_1 out of spills
+            // (measured 75 vs 60 GMAC/s at 128×576×1536, one thread).
+            packed_rect::<W, ROWS, 3>(rect)
+        } else {
+            packed_rect::<W, ROWS, COLS>(rect)
         }
     }
 }
 
-/// One weight pair as the 512-bit tiles consume it (see [`weight_pair`]).
+/// One weight pair as the 512-bit tiles consume it (see
+/// [`Block32::pair_512`]).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-struct WeightPair {
-    u: __m512i,
-    dw: __m512,
-    m: __m512,
+pub(crate) struct WeightPair {
+    /// The unsigned byte operand `u = v + bias` of both blocks.
+    pub(crate) u: __m512i,
+    /// `[d_w₀ ×8, d_w₁ ×8]`.
+    pub(crate) dw: __m512,
+    /// `[m₀ ×8, m₁ ×8]` (offset formats), else unused.
+    pub(crate) m: __m512,
 }
 
 /// Weight pairs per row that [`packed_rect`] unpacks onto the stack
@@ -620,7 +588,7 @@ unsafe fn packed_rect<W: Block32, const R: usize, const C: usize>(rect: Rect<'_,
             for (p, slot) in slots[..pairs].iter_mut().enumerate() {
                 // SAFETY: blocks `2p` and `2p + 1 < nb` are in the row; the
                 // CPU features are our caller's contract.
-                slot.write(unsafe { weight_pair(w_r.as_ptr().add(2 * p)) });
+                slot.write(unsafe { W::pair_512(w_r.as_ptr().add(2 * p)) });
             }
         }
         let mut i = i0;
