@@ -14,6 +14,7 @@
 
 use half::{bf16, f16};
 
+use crate::quant::formats::{BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
 use crate::quant::{
     BlockFormat, BlockIq4Nl, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8_0, WeightFormat,
@@ -150,6 +151,12 @@ registry! {
         Q5_0 => BlockQ5_0, ggml 6, "ggml Q5_0: blocks of 32 ([`BlockQ5_0`], 22 bytes).";
         Q5_1 => BlockQ5_1, ggml 7, "ggml Q5_1: blocks of 32 ([`BlockQ5_1`], 24 bytes).";
         IQ4_NL => BlockIq4Nl, ggml 20, "ggml IQ4_NL: blocks of 32 on a non-linear grid ([`BlockIq4Nl`], 18 bytes).";
+        Q5_K => BlockQ5K, ggml 13, "ggml Q5_K: superblocks of 256 ([`BlockQ5K`], 176 bytes).";
+        Q3_K => BlockQ3K, ggml 11, "ggml Q3_K: superblocks of 256 ([`BlockQ3K`], 110 bytes).";
+        Q2_K => BlockQ2K, ggml 10, "ggml Q2_K: superblocks of 256 ([`BlockQ2K`], 84 bytes).";
+        IQ4_XS => BlockIq4Xs, ggml 23, "ggml IQ4_XS: superblocks of 256 on the IQ4_NL grid ([`BlockIq4Xs`], 136 bytes).";
+        IQ3_S => BlockIq3S, ggml 21, "ggml IQ3_S: superblocks of 256 on a 512-point grid ([`BlockIq3S`], 110 bytes).";
+        IQ2_XS => BlockIq2Xs, ggml 17, "ggml IQ2_XS: superblocks of 256 on a 512-point grid ([`BlockIq2Xs`], 74 bytes).";
     }
 }
 
