@@ -14,10 +14,9 @@
 
 use half::{bf16, f16};
 
-use crate::quant::formats::{BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K};
 use crate::quant::{
-    BlockFormat, BlockIq4Nl, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ6K,
-    BlockQ8_0, WeightFormat,
+    BlockFormat, BlockIq2Xs, BlockIq3S, BlockIq4Nl, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ4_0,
+    BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0, WeightFormat,
 };
 
 /// Generic code run on the Rust type of a block-quantized [`DType`].
