@@ -194,9 +194,7 @@ impl KBlock for BlockIq2Xs {
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
         let v = self.sub_blocks();
-        let isum = (0..QK_K)
-            .map(|j| i32::from(v.scales[j / 16]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
-            .sum();
+        let isum = v.scaled_isum(&x.qs);
         (isum, 0)
     }
 

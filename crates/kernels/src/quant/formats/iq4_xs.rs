@@ -104,17 +104,7 @@ impl BlockFormat for BlockIq4Xs {
     /// ggml's `dequantize_row_iq4_xs`: `(d·sc)·T[q]`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let v = self.sub_blocks();
-        for (s, (o, q)) in out
-            .chunks_exact_mut(32)
-            .zip(v.q.chunks_exact(32))
-            .enumerate()
-        {
-            let d = v.d * f32::from(v.scales[s]);
-            for (o, &q) in o.iter_mut().zip(q) {
-                *o = d * f32::from(q);
-            }
-        }
+        self.sub_blocks().dequantize(out);
     }
 
     /// ggml's `quantize_iq4_xs` without importance matrix (see the module docs).
@@ -173,9 +163,7 @@ impl KBlock for BlockIq4Xs {
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
         let v = self.sub_blocks();
-        let isum = (0..QK_K)
-            .map(|j| i32::from(v.scales[j / 32]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
-            .sum();
+        let isum = v.scaled_isum(&x.qs);
         (isum, 0)
     }
 

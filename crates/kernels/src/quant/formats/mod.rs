@@ -84,6 +84,36 @@ pub struct SubBlocks<const S: usize> {
     pub q: [i8; 256],
 }
 
+impl<const S: usize> SubBlocks<S> {
+    /// The 256 values, `(d·scales[s])·q[j] − dmin·mins[s]`, in the order of
+    /// ggml's K-quant dequantizers (for formats without mins the `− 0` changes
+    /// no bit).
+    #[inline(always)]
+    pub fn dequantize(&self, out: &mut [f32]) {
+        let sub = 256 / S;
+        for (s, (o, q)) in out
+            .chunks_exact_mut(sub)
+            .zip(self.q.chunks_exact(sub))
+            .enumerate()
+        {
+            let d = self.d * f32::from(self.scales[s]);
+            let m = self.dmin * f32::from(self.mins[s]);
+            for (o, &q) in o.iter_mut().zip(q) {
+                *o = d * f32::from(q) - m;
+            }
+        }
+    }
+
+    /// `Σ_j scales[j / (256/S)]·q[j]·x[j]`, exact in i32.
+    #[inline(always)]
+    pub fn scaled_isum(&self, x: &[i8; 256]) -> i32 {
+        let sub = 256 / S;
+        (0..256)
+            .map(|j| i32::from(self.scales[j / sub]) * i32::from(self.q[j]) * i32::from(x[j]))
+            .sum()
+    }
+}
+
 /// `1/d`, or 0 when `d == 0` (ggml's `d ? 1/d : 0`).
 #[inline(always)]
 pub(crate) fn inv_or_zero(d: f32) -> f32 {

@@ -85,18 +85,7 @@ impl BlockFormat for BlockQ2K {
     /// ggml's `dequantize_row_q2_K`: `(d·sc)·q − dmin·mn`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let v = self.sub_blocks();
-        for (s, (o, q)) in out
-            .chunks_exact_mut(16)
-            .zip(v.q.chunks_exact(16))
-            .enumerate()
-        {
-            let d = v.d * f32::from(v.scales[s]);
-            let m = v.dmin * f32::from(v.mins[s]);
-            for (o, &q) in o.iter_mut().zip(q) {
-                *o = d * f32::from(q) - m;
-            }
-        }
+        self.sub_blocks().dequantize(out);
     }
 
     /// ggml's `quantize_row_q2_K_ref` (see the module docs).
@@ -191,9 +180,7 @@ impl KBlock for BlockQ2K {
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
         let v = self.sub_blocks();
-        let isum = (0..QK_K)
-            .map(|j| i32::from(v.scales[j / 16]) * i32::from(v.q[j]) * i32::from(x.qs[j]))
-            .sum();
+        let isum = v.scaled_isum(&x.qs);
         let msum = x
             .bsums
             .iter()

@@ -162,17 +162,7 @@ impl BlockFormat for BlockQ3K {
     /// ggml's `dequantize_row_q3_K`: `(d·sc)·q`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let v = self.sub_blocks();
-        for (s, (o, q)) in out
-            .chunks_exact_mut(16)
-            .zip(v.q.chunks_exact(16))
-            .enumerate()
-        {
-            let d = v.d * f32::from(v.scales[s]);
-            for (o, &q) in o.iter_mut().zip(q) {
-                *o = d * f32::from(q);
-            }
-        }
+        self.sub_blocks().dequantize(out);
     }
 
     /// ggml's `quantize_row_q3_K_ref` (see the module docs).

@@ -104,18 +104,7 @@ impl BlockFormat for BlockQ5K {
     /// ggml's `dequantize_row_q5_K`: `(d·sc)·q − dmin·mn`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let v = self.sub_blocks();
-        for (s, (o, q)) in out
-            .chunks_exact_mut(32)
-            .zip(v.q.chunks_exact(32))
-            .enumerate()
-        {
-            let d = v.d * f32::from(v.scales[s]);
-            let m = v.dmin * f32::from(v.mins[s]);
-            for (o, &q) in o.iter_mut().zip(q) {
-                *o = d * f32::from(q) - m;
-            }
-        }
+        self.sub_blocks().dequantize(out);
     }
 
     /// ggml's `quantize_row_q5_K_ref` (see the module docs).
