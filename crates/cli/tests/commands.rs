@@ -134,8 +134,20 @@ fn bad_input_gets_clear_errors() {
         "has no tokenizer",
     );
     fails_with(
-        smallmind(&["generate", "-m", tiny, "--chat", "-p", "hi"], ""),
-        "chat template",
+        smallmind(
+            &[
+                "generate",
+                "-m",
+                tiny,
+                "--chat",
+                "--chat-template",
+                "nosuch",
+                "-p",
+                "hi",
+            ],
+            "",
+        ),
+        "unknown chat template \"nosuch\"",
     );
     fails_with(smallmind(&["generate", "-m", tiny, "-p", ""], ""), "empty");
     fails_with(smallmind(&["chat", "-m", "m-small"], ""), "tokenizer");
