@@ -22,7 +22,7 @@ use smallmind_kernels::{KernelError, SimdPath};
 use smallmind_testkit::{Worst, max_scaled_diff};
 
 /// Relative f32 error of the integer paths per superblock term (see the
-/// `kdot` module docs: `(nb + 8)·2⁻²³·Σ_b |terms|`).
+/// `formats::kblock` module docs: `(nb + 8)·2⁻²³·Σ_b |terms|`).
 /// Measured 3.8e-9 (the documented bound is 2⁻²³ ≈ 1.2e-7) (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test kquant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
 const INT_PATH_TOL: f64 = 8e-9;
 /// Slack on the quantized-activation bound for the f32 summation of both
@@ -448,7 +448,7 @@ fn large_parallel_shapes_do_not_depend_on_threads() {
     }
 }
 
-/// The documented bound of the `kdot` module docs:
+/// The documented bound of the `q8_k` format docs:
 /// `|dot_q − dot_f32| ≤ Σ_b 1.0001·amax_b/254·Σ_{j∈b} |w_j|` plus summation.
 #[test]
 fn quantized_activation_error_within_documented_bound() {

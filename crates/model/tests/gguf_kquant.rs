@@ -22,7 +22,7 @@ use smallmind_testkit::max_abs_diff;
 /// Measured 4.9e-6 (SMALLMIND_SIMD=v4, v3 and scalar; `SMALLMIND_SIMD=<path> cargo test -p smallmind-model --test gguf_kquant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
 const KQUANT_F32_ACT_ABS_TOL: f64 = 1e-5;
 /// K-quant weights with Q8_K activations against "dequantize, then f32": each activation moves
-/// by up to `amax/254` over its 256-value block (`smallmind_kernels::quant`, `kdot` docs),
+/// by up to `amax/254` over its 256-value block (`smallmind_kernels::quant`, the `q8_k` format docs),
 /// which this random 2-layer model amplifies to a few hundredths of a logit (measured
 /// ≈ 0.02–0.05 with logits of magnitude ≈ 3).
 /// Measured 3.6e-2 (SMALLMIND_SIMD=v4, v3 and scalar; `SMALLMIND_SIMD=<path> cargo test -p smallmind-model --test gguf_kquant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.

@@ -353,18 +353,17 @@ impl Tensor {
     pub fn get_f32(&self, index: &[usize]) -> Result<f32> {
         const OP: &str = "get_f32";
         let pos = self.layout.offset_of(index)?;
-        if self.dtype.is_quantized() {
-            return self.get_quantized(OP, pos);
-        }
-        let start = self.bytes_of(OP, pos)?;
-        let end = self.bytes_of(OP, pos + 1)?;
-        let bytes = self.storage.byte_range(OP, start..end)?;
+        let element = |op| {
+            let start = self.bytes_of(op, pos)?;
+            let end = self.bytes_of(op, pos + 1)?;
+            self.storage.byte_range(op, start..end)
+        };
         let mut value = [0.0f32];
         match self.dtype {
-            DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, bytes)?, &mut value),
-            DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, bytes)?, &mut value),
-            DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, bytes)?, &mut value),
-            // Block-quantized: handled above.
+            DType::F32 => f32::widen_into(cast_bytes::<f32>(OP, element(OP)?)?, &mut value),
+            DType::F16 => f16::widen_into(cast_bytes::<f16>(OP, element(OP)?)?, &mut value),
+            DType::BF16 => bf16::widen_into(cast_bytes::<bf16>(OP, element(OP)?)?, &mut value),
+            // Block-quantized: the element's block, dequantized.
             _ => return self.get_quantized(OP, pos),
         }
         Ok(value[0])
@@ -387,22 +386,21 @@ impl Tensor {
     /// (contiguous tensors are converted in one pass).
     pub fn copy_to_f32(&self, out: &mut [f32]) -> Result<()> {
         const OP: &str = "copy_to_f32";
-        if self.dtype.is_quantized() {
-            if out.len() != self.numel() {
-                return Err(TensorError::LengthMismatch {
-                    op: OP,
-                    expected: self.numel(),
-                    actual: out.len(),
-                });
-            }
-            return dequantize_bytes(OP, self.dtype, self.as_bytes()?, out);
-        }
         match self.dtype {
             DType::F32 => self.gather::<f32, f32>(OP, out, f32::widen_into, f32::to_f32),
             DType::F16 => self.gather::<f16, f32>(OP, out, f16::widen_into, f16::to_f32),
             DType::BF16 => self.gather::<bf16, f32>(OP, out, bf16::widen_into, bf16::to_f32),
-            // Block-quantized: handled above.
-            _ => dequantize_bytes(OP, self.dtype, self.as_bytes()?, out),
+            // Block-quantized: whole rows of blocks, dequantized in one pass.
+            _ => {
+                if out.len() != self.numel() {
+                    return Err(TensorError::LengthMismatch {
+                        op: OP,
+                        expected: self.numel(),
+                        actual: out.len(),
+                    });
+                }
+                dequantize_bytes(OP, self.dtype, self.as_bytes()?, out)
+            }
         }
     }
 

@@ -179,12 +179,6 @@ pub(crate) unsafe fn gemm_rect<T: Tile, W: Block32>(rect: crate::quant::isa::Rec
     unsafe { crate::quant::isa::gemm_rect::<T, W, ROWS, COLS>(rect) }
 }
 
-/// `1/d`, or 0 for a zero scale (ggml's rule: all quants at the offset).
-#[inline(always)]
-pub(super) fn inv(d: f32) -> f32 {
-    if d != 0.0 { 1.0 / d } else { 0.0 }
-}
-
 /// 32 nibbles into 16 bytes: weight `j < 16` in the low nibble of byte `j`,
 /// weight `j + 16` in its high nibble.
 #[inline(always)]

@@ -169,12 +169,6 @@ macro_rules! weight_format_k {
 }
 pub(super) use weight_format_k;
 
-/// `1/d`, or 0 for a zero scale.
-#[inline(always)]
-pub(super) fn inv(d: f32) -> f32 {
-    if d != 0.0 { 1.0 / d } else { 0.0 }
-}
-
 /// `round(v·inv)` clamped to `lo ..= hi` (NaN to `lo`).
 #[inline(always)]
 pub(super) fn quant(v: f32, inv: f32, lo: f32, hi: f32) -> i32 {

@@ -13,9 +13,8 @@ use half::f16;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use super::block32::{
-    Block32, Operand, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32,
-};
+use super::block32::{Block32, Operand, block_of, pack_nibbles, unpack_nibble, weight_format_32};
+use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
@@ -73,7 +72,7 @@ impl BlockFormat for BlockQ4_0 {
             }
         }
         let d = max / -8.0;
-        let id = inv(d);
+        let id = inv_or_zero(d);
         let mut q = [0u8; QK];
         for (q, &v) in q.iter_mut().zip(x) {
             *q = ((v * id + 8.5) as i32).clamp(0, 15) as u8;

@@ -10,9 +10,8 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{
-    Block32, Operand, block_of, inv, pack_nibbles, unpack_nibble, weight_format_32,
-};
+use super::block32::{Block32, Operand, block_of, pack_nibbles, unpack_nibble, weight_format_32};
+use super::inv_or_zero;
 use super::q8_1::BlockQ8_1;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
@@ -72,7 +71,7 @@ impl BlockFormat for BlockQ4_1 {
             }
         }
         let d = (max - min) / 15.0;
-        let id = inv(d);
+        let id = inv_or_zero(d);
         let mut q = [0u8; QK];
         for (q, &v) in q.iter_mut().zip(x) {
             *q = (((v - min) * id + 0.5) as i32).clamp(0, 15) as u8;

@@ -22,7 +22,8 @@
 
 use half::f16;
 
-use super::kblock::{BsumsTerm, KBlock, inv, quant, weight_format_k};
+use super::inv_or_zero;
+use super::kblock::{BsumsTerm, KBlock, quant, weight_format_k};
 use super::q8_k::BlockQ8K;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
@@ -183,8 +184,8 @@ fn quantize_into(x: &[f32], out: &mut BlockQ4K) {
     let mut sc = [0u8; 8];
     let mut mn = [0u8; 8];
     for s in 0..8 {
-        sc[s] = quant(scale[s], inv(df), 0.0, 63.0) as u8;
-        mn[s] = quant(min[s], inv(dminf), 0.0, 63.0) as u8;
+        sc[s] = quant(scale[s], inv_or_zero(df), 0.0, 63.0) as u8;
+        mn[s] = quant(min[s], inv_or_zero(dminf), 0.0, 63.0) as u8;
     }
     let mut packed = [0u8; 12];
     for i in 0..4 {
@@ -197,7 +198,7 @@ fn quantize_into(x: &[f32], out: &mut BlockQ4K) {
         let step = df * f32::from(sc[s]);
         let offset = dminf * f32::from(mn[s]);
         for (qv, &v) in qs.iter_mut().zip(xs) {
-            *qv = quant(v + offset, inv(step), 0.0, 15.0) as u8;
+            *qv = quant(v + offset, inv_or_zero(step), 0.0, 15.0) as u8;
         }
     }
     out.d = d;

@@ -25,7 +25,8 @@ use core::arch::x86_64::*;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, inv, unpack_nibble, weight_format_32};
+use super::block32::{Block32, Operand, block_of, unpack_nibble, weight_format_32};
+use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
@@ -101,7 +102,7 @@ impl BlockFormat for BlockQ5_0 {
             }
         }
         let d = max / -16.0;
-        let id = inv(d);
+        let id = inv_or_zero(d);
         // `as i8` truncates toward zero (the values are in 0.5 ..= 32.5).
         let q = x.map(|v| ((v * id + 16.5) as i8).min(31) as u8);
         let mut block = Self {

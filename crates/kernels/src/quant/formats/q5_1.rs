@@ -27,7 +27,8 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, inv, weight_format_32};
+use super::block32::{Block32, Operand, block_of, weight_format_32};
+use super::inv_or_zero;
 use super::q5_0::{pack_5bit, q5};
 use super::q8_1::BlockQ8_1;
 #[cfg(target_arch = "x86_64")]
@@ -87,7 +88,7 @@ impl BlockFormat for BlockQ5_1 {
             }
         }
         let d = (max - min) / 31.0;
-        let id = inv(d);
+        let id = inv_or_zero(d);
         // `as u8` truncates toward zero (the values are in 0.5 ..= 31.5).
         let q = x.map(|v| ((v - min) * id + 0.5) as u8);
         let mut block = Self {

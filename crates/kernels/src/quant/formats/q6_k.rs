@@ -15,7 +15,8 @@
 
 use half::f16;
 
-use super::kblock::{BsumsTerm, KBlock, inv, quant, weight_format_k};
+use super::inv_or_zero;
+use super::kblock::{BsumsTerm, KBlock, quant, weight_format_k};
 use super::q8_k::BlockQ8K;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
@@ -192,13 +193,13 @@ fn quantize_into(x: &[f32], out: &mut BlockQ6K) {
     let df = d.to_f32();
     let mut sc = [0i8; 16];
     for s in 0..16 {
-        sc[s] = quant(scale[s], inv(df), 0.0, 127.0) as i8;
+        sc[s] = quant(scale[s], inv_or_zero(df), 0.0, 127.0) as i8;
     }
     let mut q = [0u8; QK_K];
     for (s, (qs, xs)) in q.chunks_exact_mut(16).zip(x.chunks_exact(16)).enumerate() {
         let step = df * f32::from(sc[s]);
         for (qv, &v) in qs.iter_mut().zip(xs) {
-            *qv = (quant(v, inv(step), -32.0, 31.0) + 32) as u8;
+            *qv = (quant(v, inv_or_zero(step), -32.0, 31.0) + 32) as u8;
         }
     }
     out.d = d;

@@ -13,7 +13,8 @@ use pulp::Simd;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use super::block32::{Act32, Block32, Operand, block_of, inv, weight_format_32};
+use super::block32::{Act32, Block32, Operand, block_of, weight_format_32};
+use super::inv_or_zero;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
 use crate::quant::{ActFormat, BlockFormat, QK};
@@ -37,7 +38,7 @@ const _: () = assert!(align_of::<BlockQ8_0>() == 2);
 #[inline(always)]
 pub(super) fn q8_values(x: &[f32; QK], amax: f32) -> (f32, [i8; QK]) {
     let d = amax / 127.0;
-    let id = inv(d);
+    let id = inv_or_zero(d);
     let mut qs = [0i8; QK];
     for (q, &v) in qs.iter_mut().zip(x) {
         *q = (v * id).round() as i8;
