@@ -4,7 +4,9 @@
 //! - a BF16 GGUF (`tiny-llama-bf16-gguf/`);
 //! - an HF directory of f16 safetensors (`tiny-llama-f16/`);
 //! - a Q4_K/Q6_K GGUF quantized by llama.cpp's `llama-quantize` (`tiny-llama-kquant/`), with f32
-//!   activations, against transformers on gguf-py's dequantization of the same file.
+//!   activations, against transformers on gguf-py's dequantization of the same file;
+//! - one GGUF per weight type (`types/`, `llama-quantize --pure`), the same way: the exact path
+//!   (`--exact`, f32 activations) against "dequantize with gguf-py, then f32".
 //!
 //! Each check compares the logits of one forward over 24 ids, then the greedy continuation
 //! with the KV cache: at every step the logits and the picked id.
@@ -27,6 +29,17 @@ const F16_HF_ABS_TOL: f64 = 3.8e-5;
 /// Q4_K/Q6_K GGUF with f32 activations against transformers on the dequantized weights:
 /// measured 7.6e-5 (this 256-wide model's logits reach 38).
 const KQUANT_F32_ACT_ABS_TOL: f64 = 1.5e-4;
+/// Every weight type with f32 activations, last-position logits against transformers on the
+/// dequantized weights: the bound the format issue sets (logits reach 30 here).
+const TYPES_LAST_POSITION_ABS_TOL: f64 = 1e-4;
+/// The same over every position and greedy step, 1 and 2 threads: measured 6.1e-5 (worst over
+/// `SMALLMIND_SIMD=v4`, `v3` and `scalar`, Intel Xeon Ice Lake, 2026-12-07).
+const TYPES_ABS_TOL: f64 = 1.2e-4;
+/// The weight types of `fixtures/oracle/types/`.
+const TYPES: [&str; 14] = [
+    "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
+    "IQ4_XS", "IQ3_S", "IQ2_XS",
+];
 
 /// `expected.safetensors`: the ids, their logits and the greedy continuation.
 struct Expected {
@@ -71,20 +84,37 @@ fn argmax(x: &[f32]) -> u32 {
 /// The full-sequence logits and every greedy step of `model` against `expected` (its folder's
 /// `expected.safetensors`).
 fn check(model: Model, folder: &str, activations: ActivationPrecision, tol: f64) {
+    let expected = fixture(&format!("oracle/{folder}/expected.safetensors"));
+    check_against(model, &expected, folder, activations, tol);
+}
+
+/// [`check`] against the expected-outputs file at `expected`; returns the worst error of the
+/// last position's logits (over 1 and 2 threads).
+fn check_against(
+    model: Model,
+    expected: &Path,
+    what: &str,
+    activations: ActivationPrecision,
+    tol: f64,
+) -> f64 {
     let model = Arc::new(model);
-    let want = read_expected(&fixture(&format!("oracle/{folder}/expected.safetensors")));
+    let want = read_expected(expected);
     let v = model.config().vocab_size;
+    let last = want.input_ids.len() - 1;
+    let mut worst_last: f64 = 0.0;
     for threads in [1, 2] {
         let options = SessionOptions {
             threads: Some(threads),
             activations,
             ..SessionOptions::default()
         };
-        let what = format!("{folder}, {threads} threads");
+        let what = format!("{what}, {threads} threads");
         let mut s = Session::new(Arc::clone(&model), &options).unwrap();
         let mut logits = Vec::new();
         s.prefill_all_logits(&want.input_ids, &mut logits).unwrap();
         max_abs_diff(&logits, &want.logits).assert_within(tol, &format!("{what}: logits"));
+        let last_row = max_abs_diff(&logits[last * v..], &want.logits[last * v..]);
+        worst_last = worst_last.max(last_row.error);
 
         s.reset();
         let mut logits = s.prefill(&want.input_ids[..8]).unwrap().to_vec();
@@ -95,6 +125,7 @@ fn check(model: Model, folder: &str, activations: ActivationPrecision, tol: f64)
             logits = s.decode(id).unwrap().to_vec();
         }
     }
+    worst_last
 }
 
 #[test]
@@ -130,4 +161,27 @@ fn kquant_gguf_with_f32_activations_matches_transformers() {
         ActivationPrecision::F32,
         KQUANT_F32_ACT_ABS_TOL,
     );
+}
+
+/// The format issue's acceptance: each weight type's exact path matches "dequantize with
+/// gguf-py, then f32" within 1e-4 on the last position's logits.
+#[test]
+fn every_weight_type_exact_path_matches_dequantize_then_f32() {
+    for ty in TYPES {
+        let path = fixture(&format!("oracle/types/tiny-llama-{ty}.gguf"));
+        let model = gguf::load_gguf(path).unwrap_or_else(|e| panic!("{ty} GGUF loads: {e}"));
+        let expected = fixture(&format!("oracle/types/expected-{ty}.safetensors"));
+        let last = check_against(
+            model,
+            &expected,
+            ty,
+            ActivationPrecision::F32,
+            TYPES_ABS_TOL,
+        );
+        println!("measured {ty}: last-position max abs diff {last:.2e}");
+        assert!(
+            last <= TYPES_LAST_POSITION_ABS_TOL,
+            "{ty}: last-position logits off by {last:e} > {TYPES_LAST_POSITION_ABS_TOL:e}"
+        );
+    }
 }
