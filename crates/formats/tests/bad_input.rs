@@ -407,3 +407,81 @@ fn empty_and_tiny_inputs() {
         ));
     }
 }
+
+/// Every block type the engine reads, with its block size and bytes per block.
+const BLOCK_TYPES: [(GgmlType, u64, u64); 14] = [
+    (GgmlType::Q8_0, 32, 34),
+    (GgmlType::Q4_0, 32, 18),
+    (GgmlType::Q4_1, 32, 20),
+    (GgmlType::Q5_0, 32, 22),
+    (GgmlType::Q5_1, 32, 24),
+    (GgmlType::IQ4_NL, 32, 18),
+    (GgmlType::Q2_K, 256, 84),
+    (GgmlType::Q3_K, 256, 110),
+    (GgmlType::Q4_K, 256, 144),
+    (GgmlType::Q5_K, 256, 176),
+    (GgmlType::Q6_K, 256, 210),
+    (GgmlType::IQ4_XS, 256, 136),
+    (GgmlType::IQ3_S, 256, 110),
+    (GgmlType::IQ2_XS, 256, 74),
+];
+
+/// A file whose only tensor, `weights`, is two rows of one block of `ty`.
+fn one_block_type_file(ty: GgmlType, block: u64, bytes: u64) -> Vec<u8> {
+    let mut w = GgufWriter::new();
+    let data = vec![0u8; usize::try_from(2 * bytes).unwrap()];
+    w.add_tensor("weights", &[block, 2], ty, data).unwrap();
+    w.to_bytes().unwrap()
+}
+
+#[test]
+fn every_block_type_checks_its_rows_and_bytes() {
+    for (ty, block, bytes) in BLOCK_TYPES {
+        assert_eq!((ty.block_size(), ty.type_size()), (block, bytes), "{ty}");
+        let file = one_block_type_file(ty, block, bytes);
+        parse(&file).unwrap_or_else(|e| panic!("{ty}: the valid file fails: {e}"));
+
+        // A row that is not whole blocks, written and read.
+        let mut w = GgufWriter::new();
+        let err = w
+            .add_tensor("weights", &[block / 2, 2], ty, vec![0u8; bytes as usize])
+            .unwrap_err();
+        assert!(
+            matches!(&err, FormatError::NotBlockMultiple { name, ne0, block_size, ggml_type } if name == "weights" && *ne0 == block / 2 && *block_size == block && *ggml_type == ty.name()),
+            "{ty}: {err}"
+        );
+        let mut patched = file.clone();
+        put_u64(
+            &mut patched,
+            tensor_fields(&file, "weights", 2).dims,
+            block + 1,
+        );
+        let err = parse_err(&patched);
+        assert!(
+            matches!(&err, FormatError::NotBlockMultiple { name, .. } if name == "weights"),
+            "{ty}: {err}"
+        );
+
+        // Bytes that disagree with the shape.
+        for given in [bytes, 2 * bytes - 1, 2 * bytes + 1] {
+            let mut w = GgufWriter::new();
+            let err = w
+                .add_tensor("weights", &[block, 2], ty, vec![0u8; given as usize])
+                .unwrap_err();
+            assert!(
+                matches!(&err, FormatError::InvalidWrite { name, .. } if name == "weights"),
+                "{ty}, {given} bytes: {err}"
+            );
+        }
+
+        // A truncated block: the file ends inside the tensor's last block.
+        for cut in [1, bytes / 2, bytes] {
+            let keep = file.len() - usize::try_from(cut).unwrap();
+            let err = parse_err(&file[..keep]);
+            assert!(
+                matches!(&err, FormatError::TensorPastEnd { name, .. } if name == "weights"),
+                "{ty}, {cut} bytes cut: {err}"
+            );
+        }
+    }
+}

@@ -222,7 +222,15 @@ type RawTensor = (String, Vec<u64>, GgmlType, Vec<u8>);
 fn rebuilt(
     edit: impl FnOnce(&mut Vec<(String, MetadataValue)>, &mut Vec<RawTensor>),
 ) -> gguf::SharedGguf {
-    let file = gguf::open(gguf_path("F32")).unwrap();
+    rebuilt_from(gguf_path("F32"), edit)
+}
+
+/// The GGUF at `path` rewritten with `edit` applied to its metadata and tensors.
+fn rebuilt_from(
+    path: PathBuf,
+    edit: impl FnOnce(&mut Vec<(String, MetadataValue)>, &mut Vec<RawTensor>),
+) -> gguf::SharedGguf {
+    let file = gguf::open(path).unwrap();
     let mut metadata: Vec<(String, MetadataValue)> = file
         .metadata()
         .iter()
@@ -409,6 +417,68 @@ fn a_tensor_of_the_wrong_shape_is_named() {
     assert!(matches!(
         model_error(&file),
         ModelError::ShapeMismatch { name, .. } if name == "model.layers.0.self_attn.q_proj.weight"
+    ));
+}
+
+/// ggml block types of 256 values that the engine does not read (yet), with their block bytes.
+const UNREAD_TYPES: [(GgmlType, u64); 5] = [
+    (GgmlType::IQ3_XXS, 98),
+    (GgmlType::IQ2_XXS, 66),
+    (GgmlType::IQ2_S, 82),
+    (GgmlType::IQ1_S, 50),
+    (GgmlType::IQ1_M, 56),
+];
+
+#[test]
+fn a_block_type_the_engine_does_not_read_is_named() {
+    let path = fixture_dir("oracle/types").join("tiny-llama-Q4_K.gguf");
+    for (ty, block_bytes) in UNREAD_TYPES {
+        assert_eq!(ty.type_size(), block_bytes, "{ty}");
+        let file = rebuilt_from(path.clone(), |_, tensors| {
+            let t = tensors
+                .iter_mut()
+                .find(|t| t.0 == "blk.0.ffn_up.weight")
+                .unwrap();
+            let blocks = t.1.iter().product::<u64>() / 256;
+            t.2 = ty;
+            t.3 = vec![0; usize::try_from(blocks * block_bytes).unwrap()];
+        });
+        let err = model_error(&file);
+        match &err {
+            ModelError::UnsupportedDType {
+                name,
+                dtype,
+                supported,
+            } => {
+                assert_eq!(name, "blk.0.ffn_up.weight");
+                assert_eq!(dtype, ty.name());
+                assert!(supported.contains("Q4_K") && supported.contains("IQ2_XS"));
+            }
+            other => panic!("{ty}: expected UnsupportedDType, got {other:?}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains("blk.0.ffn_up.weight") && message.contains(ty.name()),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_quantized_tensor_of_the_wrong_shape_is_named() {
+    // Same bytes, the two axes swapped: the rows are still whole superblocks.
+    let path = fixture_dir("oracle/types").join("tiny-llama-Q5_K.gguf");
+    let file = rebuilt_from(path, |_, tensors| {
+        let t = tensors
+            .iter_mut()
+            .find(|t| t.0 == "blk.0.attn_k.weight")
+            .unwrap();
+        assert_eq!(t.1, vec![256, 128]);
+        t.1 = vec![512, 64];
+    });
+    assert!(matches!(
+        model_error(&file),
+        ModelError::ShapeMismatch { name, .. } if name == "model.layers.0.self_attn.k_proj.weight"
     ));
 }
 
