@@ -179,12 +179,6 @@ fn encode_group(x: &[f32], step: f32) -> u16 {
     best.1 as u16 | (u16::from(signs & 0x7F) << 9)
 }
 
-impl Default for BlockIq2Xs {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
 weight_format_k!(BlockIq2Xs);
 
 impl KBlock for BlockIq2Xs {

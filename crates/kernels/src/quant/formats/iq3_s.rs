@@ -383,12 +383,6 @@ impl BlockFormat for BlockIq3S {
     }
 }
 
-impl Default for BlockIq3S {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
 weight_format_k!(BlockIq3S);
 
 impl KBlock for BlockIq3S {

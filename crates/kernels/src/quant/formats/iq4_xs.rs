@@ -147,12 +147,6 @@ impl BlockFormat for BlockIq4Xs {
     }
 }
 
-impl Default for BlockIq4Xs {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
 weight_format_k!(BlockIq4Xs);
 
 impl KBlock for BlockIq4Xs {

@@ -139,7 +139,8 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
     out
 }
 
-/// Implements [`WeightFormat`] for a K-quant through this module.
+/// Implements [`WeightFormat`] for a K-quant through this module, and `Default` as the
+/// all-zero block.
 macro_rules! weight_format_k {
     ($block:ty) => {
         impl $crate::quant::WeightFormat for $block {
@@ -163,6 +164,13 @@ macro_rules! weight_format_k {
             ) -> [[f32; C]; R] {
                 // SAFETY: forwarded from our caller.
                 unsafe { super::kblock::tile::<T, Self, R, C>(w, x, ahead) }
+            }
+        }
+
+        /// The all-zero block.
+        impl Default for $block {
+            fn default() -> Self {
+                bytemuck::Zeroable::zeroed()
             }
         }
     };

@@ -35,7 +35,7 @@ use half::f16;
 
 use super::SubBlocks;
 use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-use super::search::{fit_scale_min, nearest_int};
+use super::search::{fit_scale_min, fit_sub_blocks, largest, nearest_int, requantize_sub_blocks};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
 use crate::quant::{BlockFormat, BlockQ8K, QK_K};
@@ -91,25 +91,10 @@ impl BlockFormat for BlockQ2K {
     /// ggml's `quantize_row_q2_K_ref` (see the module docs).
     fn quantize_block(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
-        let mut scales = [0.0f32; 16];
-        let mut mins = [0.0f32; 16];
-        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for (s, (xs, ls)) in x
-            .as_chunks::<16>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<16>().0)
-            .enumerate()
-        {
-            let weights = xs.map(f32::abs);
-            (scales[s], mins[s]) = fit_scale_min(xs, &weights, 3, true, ls);
-            if scales[s] > max_scale {
-                max_scale = scales[s];
-            }
-            if mins[s] > max_min {
-                max_min = mins[s];
-            }
-        }
+        let (scales, mins) = fit_sub_blocks::<16, 16>(x, &mut l, |xs, ls| {
+            fit_scale_min(xs, &xs.map(f32::abs), 3, true, ls)
+        });
+        let (max_scale, max_min) = (largest(&scales), largest(&mins));
 
         // ggml stores each `nearest_int` in a uint8_t (mod 256), the min shifted into
         // the high nibble.
@@ -130,23 +115,10 @@ impl BlockFormat for BlockQ2K {
             }
             dmin = f16::from_f32(max_min / 15.0);
         }
-
-        for (s, (xs, ls)) in x
-            .as_chunks::<16>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<16>().0)
-            .enumerate()
-        {
+        requantize_sub_blocks::<16>(x, &mut l, 0..=3, |s| {
             let step = d.to_f32() * f32::from(packed[s] & 0x0F);
-            if step == 0.0 {
-                continue;
-            }
-            let offset = dmin.to_f32() * f32::from(packed[s] >> 4);
-            for (q, &v) in ls.iter_mut().zip(xs) {
-                *q = nearest_int((v + offset) / step).clamp(0, 3) as u8;
-            }
-        }
+            (step, dmin.to_f32() * f32::from(packed[s] >> 4))
+        });
 
         let mut qs = [0u8; QK_K / 4];
         for h in 0..2 {
@@ -161,12 +133,6 @@ impl BlockFormat for BlockQ2K {
             d,
             dmin,
         }
-    }
-}
-
-impl Default for BlockQ2K {
-    fn default() -> Self {
-        Self::zeroed()
     }
 }
 

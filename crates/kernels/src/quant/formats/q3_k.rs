@@ -40,7 +40,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-use super::search::{GROUP_MAX_EPS, nearest_int};
+use super::search::{GROUP_MAX_EPS, fit_sub_blocks, nearest_int, requantize_sub_blocks};
 use super::{SubBlocks, lane_sums};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
@@ -100,9 +100,9 @@ impl BlockQ3K {
 }
 
 /// ggml's `make_q3_quants(16, 4, x, L, do_rmse = true)`: writes `q + 4` to
-/// `l` and returns the sub-block scale (see the module docs); a sub-block below
-/// [`GROUP_MAX_EPS`] gives 0 and `l = 0`.
-fn fit_q3(x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
+/// `levels` and returns the sub-block scale (see the module docs); a sub-block below
+/// [`GROUP_MAX_EPS`] gives 0 and `levels = 0`.
+fn fit_q3(x: &[f32; 16], levels: &mut [u8; 16]) -> f32 {
     let mut amax = 0.0f32;
     let mut max = 0.0f32;
     for &v in x {
@@ -112,9 +112,10 @@ fn fit_q3(x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
         }
     }
     if amax < GROUP_MAX_EPS {
-        l.fill(0);
+        levels.fill(0);
         return 0.0;
     }
+    let mut l = [0i8; 16];
     let iscale = -4.0 / max;
     let (mut sumlx, mut suml2) = (0.0f32, 0.0f32);
     for (q, &v) in l.iter_mut().zip(x) {
@@ -149,9 +150,7 @@ fn fit_q3(x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
             break;
         }
     }
-    for q in l.iter_mut() {
-        *q += 4;
-    }
+    *levels = l.map(|q| (q + 4) as u8);
     if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
 }
 
@@ -168,20 +167,13 @@ impl BlockFormat for BlockQ3K {
     /// ggml's `quantize_row_q3_K_ref` (see the module docs).
     fn quantize_block(x: &[f32]) -> Self {
         // `l` holds `q + 4` (0..=7).
-        let mut l = [0i8; QK_K];
-        let mut scales = [0.0f32; 16];
-        let (mut amax, mut max_scale) = (0.0f32, 0.0f32);
-        for (s, (xs, ls)) in x
-            .as_chunks::<16>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<16>().0)
-            .enumerate()
-        {
-            scales[s] = fit_q3(xs, ls);
-            if scales[s].abs() > amax {
-                amax = scales[s].abs();
-                max_scale = scales[s];
+        let mut l = [0u8; QK_K];
+        let (scales, _) = fit_sub_blocks::<16, 16>(x, &mut l, |xs, ls| (fit_q3(xs, ls), 0.0));
+        // ggml keeps the signed scale of the largest magnitude.
+        let mut max_scale = 0.0f32;
+        for &scale in &scales {
+            if scale.abs() > max_scale.abs() {
+                max_scale = scale;
             }
         }
 
@@ -203,21 +195,10 @@ impl BlockFormat for BlockQ3K {
             f16::from_f32(0.0)
         };
 
-        for (s, (xs, ls)) in x
-            .as_chunks::<16>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<16>().0)
-            .enumerate()
-        {
+        requantize_sub_blocks::<16>(x, &mut l, -4..=3, |s| {
             let step = d.to_f32() * f32::from(packed_scale(&packed, s) as i8 - 32);
-            if step == 0.0 {
-                continue;
-            }
-            for (q, &v) in ls.iter_mut().zip(xs) {
-                *q = nearest_int(v / step).clamp(-4, 3) as i8 + 4;
-            }
-        }
+            (step, 0.0)
+        });
 
         let mut block = Self {
             hmask: [0; QK_K / 8],
@@ -233,18 +214,12 @@ impl BlockFormat for BlockQ3K {
         for h in 0..2 {
             for i in 0..4 {
                 for k in 0..32 {
-                    let low = (l[128 * h + 32 * i + k] & 3) as u8;
+                    let low = l[128 * h + 32 * i + k] & 3;
                     block.qs[32 * h + k] |= low << (2 * i);
                 }
             }
         }
         block
-    }
-}
-
-impl Default for BlockQ3K {
-    fn default() -> Self {
-        Self::zeroed()
     }
 }
 

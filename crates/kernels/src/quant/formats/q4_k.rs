@@ -94,12 +94,6 @@ impl BlockFormat for BlockQ4K {
     }
 }
 
-impl Default for BlockQ4K {
-    fn default() -> Self {
-        bytemuck::Zeroable::zeroed()
-    }
-}
-
 weight_format_k!(BlockQ4K);
 
 impl KBlock for BlockQ4K {

@@ -41,7 +41,10 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-use super::search::{fit_scale_min, nearest_int, pack_scale_min_k4, scale_min_k4};
+use super::search::{
+    fit_scale_min, fit_sub_blocks, largest, nearest_int, pack_scale_min_k4, requantize_sub_blocks,
+    scale_min_k4,
+};
 use super::{SubBlocks, lane_sums};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
@@ -110,27 +113,12 @@ impl BlockFormat for BlockQ5K {
     /// ggml's `quantize_row_q5_K_ref` (see the module docs).
     fn quantize_block(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
-        let mut scales = [0.0f32; 8];
-        let mut mins = [0.0f32; 8];
-        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for (s, (xs, ls)) in x
-            .as_chunks::<32>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<32>().0)
-            .enumerate()
-        {
+        let (scales, mins) = fit_sub_blocks::<32, 8>(x, &mut l, |xs, ls| {
             let sum_x2 = xs.iter().fold(0.0f32, |a, &v| a + v * v);
             let av_x = (sum_x2 / 32.0).sqrt();
-            let weights = xs.map(|v| av_x + v.abs());
-            (scales[s], mins[s]) = fit_scale_min(xs, &weights, 31, false, ls);
-            if scales[s] > max_scale {
-                max_scale = scales[s];
-            }
-            if mins[s] > max_min {
-                max_min = mins[s];
-            }
-        }
+            fit_scale_min(xs, &xs.map(|v| av_x + v.abs()), 31, false, ls)
+        });
+        let (max_scale, max_min) = (largest(&scales), largest(&mins));
         let inv_scale = if max_scale > 0.0 {
             63.0 / max_scale
         } else {
@@ -142,23 +130,10 @@ impl BlockFormat for BlockQ5K {
         let mn = mins.map(|v| (nearest_int(inv_min * v) as u8).min(63));
         let d = f16::from_f32(max_scale / 63.0);
         let dmin = f16::from_f32(max_min / 63.0);
-
-        for (s, (xs, ls)) in x
-            .as_chunks::<32>()
-            .0
-            .iter()
-            .zip(l.as_chunks_mut::<32>().0)
-            .enumerate()
-        {
+        requantize_sub_blocks::<32>(x, &mut l, 0..=31, |s| {
             let step = d.to_f32() * f32::from(sc[s]);
-            if step == 0.0 {
-                continue;
-            }
-            let offset = dmin.to_f32() * f32::from(mn[s]);
-            for (q, &v) in ls.iter_mut().zip(xs) {
-                *q = nearest_int((v + offset) / step).clamp(0, 31) as u8;
-            }
-        }
+            (step, dmin.to_f32() * f32::from(mn[s]))
+        });
 
         let mut block = Self {
             d,
@@ -175,12 +150,6 @@ impl BlockFormat for BlockQ5K {
             }
         }
         block
-    }
-}
-
-impl Default for BlockQ5K {
-    fn default() -> Self {
-        Self::zeroed()
     }
 }
 

@@ -88,12 +88,6 @@ impl BlockFormat for BlockQ6K {
     }
 }
 
-impl Default for BlockQ6K {
-    fn default() -> Self {
-        bytemuck::Zeroable::zeroed()
-    }
-}
-
 weight_format_k!(BlockQ6K);
 
 impl KBlock for BlockQ6K {

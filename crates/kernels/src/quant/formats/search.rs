@@ -6,6 +6,10 @@
 //! Every f32 operation is ggml's, in its order (ggml-base is compiled without
 //! FMA contraction), so the results are bit-exact.
 
+use core::ops::RangeInclusive;
+
+use crate::quant::QK_K;
+
 /// ggml's `nearest_int`: `v` rounded to the nearest integer, halves to even,
 /// by adding `1.5·2²³` and reading the low mantissa bits. Exact for
 /// `|v| ≤ 2²²`; beyond that (and for NaN) a garbage value, as in ggml, never a
@@ -134,4 +138,51 @@ pub(crate) fn pack_scale_min_k4(scales: &[u8; 8], mins: &[u8; 8]) -> [u8; 12] {
         packed[j + 8] = (scales[j + 4] & 0x0F) | ((mins[j + 4] & 0x0F) << 4);
     }
     packed
+}
+
+/// The first pass of the K-quant quantizers: superblock `x` fitted in sub-blocks of `N`
+/// values, one by one. `fit` gets a sub-block and the `N` levels of `l` to write, and returns
+/// its `(scale, min)`; the results come back in sub-block order.
+pub(crate) fn fit_sub_blocks<const N: usize, const S: usize>(
+    x: &[f32],
+    l: &mut [u8; QK_K],
+    mut fit: impl FnMut(&[f32; N], &mut [u8; N]) -> (f32, f32),
+) -> ([f32; S], [f32; S]) {
+    let mut scales = [0.0f32; S];
+    let mut mins = [0.0f32; S];
+    let sub_blocks = x.as_chunks::<N>().0.iter().zip(l.as_chunks_mut::<N>().0);
+    for (s, (xs, ls)) in sub_blocks.enumerate() {
+        (scales[s], mins[s]) = fit(xs, ls);
+    }
+    (scales, mins)
+}
+
+/// The largest of `values` and 0, as ggml's `if (v > max) max = v;` loops find it (a NaN
+/// never wins).
+pub(crate) fn largest(values: &[f32]) -> f32 {
+    values
+        .iter()
+        .fold(0.0f32, |max, &v| if v > max { v } else { max })
+}
+
+/// The last pass of the K-quant quantizers: each sub-block of `N` values rounded again against
+/// the `(step, offset)` its scale and min were stored as, `l = clamp(nearest_int((x + offset) /
+/// step), levels) − levels.start()`. A sub-block whose step is 0 keeps the levels of its fit.
+pub(crate) fn requantize_sub_blocks<const N: usize>(
+    x: &[f32],
+    l: &mut [u8; QK_K],
+    levels: RangeInclusive<i32>,
+    step_offset: impl Fn(usize) -> (f32, f32),
+) {
+    let (lo, hi) = (*levels.start(), *levels.end());
+    let sub_blocks = x.as_chunks::<N>().0.iter().zip(l.as_chunks_mut::<N>().0);
+    for (s, (xs, ls)) in sub_blocks.enumerate() {
+        let (step, offset) = step_offset(s);
+        if step == 0.0 {
+            continue;
+        }
+        for (q, &v) in ls.iter_mut().zip(xs) {
+            *q = (nearest_int((v + offset) / step).clamp(lo, hi) - lo) as u8;
+        }
+    }
 }
