@@ -1,9 +1,10 @@
 //! Writes small valid GGUF files to seed the fuzz corpus:
-//! the tiny-llama fixtures' metadata (tokenizer included) with every tensor
-//! shrunk to one row of one block, in each fixture's types, plus a file
+//! each GGUF of the fixture folders given (the tiny-llama files, one per
+//! weight type in `fixtures/oracle/types`) with its metadata (tokenizer
+//! included) and every tensor shrunk to one row of one block, plus a file
 //! with every metadata value type.
 //!
-//! `cargo run -p smallmind-formats --example fuzz_seeds -- <fixture dir> <out dir>`
+//! `cargo run -p smallmind-formats --example fuzz_seeds -- <out dir> <fixture dir>...`
 
 use std::path::PathBuf;
 
@@ -11,12 +12,27 @@ use smallmind_formats::gguf::{GgufFile, GgufWriter, MetadataArray, MetadataValue
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).map(PathBuf::from);
-    let usage = "usage: fuzz_seeds <fixture dir> <out dir>";
-    let (fixtures, out) = (args.next().ok_or(usage)?, args.next().ok_or(usage)?);
+    let out = args
+        .next()
+        .ok_or("usage: fuzz_seeds <out dir> <fixture dir>...")?;
     std::fs::create_dir_all(&out)?;
-    for suffix in ["F32", "F16", "Q8_0", "Q4_0", "Q4_1"] {
-        let file = GgufFile::open(fixtures.join(format!("tiny-llama-{suffix}.gguf")))?;
-        shrunk(&file)?.write_file(out.join(format!("tiny-llama-{suffix}-shrunk.gguf")))?;
+    for folder in args {
+        // Seeds are named `<folder>-<file>-shrunk.gguf`: two folders may hold the same file name.
+        let prefix = folder
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("seed");
+        let prefix = prefix.to_owned();
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "gguf") {
+                let file = GgufFile::open(&path)?;
+                shrunk(&file)?.write_file(out.join(format!("{prefix}-{stem}-shrunk.gguf")))?;
+            }
+        }
     }
     every_type()?.write_file(out.join("every-value-type.gguf"))?;
     Ok(())
