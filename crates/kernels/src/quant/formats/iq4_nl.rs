@@ -41,9 +41,9 @@ use super::q8_0::BlockQ8_0;
 use super::search::GROUP_MAX_EPS;
 use super::{IQ4_VALUES, inv_or_zero, quantize_blocks};
 use crate::KernelError;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::QK;
 
 /// The codebook index whose entry (1) is nearest 0.
 const INDEX_NEAR_ZERO: u8 = 8;

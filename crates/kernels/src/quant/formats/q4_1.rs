@@ -12,9 +12,9 @@ use half::f16;
 
 use super::block32::{Block32, Operand, fit_offset, pack_nibbles, unpack_nibble, weight_format_32};
 use super::q8_1::BlockQ8_1;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::QK;
 
 /// ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset;
 /// `x[j] = d·q[j] + m`, nibbles ordered as in [`BlockQ4_0`](super::BlockQ4_0).
