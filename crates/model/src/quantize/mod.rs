@@ -63,6 +63,9 @@ pub enum QuantizeError {
     /// llama.cpp has no smaller type for rows that are not whole blocks of this one.
     #[error("no fallback type for {0} rows that are not whole blocks")]
     NoFallback(DType),
+    /// The GGUF reader's type table lacks a registry type (the two tables disagree).
+    #[error("type {0} has no GGUF type id in smallmind-formats")]
+    NotInGguf(DType),
 }
 
 /// What to quantize to: a mixture's rules, or one type for every weight.
@@ -218,7 +221,7 @@ fn copy_metadata(
 
 /// The file format's id for a registry type.
 fn ggml_type_of(dtype: DType) -> Result<GgmlType, QuantizeError> {
-    GgmlType::from_id(dtype.ggml_id()).ok_or(QuantizeError::NoFallback(dtype))
+    GgmlType::from_id(dtype.ggml_id()).ok_or(QuantizeError::NotInGguf(dtype))
 }
 
 /// One tensor's bytes in its new type.

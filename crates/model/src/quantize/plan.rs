@@ -115,11 +115,7 @@ impl Kind {
             {
                 Kind::AttnV
             }
-            // llama.cpp tests attn_k and attn_q before attn_output; no rule here
-            // names them, so they are `Other`.
-            _ if name.contains("attn_k.weight") || name.contains("attn_q.weight") => Kind::Other,
             _ if name.contains("attn_output.weight") => Kind::AttnOutput,
-            _ if name.contains("ffn_up") || name.contains("ffn_gate") => Kind::Other,
             _ if name.contains("ffn_down") => Kind::FfnDown,
             _ => Kind::Other,
         }
@@ -138,7 +134,13 @@ fn quantizable(info: &TensorInfo) -> bool {
         "ssm_conv1d",
     ];
     let name = info.name();
-    info.dims().len() >= 2
+    // ggml's `ggml_n_dims`: trailing dims of 1 do not count.
+    let n_dims = info
+        .dims()
+        .iter()
+        .rposition(|&d| d > 1)
+        .map_or(1, |i| i + 1);
+    n_dims >= 2
         && name.ends_with("weight")
         && !NEVER.iter().any(|s| name.contains(s))
         && name != "position_embd.weight"
