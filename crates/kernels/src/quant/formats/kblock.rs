@@ -201,10 +201,3 @@ macro_rules! weight_format_k {
     };
 }
 pub(super) use weight_format_k;
-
-/// `round(v·inv)` clamped to `lo ..= hi` (NaN to `lo`).
-#[inline(always)]
-pub(super) fn quant(v: f32, inv: f32, lo: f32, hi: f32) -> i32 {
-    let q = (v * inv).round();
-    if q >= lo { q.min(hi) as i32 } else { lo as i32 }
-}
