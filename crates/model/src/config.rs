@@ -17,6 +17,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::{ModelError, Result};
+use crate::family;
 
 /// The transformer family, which fixes the block structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -571,14 +572,13 @@ fn as_token_id(key: &'static str, value: &Value) -> Result<u32> {
         })
 }
 
-/// The family from `model_type`, or from `architectures` when that is absent.
+/// The family from `model_type`, or from `architectures` when that is absent
+/// (both looked up in the [`family::FAMILIES`] registry).
 fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
     if let Some(model_type) = keys.str_opt("model_type")? {
-        return match model_type {
-            "gpt2" => Ok(Architecture::Gpt2),
-            "llama" => Ok(Architecture::Llama),
-            other => Err(ModelError::UnsupportedArchitecture(clip(other))),
-        };
+        return family::by_hf_model_type(model_type)
+            .map(|f| f.architecture)
+            .ok_or_else(|| ModelError::UnsupportedArchitecture(clip(model_type)));
     }
     let Some(list) = keys.get("architectures") else {
         return Err(ModelError::MissingConfigKey { key: "model_type" });
@@ -591,17 +591,16 @@ fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
     };
     let mut first_unknown = None;
     for name in names {
-        match name.as_str() {
-            Some("GPT2LMHeadModel") => return Ok(Architecture::Gpt2),
-            Some("LlamaForCausalLM") => return Ok(Architecture::Llama),
-            Some(other) => {
-                first_unknown.get_or_insert(other);
-            }
+        let Some(name) = name.as_str() else {
+            return Err(invalid(
+                "architectures",
+                format!("expected a string, found {}", describe(name)),
+            ));
+        };
+        match family::by_hf_class(name) {
+            Some(f) => return Ok(f.architecture),
             None => {
-                return Err(invalid(
-                    "architectures",
-                    format!("expected a string, found {}", describe(name)),
-                ));
+                first_unknown.get_or_insert(name);
             }
         }
     }

@@ -5,6 +5,7 @@
 //! subscribers:
 //! - [`config`] — [`ModelConfig`] from HF `config.json`;
 //! - [`preset`] — the benchmark presets with seeded random weights;
+//! - [`family`] — the registry of model families, each a [`family::BlockSpec`] and its name maps;
 //! - [`weights`] — [`Model`], the checked weights by HF name;
 //! - [`loader`] — safetensors checkpoints (memory-mapped; f32, bf16 and f16 used in place);
 //! - [`gguf`] — Llama GGUF files (memory-mapped once; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K used in place) and their tokenizer;
@@ -18,6 +19,7 @@
 
 pub mod config;
 pub mod error;
+pub mod family;
 mod forward;
 pub mod generate;
 pub mod gguf;

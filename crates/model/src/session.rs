@@ -18,7 +18,6 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{ActivationPrecision, AttentionShape};
 
-use crate::config::Architecture;
 use crate::error::{ModelError, Result};
 use crate::forward::{LogitRows, Pass};
 use crate::kv_cache::KvCache;
@@ -110,19 +109,19 @@ impl Session {
             });
         }
         let max_batch = check_nonzero("max_batch", options.max_batch)?.min(capacity);
-        let shape = AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
-        let rope = match config.architecture {
-            Architecture::Llama => Some(RopeTable::new(
-                config.rope_theta,
-                config.head_dim,
-                capacity,
-            )?),
-            Architecture::Gpt2 => None,
+        let spec = model.spec();
+        let mut shape =
+            AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
+        shape.scale = spec.attention_scale;
+        let rope = match spec.rope() {
+            Some(rope) => Some(RopeTable::new(rope.theta, rope.rotary_dim, capacity)?),
+            None => None,
         };
         let state = State {
             cache: KvCache::new(config.num_layers, &shape, capacity),
             ws: Workspace::plan(
                 config,
+                spec,
                 &shape,
                 max_batch,
                 capacity,

@@ -27,8 +27,9 @@ use smallmind_ops::mlp::Gelu;
 use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
 use smallmind_tensor::{DType, StorageKind, Tensor};
 
-use crate::config::{Activation, Architecture, ModelConfig};
+use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::{BlockSpec, HfNames, MlpKind, family};
 
 /// Tensors (f32, bf16, f16 or ggml blocks) by Hugging Face name.
 pub type TensorMap = HashMap<String, Tensor>;
@@ -178,6 +179,8 @@ pub struct Block {
 #[derive(Clone, Debug)]
 pub struct Model {
     config: ModelConfig,
+    /// The family's block description of `config`.
+    spec: BlockSpec,
     /// `(vocab, C)` token embeddings.
     token_embedding: Tensor,
     /// `(n_positions, C)` learned positions (GPT-2).
@@ -197,24 +200,31 @@ impl Model {
     /// the tensor; config errors from [`ModelConfig::validate`].
     pub fn from_tensors(config: ModelConfig, mut tensors: TensorMap) -> Result<Model> {
         config.validate()?;
+        let family = family(config.architecture);
+        let spec = (family.block)(&config);
         let mut take = Taker {
             tensors: &mut tensors,
             prefix: "",
         };
-        match config.architecture {
-            Architecture::Gpt2 => {
+        match family.hf_names {
+            None => {
                 if take.tensors.contains_key("transformer.wte.weight") {
                     take.prefix = "transformer.";
                 }
-                build_gpt2(config, &mut take)
+                build_gpt2(config, spec, &mut take)
             }
-            Architecture::Llama => build_llama(config, &mut take),
+            Some(names) => build_decoder(config, spec, &names, &mut take),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The block description the forward pass follows.
+    pub fn spec(&self) -> &BlockSpec {
+        &self.spec
     }
 
     /// The blocks, first to last.
@@ -302,7 +312,7 @@ impl Model {
         }
         f(&self.token_embedding);
         self.position_embedding.iter().for_each(&mut f);
-        if !self.config.tie_word_embeddings {
+        if !self.spec.tied_head {
             f(&self.lm_head);
         }
     }
@@ -403,25 +413,19 @@ impl Taker<'_> {
     }
 }
 
-fn gelu_form(activation: Activation) -> Result<Gelu> {
-    match activation {
-        Activation::GeluTanh => Ok(Gelu::Tanh),
-        Activation::GeluErf => Ok(Gelu::Erf),
-        Activation::Silu => Err(ModelError::InvalidConfig {
-            key: "activation_function",
-            reason: "GPT-2 blocks need a GELU activation, not SiLU".into(),
-        }),
-    }
-}
-
-fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Result<Model> {
     let c = config.hidden_size;
     let (qkv_out, ff, eps) = (
         config.q_dim() + 2 * config.kv_dim(),
         config.intermediate_size,
         config.norm_eps,
     );
-    let gelu = gelu_form(config.activation)?;
+    let MlpKind::Plain(gelu) = spec.mlp else {
+        return Err(ModelError::InvalidConfig {
+            key: "activation_function",
+            reason: "GPT-2 blocks need a GELU activation".into(),
+        });
+    };
     let token_embedding = take.tensor("wte.weight", &[config.vocab_size, c])?;
     let position_embedding =
         widened(take.tensor("wpe.weight", &[config.max_position_embeddings, c])?)?;
@@ -463,9 +467,10 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
         .collect::<Result<Vec<_>>>()?;
     let final_norm = take.norm("ln_f", c, eps, true)?;
     take.prefix = "";
-    let lm_head = lm_head(&config, take, &token_embedding)?;
+    let lm_head = lm_head(&config, &spec, take, &token_embedding)?;
     Ok(Model {
         config,
+        spec,
         token_embedding,
         position_embedding: Some(position_embedding),
         blocks,
@@ -474,7 +479,14 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
     })
 }
 
-fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+/// A model in the Llama layout (`model.embed_tokens`, `model.layers.N.<names>`,
+/// `model.norm`, `lm_head`), with the biases `spec` asks for.
+fn build_decoder(
+    config: ModelConfig,
+    spec: BlockSpec,
+    names: &HfNames,
+    take: &mut Taker<'_>,
+) -> Result<Model> {
     let c = config.hidden_size;
     let (q_dim, kv_dim, ff, eps) = (
         config.q_dim(),
@@ -482,7 +494,7 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
         config.intermediate_size,
         config.norm_eps,
     );
-    let (attn_bias, mlp_bias) = (config.attention_bias, config.mlp_bias);
+    let (qkv_bias, out_bias, mlp_bias) = (spec.qkv_bias, spec.out_bias, spec.mlp_bias);
     let token_embedding = take.tensor("model.embed_tokens.weight", &[config.vocab_size, c])?;
     let blocks = (0..config.num_layers)
         .map(|i| {
@@ -490,27 +502,30 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
             let lin = |take: &mut Taker<'_>, name: &str, dims, bias| {
                 take.linear(&format!("{p}.{name}"), WeightLayout::OutIn, dims, bias)
             };
+            let norm =
+                |take: &mut Taker<'_>, name: &str| take.norm(&format!("{p}.{name}"), c, eps, false);
             Ok(Block {
-                attn_norm: take.norm(&format!("{p}.input_layernorm"), c, eps, false)?,
+                attn_norm: norm(take, names.attn_norm)?,
                 qkv: QkvWeights::Split {
-                    q: lin(take, "self_attn.q_proj", (c, q_dim), attn_bias)?,
-                    k: lin(take, "self_attn.k_proj", (c, kv_dim), attn_bias)?,
-                    v: lin(take, "self_attn.v_proj", (c, kv_dim), attn_bias)?,
+                    q: lin(take, names.q, (c, q_dim), qkv_bias)?,
+                    k: lin(take, names.k, (c, kv_dim), qkv_bias)?,
+                    v: lin(take, names.v, (c, kv_dim), qkv_bias)?,
                 },
-                out_proj: lin(take, "self_attn.o_proj", (q_dim, c), attn_bias)?,
-                mlp_norm: take.norm(&format!("{p}.post_attention_layernorm"), c, eps, false)?,
+                out_proj: lin(take, names.o, (q_dim, c), out_bias)?,
+                mlp_norm: norm(take, names.mlp_norm)?,
                 mlp: MlpWeights::SwiGlu {
-                    gate: lin(take, "mlp.gate_proj", (c, ff), mlp_bias)?,
-                    up: lin(take, "mlp.up_proj", (c, ff), mlp_bias)?,
-                    down: lin(take, "mlp.down_proj", (ff, c), mlp_bias)?,
+                    gate: lin(take, names.gate, (c, ff), mlp_bias)?,
+                    up: lin(take, names.up, (c, ff), mlp_bias)?,
+                    down: lin(take, names.down, (ff, c), mlp_bias)?,
                 },
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let final_norm = take.norm("model.norm", c, eps, false)?;
-    let lm_head = lm_head(&config, take, &token_embedding)?;
+    let lm_head = lm_head(&config, &spec, take, &token_embedding)?;
     Ok(Model {
         config,
+        spec,
         token_embedding,
         position_embedding: None,
         blocks,
@@ -520,9 +535,14 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
 }
 
 /// `lm_head.weight` when untied; the token embedding (shared storage) when tied.
-fn lm_head(config: &ModelConfig, take: &mut Taker<'_>, embedding: &Tensor) -> Result<Tensor> {
+fn lm_head(
+    config: &ModelConfig,
+    spec: &BlockSpec,
+    take: &mut Taker<'_>,
+    embedding: &Tensor,
+) -> Result<Tensor> {
     let shape = [config.vocab_size, config.hidden_size];
-    if config.tie_word_embeddings {
+    if spec.tied_head {
         // A tied checkpoint may still carry a copy; HF ignores it, so do we.
         take.optional("lm_head.weight", &shape)?;
         Ok(embedding.clone())

@@ -7,7 +7,8 @@
 
 use smallmind_ops::AttentionShape;
 
-use crate::config::{Architecture, ModelConfig};
+use crate::config::ModelConfig;
+use crate::family::BlockSpec;
 
 /// The forward pass's scratch memory.
 #[derive(Clone, Debug)]
@@ -41,6 +42,7 @@ impl Workspace {
     /// `capacity` positions, with `weight_scratch` floats for the layers.
     pub(crate) fn plan(
         config: &ModelConfig,
+        spec: &BlockSpec,
         shape: &AttentionShape,
         max_tokens: usize,
         capacity: usize,
@@ -49,7 +51,7 @@ impl Workspace {
         let t = max_tokens;
         let c = config.hidden_size;
         let f = config.intermediate_size;
-        let gated = config.architecture == Architecture::Llama;
+        let gated = spec.gated();
         Workspace {
             max_tokens,
             residual: vec![0.0; t * c],

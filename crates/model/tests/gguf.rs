@@ -319,7 +319,7 @@ fn heads_that_do_not_divide_the_width_are_refused() {
     let file = rebuilt(|md, _| set(md, "llama.attention.head_count", MetadataValue::U32(3)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.attention.head_count"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.attention.head_count"),
         "{err:?}"
     );
 }
@@ -329,7 +329,7 @@ fn a_wrong_rope_dimension_is_refused() {
     let file = rebuilt(|md, _| set(md, "llama.rope.dimension_count", MetadataValue::U32(8)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.rope.dimension_count"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.rope.dimension_count"),
         "{err:?}"
     );
 }
@@ -344,7 +344,7 @@ fn scaled_rope_is_refused() {
     });
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.rope.scaling.type"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.rope.scaling.type"),
         "{err:?}"
     );
 }
@@ -380,7 +380,7 @@ fn disagreeing_vocabulary_sizes_are_refused() {
     let file = rebuilt(|md, _| set(md, "llama.vocab_size", MetadataValue::U32(129)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.vocab_size"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.vocab_size"),
         "{err:?}"
     );
 }

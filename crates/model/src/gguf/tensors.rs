@@ -27,6 +27,7 @@ use super::SharedGguf;
 use super::names::{GgufTensor, QkProjection, classify};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::family;
 use crate::weights::TensorMap;
 
 /// Every tensor of `file` as a [`TensorMap`] by Hugging Face name, in file
@@ -39,8 +40,14 @@ use crate::weights::TensorMap;
 pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> {
     let source = file.bytes().source().clone();
     let mut map = TensorMap::with_capacity(file.tensors().len());
+    let Some(names) = family(config.architecture).gguf else {
+        return Err(ModelError::UnsupportedGgufArchitecture(format!(
+            "{:?}",
+            config.architecture
+        )));
+    };
     for info in file.tensors() {
-        let (hf_name, rope_permuted) = match classify(info.name(), config.num_layers) {
+        let (hf_name, rope_permuted) = match classify(info.name(), config.num_layers, &names) {
             GgufTensor::Weight {
                 hf_name,
                 rope_permuted,
