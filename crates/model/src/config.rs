@@ -26,6 +26,10 @@ pub enum Architecture {
     Gpt2,
     /// Llama: RMSNorm, RoPE, separate Q/K/V (`[out, in]` weights), SwiGLU MLP.
     Llama,
+    /// Qwen2 / Qwen2.5: Llama with Q/K/V biases.
+    Qwen2,
+    /// Qwen3: Llama with per-head Q/K RMSNorm and its own `head_dim`.
+    Qwen3,
 }
 
 /// The MLP's activation.
@@ -136,7 +140,7 @@ impl ModelConfig {
         let keys = Keys(map);
         let config = match detect_architecture(&keys)? {
             Architecture::Gpt2 => parse_gpt2(&keys)?,
-            Architecture::Llama => parse_llama(&keys)?,
+            arch => parse_llama(&keys, arch)?,
         };
         config.validate()?;
         Ok(config)
@@ -216,7 +220,7 @@ impl ModelConfig {
         }
         match arch {
             Architecture::Gpt2 => self.validate_gpt2()?,
-            Architecture::Llama => self.validate_llama()?,
+            _ => self.validate_llama()?,
         }
         if self.checked_param_count().is_none() {
             return Err(invalid(
@@ -269,7 +273,7 @@ impl ModelConfig {
     }
 
     fn validate_llama(&self) -> Result<()> {
-        let arch = Architecture::Llama;
+        let arch = self.architecture;
         if !self.head_dim.is_multiple_of(2) {
             return Err(invalid(
                 Field::HeadDim.key(arch),
@@ -312,11 +316,12 @@ impl ModelConfig {
     /// - GPT-2: `wte` `V·d` + `wpe` `P·d` + per layer (`ln_1` `2d`, `c_attn`
     ///   `d·3d + 3d`, `c_proj` `d·d + d`, `ln_2` `2d`, `c_fc` `d·f + f`,
     ///   `mlp.c_proj` `f·d + d`) + `ln_f` `2d` + an untied LM head `V·d`.
-    /// - Llama: `embed_tokens` `V·d` + per layer (input norm `d`, `q`
+    /// - Llama layout: `embed_tokens` `V·d` + per layer (input norm `d`, `q`
     ///   `d·q_dim`, `k` and `v` `d·kv_dim` each, `o` `q_dim·d`, post norm
-    ///   `d`, `gate` and `up` `d·f` each, `down` `f·d`, plus `q_dim + 2·kv_dim
-    ///   + d` with attention biases and `2f + d` with MLP biases) + final
-    ///   norm `d` + an untied LM head `V·d`.
+    ///   `d`, `gate` and `up` `d·f` each, `down` `f·d`, plus `q_dim + 2·kv_dim`
+    ///   with Q/K/V biases, `d` with an output bias, `2f + d` with MLP biases
+    ///   and `2·head_dim` with QK-norm) + final norm `d` + an untied LM head
+    ///   `V·d`.
     ///
     /// Saturates at `usize::MAX` for a config so large that
     /// [`ModelConfig::validate`] rejects it.
@@ -338,11 +343,11 @@ impl ModelConfig {
         let embed = self.vocab_size.checked_mul(d)?;
         let per_layer = match self.architecture {
             Architecture::Gpt2 => self.gpt2_layer_params()?,
-            Architecture::Llama => self.llama_layer_params()?,
+            _ => self.llama_layer_params()?,
         };
         let (positions, final_norm) = match self.architecture {
             Architecture::Gpt2 => (self.max_position_embeddings.checked_mul(d)?, 2 * d),
-            Architecture::Llama => (0, d),
+            _ => (0, d),
         };
         let lm_head = if self.tie_word_embeddings { 0 } else { embed };
         let layers = per_layer.checked_mul(self.num_layers)?;
@@ -365,19 +370,23 @@ impl ModelConfig {
             .try_fold(norms, usize::checked_add)
     }
 
-    /// One Llama block: two RMSNorms, Q/K/V/O, gate/up/down.
+    /// One block in the Llama layout, as the family's [`family::BlockSpec`]
+    /// describes it: two RMSNorms (and the QK-norm gains), Q/K/V/O,
+    /// gate/up/down, with the biases it names.
     fn llama_layer_params(&self) -> Option<usize> {
         let d = self.hidden_size;
         let f = self.intermediate_size;
         let q_dim = self.num_heads.checked_mul(self.head_dim)?;
         let kv_dim = self.num_kv_heads.checked_mul(self.head_dim)?;
-        let (ab, mb) = (self.attention_bias, self.mlp_bias);
-        let norms = d.checked_mul(2)?;
+        let spec = (family::family(self.architecture).block)(self);
+        let (qkv, o, mb) = (spec.qkv_bias, spec.out_bias, spec.mlp_bias);
+        let qk_norms = if spec.qk_norm { 2 * self.head_dim } else { 0 };
+        let norms = d.checked_mul(2)?.checked_add(qk_norms)?;
         let parts = [
-            linear_params(d, q_dim, ab)?,
-            linear_params(d, kv_dim, ab)?,
-            linear_params(d, kv_dim, ab)?,
-            linear_params(q_dim, d, ab)?,
+            linear_params(d, q_dim, qkv)?,
+            linear_params(d, kv_dim, qkv)?,
+            linear_params(d, kv_dim, qkv)?,
+            linear_params(q_dim, d, o)?,
             linear_params(d, f, mb)?,
             linear_params(d, f, mb)?,
             linear_params(f, d, mb)?,
@@ -411,28 +420,28 @@ enum Field {
 impl Field {
     /// The Hugging Face key of this field for `arch`, used in error messages.
     fn key(self, arch: Architecture) -> &'static str {
-        use Architecture::{Gpt2, Llama};
+        use Architecture::Gpt2;
         match (self, arch) {
             (Field::VocabSize, _) => "vocab_size",
             (Field::HiddenSize, Gpt2) => "n_embd",
-            (Field::HiddenSize, Llama) => "hidden_size",
+            (Field::HiddenSize, _) => "hidden_size",
             (Field::NumLayers, Gpt2) => "n_layer",
-            (Field::NumLayers, Llama) => "num_hidden_layers",
+            (Field::NumLayers, _) => "num_hidden_layers",
             (Field::NumHeads, Gpt2) => "n_head",
-            (Field::NumHeads, Llama) => "num_attention_heads",
+            (Field::NumHeads, _) => "num_attention_heads",
             (Field::NumKvHeads, Gpt2) => "n_head",
-            (Field::NumKvHeads, Llama) => "num_key_value_heads",
+            (Field::NumKvHeads, _) => "num_key_value_heads",
             (Field::HeadDim, Gpt2) => "n_head",
-            (Field::HeadDim, Llama) => "head_dim",
+            (Field::HeadDim, _) => "head_dim",
             (Field::IntermediateSize, Gpt2) => "n_inner",
-            (Field::IntermediateSize, Llama) => "intermediate_size",
+            (Field::IntermediateSize, _) => "intermediate_size",
             (Field::MaxPositions, Gpt2) => "n_positions",
-            (Field::MaxPositions, Llama) => "max_position_embeddings",
+            (Field::MaxPositions, _) => "max_position_embeddings",
             (Field::NormEps, Gpt2) => "layer_norm_epsilon",
-            (Field::NormEps, Llama) => "rms_norm_eps",
+            (Field::NormEps, _) => "rms_norm_eps",
             (Field::RopeTheta, _) => "rope_theta",
             (Field::Activation, Gpt2) => "activation_function",
-            (Field::Activation, Llama) => "hidden_act",
+            (Field::Activation, _) => "hidden_act",
         }
     }
 }
@@ -723,7 +732,16 @@ fn llama_rope_theta(keys: &Keys<'_>) -> Result<f32> {
     Ok(theta)
 }
 
-fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
+/// A config in the Llama layout (Llama and its descendants, which share its
+/// keys); `arch` is the family `model_type` named.
+fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
+    if keys.bool_opt("use_sliding_window")? == Some(true) {
+        return Err(invalid(
+            "use_sliding_window",
+            "`true` is not supported (sliding-window attention is not implemented for this family)"
+                .into(),
+        ));
+    }
     let hidden_size = keys.usize_req("hidden_size")?;
     let num_heads = keys.usize_req("num_attention_heads")?;
     let num_kv_heads = keys.usize_opt("num_key_value_heads")?.unwrap_or(num_heads);
@@ -753,7 +771,7 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
         }
     };
     Ok(ModelConfig {
-        architecture: Architecture::Llama,
+        architecture: arch,
         vocab_size: keys.usize_req("vocab_size")?,
         hidden_size,
         num_layers: keys.usize_req("num_hidden_layers")?,

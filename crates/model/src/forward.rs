@@ -5,7 +5,8 @@
 //! ```text
 //! r = embed(tokens) (+ positions)                          (T, C)
 //! for each block:
-//!     x = norm₁(r);  q|k|v = x·W_qkv (+ RoPE on q, k)       (T, H·D + 2·Hkv·D)
+//!     x = norm₁(r);  q|k|v = x·W_qkv                        (T, H·D + 2·Hkv·D)
+//!     [RMSNorm per q and k head (QK-norm)];  RoPE on q, k
 //!     cache[pos0..pos0+T] = k, v
 //!     a = attention(q, cache)                               (T, H·D)
 //!     r += a·W_o                                            residual fused into the GEMM
@@ -17,7 +18,7 @@ use smallmind_ops::attention::{attention, write_kv};
 use smallmind_ops::embedding::embed;
 use smallmind_ops::linear::{linear, linear_accumulate};
 use smallmind_ops::mlp::{SwiGlu, gelu_mlp, swiglu_mlp};
-use smallmind_ops::norm::norm_rows;
+use smallmind_ops::norm::{norm_rows, rms_norm_heads_inplace};
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{
     ActivationPrecision, AttentionScratch, AttentionShape, Linear, MatMut, MatRef,
@@ -115,6 +116,15 @@ impl Pass<'_> {
             }
         }
         drop(span);
+        if let Some(norms) = &block.qk_norm {
+            let _span = spans.qk_norm.enter();
+            let mut rows = MatMut::new(qkv, t, width)?;
+            let (heads, kv_heads) = (self.shape.n_heads, self.shape.n_kv_heads);
+            for (norm, start, n) in [(&norms.q, 0, heads), (&norms.k, q_dim, kv_heads)] {
+                let (gamma, eps) = norm.gain()?;
+                rms_norm_heads_inplace(gamma, eps, &mut rows, start, n, &mut ws.head_scratch)?;
+            }
+        }
         if let Some(rope) = self.rope {
             let _span = spans.rope.enter();
             rope.apply_qk(self.shape, &mut MatMut::new(qkv, t, width)?, pos0)?;

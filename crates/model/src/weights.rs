@@ -101,6 +101,11 @@ pub struct NormWeights {
 }
 
 impl NormWeights {
+    /// The gain `γ` and epsilon (an RMSNorm's whole description).
+    pub fn gain(&self) -> Result<(&[f32], f32)> {
+        Ok((self.gamma.as_slice::<f32>()?, self.eps))
+    }
+
     /// The borrowed op-level view: LayerNorm with a bias, RMSNorm without.
     pub fn view(&self) -> Result<Norm<'_>> {
         let gamma = self.gamma.as_slice::<f32>()?;
@@ -167,12 +172,23 @@ pub struct Block {
     pub attn_norm: NormWeights,
     /// Q, K, V projections.
     pub qkv: QkvWeights,
+    /// Per-head RMSNorm gains `(D,)` of the queries and keys (QK-norm).
+    pub qk_norm: Option<QkNorm>,
     /// Attention output projection `H·D → C`.
     pub out_proj: LinearWeights,
     /// Norm before the MLP.
     pub mlp_norm: NormWeights,
     /// The MLP.
     pub mlp: MlpWeights,
+}
+
+/// The per-head query and key norms of one block.
+#[derive(Clone, Debug)]
+pub struct QkNorm {
+    /// Over each query head.
+    pub q: NormWeights,
+    /// Over each key head.
+    pub k: NormWeights,
 }
 
 /// A transformer ready to run: config plus checked weights.
@@ -305,7 +321,12 @@ impl Model {
                 }
             }
         }
-        let norms = self.blocks.iter().flat_map(|b| [&b.attn_norm, &b.mlp_norm]);
+        let qk_norms = self.blocks.iter().flat_map(|b| &b.qk_norm);
+        let norms = self
+            .blocks
+            .iter()
+            .flat_map(|b| [&b.attn_norm, &b.mlp_norm])
+            .chain(qk_norms.flat_map(|n| [&n.q, &n.k]));
         for n in norms.chain([&self.final_norm]) {
             f(&n.gamma);
             n.beta.iter().for_each(&mut f);
@@ -434,6 +455,7 @@ fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Res
             let p = format!("h.{i}");
             Ok(Block {
                 attn_norm: take.norm(&format!("{p}.ln_1"), c, eps, true)?,
+                qk_norm: None,
                 qkv: QkvWeights::Fused(take.linear(
                     &format!("{p}.attn.c_attn"),
                     WeightLayout::InOut,
@@ -510,6 +532,15 @@ fn build_decoder(
                     q: lin(take, names.q, (c, q_dim), qkv_bias)?,
                     k: lin(take, names.k, (c, kv_dim), qkv_bias)?,
                     v: lin(take, names.v, (c, kv_dim), qkv_bias)?,
+                },
+                qk_norm: if spec.qk_norm {
+                    let d = config.head_dim;
+                    Some(QkNorm {
+                        q: take.norm(&format!("{p}.{}", names.q_norm), d, eps, false)?,
+                        k: take.norm(&format!("{p}.{}", names.k_norm), d, eps, false)?,
+                    })
+                } else {
+                    None
                 },
                 out_proj: lin(take, names.o, (q_dim, c), out_bias)?,
                 mlp_norm: norm(take, names.mlp_norm)?,

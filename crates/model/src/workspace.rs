@@ -33,6 +33,8 @@ pub(crate) struct Workspace {
     pub(crate) mlp_b: Vec<f32>,
     /// `(V,)` logits of the last processed position.
     pub(crate) logits: Vec<f32>,
+    /// `(H·D,)` scratch of the per-head QK-norm (empty without it).
+    pub(crate) head_scratch: Vec<f32>,
     /// Scratch of the 16-bit weight paths (empty for f32 models).
     pub(crate) weight_scratch: Vec<f32>,
 }
@@ -63,6 +65,11 @@ impl Workspace {
             mlp_a: vec![0.0; t * f],
             mlp_b: if gated { vec![0.0; t * f] } else { Vec::new() },
             logits: vec![0.0; config.vocab_size],
+            head_scratch: if spec.qk_norm {
+                vec![0.0; shape.q_dim().max(shape.kv_dim())]
+            } else {
+                Vec::new()
+            },
             weight_scratch: vec![0.0; weight_scratch],
         }
     }
@@ -79,6 +86,7 @@ impl Workspace {
             &self.mlp_a,
             &self.mlp_b,
             &self.logits,
+            &self.head_scratch,
             &self.weight_scratch,
         ]
         .iter()

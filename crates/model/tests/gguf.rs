@@ -303,15 +303,16 @@ fn other_architectures_are_refused_by_name() {
         set(
             md,
             "general.architecture",
-            MetadataValue::String("qwen2".into()),
+            MetadataValue::String("falcon".into()),
         )
     });
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::UnsupportedGgufArchitecture(a) if a == "qwen2"),
+        matches!(&err, ModelError::UnsupportedGgufArchitecture(a) if a == "falcon"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("qwen2"));
+    let text = err.to_string();
+    assert!(text.contains("`falcon` (supported: llama, qwen2"), "{text}");
 }
 
 #[test]

@@ -27,6 +27,7 @@ fn block(config: &ModelConfig) -> BlockSpec {
         norm: NormKind::Layer,
         qkv_bias: true,
         out_bias: true,
+        qk_norm: false,
         mlp: MlpKind::Plain(gelu),
         mlp_bias: true,
         positions: Positions::Learned,

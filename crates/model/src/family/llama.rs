@@ -18,7 +18,7 @@ pub const FAMILY: Family = Family {
     hf_names: Some(LLAMA_NAMES),
     gguf: Some(GgufNames {
         arch: "llama",
-        block: LLAMA_GGUF_BLOCK,
+        block: &[LLAMA_GGUF_BLOCK],
         rope_permuted: true,
     }),
     block,
@@ -44,6 +44,7 @@ pub fn block(config: &ModelConfig) -> BlockSpec {
         norm: NormKind::Rms,
         qkv_bias: config.attention_bias,
         out_bias: config.attention_bias,
+        qk_norm: false,
         mlp: MlpKind::SwiGlu,
         mlp_bias: config.mlp_bias,
         positions: Positions::Rotary(RopeSpec {

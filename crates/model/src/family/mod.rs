@@ -18,6 +18,8 @@
 
 pub mod gpt2;
 pub mod llama;
+pub mod qwen2;
+pub mod qwen3;
 
 use smallmind_ops::mlp::Gelu;
 
@@ -70,6 +72,9 @@ pub struct BlockSpec {
     pub qkv_bias: bool,
     /// The attention output projection carries a bias.
     pub out_bias: bool,
+    /// An RMSNorm (gain `(head_dim,)`, the model's epsilon) over each query
+    /// and key head, before RoPE (Qwen3, Gemma 3).
+    pub qk_norm: bool,
     /// The MLP's form.
     pub mlp: MlpKind,
     /// The MLP projections carry biases.
@@ -114,6 +119,10 @@ pub struct HfNames {
     pub v: &'static str,
     /// See `q`.
     pub o: &'static str,
+    /// Per-head query norm (taken when [`BlockSpec::qk_norm`]).
+    pub q_norm: &'static str,
+    /// Per-head key norm (taken when [`BlockSpec::qk_norm`]).
+    pub k_norm: &'static str,
     /// MLP gate, up and down projections.
     pub gate: &'static str,
     /// See `gate`.
@@ -130,6 +139,8 @@ pub const LLAMA_NAMES: HfNames = HfNames {
     k: "self_attn.k_proj",
     v: "self_attn.v_proj",
     o: "self_attn.o_proj",
+    q_norm: "self_attn.q_norm",
+    k_norm: "self_attn.k_norm",
     gate: "mlp.gate_proj",
     up: "mlp.up_proj",
     down: "mlp.down_proj",
@@ -143,8 +154,9 @@ pub const LLAMA_NAMES: HfNames = HfNames {
 pub struct GgufNames {
     /// `general.architecture` and the prefix of the family's metadata keys.
     pub arch: &'static str,
-    /// `(GGUF suffix, HF suffix)` of every block tensor, `.weight`/`.bias` included.
-    pub block: &'static [(&'static str, &'static str)],
+    /// `(GGUF suffix, HF suffix)` of every block tensor, `.weight`/`.bias`
+    /// included, in one or more tables (a family adds its own to its base's).
+    pub block: &'static [&'static [(&'static str, &'static str)]],
     /// `attn_q`/`attn_k` rows are in llama.cpp's interleaved RoPE order.
     pub rope_permuted: bool,
 }
@@ -167,7 +179,7 @@ pub struct Family {
 }
 
 /// Every family we run.
-pub const FAMILIES: &[Family] = &[gpt2::FAMILY, llama::FAMILY];
+pub const FAMILIES: &[Family] = &[gpt2::FAMILY, llama::FAMILY, qwen2::FAMILY, qwen3::FAMILY];
 
 /// The registry line of `architecture`.
 pub fn family(architecture: Architecture) -> &'static Family {

@@ -78,7 +78,8 @@ pub fn classify(name: &str, num_layers: usize, names: &GgufNames) -> GgufTensor 
     if suffix == "attn_rot_embd.weight" {
         return GgufTensor::Ignored;
     }
-    let Some(&(_, hf_suffix)) = names.block.iter().find(|(gguf, _)| *gguf == suffix) else {
+    let mut pairs = names.block.iter().flat_map(|table| table.iter());
+    let Some(&(_, hf_suffix)) = pairs.find(|(gguf, _)| *gguf == suffix) else {
         return foreign();
     };
     let rope_permuted = match suffix {
