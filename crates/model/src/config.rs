@@ -80,6 +80,18 @@ pub struct ModelConfig {
     pub bos_token_id: Option<u32>,
     /// End-of-sequence tokens (HF allows one id or a list).
     pub eos_token_ids: Vec<u32>,
+    /// What only some families have (defaults: plain Llama).
+    pub extras: FamilyParams,
+}
+
+/// Hyper-parameters only some families have; the defaults describe a plain
+/// Llama, so a config that does not mention them has none.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyParams {
+    /// RoPE frequency `i` is divided by `rope_divisors[i]` (`head_dim/2`
+    /// entries; empty: unscaled). Linear scaling and Llama 3's bands both
+    /// take this form; in GGUF it is `rope_freqs.weight`.
+    pub rope_divisors: Vec<f32>,
 }
 
 /// RoPE base used when a Llama config gives none (HF `LlamaConfig` default).
@@ -274,6 +286,22 @@ impl ModelConfig {
 
     fn validate_llama(&self) -> Result<()> {
         let arch = self.architecture;
+        let divisors = &self.extras.rope_divisors;
+        if !divisors.is_empty()
+            && (divisors.len() != self.head_dim / 2
+                || divisors.iter().any(|d| !(d.is_finite() && *d > 0.0)))
+        {
+            return Err(invalid(
+                "rope_parameters",
+                format!(
+                    "{} RoPE frequency divisors for heads of width {}: need {}, each finite \
+                     and > 0",
+                    divisors.len(),
+                    self.head_dim,
+                    self.head_dim / 2
+                ),
+            ));
+        }
         if !self.head_dim.is_multiple_of(2) {
             return Err(invalid(
                 Field::HeadDim.key(arch),
@@ -690,46 +718,80 @@ fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
         mlp_bias: true,
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
+        extras: FamilyParams::default(),
     })
 }
 
-/// Rejects any RoPE variant but the default one, naming the key and type.
-fn check_rope_type(key: &'static str, rope: &Keys<'_>) -> Result<()> {
-    // transformers 5 and recent 4.x write `rope_type`; older configs `type`.
+/// The RoPE parameters of a Llama-layout config: θ and the per-frequency
+/// divisors of its scaling (empty when unscaled).
+///
+/// Read from `rope_parameters` (transformers 5), else `rope_scaling` plus the
+/// top-level `rope_theta` (θ defaults to 10000). The type is `rope_type`
+/// (older configs: `type`):
+/// - `default` (or absent): unscaled;
+/// - `linear`: every frequency divided by `factor` (position interpolation);
+/// - `llama3`: Llama 3.1's bands from `factor`, `low_freq_factor`,
+///   `high_freq_factor` and `original_max_position_embeddings`
+///   ([`family::llama::llama3_divisors`]).
+///
+/// Any other type is an error naming it.
+fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
+    let params = keys.object_opt("rope_parameters")?;
+    let top_theta = keys.f32_opt("rope_theta")?;
+    let theta = match &params {
+        Some(p) => p.f32_opt("rope_theta")?.or(top_theta),
+        None => top_theta,
+    }
+    .unwrap_or(DEFAULT_ROPE_THETA);
+    let (key, rope) = match params {
+        Some(p) => ("rope_parameters", p),
+        None => match keys.object_opt("rope_scaling")? {
+            Some(s) => ("rope_scaling", s),
+            None => return Ok((theta, Vec::new())),
+        },
+    };
     let rope_type = match rope.str_opt("rope_type")? {
         Some(t) => Some(t),
         None => rope.str_opt("type")?,
     };
-    match rope_type {
-        None | Some("default") => Ok(()),
-        Some(other) => Err(invalid(
-            key,
-            format!(
-                "rope type `{}` is not supported (only default RoPE is implemented)",
-                clip(other)
-            ),
-        )),
-    }
-}
-
-/// RoPE θ: `rope_parameters.rope_theta` (transformers 5), else the top-level
-/// `rope_theta`, else 10000. Non-default RoPE types are rejected.
-fn llama_rope_theta(keys: &Keys<'_>) -> Result<f32> {
-    if let Some(scaling) = keys.object_opt("rope_scaling")? {
-        check_rope_type("rope_scaling", &scaling)?;
-    }
-    let nested = match keys.object_opt("rope_parameters")? {
-        Some(params) => {
-            check_rope_type("rope_parameters", &params)?;
-            params.f32_opt("rope_theta")?
+    let half = head_dim / 2;
+    let factor = |name: &'static str| {
+        let value = rope
+            .f32_opt(name)?
+            .ok_or(ModelError::MissingConfigKey { key: name })?;
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(invalid(
+                name,
+                format!("must be finite and > 0, got {value}"),
+            ))
         }
-        None => None,
     };
-    let theta = match nested {
-        Some(theta) => theta,
-        None => keys.f32_opt("rope_theta")?.unwrap_or(DEFAULT_ROPE_THETA),
+    let divisors = match rope_type {
+        None | Some("default") => Vec::new(),
+        Some("linear") => vec![factor("factor")?; half],
+        Some("llama3") => family::llama::llama3_divisors(
+            theta,
+            head_dim,
+            &family::llama::Llama3Scaling {
+                factor: factor("factor")?,
+                low_freq_factor: factor("low_freq_factor")?,
+                high_freq_factor: factor("high_freq_factor")?,
+                original_context: factor("original_max_position_embeddings")?,
+            },
+        ),
+        Some(other) => {
+            return Err(invalid(
+                key,
+                format!(
+                    "rope type `{}` is not supported (supported: default, linear, llama3)",
+                    clip(other)
+                ),
+            ));
+        }
     };
-    Ok(theta)
+    Ok((theta, divisors))
 }
 
 /// A config in the Llama layout (Llama and its descendants, which share its
@@ -761,6 +823,7 @@ fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
             ));
         }
     };
+    let (rope_theta, rope_divisors) = llama_rope(keys, head_dim)?;
     let activation = match keys.str_opt("hidden_act")?.unwrap_or("silu") {
         "silu" => Activation::Silu,
         other => {
@@ -783,12 +846,13 @@ fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
         norm_eps: keys
             .f32_opt("rms_norm_eps")?
             .unwrap_or(DEFAULT_LLAMA_RMS_NORM_EPS),
-        rope_theta: llama_rope_theta(keys)?,
+        rope_theta,
         activation,
         tie_word_embeddings: keys.bool_opt("tie_word_embeddings")?.unwrap_or(false),
         attention_bias: keys.bool_opt("attention_bias")?.unwrap_or(false),
         mlp_bias: keys.bool_opt("mlp_bias")?.unwrap_or(false),
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
+        extras: FamilyParams { rope_divisors },
     })
 }

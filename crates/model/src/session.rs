@@ -114,7 +114,15 @@ impl Session {
             AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
         shape.scale = spec.attention_scale;
         let rope = match spec.rope() {
-            Some(rope) => Some(RopeTable::new(rope.theta, rope.rotary_dim, capacity)?),
+            Some(rope) if rope.divisors.is_empty() => {
+                Some(RopeTable::new(rope.theta, rope.rotary_dim, capacity)?)
+            }
+            Some(rope) => Some(RopeTable::with_divisors(
+                rope.theta,
+                rope.rotary_dim,
+                &rope.divisors,
+                capacity,
+            )?),
             None => None,
         };
         let state = State {

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use smallmind_model::{Activation, Architecture, ModelConfig, ModelError, Result};
+use smallmind_model::{Activation, Architecture, FamilyParams, ModelConfig, ModelError, Result};
 
 const TINY_GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-gpt2");
 const TINY_LLAMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-llama");
@@ -113,6 +113,7 @@ fn tiny_gpt2_fixture() {
         mlp_bias: true,
         bos_token_id: Some(95),
         eos_token_ids: vec![95],
+        extras: FamilyParams::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.param_count(), 114_432);
@@ -145,6 +146,7 @@ fn tiny_llama_fixtures() {
             mlp_bias: false,
             bos_token_id: Some(1),
             eos_token_ids: vec![2],
+            extras: FamilyParams::default(),
         };
         assert_eq!(config, expected, "{dir}");
         assert_eq!(config.param_count(), 100_672);
@@ -296,24 +298,37 @@ fn llama_rope_parameters() {
 }
 
 #[test]
-fn llama_non_default_rope_is_rejected() {
-    let llama3 = json!({"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0});
-    assert_invalid(
-        parse(&with(llama_json(), "rope_parameters", llama3.clone())),
-        "rope_parameters",
-        "llama3",
-    );
-    assert_invalid(
-        parse(&with(llama_json(), "rope_scaling", llama3)),
+fn llama_scaled_rope_becomes_frequency_divisors() {
+    // Llama 3.2's published parameters; head_dim 16 here, so 8 frequencies.
+    let llama3 = json!({"rope_theta": 500000.0, "rope_type": "llama3", "factor": 32.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192});
+    let config = parse(&with(llama_json(), "rope_parameters", llama3.clone())).unwrap();
+    assert_eq!(config.rope_theta, 500_000.0);
+    let divisors = &config.extras.rope_divisors;
+    assert_eq!(divisors.len(), config.head_dim / 2);
+    // The shortest wavelengths are kept, the longest divided by the factor.
+    assert_eq!(divisors[0], 1.0);
+    assert_eq!(divisors[divisors.len() - 1], 32.0);
+    let old_style = with(
+        with(llama_json(), "rope_theta", json!(500000.0)),
         "rope_scaling",
-        "llama3",
+        llama3.clone(),
+    );
+    assert_eq!(parse(&old_style).unwrap(), config);
+    let mut missing = llama3;
+    missing.as_object_mut().unwrap().remove("low_freq_factor");
+    assert_missing(
+        parse(&with(llama_json(), "rope_parameters", missing)),
+        "low_freq_factor",
     );
     let linear = json!({"type": "linear", "factor": 2.0});
-    assert_invalid(
-        parse(&with(llama_json(), "rope_scaling", linear)),
-        "rope_scaling",
-        "linear",
-    );
+    let config = parse(&with(llama_json(), "rope_scaling", linear)).unwrap();
+    assert_eq!(config.extras.rope_divisors, vec![2.0; config.head_dim / 2]);
+}
+
+#[test]
+fn llama_unknown_rope_is_rejected() {
     let yarn = json!({"rope_type": "yarn", "factor": 4.0});
     assert_invalid(
         parse(&with(llama_json(), "rope_parameters", yarn)),

@@ -24,7 +24,7 @@ const LOGIT_TOL: f64 = 1e-5;
 const CACHE_TOL: f64 = 1e-5;
 
 /// The families with a fixture that this build runs.
-const FAMILIES: &[&str] = &["qwen2", "qwen3"];
+const FAMILIES: &[&str] = &["llama3", "qwen2", "qwen3"];
 
 /// Where a fixture's model comes from.
 #[derive(Clone, Copy, Debug)]

@@ -336,11 +336,11 @@ fn a_wrong_rope_dimension_is_refused() {
 }
 
 #[test]
-fn scaled_rope_is_refused() {
+fn unknown_rope_scaling_is_refused() {
     let file = rebuilt(|md, _| {
         md.push((
             "llama.rope.scaling.type".into(),
-            MetadataValue::String("linear".into()),
+            MetadataValue::String("yarn".into()),
         ))
     });
     let err = model_error(&file);

@@ -50,8 +50,51 @@ pub fn block(config: &ModelConfig) -> BlockSpec {
         positions: Positions::Rotary(RopeSpec {
             theta: config.rope_theta,
             rotary_dim: config.head_dim,
+            divisors: config.extras.rope_divisors.clone(),
         }),
         attention_scale: inverse_sqrt(config.head_dim),
         tied_head: config.tie_word_embeddings,
     }
+}
+
+/// Llama 3.1's RoPE scaling parameters (`rope_type: "llama3"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Llama3Scaling {
+    /// How much longer the new context is (`factor`).
+    pub factor: f32,
+    /// Wavelengths beyond `original_context / low_freq_factor` are divided by `factor`.
+    pub low_freq_factor: f32,
+    /// Wavelengths below `original_context / high_freq_factor` are kept.
+    pub high_freq_factor: f32,
+    /// The context the model was first trained on (`original_max_position_embeddings`).
+    pub original_context: f32,
+}
+
+/// The divisor of each RoPE frequency `θ^(−2i/D)` under Llama 3.1's scaling:
+/// 1 for short wavelengths `2π/f`, `factor` for long ones, and in between
+/// `1 / ((1 − s)/factor + s)` with `s = (original/λ − low) / (high − low)`,
+/// the smooth blend transformers' `_compute_llama3_parameters` applies
+/// (the same values llama.cpp's converter stores as `rope_freqs.weight`).
+pub fn llama3_divisors(theta: f32, head_dim: usize, scaling: &Llama3Scaling) -> Vec<f32> {
+    let Llama3Scaling {
+        factor,
+        low_freq_factor: low,
+        high_freq_factor: high,
+        original_context: original,
+    } = *scaling;
+    let (low_wavelen, high_wavelen) = (original / low, original / high);
+    (0..head_dim / 2)
+        .map(|i| {
+            let freq = f64::from(theta).powf(-2.0 * i as f64 / head_dim as f64);
+            let wavelen = (2.0 * std::f64::consts::PI / freq) as f32;
+            if wavelen < high_wavelen {
+                1.0
+            } else if wavelen > low_wavelen {
+                factor
+            } else {
+                let smooth = (original / wavelen - low) / (high - low);
+                1.0 / ((1.0 - smooth) / factor + smooth)
+            }
+        })
+        .collect()
 }

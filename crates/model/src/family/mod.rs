@@ -51,6 +51,9 @@ pub struct RopeSpec {
     pub theta: f32,
     /// Leading dimensions of each head that rotate (the whole head here).
     pub rotary_dim: usize,
+    /// Frequency `i` is divided by `divisors[i]` (empty: unscaled); see
+    /// [`crate::FamilyParams::rope_divisors`].
+    pub divisors: Vec<f32>,
 }
 
 /// How positions enter the model.

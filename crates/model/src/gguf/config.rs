@@ -15,7 +15,7 @@
 //! | `head_dim` | `{arch}.attention.key_length` (= `embedding_length / head_count`, must divide) |
 //! | — | `{arch}.attention.value_length`, `{arch}.rope.dimension_count` (must equal `head_dim` if present) |
 //! | `rope_theta` | `{arch}.rope.freq_base` (10000) |
-//! | — | `{arch}.rope.scaling.type` (absent or `none`; scaled RoPE is not implemented) |
+//! | `extras.rope_divisors` | `rope_freqs.weight` (F32, `head_dim/2`), or `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor` (none) |
 //! | `norm_eps` | `{arch}.attention.layer_norm_rms_epsilon` |
 //! | `vocab_size` | `{arch}.vocab_size`, the rows of `token_embd.weight`, the length of `tokenizer.ggml.tokens` (every one present must agree) |
 //! | `tie_word_embeddings` | true when there is no `output.weight` tensor |
@@ -29,9 +29,9 @@
 //! value is [`ModelError::InvalidMetadata`] naming it.
 
 use smallmind_formats::FormatError;
-use smallmind_formats::gguf::{GgufFile, Metadata};
+use smallmind_formats::gguf::{GgmlType, GgufFile, Metadata};
 
-use crate::config::{Activation, DEFAULT_ROPE_THETA, ModelConfig};
+use crate::config::{Activation, DEFAULT_ROPE_THETA, FamilyParams, ModelConfig};
 use crate::error::{ModelError, Result};
 use crate::family;
 
@@ -121,7 +121,7 @@ impl ModelConfig {
         let num_heads = keys.int("attention.head_count")?;
         let num_kv_heads = keys.int_opt("attention.head_count_kv")?;
         let head_dim = head_dim(&keys, hidden_size, num_heads)?;
-        check_rope(&keys, head_dim)?;
+        let rope_divisors = rope_divisors(file, &keys, head_dim)?;
         let config = ModelConfig {
             architecture: family.architecture,
             vocab_size: vocab_size(file, &keys)?,
@@ -142,6 +142,7 @@ impl ModelConfig {
             mlp_bias: false,
             bos_token_id: token_id(md, BOS_TOKEN_ID)?,
             eos_token_ids: token_id(md, EOS_TOKEN_ID)?.into_iter().collect(),
+            extras: FamilyParams { rope_divisors },
         };
         config.validate()?;
         Ok(config)
@@ -202,8 +203,16 @@ fn head_dim(keys: &ArchKeys<'_>, hidden_size: usize, num_heads: usize) -> Result
     Ok(head_dim)
 }
 
-/// RoPE must rotate the whole head, unscaled.
-fn check_rope(keys: &ArchKeys<'_>, head_dim: usize) -> Result<()> {
+/// The per-frequency RoPE divisors ([`FamilyParams::rope_divisors`]): the
+/// F32 tensor `rope_freqs.weight` (`head_dim/2` values; Llama 3.1's bands as
+/// llama.cpp's converter stores them), or `[factor; head_dim/2]` for
+/// `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor`,
+/// else none. RoPE must rotate the whole head; other scaling types are refused.
+fn rope_divisors<D: AsRef<[u8]>>(
+    file: &GgufFile<D>,
+    keys: &ArchKeys<'_>,
+    head_dim: usize,
+) -> Result<Vec<f32>> {
     if let Some(dims) = keys.int_opt("rope.dimension_count")?
         && dims != head_dim
     {
@@ -215,16 +224,55 @@ fn check_rope(keys: &ArchKeys<'_>, head_dim: usize) -> Result<()> {
             ),
         ));
     }
+    let half = head_dim / 2;
     match keys.str_opt("rope.scaling.type")? {
-        None | Some("none") => Ok(()),
+        None | Some("none") => rope_freqs(file, half),
+        Some("linear") => {
+            let factor = keys.float("rope.scaling.factor")?;
+            if factor <= 0.0 {
+                return Err(keys.invalid("rope.scaling.factor", format!("{factor} is not > 0")));
+            }
+            Ok(vec![factor; half])
+        }
         Some(other) => Err(keys.invalid(
             "rope.scaling.type",
             format!(
-                "`{}` is not supported (only unscaled RoPE is implemented)",
+                "`{}` is not supported (supported: none, linear; Llama 3 scaling comes as \
+                 {ROPE_FREQS})",
                 clip(other)
             ),
         )),
     }
+}
+
+/// The name of Llama 3.1's RoPE frequency divisors in GGUF.
+pub const ROPE_FREQS: &str = "rope_freqs.weight";
+
+/// `rope_freqs.weight` as `half` f32 divisors, or none if the file has no such tensor.
+fn rope_freqs<D: AsRef<[u8]>>(file: &GgufFile<D>, half: usize) -> Result<Vec<f32>> {
+    let Ok(info) = file.tensor(ROPE_FREQS) else {
+        return Ok(Vec::new());
+    };
+    let bad = |reason: String| ModelError::UnsupportedGgufTensor {
+        name: ROPE_FREQS.to_owned(),
+        reason,
+    };
+    if info.ggml_type() != GgmlType::F32 || info.dims() != [half as u64] {
+        return Err(bad(format!(
+            "expected F32 of dims [{half}] (head_dim/2), found {} of dims {:?}",
+            info.ggml_type().name(),
+            info.dims()
+        )));
+    }
+    let values: Vec<f32> = file
+        .tensor_data(info)?
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        return Err(bad(format!("divisor {v} is not finite and > 0")));
+    }
+    Ok(values)
 }
 
 /// The vocabulary size from every source present, which must agree.

@@ -14,8 +14,8 @@
 //! silently dropped, since a weight we skip would change the result — except
 //! `blk.N.attn_rot_embd.weight`, a precomputed rotary table written by old
 //! converters, which RoPE recomputes from `{arch}.rope.freq_base`
-//! ([`GgufTensor::Ignored`]). In particular `rope_freqs.weight` (Llama 3.1
-//! RoPE scaling factors) is refused: scaled RoPE is not implemented.
+//! ([`GgufTensor::Ignored`]), and `rope_freqs.weight` (Llama 3.1's RoPE
+//! frequency divisors), which the config reads.
 
 use crate::family::GgufNames;
 
@@ -59,11 +59,8 @@ pub fn classify(name: &str, num_layers: usize, names: &GgufNames) -> GgufTensor 
         "token_embd.weight" => return weight("model.embed_tokens.weight".into(), None),
         "output_norm.weight" => return weight("model.norm.weight".into(), None),
         "output.weight" => return weight("lm_head.weight".into(), None),
-        "rope_freqs.weight" => {
-            return GgufTensor::Unsupported(
-                "RoPE frequency factors (Llama 3.1-style scaled RoPE) are not implemented".into(),
-            );
-        }
+        // Read into the config (`FamilyParams::rope_divisors`).
+        "rope_freqs.weight" => return GgufTensor::Ignored,
         _ => {}
     }
     let Some((layer, suffix)) = block_tensor(name) else {
@@ -155,7 +152,6 @@ mod tests {
             "blk..attn_q.weight",
             "blk.1.attn_q.bias",
             "blk.1",
-            "rope_freqs.weight",
             "",
         ] {
             assert!(
