@@ -30,6 +30,8 @@ pub enum Architecture {
     Qwen2,
     /// Qwen3: Llama with per-head Q/K RMSNorm and its own `head_dim`.
     Qwen3,
+    /// Gemma 3 (text): GeGLU, (1 + w) pre and post norms, QK-norm, local and global layers.
+    Gemma3,
 }
 
 /// The MLP's activation.
@@ -92,6 +94,16 @@ pub struct FamilyParams {
     /// entries; empty: unscaled). Linear scaling and Llama 3's bands both
     /// take this form; in GGUF it is `rope_freqs.weight`.
     pub rope_divisors: Vec<f32>,
+    /// Sliding-window attention: the window (keys a query sees, itself
+    /// included) of the layers [`FamilyParams::local_layers`] marks.
+    pub sliding_window: Option<usize>,
+    /// Which layers are local (windowed); empty with a window: every layer.
+    pub local_layers: Vec<bool>,
+    /// RoPE θ of the local layers when it differs from `rope_theta` (Gemma 3).
+    pub local_rope_theta: Option<f32>,
+    /// Attention scores are scaled by `query_pre_attn_scalar^(−1/2)` instead
+    /// of `head_dim^(−1/2)` (Gemma).
+    pub query_pre_attn_scalar: Option<f32>,
 }
 
 /// RoPE base used when a Llama config gives none (HF `LlamaConfig` default).
@@ -152,7 +164,10 @@ impl ModelConfig {
         let keys = Keys(map);
         let config = match detect_architecture(&keys)? {
             Architecture::Gpt2 => parse_gpt2(&keys)?,
-            arch => parse_llama(&keys, arch)?,
+            arch => match family::family(arch).parse_hf {
+                Some(parse) => parse(&keys)?,
+                None => parse_llama(&keys, arch)?,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -314,11 +329,27 @@ impl ModelConfig {
                 format!("must be finite and > 0, got {}", self.rope_theta),
             ));
         }
-        if self.activation != Activation::Silu {
+        if !matches!(self.activation, Activation::Silu | Activation::GeluTanh) {
             return Err(invalid(
                 Field::Activation.key(arch),
-                format!("{:?} is not a Llama activation (silu)", self.activation),
+                format!(
+                    "{:?} is not a gated-MLP activation (silu, gelu_pytorch_tanh)",
+                    self.activation
+                ),
             ));
+        }
+        if let Some(window) = self.extras.sliding_window {
+            let layers = self.extras.local_layers.len();
+            if window == 0 || (layers != 0 && layers != self.num_layers) {
+                return Err(invalid(
+                    "sliding_window",
+                    format!(
+                        "a window of {window} over {layers} layer types for {} layers: the \
+                         window must be ≥ 1 and the types one per layer",
+                        self.num_layers
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -474,13 +505,13 @@ impl Field {
     }
 }
 
-fn invalid(key: &'static str, reason: String) -> ModelError {
+pub(crate) fn invalid(key: &'static str, reason: String) -> ModelError {
     ModelError::InvalidConfig { key, reason }
 }
 
 /// At most [`MAX_QUOTED_CHARS`] characters of `text`, with `…` if cut, so
 /// error messages stay short whatever the input.
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -504,27 +535,27 @@ fn describe(value: &Value) -> String {
 }
 
 /// Typed access to the keys of one JSON object; `null` counts as absent.
-struct Keys<'a>(&'a Map<String, Value>);
+pub(crate) struct Keys<'a>(&'a Map<String, Value>);
 
 impl<'a> Keys<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
-    fn usize_opt(&self, key: &'static str) -> Result<Option<usize>> {
+    pub(crate) fn usize_opt(&self, key: &'static str) -> Result<Option<usize>> {
         self.get(key).map(|v| as_usize(key, v)).transpose()
     }
 
-    fn usize_req(&self, key: &'static str) -> Result<usize> {
+    pub(crate) fn usize_req(&self, key: &'static str) -> Result<usize> {
         self.usize_opt(key)?
             .ok_or(ModelError::MissingConfigKey { key })
     }
 
-    fn f32_opt(&self, key: &'static str) -> Result<Option<f32>> {
+    pub(crate) fn f32_opt(&self, key: &'static str) -> Result<Option<f32>> {
         self.get(key).map(|v| as_f32(key, v)).transpose()
     }
 
-    fn bool_opt(&self, key: &'static str) -> Result<Option<bool>> {
+    pub(crate) fn bool_opt(&self, key: &'static str) -> Result<Option<bool>> {
         self.get(key)
             .map(|v| {
                 v.as_bool().ok_or_else(|| {
@@ -534,7 +565,7 @@ impl<'a> Keys<'a> {
             .transpose()
     }
 
-    fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>> {
+    pub(crate) fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>> {
         self.get(key)
             .map(|v| {
                 v.as_str().ok_or_else(|| {
@@ -544,7 +575,7 @@ impl<'a> Keys<'a> {
             .transpose()
     }
 
-    fn object_opt(&self, key: &'static str) -> Result<Option<Keys<'a>>> {
+    pub(crate) fn object_opt(&self, key: &'static str) -> Result<Option<Keys<'a>>> {
         self.get(key)
             .map(|v| {
                 v.as_object().map(Keys).ok_or_else(|| {
@@ -555,13 +586,13 @@ impl<'a> Keys<'a> {
     }
 
     /// `bos_token_id`: one id or absent.
-    fn bos_token_id(&self) -> Result<Option<u32>> {
+    pub(crate) fn bos_token_id(&self) -> Result<Option<u32>> {
         const KEY: &str = "bos_token_id";
         self.get(KEY).map(|v| as_token_id(KEY, v)).transpose()
     }
 
     /// `eos_token_id`: one id, a list of ids, or absent.
-    fn eos_token_ids(&self) -> Result<Vec<u32>> {
+    pub(crate) fn eos_token_ids(&self) -> Result<Vec<u32>> {
         const KEY: &str = "eos_token_id";
         match self.get(KEY) {
             None => Ok(Vec::new()),
@@ -735,7 +766,7 @@ fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
 ///   ([`family::llama::llama3_divisors`]).
 ///
 /// Any other type is an error naming it.
-fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
+pub(crate) fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
     let params = keys.object_opt("rope_parameters")?;
     let top_theta = keys.f32_opt("rope_theta")?;
     let theta = match &params {
@@ -750,6 +781,18 @@ fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
             None => return Ok((theta, Vec::new())),
         },
     };
+    Ok((theta, rope_divisors(key, &rope, theta, head_dim)?))
+}
+
+/// The frequency divisors of one RoPE description (`rope_parameters`, one of
+/// its per-layer-type entries, or `rope_scaling`) named `key`, for base
+/// `theta`: see [`llama_rope`] for the types.
+pub(crate) fn rope_divisors(
+    key: &'static str,
+    rope: &Keys<'_>,
+    theta: f32,
+    head_dim: usize,
+) -> Result<Vec<f32>> {
     let rope_type = match rope.str_opt("rope_type")? {
         Some(t) => Some(t),
         None => rope.str_opt("type")?,
@@ -768,7 +811,7 @@ fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
             ))
         }
     };
-    let divisors = match rope_type {
+    Ok(match rope_type {
         None | Some("default") => Vec::new(),
         Some("linear") => vec![factor("factor")?; half],
         Some("llama3") => family::llama::llama3_divisors(
@@ -790,8 +833,7 @@ fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
                 ),
             ));
         }
-    };
-    Ok((theta, divisors))
+    })
 }
 
 /// A config in the Llama layout (Llama and its descendants, which share its
@@ -853,6 +895,9 @@ fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
         mlp_bias: keys.bool_opt("mlp_bias")?.unwrap_or(false),
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
-        extras: FamilyParams { rope_divisors },
+        extras: FamilyParams {
+            rope_divisors,
+            ..FamilyParams::default()
+        },
     })
 }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use half::{bf16, f16};
-use smallmind_ops::mlp::Gelu;
+use smallmind_ops::mlp::{GateActivation, Gelu};
 use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
 use smallmind_tensor::{DType, StorageKind, Tensor};
 
@@ -101,6 +101,15 @@ pub struct NormWeights {
 }
 
 impl NormWeights {
+    /// The same norm with `1 + γ` as its gain (Gemma's convention, applied once at load).
+    fn plus_one(self) -> Result<NormWeights> {
+        let gain: Vec<f32> = self.gamma.to_f32_vec()?.iter().map(|g| g + 1.0).collect();
+        Ok(NormWeights {
+            gamma: Tensor::from_f32(self.gamma.dims(), &gain)?,
+            ..self
+        })
+    }
+
     /// The gain `γ` and epsilon (an RMSNorm's whole description).
     pub fn gain(&self) -> Result<(&[f32], f32)> {
         Ok((self.gamma.as_slice::<f32>()?, self.eps))
@@ -154,8 +163,10 @@ pub enum MlpWeights {
         /// GELU form.
         gelu: Gelu,
     },
-    /// `down(silu(gate(x)) ⊙ up(x))`.
-    SwiGlu {
+    /// `down(act(gate(x)) ⊙ up(x))`: SwiGLU, GeGLU.
+    Gated {
+        /// The gate's activation.
+        activation: GateActivation,
         /// `C → F`.
         gate: LinearWeights,
         /// `C → F`.
@@ -174,6 +185,8 @@ pub struct Block {
     pub qkv: QkvWeights,
     /// Per-head RMSNorm gains `(D,)` of the queries and keys (QK-norm).
     pub qk_norm: Option<QkNorm>,
+    /// Norms on the attention and MLP outputs (Gemma).
+    pub post_norms: Option<PostNorms>,
     /// Attention output projection `H·D → C`.
     pub out_proj: LinearWeights,
     /// Norm before the MLP.
@@ -189,6 +202,15 @@ pub struct QkNorm {
     pub q: NormWeights,
     /// Over each key head.
     pub k: NormWeights,
+}
+
+/// The norms on the attention and MLP outputs, before their residual adds.
+#[derive(Clone, Debug)]
+pub struct PostNorms {
+    /// On the attention output.
+    pub attn: NormWeights,
+    /// On the MLP output.
+    pub mlp: NormWeights,
 }
 
 /// A transformer ready to run: config plus checked weights.
@@ -287,7 +309,7 @@ impl Model {
             }
             match &b.mlp {
                 MlpWeights::Gelu { fc, proj, .. } => layers.extend([fc, proj]),
-                MlpWeights::SwiGlu { gate, up, down } => layers.extend([gate, up, down]),
+                MlpWeights::Gated { gate, up, down, .. } => layers.extend([gate, up, down]),
             }
             for w in layers {
                 let view = w.view()?;
@@ -316,7 +338,7 @@ impl Model {
             linear(&b.out_proj);
             match &b.mlp {
                 MlpWeights::Gelu { fc, proj, .. } => [fc, proj].into_iter().for_each(&mut linear),
-                MlpWeights::SwiGlu { gate, up, down } => {
+                MlpWeights::Gated { gate, up, down, .. } => {
                     [gate, up, down].into_iter().for_each(&mut linear)
                 }
             }
@@ -326,7 +348,13 @@ impl Model {
             .blocks
             .iter()
             .flat_map(|b| [&b.attn_norm, &b.mlp_norm])
-            .chain(qk_norms.flat_map(|n| [&n.q, &n.k]));
+            .chain(qk_norms.flat_map(|n| [&n.q, &n.k]))
+            .chain(
+                self.blocks
+                    .iter()
+                    .flat_map(|b| &b.post_norms)
+                    .flat_map(|n| [&n.attn, &n.mlp]),
+            );
         for n in norms.chain([&self.final_norm]) {
             f(&n.gamma);
             n.beta.iter().for_each(&mut f);
@@ -456,6 +484,7 @@ fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Res
             Ok(Block {
                 attn_norm: take.norm(&format!("{p}.ln_1"), c, eps, true)?,
                 qk_norm: None,
+                post_norms: None,
                 qkv: QkvWeights::Fused(take.linear(
                     &format!("{p}.attn.c_attn"),
                     WeightLayout::InOut,
@@ -517,6 +546,12 @@ fn build_decoder(
         config.norm_eps,
     );
     let (qkv_bias, out_bias, mlp_bias) = (spec.qkv_bias, spec.out_bias, spec.mlp_bias);
+    let MlpKind::Gated(activation) = spec.mlp else {
+        return Err(ModelError::InvalidConfig {
+            key: "hidden_act",
+            reason: "this layout needs a gated MLP".into(),
+        });
+    };
     let token_embedding = take.tensor("model.embed_tokens.weight", &[config.vocab_size, c])?;
     let blocks = (0..config.num_layers)
         .map(|i| {
@@ -524,27 +559,38 @@ fn build_decoder(
             let lin = |take: &mut Taker<'_>, name: &str, dims, bias| {
                 take.linear(&format!("{p}.{name}"), WeightLayout::OutIn, dims, bias)
             };
-            let norm =
-                |take: &mut Taker<'_>, name: &str| take.norm(&format!("{p}.{name}"), c, eps, false);
+            let plus_one = spec.norm_plus_one;
+            let norm = |take: &mut Taker<'_>, name: &str, width| {
+                let norm = take.norm(&format!("{p}.{name}"), width, eps, false)?;
+                if plus_one { norm.plus_one() } else { Ok(norm) }
+            };
             Ok(Block {
-                attn_norm: norm(take, names.attn_norm)?,
+                attn_norm: norm(take, names.attn_norm, c)?,
                 qkv: QkvWeights::Split {
                     q: lin(take, names.q, (c, q_dim), qkv_bias)?,
                     k: lin(take, names.k, (c, kv_dim), qkv_bias)?,
                     v: lin(take, names.v, (c, kv_dim), qkv_bias)?,
                 },
                 qk_norm: if spec.qk_norm {
-                    let d = config.head_dim;
                     Some(QkNorm {
-                        q: take.norm(&format!("{p}.{}", names.q_norm), d, eps, false)?,
-                        k: take.norm(&format!("{p}.{}", names.k_norm), d, eps, false)?,
+                        q: norm(take, names.q_norm, config.head_dim)?,
+                        k: norm(take, names.k_norm, config.head_dim)?,
                     })
                 } else {
                     None
                 },
                 out_proj: lin(take, names.o, (q_dim, c), out_bias)?,
-                mlp_norm: norm(take, names.mlp_norm)?,
-                mlp: MlpWeights::SwiGlu {
+                mlp_norm: norm(take, names.mlp_norm, c)?,
+                post_norms: if spec.post_norms {
+                    Some(PostNorms {
+                        attn: norm(take, names.post_attn_norm, c)?,
+                        mlp: norm(take, names.post_mlp_norm, c)?,
+                    })
+                } else {
+                    None
+                },
+                mlp: MlpWeights::Gated {
+                    activation,
                     gate: lin(take, names.gate, (c, ff), mlp_bias)?,
                     up: lin(take, names.up, (c, ff), mlp_bias)?,
                     down: lin(take, names.down, (ff, c), mlp_bias)?,
@@ -553,6 +599,11 @@ fn build_decoder(
         })
         .collect::<Result<Vec<_>>>()?;
     let final_norm = take.norm("model.norm", c, eps, false)?;
+    let final_norm = if spec.norm_plus_one {
+        final_norm.plus_one()?
+    } else {
+        final_norm
+    };
     let lm_head = lm_head(&config, &spec, take, &token_embedding)?;
     Ok(Model {
         config,

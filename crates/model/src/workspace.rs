@@ -33,6 +33,9 @@ pub(crate) struct Workspace {
     pub(crate) mlp_b: Vec<f32>,
     /// `(V,)` logits of the last processed position.
     pub(crate) logits: Vec<f32>,
+    /// `(T, C)` a sub-layer's output on its way to the post-norm (empty
+    /// without post-norms).
+    pub(crate) post: Vec<f32>,
     /// `(H·D,)` scratch of the per-head QK-norm (empty without it).
     pub(crate) head_scratch: Vec<f32>,
     /// Scratch of the 16-bit weight paths (empty for f32 models).
@@ -65,6 +68,11 @@ impl Workspace {
             mlp_a: vec![0.0; t * f],
             mlp_b: if gated { vec![0.0; t * f] } else { Vec::new() },
             logits: vec![0.0; config.vocab_size],
+            post: if spec.post_norms {
+                vec![0.0; t * c]
+            } else {
+                Vec::new()
+            },
             head_scratch: if spec.qk_norm {
                 vec![0.0; shape.q_dim().max(shape.kv_dim())]
             } else {
@@ -86,6 +94,7 @@ impl Workspace {
             &self.mlp_a,
             &self.mlp_b,
             &self.logits,
+            &self.post,
             &self.head_scratch,
             &self.weight_scratch,
         ]

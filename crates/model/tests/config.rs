@@ -697,7 +697,7 @@ fn validate_rejects_hand_built_configs() {
         })
     ));
     let mut bad = good.clone();
-    bad.activation = Activation::GeluTanh;
+    bad.activation = Activation::GeluErf;
     assert!(matches!(
         bad.validate(),
         Err(ModelError::InvalidConfig {

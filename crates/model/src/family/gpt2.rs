@@ -15,6 +15,8 @@ pub const FAMILY: Family = Family {
     hf_names: None,
     gguf: None,
     block,
+    parse_hf: None,
+    adjust_gguf: super::keep_gguf_config,
 };
 
 fn block(config: &ModelConfig) -> BlockSpec {
@@ -33,5 +35,9 @@ fn block(config: &ModelConfig) -> BlockSpec {
         positions: Positions::Learned,
         attention_scale: inverse_sqrt(config.head_dim),
         tied_head: config.tie_word_embeddings,
+        norm_plus_one: false,
+        post_norms: false,
+        embedding_scale: None,
+        local: None,
     }
 }

@@ -6,9 +6,11 @@
 //! of `attn_q`/`attn_k` for its interleaved RoPE (undone at load).
 
 use super::{
-    BlockSpec, Family, GgufNames, LLAMA_NAMES, MlpKind, NormKind, Positions, RopeSpec, inverse_sqrt,
+    BlockSpec, Family, GgufNames, LLAMA_NAMES, LocalAttention, MlpKind, NormKind, Positions,
+    RopeSpec, inverse_sqrt,
 };
-use crate::config::{Architecture, ModelConfig};
+use crate::config::{Activation, Architecture, ModelConfig};
+use smallmind_ops::mlp::GateActivation;
 
 /// The registry line.
 pub const FAMILY: Family = Family {
@@ -20,8 +22,11 @@ pub const FAMILY: Family = Family {
         arch: "llama",
         block: &[LLAMA_GGUF_BLOCK],
         rope_permuted: true,
+        gains_plus_one: false,
     }),
     block,
+    parse_hf: None,
+    adjust_gguf: super::keep_gguf_config,
 };
 
 /// llama.cpp's block tensor names (`LLM_TENSOR_NAMES`) → the Llama layout's
@@ -38,22 +43,46 @@ pub const LLAMA_GGUF_BLOCK: &[(&str, &str)] = &[
     ("ffn_down.weight", "mlp.down_proj.weight"),
 ];
 
-/// The Llama block of `config` (also the base its descendants adjust).
+/// The Llama block of `config` (also the base its descendants adjust): the
+/// window, local θ and score scale of [`crate::FamilyParams`] apply to any
+/// family in the Llama layout.
 pub fn block(config: &ModelConfig) -> BlockSpec {
     BlockSpec {
         norm: NormKind::Rms,
         qkv_bias: config.attention_bias,
         out_bias: config.attention_bias,
         qk_norm: false,
-        mlp: MlpKind::SwiGlu,
+        mlp: MlpKind::Gated(match config.activation {
+            Activation::GeluTanh => GateActivation::GeluTanh,
+            // `validate` admits only SiLU and tanh GELU for gated MLPs.
+            Activation::Silu | Activation::GeluErf => GateActivation::Silu,
+        }),
         mlp_bias: config.mlp_bias,
         positions: Positions::Rotary(RopeSpec {
             theta: config.rope_theta,
             rotary_dim: config.head_dim,
             divisors: config.extras.rope_divisors.clone(),
         }),
-        attention_scale: inverse_sqrt(config.head_dim),
+        attention_scale: match config.extras.query_pre_attn_scalar {
+            Some(scalar) => 1.0 / scalar.sqrt(),
+            None => inverse_sqrt(config.head_dim),
+        },
         tied_head: config.tie_word_embeddings,
+        norm_plus_one: false,
+        post_norms: false,
+        embedding_scale: None,
+        local: config.extras.sliding_window.map(|window| LocalAttention {
+            window,
+            layers: match &config.extras.local_layers {
+                every if every.is_empty() => vec![true; config.num_layers],
+                some => some.clone(),
+            },
+            rope: config.extras.local_rope_theta.map(|theta| RopeSpec {
+                theta,
+                rotary_dim: config.head_dim,
+                divisors: Vec::new(),
+            }),
+        }),
     }
 }
 

@@ -4,9 +4,10 @@
 //! Every family runs the same pre-norm block (`forward.rs`):
 //!
 //! ```text
-//! x = norm(r);  q|k|v = x·W_qkv (+ b)   [qk-norm per head]   [RoPE]
-//! a = attention(q, cache) · W_o (+ b);  r += a
-//! x = norm(r);  r += mlp(x)
+//! r = embed(tokens) [· √C]
+//! x = norm(r);  q|k|v = x·W_qkv (+ b)   [qk-norm per head]   [RoPE, local or global]
+//! a = attention(q, cache [, window]) · W_o (+ b);  r += a  [r += norm(a)]
+//! x = norm(r);  r += mlp(x)                                 [r += norm(mlp(x))]
 //! ```
 //!
 //! A family fixes the blanks in that text with a [`BlockSpec`], derived from
@@ -16,14 +17,17 @@
 //! at load). [`FAMILIES`] is the registry: one line per family. A new family
 //! is one module and one line here, not a second forward pass.
 
+pub mod gemma3;
 pub mod gpt2;
 pub mod llama;
 pub mod qwen2;
 pub mod qwen3;
 
-use smallmind_ops::mlp::Gelu;
+use smallmind_ops::mlp::{GateActivation, Gelu};
 
-use crate::config::{Architecture, ModelConfig};
+use crate::config::{Architecture, Keys, ModelConfig};
+use crate::error::Result;
+use crate::gguf::config::ArchKeys;
 
 /// Which normalization the block's norms are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +43,9 @@ pub enum NormKind {
 pub enum MlpKind {
     /// `proj(gelu(fc(x)))` (GPT-2).
     Plain(Gelu),
-    /// SwiGLU, `down(silu(gate(x)) ⊙ up(x))` (Shazeer 2020; Llama).
-    SwiGlu,
+    /// `down(act(gate(x)) ⊙ up(x))` (Shazeer 2020): SwiGLU with SiLU
+    /// (Llama, Qwen), GeGLU with tanh GELU (Gemma).
+    Gated(GateActivation),
 }
 
 /// Rotary position embeddings (Su et al. 2021) in the Hugging Face
@@ -88,6 +93,27 @@ pub struct BlockSpec {
     pub attention_scale: f32,
     /// The LM head is the token embedding matrix.
     pub tied_head: bool,
+    /// RMSNorm gains are stored as `w` and applied as `1 + w` (Gemma; the
+    /// GGUF converter bakes the +1 in, undone at load).
+    pub norm_plus_one: bool,
+    /// Norms on the attention and MLP outputs before their residual adds
+    /// (Gemma 2/3, "sandwich" norms).
+    pub post_norms: bool,
+    /// The token embeddings are multiplied by this (Gemma: `√C`).
+    pub embedding_scale: Option<f32>,
+    /// Sliding-window (local) layers, if any.
+    pub local: Option<LocalAttention>,
+}
+
+/// The sliding-window layers of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalAttention {
+    /// Keys a query sees, itself included.
+    pub window: usize,
+    /// `layers[i]`: layer `i` is local.
+    pub layers: Vec<bool>,
+    /// The local layers' RoPE when it differs from the global one (Gemma 3).
+    pub rope: Option<RopeSpec>,
 }
 
 impl BlockSpec {
@@ -102,6 +128,13 @@ impl BlockSpec {
     /// Whether the MLP has a gate (two `C → F` projections).
     pub fn gated(&self) -> bool {
         !matches!(self.mlp, MlpKind::Plain(_))
+    }
+
+    /// Whether layer `i` is local (windowed).
+    pub fn is_local(&self, i: usize) -> bool {
+        self.local
+            .as_ref()
+            .is_some_and(|l| l.layers.get(i).copied().unwrap_or(false))
     }
 }
 
@@ -132,6 +165,11 @@ pub struct HfNames {
     pub up: &'static str,
     /// See `gate`.
     pub down: &'static str,
+    /// Norms on the attention and MLP outputs (taken when
+    /// [`BlockSpec::post_norms`]).
+    pub post_attn_norm: &'static str,
+    /// See `post_attn_norm`.
+    pub post_mlp_norm: &'static str,
 }
 
 /// The Llama layout's block names, shared by its descendants.
@@ -147,6 +185,8 @@ pub const LLAMA_NAMES: HfNames = HfNames {
     gate: "mlp.gate_proj",
     up: "mlp.up_proj",
     down: "mlp.down_proj",
+    post_attn_norm: "post_attention_layernorm",
+    post_mlp_norm: "post_feedforward_layernorm",
 };
 
 /// llama.cpp's GGUF names for one family: block tensors `blk.N.<gguf>` →
@@ -162,6 +202,9 @@ pub struct GgufNames {
     pub block: &'static [&'static [(&'static str, &'static str)]],
     /// `attn_q`/`attn_k` rows are in llama.cpp's interleaved RoPE order.
     pub rope_permuted: bool,
+    /// Norm gains are stored as `1 + w` (Gemma); the loader subtracts the 1
+    /// so that they reach [`crate::Model::from_tensors`] as HF stores them.
+    pub gains_plus_one: bool,
 }
 
 /// One registry line: a family's names and its block description.
@@ -179,10 +222,26 @@ pub struct Family {
     pub gguf: Option<GgufNames>,
     /// The block description of a (validated) config of this family.
     pub block: fn(&ModelConfig) -> BlockSpec,
+    /// Its own `config.json` parser (`None`: the Llama layout's keys).
+    pub(crate) parse_hf: Option<fn(&Keys<'_>) -> Result<ModelConfig>>,
+    /// Completes a config read from the common `{arch}.*` GGUF keys with
+    /// the family's own ([`keep_gguf_config`] when there are none).
+    pub(crate) adjust_gguf: fn(&ArchKeys<'_>, ModelConfig) -> Result<ModelConfig>,
+}
+
+/// The [`Family::adjust_gguf`] of families without keys of their own.
+pub(crate) fn keep_gguf_config(_: &ArchKeys<'_>, config: ModelConfig) -> Result<ModelConfig> {
+    Ok(config)
 }
 
 /// Every family we run.
-pub const FAMILIES: &[Family] = &[gpt2::FAMILY, llama::FAMILY, qwen2::FAMILY, qwen3::FAMILY];
+pub const FAMILIES: &[Family] = &[
+    gpt2::FAMILY,
+    llama::FAMILY,
+    qwen2::FAMILY,
+    qwen3::FAMILY,
+    gemma3::FAMILY,
+];
 
 /// The registry line of `architecture`.
 pub fn family(architecture: Architecture) -> &'static Family {

@@ -18,8 +18,11 @@ pub const FAMILY: Family = Family {
         arch: "qwen2",
         block: &[LLAMA_GGUF_BLOCK, QKV_BIASES],
         rope_permuted: false,
+        gains_plus_one: false,
     }),
     block,
+    parse_hf: None,
+    adjust_gguf: super::keep_gguf_config,
 };
 
 /// The bias tensors of the Q, K, V projections.

@@ -21,8 +21,11 @@ pub const FAMILY: Family = Family {
         arch: "qwen3",
         block: &[LLAMA_GGUF_BLOCK, QK_NORMS],
         rope_permuted: false,
+        gains_plus_one: false,
     }),
     block,
+    parse_hf: None,
+    adjust_gguf: super::keep_gguf_config,
 };
 
 /// The per-head Q and K norm gains, `(head_dim,)` each.

@@ -142,8 +142,12 @@ impl ModelConfig {
             mlp_bias: false,
             bos_token_id: token_id(md, BOS_TOKEN_ID)?,
             eos_token_ids: token_id(md, EOS_TOKEN_ID)?.into_iter().collect(),
-            extras: FamilyParams { rope_divisors },
+            extras: FamilyParams {
+                rope_divisors,
+                ..FamilyParams::default()
+            },
         };
+        let config = (family.adjust_gguf)(&keys, config)?;
         config.validate()?;
         Ok(config)
     }

@@ -64,7 +64,12 @@ pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> 
             QkProjection::Query => config.num_heads,
             QkProjection::Key => config.num_kv_heads,
         });
-        let tensor = load_tensor(file, &source, info, heads.map(|h| (h, config.head_dim)))?;
+        let mut tensor = load_tensor(file, &source, info, heads.map(|h| (h, config.head_dim)))?;
+        if names.gains_plus_one && hf_name.ends_with("norm.weight") {
+            // The converter stored Gemma's `1 + w`; the model adds the 1 itself.
+            let w: Vec<f32> = tensor.to_f32_vec()?.iter().map(|g| g - 1.0).collect();
+            tensor = Tensor::from_f32(tensor.dims(), &w)?;
+        }
         map.insert(hf_name, tensor);
     }
     Ok(map)
