@@ -908,3 +908,49 @@ fn messages_read_well() {
         assert!(msg.len() < 200, "{msg}");
     }
 }
+
+/// The Gemma 3 fixture's `config.json`.
+fn gemma3_json() -> Value {
+    let path = smallmind_testkit::fixture("families/gemma3/config.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn gemma3_config_reads_its_layers_and_refuses_what_it_does_not_run() {
+    let config = parse(&gemma3_json()).unwrap();
+    assert_eq!(config.architecture, Architecture::Gemma3);
+    assert_eq!(config.extras.sliding_window, Some(8));
+    assert_eq!(
+        config.extras.local_layers,
+        [true, true, true, true, true, false]
+    );
+    assert_eq!(config.extras.local_rope_theta, Some(10_000.0));
+    assert_eq!(config.rope_theta, 1e6);
+    assert_eq!(config.extras.query_pre_attn_scalar, Some(16.0));
+    // Older configs: a pattern instead of the list (every 3rd layer global here).
+    let older = with(
+        without(gemma3_json(), "layer_types"),
+        "sliding_window_pattern",
+        json!(3),
+    );
+    let older = parse(&older).unwrap();
+    assert_eq!(
+        older.extras.local_layers,
+        [true, true, false, true, true, false]
+    );
+    assert_invalid(
+        parse(&with(gemma3_json(), "final_logit_softcapping", json!(30.0))),
+        "final_logit_softcapping",
+        "soft-capping",
+    );
+    assert_invalid(
+        parse(&with(
+            gemma3_json(),
+            "layer_types",
+            json!(["full_attention"]),
+        )),
+        "layer_types",
+        "1 entries for 6 layers",
+    );
+    assert_missing(parse(&without(gemma3_json(), "hidden_size")), "hidden_size");
+}

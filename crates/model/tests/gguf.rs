@@ -781,3 +781,45 @@ fn smollm2_f16_gguf_loads_and_runs() {
         tok.decode(&ids).unwrap()
     );
 }
+
+/// The F32 GGUF of a `fixtures/families/` model.
+fn family_gguf(name: &str) -> PathBuf {
+    fixture_dir(&format!("families/{name}")).join("model-F32.gguf")
+}
+
+#[test]
+fn family_keys_are_named_when_missing() {
+    for (family, key) in [
+        ("qwen2", "qwen2.embedding_length"),
+        ("qwen3", "qwen3.attention.head_count"),
+        ("gemma3", "gemma3.attention.sliding_window"),
+    ] {
+        let file = rebuilt_from(family_gguf(family), |md, _| remove(md, key));
+        let err = model_error(&file);
+        assert!(
+            matches!(&err, ModelError::Gguf(smallmind_formats::FormatError::MissingKey { key: k })
+                if k == key),
+            "{family}: {err:?}"
+        );
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+#[test]
+fn a_tensor_of_another_family_is_named() {
+    // `post_ffw_norm` is Gemma's; a Qwen2 file does not take it.
+    let file = rebuilt_from(family_gguf("qwen2"), |_, tensors| {
+        tensors.push((
+            "blk.0.post_ffw_norm.weight".into(),
+            vec![32],
+            GgmlType::F32,
+            vec![0; 128],
+        ));
+    });
+    let err = model_error(&file);
+    assert!(
+        matches!(&err, ModelError::UnsupportedGgufTensor { name, reason }
+            if name == "blk.0.post_ffw_norm.weight" && reason.contains("qwen2")),
+        "{err:?}"
+    );
+}
