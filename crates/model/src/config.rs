@@ -1,13 +1,17 @@
 //! Model configuration: the shape of a transformer, read from a Hugging Face
 //! `config.json` ([`ModelConfig::from_hf_json`]) or built by a preset.
 //!
-//! Two families are supported:
+//! The family comes from `model_type` / `architectures`, looked up in
+//! [`crate::family::FAMILIES`]:
 //! - **GPT-2** (`model_type: "gpt2"`): learned token and position embeddings,
 //!   pre-LayerNorm blocks with biases, a fused QKV projection, an MLP of width
 //!   `n_inner` (default `4·n_embd`) with GELU, a final LayerNorm.
-//! - **Llama** (`model_type: "llama"`, also SmolLM2): token embeddings only,
-//!   RMSNorm, RoPE, grouped-query attention, a SwiGLU MLP
-//!   `down(silu(gate(x)) · up(x))`.
+//! - the **Llama layout** (`llama`, also SmolLM2; `qwen2`; `qwen3`): token
+//!   embeddings only, RMSNorm, RoPE (optionally scaled), grouped-query
+//!   attention, a SwiGLU MLP `down(silu(gate(x)) · up(x))`; the family adds
+//!   biases or QK-norm (see its module);
+//! - **Gemma 3** (`gemma3_text`): its own keys, read by
+//!   [`crate::family::gemma3`].
 //!
 //! [`ModelConfig::validate`] checks the invariants every consumer relies on;
 //! parsing and presets both end with it.
