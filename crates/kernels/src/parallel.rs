@@ -12,7 +12,9 @@
 //! The parts run on the calling thread's current [`Team`](crate::team::Team)
 //! ([`Team::install`](crate::team::Team::install)); with none installed (tests,
 //! training) on the current rayon pool. Workers claim parts from a shared
-//! counter, so a worker whose core is busy with something else takes fewer.
+//! counter, so a worker whose core is busy with something else takes fewer,
+//! and one that has not arrived when the caller has finished skips the region
+//! ([`Team::run_joined`](crate::team::Team::run_joined)).
 //! Each part is computed by exactly one worker, in the kernel's fixed order,
 //! so results are bit-identical for any thread count and any split — which
 //! [`with_parts`] lets tests prove by forcing every split.
@@ -24,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::team::{TeamHandle, Worker, in_region};
+use crate::team::{TeamHandle, in_region};
 
 thread_local! {
     static CURRENT_TEAM: RefCell<Option<TeamHandle>> = const { RefCell::new(None) };
@@ -159,8 +161,8 @@ pub fn for_each_part(split: Split, f: impl Fn(usize) + Sync) {
     match team {
         Some(team) => {
             let next = AtomicUsize::new(0);
-            team.run(&|worker: Worker<'_>| {
-                if worker.index() >= split.workers {
+            team.run_joined(&|worker: usize| {
+                if worker >= split.workers {
                     return;
                 }
                 loop {

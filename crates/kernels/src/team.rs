@@ -13,9 +13,22 @@
 //!
 //! This is the scheme of OpenMP's active-then-passive wait policy and of
 //! ggml-cpu's threadpool (spin, then sleep on a condition), written for this
-//! crate: a region is published by bumping an epoch counter, and the caller
-//! waits for a count of finished workers. Nothing is allocated per region (the
-//! closure is passed by reference and every counter lives in the team).
+//! crate. One atomic word, the *gate*, holds the region's epoch, a `CLOSED`
+//! bit and the number of workers inside: the caller opens a region by storing
+//! a new epoch; a worker joins by a compare-and-swap that adds itself to the
+//! count of that epoch while it is open, and leaves by subtracting itself.
+//! Nothing is allocated per region (the closure is passed by reference and
+//! every counter lives in the team).
+//!
+//! Two kinds of region:
+//! - [`Team::run`]: every worker runs the closure exactly once, so
+//!   [`Worker::barrier`] can be used; the caller waits for all of them.
+//! - [`Team::run_joined`]: for work claimed from a shared counter. When the
+//!   caller is done it closes the gate and waits only for the workers already
+//!   inside; a worker that arrives late (parked, or its core busy with another
+//!   process) skips the region. So a sleeping worker never delays the caller by
+//!   its wake-up time, and a loaded machine degrades to one worker instead of
+//!   waiting for a second.
 //!
 //! A region that cannot get the team — run from inside another region, or
 //! while another thread holds the team — runs on the caller alone, as a team
@@ -38,8 +51,27 @@ pub const SPIN: Duration = Duration::from_micros(100);
 /// Spin iterations between two reads of the clock.
 const SPINS_PER_CLOCK_READ: u32 = 64;
 
-/// The closure of one region, lifetime erased (see [`Team::run`]).
-type Region = dyn Fn(Worker<'_>) + Sync;
+/// The closure of one region, lifetime erased (see [`run_region`]).
+#[derive(Clone, Copy)]
+enum Region {
+    /// Every worker, with barriers ([`Team::run`]).
+    All(&'static (dyn Fn(Worker<'_>) + Sync)),
+    /// Whoever joins in time, by worker index ([`Team::run_joined`]).
+    Joined(&'static (dyn Fn(usize) + Sync)),
+}
+
+/// The gate's layout: bits `0..16` count the workers inside the region, bit
+/// 16 closes it, bits `17..` are the region's epoch.
+const INSIDE_MASK: u64 = (1 << 16) - 1;
+const CLOSED: u64 = 1 << 16;
+const EPOCH_SHIFT: u32 = 17;
+
+/// The most workers a team can have (the gate's count field).
+pub const MAX_WORKERS: usize = INSIDE_MASK as usize;
+
+fn epoch_of(gate: u64) -> u64 {
+    gate >> EPOCH_SHIFT
+}
 
 thread_local! {
     /// Whether this thread is running a region (nested regions run alone).
@@ -112,12 +144,13 @@ struct Shared {
     count: usize,
     /// `sleepers[0]` is the caller of the current region; `[i]` worker `i`.
     sleepers: Box<[Sleeper]>,
-    /// Bumped once per region (and once at shutdown).
-    epoch: AtomicU64,
-    /// The current region's closure; written by the caller before it bumps
-    /// `epoch`, read by workers after they see the new epoch.
-    region: Mutex<Option<&'static Region>>,
-    /// Workers (not the caller) done with the current region.
+    /// Epoch, `CLOSED` and workers inside (see [`INSIDE_MASK`]). Only the
+    /// caller changes the epoch (and [`Team`]'s drop, for shutdown).
+    gate: AtomicU64,
+    /// The current region's closure; written by the caller before it opens
+    /// the gate, read by workers once they are inside.
+    region: Mutex<Option<Region>>,
+    /// Workers (not the caller) done with the current [`Region::All`].
     finished: AtomicUsize,
     /// Barrier arrivals in the current phase, and the phase number.
     arrived: AtomicUsize,
@@ -189,17 +222,17 @@ impl Worker<'_> {
 }
 
 impl Team {
-    /// Starts a team of `workers` (at least 1): the caller of each region plus
-    /// `workers − 1` threads named `{name}-{i}`.
+    /// Starts a team of `workers` (clamped to `1 ..= MAX_WORKERS`): the caller
+    /// of each region plus `workers − 1` threads named `{name}-{i}`.
     ///
     /// # Errors
     /// The operating system's error if a thread cannot be spawned.
     pub fn new(workers: usize, name: &str) -> std::io::Result<Team> {
-        let count = workers.max(1);
+        let count = workers.clamp(1, MAX_WORKERS);
         let shared = Arc::new(Shared {
             count,
             sleepers: (0..count).map(|_| Sleeper::new(None)).collect(),
-            epoch: AtomicU64::new(0),
+            gate: AtomicU64::new(CLOSED),
             region: Mutex::new(None),
             finished: AtomicUsize::new(0),
             arrived: AtomicUsize::new(0),
@@ -238,7 +271,16 @@ impl Team {
     /// A panic in any worker's call is re-raised here after every worker has
     /// finished (barriers stop waiting once a worker has panicked).
     pub fn run(&self, region: &(dyn Fn(Worker<'_>) + Sync)) {
-        run_region(&self.shared, region);
+        run_all(&self.shared, region);
+    }
+
+    /// Runs `region(index)` on the caller (index 0) and on every worker that
+    /// joins before the caller's own call returns; returns once those are
+    /// done. For work the calls claim from a shared counter: a worker may run
+    /// it or not, never twice. Nested or contended, it runs on the caller
+    /// alone, as [`Team::run`] does. A panic is re-raised as by [`Team::run`].
+    pub fn run_joined(&self, region: &(dyn Fn(usize) + Sync)) {
+        run_joined(&self.shared, region);
     }
 
     /// Runs `f` with this team as the calling thread's current team, the one
@@ -260,48 +302,23 @@ impl TeamHandle {
         self.0.count
     }
 
-    /// As [`Team::run`].
-    pub(crate) fn run(&self, region: &(dyn Fn(Worker<'_>) + Sync)) {
-        run_region(&self.0, region);
+    /// As [`Team::run_joined`].
+    pub(crate) fn run_joined(&self, region: &(dyn Fn(usize) + Sync)) {
+        run_joined(&self.0, region);
     }
 }
 
 /// [`Team::run`].
-fn run_region(shared: &Shared, region: &(dyn Fn(Worker<'_>) + Sync)) {
-    if shared.count == 1 || in_region() || shared.busy.swap(true, SeqCst) {
+fn run_all(shared: &Shared, region: &(dyn Fn(Worker<'_>) + Sync)) {
+    if !acquire(shared) {
         return run_marked(|| region(Worker::SOLO));
     }
-    // SAFETY: the reference is only used by workers between the epoch bump
-    // below and their `finished` increment, and `Finish` (dropped before this
-    // function returns, also on unwind) waits for every worker's increment
-    // and clears the slot, so the erased lifetime is never used past the
-    // borrow of `region`.
-    let erased: &'static Region = unsafe { std::mem::transmute(region) };
-    *lock(&shared.region) = Some(erased);
-    *lock(&shared.sleepers[0].thread) = Some(thread::current());
-    shared.finished.store(0, SeqCst);
-    // A region that failed may have left arrivals at a barrier.
-    shared.arrived.store(0, SeqCst);
-    shared.epoch.fetch_add(1, SeqCst);
-    for sleeper in &shared.sleepers[1..] {
-        sleeper.wake();
-    }
-
-    /// Waits for the workers and releases the team, also on unwind.
-    struct Finish<'a>(&'a Shared);
-    impl Drop for Finish<'_> {
-        fn drop(&mut self) {
-            let shared = self.0;
-            if thread::panicking() {
-                abort_region(shared);
-            }
-            let workers = shared.count - 1;
-            shared.sleepers[0].wait_until(|| shared.finished.load(SeqCst) == workers);
-            *lock(&shared.region) = None;
-            shared.busy.store(false, SeqCst);
-        }
-    }
-    let finish = Finish(shared);
+    // SAFETY: workers use the reference only while counted inside the gate,
+    // and `Finish` (dropped before this function returns, also on unwind)
+    // closes the gate, waits until no worker is inside and clears the slot,
+    // so the erased lifetime is never used past the borrow of `region`.
+    let erased: &'static (dyn Fn(Worker<'_>) + Sync) = unsafe { std::mem::transmute(region) };
+    let finish = open(shared, Region::All(erased));
     run_marked(|| {
         region(Worker {
             index: 0,
@@ -309,6 +326,80 @@ fn run_region(shared: &Shared, region: &(dyn Fn(Worker<'_>) + Sync)) {
         })
     });
     drop(finish);
+    resume_worker_panic(shared);
+}
+
+/// [`Team::run_joined`].
+fn run_joined(shared: &Shared, region: &(dyn Fn(usize) + Sync)) {
+    if !acquire(shared) {
+        return run_marked(|| region(0));
+    }
+    // SAFETY: as in `run_all`.
+    let erased: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(region) };
+    let finish = open(shared, Region::Joined(erased));
+    run_marked(|| region(0));
+    drop(finish);
+    resume_worker_panic(shared);
+}
+
+/// Takes the team for one region; `false` (run alone) for a team of one,
+/// inside a region, or while another thread holds it.
+fn acquire(shared: &Shared) -> bool {
+    shared.count > 1 && !in_region() && !shared.busy.swap(true, SeqCst)
+}
+
+/// Publishes `region` under a new epoch and wakes the workers; the returned
+/// guard ends the region.
+fn open(shared: &Shared, region: Region) -> Finish<'_> {
+    *lock(&shared.region) = Some(region);
+    *lock(&shared.sleepers[0].thread) = Some(thread::current());
+    shared.finished.store(0, SeqCst);
+    // A region that failed may have left arrivals at a barrier.
+    shared.arrived.store(0, SeqCst);
+    // Only the holder of the team changes the epoch: no other writer races
+    // this load-then-store but the workers' joins, which the gate is closed
+    // (and empty) against.
+    let epoch = epoch_of(shared.gate.load(SeqCst)) + 1;
+    shared.gate.store(epoch << EPOCH_SHIFT, SeqCst);
+    for sleeper in &shared.sleepers[1..] {
+        sleeper.wake();
+    }
+    Finish {
+        shared,
+        wait_for_all: matches!(region, Region::All(_)),
+    }
+}
+
+/// Ends a region, also on unwind: waits for every worker ([`Region::All`]) or
+/// closes the gate on latecomers ([`Region::Joined`]), waits until no worker
+/// is inside, then releases the team.
+struct Finish<'a> {
+    shared: &'a Shared,
+    wait_for_all: bool,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let shared = self.shared;
+        let caller = &shared.sleepers[0];
+        if thread::panicking() {
+            abort_region(shared);
+        }
+        if self.wait_for_all && !shared.panicked.load(SeqCst) {
+            let workers = shared.count - 1;
+            caller.wait_until(|| {
+                shared.finished.load(SeqCst) == workers || shared.panicked.load(SeqCst)
+            });
+        }
+        shared.gate.fetch_or(CLOSED, SeqCst);
+        caller.wait_until(|| shared.gate.load(SeqCst) & INSIDE_MASK == 0);
+        *lock(&shared.region) = None;
+        shared.busy.store(false, SeqCst);
+    }
+}
+
+/// Re-raises, on the caller, a panic of a worker's call.
+fn resume_worker_panic(shared: &Shared) {
     if shared.panicked.swap(false, SeqCst) {
         resume_unwind(Box::new("a team worker panicked"));
     }
@@ -329,7 +420,11 @@ impl Drop for Team {
             return;
         }
         self.shared.shutdown.store(true, SeqCst);
-        self.shared.epoch.fetch_add(1, SeqCst);
+        // A new, closed epoch: every worker wakes, sees the shutdown, exits.
+        let epoch = epoch_of(self.shared.gate.load(SeqCst)) + 1;
+        self.shared
+            .gate
+            .store((epoch << EPOCH_SHIFT) | CLOSED, SeqCst);
         for sleeper in &self.shared.sleepers[1..] {
             sleeper.wake();
         }
@@ -356,28 +451,56 @@ fn run_marked<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// A worker thread: wait for an epoch, run the region, count itself done.
+/// A worker thread: wait for a new epoch, join the region if it is still
+/// open, run it, leave.
 fn worker_loop(shared: &Shared, index: usize) {
     let me = &shared.sleepers[index];
     let mut seen = 0;
     loop {
-        me.wait_until(|| shared.epoch.load(SeqCst) != seen);
-        seen = shared.epoch.load(SeqCst);
+        me.wait_until(|| epoch_of(shared.gate.load(SeqCst)) != seen);
         if shared.shutdown.load(SeqCst) {
             return;
         }
-        let region = *lock(&shared.region);
-        if let Some(region) = region {
-            let worker = Worker {
-                index,
-                shared: Some(shared),
-            };
-            if catch_unwind(AssertUnwindSafe(|| run_marked(|| region(worker)))).is_err() {
-                abort_region(shared);
-            }
+        if !join(shared, &mut seen) {
+            continue;
         }
-        if shared.finished.fetch_add(1, SeqCst) + 1 == shared.count - 1 {
-            shared.sleepers[0].wake();
+        let region = *lock(&shared.region);
+        let worker = Worker {
+            index,
+            shared: Some(shared),
+        };
+        let run = || match region {
+            Some(Region::All(region)) => region(worker),
+            Some(Region::Joined(region)) => region(index),
+            None => {}
+        };
+        if catch_unwind(AssertUnwindSafe(|| run_marked(run))).is_err() {
+            abort_region(shared);
+        }
+        if matches!(region, Some(Region::All(_))) {
+            shared.finished.fetch_add(1, SeqCst);
+        }
+        shared.gate.fetch_sub(1, SeqCst);
+        shared.sleepers[0].wake();
+    }
+}
+
+/// Enters the current region if its gate is open: `true` once counted
+/// inside. `seen` becomes the epoch looked at, so a region is joined at most
+/// once.
+fn join(shared: &Shared, seen: &mut u64) -> bool {
+    let mut gate = shared.gate.load(SeqCst);
+    loop {
+        *seen = epoch_of(gate);
+        if gate & CLOSED != 0 {
+            return false;
+        }
+        match shared
+            .gate
+            .compare_exchange_weak(gate, gate + 1, SeqCst, SeqCst)
+        {
+            Ok(_) => return true,
+            Err(now) => gate = now,
         }
     }
 }

@@ -116,3 +116,41 @@ fn team_shared_by_two_threads_never_runs_two_regions_at_once() {
     let total = total.load(Ordering::Relaxed);
     assert!((1000..=2000).contains(&total), "{total}");
 }
+
+#[test]
+fn team_joined_region_runs_each_worker_at_most_once_and_the_caller_always() {
+    for workers in 1..=4 {
+        let team = Team::new(workers, "test").unwrap();
+        for round in 0..300 {
+            let hits: Vec<AtomicUsize> = (0..workers).map(|_| AtomicUsize::new(0)).collect();
+            team.run_joined(&|index| {
+                hits[index].fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(hits[0].load(Ordering::Relaxed), 1, "round {round}");
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) <= 1));
+        }
+    }
+}
+
+#[test]
+fn team_joined_region_finishes_with_a_parked_worker() {
+    let team = Team::new(2, "test").unwrap();
+    // Long enough for the worker to stop spinning and park.
+    std::thread::sleep(SPIN * 20 + Duration::from_millis(2));
+    // The caller claims every part; the worker joins if it wakes in time.
+    let claimed = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    team.run_joined(&|_| {
+        while next.fetch_add(1, Ordering::Relaxed) < 64 {
+            claimed.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    assert_eq!(claimed.load(Ordering::Relaxed), 64);
+    // The team is still whole: a full region reaches both workers.
+    let ran = AtomicUsize::new(0);
+    team.run(&|w: Worker<'_>| {
+        w.barrier();
+        ran.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(ran.load(Ordering::Relaxed), 2);
+}
