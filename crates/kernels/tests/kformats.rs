@@ -1,5 +1,5 @@
 //! Conformance suite of the K-quant formats added to the registry after Q4_K/Q6_K (Q5_K,
-//! Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS): GEMV, dot, GEMM (m = 1..9) and f32-activation GEMV on
+//! Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS, IQ3_XXS): GEMV, dot, GEMM (m = 1..9) and f32-activation GEMV on
 //! every SIMD path (and 256-bit VNNI on V4) against the f64 oracles, and results that do not
 //! depend on the rayon thread count. Their ggml bit-exactness (dequantize, quantize, the
 //! scalar dot) is `tests/formats.rs`'s.
@@ -295,7 +295,7 @@ macro_rules! format_tests {
 }
 
 use smallmind_kernels::quant::formats::{
-    BlockIq2Xs, BlockIq3S, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
+    BlockIq2Xs, BlockIq3S, BlockIq3Xxs, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
 };
 format_tests!(q5_k, BlockQ5K, 0.0);
 format_tests!(q3_k, BlockQ3K, 4.0);
@@ -303,3 +303,4 @@ format_tests!(q2_k, BlockQ2K, 0.0);
 format_tests!(iq4_xs, BlockIq4Xs, 0.0);
 format_tests!(iq3_s, BlockIq3S, 16.0);
 format_tests!(iq2_xs, BlockIq2Xs, 43.0);
+format_tests!(iq3_xxs, BlockIq3Xxs, 62.0);

@@ -124,33 +124,34 @@ impl BlockIq3S {
 }
 
 /// Values per grid point.
-const GROUP: usize = 4;
+pub(super) const GROUP: usize = 4;
 
-/// The lookup tables of ggml's `iq3xs_init_impl(512)`, built on first use.
-struct Iq3Tables {
+/// The lookup tables of ggml's `iq3xs_init_impl` for one grid (IQ3_S's 512
+/// points, IQ3_XXS's 256), built on first use.
+pub(super) struct Iq3Tables {
+    /// The grid points as the search sees them: `2l + 1` per value.
+    points: Vec<[u8; GROUP]>,
     /// For each 12-bit code (three bits `l` per value, grid value `2l + 1`):
     /// its grid index, or `None` when it is not a grid point.
-    index: Vec<Option<u16>>,
-    /// For each code off the grid: the grid points at its three smallest
+    pub(super) index: Vec<Option<u16>>,
+    /// For each code off the grid: the grid points at its `nwant` smallest
     /// squared distances, by (distance, index).
     neighbours: Vec<Vec<u16>>,
 }
 
-fn tables() -> &'static Iq3Tables {
-    static TABLES: OnceLock<Iq3Tables> = OnceLock::new();
-    TABLES.get_or_init(|| {
+impl Iq3Tables {
+    /// The tables of the grid `points` (values `2l + 1`, `l` in `0..=7`),
+    /// keeping the neighbours at the `nwant` smallest distances (ggml: 3 for
+    /// the 512-point grid, 2 for the 256-point one).
+    pub(super) fn new(points: Vec<[u8; GROUP]>, nwant: usize) -> Self {
         let code_values = |code: usize| -> [i32; GROUP] {
             std::array::from_fn(|i| 2 * ((code >> (3 * i)) & 7) as i32 + 1)
         };
         let mut index = vec![None; 1 << 12];
-        for (j, &point) in IQ3S_GRID.iter().enumerate() {
-            let code = point
-                .to_le_bytes()
-                .iter()
-                .enumerate()
-                .fold(0usize, |c, (i, &v)| {
-                    c | (usize::from((v - 1) / 2) << (3 * i))
-                });
+        for (j, point) in points.iter().enumerate() {
+            let code = point.iter().enumerate().fold(0usize, |c, (i, &v)| {
+                c | (usize::from((v - 1) / 2) << (3 * i))
+            });
             index[code] = Some(j as u16);
         }
         let neighbours = (0..1 << 12)
@@ -159,12 +160,11 @@ fn tables() -> &'static Iq3Tables {
                     return Vec::new();
                 }
                 let pos = code_values(code);
-                let mut dist: Vec<(i32, u16)> = IQ3S_GRID
+                let mut dist: Vec<(i32, u16)> = points
                     .iter()
                     .enumerate()
-                    .map(|(j, &point)| {
+                    .map(|(j, point)| {
                         let d2 = point
-                            .to_le_bytes()
                             .iter()
                             .zip(&pos)
                             .map(|(&g, &p)| (i32::from(g) - p).pow(2))
@@ -178,7 +178,7 @@ fn tables() -> &'static Iq3Tables {
                 let mut out = Vec::new();
                 for &(d2, j) in &dist {
                     if d2 > last {
-                        if distinct == 3 {
+                        if distinct == nwant {
                             break;
                         }
                         last = d2;
@@ -189,53 +189,60 @@ fn tables() -> &'static Iq3Tables {
                 out
             })
             .collect();
-        Iq3Tables { index, neighbours }
-    })
+        Iq3Tables {
+            points,
+            index,
+            neighbours,
+        }
+    }
+
+    /// ggml's `iq3_find_best_neighbour`: the neighbour of `code` nearest `a`
+    /// at `scale` (weights `w`); writes its `l` and returns its grid index.
+    /// (ggml aborts when every distance is NaN; this takes the first
+    /// neighbour.)
+    pub(super) fn best_neighbour(
+        &self,
+        code: usize,
+        a: &[f32; GROUP],
+        w: &[f32; GROUP],
+        scale: f32,
+        l: &mut [i8; GROUP],
+    ) -> u16 {
+        let candidates = &self.neighbours[code];
+        let mut best_d2 = f32::MAX;
+        let mut best = candidates[0];
+        for &j in candidates {
+            let mut d2 = 0.0f32;
+            for ((&g, &v), &wi) in self.points[usize::from(j)].iter().zip(a).zip(w) {
+                let diff = scale * f32::from(g) - v;
+                d2 += wi * diff * diff;
+            }
+            if d2 < best_d2 {
+                best_d2 = d2;
+                best = j;
+            }
+        }
+        *l = self.points[usize::from(best)].map(|g| ((g - 1) / 2) as i8);
+        best
+    }
+}
+
+fn tables() -> &'static Iq3Tables {
+    static TABLES: OnceLock<Iq3Tables> = OnceLock::new();
+    TABLES.get_or_init(|| Iq3Tables::new(IQ3S_GRID.iter().map(|p| p.to_le_bytes()).collect(), 3))
 }
 
 /// The 12-bit code of a group of four `l` in `0..=7`.
 #[inline(always)]
-fn group_code(l: &[i8; GROUP]) -> usize {
+pub(super) fn group_code(l: &[i8; GROUP]) -> usize {
     l.iter()
         .enumerate()
         .fold(0, |c, (i, &v)| c | ((v as usize & 7) << (3 * i)))
 }
 
-/// ggml's `iq3_find_best_neighbour`: the neighbour of `code` nearest `a` at
-/// `scale` (weights `w`); writes its `l` and returns its grid index. (ggml
-/// aborts when every distance is NaN; this takes the first neighbour.)
-fn best_neighbour(
-    t: &Iq3Tables,
-    code: usize,
-    a: &[f32; GROUP],
-    w: &[f32; GROUP],
-    scale: f32,
-    l: &mut [i8; GROUP],
-) -> u16 {
-    let candidates = &t.neighbours[code];
-    let mut best_d2 = f32::MAX;
-    let mut best = candidates[0];
-    for &j in candidates {
-        let point = IQ3S_GRID[usize::from(j)].to_le_bytes();
-        let mut d2 = 0.0f32;
-        for ((&g, &v), &wi) in point.iter().zip(a).zip(w) {
-            let diff = scale * f32::from(g) - v;
-            d2 += wi * diff * diff;
-        }
-        if d2 < best_d2 {
-            best_d2 = d2;
-            best = j;
-        }
-    }
-    *l = IQ3S_GRID[usize::from(best)]
-        .to_le_bytes()
-        .map(|g| ((g - 1) / 2) as i8);
-    best
-}
-
 /// `(Σ w·a·q, Σ w·q²)` with `q = 2l + 1`.
 #[inline(always)]
-fn fit_sums(w: &[f32; 32], a: &[f32; 32], l: &[i8; 32]) -> (f32, f32) {
+pub(super) fn fit_sums(w: &[f32; 32], a: &[f32; 32], l: &[i8; 32]) -> (f32, f32) {
     let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
     for ((&wi, &ai), &li) in w.iter().zip(a).zip(l) {
         let q = f32::from(2 * li + 1);
@@ -294,7 +301,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
             let code = group_code(g);
             if t.index[code].is_none() {
                 trial_on_grid[k] = false;
-                best_neighbour(t, code, &a4[k], &w4[k], this_scale, g);
+                t.best_neighbour(code, &a4[k], &w4[k], this_scale, g);
             }
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
@@ -311,7 +318,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
             *g = round(id, k);
             let code = group_code(g);
             if t.index[code].is_none() {
-                best_neighbour(t, code, &a4[k], &w4[k], scale, g);
+                t.best_neighbour(code, &a4[k], &w4[k], scale, g);
             }
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &l);
