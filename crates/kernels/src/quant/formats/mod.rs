@@ -9,10 +9,10 @@
 //! agrees). Quantizers are ggml's reference ones (`llama-quantize` without
 //! an importance matrix) where the module says so: IQ4_NL (see [`iq4_nl`]),
 //! IQ3_S (one documented deviation, see [`iq3_s`]), IQ3_XXS (see [`iq3_xxs`]),
-//! and IQ2_XS, which ggml
+//! and IQ2_XS and IQ2_XXS, which ggml
 //! quantizes only with an importance matrix (a simple quantizer of our own,
-//! see [`iq2_xs`]). The scalar dots of the formats llama.cpp pairs with
-//! Q8_K (Q5_K, Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS, IQ3_XXS) follow ggml's generic
+//! see [`iq2_xs`], [`iq2_xxs`]). The scalar dots of the formats llama.cpp pairs with
+//! Q8_K (Q5_K, Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS, IQ3_XXS, IQ2_XXS) follow ggml's generic
 //! `ggml_vec_dot_*_generic` order (bit-exact, no FMA contraction), and the
 //! 256-value formats have an integer view ([`SubBlocks`], `sub_blocks()`).
 //!
@@ -26,6 +26,7 @@
 mod block32;
 mod grids;
 pub mod iq2_xs;
+pub mod iq2_xxs;
 pub mod iq3_s;
 pub mod iq3_xxs;
 pub mod iq4_nl;
@@ -47,6 +48,7 @@ mod search;
 
 pub(crate) use block32::{Act32, Block32, Operand};
 pub use iq2_xs::BlockIq2Xs;
+pub use iq2_xxs::BlockIq2Xxs;
 pub use iq3_s::BlockIq3S;
 pub use iq3_xxs::BlockIq3Xxs;
 pub use iq4_nl::BlockIq4Nl;
