@@ -17,8 +17,8 @@ use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq4_nl::quantize_row_ref as iq4_nl_quantize_row_ref;
 use smallmind_kernels::quant::formats::{
-    BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Nl, BlockIq4Xs, BlockQ2K, BlockQ3K,
-    BlockQ5_0, BlockQ5_1, BlockQ5K, SubBlocks,
+    BlockIq2S, BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Nl, BlockIq4Xs, BlockQ2K,
+    BlockQ3K, BlockQ5_0, BlockQ5_1, BlockQ5K, SubBlocks,
 };
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -393,6 +393,7 @@ registry_format_tests!(q3_k, BlockQ3K);
 registry_format_tests!(q2_k, BlockQ2K);
 registry_format_tests!(iq4_xs, BlockIq4Xs);
 registry_format_tests!(iq3_xxs, BlockIq3Xxs);
+registry_format_tests!(iq2_s, BlockIq2S);
 registry_format_tests!(iq3_s, BlockIq3S, {
     /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
     /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.

@@ -1,6 +1,6 @@
 //! Conformance suite of the K-quant formats added to the registry after Q4_K/Q6_K (Q5_K,
 //! Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS, IQ3_XXS,
-//! IQ2_XXS): GEMV, dot, GEMM (m = 1..9) and f32-activation GEMV on
+//! IQ2_XXS, IQ2_S): GEMV, dot, GEMM (m = 1..9) and f32-activation GEMV on
 //! every SIMD path (and 256-bit VNNI on V4) against the f64 oracles, and results that do not
 //! depend on the rayon thread count. Their ggml bit-exactness (dequantize, quantize, the
 //! scalar dot) is `tests/formats.rs`'s.
@@ -296,7 +296,8 @@ macro_rules! format_tests {
 }
 
 use smallmind_kernels::quant::formats::{
-    BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5K,
+    BlockIq2S, BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Xs, BlockQ2K, BlockQ3K,
+    BlockQ5K,
 };
 format_tests!(q5_k, BlockQ5K, 0.0);
 format_tests!(q3_k, BlockQ3K, 4.0);
@@ -306,3 +307,4 @@ format_tests!(iq3_s, BlockIq3S, 16.0);
 format_tests!(iq2_xs, BlockIq2Xs, 43.0);
 format_tests!(iq3_xxs, BlockIq3Xxs, 62.0);
 format_tests!(iq2_xxs, BlockIq2Xxs, 43.0);
+format_tests!(iq2_s, BlockIq2S, 43.0);

@@ -49,9 +49,9 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
+use super::grid_search::{GridTables, fit_sums};
 use super::grids::IQ3XXS_GRID;
 use super::iq2_xs::even_signs;
-use super::iq3_s::{GROUP, Iq3Tables, fit_sums, group_code};
 use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::nearest_int;
 #[cfg(target_arch = "x86_64")]
@@ -122,15 +122,18 @@ impl BlockIq3Xxs {
     }
 }
 
+/// Values per grid point.
+const GROUP: usize = 4;
+
 /// The search tables of the 256-point grid, as `2l + 1` per value.
-fn tables() -> &'static Iq3Tables {
-    static TABLES: OnceLock<Iq3Tables> = OnceLock::new();
+fn tables() -> &'static GridTables<GROUP, 3> {
+    static TABLES: OnceLock<GridTables<GROUP, 3>> = OnceLock::new();
     TABLES.get_or_init(|| {
         let points = IQ3XXS_GRID
             .iter()
             .map(|p| p.to_le_bytes().map(|g| 2 * (g >> 3) + 1))
             .collect();
-        Iq3Tables::new(points, 2)
+        GridTables::new(points, 7, 2)
     })
 }
 
@@ -202,11 +205,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
         let mut trial_on_grid = [true; 8];
         for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
             *g = round(id, k);
-            let code = group_code(g);
-            if t.index[code].is_none() {
-                trial_on_grid[k] = false;
-                t.best_neighbour(code, &a4[k], &w4[k], this_scale, g);
-            }
+            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
         if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
@@ -223,10 +222,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
                 continue;
             }
             *g = round(id, k);
-            let code = group_code(g);
-            if t.index[code].is_none() {
-                t.best_neighbour(code, &a4[k], &w4[k], scale, g);
-            }
+            t.snap(g, &a4[k], &w4[k], scale);
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &l);
         if sumq2 > 0.0 {
@@ -239,9 +235,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
         signs = signs.map(|s| !s & 127);
     }
     // Every group is a grid point now (ggml aborts otherwise; 0 here).
-    let grid = std::array::from_fn(|k| {
-        t.index[group_code(&l.as_chunks::<GROUP>().0[k])].unwrap_or(0) as u8
-    });
+    let grid = std::array::from_fn(|k| t.index(&l.as_chunks::<GROUP>().0[k]).unwrap_or(0) as u8);
     let signs = signs
         .iter()
         .enumerate()
