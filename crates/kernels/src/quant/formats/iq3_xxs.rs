@@ -16,19 +16,20 @@
 //! Dequantization (ggml's `dequantize_row_iq3_xxs`):
 //! `((d·(0.5 + ls))·0.5·g)·(±1)`.
 //!
-//! Quantizer (ggml's `quantize_iq3_xxs` without an importance matrix, which
-//! is also its `quantize_row_iq3_xxs_ref` and what `llama-quantize` runs), per
-//! sub-block of 32 with weights `w = x²`: per 8 values the signs are taken
-//! out (`a = |x|`); when the count of negatives is odd, the value with the
-//! smallest `w·x²` keeps `a = −|x|` and its sign bit flips (the stored
-//! parity). The search is IQ3_S's (`iq3_s` module docs, shared tables) on the
-//! 256-point grid seen as `2l + 1` (`g = 8l + 4`, 62 for `l = 7`), with the
-//! neighbours at the two smallest distances, the 31 inverse scales
-//! `id = (15 + 0.2·t)/max a` (`t = −15 ..= 15`), a sub-block whose `max a` is
-//! below 10⁻⁸ left zero, and only the groups that were off the grid
-//! re-rounded at the fitted scale. Then `d = max scale/31`, stored as
-//! `d·1.0125` (f16), and each sub-block's `ls = clamp(round((scale/d −
-//! 1)/2), 0, 15)` (with the unstored `d`). Bit-exact with ggml.
+//! Quantizer (ggml's `quantize_iq3_xxs` without an importance matrix, which is
+//! also its `quantize_row_iq3_xxs_ref`; `llama-quantize` itself asks for an
+//! importance matrix for IQ3_XXS tensors), per sub-block of 32 with weights
+//! `w = x²`: per 8 values the signs are taken out (`a = |x|`); when the count
+//! of negatives is odd, the value with the smallest `w·x²` keeps `a = −|x|`
+//! and its sign bit flips (the stored parity). The search is IQ3_S's (`iq3_s`
+//! module docs, shared tables) on the 256-point grid seen as `2l + 1`
+//! (`g = 8l + 4`, 62 for `l = 7`), with the neighbours at the two smallest
+//! distances, the 31 inverse scales `id = (15 + 0.2·t)/max a`
+//! (`t = −15 ..= 15`), a sub-block whose `max a` is below 10⁻⁸ left zero, and
+//! only the groups that were off the grid re-rounded at the fitted scale.
+//! Then `d = max scale/31`, stored as `d·1.0125` (f16), and each sub-block's
+//! `ls = clamp(round((scale/d − 1)/2), 0, 15)` (with the unstored `d`).
+//! Bit-exact with ggml.
 //!
 //! Dot (ggml pairs IQ3_XXS with Q8_K activations), as ggml's
 //! `ggml_vec_dot_iq3_xxs_q8_K_generic`: per superblock the exact
