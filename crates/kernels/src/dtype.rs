@@ -15,8 +15,9 @@
 use half::{bf16, f16};
 
 use crate::quant::{
-    BlockFormat, BlockIq2Xs, BlockIq3S, BlockIq4Nl, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ4_0,
-    BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0, WeightFormat,
+    BlockFormat, BlockIq2S, BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Nl,
+    BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K,
+    BlockQ6K, BlockQ8_0, WeightFormat,
 };
 
 /// Generic code run on the Rust type of a block-quantized [`DType`].
@@ -156,6 +157,9 @@ registry! {
         IQ4_XS => BlockIq4Xs, ggml 23, "ggml IQ4_XS: superblocks of 256 on the IQ4_NL grid ([`BlockIq4Xs`], 136 bytes).";
         IQ3_S => BlockIq3S, ggml 21, "ggml IQ3_S: superblocks of 256 on a 512-point grid ([`BlockIq3S`], 110 bytes).";
         IQ2_XS => BlockIq2Xs, ggml 17, "ggml IQ2_XS: superblocks of 256 on a 512-point grid ([`BlockIq2Xs`], 74 bytes).";
+        IQ3_XXS => BlockIq3Xxs, ggml 18, "ggml IQ3_XXS: superblocks of 256 on a 256-point grid ([`BlockIq3Xxs`], 98 bytes).";
+        IQ2_XXS => BlockIq2Xxs, ggml 16, "ggml IQ2_XXS: superblocks of 256 on a 256-point grid ([`BlockIq2Xxs`], 66 bytes).";
+        IQ2_S => BlockIq2S, ggml 22, "ggml IQ2_S: superblocks of 256 on a 1024-point grid ([`BlockIq2S`], 82 bytes).";
     }
 }
 

@@ -17,8 +17,8 @@ use safetensors::{Dtype, SafeTensors};
 use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::formats::iq4_nl::quantize_row_ref as iq4_nl_quantize_row_ref;
 use smallmind_kernels::quant::formats::{
-    BlockIq2Xs, BlockIq3S, BlockIq4Nl, BlockIq4Xs, BlockQ2K, BlockQ3K, BlockQ5_0, BlockQ5_1,
-    BlockQ5K, SubBlocks,
+    BlockIq2S, BlockIq2Xs, BlockIq2Xxs, BlockIq3S, BlockIq3Xxs, BlockIq4Nl, BlockIq4Xs, BlockQ2K,
+    BlockQ3K, BlockQ5_0, BlockQ5_1, BlockQ5K, SubBlocks,
 };
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8_0, BlockQ8_1, BlockQ8K, QK, QK_K, WeightFormat, dequantize, dot, quantize,
@@ -392,6 +392,8 @@ registry_format_tests!(q5_k, BlockQ5K);
 registry_format_tests!(q3_k, BlockQ3K);
 registry_format_tests!(q2_k, BlockQ2K);
 registry_format_tests!(iq4_xs, BlockIq4Xs);
+registry_format_tests!(iq3_xxs, BlockIq3Xxs);
+registry_format_tests!(iq2_s, BlockIq2S);
 registry_format_tests!(iq3_s, BlockIq3S, {
     /// Bit-exact with ggml once ggml's slots are moved back where it skipped an all-zero
     /// sub-block (see the `iq3_s` module docs); the fixture has such a superblock.
@@ -438,39 +440,62 @@ const IQ2_XS_MAX_ERR: f64 = 0.75;
 /// Measured 0.60, on the block of N(0, 1) values with outliers up to 50 (same command).
 const IQ2_XS_REL_RMS: f64 = 0.8;
 
+/// A format ggml quantizes only with an importance matrix, by our simple quantizer (the
+/// `iq2_xs` module docs): the dispatched quantizer writes the same bytes, the round trip is a
+/// coarse 2-bit approximation (per superblock, no value moves by more than `max_err·amax`
+/// and the relative RMS error stays below `rel_rms`), and zeros stay zeros.
+fn simple_quantizer_makes_valid_blocks<B: BlockFormat + PartialEq + std::fmt::Debug>(
+    max_err: f64,
+    rel_rms: f64,
+) {
+    let x = f32s("weights");
+    let mut got = vec![B::default(); x.len() / QK_K];
+    quantize_ref::<B>(&x, &mut got).unwrap();
+    let mut fast = vec![B::default(); got.len()];
+    quantize::<B>(&x, &mut fast).unwrap();
+    assert_same_blocks(&fast, &got, QK_K, &format!("{} quantize", B::NAME));
+    let mut back = vec![f32::NAN; x.len()];
+    dequantize::<B>(&got, &mut back).unwrap();
+    for (b, (xs, bs)) in x
+        .chunks_exact(QK_K)
+        .zip(back.chunks_exact(QK_K))
+        .enumerate()
+    {
+        let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        max_scaled_diff(bs, xs, &vec![amax; QK_K])
+            .assert_within(max_err, &format!("{} block {b}, in amax", B::NAME));
+        let sq = |v: &mut dyn Iterator<Item = f32>| v.map(|e| f64::from(e).powi(2)).sum::<f64>();
+        let err2 = sq(&mut xs.iter().zip(bs).map(|(a, b)| a - b));
+        // An all-zero block must come back exactly (its "relative" error is the absolute).
+        let rms = (err2 / sq(&mut xs.iter().copied()).max(1.0)).sqrt();
+        Worst::scalar(rms).assert_within(rel_rms, &format!("{} block {b}, rms", B::NAME));
+    }
+    let zeros = vec![0.0f32; QK_K];
+    quantize_ref::<B>(&zeros, &mut got[..1]).unwrap();
+    assert_eq!(got[0], B::default());
+}
+
 registry_format_tests!(iq2_xs, BlockIq2Xs, {
-    /// ggml has no IQ2_XS quantizer without an importance matrix; ours (the `iq2_xs` module
-    /// docs) makes valid blocks: the dispatched quantizer writes the same bytes, and the round
-    /// trip is a coarse 2-bit approximation (the grid has 512 of the 3⁸ points).
+    /// ggml has no IQ2_XS quantizer without an importance matrix; ours makes valid blocks
+    /// (the grid has 512 of the 3⁸ points).
     #[test]
     fn simple_quantizer_makes_valid_blocks() {
-        let x = f32s("weights");
-        let mut got = vec![BlockIq2Xs::default(); x.len() / QK_K];
-        quantize_ref::<BlockIq2Xs>(&x, &mut got).unwrap();
-        let mut fast = vec![BlockIq2Xs::default(); got.len()];
-        quantize::<BlockIq2Xs>(&x, &mut fast).unwrap();
-        assert_same_blocks(&fast, &got, QK_K, "iq2_xs quantize");
-        let mut back = vec![f32::NAN; x.len()];
-        dequantize::<BlockIq2Xs>(&got, &mut back).unwrap();
-        // Per superblock: no value moves by more than the block's `amax`, and the RMS error
-        // stays a fraction of the RMS value.
-        for (b, (xs, bs)) in x
-            .chunks_exact(QK_K)
-            .zip(back.chunks_exact(QK_K))
-            .enumerate()
-        {
-            let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            max_scaled_diff(bs, xs, &vec![amax; QK_K])
-                .assert_within(IQ2_XS_MAX_ERR, &format!("iq2_xs block {b}, in amax"));
-            let sq =
-                |v: &mut dyn Iterator<Item = f32>| v.map(|e| f64::from(e).powi(2)).sum::<f64>();
-            let err2 = sq(&mut xs.iter().zip(bs).map(|(a, b)| a - b));
-            // An all-zero block must come back exactly (its "relative" error is the absolute).
-            let rms = (err2 / sq(&mut xs.iter().copied()).max(1.0)).sqrt();
-            Worst::scalar(rms).assert_within(IQ2_XS_REL_RMS, &format!("iq2_xs block {b}, rms"));
-        }
-        let zeros = vec![0.0f32; QK_K];
-        quantize_ref::<BlockIq2Xs>(&zeros, &mut got[..1]).unwrap();
-        assert_eq!(got[0], BlockIq2Xs::default());
+        super::simple_quantizer_makes_valid_blocks::<BlockIq2Xs>(IQ2_XS_MAX_ERR, IQ2_XS_REL_RMS);
+    }
+});
+
+/// Largest IQ2_XXS round-trip error of one value, in units of its block's `amax` (256 of the
+/// 3⁸ points, one scale per 32). Measured 0.57 (`cargo test -p smallmind-kernels --test
+/// formats iq2_xxs -- --nocapture`, AMD EPYC Zen 5, 2026-12-07).
+const IQ2_XXS_MAX_ERR: f64 = 0.75;
+/// Largest relative RMS round-trip error of one IQ2_XXS block. Measured 0.62, on the block of
+/// N(0, 1) values with outliers up to 50 (same command).
+const IQ2_XXS_REL_RMS: f64 = 0.8;
+
+registry_format_tests!(iq2_xxs, BlockIq2Xxs, {
+    /// ggml has no IQ2_XXS quantizer without an importance matrix; ours makes valid blocks.
+    #[test]
+    fn simple_quantizer_makes_valid_blocks() {
+        super::simple_quantizer_makes_valid_blocks::<BlockIq2Xxs>(IQ2_XXS_MAX_ERR, IQ2_XXS_REL_RMS);
     }
 });

@@ -36,9 +36,9 @@ const TYPES_LAST_POSITION_ABS_TOL: f64 = 1e-4;
 /// `SMALLMIND_SIMD=v4`, `v3` and `scalar`, Intel Xeon Ice Lake, 2026-12-07).
 const TYPES_ABS_TOL: f64 = 1.2e-4;
 /// The weight types of `fixtures/oracle/types/`.
-const TYPES: [&str; 14] = [
+const TYPES: [&str; 17] = [
     "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
-    "IQ4_XS", "IQ3_S", "IQ2_XS",
+    "IQ4_XS", "IQ3_S", "IQ2_XS", "IQ3_XXS", "IQ2_XXS", "IQ2_S",
 ];
 
 /// `expected.safetensors`: the ids, their logits and the greedy continuation.

@@ -142,17 +142,19 @@ impl BlockFormat for BlockIq2Xs {
             block.scales[s / 2] |= sc << (4 * (s % 2));
             let step = df * (0.5 + f32::from(sc)) * 0.25;
             for (e, group) in block.qs[2 * s..][..2].iter_mut().zip(xs.chunks_exact(8)) {
-                *e = encode_group(group, step).to_le();
+                let (index, signs) = encode_group(group, step, &IQ2XS_GRID);
+                *e = (index as u16 | (u16::from(signs) << 9)).to_le();
             }
         }
         block
     }
 }
 
-/// One grid entry for 8 values at `step` per grid unit: the signs of `x`
-/// (the smallest `|x|` flipped if the count of negatives is odd) and the grid
-/// point nearest `|x|/step`.
-fn encode_group(x: &[f32], step: f32) -> u16 {
+/// One grid entry for 8 values at `step` per grid unit (the simple
+/// quantizer of IQ2_XS and IQ2_XXS): the index of the `grid` point nearest
+/// `|x|/step` and the seven stored signs of `x` (the smallest `|x|` flipped if
+/// the count of negatives is odd, since the eighth is implied).
+pub(super) fn encode_group(x: &[f32], step: f32, grid: &[u64]) -> (usize, u8) {
     let mut signs = 0u8;
     for (j, &v) in x.iter().enumerate() {
         if v < 0.0 {
@@ -165,7 +167,7 @@ fn encode_group(x: &[f32], step: f32) -> u16 {
     }
     let a: [f32; 8] = std::array::from_fn(|j| x[j].abs() / step);
     let mut best = (f32::INFINITY, 0usize);
-    for (i, &point) in IQ2XS_GRID.iter().enumerate() {
+    for (i, &point) in grid.iter().enumerate() {
         let d2: f32 = point
             .to_le_bytes()
             .iter()
@@ -176,7 +178,7 @@ fn encode_group(x: &[f32], step: f32) -> u16 {
             best = (d2, i);
         }
     }
-    best.1 as u16 | (u16::from(signs & 0x7F) << 9)
+    (best.1, signs & 0x7F)
 }
 
 weight_format_k!(BlockIq2Xs);

@@ -53,6 +53,7 @@ use half::f16;
 use std::sync::OnceLock;
 
 use super::SubBlocks;
+use super::grid_search::{GridTables, fit_sums};
 use super::grids::IQ3S_GRID;
 use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::nearest_int;
@@ -126,123 +127,11 @@ impl BlockIq3S {
 /// Values per grid point.
 const GROUP: usize = 4;
 
-/// The lookup tables of ggml's `iq3xs_init_impl(512)`, built on first use.
-struct Iq3Tables {
-    /// For each 12-bit code (three bits `l` per value, grid value `2l + 1`):
-    /// its grid index, or `None` when it is not a grid point.
-    index: Vec<Option<u16>>,
-    /// For each code off the grid: the grid points at its three smallest
-    /// squared distances, by (distance, index).
-    neighbours: Vec<Vec<u16>>,
-}
-
-fn tables() -> &'static Iq3Tables {
-    static TABLES: OnceLock<Iq3Tables> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let code_values = |code: usize| -> [i32; GROUP] {
-            std::array::from_fn(|i| 2 * ((code >> (3 * i)) & 7) as i32 + 1)
-        };
-        let mut index = vec![None; 1 << 12];
-        for (j, &point) in IQ3S_GRID.iter().enumerate() {
-            let code = point
-                .to_le_bytes()
-                .iter()
-                .enumerate()
-                .fold(0usize, |c, (i, &v)| {
-                    c | (usize::from((v - 1) / 2) << (3 * i))
-                });
-            index[code] = Some(j as u16);
-        }
-        let neighbours = (0..1 << 12)
-            .map(|code| {
-                if index[code].is_some() {
-                    return Vec::new();
-                }
-                let pos = code_values(code);
-                let mut dist: Vec<(i32, u16)> = IQ3S_GRID
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &point)| {
-                        let d2 = point
-                            .to_le_bytes()
-                            .iter()
-                            .zip(&pos)
-                            .map(|(&g, &p)| (i32::from(g) - p).pow(2))
-                            .sum();
-                        (d2, j as u16)
-                    })
-                    .collect();
-                dist.sort_unstable();
-                let mut distinct = 1;
-                let mut last = dist[0].0;
-                let mut out = Vec::new();
-                for &(d2, j) in &dist {
-                    if d2 > last {
-                        if distinct == 3 {
-                            break;
-                        }
-                        last = d2;
-                        distinct += 1;
-                    }
-                    out.push(j);
-                }
-                out
-            })
-            .collect();
-        Iq3Tables { index, neighbours }
-    })
-}
-
-/// The 12-bit code of a group of four `l` in `0..=7`.
-#[inline(always)]
-fn group_code(l: &[i8; GROUP]) -> usize {
-    l.iter()
-        .enumerate()
-        .fold(0, |c, (i, &v)| c | ((v as usize & 7) << (3 * i)))
-}
-
-/// ggml's `iq3_find_best_neighbour`: the neighbour of `code` nearest `a` at
-/// `scale` (weights `w`); writes its `l` and returns its grid index. (ggml
-/// aborts when every distance is NaN; this takes the first neighbour.)
-fn best_neighbour(
-    t: &Iq3Tables,
-    code: usize,
-    a: &[f32; GROUP],
-    w: &[f32; GROUP],
-    scale: f32,
-    l: &mut [i8; GROUP],
-) -> u16 {
-    let candidates = &t.neighbours[code];
-    let mut best_d2 = f32::MAX;
-    let mut best = candidates[0];
-    for &j in candidates {
-        let point = IQ3S_GRID[usize::from(j)].to_le_bytes();
-        let mut d2 = 0.0f32;
-        for ((&g, &v), &wi) in point.iter().zip(a).zip(w) {
-            let diff = scale * f32::from(g) - v;
-            d2 += wi * diff * diff;
-        }
-        if d2 < best_d2 {
-            best_d2 = d2;
-            best = j;
-        }
-    }
-    *l = IQ3S_GRID[usize::from(best)]
-        .to_le_bytes()
-        .map(|g| ((g - 1) / 2) as i8);
-    best
-}
-
-/// `(Σ w·a·q, Σ w·q²)` with `q = 2l + 1`.
-#[inline(always)]
-fn fit_sums(w: &[f32; 32], a: &[f32; 32], l: &[i8; 32]) -> (f32, f32) {
-    let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
-    for ((&wi, &ai), &li) in w.iter().zip(a).zip(l) {
-        let q = f32::from(2 * li + 1);
-        sumqx += wi * ai * q;
-        sumq2 += wi * q * q;
-    }
-    (sumqx, sumq2)
+/// The search tables of the 512-point grid (values `2l + 1` already).
+fn tables() -> &'static GridTables<GROUP, 3> {
+    static TABLES: OnceLock<GridTables<GROUP, 3>> = OnceLock::new();
+    TABLES
+        .get_or_init(|| GridTables::new(IQ3S_GRID.iter().map(|p| p.to_le_bytes()).collect(), 7, 3))
 }
 
 /// One quantized sub-block of 32: grid indices, sign bytes and scale.
@@ -291,11 +180,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
         let mut trial_on_grid = [true; 8];
         for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
             *g = round(id, k);
-            let code = group_code(g);
-            if t.index[code].is_none() {
-                trial_on_grid[k] = false;
-                best_neighbour(t, code, &a4[k], &w4[k], this_scale, g);
-            }
+            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
         if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
@@ -309,10 +194,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
         let id = 1.0 / scale;
         for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
             *g = round(id, k);
-            let code = group_code(g);
-            if t.index[code].is_none() {
-                best_neighbour(t, code, &a4[k], &w4[k], scale, g);
-            }
+            t.snap(g, &a4[k], &w4[k], scale);
         }
         let (sumqx, sumq2) = fit_sums(&w, &a, &l);
         if sumq2 > 0.0 {
@@ -325,8 +207,7 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
         signs = signs.map(|s| !s);
     }
     // Every group is a grid point now (ggml aborts otherwise; 0 here).
-    let grid =
-        std::array::from_fn(|k| t.index[group_code(&l.as_chunks::<GROUP>().0[k])].unwrap_or(0));
+    let grid = std::array::from_fn(|k| t.index(&l.as_chunks::<GROUP>().0[k]).unwrap_or(0));
     Some(SubBlock { grid, signs, scale })
 }
 

@@ -14,7 +14,7 @@
 //! (`q = argmin |id·x − T[q]|`, ties to the lower entry); the fitted scale of
 //! that assignment is `Σ w·T[q]·x / Σ w·T[q]²`, and a candidate wins if it
 //! raises `(Σ w·T[q]·x)² / Σ w·T[q]²`. There are two variants:
-//! - [`BlockFormat::quantize_block`] (ggml's `quantize_iq4_nl`, what
+//! - [`BlockFormat::quantize_block`](crate::quant::BlockFormat::quantize_block) (ggml's `quantize_iq4_nl`, what
 //!   `llama-quantize` runs, 7 tries): first `id = 1/(m/127)`, then `id = (t − 127)/m` for
 //!   `t = −7 ..= 7`; `d` is the best fitted scale, and the indices are
 //!   re-chosen with `id = 1/d`;

@@ -1,17 +1,19 @@
 //! One module per block format: its byte layout, dequantizer, quantizer and
 //! the `BlockFormat` / `WeightFormat` / `ActFormat` impls. Formats of one
 //! family share a module of integer views and SIMD tiles (`block32`,
-//! `kblock`).
+//! `kblock`); the grid formats share their codebooks (`grids`) and the
+//! codebook search of ggml's quantizers (`grid_search`).
 //!
 //! Each module's docs give the layout, the formula, the quantizer and the
 //! dot. Dequantizers are bit-exact with ggml's `dequantize_row_*` (the same
 //! f32 operations in the same order; gguf-py's `gguf.quants.dequantize`
 //! agrees). Quantizers are ggml's reference ones (`llama-quantize` without
 //! an importance matrix) where the module says so: IQ4_NL (see [`iq4_nl`]),
-//! IQ3_S (one documented deviation, see [`iq3_s`]), and IQ2_XS, which ggml
+//! IQ3_S (one documented deviation, see [`iq3_s`]), IQ3_XXS (see [`iq3_xxs`]), IQ2_S (see [`iq2_s`]),
+//! and IQ2_XS and IQ2_XXS, which ggml
 //! quantizes only with an importance matrix (a simple quantizer of our own,
-//! see [`iq2_xs`]). The scalar dots of the formats llama.cpp pairs with
-//! Q8_K (Q5_K, Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS) follow ggml's generic
+//! see [`iq2_xs`], [`iq2_xxs`]). The scalar dots of the formats llama.cpp pairs with
+//! Q8_K (Q5_K, Q3_K, Q2_K, IQ4_XS, IQ3_S, IQ2_XS, IQ3_XXS, IQ2_XXS, IQ2_S) follow ggml's generic
 //! `ggml_vec_dot_*_generic` order (bit-exact, no FMA contraction), and the
 //! 256-value formats have an integer view ([`SubBlocks`], `sub_blocks()`).
 //!
@@ -23,9 +25,13 @@
 //! unspecified blocks, never a panic.
 
 mod block32;
+mod grid_search;
 mod grids;
+pub mod iq2_s;
 pub mod iq2_xs;
+pub mod iq2_xxs;
 pub mod iq3_s;
+pub mod iq3_xxs;
 pub mod iq4_nl;
 pub mod iq4_xs;
 mod kblock;
@@ -44,8 +50,11 @@ mod q8_k;
 mod search;
 
 pub(crate) use block32::{Act32, Block32, Operand};
+pub use iq2_s::BlockIq2S;
 pub use iq2_xs::BlockIq2Xs;
+pub use iq2_xxs::BlockIq2Xxs;
 pub use iq3_s::BlockIq3S;
+pub use iq3_xxs::BlockIq3Xxs;
 pub use iq4_nl::BlockIq4Nl;
 pub use iq4_xs::BlockIq4Xs;
 pub(crate) use kblock::{BsumsTerm, KBlock};
