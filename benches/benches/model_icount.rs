@@ -14,13 +14,12 @@
 //! - `m_medium`: 64 cached positions (context 128);
 //! - `tiny_llama_q4_1`: 32 cached positions (context 256).
 //!
-//! **Which thread is counted.** A session runs its work inside its own rayon pool, on a worker
-//! thread, and callgrind's default entry point (`--toggle-collect` on the bench function)
-//! only counts the thread that enters it. So the bench enters the pool itself
-//! ([`Session::install`]) and calls [`counted_decode`] there; the callgrind entry point is
-//! that function (`EntryPoint::Custom`, a glob on its demangled name), and toggling is per
-//! thread, so exactly the worker's decode is counted. The main thread, blocked in `install`
-//! meanwhile, and rayon's wake-up and idle loops are not, so the count is deterministic.
+//! **Which thread is counted.** A session runs its work on its worker team, whose worker 0 is
+//! the calling thread; with one worker no other thread exists. Callgrind's default entry point
+//! (`--toggle-collect` on the bench function) only counts the thread that enters it, so the
+//! bench calls [`counted_decode`] inside [`Session::install`] and the callgrind entry point is
+//! that function (`EntryPoint::Custom`, a glob on its demangled name); toggling is per
+//! thread, so exactly the decode is counted and the count is deterministic.
 //!
 //! The kernels run the AVX2+FMA path (`SMALLMIND_SIMD=v3`, valgrind has no AVX-512), which the
 //! worker inherits from the environment.

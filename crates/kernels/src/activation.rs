@@ -3,7 +3,7 @@
 //! Each kernel is one fused pass: load, evaluate, store, with the transcendental
 //! inlined from [`crate::math`]; no temporaries and no second pass, so small
 //! inputs pay no overhead beyond the single dispatch (long inputs are split
-//! across the rayon pool above [`crate::math::PAR_MIN_LEN`] elements).
+//! among the workers above [`crate::math::PAR_MIN_LEN`] elements).
 //!
 //! # Formulas
 //! - `gelu_tanh` (GPT-2 "gelu_new", Hendrycks & Gimpel 2016):

@@ -47,6 +47,7 @@ use pulp::{Simd, WithSimd};
 use crate::KernelError;
 use crate::dispatch::dispatch;
 use crate::error::check_len;
+use crate::parallel::{for_each_part_mut, plan_chunks};
 
 // ---------------------------------------------------------------------------
 // Per-element bit formulas (branch-free, so the loops vectorize)
@@ -137,6 +138,17 @@ enum Narrow {
     Bf16,
 }
 
+/// Widening passes over at least this many elements are split among workers
+/// (the 16-bit prefill widens `256 × in` weights per GEMM block, 147 Ki
+/// elements for SmolLM2's MLP). Provisional: a region on a spinning team costs
+/// about a microsecond, and widening 64 Ki elements about ten on one core;
+/// not yet timed on an idle machine.
+pub const WIDEN_PAR_MIN_LEN: usize = 1 << 16;
+
+/// Elements per part of a split widening (a multiple of every lane count,
+/// and under half of [`WIDEN_PAR_MIN_LEN`], so a part never splits again).
+const WIDEN_CHUNK: usize = 1 << 13;
+
 /// Widen 16-bit floats (as bits) to f32.
 struct Widen<'a> {
     format: Narrow,
@@ -147,7 +159,19 @@ struct Widen<'a> {
 impl WithSimd for Widen<'_> {
     type Output = ();
     #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
+    fn with_simd<S: Simd>(self, simd: S) {
+        let split = plan_chunks(self.dst.len(), WIDEN_CHUNK, WIDEN_PAR_MIN_LEN);
+        if split.is_parallel() {
+            let (format, src) = (self.format, self.src);
+            for_each_part_mut(split, self.dst, |r, dst| {
+                simd.vectorize(Widen {
+                    format,
+                    src: &src[r],
+                    dst,
+                });
+            });
+            return;
+        }
         // Compiled with the target features of `S`; the bodies are branch-free
         // lane-wise maps, which LLVM vectorizes to the path's full width.
         match self.format {

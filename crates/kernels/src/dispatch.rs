@@ -2,7 +2,7 @@
 //!
 //! The CPU is probed once; every public kernel then calls `dispatch` exactly once
 //! per invocation, which monomorphises the kernel body for the chosen
-//! [`pulp::Simd`] type and passes that token down (into rayon tasks too). Nothing
+//! [`pulp::Simd`] type and passes that token down (into the parts run by other workers too). Nothing
 //! dispatches inside a loop.
 //!
 //! Which path runs is, in order of precedence:
@@ -13,7 +13,7 @@
 //! 3. the best path the CPU supports.
 //!
 //! The override is per thread on purpose: dispatch happens on the calling thread
-//! before any work is split across rayon, so parallel tests cannot race on it.
+//! before any work is split among workers, so parallel tests cannot race on it.
 
 use std::cell::Cell;
 use std::fmt;

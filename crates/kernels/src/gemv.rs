@@ -14,7 +14,7 @@
 //!   style, four rows per pass), so each row segment streams contiguously.
 //!
 //! Above [`GEMV_PARALLEL_MIN_BYTES`] the outputs are split into contiguous
-//! blocks, one rayon task per block; each task re-enters the SIMD context with
+//! blocks shared by the workers ([`crate::parallel`]); each part re-enters the SIMD context with
 //! the token chosen by the single dispatch of the call.
 //!
 //! Results are bit-identical for any number of threads: each output is
@@ -28,13 +28,14 @@
 //! product with FMAs (`|err| ≲ k·2⁻²⁴·Σ|x||b|`).
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::gemm::{Gemm, Transpose, scale_c, validate};
+use crate::parallel::{for_each_part_mut, plan};
 use crate::prefetch::{groups_ahead, prefetch};
 
-/// Weight bytes (`k·n·4`) from which the product is split across rayon threads.
+/// Weight bytes (`k·n·4`) from which the product is split over two workers
+/// (a worker joins per half of it).
 ///
 /// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
 /// best of N, 2-thread vs 1-thread pool, threshold forced to 0, idle
@@ -199,33 +200,29 @@ struct Part<'a> {
 #[inline(always)]
 fn run<S: Simd>(simd: S, part: Part<'_>, c: &mut [f32]) {
     let bytes = part.k.saturating_mul(c.len()).saturating_mul(4);
-    if bytes < GEMV_PARALLEL_MIN_BYTES || rayon::current_num_threads() <= 1 {
-        columns(simd, part, 0, c);
-        return;
-    }
-    // About `TASKS_PER_THREAD_BT` / `_B` blocks per thread (for balance when
+    // About `TASKS_PER_THREAD_BT` / `_B` blocks per worker (for balance when
     // a core is shared), each a multiple of `TASK_ALIGN` columns.
-    let threads = rayon::current_num_threads();
     let tasks_per_thread = match part.g.trans_b {
         Transpose::Yes => TASKS_PER_THREAD_BT,
         Transpose::No => TASKS_PER_THREAD_B,
     };
-    let task_cols = c
-        .len()
-        .div_ceil(threads * tasks_per_thread)
-        .next_multiple_of(TASK_ALIGN);
-    c.par_chunks_mut(task_cols)
-        .enumerate()
-        .for_each(|(i, block)| {
-            simd.vectorize(BlockTask {
-                part,
-                j0: i * task_cols,
-                c: block,
-            });
+    let split = plan(
+        c.len(),
+        TASK_ALIGN,
+        bytes,
+        GEMV_PARALLEL_MIN_BYTES / 2,
+        tasks_per_thread,
+    );
+    for_each_part_mut(split, c, |cols, block| {
+        simd.vectorize(BlockTask {
+            part,
+            j0: cols.start,
+            c: block,
         });
+    });
 }
 
-/// One rayon task: output columns `j0 .. j0 + c.len()`.
+/// One part: output columns `j0 .. j0 + c.len()`.
 struct BlockTask<'a, 'c> {
     part: Part<'a>,
     j0: usize,

@@ -36,7 +36,7 @@
 //! `k mod 2L` weights of each row are done one at a time.
 //!
 //! Above [`GEMV_HALF_PARALLEL_MIN_BYTES`] of weights the output rows are split
-//! into contiguous blocks (a multiple of four rows), one rayon task per block;
+//! into contiguous blocks (a multiple of four rows) shared by the workers;
 //! each task re-enters the SIMD context with the token of the call's single
 //! dispatch.
 //!
@@ -47,8 +47,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::any::Any;
 
+use crate::parallel::{for_each_part_mut, plan};
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 /// The 16-bit float types of the weights, re-exported from `half`.
 pub use half::{bf16, f16};
@@ -57,7 +57,8 @@ use crate::KernelError;
 use crate::error::check_len;
 use crate::prefetch::{groups_ahead, prefetch};
 
-/// Weight bytes (`n·k·2`) from which the rows are split across rayon threads.
+/// Weight bytes (`n·k·2`) from which the rows are split over two workers (a
+/// worker joins per half of it).
 ///
 /// Measured (bf16 and f16, threshold forced to 0, 2-thread vs 1-thread pool,
 /// median of 21 interleaved rounds, two repetitions, V4, the other core mostly
@@ -239,7 +240,7 @@ trait HalfFormat: Send + Sync + 'static {
     const IS_F16: bool = false;
 
     /// Computes output rows `j0 .. j0 + y.len()`: the entry point of the
-    /// serial run and of every rayon task.
+    /// serial run and of every part.
     #[inline(always)]
     fn rows_entry<S: Simd>(simd: S, job: Job<'_>, j0: usize, y: &mut [f32])
     where
@@ -509,28 +510,28 @@ struct Job<'a> {
 #[inline(always)]
 fn run<S: Simd, F: HalfFormat>(simd: S, job: Job<'_>, y: &mut [f32]) {
     let bytes = job.k.saturating_mul(y.len()).saturating_mul(2);
-    let threads = rayon::current_num_threads();
-    if bytes < GEMV_HALF_PARALLEL_MIN_BYTES || threads <= 1 {
+    let split = plan(
+        y.len(),
+        4,
+        bytes,
+        GEMV_HALF_PARALLEL_MIN_BYTES / 2,
+        TASKS_PER_THREAD,
+    );
+    if split.parts <= 1 {
         F::rows_entry(simd, job, 0, y);
         return;
     }
-    let task_rows = y
-        .len()
-        .div_ceil(threads * TASKS_PER_THREAD)
-        .next_multiple_of(4);
-    y.par_chunks_mut(task_rows)
-        .enumerate()
-        .for_each(|(i, block)| {
-            simd.vectorize(BlockTask::<F> {
-                job,
-                j0: i * task_rows,
-                y: block,
-                format: std::marker::PhantomData,
-            });
+    for_each_part_mut(split, y, |rows, block| {
+        simd.vectorize(BlockTask::<F> {
+            job,
+            j0: rows.start,
+            y: block,
+            format: std::marker::PhantomData,
         });
+    });
 }
 
-/// One rayon task: output rows `j0 .. j0 + y.len()`.
+/// One part: output rows `j0 .. j0 + y.len()`.
 struct BlockTask<'a, 'y, F> {
     job: Job<'a>,
     j0: usize,

@@ -24,12 +24,15 @@ pub mod gemv;
 pub mod gemv_half;
 pub mod math;
 pub mod norm;
+pub mod parallel;
 mod prefetch;
 pub mod quant;
 pub mod rope;
 pub mod softmax;
+pub mod team;
 pub mod vector;
 
 pub use dispatch::{SimdPath, active_path, available_paths, with_path};
 pub use dtype::DType;
 pub use error::KernelError;
+pub use team::Team;

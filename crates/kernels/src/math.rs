@@ -69,11 +69,11 @@
 //! `erf(x/√2)` on a dense grid of `x` (bound [`ERF_HALF_RATIONAL_MAX_ULP`]).
 //!
 //! The public kernels validate lengths (`out.len() == x.len()`) and run above
-//! [`PAR_MIN_LEN`] elements on the rayon pool, in chunks that each re-enter the
+//! [`PAR_MIN_LEN`] elements among the workers, in chunks that each re-enter the
 //! SIMD context with the token chosen by the single dispatch of the call.
 
+use crate::parallel::{Split, for_each_part_mut, plan_chunks};
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
@@ -95,7 +95,7 @@ pub const ERF_MAX_ULP: f32 = 1.5;
 /// dense grid of `x` (unit test below).
 pub const ERF_HALF_RATIONAL_MAX_ULP: f32 = 5.5;
 
-/// Inputs at least this long are split across the rayon pool (when it has more
+/// Inputs at least this long are split among the workers (when it has more
 /// than one thread). Below it, one fused pass on the calling thread wins: the
 /// kernels run at ~0.13–0.17 ns per element on one Zen 4 core, so 2^17
 /// elements are ~20 µs of work against a few µs of fork/join on this VM.
@@ -103,7 +103,7 @@ pub const ERF_HALF_RATIONAL_MAX_ULP: f32 = 5.5;
 /// measured, so 2-thread timings could not confirm the crossover.)
 pub const PAR_MIN_LEN: usize = 1 << 17;
 
-/// Elements per rayon task for the elementwise kernels (a multiple of every
+/// Elements per part for the elementwise kernels (a multiple of every
 /// path's lane count; 64 KiB of f32 in, 64 KiB out: fits L2 with room).
 const PAR_CHUNK: usize = 1 << 14;
 
@@ -588,13 +588,13 @@ fn map_seq_inplace<S: Simd, Op: LaneMap>(simd: S, op: Op, data: &mut [f32]) {
     }
 }
 
-/// Whether an elementwise pass over `len` elements should use the rayon pool.
+/// How an elementwise pass over `len` elements is split among workers.
 #[inline]
-fn use_pool(len: usize) -> bool {
-    len >= PAR_MIN_LEN && rayon::current_num_threads() > 1
+fn split(len: usize) -> Split {
+    plan_chunks(len, PAR_CHUNK, PAR_MIN_LEN)
 }
 
-/// Out-of-place map: dispatches once, then runs on this thread or the pool.
+/// Out-of-place map: dispatches once, then runs on this thread or the workers.
 struct MapInto<'a, Op> {
     op: Op,
     x: &'a [f32],
@@ -607,20 +607,19 @@ impl<Op: LaneMap> WithSimd for MapInto<'_, Op> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { op, x, out } = self;
-        if use_pool(x.len()) {
-            x.par_chunks(PAR_CHUNK)
-                .zip(out.par_chunks_mut(PAR_CHUNK))
-                .for_each(|(x, out)| {
-                    // Re-enter the target-feature context with the same token.
-                    simd.vectorize(MapInto { op, x, out });
-                });
+        let split = split(x.len());
+        if split.is_parallel() {
+            for_each_part_mut(split, out, |r, out| {
+                // Re-enter the target-feature context with the same token.
+                simd.vectorize(MapInto { op, x: &x[r], out });
+            });
         } else {
             map_seq(simd, op, x, out);
         }
     }
 }
 
-/// In-place map: dispatches once, then runs on this thread or the pool.
+/// In-place map: dispatches once, then runs on this thread or the workers.
 struct MapInPlace<'a, Op> {
     op: Op,
     data: &'a mut [f32],
@@ -632,8 +631,9 @@ impl<Op: LaneMap> WithSimd for MapInPlace<'_, Op> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { op, data } = self;
-        if use_pool(data.len()) {
-            data.par_chunks_mut(PAR_CHUNK).for_each(|data| {
+        let split = split(data.len());
+        if split.is_parallel() {
+            for_each_part_mut(split, data, |_, data| {
                 simd.vectorize(MapInPlace { op, data });
             });
         } else {

@@ -41,8 +41,8 @@
 //! Non-finite inputs propagate: a NaN or ±inf in a row makes that whole row
 //! NaN (its mean/variance are NaN), other rows are unaffected.
 
+use crate::parallel::{for_each_part_mut, plan_chunks};
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
@@ -218,7 +218,7 @@ fn row_mean_var<S: Simd>(simd: S, x: &[f32]) -> ((f32, f32), f32) {
 const MAX_SHIFT_CANCELLATION: f32 = 8.0;
 
 /// Rows of at least this many elements in total (4 Mi, 16 MiB) are split
-/// across rayon threads.
+/// among workers.
 ///
 /// Measured on Zen 4, 2 cores (`SMALL_TUNE_PAIRED=1 cargo bench -p
 /// smallmind-kernels --bench small_tune`, min of 25 paired runs): K-norm
@@ -229,7 +229,7 @@ const MAX_SHIFT_CANCELLATION: f32 = 8.0;
 /// second core can add bandwidth.
 pub const NORM_PARALLEL_MIN_LEN: usize = 1 << 22;
 
-/// Rows per rayon task (times the row length, at least this many elements).
+/// Rows per part (times the row length, at least this many elements).
 const NORM_TASK_MIN_LEN: usize = 1 << 15;
 
 /// A per-row normalisation: maps one input row to one output row of the same
@@ -272,8 +272,8 @@ impl RowNorm for RmsNorm<'_> {
     }
 }
 
-/// Applies `norm` to every `(row_len)` row of `x` into `out`, split across
-/// rayon tasks when `split` (each task re-enters SIMD with the same token).
+/// Applies `norm` to every `(row_len)` row of `x` into `out`, split among
+/// workers when `split` (each task re-enters SIMD with the same token).
 struct Rows<'a, N> {
     norm: N,
     row_len: usize,
@@ -295,18 +295,19 @@ impl<N: RowNorm> WithSimd for Rows<'_, N> {
         } = self;
         if split {
             let chunk = NORM_TASK_MIN_LEN.div_ceil(row_len) * row_len;
-            x.par_chunks(chunk)
-                .zip(out.par_chunks_mut(chunk))
-                .for_each(|(x, out)| {
+            let parts = plan_chunks(x.len(), chunk, NORM_PARALLEL_MIN_LEN);
+            if parts.is_parallel() {
+                for_each_part_mut(parts, out, |r, out| {
                     simd.vectorize(Rows {
                         norm,
                         row_len,
-                        x,
+                        x: &x[r],
                         out,
                         split: false,
                     });
                 });
-            return;
+                return;
+            }
         }
         for (x, out) in x.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
             norm.row(simd, x, out);
@@ -316,7 +317,7 @@ impl<N: RowNorm> WithSimd for Rows<'_, N> {
 
 /// Whether `len` elements of rows are worth splitting across threads.
 fn split_rows(len: usize) -> bool {
-    len >= NORM_PARALLEL_MIN_LEN && rayon::current_num_threads() > 1
+    len >= NORM_PARALLEL_MIN_LEN && crate::parallel::available_workers() > 1
 }
 
 /// LayerNorm of each row of `x`, `(rows, row_len)` with `row_len = gamma.len()`,

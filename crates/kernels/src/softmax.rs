@@ -31,20 +31,20 @@
 //!   masked entries are still 0.
 //!
 //! Matrices `(rows, row_len)` above [`SOFTMAX_PAR_MIN_LEN`] elements are split by
-//! whole rows across the rayon pool; the dispatch happens once per call and the
+//! whole rows among the workers; the dispatch happens once per call and the
 //! token is passed into the tasks.
 
+use crate::parallel::{for_each_part_mut, plan_chunks};
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
 use crate::math::exp_nonpositive_f32s;
 
-/// Matrices with at least this many elements are split across the rayon pool
+/// Matrices with at least this many elements are split among the workers
 /// (same reasoning as [`crate::math::PAR_MIN_LEN`]: ~0.19 ns per element).
 pub const SOFTMAX_PAR_MIN_LEN: usize = 1 << 17;
-/// Target elements per rayon task (whole rows are never split).
+/// Target elements per part (whole rows are never split).
 const PAR_TASK_LEN: usize = 1 << 14;
 
 /// Largest of `values` (non-empty). A NaN may or may not survive the vector
@@ -182,21 +182,20 @@ impl WithSimd for Rows<'_> {
             row_len,
             causal_offset,
         } = self;
-        if data.len() >= SOFTMAX_PAR_MIN_LEN && rayon::current_num_threads() > 1 {
-            let rows_per_task = (PAR_TASK_LEN / row_len).max(1);
-            data.par_chunks_mut(rows_per_task * row_len)
-                .enumerate()
-                .for_each(|(task, data)| {
-                    let first_row = task * rows_per_task;
-                    let causal_offset = causal_offset.map(|p| p.saturating_add(first_row));
-                    // Sequential below the threshold: one task's share never re-splits.
-                    for (r, row) in data.chunks_exact_mut(row_len).enumerate() {
-                        simd.vectorize(Row {
-                            valid: valid_len(row_len, causal_offset, r),
-                            row,
-                        });
-                    }
-                });
+        let rows_per_task = (PAR_TASK_LEN / row_len).max(1);
+        let split = plan_chunks(data.len(), rows_per_task * row_len, SOFTMAX_PAR_MIN_LEN);
+        if split.is_parallel() {
+            for_each_part_mut(split, data, |elems, data| {
+                let first_row = elems.start / row_len;
+                let causal_offset = causal_offset.map(|p| p.saturating_add(first_row));
+                // Sequential below the threshold: one part never re-splits.
+                for (r, row) in data.chunks_exact_mut(row_len).enumerate() {
+                    simd.vectorize(Row {
+                        valid: valid_len(row_len, causal_offset, r),
+                        row,
+                    });
+                }
+            });
         } else {
             for (r, row) in data.chunks_exact_mut(row_len).enumerate() {
                 softmax_row(simd, row, valid_len(row_len, causal_offset, r));

@@ -7,8 +7,8 @@
 //! # Elementwise kernels (K-elt)
 //! `add`, `mul`, `scale`, `axpy` and the in-place forms are one load/compute/store
 //! pass, memory-bound beyond the caches. At and above [`PARALLEL_MIN_LEN`]
-//! elements the slice is cut into cache-line-aligned chunks processed by rayon
-//! tasks; the SIMD token chosen once by `dispatch` is moved into each task.
+//! elements the slice is cut into cache-line-aligned chunks shared by the
+//! workers; the SIMD token chosen once by `dispatch` is moved into each task.
 //! Results are bit-identical whatever the split, because every element is
 //! computed independently. `axpy` uses one fused multiply-add per element on
 //! the SIMD paths (`y = fma(alpha, x, y)`: one rounding) and a plain multiply
@@ -35,14 +35,14 @@
 //! not to hide. `max` of ±0 may return either zero.
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
 use crate::error::check_len;
+use crate::parallel::{Split, for_each_part_mut, plan_chunks};
 
-/// Elementwise kernels split across rayon threads at and above this many
-/// elements (when the pool has more than one thread): 8 Mi elements, 32 MiB per
+/// Elementwise kernels split among workers at and above this many elements
+/// (when the team has more than one): 8 Mi elements, 32 MiB per
 /// operand, the size of the L3 of the reference machine.
 ///
 /// Measured on Zen 4 (2 cores, `SMALL_TUNE_PAIRED=1 cargo bench -p
@@ -54,7 +54,7 @@ use crate::error::check_len;
 /// shared machine.
 pub const PARALLEL_MIN_LEN: usize = 1 << 23;
 
-/// Elements per rayon task when an elementwise kernel is split: a multiple of
+/// Elements per part when an elementwise kernel is split: a multiple of
 /// 64 elements (4 cache lines per 64 f32 … any SIMD width), large enough that
 /// the task overhead is negligible.
 const PARALLEL_CHUNK: usize = 1 << 18;
@@ -218,10 +218,10 @@ fn map_inplace_serial<S: Simd, F: BinaryFn>(simd: S, f: F, x: &[f32], y: &mut [f
     }
 }
 
-/// Whether a map over `n` elements should be split across threads.
+/// How a map over `n` elements is split among workers.
 #[inline]
-fn split_across_threads(n: usize) -> bool {
-    n >= PARALLEL_MIN_LEN && rayon::current_num_threads() > 1
+fn split(n: usize) -> Split {
+    plan_chunks(n, PARALLEL_CHUNK, PARALLEL_MIN_LEN)
 }
 
 /// `out = f(a, b)`, serial on one chunk (re-enters the target features of `S`).
@@ -252,7 +252,7 @@ impl<F: BinaryFn> WithSimd for MapIntoChunk<'_, F> {
     }
 }
 
-/// `out = f(a, b)` over the whole slice, split across rayon when large.
+/// `out = f(a, b)` over the whole slice, split among workers when large.
 struct MapInto<'a, F> {
     f: F,
     a: &'a [f32],
@@ -266,19 +266,17 @@ impl<F: BinaryFn> WithSimd for MapInto<'_, F> {
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { f, a, b, out } = self;
         let stream = out.len() >= STREAMING_MIN_LEN;
-        if split_across_threads(out.len()) {
-            out.par_chunks_mut(PARALLEL_CHUNK)
-                .zip(a.par_chunks(PARALLEL_CHUNK))
-                .zip(b.par_chunks(PARALLEL_CHUNK))
-                .for_each(|((out, a), b)| {
-                    simd.vectorize(MapIntoChunk {
-                        f,
-                        a,
-                        b,
-                        out,
-                        stream,
-                    })
+        let split = split(out.len());
+        if split.is_parallel() {
+            for_each_part_mut(split, out, |r, out| {
+                simd.vectorize(MapIntoChunk {
+                    f,
+                    a: &a[r.clone()],
+                    b: &b[r],
+                    out,
+                    stream,
                 });
+            });
         } else {
             simd.vectorize(MapIntoChunk {
                 f,
@@ -306,7 +304,7 @@ impl<F: BinaryFn> WithSimd for MapInplaceChunk<'_, F> {
     }
 }
 
-/// `y = f(x, y)` over the whole slice, split across rayon when large.
+/// `y = f(x, y)` over the whole slice, split among workers when large.
 struct MapInplace<'a, F> {
     f: F,
     x: &'a [f32],
@@ -318,17 +316,18 @@ impl<F: BinaryFn> WithSimd for MapInplace<'_, F> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { f, x, y } = self;
-        if split_across_threads(y.len()) {
-            y.par_chunks_mut(PARALLEL_CHUNK)
-                .zip(x.par_chunks(PARALLEL_CHUNK))
-                .for_each(|(y, x)| simd.vectorize(MapInplaceChunk { f, x, y }));
+        let split = split(y.len());
+        if split.is_parallel() {
+            for_each_part_mut(split, y, |r, y| {
+                simd.vectorize(MapInplaceChunk { f, x: &x[r], y });
+            });
         } else {
             map_inplace_serial(simd, f, x, y);
         }
     }
 }
 
-/// `y = alpha·x` in place, split across rayon when large.
+/// `y = alpha·x` in place, split among workers when large.
 struct ScaleInplace<'a> {
     alpha: f32,
     x: &'a mut [f32],
@@ -339,9 +338,11 @@ impl WithSimd for ScaleInplace<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self { alpha, x } = self;
-        if split_across_threads(x.len()) {
-            x.par_chunks_mut(PARALLEL_CHUNK)
-                .for_each(|x| simd.vectorize(ScaleInplaceChunk { alpha, x }));
+        let split = split(x.len());
+        if split.is_parallel() {
+            for_each_part_mut(split, x, |_, x| {
+                simd.vectorize(ScaleInplaceChunk { alpha, x });
+            });
         } else {
             scale_inplace_serial(simd, alpha, x);
         }

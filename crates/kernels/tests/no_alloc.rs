@@ -168,6 +168,8 @@ fn kernels_never_allocate() {
     // crossbeam-epoch, which allocates, possibly inside a counting window. Run a job on every
     // worker first, so all of them have started.
     pool.broadcast(|_| ());
+    let team = smallmind_kernels::Team::new(2, "no-alloc").unwrap();
+    team.run(&|_| ());
     for path in smallmind_kernels::available_paths() {
         with_path(path, || {
             run_every_kernel(1024, 64);
@@ -184,5 +186,25 @@ fn kernels_never_allocate() {
             })
         })
         .unwrap();
+        // The same on a persistent team: entering its regions allocates
+        // nothing either (only the team's start did, above the loop).
+        with_path(path, || {
+            team.install(|| {
+                run_every_kernel(1 << 21, 512);
+                run_gemm_and_gemv(if path == SimdPath::Scalar { 160 } else { 700 }, 4096);
+            });
+        })
+        .unwrap();
     }
+    let sum = std::sync::atomic::AtomicUsize::new(0);
+    let region = |w: smallmind_kernels::team::Worker<'_>| {
+        w.barrier();
+        sum.fetch_add(w.index() + 1, Ordering::Relaxed);
+    };
+    let count = allocations_of(|| {
+        for _ in 0..100 {
+            team.run(&region);
+        }
+    });
+    assert_eq!(count, 0, "team regions allocated {count} times");
 }

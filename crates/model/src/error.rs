@@ -124,9 +124,9 @@ pub enum ModelError {
         /// Why it is rejected.
         reason: String,
     },
-    /// The thread pool could not be built.
-    #[error("cannot build the thread pool: {0}")]
-    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+    /// A worker thread of the session's team could not start.
+    #[error("cannot start the worker threads: {0}")]
+    ThreadPool(std::io::Error),
     /// An op rejected its arguments (a bug in the model's planning if it happens).
     #[error(transparent)]
     Ops(#[from] smallmind_ops::OpsError),

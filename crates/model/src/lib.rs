@@ -13,6 +13,7 @@
 //! - [`session`] — [`Session`], prefill and decode over planned buffers;
 //! - [`sampler`] — greedy, temperature, top-k, top-p, min-p, repetition penalty, seeded;
 //! - [`generate`] — streaming generation (stop tokens, token limit) with per-run stats;
+//! - [`quantize`] — GGUF quantization as `llama-quantize` plans it (mixtures such as `Q4_K_M`, or one type);
 //! - [`perplexity`] — the mean next-token loss of a text, and its perplexity;
 //! - [`workload`] — the benchmark scenarios (profile, pp128tg64) as code;
 //! - [`error`] — [`ModelError`].
@@ -27,6 +28,7 @@ pub mod kv_cache;
 pub mod loader;
 pub mod perplexity;
 pub mod preset;
+pub mod quantize;
 pub mod sampler;
 pub mod session;
 mod spans;

@@ -6,15 +6,17 @@
 //! [`Session::prefill`] and [`Session::decode`] only borrow them, so after
 //! the first call decoding allocates nothing on the heap.
 //!
-//! All compute runs inside the session's rayon pool (`threads` workers,
-//! default: the physical core count). A call from outside the pool enters it
-//! once (`ThreadPool::install`); rayon's injector queue allocates a small
-//! block every few dozen such entries, so a caller that wants a strictly
-//! allocation-free loop runs it inside [`Session::install`].
+//! All compute runs on the session's worker team (`threads` workers, the
+//! calling thread included; default: the physical core count), a
+//! [`smallmind_kernels::Team`] that lives as long as the session: each op's
+//! kernel splits its work over it in one short parallel region, and between
+//! regions the workers spin briefly, then park. Entering it allocates nothing,
+//! so decoding allocates nothing whether or not the caller runs inside
+//! [`Session::install`].
 
 use std::sync::Arc;
 
-use rayon::{ThreadPool, ThreadPoolBuilder};
+use smallmind_kernels::Team;
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{ActivationPrecision, AttentionShape};
 
@@ -59,7 +61,7 @@ pub fn physical_cores() -> usize {
 /// A model plus the state of one token stream.
 #[derive(Debug)]
 pub struct Session {
-    pool: Arc<ThreadPool>,
+    team: Arc<Team>,
     state: State,
 }
 
@@ -76,30 +78,29 @@ struct State {
 }
 
 impl Session {
-    /// Plans the cache and buffers for `model` and starts its thread pool.
+    /// Plans the cache and buffers for `model` and starts its worker team.
     ///
     /// # Errors
     /// [`ModelError::InvalidSetting`] for zero threads, a zero batch, or a
     /// capacity of zero or past the model's context; [`ModelError::ThreadPool`]
-    /// if the pool cannot start.
+    /// if a worker thread cannot start.
     pub fn new(model: Arc<Model>, options: &SessionOptions) -> Result<Session> {
         let threads = options.threads.unwrap_or_else(physical_cores);
-        let pool = ThreadPoolBuilder::new()
-            .num_threads(check_nonzero("threads", threads)?)
-            .thread_name(|i| format!("smallmind-{i}"))
-            .build()?;
-        Session::with_pool(model, options, Arc::new(pool))
+        let team = Team::new(check_nonzero("threads", threads)?, "smallmind")
+            .map_err(ModelError::ThreadPool)?;
+        Session::with_team(model, options, Arc::new(team))
     }
 
-    /// As [`Session::new`] but sharing an existing pool (its thread count
-    /// wins over `options.threads`).
+    /// As [`Session::new`] but sharing an existing team (its size wins over
+    /// `options.threads`). Sessions sharing a team may run on different
+    /// threads: one that finds the team busy runs its step alone.
     ///
     /// # Errors
     /// As [`Session::new`].
-    pub fn with_pool(
+    pub fn with_team(
         model: Arc<Model>,
         options: &SessionOptions,
-        pool: Arc<ThreadPool>,
+        team: Arc<Team>,
     ) -> Result<Session> {
         let config = model.config();
         let context = config.max_position_embeddings;
@@ -146,7 +147,7 @@ impl Session {
             spans: ForwardSpans::new(),
             activations: options.activations,
         };
-        Ok(Session { pool, state })
+        Ok(Session { team, state })
     }
 
     /// The model.
@@ -164,15 +165,15 @@ impl Session {
         self.state.cache.capacity()
     }
 
-    /// Worker threads.
+    /// Workers, the calling thread included.
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        self.team.workers()
     }
 
-    /// The session's thread pool, for callers that want to run their own
-    /// parallel work next to it.
-    pub fn pool(&self) -> &Arc<ThreadPool> {
-        &self.pool
+    /// The session's worker team, for callers that want to run their own
+    /// parallel work on it.
+    pub fn team(&self) -> &Arc<Team> {
+        &self.team
     }
 
     /// Heap bytes of the KV cache and the workspace.
@@ -180,11 +181,11 @@ impl Session {
         self.state.cache.bytes() + self.state.ws.bytes()
     }
 
-    /// Runs `f` inside the session's pool; calls made from `f` do not
-    /// re-enter it (see the module docs).
-    pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Session) -> R + Send) -> R {
-        let pool = Arc::clone(&self.pool);
-        pool.install(|| f(self))
+    /// Runs `f` with the session's team as the calling thread's current team,
+    /// so kernels `f` calls directly split over it too.
+    pub fn install<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let team = Arc::clone(&self.team);
+        team.install(|| f(self))
     }
 
     /// Feeds `tokens` after the current position and returns the logits of
@@ -201,7 +202,7 @@ impl Session {
     fn run_last_logits(&mut self, tokens: &[u32]) -> Result<&[f32]> {
         self.state.check_tokens(tokens)?;
         let state = &mut self.state;
-        self.pool.install(|| {
+        self.team.install(|| {
             for chunk in tokens.chunks(state.ws.max_tokens) {
                 state.pass().run(chunk, LogitRows::Last)?;
             }
@@ -222,7 +223,7 @@ impl Session {
         out.resize(tokens.len() * v, 0.0);
         let _span = self.state.spans.prefill.clone().entered();
         let state = &mut self.state;
-        self.pool.install(|| {
+        self.team.install(|| {
             let rows = tokens.chunks(state.ws.max_tokens);
             for (chunk, out) in rows.zip(out.chunks_mut(state.ws.max_tokens * v)) {
                 state.pass().run(chunk, LogitRows::All(out))?;

@@ -1,11 +1,12 @@
 //! Steady-state decode allocates nothing: a counting global allocator watches
 //! every thread while a session decodes, after a warm-up, at 1 and 2 threads.
 //!
-//! The loop runs inside `Session::install` (see the session docs: entering a
-//! rayon pool from outside makes its injector queue allocate now and then).
-//! This file holds a single `#[test]` so no other test allocates concurrently,
-//! and every pool is started before counting and dropped after: thread
-//! start-up and shutdown allocate on their own schedule.
+//! Plain decoding enters the session's worker team from outside on every step
+//! (no `Session::install`), and generation runs inside `Session::install`:
+//! neither may allocate. This file holds
+//! a single `#[test]` so no other test allocates concurrently, and every team
+//! is started before counting and dropped after: thread start-up and shutdown
+//! allocate on their own schedule.
 
 mod alloc_counter;
 mod common;
@@ -18,34 +19,32 @@ use smallmind_model::{
     Generation, Model, Sampler, SamplerConfig, Session, SessionOptions, StopCriteria,
 };
 
-/// A session whose pool threads have all started (their start-up allocates).
+/// A session whose worker threads have all started (their start-up allocates).
 fn started_session(model: &Arc<Model>, threads: usize) -> Session {
     let options = SessionOptions {
         threads: Some(threads),
         ..SessionOptions::default()
     };
     let session = Session::new(Arc::clone(model), &options).unwrap();
-    session.pool().broadcast(|_| ());
+    session.team().run(&|_| ());
     session
 }
 
 /// Decodes greedily for `steps` tokens after a warm-up; returns the
 /// (allocations, bytes) of the counted steps.
-fn decode_allocations(session: &mut Session, steps: usize) -> (usize, usize) {
-    session.install(|s| {
-        let vocab = s.model().config().vocab_size as u32;
-        let prompt: Vec<u32> = (0..8).map(|i| (i * 5 + 1) % vocab).collect();
-        let mut next = common::argmax(s.prefill(&prompt).unwrap());
-        for _ in 0..4 {
+fn decode_allocations(s: &mut Session, steps: usize) -> (usize, usize) {
+    let vocab = s.model().config().vocab_size as u32;
+    let prompt: Vec<u32> = (0..8).map(|i| (i * 5 + 1) % vocab).collect();
+    let mut next = common::argmax(s.prefill(&prompt).unwrap());
+    for _ in 0..4 {
+        next = common::argmax(s.decode(next).unwrap());
+    }
+    let ((), allocations) = counted(|| {
+        for _ in 0..steps {
             next = common::argmax(s.decode(next).unwrap());
         }
-        let ((), allocations) = counted(|| {
-            for _ in 0..steps {
-                next = common::argmax(s.decode(next).unwrap());
-            }
-        });
-        allocations
-    })
+    });
+    allocations
 }
 
 /// Allocations of 32 generated tokens (sampling with temperature, top-k,
@@ -90,7 +89,7 @@ fn steady_state_decode_allocates_zero_bytes() {
         ("M-small", Arc::new(Preset::Small.model(42).unwrap())),
         ("M-medium", Arc::new(Preset::Medium.model(42).unwrap())),
     ];
-    // Every session lives to the end, so no pool shuts down (its exiting
+    // Every session lives to the end, so no team shuts down (its exiting
     // threads allocate) while another session is being counted.
     let mut sessions: Vec<_> = models
         .iter()

@@ -29,8 +29,8 @@
 //! thread count. The heads write `(H, T, D)` into a scratch buffer, gathered
 //! into the `(T, H·D)` output at the end (for `T = 1` the layouts coincide).
 
-use rayon::prelude::*;
 use smallmind_kernels::gemm::{Gemm, gemm};
+use smallmind_kernels::parallel::{plan, try_for_each_pair_mut};
 use smallmind_kernels::softmax::{softmax_row_inplace, softmax_rows_inplace};
 
 use crate::OpsError;
@@ -263,21 +263,16 @@ pub fn attention(
         return Ok(());
     }
 
-    let run_head = |(h, (scores, head_out)): (usize, (&mut [f32], &mut [f32]))| {
-        attend_one_head(shape, &q, pos0, &cache, h, scores, head_out)
-    };
     let work = 4 * shape.n_heads * t * (pos0 + t) * shape.head_dim;
-    let heads = scores
-        .chunks_mut(scores_per_head)
-        .zip(head_out.chunks_mut(out_per_head));
-    if work >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
-        let heads = scores
-            .par_chunks_mut(scores_per_head)
-            .zip(head_out.par_chunks_mut(out_per_head));
-        heads.enumerate().try_for_each(run_head)?;
-    } else {
-        heads.enumerate().try_for_each(run_head)?;
-    }
+    // One head per part, claimed by the workers in turn; a worker joins per
+    // half the measured two-worker crossover.
+    let heads = plan(shape.n_heads, 1, work, PARALLEL_MIN_FLOPS / 2, usize::MAX);
+    try_for_each_pair_mut(
+        heads,
+        (&mut *scores, scores_per_head),
+        (&mut *head_out, out_per_head),
+        |h, scores, head_out| attend_one_head(shape, &q, pos0, &cache, h, scores, head_out),
+    )?;
     gather_heads(shape, head_out, &mut out);
     Ok(())
 }

@@ -180,11 +180,11 @@ impl TextSession {
         self.fed.clear();
     }
 
-    /// Runs `f` inside the session's thread pool, so that its calls do not enter the pool from
-    /// outside (which makes rayon allocate now and then; see [`Session::install`]).
-    pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut TextSession) -> R + Send) -> R {
-        let pool = self.session.pool().clone();
-        pool.install(|| f(self))
+    /// Runs `f` with the session's worker team as the calling thread's current team, so
+    /// kernels `f` calls directly split over it too (see [`Session::install`]).
+    pub fn install<R>(&mut self, f: impl FnOnce(&mut TextSession) -> R) -> R {
+        let team = self.session.team().clone();
+        team.install(|| f(self))
     }
 
     /// Streams the continuation of `prompt`, encoded with the model's BOS setting.

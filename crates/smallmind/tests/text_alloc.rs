@@ -4,7 +4,7 @@
 //! cost (one `String` per piece) is measured and printed.
 //!
 //! One `#[test]` in this file, so no other test allocates while counting. Every session (and
-//! so every pool) is made and its threads started before any counting, and all are dropped
+//! so every worker team) is made and its threads started before any counting, and all are dropped
 //! after it: a thread that starts or exits registers or retires its crossbeam-epoch state,
 //! which allocates (about 2 KB), and the counter sees every thread.
 
@@ -89,7 +89,7 @@ fn the_text_path_allocates_nothing_per_token() {
                 ..SessionOptions::default()
             };
             let session = model.session(&options).unwrap();
-            session.session().pool().broadcast(|_| ());
+            session.session().team().run(&|_| ());
             sessions.push((file, threads, session));
         }
     }

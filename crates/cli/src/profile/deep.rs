@@ -34,13 +34,12 @@ const GELU_LENGTHS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 /// `(rows, row length)` of the softmax sweep.
 const SOFTMAX_SHAPES: [(usize, usize); 4] = [(64, 256), (64, 1024), (64, 2048), (1000, 1000)];
 
-/// Runs every sweep in a pool of `threads` workers (default: physical cores).
+/// Runs every sweep on a team of `threads` workers (default: physical cores), as a session
+/// runs its kernels.
 pub(super) fn kernel_sweeps(threads: Option<usize>) -> Result<Report, BoxError> {
     let threads = threads.unwrap_or_else(smallmind_model::session::physical_cores);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
-    let metrics = pool.install(|| -> Result<Vec<Metric>, KernelError> {
+    let team = smallmind_kernels::Team::new(threads, "smallmind-sweep")?;
+    let metrics = team.install(|| -> Result<Vec<Metric>, KernelError> {
         let mut metrics = gemm_sweep()?;
         metrics.extend(gelu_sweep()?);
         metrics.extend(softmax_sweep()?);

@@ -1,10 +1,11 @@
-//! The GEMM driver: tile-shape choice per SIMD path, the rayon split, and the
+//! The GEMM driver: tile-shape choice per SIMD path, the split among
+//! workers ([`crate::parallel`]), and the
 //! BLIS loop nest (see the module docs of [`super`]) including the small
 //! direct path.
 //!
 //! Determinism: every element of `C` is summed in an order that depends only
 //! on the problem (shape, transposes, SIMD path), never on the number of
-//! rayon threads, so a 1-thread and a 2-thread pool give bit-identical
+//! workers, so a 1-worker and a 2-worker team give bit-identical
 //! results. Each element is one accumulator chain over the depth blocks
 //! `pc` (`C = α·acc + β·C` for the first block, `C += α·acc` after), so only
 //! the depth partition matters: windows are cut on the global `MR` / `NR`
@@ -12,7 +13,7 @@
 //! `small_m_depth_block`), never from a window's size.
 //!
 //! Parallelism: above [`PARALLEL_MIN_FLOPS`] the output is cut into one
-//! contiguous range per rayon thread — along `n` in multiples of NR when `n`
+//! contiguous range per worker — along `n` in multiples of NR when `n`
 //! has enough tiles, else along `m` in multiples of MR — and each range runs
 //! the whole loop nest with its own thread-local packing buffers. No buffer
 //! is shared, so no synchronisation is needed beyond the final join; the
@@ -22,7 +23,6 @@
 use core::ops::Range;
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use super::microkernel::{Beta, store, tile, tile_packing_bt};
 use super::pack::{b_panel_stride, borrow_buffers, pack_a, pack_b};
@@ -31,6 +31,7 @@ use super::params::{
 };
 use super::reference::gemm_ref_unchecked;
 use super::{Gemm, Transpose};
+use crate::parallel::{available_workers, for_each_part, plan};
 
 /// One validated GEMM call with `m, n, k ≥ 1` and `α ≠ 0`, ready to dispatch.
 pub(super) struct GemmOp<'a> {
@@ -54,7 +55,7 @@ impl WithSimd for GemmOp<'_> {
     }
 }
 
-/// A raw `C` pointer that rayon tasks may share: each task writes a disjoint
+/// A raw `C` pointer that the parts may share: each task writes a disjoint
 /// `(rows, cols)` window of `C`.
 #[derive(Clone, Copy)]
 struct CPtr(*mut f32);
@@ -86,26 +87,21 @@ fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
         c: CPtr(c.as_mut_ptr()),
         direct,
     };
-    let threads = rayon::current_num_threads();
-    if threads <= 1 || g.flops() < PARALLEL_MIN_FLOPS {
+    let n_tiles = g.n.div_ceil(nr);
+    let m_tiles = g.m.div_ceil(MR);
+    let split_n = n_tiles >= available_workers() * 2 || n_tiles >= m_tiles;
+    let (unit, len) = if split_n { (nr, g.n) } else { (MR, g.m) };
+    // One contiguous range per worker; a worker joins per half the measured
+    // two-worker crossover.
+    let flops = g.flops().min(usize::MAX as f64) as usize;
+    let split = plan(len, unit, flops, (PARALLEL_MIN_FLOPS / 2.0) as usize, 1);
+    if split.parts <= 1 {
         // SAFETY: the whole of `C` was validated against (m, n, ldc).
         unsafe { compute_window::<S, MR, NV>(simd, win, 0..g.m, 0..g.n) };
         return;
     }
-    let n_tiles = g.n.div_ceil(nr);
-    let m_tiles = g.m.div_ceil(MR);
-    let split_n = n_tiles >= threads * 2 || n_tiles >= m_tiles;
-    let (tiles, unit, len) = if split_n {
-        (n_tiles, nr, g.n)
-    } else {
-        (m_tiles, MR, g.m)
-    };
-    let tasks = threads.min(tiles);
-    let per_task = tiles.div_ceil(tasks) * unit;
-    // `par_iter` over task indices uses `join` internally: no heap allocation
-    // (unlike `rayon::scope`, which boxes every spawned job).
-    (0..len.div_ceil(per_task)).into_par_iter().for_each(|t| {
-        let range = t * per_task..((t + 1) * per_task).min(len);
+    for_each_part(split, |t| {
+        let range = split.range(t);
         let (rows, cols) = if split_n {
             (0..g.m, range)
         } else {
@@ -115,7 +111,7 @@ fn run<S: Simd, const MR: usize, const NV: usize>(simd: S, op: GemmOp<'_>) {
     });
 }
 
-/// One rayon task: a window of `C`, re-entering the SIMD context with the
+/// One part: a window of `C`, re-entering the SIMD context with the
 /// token already chosen (no second dispatch).
 struct WindowTask<'a, const MR: usize, const NV: usize> {
     win: Window<'a>,

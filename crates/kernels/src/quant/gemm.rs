@@ -7,7 +7,7 @@
 //! unpacked once is used for four activation rows, each activation block for
 //! four weight rows. A group of four weight rows stays in L1 while all
 //! activation rows of the task pass. The output is cut into rectangles
-//! (activation-row chunks × weight-row chunks) that rayon runs in parallel;
+//! (activation-row chunks × weight-row chunks) that the workers share;
 //! each output is computed by one tile in a fixed order, so results do not
 //! depend on the thread count, and they equal the GEMV's for the same row
 //! (`gemv(w, x_q[i]) == y[i, ..]`, the same tile code and order). One row
@@ -54,7 +54,7 @@ impl<W: WeightFormat> WithSimd for GemmOp<'_, W> {
         let macs = m.saturating_mul(n).saturating_mul(nb * W::VALUES);
         // SAFETY: `for_each_rect` hands out disjoint rectangles inside
         // `y (m, n)`, which stays mutably borrowed until it returns.
-        for_each_rect(m, n, macs >= GEMM_PARALLEL_MIN_MACS, |rows, cols| unsafe {
+        for_each_rect(m, n, (macs, GEMM_PARALLEL_MIN_MACS), |rows, cols| unsafe {
             isa.gemm_rect(rect(rows, cols))
         });
     }

@@ -10,21 +10,22 @@
 //!
 //! Rows are processed in tiles of [`WeightFormat::GEMV_ROWS`] (usually four,
 //! so each activation load feeds four rows). Above [`GEMV_PARALLEL_MIN_BYTES`]
-//! of weights the rows are split into rayon tasks (whole tiles); every output
+//! of weights the rows are split among workers (whole tiles); every output
 //! is computed by one task in a fixed order, so results do not depend on the
 //! thread count.
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use super::format::{BlockFormat, WeightFormat};
 use super::isa::{Isa, ROWS};
-use super::split::gemv_task_rows;
+use super::split::gemv_split;
 use crate::KernelError;
 use crate::error::check_len;
+use crate::parallel::{Split, for_each_part_mut};
 use crate::prefetch::{groups_ahead, prefetch};
 
-/// Weight bytes from which a quantized GEMV is split across rayon threads.
+/// Weight bytes from which a quantized GEMV is split over two workers (a
+/// worker joins per half of it).
 pub const GEMV_PARALLEL_MIN_BYTES: usize = 128 * 1024;
 
 /// Software-prefetch distance of the f32-activation path.
@@ -109,9 +110,9 @@ fn has_work<W: BlockFormat>(
     Ok(n > 0 && k > 0)
 }
 
-/// Task rows for `n` rows of `row_bytes` each; `None` for serial.
-fn split(n: usize, row_bytes: usize) -> Option<usize> {
-    gemv_task_rows(n, row_bytes, GEMV_PARALLEL_MIN_BYTES)
+/// The split of `n` rows of `row_bytes` each.
+fn split(n: usize, row_bytes: usize) -> Split {
+    gemv_split(n, row_bytes, GEMV_PARALLEL_MIN_BYTES)
 }
 
 /// One validated quantized-activation GEMV.
@@ -128,13 +129,8 @@ impl<W: WeightFormat> WithSimd for GemvOp<'_, W> {
     fn with_simd<S: Simd>(self, _simd: S) {
         let GemvOp { w, x, y } = self;
         let isa = Isa::of::<S>();
-        match split(y.len(), x.len() * size_of::<W>()) {
-            None => isa.gemv_rows(w, x, 0, y),
-            Some(task_rows) => y
-                .par_chunks_mut(task_rows)
-                .enumerate()
-                .for_each(|(t, ys)| isa.gemv_rows(w, x, t * task_rows, ys)),
-        }
+        let split = split(y.len(), x.len() * size_of::<W>());
+        for_each_part_mut(split, y, |rows, ys| isa.gemv_rows(w, x, rows.start, ys));
     }
 }
 
@@ -196,21 +192,19 @@ impl<W: BlockFormat> WithSimd for GemvF32Op<'_, W> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let GemvF32Op { w, x, y } = self;
-        match split(y.len(), x.len() / W::VALUES * size_of::<W>()) {
-            None => f32_rows(simd, w, x, 0, y),
-            Some(task_rows) => y.par_chunks_mut(task_rows).enumerate().for_each(|(t, ys)| {
-                simd.vectorize(F32Task {
-                    w,
-                    x,
-                    j0: t * task_rows,
-                    y: ys,
-                })
-            }),
-        }
+        let split = split(y.len(), x.len() / W::VALUES * size_of::<W>());
+        for_each_part_mut(split, y, |rows, ys| {
+            simd.vectorize(F32Task {
+                w,
+                x,
+                j0: rows.start,
+                y: ys,
+            });
+        });
     }
 }
 
-/// One rayon task of the f32-activation GEMV.
+/// One part of the f32-activation GEMV.
 struct F32Task<'a, 'y, W> {
     w: &'a [W],
     x: &'a [f32],

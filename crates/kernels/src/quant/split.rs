@@ -1,65 +1,64 @@
 //! How the quantized GEMVs and GEMMs (block and K-quant formats alike) share
-//! their outputs among rayon tasks.
+//! their outputs among workers, planned by [`crate::parallel::plan`].
 //!
-//! - A GEMV splits its `n` output rows into contiguous runs of
-//!   [`gemv_task_rows`] (a multiple of the tile height), about
-//!   `TASKS_PER_THREAD` per thread, once its weights reach the format's
-//!   threshold.
+//! - A GEMV splits its `n` output rows into runs of whole tiles
+//!   ([`gemv_split`]); a worker joins per `min_bytes / 2` of weights, so the
+//!   format's threshold is where a second worker starts to pay.
 //! - A GEMM cuts `y (m, n)` into rectangles of at most `RECT_ROWS`
 //!   activation rows × a run of weight rows ([`for_each_rect`]).
 //!
-//! Every output is computed by one task in a fixed order, so results do not
-//! depend on the thread count.
-
-use rayon::prelude::*;
+//! Every output is computed by one part in a fixed order, so results do not
+//! depend on the thread count or the split.
 
 use super::isa::ROWS;
+use crate::parallel::{Split, for_each_part, plan};
 
-/// Rayon tasks per thread wanted (more tasks even out a core shared with
-/// other work).
-const TASKS_PER_THREAD: usize = 8;
+/// Parts per worker (more parts even out a core shared with other work).
+const PARTS_PER_WORKER: usize = 8;
 
-/// Activation rows per GEMM rectangle (bounds the activations one task
+/// Activation rows per GEMM rectangle (bounds the activations one part
 /// re-reads).
 const RECT_ROWS: usize = 64;
 
-/// Task rows for a GEMV of `n` rows of `row_bytes` each: `None` (serial)
-/// below `min_bytes` of weights or on one thread.
-pub(super) fn gemv_task_rows(n: usize, row_bytes: usize, min_bytes: usize) -> Option<usize> {
-    let threads = rayon::current_num_threads();
-    if n.saturating_mul(row_bytes) < min_bytes || threads <= 1 {
-        return None;
-    }
-    Some(
-        n.div_ceil(threads * TASKS_PER_THREAD)
-            .next_multiple_of(ROWS),
+/// The split of a GEMV of `n` rows of `row_bytes` each: serial below
+/// `min_bytes` of weights (at two workers).
+pub(super) fn gemv_split(n: usize, row_bytes: usize, min_bytes: usize) -> Split {
+    plan(
+        n,
+        ROWS,
+        n.saturating_mul(row_bytes),
+        min_bytes / 2,
+        PARTS_PER_WORKER,
     )
 }
 
 /// Runs `rect(rows, cols)` over disjoint rectangles that tile `y (m, n)`:
-/// activation rows `rows.0 .. rows.1` × weight rows `cols.0 .. cols.1`; one
-/// rectangle covering everything when `parallel` is false or the pool has
-/// one thread.
+/// activation rows `rows.0 .. rows.1` × weight rows `cols.0 .. cols.1`. The
+/// weight rows are split by `macs` (multiply-adds in all) against
+/// `min_macs` (the two-worker crossover).
 pub(super) fn for_each_rect(
     m: usize,
     n: usize,
-    parallel: bool,
+    (macs, min_macs): (usize, usize),
     rect: impl Fn((usize, usize), (usize, usize)) + Sync,
 ) {
-    let threads = rayon::current_num_threads();
-    if !parallel || threads <= 1 {
+    let cols = plan(n, ROWS, macs, min_macs / 2, PARTS_PER_WORKER);
+    if cols.parts <= 1 {
         rect((0, m), (0, n));
         return;
     }
     let row_chunks = m.div_ceil(RECT_ROWS);
-    let want_col_chunks = (threads * TASKS_PER_THREAD).div_ceil(row_chunks);
-    let col_chunk = n.div_ceil(want_col_chunks).next_multiple_of(ROWS);
-    let col_chunks = n.div_ceil(col_chunk);
-    (0..row_chunks * col_chunks).into_par_iter().for_each(|t| {
-        let (ri, ci) = (t / col_chunks, t % col_chunks);
+    let rects = Split {
+        len: row_chunks * cols.parts,
+        part_len: 1,
+        parts: row_chunks * cols.parts,
+        workers: cols.workers,
+    };
+    for_each_part(rects, |t| {
+        let (ri, ci) = (t / cols.parts, t % cols.parts);
         let rows = (ri * RECT_ROWS, ((ri + 1) * RECT_ROWS).min(m));
-        let cols = (ci * col_chunk, ((ci + 1) * col_chunk).min(n));
-        rect(rows, cols);
+        let cols = cols.range(ci);
+        rect(rows, (cols.start, cols.end));
     });
 }
 
