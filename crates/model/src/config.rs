@@ -36,6 +36,8 @@ pub enum Architecture {
     Qwen3,
     /// Gemma 3 (text): GeGLU, (1 + w) pre and post norms, QK-norm, local and global layers.
     Gemma3,
+    /// Mistral: Llama with a sliding window on every layer.
+    Mistral,
 }
 
 /// The MLP's activation.
@@ -842,7 +844,7 @@ pub(crate) fn rope_divisors(
 
 /// A config in the Llama layout (Llama and its descendants, which share its
 /// keys); `arch` is the family `model_type` named.
-fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
+pub(crate) fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
     if keys.bool_opt("use_sliding_window")? == Some(true) {
         return Err(invalid(
             "use_sliding_window",

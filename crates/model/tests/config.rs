@@ -891,7 +891,7 @@ fn messages_read_well() {
             json!({"rope_type": "llama3"}),
         ))
         .unwrap_err(),
-        parse(&with(llama_json(), "model_type", json!("mistral"))).unwrap_err(),
+        parse(&with(llama_json(), "model_type", json!("falcon"))).unwrap_err(),
         parse(&with(llama_json(), "hidden_size", json!("x".repeat(500)))).unwrap_err(),
         parse(&with(llama_json(), "hidden_act", json!("é".repeat(500)))).unwrap_err(),
         parse(&with(llama_json(), "model_type", json!("m".repeat(500)))).unwrap_err(),

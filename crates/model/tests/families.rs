@@ -26,7 +26,7 @@ const LOGIT_TOL: f64 = 1e-5;
 const CACHE_TOL: f64 = 1e-5;
 
 /// The families with a fixture that this build runs.
-const FAMILIES: &[&str] = &["llama3", "qwen2", "qwen3", "gemma3"];
+const FAMILIES: &[&str] = &["llama3", "qwen2", "qwen3", "gemma3", "mistral"];
 
 /// Where a fixture's model comes from.
 #[derive(Clone, Copy, Debug)]

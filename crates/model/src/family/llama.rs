@@ -10,6 +10,8 @@ use super::{
     RopeSpec, inverse_sqrt,
 };
 use crate::config::{Activation, Architecture, ModelConfig};
+use crate::error::Result;
+use crate::gguf::config::ArchKeys;
 use smallmind_ops::mlp::GateActivation;
 
 /// The registry line.
@@ -26,8 +28,15 @@ pub const FAMILY: Family = Family {
     }),
     block,
     parse_hf: None,
-    adjust_gguf: super::keep_gguf_config,
+    adjust_gguf,
 };
+
+/// The optional `llama.attention.sliding_window` (Mistral converted to
+/// `llama`; see [`super::mistral`]): every layer local.
+fn adjust_gguf(keys: &ArchKeys<'_>, mut config: ModelConfig) -> Result<ModelConfig> {
+    config.extras.sliding_window = keys.int_opt("attention.sliding_window")?;
+    Ok(config)
+}
 
 /// llama.cpp's block tensor names (`LLM_TENSOR_NAMES`) → the Llama layout's
 /// HF names ([`LLAMA_NAMES`]), shared by the descendants stored the same way.

@@ -20,6 +20,7 @@
 pub mod gemma3;
 pub mod gpt2;
 pub mod llama;
+pub mod mistral;
 pub mod qwen2;
 pub mod qwen3;
 
@@ -241,6 +242,7 @@ pub const FAMILIES: &[Family] = &[
     qwen2::FAMILY,
     qwen3::FAMILY,
     gemma3::FAMILY,
+    mistral::FAMILY,
 ];
 
 /// The registry line of `architecture`.
