@@ -7,7 +7,7 @@
 //! dense models (no experts), not Falcon, and no importance matrix; the
 //! planner refuses the other cases rather than guess. What every mixture
 //! shares (the output tensor's Q6_K, the fallbacks for rows that are not whole
-//! blocks, the 70B `attn_v` bump) lives in [`super::plan`].
+//! blocks, the 70B `attn_v` bump) lives in [`mod@super::plan`].
 //!
 //! `attn_v` rules also apply to fused `attn_qkv` and to `attn_kv_b`, as in
 //! llama.cpp (its `category_is_attn_v`). The positions they read:

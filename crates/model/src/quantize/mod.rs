@@ -1,5 +1,5 @@
 //! Quantizing a GGUF model as `llama-quantize` does: one type per tensor
-//! ([`plan`]), then the weights rewritten in those types and the metadata
+//! ([`plan()`]), then the weights rewritten in those types and the metadata
 //! copied ([`quantize_gguf`]).
 //!
 //! A [`Target`] is a llama.cpp mixture by name (`Q4_K_M`, `Q5_K_M`, `Q2_K`,
@@ -162,7 +162,7 @@ pub struct QuantizeSummary {
 /// Quantizes the GGUF file `input` to `target`, written to `output`.
 ///
 /// # Errors
-/// As [`plan`]; [`QuantizeError::CannotRequantize`] when a tensor that must
+/// As [`plan()`]; [`QuantizeError::CannotRequantize`] when a tensor that must
 /// change type is not F32, F16 or BF16; [`QuantizeError::Gguf`] when the input
 /// cannot be read or the output written.
 pub fn quantize_gguf(
