@@ -186,6 +186,19 @@ pub const MIXTURES: &[Mixture] = &[
     Mixture::new("F32", 0, F32),
 ];
 
+/// The llama.cpp file types not in [`MIXTURES`] because they need an
+/// importance matrix, by the name of their base type (`general.file_type` of a
+/// file of that type everywhere).
+pub(crate) const IMATRIX_FILE_TYPES: &[(&str, u32)] = &[
+    ("IQ2_XXS", 19),
+    ("IQ2_XS", 20),
+    ("IQ3_XXS", 23),
+    ("IQ2_S", 29),
+];
+
+/// llama.cpp's `LLAMA_FTYPE_GUESSED`: a type no file type is built on.
+pub(crate) const LLAMA_FTYPE_GUESSED: u32 = 1024;
+
 /// The mixture called `name` (ASCII case ignored).
 pub fn mixture(name: &str) -> Option<&'static Mixture> {
     MIXTURES.iter().find(|m| m.name.eq_ignore_ascii_case(name))
