@@ -7,7 +7,7 @@
 //! dense models (no experts), not Falcon, and no importance matrix; the
 //! planner refuses the other cases rather than guess. What every mixture
 //! shares (the output tensor's Q6_K, the fallbacks for rows that are not whole
-//! blocks, the 70B `attn_v` bump) lives in [`super::plan`].
+//! blocks, the 70B `attn_v` bump) lives in [`mod@super::plan`].
 //!
 //! `attn_v` rules also apply to fused `attn_qkv` and to `attn_kv_b`, as in
 //! llama.cpp (its `category_is_attn_v`). The positions they read:
@@ -185,6 +185,19 @@ pub const MIXTURES: &[Mixture] = &[
     Mixture::new("BF16", 32, BF16),
     Mixture::new("F32", 0, F32),
 ];
+
+/// The llama.cpp file types not in [`MIXTURES`] because they need an
+/// importance matrix, by the name of their base type (`general.file_type` of a
+/// file of that type everywhere).
+pub(crate) const IMATRIX_FILE_TYPES: &[(&str, u32)] = &[
+    ("IQ2_XXS", 19),
+    ("IQ2_XS", 20),
+    ("IQ3_XXS", 23),
+    ("IQ2_S", 29),
+];
+
+/// llama.cpp's `LLAMA_FTYPE_GUESSED`: a type no file type is built on.
+pub(crate) const LLAMA_FTYPE_GUESSED: u32 = 1024;
 
 /// The mixture called `name` (ASCII case ignored).
 pub fn mixture(name: &str) -> Option<&'static Mixture> {

@@ -1,5 +1,5 @@
 //! Quantizing a GGUF model as `llama-quantize` does: one type per tensor
-//! ([`plan`]), then the weights rewritten in those types and the metadata
+//! ([`plan()`]), then the weights rewritten in those types and the metadata
 //! copied ([`quantize_gguf`]).
 //!
 //! A [`Target`] is a llama.cpp mixture by name (`Q4_K_M`, `Q5_K_M`, `Q2_K`,
@@ -138,14 +138,21 @@ impl Target {
 }
 
 /// `general.file_type` for a file of `dtype` everywhere: its `_M` mixture's
-/// (Q4_K → Q4_K_M's 15), else the first mixture built on it, else
-/// `LLAMA_FTYPE_MOSTLY_IQ2_XS` (20, the one registered type without a mixture).
+/// (Q4_K → Q4_K_M's 15), else the first mixture built on it, else the
+/// llama.cpp file type whose base type it is among those that need an
+/// importance matrix ([`mixture::IMATRIX_FILE_TYPES`]).
 fn file_type_of(dtype: DType) -> u32 {
-    const MOSTLY_IQ2_XS: u32 = 20;
     let medium = format!("{}_M", dtype.name());
     mixture::mixture(&medium)
         .or_else(|| MIXTURES.iter().find(|m| m.base == dtype))
-        .map_or(MOSTLY_IQ2_XS, |m| m.file_type)
+        .map(|m| m.file_type)
+        .or_else(|| {
+            mixture::IMATRIX_FILE_TYPES
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(dtype.name()))
+                .map(|&(_, id)| id)
+        })
+        .unwrap_or(mixture::LLAMA_FTYPE_GUESSED)
 }
 
 /// What [`quantize_gguf`] did.
@@ -162,7 +169,7 @@ pub struct QuantizeSummary {
 /// Quantizes the GGUF file `input` to `target`, written to `output`.
 ///
 /// # Errors
-/// As [`plan`]; [`QuantizeError::CannotRequantize`] when a tensor that must
+/// As [`plan()`]; [`QuantizeError::CannotRequantize`] when a tensor that must
 /// change type is not F32, F16 or BF16; [`QuantizeError::Gguf`] when the input
 /// cannot be read or the output written.
 pub fn quantize_gguf(

@@ -162,12 +162,13 @@ pub fn fallback(dtype: DType, ncols: u64) -> Result<DType, QuantizeError> {
         return Ok(dtype);
     }
     let smaller = match dtype {
-        DType::IQ2_XS | DType::IQ3_S | DType::IQ4_XS => DType::IQ4_NL,
         DType::Q2_K | DType::Q3_K => DType::Q4_0,
         DType::Q4_K => DType::Q5_0,
         DType::Q5_K => DType::Q5_1,
         DType::Q6_K => DType::Q8_0,
         d if d.block_size() <= 32 => d,
+        // Every 256-value codebook type (IQ1_*, IQ2_*, IQ3_*, IQ4_XS).
+        d if d.name().starts_with("iq") => DType::IQ4_NL,
         d => return Err(QuantizeError::NoFallback(d)),
     };
     Ok(if fits(smaller) { smaller } else { DType::F16 })
