@@ -56,7 +56,7 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Print the token ids of a text as a JSON array.
     Tokenize(tokenize::TokenizeArgs),
-    /// Rewrite a GGUF file with its 2-D weights in Q8_0, Q4_0 or Q4_1.
+    /// Rewrite a GGUF file in a llama.cpp mixture (Q4_K_M, Q5_K_M, ...) or one weight type.
     Quantize(quantize::QuantizeArgs),
     /// Run a benchmark scenario with telemetry: speed, memory and the hot-path table.
     Profile(profile::ProfileArgs),

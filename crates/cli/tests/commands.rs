@@ -186,10 +186,13 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
         let lower = ty.to_lowercase();
         let args = [
             "quantize",
+            "-i",
             source.to_str().unwrap(),
+            "-o",
             out.path().to_str().unwrap(),
             "--type",
             &lower,
+            "--pure",
         ];
         ok(smallmind(&args, ""));
         let (ours, theirs) = (
@@ -216,7 +219,9 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
         smallmind(
             &[
                 "quantize",
+                "-i",
                 fixture("tiny-llama-Q8_0.gguf").to_str().unwrap(),
+                "-o",
                 "/tmp/x.gguf",
                 "--type",
                 "q4_0",
@@ -224,6 +229,65 @@ fn quantize_reproduces_the_fixture_files_tensor_for_tensor() {
             "",
         ),
         "cannot requantize",
+    );
+}
+
+/// Every mixture and single type `--type` names: the output loads and greedy generation runs on
+/// it; a bad name is refused with the list of valid ones.
+#[test]
+fn quantize_writes_every_mixture_and_type_and_the_output_generates() {
+    use smallmind_formats::gguf::GgufFile;
+    use smallmind_model::quantize::{MIXTURES, Target};
+    let source = fixture("tiny-llama-F32.gguf");
+    let dir = tempfile::tempdir().unwrap();
+    for name in Target::names() {
+        let out = dir.path().join(format!("{name}.gguf"));
+        let out = out.to_str().unwrap();
+        let args = [
+            "quantize",
+            "-i",
+            source.to_str().unwrap(),
+            "-o",
+            out,
+            "--type",
+            &name,
+        ];
+        ok(smallmind(&args, ""));
+        let file_type = GgufFile::open(out)
+            .unwrap()
+            .metadata()
+            .get_u32("general.file_type")
+            .unwrap();
+        assert_eq!(file_type, Target::parse(&name, false).unwrap().file_type());
+        let text = ok(smallmind(
+            &[
+                "generate",
+                "-m",
+                out,
+                "-p",
+                "the cat",
+                "-n",
+                "4",
+                "--temperature",
+                "0",
+            ],
+            "",
+        ));
+        assert!(!text.is_empty(), "{name}: no text");
+    }
+    assert!(MIXTURES.iter().any(|m| m.name == "Q4_K_M"));
+    let bad = [
+        "quantize",
+        "-i",
+        source.to_str().unwrap(),
+        "-o",
+        "/tmp/x.gguf",
+        "--type",
+        "Q4_K_X",
+    ];
+    fails_with(
+        smallmind(&bad, ""),
+        "unknown quantization type `Q4_K_X`; valid: Q4_0, Q4_1",
     );
 }
 

@@ -1,7 +1,7 @@
 //! Conformance suite of the K-quant integer path: Q8_K activations, Q4_K/Q6_K
 //! superblock dots, GEMV and GEMM on every SIMD path against the f64
-//! oracles, the documented error of quantized activations, and the simple
-//! Q4_K/Q6_K quantizers.
+//! oracles, the documented error of quantized activations, and the round trip
+//! of the Q4_K/Q6_K quantizers (ggml's reference ones).
 
 // Outputs are checked row by row against several parallel arrays.
 #![allow(clippy::needless_range_loop)]
@@ -264,15 +264,16 @@ fn q8_k_layout_and_quantizer() {
 }
 
 // ---------------------------------------------------------------------------
-// The simple Q4_K / Q6_K quantizers
+// The Q4_K / Q6_K quantizers (ggml's `quantize_row_q{4,6}_K_ref`)
 
 /// Q4_K round trip, in units of half a 4-bit step of the sub-block range, `(max − min)/30`:
-/// the 6-bit rounding of the sub-block scale and min adds to the half step. Measured 1.00
-/// on this test's 1,536 weights (`cargo test -p smallmind-kernels --test kquant
-/// k_quantizers_round_trip -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07).
-const Q4_K_ROUND_TRIP_HALF_STEPS: f64 = 3.0;
+/// ggml's search minimises a weighted error, not the largest one, and the 6-bit rounding of the
+/// sub-block scale and min adds to it. Measured 2.05 on this test's 1,536 weights (`cargo test
+/// -p smallmind-kernels --test kquant k_quantizers_round_trip -- --nocapture`, AMD EPYC Zen 5,
+/// 2026-12-07).
+const Q4_K_ROUND_TRIP_HALF_STEPS: f64 = 4.0;
 /// Q6_K round trip, in units of half a 6-bit step of the 16-weight sub-block, `amax/62`.
-/// Measured 1.18 (same command): ggml's Q6_K scale search trades the largest value's error
+/// Measured 1.28 (same command): ggml's Q6_K scale search trades the largest value's error
 /// for a smaller total.
 const Q6_K_ROUND_TRIP_HALF_STEPS: f64 = 2.5;
 

@@ -1,13 +1,17 @@
 //! Model configuration: the shape of a transformer, read from a Hugging Face
 //! `config.json` ([`ModelConfig::from_hf_json`]) or built by a preset.
 //!
-//! Two families are supported:
+//! The family comes from `model_type` / `architectures`, looked up in
+//! [`crate::family::FAMILIES`]:
 //! - **GPT-2** (`model_type: "gpt2"`): learned token and position embeddings,
 //!   pre-LayerNorm blocks with biases, a fused QKV projection, an MLP of width
 //!   `n_inner` (default `4·n_embd`) with GELU, a final LayerNorm.
-//! - **Llama** (`model_type: "llama"`, also SmolLM2): token embeddings only,
-//!   RMSNorm, RoPE, grouped-query attention, a SwiGLU MLP
-//!   `down(silu(gate(x)) · up(x))`.
+//! - the **Llama layout** (`llama`, also SmolLM2; `qwen2`; `qwen3`): token
+//!   embeddings only, RMSNorm, RoPE (optionally scaled), grouped-query
+//!   attention, a SwiGLU MLP `down(silu(gate(x)) · up(x))`; the family adds
+//!   biases or QK-norm (see its module);
+//! - **Gemma 3** (`gemma3_text`): its own keys, read by
+//!   [`crate::family::gemma3`].
 //!
 //! [`ModelConfig::validate`] checks the invariants every consumer relies on;
 //! parsing and presets both end with it.
@@ -17,6 +21,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::{ModelError, Result};
+use crate::family;
 
 /// The transformer family, which fixes the block structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +30,12 @@ pub enum Architecture {
     Gpt2,
     /// Llama: RMSNorm, RoPE, separate Q/K/V (`[out, in]` weights), SwiGLU MLP.
     Llama,
+    /// Qwen2 / Qwen2.5: Llama with Q/K/V biases.
+    Qwen2,
+    /// Qwen3: Llama with per-head Q/K RMSNorm and its own `head_dim`.
+    Qwen3,
+    /// Gemma 3 (text): GeGLU, (1 + w) pre and post norms, QK-norm, local and global layers.
+    Gemma3,
 }
 
 /// The MLP's activation.
@@ -75,6 +86,28 @@ pub struct ModelConfig {
     pub bos_token_id: Option<u32>,
     /// End-of-sequence tokens (HF allows one id or a list).
     pub eos_token_ids: Vec<u32>,
+    /// What only some families have (defaults: plain Llama).
+    pub extras: FamilyParams,
+}
+
+/// Hyper-parameters only some families have; the defaults describe a plain
+/// Llama, so a config that does not mention them has none.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyParams {
+    /// RoPE frequency `i` is divided by `rope_divisors[i]` (`head_dim/2`
+    /// entries; empty: unscaled). Linear scaling and Llama 3's bands both
+    /// take this form; in GGUF it is `rope_freqs.weight`.
+    pub rope_divisors: Vec<f32>,
+    /// Sliding-window attention: the window (keys a query sees, itself
+    /// included) of the layers [`FamilyParams::local_layers`] marks.
+    pub sliding_window: Option<usize>,
+    /// Which layers are local (windowed); empty with a window: every layer.
+    pub local_layers: Vec<bool>,
+    /// RoPE θ of the local layers when it differs from `rope_theta` (Gemma 3).
+    pub local_rope_theta: Option<f32>,
+    /// Attention scores are scaled by `query_pre_attn_scalar^(−1/2)` instead
+    /// of `head_dim^(−1/2)` (Gemma).
+    pub query_pre_attn_scalar: Option<f32>,
 }
 
 /// RoPE base used when a Llama config gives none (HF `LlamaConfig` default).
@@ -135,7 +168,10 @@ impl ModelConfig {
         let keys = Keys(map);
         let config = match detect_architecture(&keys)? {
             Architecture::Gpt2 => parse_gpt2(&keys)?,
-            Architecture::Llama => parse_llama(&keys)?,
+            arch => match family::family(arch).parse_hf {
+                Some(parse) => parse(&keys)?,
+                None => parse_llama(&keys, arch)?,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -215,7 +251,7 @@ impl ModelConfig {
         }
         match arch {
             Architecture::Gpt2 => self.validate_gpt2()?,
-            Architecture::Llama => self.validate_llama()?,
+            _ => self.validate_llama()?,
         }
         if self.checked_param_count().is_none() {
             return Err(invalid(
@@ -268,7 +304,23 @@ impl ModelConfig {
     }
 
     fn validate_llama(&self) -> Result<()> {
-        let arch = Architecture::Llama;
+        let arch = self.architecture;
+        let divisors = &self.extras.rope_divisors;
+        if !divisors.is_empty()
+            && (divisors.len() != self.head_dim / 2
+                || divisors.iter().any(|d| !(d.is_finite() && *d > 0.0)))
+        {
+            return Err(invalid(
+                "rope_parameters",
+                format!(
+                    "{} RoPE frequency divisors for heads of width {}: need {}, each finite \
+                     and > 0",
+                    divisors.len(),
+                    self.head_dim,
+                    self.head_dim / 2
+                ),
+            ));
+        }
         if !self.head_dim.is_multiple_of(2) {
             return Err(invalid(
                 Field::HeadDim.key(arch),
@@ -281,11 +333,27 @@ impl ModelConfig {
                 format!("must be finite and > 0, got {}", self.rope_theta),
             ));
         }
-        if self.activation != Activation::Silu {
+        if !matches!(self.activation, Activation::Silu | Activation::GeluTanh) {
             return Err(invalid(
                 Field::Activation.key(arch),
-                format!("{:?} is not a Llama activation (silu)", self.activation),
+                format!(
+                    "{:?} is not a gated-MLP activation (silu, gelu_pytorch_tanh)",
+                    self.activation
+                ),
             ));
+        }
+        if let Some(window) = self.extras.sliding_window {
+            let layers = self.extras.local_layers.len();
+            if window == 0 || (layers != 0 && layers != self.num_layers) {
+                return Err(invalid(
+                    "sliding_window",
+                    format!(
+                        "a window of {window} over {layers} layer types for {} layers: the \
+                         window must be ≥ 1 and the types one per layer",
+                        self.num_layers
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -311,11 +379,12 @@ impl ModelConfig {
     /// - GPT-2: `wte` `V·d` + `wpe` `P·d` + per layer (`ln_1` `2d`, `c_attn`
     ///   `d·3d + 3d`, `c_proj` `d·d + d`, `ln_2` `2d`, `c_fc` `d·f + f`,
     ///   `mlp.c_proj` `f·d + d`) + `ln_f` `2d` + an untied LM head `V·d`.
-    /// - Llama: `embed_tokens` `V·d` + per layer (input norm `d`, `q`
+    /// - Llama layout: `embed_tokens` `V·d` + per layer (input norm `d`, `q`
     ///   `d·q_dim`, `k` and `v` `d·kv_dim` each, `o` `q_dim·d`, post norm
-    ///   `d`, `gate` and `up` `d·f` each, `down` `f·d`, plus `q_dim + 2·kv_dim
-    ///   + d` with attention biases and `2f + d` with MLP biases) + final
-    ///   norm `d` + an untied LM head `V·d`.
+    ///   `d`, `gate` and `up` `d·f` each, `down` `f·d`, plus `q_dim + 2·kv_dim`
+    ///   with Q/K/V biases, `d` with an output bias, `2f + d` with MLP biases
+    ///   and `2·head_dim` with QK-norm) + final norm `d` + an untied LM head
+    ///   `V·d`.
     ///
     /// Saturates at `usize::MAX` for a config so large that
     /// [`ModelConfig::validate`] rejects it.
@@ -337,11 +406,11 @@ impl ModelConfig {
         let embed = self.vocab_size.checked_mul(d)?;
         let per_layer = match self.architecture {
             Architecture::Gpt2 => self.gpt2_layer_params()?,
-            Architecture::Llama => self.llama_layer_params()?,
+            _ => self.llama_layer_params()?,
         };
         let (positions, final_norm) = match self.architecture {
             Architecture::Gpt2 => (self.max_position_embeddings.checked_mul(d)?, 2 * d),
-            Architecture::Llama => (0, d),
+            _ => (0, d),
         };
         let lm_head = if self.tie_word_embeddings { 0 } else { embed };
         let layers = per_layer.checked_mul(self.num_layers)?;
@@ -364,19 +433,23 @@ impl ModelConfig {
             .try_fold(norms, usize::checked_add)
     }
 
-    /// One Llama block: two RMSNorms, Q/K/V/O, gate/up/down.
+    /// One block in the Llama layout, as the family's [`family::BlockSpec`]
+    /// describes it: two RMSNorms (and the QK-norm gains), Q/K/V/O,
+    /// gate/up/down, with the biases it names.
     fn llama_layer_params(&self) -> Option<usize> {
         let d = self.hidden_size;
         let f = self.intermediate_size;
         let q_dim = self.num_heads.checked_mul(self.head_dim)?;
         let kv_dim = self.num_kv_heads.checked_mul(self.head_dim)?;
-        let (ab, mb) = (self.attention_bias, self.mlp_bias);
-        let norms = d.checked_mul(2)?;
+        let spec = (family::family(self.architecture).block)(self);
+        let (qkv, o, mb) = (spec.qkv_bias, spec.out_bias, spec.mlp_bias);
+        let qk_norms = if spec.qk_norm { 2 * self.head_dim } else { 0 };
+        let norms = d.checked_mul(2)?.checked_add(qk_norms)?;
         let parts = [
-            linear_params(d, q_dim, ab)?,
-            linear_params(d, kv_dim, ab)?,
-            linear_params(d, kv_dim, ab)?,
-            linear_params(q_dim, d, ab)?,
+            linear_params(d, q_dim, qkv)?,
+            linear_params(d, kv_dim, qkv)?,
+            linear_params(d, kv_dim, qkv)?,
+            linear_params(q_dim, d, o)?,
             linear_params(d, f, mb)?,
             linear_params(d, f, mb)?,
             linear_params(f, d, mb)?,
@@ -410,39 +483,39 @@ enum Field {
 impl Field {
     /// The Hugging Face key of this field for `arch`, used in error messages.
     fn key(self, arch: Architecture) -> &'static str {
-        use Architecture::{Gpt2, Llama};
+        use Architecture::Gpt2;
         match (self, arch) {
             (Field::VocabSize, _) => "vocab_size",
             (Field::HiddenSize, Gpt2) => "n_embd",
-            (Field::HiddenSize, Llama) => "hidden_size",
+            (Field::HiddenSize, _) => "hidden_size",
             (Field::NumLayers, Gpt2) => "n_layer",
-            (Field::NumLayers, Llama) => "num_hidden_layers",
+            (Field::NumLayers, _) => "num_hidden_layers",
             (Field::NumHeads, Gpt2) => "n_head",
-            (Field::NumHeads, Llama) => "num_attention_heads",
+            (Field::NumHeads, _) => "num_attention_heads",
             (Field::NumKvHeads, Gpt2) => "n_head",
-            (Field::NumKvHeads, Llama) => "num_key_value_heads",
+            (Field::NumKvHeads, _) => "num_key_value_heads",
             (Field::HeadDim, Gpt2) => "n_head",
-            (Field::HeadDim, Llama) => "head_dim",
+            (Field::HeadDim, _) => "head_dim",
             (Field::IntermediateSize, Gpt2) => "n_inner",
-            (Field::IntermediateSize, Llama) => "intermediate_size",
+            (Field::IntermediateSize, _) => "intermediate_size",
             (Field::MaxPositions, Gpt2) => "n_positions",
-            (Field::MaxPositions, Llama) => "max_position_embeddings",
+            (Field::MaxPositions, _) => "max_position_embeddings",
             (Field::NormEps, Gpt2) => "layer_norm_epsilon",
-            (Field::NormEps, Llama) => "rms_norm_eps",
+            (Field::NormEps, _) => "rms_norm_eps",
             (Field::RopeTheta, _) => "rope_theta",
             (Field::Activation, Gpt2) => "activation_function",
-            (Field::Activation, Llama) => "hidden_act",
+            (Field::Activation, _) => "hidden_act",
         }
     }
 }
 
-fn invalid(key: &'static str, reason: String) -> ModelError {
+pub(crate) fn invalid(key: &'static str, reason: String) -> ModelError {
     ModelError::InvalidConfig { key, reason }
 }
 
 /// At most [`MAX_QUOTED_CHARS`] characters of `text`, with `…` if cut, so
 /// error messages stay short whatever the input.
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -466,27 +539,27 @@ fn describe(value: &Value) -> String {
 }
 
 /// Typed access to the keys of one JSON object; `null` counts as absent.
-struct Keys<'a>(&'a Map<String, Value>);
+pub(crate) struct Keys<'a>(&'a Map<String, Value>);
 
 impl<'a> Keys<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
-    fn usize_opt(&self, key: &'static str) -> Result<Option<usize>> {
+    pub(crate) fn usize_opt(&self, key: &'static str) -> Result<Option<usize>> {
         self.get(key).map(|v| as_usize(key, v)).transpose()
     }
 
-    fn usize_req(&self, key: &'static str) -> Result<usize> {
+    pub(crate) fn usize_req(&self, key: &'static str) -> Result<usize> {
         self.usize_opt(key)?
             .ok_or(ModelError::MissingConfigKey { key })
     }
 
-    fn f32_opt(&self, key: &'static str) -> Result<Option<f32>> {
+    pub(crate) fn f32_opt(&self, key: &'static str) -> Result<Option<f32>> {
         self.get(key).map(|v| as_f32(key, v)).transpose()
     }
 
-    fn bool_opt(&self, key: &'static str) -> Result<Option<bool>> {
+    pub(crate) fn bool_opt(&self, key: &'static str) -> Result<Option<bool>> {
         self.get(key)
             .map(|v| {
                 v.as_bool().ok_or_else(|| {
@@ -496,7 +569,7 @@ impl<'a> Keys<'a> {
             .transpose()
     }
 
-    fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>> {
+    pub(crate) fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>> {
         self.get(key)
             .map(|v| {
                 v.as_str().ok_or_else(|| {
@@ -506,7 +579,7 @@ impl<'a> Keys<'a> {
             .transpose()
     }
 
-    fn object_opt(&self, key: &'static str) -> Result<Option<Keys<'a>>> {
+    pub(crate) fn object_opt(&self, key: &'static str) -> Result<Option<Keys<'a>>> {
         self.get(key)
             .map(|v| {
                 v.as_object().map(Keys).ok_or_else(|| {
@@ -517,13 +590,13 @@ impl<'a> Keys<'a> {
     }
 
     /// `bos_token_id`: one id or absent.
-    fn bos_token_id(&self) -> Result<Option<u32>> {
+    pub(crate) fn bos_token_id(&self) -> Result<Option<u32>> {
         const KEY: &str = "bos_token_id";
         self.get(KEY).map(|v| as_token_id(KEY, v)).transpose()
     }
 
     /// `eos_token_id`: one id, a list of ids, or absent.
-    fn eos_token_ids(&self) -> Result<Vec<u32>> {
+    pub(crate) fn eos_token_ids(&self) -> Result<Vec<u32>> {
         const KEY: &str = "eos_token_id";
         match self.get(KEY) {
             None => Ok(Vec::new()),
@@ -571,14 +644,13 @@ fn as_token_id(key: &'static str, value: &Value) -> Result<u32> {
         })
 }
 
-/// The family from `model_type`, or from `architectures` when that is absent.
+/// The family from `model_type`, or from `architectures` when that is absent
+/// (both looked up in the [`family::FAMILIES`] registry).
 fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
     if let Some(model_type) = keys.str_opt("model_type")? {
-        return match model_type {
-            "gpt2" => Ok(Architecture::Gpt2),
-            "llama" => Ok(Architecture::Llama),
-            other => Err(ModelError::UnsupportedArchitecture(clip(other))),
-        };
+        return family::by_hf_model_type(model_type)
+            .map(|f| f.architecture)
+            .ok_or_else(|| ModelError::UnsupportedArchitecture(clip(model_type)));
     }
     let Some(list) = keys.get("architectures") else {
         return Err(ModelError::MissingConfigKey { key: "model_type" });
@@ -591,17 +663,16 @@ fn detect_architecture(keys: &Keys<'_>) -> Result<Architecture> {
     };
     let mut first_unknown = None;
     for name in names {
-        match name.as_str() {
-            Some("GPT2LMHeadModel") => return Ok(Architecture::Gpt2),
-            Some("LlamaForCausalLM") => return Ok(Architecture::Llama),
-            Some(other) => {
-                first_unknown.get_or_insert(other);
-            }
+        let Some(name) = name.as_str() else {
+            return Err(invalid(
+                "architectures",
+                format!("expected a string, found {}", describe(name)),
+            ));
+        };
+        match family::by_hf_class(name) {
+            Some(f) => return Ok(f.architecture),
             None => {
-                return Err(invalid(
-                    "architectures",
-                    format!("expected a string, found {}", describe(name)),
-                ));
+                first_unknown.get_or_insert(name);
             }
         }
     }
@@ -682,49 +753,103 @@ fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
         mlp_bias: true,
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
+        extras: FamilyParams::default(),
     })
 }
 
-/// Rejects any RoPE variant but the default one, naming the key and type.
-fn check_rope_type(key: &'static str, rope: &Keys<'_>) -> Result<()> {
-    // transformers 5 and recent 4.x write `rope_type`; older configs `type`.
+/// The RoPE parameters of a Llama-layout config: θ and the per-frequency
+/// divisors of its scaling (empty when unscaled).
+///
+/// Read from `rope_parameters` (transformers 5), else `rope_scaling` plus the
+/// top-level `rope_theta` (θ defaults to 10000). The type is `rope_type`
+/// (older configs: `type`):
+/// - `default` (or absent): unscaled;
+/// - `linear`: every frequency divided by `factor` (position interpolation);
+/// - `llama3`: Llama 3.1's bands from `factor`, `low_freq_factor`,
+///   `high_freq_factor` and `original_max_position_embeddings`
+///   ([`family::llama::llama3_divisors`]).
+///
+/// Any other type is an error naming it.
+pub(crate) fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
+    let params = keys.object_opt("rope_parameters")?;
+    let top_theta = keys.f32_opt("rope_theta")?;
+    let theta = match &params {
+        Some(p) => p.f32_opt("rope_theta")?.or(top_theta),
+        None => top_theta,
+    }
+    .unwrap_or(DEFAULT_ROPE_THETA);
+    let (key, rope) = match params {
+        Some(p) => ("rope_parameters", p),
+        None => match keys.object_opt("rope_scaling")? {
+            Some(s) => ("rope_scaling", s),
+            None => return Ok((theta, Vec::new())),
+        },
+    };
+    Ok((theta, rope_divisors(key, &rope, theta, head_dim)?))
+}
+
+/// The frequency divisors of one RoPE description (`rope_parameters`, one of
+/// its per-layer-type entries, or `rope_scaling`) named `key`, for base
+/// `theta`: see [`llama_rope`] for the types.
+pub(crate) fn rope_divisors(
+    key: &'static str,
+    rope: &Keys<'_>,
+    theta: f32,
+    head_dim: usize,
+) -> Result<Vec<f32>> {
     let rope_type = match rope.str_opt("rope_type")? {
         Some(t) => Some(t),
         None => rope.str_opt("type")?,
     };
-    match rope_type {
-        None | Some("default") => Ok(()),
-        Some(other) => Err(invalid(
-            key,
-            format!(
-                "rope type `{}` is not supported (only default RoPE is implemented)",
-                clip(other)
-            ),
-        )),
-    }
-}
-
-/// RoPE θ: `rope_parameters.rope_theta` (transformers 5), else the top-level
-/// `rope_theta`, else 10000. Non-default RoPE types are rejected.
-fn llama_rope_theta(keys: &Keys<'_>) -> Result<f32> {
-    if let Some(scaling) = keys.object_opt("rope_scaling")? {
-        check_rope_type("rope_scaling", &scaling)?;
-    }
-    let nested = match keys.object_opt("rope_parameters")? {
-        Some(params) => {
-            check_rope_type("rope_parameters", &params)?;
-            params.f32_opt("rope_theta")?
+    let half = head_dim / 2;
+    let factor = |name: &'static str| {
+        let value = rope
+            .f32_opt(name)?
+            .ok_or(ModelError::MissingConfigKey { key: name })?;
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(invalid(
+                name,
+                format!("must be finite and > 0, got {value}"),
+            ))
         }
-        None => None,
     };
-    let theta = match nested {
-        Some(theta) => theta,
-        None => keys.f32_opt("rope_theta")?.unwrap_or(DEFAULT_ROPE_THETA),
-    };
-    Ok(theta)
+    Ok(match rope_type {
+        None | Some("default") => Vec::new(),
+        Some("linear") => vec![factor("factor")?; half],
+        Some("llama3") => family::llama::llama3_divisors(
+            theta,
+            head_dim,
+            &family::llama::Llama3Scaling {
+                factor: factor("factor")?,
+                low_freq_factor: factor("low_freq_factor")?,
+                high_freq_factor: factor("high_freq_factor")?,
+                original_context: factor("original_max_position_embeddings")?,
+            },
+        ),
+        Some(other) => {
+            return Err(invalid(
+                key,
+                format!(
+                    "rope type `{}` is not supported (supported: default, linear, llama3)",
+                    clip(other)
+                ),
+            ));
+        }
+    })
 }
 
-fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
+/// A config in the Llama layout (Llama and its descendants, which share its
+/// keys); `arch` is the family `model_type` named.
+fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelConfig> {
+    if keys.bool_opt("use_sliding_window")? == Some(true) {
+        return Err(invalid(
+            "use_sliding_window",
+            "`true` is not supported (sliding-window attention is not implemented for this family)"
+                .into(),
+        ));
+    }
     let hidden_size = keys.usize_req("hidden_size")?;
     let num_heads = keys.usize_req("num_attention_heads")?;
     let num_kv_heads = keys.usize_opt("num_key_value_heads")?.unwrap_or(num_heads);
@@ -744,6 +869,7 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
             ));
         }
     };
+    let (rope_theta, rope_divisors) = llama_rope(keys, head_dim)?;
     let activation = match keys.str_opt("hidden_act")?.unwrap_or("silu") {
         "silu" => Activation::Silu,
         other => {
@@ -754,7 +880,7 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
         }
     };
     Ok(ModelConfig {
-        architecture: Architecture::Llama,
+        architecture: arch,
         vocab_size: keys.usize_req("vocab_size")?,
         hidden_size,
         num_layers: keys.usize_req("num_hidden_layers")?,
@@ -766,12 +892,16 @@ fn parse_llama(keys: &Keys<'_>) -> Result<ModelConfig> {
         norm_eps: keys
             .f32_opt("rms_norm_eps")?
             .unwrap_or(DEFAULT_LLAMA_RMS_NORM_EPS),
-        rope_theta: llama_rope_theta(keys)?,
+        rope_theta,
         activation,
         tie_word_embeddings: keys.bool_opt("tie_word_embeddings")?.unwrap_or(false),
         attention_bias: keys.bool_opt("attention_bias")?.unwrap_or(false),
         mlp_bias: keys.bool_opt("mlp_bias")?.unwrap_or(false),
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
+        extras: FamilyParams {
+            rope_divisors,
+            ..FamilyParams::default()
+        },
     })
 }

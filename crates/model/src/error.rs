@@ -34,7 +34,7 @@ pub enum ModelError {
         reason: String,
     },
     /// The architecture (`model_type` / `architectures`) is not one we run.
-    #[error("unsupported architecture `{0}` (supported: gpt2, llama)")]
+    #[error("unsupported architecture `{0}` (supported: {supported})", supported = crate::family::supported_hf_model_types())]
     UnsupportedArchitecture(String),
     /// The safetensors file is malformed (truncated, bad header, offsets out of range).
     #[error("{path}: invalid safetensors file: {reason}")]
@@ -74,8 +74,17 @@ pub enum ModelError {
     #[error("GGUF: {0}")]
     Gguf(#[from] smallmind_formats::FormatError),
     /// A GGUF file's `general.architecture` is not one we load from GGUF.
-    #[error("unsupported GGUF architecture `{0}` (supported: llama)")]
+    #[error("unsupported GGUF architecture `{0}` (supported: {supported})", supported = crate::family::supported_gguf_archs())]
     UnsupportedGgufArchitecture(String),
+    /// A GGUF metadata value is impossible (heads that do not divide the
+    /// width, disagreeing vocabulary sizes, an unsupported RoPE variant, ...).
+    #[error("GGUF: invalid `{key}`: {reason}")]
+    InvalidMetadata {
+        /// The full key, e.g. `qwen2.attention.head_count`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A GGUF tensor that the architecture does not use, or uses in a way we
     /// do not implement (e.g. `rope_freqs.weight`, RoPE scaling factors).
     #[error("GGUF tensor `{name}`: {reason}")]

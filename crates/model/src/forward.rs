@@ -3,21 +3,24 @@
 //! buffers.
 //!
 //! ```text
-//! r = embed(tokens) (+ positions)                          (T, C)
+//! r = embed(tokens) (+ positions) (· embedding scale)      (T, C)
 //! for each block:
-//!     x = norm₁(r);  q|k|v = x·W_qkv (+ RoPE on q, k)       (T, H·D + 2·Hkv·D)
+//!     x = norm₁(r);  q|k|v = x·W_qkv                        (T, H·D + 2·Hkv·D)
+//!     [RMSNorm per q and k head (QK-norm)];  RoPE on q, k
 //!     cache[pos0..pos0+T] = k, v
-//!     a = attention(q, cache)                               (T, H·D)
+//!     a = attention(q, cache [, window on local layers])    (T, H·D)
 //!     r += a·W_o                                            residual fused into the GEMM
-//!     x = norm₂(r);  r += mlp(x)
+//!                   (post-norm families: r += norm(a·W_o))
+//!     x = norm₂(r);  r += mlp(x)      (post-norm: r += norm(mlp(x)))
 //! logits = norm_f(r[rows]) · W_headᵀ                        (rows, V)
 //! ```
 
+use smallmind_kernels::vector::scale_inplace;
 use smallmind_ops::attention::{attention, write_kv};
 use smallmind_ops::embedding::embed;
 use smallmind_ops::linear::{linear, linear_accumulate, linear_many};
 use smallmind_ops::mlp::{SwiGlu, gelu_mlp, swiglu_mlp};
-use smallmind_ops::norm::norm_rows;
+use smallmind_ops::norm::{add_normed, norm_rows, rms_norm_heads_inplace};
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{
     ActivationPrecision, AttentionScratch, AttentionShape, Linear, MatMut, MatRef,
@@ -34,11 +37,21 @@ pub(crate) struct Pass<'a> {
     pub(crate) model: &'a Model,
     pub(crate) shape: &'a AttentionShape,
     pub(crate) rope: Option<&'a RopeTable>,
+    /// The geometry (with the window) and RoPE of the local layers.
+    pub(crate) local: &'a LocalPlan,
     pub(crate) cache: &'a mut KvCache,
     pub(crate) ws: &'a mut Workspace,
     pub(crate) spans: &'a ForwardSpans,
     /// How quantized layers treat their inputs.
     pub(crate) activations: ActivationPrecision,
+}
+
+/// The local (sliding-window) layers' attention geometry and, when it
+/// differs from the global one, their RoPE table.
+#[derive(Debug)]
+pub(crate) struct LocalPlan {
+    pub(crate) shape: AttentionShape,
+    pub(crate) rope: Option<RopeTable>,
 }
 
 /// Which positions of the chunk get logits.
@@ -64,6 +77,9 @@ impl Pass<'_> {
             pos0,
             MatMut::new(&mut self.ws.residual[..t * c], t, c)?,
         )?;
+        if let Some(scale) = self.model.spec().embedding_scale {
+            scale_inplace(scale, &mut self.ws.residual[..t * c]);
+        }
         drop(span);
         for (i, block) in self.model.blocks().iter().enumerate() {
             self.attention_half(i, block, t, pos0)?;
@@ -75,7 +91,12 @@ impl Pass<'_> {
 
     fn attention_half(&mut self, layer: usize, block: &Block, t: usize, pos0: usize) -> Result<()> {
         let c = self.model.config().hidden_size;
-        let (q_dim, kv_dim) = (self.shape.q_dim(), self.shape.kv_dim());
+        let (shape, rope) = if self.model.spec().is_local(layer) {
+            (&self.local.shape, self.local.rope.as_ref().or(self.rope))
+        } else {
+            (self.shape, self.rope)
+        };
+        let (q_dim, kv_dim) = (shape.q_dim(), shape.kv_dim());
         let width = q_dim + 2 * kv_dim;
         let act = self.activations;
         let ws = &mut *self.ws;
@@ -131,21 +152,30 @@ impl Pass<'_> {
             }
         }
         drop(span);
-        if let Some(rope) = self.rope {
+        if let Some(norms) = &block.qk_norm {
+            let _span = spans.qk_norm.enter();
+            let mut rows = MatMut::new(qkv, t, width)?;
+            let (heads, kv_heads) = (shape.n_heads, shape.n_kv_heads);
+            for (norm, start, n) in [(&norms.q, 0, heads), (&norms.k, q_dim, kv_heads)] {
+                let (gamma, eps) = norm.gain()?;
+                rms_norm_heads_inplace(gamma, eps, &mut rows, start, n, &mut ws.head_scratch)?;
+            }
+        }
+        if let Some(rope) = rope {
             let _span = spans.rope.enter();
-            rope.apply_qk(self.shape, &mut MatMut::new(qkv, t, width)?, pos0)?;
+            rope.apply_qk(shape, &mut MatMut::new(qkv, t, width)?, pos0)?;
         }
         let qkv = &ws.qkv[..t * width];
         let span = spans.attention.enter();
         write_kv(
-            self.shape,
+            shape,
             MatRef::strided(&qkv[q_dim..], t, kv_dim, width)?,
             MatRef::strided(&qkv[q_dim + kv_dim..], t, kv_dim, width)?,
             pos0,
             &mut self.cache.layer_mut(layer),
         )?;
         attention(
-            self.shape,
+            shape,
             MatRef::strided(qkv, t, q_dim, width)?,
             pos0,
             self.cache.layer(layer),
@@ -157,11 +187,28 @@ impl Pass<'_> {
         )?;
         drop(span);
         let _span = spans.attention_out.enter();
-        linear_accumulate(
+        let attn_out = MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?;
+        let Some(post) = &block.post_norms else {
+            linear_accumulate(
+                &view(&block.out_proj, act)?,
+                attn_out,
+                MatMut::new(&mut ws.residual[..t * c], t, c)?,
+                &mut ws.weight_scratch,
+            )?;
+            return Ok(());
+        };
+        // r += norm(a·W_o): the projection lands in `normed` (free once q|k|v exist).
+        linear(
             &view(&block.out_proj, act)?,
-            MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?,
-            MatMut::new(&mut ws.residual[..t * c], t, c)?,
+            attn_out,
+            MatMut::new(&mut ws.normed[..t * c], t, c)?,
             &mut ws.weight_scratch,
+        )?;
+        add_normed(
+            &post.attn.view()?,
+            MatRef::new(&ws.normed[..t * c], t, c)?,
+            MatMut::new(&mut ws.post[..t * c], t, c)?,
+            MatMut::new(&mut ws.residual[..t * c], t, c)?,
         )?;
         Ok(())
     }
@@ -180,7 +227,14 @@ impl Pass<'_> {
             )?;
         }
         let x = MatRef::new(&ws.normed[..t * c], t, c)?;
-        let residual = MatMut::new(&mut ws.residual[..t * c], t, c)?;
+        // With a post-norm the MLP accumulates into a zeroed `post`, then
+        // r += norm(post) (with `normed`, free again, as scratch).
+        let residual = if block.post_norms.is_some() {
+            ws.post[..t * c].fill(0.0);
+            MatMut::new(&mut ws.post[..t * c], t, c)?
+        } else {
+            MatMut::new(&mut ws.residual[..t * c], t, c)?
+        };
         let _span = self.spans.mlp.enter();
         match &block.mlp {
             MlpWeights::Gelu { fc, proj, gelu } => gelu_mlp(
@@ -192,8 +246,14 @@ impl Pass<'_> {
                 residual,
                 &mut ws.weight_scratch,
             )?,
-            MlpWeights::SwiGlu { gate, up, down } => swiglu_mlp(
+            MlpWeights::Gated {
+                activation,
+                gate,
+                up,
+                down,
+            } => swiglu_mlp(
                 &SwiGlu {
+                    activation: *activation,
                     gate: view(gate, act)?,
                     up: view(up, act)?,
                     down: view(down, act)?,
@@ -204,6 +264,14 @@ impl Pass<'_> {
                 residual,
                 &mut ws.weight_scratch,
             )?,
+        }
+        if let Some(post) = &block.post_norms {
+            add_normed(
+                &post.mlp.view()?,
+                MatRef::new(&ws.post[..t * c], t, c)?,
+                MatMut::new(&mut ws.normed[..t * c], t, c)?,
+                MatMut::new(&mut ws.residual[..t * c], t, c)?,
+            )?;
         }
         Ok(())
     }

@@ -4,7 +4,8 @@
 //! Layout per layer: keys and values each `(Hkv, capacity, D)`, so one
 //! key/value head's history is a contiguous `(n, D)` matrix for the attention
 //! GEMMs. Filling past the capacity is an error
-//! ([`ModelError::ContextOverflow`]); there is no sliding window.
+//! ([`ModelError::ContextOverflow`]). Local (sliding-window) layers keep every
+//! position too: their attention reads only the last `window` ones.
 
 use smallmind_ops::{AttentionShape, KvCacheLayer, KvCacheRef};
 

@@ -35,7 +35,7 @@ use rand_distr::{Distribution, Normal};
 
 use smallmind_tensor::Tensor;
 
-use crate::config::{Activation, Architecture, DEFAULT_ROPE_THETA, ModelConfig};
+use crate::config::{Activation, Architecture, DEFAULT_ROPE_THETA, FamilyParams, ModelConfig};
 use crate::error::{ModelError, Result};
 use crate::weights::{Model, TensorMap};
 
@@ -166,6 +166,7 @@ impl Preset {
             mlp_bias: true,
             bos_token_id: None,
             eos_token_ids: Vec::new(),
+            extras: FamilyParams::default(),
         }
     }
 

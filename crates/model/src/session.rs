@@ -20,9 +20,9 @@ use smallmind_kernels::Team;
 use smallmind_ops::rope::RopeTable;
 use smallmind_ops::{ActivationPrecision, AttentionShape};
 
-use crate::config::Architecture;
 use crate::error::{ModelError, Result};
-use crate::forward::{LogitRows, Pass};
+use crate::family::RopeSpec;
+use crate::forward::{LocalPlan, LogitRows, Pass};
 use crate::kv_cache::KvCache;
 use crate::spans::ForwardSpans;
 use crate::weights::Model;
@@ -70,6 +70,7 @@ struct State {
     model: Arc<Model>,
     shape: AttentionShape,
     rope: Option<RopeTable>,
+    local: LocalPlan,
     cache: KvCache,
     ws: Workspace,
     spans: ForwardSpans,
@@ -111,19 +112,29 @@ impl Session {
             });
         }
         let max_batch = check_nonzero("max_batch", options.max_batch)?.min(capacity);
-        let shape = AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
-        let rope = match config.architecture {
-            Architecture::Llama => Some(RopeTable::new(
-                config.rope_theta,
-                config.head_dim,
-                capacity,
-            )?),
-            Architecture::Gpt2 => None,
+        let spec = model.spec();
+        let mut shape =
+            AttentionShape::new(config.num_heads, config.num_kv_heads, config.head_dim)?;
+        shape.scale = spec.attention_scale;
+        let rope = match spec.rope() {
+            Some(rope) => Some(rope_table(rope, capacity)?),
+            None => None,
+        };
+        let local = LocalPlan {
+            shape: AttentionShape {
+                window: spec.local.as_ref().map(|l| l.window),
+                ..shape
+            },
+            rope: match spec.local.as_ref().and_then(|l| l.rope.as_ref()) {
+                Some(rope) => Some(rope_table(rope, capacity)?),
+                None => None,
+            },
         };
         let state = State {
             cache: KvCache::new(config.num_layers, &shape, capacity),
             ws: Workspace::plan(
                 config,
+                spec,
                 &shape,
                 max_batch,
                 capacity,
@@ -131,6 +142,7 @@ impl Session {
             ),
             shape,
             rope,
+            local,
             model,
             spans: ForwardSpans::new(),
             activations: options.activations,
@@ -263,6 +275,7 @@ impl State {
             model: &self.model,
             shape: &self.shape,
             rope: self.rope.as_ref(),
+            local: &self.local,
             cache: &mut self.cache,
             ws: &mut self.ws,
             spans: &self.spans,
@@ -280,6 +293,15 @@ impl State {
         }
         self.cache.check_room(tokens.len())
     }
+}
+
+/// The cos/sin tables of `rope` for `positions` positions.
+fn rope_table(rope: &RopeSpec, positions: usize) -> Result<RopeTable> {
+    Ok(if rope.divisors.is_empty() {
+        RopeTable::new(rope.theta, rope.rotary_dim, positions)?
+    } else {
+        RopeTable::with_divisors(rope.theta, rope.rotary_dim, &rope.divisors, positions)?
+    })
 }
 
 fn check_nonzero(name: &'static str, value: usize) -> Result<usize> {

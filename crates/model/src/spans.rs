@@ -19,6 +19,8 @@ pub(crate) struct ForwardSpans {
     /// The q, k, v projections (fused or split).
     pub(crate) qkv: Span,
     pub(crate) rope: Span,
+    /// The per-head RMSNorm of q and k (QK-norm).
+    pub(crate) qk_norm: Span,
     /// Writing k, v to the cache, then softmax(q·kᵀ)·v.
     pub(crate) attention: Span,
     /// The output projection with the residual add.
@@ -39,6 +41,7 @@ impl ForwardSpans {
             attention_norm: trace_span!("norm.attention"),
             qkv: trace_span!("attention.qkv"),
             rope: trace_span!("attention.rope"),
+            qk_norm: trace_span!("norm.qk"),
             attention: trace_span!("attention.core"),
             attention_out: trace_span!("attention.out"),
             mlp_norm: trace_span!("norm.mlp"),

@@ -23,12 +23,13 @@
 use std::collections::HashMap;
 
 use half::{bf16, f16};
-use smallmind_ops::mlp::Gelu;
+use smallmind_ops::mlp::{GateActivation, Gelu};
 use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
 use smallmind_tensor::{DType, StorageKind, Tensor};
 
-use crate::config::{Activation, Architecture, ModelConfig};
+use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::{BlockSpec, HfNames, MlpKind, family};
 
 /// Tensors (f32, bf16, f16 or ggml blocks) by Hugging Face name.
 pub type TensorMap = HashMap<String, Tensor>;
@@ -100,6 +101,20 @@ pub struct NormWeights {
 }
 
 impl NormWeights {
+    /// The same norm with `1 + γ` as its gain (Gemma's convention, applied once at load).
+    fn plus_one(self) -> Result<NormWeights> {
+        let gain: Vec<f32> = self.gamma.to_f32_vec()?.iter().map(|g| g + 1.0).collect();
+        Ok(NormWeights {
+            gamma: Tensor::from_f32(self.gamma.dims(), &gain)?,
+            ..self
+        })
+    }
+
+    /// The gain `γ` and epsilon (an RMSNorm's whole description).
+    pub fn gain(&self) -> Result<(&[f32], f32)> {
+        Ok((self.gamma.as_slice::<f32>()?, self.eps))
+    }
+
     /// The borrowed op-level view: LayerNorm with a bias, RMSNorm without.
     pub fn view(&self) -> Result<Norm<'_>> {
         let gamma = self.gamma.as_slice::<f32>()?;
@@ -148,8 +163,10 @@ pub enum MlpWeights {
         /// GELU form.
         gelu: Gelu,
     },
-    /// `down(silu(gate(x)) ⊙ up(x))`.
-    SwiGlu {
+    /// `down(act(gate(x)) ⊙ up(x))`: SwiGLU, GeGLU.
+    Gated {
+        /// The gate's activation.
+        activation: GateActivation,
         /// `C → F`.
         gate: LinearWeights,
         /// `C → F`.
@@ -166,6 +183,10 @@ pub struct Block {
     pub attn_norm: NormWeights,
     /// Q, K, V projections.
     pub qkv: QkvWeights,
+    /// Per-head RMSNorm gains `(D,)` of the queries and keys (QK-norm).
+    pub qk_norm: Option<QkNorm>,
+    /// Norms on the attention and MLP outputs (Gemma).
+    pub post_norms: Option<PostNorms>,
     /// Attention output projection `H·D → C`.
     pub out_proj: LinearWeights,
     /// Norm before the MLP.
@@ -174,10 +195,30 @@ pub struct Block {
     pub mlp: MlpWeights,
 }
 
+/// The per-head query and key norms of one block.
+#[derive(Clone, Debug)]
+pub struct QkNorm {
+    /// Over each query head.
+    pub q: NormWeights,
+    /// Over each key head.
+    pub k: NormWeights,
+}
+
+/// The norms on the attention and MLP outputs, before their residual adds.
+#[derive(Clone, Debug)]
+pub struct PostNorms {
+    /// On the attention output.
+    pub attn: NormWeights,
+    /// On the MLP output.
+    pub mlp: NormWeights,
+}
+
 /// A transformer ready to run: config plus checked weights.
 #[derive(Clone, Debug)]
 pub struct Model {
     config: ModelConfig,
+    /// The family's block description of `config`.
+    spec: BlockSpec,
     /// `(vocab, C)` token embeddings.
     token_embedding: Tensor,
     /// `(n_positions, C)` learned positions (GPT-2).
@@ -197,24 +238,31 @@ impl Model {
     /// the tensor; config errors from [`ModelConfig::validate`].
     pub fn from_tensors(config: ModelConfig, mut tensors: TensorMap) -> Result<Model> {
         config.validate()?;
+        let family = family(config.architecture);
+        let spec = (family.block)(&config);
         let mut take = Taker {
             tensors: &mut tensors,
             prefix: "",
         };
-        match config.architecture {
-            Architecture::Gpt2 => {
+        match family.hf_names {
+            None => {
                 if take.tensors.contains_key("transformer.wte.weight") {
                     take.prefix = "transformer.";
                 }
-                build_gpt2(config, &mut take)
+                build_gpt2(config, spec, &mut take)
             }
-            Architecture::Llama => build_llama(config, &mut take),
+            Some(names) => build_decoder(config, spec, &names, &mut take),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The block description the forward pass follows.
+    pub fn spec(&self) -> &BlockSpec {
+        &self.spec
     }
 
     /// The blocks, first to last.
@@ -261,7 +309,7 @@ impl Model {
             }
             match &b.mlp {
                 MlpWeights::Gelu { fc, proj, .. } => layers.extend([fc, proj]),
-                MlpWeights::SwiGlu { gate, up, down } => layers.extend([gate, up, down]),
+                MlpWeights::Gated { gate, up, down, .. } => layers.extend([gate, up, down]),
             }
             for w in layers {
                 let view = w.view()?;
@@ -290,19 +338,30 @@ impl Model {
             linear(&b.out_proj);
             match &b.mlp {
                 MlpWeights::Gelu { fc, proj, .. } => [fc, proj].into_iter().for_each(&mut linear),
-                MlpWeights::SwiGlu { gate, up, down } => {
+                MlpWeights::Gated { gate, up, down, .. } => {
                     [gate, up, down].into_iter().for_each(&mut linear)
                 }
             }
         }
-        let norms = self.blocks.iter().flat_map(|b| [&b.attn_norm, &b.mlp_norm]);
+        let qk_norms = self.blocks.iter().flat_map(|b| &b.qk_norm);
+        let norms = self
+            .blocks
+            .iter()
+            .flat_map(|b| [&b.attn_norm, &b.mlp_norm])
+            .chain(qk_norms.flat_map(|n| [&n.q, &n.k]))
+            .chain(
+                self.blocks
+                    .iter()
+                    .flat_map(|b| &b.post_norms)
+                    .flat_map(|n| [&n.attn, &n.mlp]),
+            );
         for n in norms.chain([&self.final_norm]) {
             f(&n.gamma);
             n.beta.iter().for_each(&mut f);
         }
         f(&self.token_embedding);
         self.position_embedding.iter().for_each(&mut f);
-        if !self.config.tie_word_embeddings {
+        if !self.spec.tied_head {
             f(&self.lm_head);
         }
     }
@@ -403,25 +462,19 @@ impl Taker<'_> {
     }
 }
 
-fn gelu_form(activation: Activation) -> Result<Gelu> {
-    match activation {
-        Activation::GeluTanh => Ok(Gelu::Tanh),
-        Activation::GeluErf => Ok(Gelu::Erf),
-        Activation::Silu => Err(ModelError::InvalidConfig {
-            key: "activation_function",
-            reason: "GPT-2 blocks need a GELU activation, not SiLU".into(),
-        }),
-    }
-}
-
-fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Result<Model> {
     let c = config.hidden_size;
     let (qkv_out, ff, eps) = (
         config.q_dim() + 2 * config.kv_dim(),
         config.intermediate_size,
         config.norm_eps,
     );
-    let gelu = gelu_form(config.activation)?;
+    let MlpKind::Plain(gelu) = spec.mlp else {
+        return Err(ModelError::InvalidConfig {
+            key: "activation_function",
+            reason: "GPT-2 blocks need a GELU activation".into(),
+        });
+    };
     let token_embedding = take.tensor("wte.weight", &[config.vocab_size, c])?;
     let position_embedding =
         widened(take.tensor("wpe.weight", &[config.max_position_embeddings, c])?)?;
@@ -430,6 +483,8 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
             let p = format!("h.{i}");
             Ok(Block {
                 attn_norm: take.norm(&format!("{p}.ln_1"), c, eps, true)?,
+                qk_norm: None,
+                post_norms: None,
                 qkv: QkvWeights::Fused(take.linear(
                     &format!("{p}.attn.c_attn"),
                     WeightLayout::InOut,
@@ -463,9 +518,10 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
         .collect::<Result<Vec<_>>>()?;
     let final_norm = take.norm("ln_f", c, eps, true)?;
     take.prefix = "";
-    let lm_head = lm_head(&config, take, &token_embedding)?;
+    let lm_head = lm_head(&config, &spec, take, &token_embedding)?;
     Ok(Model {
         config,
+        spec,
         token_embedding,
         position_embedding: Some(position_embedding),
         blocks,
@@ -474,7 +530,14 @@ fn build_gpt2(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
     })
 }
 
-fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
+/// A model in the Llama layout (`model.embed_tokens`, `model.layers.N.<names>`,
+/// `model.norm`, `lm_head`), with the biases `spec` asks for.
+fn build_decoder(
+    config: ModelConfig,
+    spec: BlockSpec,
+    names: &HfNames,
+    take: &mut Taker<'_>,
+) -> Result<Model> {
     let c = config.hidden_size;
     let (q_dim, kv_dim, ff, eps) = (
         config.q_dim(),
@@ -482,7 +545,13 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
         config.intermediate_size,
         config.norm_eps,
     );
-    let (attn_bias, mlp_bias) = (config.attention_bias, config.mlp_bias);
+    let (qkv_bias, out_bias, mlp_bias) = (spec.qkv_bias, spec.out_bias, spec.mlp_bias);
+    let MlpKind::Gated(activation) = spec.mlp else {
+        return Err(ModelError::InvalidConfig {
+            key: "hidden_act",
+            reason: "this layout needs a gated MLP".into(),
+        });
+    };
     let token_embedding = take.tensor("model.embed_tokens.weight", &[config.vocab_size, c])?;
     let blocks = (0..config.num_layers)
         .map(|i| {
@@ -490,27 +559,55 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
             let lin = |take: &mut Taker<'_>, name: &str, dims, bias| {
                 take.linear(&format!("{p}.{name}"), WeightLayout::OutIn, dims, bias)
             };
+            let plus_one = spec.norm_plus_one;
+            let norm = |take: &mut Taker<'_>, name: &str, width| {
+                let norm = take.norm(&format!("{p}.{name}"), width, eps, false)?;
+                if plus_one { norm.plus_one() } else { Ok(norm) }
+            };
             Ok(Block {
-                attn_norm: take.norm(&format!("{p}.input_layernorm"), c, eps, false)?,
+                attn_norm: norm(take, names.attn_norm, c)?,
                 qkv: QkvWeights::Split {
-                    q: lin(take, "self_attn.q_proj", (c, q_dim), attn_bias)?,
-                    k: lin(take, "self_attn.k_proj", (c, kv_dim), attn_bias)?,
-                    v: lin(take, "self_attn.v_proj", (c, kv_dim), attn_bias)?,
+                    q: lin(take, names.q, (c, q_dim), qkv_bias)?,
+                    k: lin(take, names.k, (c, kv_dim), qkv_bias)?,
+                    v: lin(take, names.v, (c, kv_dim), qkv_bias)?,
                 },
-                out_proj: lin(take, "self_attn.o_proj", (q_dim, c), attn_bias)?,
-                mlp_norm: take.norm(&format!("{p}.post_attention_layernorm"), c, eps, false)?,
-                mlp: MlpWeights::SwiGlu {
-                    gate: lin(take, "mlp.gate_proj", (c, ff), mlp_bias)?,
-                    up: lin(take, "mlp.up_proj", (c, ff), mlp_bias)?,
-                    down: lin(take, "mlp.down_proj", (ff, c), mlp_bias)?,
+                qk_norm: if spec.qk_norm {
+                    Some(QkNorm {
+                        q: norm(take, names.q_norm, config.head_dim)?,
+                        k: norm(take, names.k_norm, config.head_dim)?,
+                    })
+                } else {
+                    None
+                },
+                out_proj: lin(take, names.o, (q_dim, c), out_bias)?,
+                mlp_norm: norm(take, names.mlp_norm, c)?,
+                post_norms: if spec.post_norms {
+                    Some(PostNorms {
+                        attn: norm(take, names.post_attn_norm, c)?,
+                        mlp: norm(take, names.post_mlp_norm, c)?,
+                    })
+                } else {
+                    None
+                },
+                mlp: MlpWeights::Gated {
+                    activation,
+                    gate: lin(take, names.gate, (c, ff), mlp_bias)?,
+                    up: lin(take, names.up, (c, ff), mlp_bias)?,
+                    down: lin(take, names.down, (ff, c), mlp_bias)?,
                 },
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let final_norm = take.norm("model.norm", c, eps, false)?;
-    let lm_head = lm_head(&config, take, &token_embedding)?;
+    let final_norm = if spec.norm_plus_one {
+        final_norm.plus_one()?
+    } else {
+        final_norm
+    };
+    let lm_head = lm_head(&config, &spec, take, &token_embedding)?;
     Ok(Model {
         config,
+        spec,
         token_embedding,
         position_embedding: None,
         blocks,
@@ -520,9 +617,14 @@ fn build_llama(config: ModelConfig, take: &mut Taker<'_>) -> Result<Model> {
 }
 
 /// `lm_head.weight` when untied; the token embedding (shared storage) when tied.
-fn lm_head(config: &ModelConfig, take: &mut Taker<'_>, embedding: &Tensor) -> Result<Tensor> {
+fn lm_head(
+    config: &ModelConfig,
+    spec: &BlockSpec,
+    take: &mut Taker<'_>,
+    embedding: &Tensor,
+) -> Result<Tensor> {
     let shape = [config.vocab_size, config.hidden_size];
-    if config.tie_word_embeddings {
+    if spec.tied_head {
         // A tied checkpoint may still carry a copy; HF ignores it, so do we.
         take.optional("lm_head.weight", &shape)?;
         Ok(embedding.clone())

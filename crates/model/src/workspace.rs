@@ -7,7 +7,8 @@
 
 use smallmind_ops::AttentionShape;
 
-use crate::config::{Architecture, ModelConfig};
+use crate::config::ModelConfig;
+use crate::family::BlockSpec;
 
 /// The forward pass's scratch memory.
 #[derive(Clone, Debug)]
@@ -32,6 +33,11 @@ pub(crate) struct Workspace {
     pub(crate) mlp_b: Vec<f32>,
     /// `(V,)` logits of the last processed position.
     pub(crate) logits: Vec<f32>,
+    /// `(T, C)` a sub-layer's output on its way to the post-norm (empty
+    /// without post-norms).
+    pub(crate) post: Vec<f32>,
+    /// `(H·D,)` scratch of the per-head QK-norm (empty without it).
+    pub(crate) head_scratch: Vec<f32>,
     /// Scratch of the 16-bit weight paths (empty for f32 models).
     pub(crate) weight_scratch: Vec<f32>,
 }
@@ -41,6 +47,7 @@ impl Workspace {
     /// `capacity` positions, with `weight_scratch` floats for the layers.
     pub(crate) fn plan(
         config: &ModelConfig,
+        spec: &BlockSpec,
         shape: &AttentionShape,
         max_tokens: usize,
         capacity: usize,
@@ -49,7 +56,7 @@ impl Workspace {
         let t = max_tokens;
         let c = config.hidden_size;
         let f = config.intermediate_size;
-        let gated = config.architecture == Architecture::Llama;
+        let gated = spec.gated();
         Workspace {
             max_tokens,
             residual: vec![0.0; t * c],
@@ -61,6 +68,16 @@ impl Workspace {
             mlp_a: vec![0.0; t * f],
             mlp_b: if gated { vec![0.0; t * f] } else { Vec::new() },
             logits: vec![0.0; config.vocab_size],
+            post: if spec.post_norms {
+                vec![0.0; t * c]
+            } else {
+                Vec::new()
+            },
+            head_scratch: if spec.qk_norm {
+                vec![0.0; shape.q_dim().max(shape.kv_dim())]
+            } else {
+                Vec::new()
+            },
             weight_scratch: vec![0.0; weight_scratch],
         }
     }
@@ -77,6 +94,8 @@ impl Workspace {
             &self.mlp_a,
             &self.mlp_b,
             &self.logits,
+            &self.post,
+            &self.head_scratch,
             &self.weight_scratch,
         ]
         .iter()

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use smallmind_model::{Activation, Architecture, ModelConfig, ModelError, Result};
+use smallmind_model::{Activation, Architecture, FamilyParams, ModelConfig, ModelError, Result};
 
 const TINY_GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-gpt2");
 const TINY_LLAMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny-llama");
@@ -113,6 +113,7 @@ fn tiny_gpt2_fixture() {
         mlp_bias: true,
         bos_token_id: Some(95),
         eos_token_ids: vec![95],
+        extras: FamilyParams::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.param_count(), 114_432);
@@ -145,6 +146,7 @@ fn tiny_llama_fixtures() {
             mlp_bias: false,
             bos_token_id: Some(1),
             eos_token_ids: vec![2],
+            extras: FamilyParams::default(),
         };
         assert_eq!(config, expected, "{dir}");
         assert_eq!(config.param_count(), 100_672);
@@ -296,24 +298,37 @@ fn llama_rope_parameters() {
 }
 
 #[test]
-fn llama_non_default_rope_is_rejected() {
-    let llama3 = json!({"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0});
-    assert_invalid(
-        parse(&with(llama_json(), "rope_parameters", llama3.clone())),
-        "rope_parameters",
-        "llama3",
-    );
-    assert_invalid(
-        parse(&with(llama_json(), "rope_scaling", llama3)),
+fn llama_scaled_rope_becomes_frequency_divisors() {
+    // Llama 3.2's published parameters; head_dim 16 here, so 8 frequencies.
+    let llama3 = json!({"rope_theta": 500000.0, "rope_type": "llama3", "factor": 32.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192});
+    let config = parse(&with(llama_json(), "rope_parameters", llama3.clone())).unwrap();
+    assert_eq!(config.rope_theta, 500_000.0);
+    let divisors = &config.extras.rope_divisors;
+    assert_eq!(divisors.len(), config.head_dim / 2);
+    // The shortest wavelengths are kept, the longest divided by the factor.
+    assert_eq!(divisors[0], 1.0);
+    assert_eq!(divisors[divisors.len() - 1], 32.0);
+    let old_style = with(
+        with(llama_json(), "rope_theta", json!(500000.0)),
         "rope_scaling",
-        "llama3",
+        llama3.clone(),
+    );
+    assert_eq!(parse(&old_style).unwrap(), config);
+    let mut missing = llama3;
+    missing.as_object_mut().unwrap().remove("low_freq_factor");
+    assert_missing(
+        parse(&with(llama_json(), "rope_parameters", missing)),
+        "low_freq_factor",
     );
     let linear = json!({"type": "linear", "factor": 2.0});
-    assert_invalid(
-        parse(&with(llama_json(), "rope_scaling", linear)),
-        "rope_scaling",
-        "linear",
-    );
+    let config = parse(&with(llama_json(), "rope_scaling", linear)).unwrap();
+    assert_eq!(config.extras.rope_divisors, vec![2.0; config.head_dim / 2]);
+}
+
+#[test]
+fn llama_unknown_rope_is_rejected() {
     let yarn = json!({"rope_type": "yarn", "factor": 4.0});
     assert_invalid(
         parse(&with(llama_json(), "rope_parameters", yarn)),
@@ -378,20 +393,24 @@ fn missing_keys_are_named() {
 
 #[test]
 fn unsupported_architectures() {
-    for name in ["mistral", "qwen2", "bert"] {
+    for name in ["falcon", "olmo", "bert"] {
         match parse(&with(llama_json(), "model_type", json!(name))) {
-            Err(ModelError::UnsupportedArchitecture(n)) => assert_eq!(n, name),
+            Err(err @ ModelError::UnsupportedArchitecture(_)) => {
+                let text = err.to_string();
+                assert!(text.contains(&format!("`{name}`")), "{text}");
+                assert!(text.contains("(supported: gpt2, llama, "), "{text}");
+            }
             other => panic!("expected UnsupportedArchitecture({name}), got {other:?}"),
         }
     }
     let by_class = with(
         without(llama_json(), "model_type"),
         "architectures",
-        json!(["MistralForCausalLM"]),
+        json!(["FalconForCausalLM"]),
     );
     match parse(&by_class) {
         Err(err @ ModelError::UnsupportedArchitecture(_)) => {
-            assert!(err.to_string().contains("MistralForCausalLM"))
+            assert!(err.to_string().contains("FalconForCausalLM"))
         }
         other => panic!("expected UnsupportedArchitecture, got {other:?}"),
     }
@@ -678,7 +697,7 @@ fn validate_rejects_hand_built_configs() {
         })
     ));
     let mut bad = good.clone();
-    bad.activation = Activation::GeluTanh;
+    bad.activation = Activation::GeluErf;
     assert!(matches!(
         bad.validate(),
         Err(ModelError::InvalidConfig {
@@ -888,4 +907,50 @@ fn messages_read_well() {
         println!("{msg}");
         assert!(msg.len() < 200, "{msg}");
     }
+}
+
+/// The Gemma 3 fixture's `config.json`.
+fn gemma3_json() -> Value {
+    let path = smallmind_testkit::fixture("families/gemma3/config.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn gemma3_config_reads_its_layers_and_refuses_what_it_does_not_run() {
+    let config = parse(&gemma3_json()).unwrap();
+    assert_eq!(config.architecture, Architecture::Gemma3);
+    assert_eq!(config.extras.sliding_window, Some(8));
+    assert_eq!(
+        config.extras.local_layers,
+        [true, true, true, true, true, false]
+    );
+    assert_eq!(config.extras.local_rope_theta, Some(10_000.0));
+    assert_eq!(config.rope_theta, 1e6);
+    assert_eq!(config.extras.query_pre_attn_scalar, Some(16.0));
+    // Older configs: a pattern instead of the list (every 3rd layer global here).
+    let older = with(
+        without(gemma3_json(), "layer_types"),
+        "sliding_window_pattern",
+        json!(3),
+    );
+    let older = parse(&older).unwrap();
+    assert_eq!(
+        older.extras.local_layers,
+        [true, true, false, true, true, false]
+    );
+    assert_invalid(
+        parse(&with(gemma3_json(), "final_logit_softcapping", json!(30.0))),
+        "final_logit_softcapping",
+        "soft-capping",
+    );
+    assert_invalid(
+        parse(&with(
+            gemma3_json(),
+            "layer_types",
+            json!(["full_attention"]),
+        )),
+        "layer_types",
+        "1 entries for 6 layers",
+    );
+    assert_missing(parse(&without(gemma3_json(), "hidden_size")), "hidden_size");
 }

@@ -303,15 +303,16 @@ fn other_architectures_are_refused_by_name() {
         set(
             md,
             "general.architecture",
-            MetadataValue::String("qwen2".into()),
+            MetadataValue::String("falcon".into()),
         )
     });
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::UnsupportedGgufArchitecture(a) if a == "qwen2"),
+        matches!(&err, ModelError::UnsupportedGgufArchitecture(a) if a == "falcon"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("qwen2"));
+    let text = err.to_string();
+    assert!(text.contains("`falcon` (supported: llama, qwen2"), "{text}");
 }
 
 #[test]
@@ -319,7 +320,7 @@ fn heads_that_do_not_divide_the_width_are_refused() {
     let file = rebuilt(|md, _| set(md, "llama.attention.head_count", MetadataValue::U32(3)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.attention.head_count"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.attention.head_count"),
         "{err:?}"
     );
 }
@@ -329,22 +330,22 @@ fn a_wrong_rope_dimension_is_refused() {
     let file = rebuilt(|md, _| set(md, "llama.rope.dimension_count", MetadataValue::U32(8)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.rope.dimension_count"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.rope.dimension_count"),
         "{err:?}"
     );
 }
 
 #[test]
-fn scaled_rope_is_refused() {
+fn unknown_rope_scaling_is_refused() {
     let file = rebuilt(|md, _| {
         md.push((
             "llama.rope.scaling.type".into(),
-            MetadataValue::String("linear".into()),
+            MetadataValue::String("yarn".into()),
         ))
     });
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.rope.scaling.type"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.rope.scaling.type"),
         "{err:?}"
     );
 }
@@ -380,7 +381,7 @@ fn disagreeing_vocabulary_sizes_are_refused() {
     let file = rebuilt(|md, _| set(md, "llama.vocab_size", MetadataValue::U32(129)));
     let err = model_error(&file);
     assert!(
-        matches!(&err, ModelError::InvalidConfig { key, .. } if *key == "llama.vocab_size"),
+        matches!(&err, ModelError::InvalidMetadata { key, .. } if *key == "llama.vocab_size"),
         "{err:?}"
     );
 }
@@ -778,5 +779,47 @@ fn smollm2_f16_gguf_loads_and_runs() {
     eprintln!(
         "SmolLM2 f16 GGUF: {:?} → {ids:?}",
         tok.decode(&ids).unwrap()
+    );
+}
+
+/// The F32 GGUF of a `fixtures/families/` model.
+fn family_gguf(name: &str) -> PathBuf {
+    fixture_dir(&format!("families/{name}")).join("model-F32.gguf")
+}
+
+#[test]
+fn family_keys_are_named_when_missing() {
+    for (family, key) in [
+        ("qwen2", "qwen2.embedding_length"),
+        ("qwen3", "qwen3.attention.head_count"),
+        ("gemma3", "gemma3.attention.sliding_window"),
+    ] {
+        let file = rebuilt_from(family_gguf(family), |md, _| remove(md, key));
+        let err = model_error(&file);
+        assert!(
+            matches!(&err, ModelError::Gguf(smallmind_formats::FormatError::MissingKey { key: k })
+                if k == key),
+            "{family}: {err:?}"
+        );
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+#[test]
+fn a_tensor_of_another_family_is_named() {
+    // `post_ffw_norm` is Gemma's; a Qwen2 file does not take it.
+    let file = rebuilt_from(family_gguf("qwen2"), |_, tensors| {
+        tensors.push((
+            "blk.0.post_ffw_norm.weight".into(),
+            vec![32],
+            GgmlType::F32,
+            vec![0; 128],
+        ));
+    });
+    let err = model_error(&file);
+    assert!(
+        matches!(&err, ModelError::UnsupportedGgufTensor { name, reason }
+            if name == "blk.0.post_ffw_norm.weight" && reason.contains("qwen2")),
+        "{err:?}"
     );
 }

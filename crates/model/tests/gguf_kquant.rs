@@ -1,7 +1,7 @@
 //! Q4_K and Q6_K GGUF files, end to end, without llama.cpp: a llama model
 //! shaped like the tiny fixture but 256 wide (K-quant rows must be whole
 //! superblocks of 256; the fixture's 64/176 are not) is written at test time
-//! with `GgufWriter`, its 2-D weights quantized by the simple quantizers of
+//! with `GgufWriter`, its 2-D weights quantized by the (ggml reference) quantizers of
 //! `smallmind_kernels::quant` (`quantize::<BlockQ4K>`, `quantize::<BlockQ6K>`). The same
 //! model with every quantized tensor replaced by its dequantized f32 values is
 //! the reference ("dequantize, then f32").

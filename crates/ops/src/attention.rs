@@ -17,6 +17,10 @@
 //!     O_tile (rows, D) = S · V[..n]                     // one GEMM
 //! ```
 //!
+//! With a sliding window ([`AttentionShape::window`]) a tile starts at the
+//! first key its first row sees, and each row's softmax covers its own
+//! `window` keys; earlier keys are never read.
+//!
 //! Decode is the same code with `T = 1`: the GEMMs become the two GEMV forms
 //! (dot products over contiguous key rows, then an axpy sweep over value rows).
 //!
@@ -27,7 +31,7 @@
 
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::parallel::{plan, try_for_each_pair_mut};
-use smallmind_kernels::softmax::softmax_rows_inplace;
+use smallmind_kernels::softmax::{softmax_row_inplace, softmax_rows_inplace};
 
 use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
@@ -50,6 +54,10 @@ pub struct AttentionShape {
     pub head_dim: usize,
     /// Score scale, usually `1/√D`.
     pub scale: f32,
+    /// Sliding window (Beltagy et al. 2020; Mistral, Gemma's local layers):
+    /// the query at position `p` sees only keys `p − window < j ≤ p`, at
+    /// most `window` of them. `None`: every earlier key.
+    pub window: Option<usize>,
 }
 
 impl AttentionShape {
@@ -69,6 +77,7 @@ impl AttentionShape {
             n_kv_heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
+            window: None,
         })
     }
 
@@ -80,6 +89,14 @@ impl AttentionShape {
     /// `Hkv·D`, the width of the key and value rows.
     pub fn kv_dim(&self) -> usize {
         self.n_kv_heads * self.head_dim
+    }
+
+    /// The first key position the query at `position` sees.
+    pub fn first_key(&self, position: usize) -> usize {
+        match self.window {
+            Some(w) => (position + 1).saturating_sub(w),
+            None => 0,
+        }
     }
 
     /// Query heads per key/value head.
@@ -350,6 +367,10 @@ impl<'a> CacheView<'a> {
 }
 
 /// One query head over all its query tiles; writes `(T, D)` into `head_out`.
+///
+/// A tile's keys run from the first key its first row sees (`lo`; 0 without
+/// a window) to its last row's position; with a window, each row's softmax
+/// covers only its own keys and the rest of its scores become 0.
 fn attend_one_head(
     shape: &AttentionShape,
     q: &MatRef<'_>,
@@ -363,20 +384,30 @@ fn attend_one_head(
     let (keys, values) = cache.head(h / shape.group_size(), cache.len, d);
     for i0 in (0..q.rows).step_by(QUERY_TILE) {
         let rows = QUERY_TILE.min(q.rows - i0);
-        let n = pos0 + i0 + rows;
+        let lo = shape.first_key(pos0 + i0);
+        let n = pos0 + i0 + rows - lo;
         let s = &mut scores[..rows * n];
         let qk = Gemm::new(rows, n, d)
             .transpose_b()
             .alpha(shape.scale)
             .lda(q.ld)
             .ldb(d);
-        gemm(&qk, &q.data[i0 * q.ld + h * d..], &keys[..n * d], s)?;
-        softmax_rows_inplace(s, n, Some(pos0 + i0))?;
+        gemm(&qk, &q.data[i0 * q.ld + h * d..], &keys[lo * d..], s)?;
+        if shape.window.is_none() {
+            softmax_rows_inplace(s, n, Some(pos0 + i0))?;
+        } else {
+            for (r, row) in s.chunks_exact_mut(n).enumerate() {
+                let p = pos0 + i0 + r;
+                let (masked, live) = row.split_at_mut(shape.first_key(p) - lo);
+                masked.fill(0.0);
+                softmax_row_inplace(live, p + 1 - shape.first_key(p))?;
+            }
+        }
         let pv = Gemm::new(rows, d, n);
         gemm(
             &pv,
             s,
-            &values[..n * d],
+            &values[lo * d..(lo + n) * d],
             &mut head_out[i0 * d..(i0 + rows) * d],
         )?;
     }
@@ -414,8 +445,10 @@ pub fn attention_ref(
     let d = shape.head_dim;
     for i in 0..t {
         let n = pos0 + i + 1;
+        let first = shape.first_key(pos0 + i);
         for h in 0..shape.n_heads {
             let (k, v) = cache.head(h / shape.group_size(), n, d);
+            let (k, v) = (&k[first * d..], &v[first * d..]);
             let qh = &q.row(i)[h * d..(h + 1) * d];
             let s: Vec<f64> = k
                 .chunks_exact(d)

@@ -1,8 +1,9 @@
 //! The two MLP forms, each adding its output into the residual stream.
 //!
 //! - GPT-2: `r += proj(act(fc(x)))` with GELU (tanh or erf form).
-//! - Llama (Shazeer 2020, "GLU variants improve transformer"): SwiGLU,
-//!   `r += down(silu(gate(x)) ⊙ up(x))`.
+//! - Gated (Shazeer 2020, "GLU variants improve transformer"):
+//!   `r += down(act(gate(x)) ⊙ up(x))`, SwiGLU with SiLU (Llama, Qwen),
+//!   GeGLU with tanh GELU (Gemma).
 //!
 //! `x` is the normalized `(T, C)` input, `r` the `(T, C)` residual; the
 //! `(T, F)` hidden buffers come from the caller's plan.
@@ -47,10 +48,21 @@ pub fn gelu_mlp(
     linear_accumulate(proj, hidden.as_ref(), residual, scratch)
 }
 
-/// The three layers of a SwiGLU MLP.
+/// The activation of a gated MLP's gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateActivation {
+    /// SiLU `x·σ(x)`: SwiGLU.
+    Silu,
+    /// tanh GELU (HF `gelu_pytorch_tanh`): GeGLU.
+    GeluTanh,
+}
+
+/// The three layers of a gated MLP and its gate's activation.
 #[derive(Clone, Copy, Debug)]
 pub struct SwiGlu<'w> {
-    /// `C → F`, through SiLU.
+    /// The gate's activation (SiLU for SwiGLU proper).
+    pub activation: GateActivation,
+    /// `C → F`, through the activation.
     pub gate: Linear<'w>,
     /// `C → F`.
     pub up: Linear<'w>,
@@ -58,7 +70,7 @@ pub struct SwiGlu<'w> {
     pub down: Linear<'w>,
 }
 
-/// `residual += down(silu(gate(x)) ⊙ up(x))`, using `gate_buf` and `up_buf`
+/// `residual += down(act(gate(x)) ⊙ up(x))`, using `gate_buf` and `up_buf`
 /// `(T, F)` as scratch; `scratch` serves the layers.
 ///
 /// # Errors
@@ -71,7 +83,12 @@ pub fn swiglu_mlp(
     residual: MatMut<'_>,
     scratch: &mut [f32],
 ) -> Result<(), OpsError> {
-    let SwiGlu { gate, up, down } = layers;
+    let SwiGlu {
+        activation,
+        gate,
+        up,
+        down,
+    } = layers;
     // One parallel region for both projections of a decode row.
     linear_many(
         [gate, up],
@@ -87,7 +104,10 @@ pub fn swiglu_mlp(
     }
     let len = gate_buf.rows * gate_buf.ld;
     let g = &mut gate_buf.data[..len];
-    silu_inplace(g);
+    match activation {
+        GateActivation::Silu => silu_inplace(g),
+        GateActivation::GeluTanh => gelu_tanh_inplace(g),
+    }
     mul_inplace(g, &up_buf.data[..len])?;
     linear_accumulate(down, gate_buf.as_ref(), residual, scratch)
 }

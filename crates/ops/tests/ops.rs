@@ -195,7 +195,21 @@ fn linear_rejects_mismatched_shapes() {
 
 /// Runs `t` new tokens after `pos0` cached ones through both attentions.
 fn check_attention(h: usize, hkv: usize, d: usize, pos0: usize, t: usize, seed: u64) {
-    let shape = AttentionShape::new(h, hkv, d).unwrap();
+    check_attention_window(h, hkv, d, pos0, t, seed, None);
+}
+
+/// As [`check_attention`], with a sliding window.
+fn check_attention_window(
+    h: usize,
+    hkv: usize,
+    d: usize,
+    pos0: usize,
+    t: usize,
+    seed: u64,
+    window: Option<usize>,
+) {
+    let mut shape = AttentionShape::new(h, hkv, d).unwrap();
+    shape.window = window;
     let capacity = pos0 + t + 3;
     let total = pos0 + t;
     let keys_rows = values(total * shape.kv_dim(), seed);
@@ -250,9 +264,71 @@ fn check_attention(h: usize, hkv: usize, d: usize, pos0: usize, t: usize, seed: 
         .unwrap();
         max_abs_diff(&got, &want).assert_within(
             ATTENTION_TOL,
-            &format!("attention H{h} Hkv{hkv} D{d} pos0 {pos0} T {t}"),
+            &format!("attention H{h} Hkv{hkv} D{d} pos0 {pos0} T {t} window {window:?}"),
         );
     });
+}
+
+#[test]
+fn windowed_attention_matches_reference() {
+    for (h, hkv, d) in [(4, 2, 16), (4, 1, 32)] {
+        for window in [1, 3, 8, 64] {
+            for (pos0, t) in [
+                (0, 1),
+                (0, 7),
+                (5, 1),
+                (0, 65),
+                (3, 130),
+                (100, 1),
+                (40, 17),
+            ] {
+                let seed = (h * 100 + pos0 * 7 + t + window) as u64;
+                check_attention_window(h, hkv, d, pos0, t, seed, Some(window));
+            }
+        }
+    }
+}
+
+/// The reference's window is the one transformers masks with: the query at
+/// `p` sees keys `p − window < j ≤ p`. Checked against plain causal
+/// attention over a cache that holds only those keys.
+#[test]
+fn a_window_sees_exactly_its_last_keys() {
+    let (h, hkv, d, window, p) = (2, 1, 8, 5, 20);
+    let mut shape = AttentionShape::new(h, hkv, d).unwrap();
+    let kv = shape.kv_dim();
+    let keys = values((p + 1) * kv, 11);
+    let vals = values((p + 1) * kv, 12);
+    let q = values(shape.q_dim(), 13);
+    let run = |shape: &AttentionShape, keys: &[f32], vals: &[f32], pos: usize| {
+        let n = keys.len() / kv;
+        let (mut kc, mut vc) = (vec![0.0; shape.cache_len(n)], vec![0.0; shape.cache_len(n)]);
+        let mut layer = KvCacheLayer {
+            keys: &mut kc,
+            values: &mut vc,
+            capacity: n,
+        };
+        let rows = |x| MatRef::new(x, n, kv).unwrap();
+        write_kv(shape, rows(keys), rows(vals), 0, &mut layer).unwrap();
+        let cache = KvCacheRef {
+            keys: &kc,
+            values: &vc,
+            capacity: n,
+        };
+        let mut out = vec![0.0; shape.q_dim()];
+        let qd = shape.q_dim();
+        let out_view = MatMut::new(&mut out, 1, qd).unwrap();
+        attention_ref(shape, MatRef::new(&q, 1, qd).unwrap(), pos, cache, out_view).unwrap();
+        out
+    };
+    let plain = AttentionShape::new(h, hkv, d).unwrap();
+    let tail = (p + 1 - window) * kv..;
+    let want = run(&plain, &keys[tail.clone()], &vals[tail], window - 1);
+    shape.window = Some(window);
+    let got = run(&shape, &keys, &vals, p);
+    assert_eq!(got, want);
+    let all = run(&plain, &keys, &vals, p);
+    assert_ne!(all, want, "the window must change the result");
 }
 
 #[test]

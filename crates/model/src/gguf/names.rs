@@ -1,25 +1,25 @@
-//! llama.cpp tensor names (`LLM_TENSOR_NAMES` for `LLM_ARCH_LLAMA`) →
-//! Hugging Face names, so GGUF weights go through the same
-//! [`crate::Model::from_tensors`] checks as safetensors checkpoints.
+//! llama.cpp tensor names → Hugging Face names, so GGUF weights go through
+//! the same [`crate::Model::from_tensors`] checks as safetensors checkpoints.
+//! Each family lists its block tensors in its [`GgufNames`]; the names
+//! outside the blocks are shared:
 //!
 //! | GGUF | Hugging Face |
 //! |---|---|
 //! | `token_embd.weight` | `model.embed_tokens.weight` |
-//! | `blk.N.attn_norm.weight` | `model.layers.N.input_layernorm.weight` |
-//! | `blk.N.attn_{q,k,v,output}.weight` | `model.layers.N.self_attn.{q,k,v,o}_proj.weight` |
-//! | `blk.N.ffn_norm.weight` | `model.layers.N.post_attention_layernorm.weight` |
-//! | `blk.N.ffn_{gate,up,down}.weight` | `model.layers.N.mlp.{gate,up,down}_proj.weight` |
+//! | `blk.N.<gguf>` | `model.layers.N.<hf>` (the family's table) |
 //! | `output_norm.weight` | `model.norm.weight` |
 //! | `output.weight` | `lm_head.weight` |
 //!
 //! Every other tensor is refused ([`GgufTensor::Unsupported`]) rather than
 //! silently dropped, since a weight we skip would change the result — except
 //! `blk.N.attn_rot_embd.weight`, a precomputed rotary table written by old
-//! converters, which RoPE recomputes from `llama.rope.freq_base`
-//! ([`GgufTensor::Ignored`]). In particular `rope_freqs.weight` (Llama 3.1
-//! RoPE scaling factors) is refused: scaled RoPE is not implemented.
+//! converters, which RoPE recomputes from `{arch}.rope.freq_base`
+//! ([`GgufTensor::Ignored`]), and `rope_freqs.weight` (Llama 3.1's RoPE
+//! frequency divisors), which the config reads.
 
-/// What a GGUF tensor of a Llama file becomes.
+use crate::family::GgufNames;
+
+/// What a GGUF tensor becomes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GgufTensor {
     /// A weight, under its Hugging Face name.
@@ -27,8 +27,8 @@ pub enum GgufTensor {
         /// The Hugging Face name.
         hf_name: String,
         /// The projection's rows were permuted by llama.cpp's converter for
-        /// its RoPE convention (`attn_q`, `attn_k`); see
-        /// [`super::tensors::gguf_row_for_hf_row`].
+        /// its RoPE convention (`attn_q`, `attn_k` of the `llama`
+        /// architecture); see [`super::tensors::gguf_row_for_hf_row`].
         rope_permuted: Option<QkProjection>,
     },
     /// Redundant data, skipped.
@@ -40,49 +40,50 @@ pub enum GgufTensor {
 /// Which RoPE-permuted projection a tensor is (the head count differs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QkProjection {
-    /// `attn_q`: `llama.attention.head_count` heads.
+    /// `attn_q`: `{arch}.attention.head_count` heads.
     Query,
-    /// `attn_k`: `llama.attention.head_count_kv` heads.
+    /// `attn_k`: `{arch}.attention.head_count_kv` heads.
     Key,
 }
 
-/// Classifies GGUF tensor `name` for a model of `num_layers` blocks.
-pub fn classify(name: &str, num_layers: usize) -> GgufTensor {
+/// Classifies GGUF tensor `name` of a file of the family `names` with
+/// `num_layers` blocks.
+pub fn classify(name: &str, num_layers: usize, names: &GgufNames) -> GgufTensor {
     let weight = |hf_name: String, rope_permuted| GgufTensor::Weight {
         hf_name,
         rope_permuted,
     };
+    let foreign =
+        || GgufTensor::Unsupported(format!("not a tensor of the {} architecture", names.arch));
     match name {
         "token_embd.weight" => return weight("model.embed_tokens.weight".into(), None),
         "output_norm.weight" => return weight("model.norm.weight".into(), None),
         "output.weight" => return weight("lm_head.weight".into(), None),
-        "rope_freqs.weight" => {
-            return GgufTensor::Unsupported(
-                "RoPE frequency factors (Llama 3.1-style scaled RoPE) are not implemented".into(),
-            );
-        }
+        // Read into the config (`FamilyParams::rope_divisors`).
+        "rope_freqs.weight" => return GgufTensor::Ignored,
         _ => {}
     }
     let Some((layer, suffix)) = block_tensor(name) else {
-        return GgufTensor::Unsupported("not a tensor of the llama architecture".into());
+        return foreign();
     };
     if layer >= num_layers {
         return GgufTensor::Unsupported(format!(
-            "block {layer} is past the last block ({num_layers} blocks in llama.block_count)"
+            "block {layer} is past the last block ({num_layers} blocks in {}.block_count)",
+            names.arch
         ));
     }
-    let (hf_suffix, rope_permuted) = match suffix {
-        "attn_norm.weight" => ("input_layernorm.weight", None),
-        "attn_q.weight" => ("self_attn.q_proj.weight", Some(QkProjection::Query)),
-        "attn_k.weight" => ("self_attn.k_proj.weight", Some(QkProjection::Key)),
-        "attn_v.weight" => ("self_attn.v_proj.weight", None),
-        "attn_output.weight" => ("self_attn.o_proj.weight", None),
-        "ffn_norm.weight" => ("post_attention_layernorm.weight", None),
-        "ffn_gate.weight" => ("mlp.gate_proj.weight", None),
-        "ffn_up.weight" => ("mlp.up_proj.weight", None),
-        "ffn_down.weight" => ("mlp.down_proj.weight", None),
-        "attn_rot_embd.weight" => return GgufTensor::Ignored,
-        _ => return GgufTensor::Unsupported("not a tensor of the llama architecture".into()),
+    if suffix == "attn_rot_embd.weight" {
+        return GgufTensor::Ignored;
+    }
+    let mut pairs = names.block.iter().flat_map(|table| table.iter());
+    let Some(&(_, hf_suffix)) = pairs.find(|(gguf, _)| *gguf == suffix) else {
+        return foreign();
+    };
+    let rope_permuted = match suffix {
+        _ if !names.rope_permuted => None,
+        "attn_q.weight" => Some(QkProjection::Query),
+        "attn_k.weight" => Some(QkProjection::Key),
+        _ => None,
     };
     weight(format!("model.layers.{layer}.{hf_suffix}"), rope_permuted)
 }
@@ -101,6 +102,15 @@ fn block_tensor(name: &str) -> Option<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LLAMA: GgufNames = match crate::family::llama::FAMILY.gguf {
+        Some(names) => names,
+        None => unreachable!(),
+    };
+
+    fn classify(name: &str, num_layers: usize) -> GgufTensor {
+        super::classify(name, num_layers, &LLAMA)
+    }
 
     fn hf(name: &str) -> Option<String> {
         match classify(name, 30) {
@@ -142,7 +152,6 @@ mod tests {
             "blk..attn_q.weight",
             "blk.1.attn_q.bias",
             "blk.1",
-            "rope_freqs.weight",
             "",
         ] {
             assert!(

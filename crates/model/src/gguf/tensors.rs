@@ -27,6 +27,7 @@ use super::SharedGguf;
 use super::names::{GgufTensor, QkProjection, classify};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::family;
 use crate::weights::TensorMap;
 
 /// Every tensor of `file` as a [`TensorMap`] by Hugging Face name, in file
@@ -39,8 +40,14 @@ use crate::weights::TensorMap;
 pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> {
     let source = file.bytes().source().clone();
     let mut map = TensorMap::with_capacity(file.tensors().len());
+    let Some(names) = family(config.architecture).gguf else {
+        return Err(ModelError::UnsupportedGgufArchitecture(format!(
+            "{:?}",
+            config.architecture
+        )));
+    };
     for info in file.tensors() {
-        let (hf_name, rope_permuted) = match classify(info.name(), config.num_layers) {
+        let (hf_name, rope_permuted) = match classify(info.name(), config.num_layers, &names) {
             GgufTensor::Weight {
                 hf_name,
                 rope_permuted,
@@ -57,7 +64,12 @@ pub fn tensor_map(file: &SharedGguf, config: &ModelConfig) -> Result<TensorMap> 
             QkProjection::Query => config.num_heads,
             QkProjection::Key => config.num_kv_heads,
         });
-        let tensor = load_tensor(file, &source, info, heads.map(|h| (h, config.head_dim)))?;
+        let mut tensor = load_tensor(file, &source, info, heads.map(|h| (h, config.head_dim)))?;
+        if names.gains_plus_one && hf_name.ends_with("norm.weight") {
+            // The converter stored Gemma's `1 + w`; the model adds the 1 itself.
+            let w: Vec<f32> = tensor.to_f32_vec()?.iter().map(|g| g - 1.0).collect();
+            tensor = Tensor::from_f32(tensor.dims(), &w)?;
+        }
         map.insert(hf_name, tensor);
     }
     Ok(map)

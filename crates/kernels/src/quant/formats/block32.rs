@@ -75,14 +75,24 @@ pub(crate) trait Act32: ActFormat {
 pub(crate) trait Block32: WeightFormat<Act: Act32> {
     /// What [`Block32::unpack_256`] gives.
     const OPERAND: Operand;
-    /// Whether the dot has the offset term `m·s_x` (Q4_1).
+    /// Whether the dot has the offset term `m·s_x` (Q4_1, Q5_1).
     const OFFSET: bool = false;
-    /// The scale `d`.
-    fn scale(&self) -> f16;
-    /// The offset `m` when [`Block32::OFFSET`], else 0.
+    /// The scale `d`: every 32-value ggml weight block (`block_q4_0`,
+    /// `block_q4_1`, `block_q5_0`, `block_q5_1`, `block_q8_0`,
+    /// `block_iq4_nl`) starts with it, as an f16.
+    #[inline(always)]
+    fn scale(&self) -> f16 {
+        leading_f16(self, 0)
+    }
+    /// The offset `m` when [`Block32::OFFSET`], else 0: the offset formats
+    /// store it as the f16 right after the scale.
     #[inline(always)]
     fn offset(&self) -> f16 {
-        f16::ZERO
+        if Self::OFFSET {
+            leading_f16(self, 1)
+        } else {
+            f16::ZERO
+        }
     }
     /// The signed integer weight `j` of the dot product.
     fn value(&self, j: usize) -> i32;
@@ -101,6 +111,27 @@ pub(crate) trait Block32: WeightFormat<Act: Act32> {
     /// F/BW/VL/VBMI and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn pair_512(pair: *const Self) -> WeightPair;
+}
+
+/// The `index`-th f16 of a block's leading fields (see [`Block32::scale`]).
+#[inline(always)]
+fn leading_f16<B: bytemuck::Pod>(block: &B, index: usize) -> f16 {
+    let bytes = bytemuck::bytes_of(block);
+    f16::from_ne_bytes([bytes[2 * index], bytes[2 * index + 1]])
+}
+
+/// [`BlockFormat::dequantize_block`](crate::quant::BlockFormat::dequantize_block)
+/// of every 32-value format: `x[j] = v[j]·d (+ m)`, in ggml's order (the
+/// product, then the offset; no offset term at all where there is none, so
+/// a zero keeps its sign).
+#[inline(always)]
+pub(super) fn dequantize<W: Block32>(w: &W, out: &mut [f32]) {
+    let d = w.scale().to_f32();
+    let m = w.offset().to_f32();
+    for (j, x) in out[..QK].iter_mut().enumerate() {
+        let scaled = w.value(j) as f32 * d;
+        *x = if W::OFFSET { scaled + m } else { scaled };
+    }
 }
 
 /// The exact integer part of a block dot: `Σⱼ v[j]·q_x[j]`.
@@ -197,14 +228,71 @@ pub(super) fn unpack_nibble(qs: &[u8; QK / 2], j: usize) -> u8 {
     if j < QK / 2 { byte & 0x0F } else { byte >> 4 }
 }
 
+/// The first value of largest magnitude, with its sign (0 when every value
+/// is 0 or NaN): the search of ggml's `quantize_row_q4_0_ref` and
+/// `quantize_row_q5_0_ref`, whose scale is this value over `−8` or `−16`.
+#[inline(always)]
+pub(super) fn first_largest_magnitude(x: &[f32; QK]) -> f32 {
+    let mut amax = 0.0f32;
+    let mut largest = 0.0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            largest = v;
+        }
+    }
+    largest
+}
+
+/// The fit of the offset formats (ggml's `quantize_row_q4_1_ref` and
+/// `quantize_row_q5_1_ref`): `m = min`, `d = (max − min)/top`, and
+/// `q = min(top, trunc((x − m)·(1/d) + 0.5))`; returns `(d, m, q)`. The
+/// minimum and maximum start from `±f32::MAX`, so a NaN never wins.
+#[inline(always)]
+pub(super) fn fit_offset(x: &[f32; QK], top: u8) -> (f32, f32, [u8; QK]) {
+    let (min, max) = x.iter().fold((f32::MAX, -f32::MAX), |(min, max), &v| {
+        (if v < min { v } else { min }, if v > max { v } else { max })
+    });
+    let d = (max - min) / f32::from(top);
+    let id = super::inv_or_zero(d);
+    let q = x.map(|v| (((v - min) * id + 0.5) as i32).clamp(0, i32::from(top)) as u8);
+    (d, min, q)
+}
+
 /// The first 32 values of `x` as an array (every caller passes whole blocks).
 #[inline(always)]
 pub(super) fn block_of(x: &[f32]) -> &[f32; QK] {
     x[..QK].try_into().expect("a block is 32 values")
 }
 
-/// Implements [`WeightFormat`] for a 32-value format through this module.
+/// Implements [`WeightFormat`] for a 32-value format through this module;
+/// given the format's name and size, also [`BlockFormat`] (dequantizing
+/// through [`dequantize`], quantizing through the block's own
+/// `fn quantize(&[f32; 32]) -> Self`) and the checks of its layout.
+///
+/// [`BlockFormat`]: crate::quant::BlockFormat
 macro_rules! weight_format_32 {
+    ($block:ty, $name:literal, bytes $bytes:literal, act $act:ty, gemv_rows $rows:expr) => {
+        const _: () = assert!(size_of::<$block>() == $bytes);
+        const _: () = assert!(align_of::<$block>() == 2);
+
+        impl $crate::quant::BlockFormat for $block {
+            const NAME: &'static str = $name;
+            const VALUES: usize = $crate::quant::QK;
+
+            #[inline(always)]
+            fn dequantize_block(&self, out: &mut [f32]) {
+                super::block32::dequantize(self, out);
+            }
+
+            #[inline(always)]
+            fn quantize_block(x: &[f32]) -> Self {
+                Self::quantize(super::block32::block_of(x))
+            }
+        }
+
+        super::block32::weight_format_32!($block, act $act, gemv_rows $rows);
+    };
     ($block:ty, act $act:ty, gemv_rows $rows:expr) => {
         impl $crate::quant::WeightFormat for $block {
             type Act = $act;

@@ -36,14 +36,14 @@ use core::arch::x86_64::*;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, unpack_nibble, weight_format_32};
+use super::block32::{Block32, Operand, unpack_nibble, weight_format_32};
 use super::q8_0::BlockQ8_0;
 use super::search::GROUP_MAX_EPS;
 use super::{IQ4_VALUES, inv_or_zero, quantize_blocks};
 use crate::KernelError;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::{BlockFormat, QK};
 
 /// The codebook index whose entry (1) is nearest 0.
 const INDEX_NEAR_ZERO: u8 = 8;
@@ -58,9 +58,6 @@ pub struct BlockIq4Nl {
     pub qs: [u8; QK / 2],
 }
 
-const _: () = assert!(size_of::<BlockIq4Nl>() == 18);
-const _: () = assert!(align_of::<BlockIq4Nl>() == 2);
-
 impl BlockIq4Nl {
     /// The codebook values `T[q]` (in `−127..=113`): `x = d·v`.
     #[inline(always)]
@@ -72,6 +69,19 @@ impl BlockIq4Nl {
     pub fn quantize_ref(x: &[f32; QK]) -> Self {
         let mut q = [INDEX_NEAR_ZERO; QK];
         let d = fit_scale(x, -1, &mut q);
+        Self::pack(d, &q)
+    }
+
+    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl` without an
+    /// importance matrix; see the module docs).
+    #[inline(always)]
+    fn quantize(x: &[f32; QK]) -> Self {
+        let mut q = [INDEX_NEAR_ZERO; QK];
+        let d = fit_scale(x, 7, &mut q);
+        let id = inv_or_zero(d);
+        for (l, &v) in q.iter_mut().zip(x) {
+            *l = best_index(id * v);
+        }
         Self::pack(d, &q)
     }
 
@@ -193,34 +203,7 @@ pub fn quantize_row_ref(x: &[f32], out: &mut [BlockIq4Nl]) -> Result<(), KernelE
     quantize_blocks("iq4_nl::quantize_row_ref", x, out, BlockIq4Nl::quantize_ref)
 }
 
-impl BlockFormat for BlockIq4Nl {
-    const NAME: &'static str = "iq4_nl";
-    const VALUES: usize = QK;
-
-    /// As ggml's `dequantize_row_iq4_nl`: `d·T[q]`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (o, v) in out[..QK].iter_mut().zip(self.values()) {
-            *o = d * f32::from(v);
-        }
-    }
-
-    /// What `llama-quantize` writes (ggml's `quantize_iq4_nl` without an
-    /// importance matrix; see the module docs).
-    fn quantize_block(x: &[f32]) -> Self {
-        let x = block_of(x);
-        let mut q = [INDEX_NEAR_ZERO; QK];
-        let d = fit_scale(x, 7, &mut q);
-        let id = inv_or_zero(d);
-        for (l, &v) in q.iter_mut().zip(x) {
-            *l = best_index(id * v);
-        }
-        Self::pack(d, &q)
-    }
-}
-
-weight_format_32!(BlockIq4Nl, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+weight_format_32!(BlockIq4Nl, "iq4_nl", bytes 18, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
 
 /// The codebook as the unsigned operand of VNNI: `T[i] ^ 0x80 = T[i] + 128`.
 #[cfg(target_arch = "x86_64")]
@@ -237,10 +220,6 @@ const IQ4_UNSIGNED: [u8; 16] = {
 impl Block32 for BlockIq4Nl {
     const OPERAND: Operand = Operand::Signed;
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(IQ4_VALUES[usize::from(unpack_nibble(&self.qs, j))])

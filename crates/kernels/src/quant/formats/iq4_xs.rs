@@ -43,7 +43,7 @@ use super::search::nearest_int;
 use super::{IQ4_VALUES, SubBlocks, inv_or_zero};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockQ8K, QK_K};
 
 /// An IQ4_XS superblock (see the module docs).
 #[repr(C)]
@@ -58,9 +58,6 @@ pub struct BlockIq4Xs {
     /// Codebook indices, 16 bytes per sub-block of 32.
     pub qs: [u8; QK_K / 2],
 }
-
-const _: () = assert!(size_of::<BlockIq4Xs>() == 136);
-const _: () = assert!(align_of::<BlockIq4Xs>() == 2);
 
 impl BlockIq4Xs {
     /// The eight sub-block scales `sc` (`−32..=31`).
@@ -97,18 +94,9 @@ impl BlockIq4Xs {
     }
 }
 
-impl BlockFormat for BlockIq4Xs {
-    const NAME: &'static str = "iq4_xs";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq4_xs`: `(d·sc)·T[q]`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        self.sub_blocks().dequantize(out);
-    }
-
+impl BlockIq4Xs {
     /// ggml's `quantize_iq4_xs` without importance matrix (see the module docs).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let subs = x.as_chunks::<32>().0;
         let mut scales = [0.0f32; 8];
         let (mut amax_scale, mut max_scale) = (0.0f32, 0.0f32);
@@ -147,7 +135,7 @@ impl BlockFormat for BlockIq4Xs {
     }
 }
 
-weight_format_k!(BlockIq4Xs);
+weight_format_k!(BlockIq4Xs, "iq4_xs", bytes 136, via sub_blocks);
 
 impl KBlock for BlockIq4Xs {
     /// Signed codebook values (`|T| ≤ 127`), no block-sum term.

@@ -140,8 +140,33 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
 }
 
 /// Implements [`WeightFormat`] for a K-quant through this module, and `Default` as the
-/// all-zero block.
+/// all-zero block. With `via sub_blocks`, also the checks of its layout and [`BlockFormat`]:
+/// dequantizing through the block's generic [`SubBlocks`](super::SubBlocks) view
+/// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) and quantizing through its own
+/// `fn quantize(&[f32]) -> Self`.
+///
+/// [`BlockFormat`]: crate::quant::BlockFormat
 macro_rules! weight_format_k {
+    ($block:ty, $name:literal, bytes $bytes:literal, via sub_blocks) => {
+        const _: () = assert!(size_of::<$block>() == $bytes);
+        const _: () = assert!(align_of::<$block>() == 2);
+
+        impl $crate::quant::BlockFormat for $block {
+            const NAME: &'static str = $name;
+            const VALUES: usize = $crate::quant::QK_K;
+
+            #[inline(always)]
+            fn dequantize_block(&self, out: &mut [f32]) {
+                self.sub_blocks().dequantize(out);
+            }
+
+            fn quantize_block(x: &[f32]) -> Self {
+                Self::quantize(x)
+            }
+        }
+
+        super::kblock::weight_format_k!($block);
+    };
     ($block:ty) => {
         impl $crate::quant::WeightFormat for $block {
             type Act = super::q8_k::BlockQ8K;
@@ -176,10 +201,3 @@ macro_rules! weight_format_k {
     };
 }
 pub(super) use weight_format_k;
-
-/// `round(v·inv)` clamped to `lo ..= hi` (NaN to `lo`).
-#[inline(always)]
-pub(super) fn quant(v: f32, inv: f32, lo: f32, hi: f32) -> i32 {
-    let q = (v * inv).round();
-    if q >= lo { q.min(hi) as i32 } else { lo as i32 }
-}

@@ -38,7 +38,7 @@ use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::search::{fit_scale_min, fit_sub_blocks, largest, nearest_int, requantize_sub_blocks};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockQ8K, QK_K};
 
 /// A Q2_K superblock (see the module docs).
 #[repr(C)]
@@ -53,9 +53,6 @@ pub struct BlockQ2K {
     /// Scale of the sub-block mins.
     pub dmin: f16,
 }
-
-const _: () = assert!(size_of::<BlockQ2K>() == 84);
-const _: () = assert!(align_of::<BlockQ2K>() == 2);
 
 impl BlockQ2K {
     /// The integer view: `x = d·scales[s]·q − dmin·mins[s]`, sub-blocks of 16,
@@ -78,18 +75,9 @@ impl BlockQ2K {
     }
 }
 
-impl BlockFormat for BlockQ2K {
-    const NAME: &'static str = "q2_k";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_q2_K`: `(d·sc)·q − dmin·mn`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        self.sub_blocks().dequantize(out);
-    }
-
+impl BlockQ2K {
     /// ggml's `quantize_row_q2_K_ref` (see the module docs).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
         let (scales, mins) = fit_sub_blocks::<16, 16>(x, &mut l, |xs, ls| {
             fit_scale_min(xs, &xs.map(f32::abs), 3, true, ls)
@@ -136,7 +124,7 @@ impl BlockFormat for BlockQ2K {
     }
 }
 
-weight_format_k!(BlockQ2K);
+weight_format_k!(BlockQ2K, "q2_k", bytes 84, via sub_blocks);
 
 impl KBlock for BlockQ2K {
     /// `q` is unsigned (`0..=3`, `2·3·127 < 2¹⁵`); the block sums multiply the

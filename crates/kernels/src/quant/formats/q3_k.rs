@@ -44,7 +44,7 @@ use super::search::{GROUP_MAX_EPS, fit_sub_blocks, nearest_int, requantize_sub_b
 use super::{SubBlocks, lane_sums};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockQ8K, QK_K};
 
 /// A Q3_K superblock (see the module docs).
 #[repr(C)]
@@ -59,9 +59,6 @@ pub struct BlockQ3K {
     /// Superblock scale.
     pub d: f16,
 }
-
-const _: () = assert!(size_of::<BlockQ3K>() == 110);
-const _: () = assert!(align_of::<BlockQ3K>() == 2);
 
 /// `sc[s] + 32` (6 bits) of the packing in the module docs.
 #[inline(always)]
@@ -154,18 +151,9 @@ fn fit_q3(x: &[f32; 16], levels: &mut [u8; 16]) -> f32 {
     if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
 }
 
-impl BlockFormat for BlockQ3K {
-    const NAME: &'static str = "q3_k";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_q3_K`: `(d·sc)·q`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        self.sub_blocks().dequantize(out);
-    }
-
+impl BlockQ3K {
     /// ggml's `quantize_row_q3_K_ref` (see the module docs).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         // `l` holds `q + 4` (0..=7).
         let mut l = [0u8; QK_K];
         let (scales, _) = fit_sub_blocks::<16, 16>(x, &mut l, |xs, ls| (fit_q3(xs, ls), 0.0));
@@ -223,7 +211,7 @@ impl BlockFormat for BlockQ3K {
     }
 }
 
-weight_format_k!(BlockQ3K);
+weight_format_k!(BlockQ3K, "q3_k", bytes 110, via sub_blocks);
 
 impl KBlock for BlockQ3K {
     /// The SIMD tiles take the unsigned `q + 4` (`0..=7`, `2·7·127 < 2¹⁵`).

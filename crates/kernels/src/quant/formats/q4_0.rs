@@ -13,12 +13,14 @@ use half::f16;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use super::block32::{Block32, Operand, block_of, pack_nibbles, unpack_nibble, weight_format_32};
+use super::block32::{
+    Block32, Operand, first_largest_magnitude, pack_nibbles, unpack_nibble, weight_format_32,
+};
 use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::{BlockFormat, QK};
 
 /// ggml `Q4_0`: 32 unsigned 4-bit values and one f16 scale;
 /// `x[j] = d·(q[j] − 8)`.
@@ -34,44 +36,17 @@ pub struct BlockQ4_0 {
     pub qs: [u8; QK / 2],
 }
 
-const _: () = assert!(size_of::<BlockQ4_0>() == 18);
-const _: () = assert!(align_of::<BlockQ4_0>() == 2);
-
 impl BlockQ4_0 {
     /// The 4-bit value of weight `j` (`0..32`), before the `− 8`.
     #[inline(always)]
     pub fn nibble(&self, j: usize) -> u8 {
         unpack_nibble(&self.qs, j)
     }
-}
 
-impl BlockFormat for BlockQ4_0 {
-    const NAME: &'static str = "q4_0";
-    const VALUES: usize = QK;
-
+    /// ggml's reference quantizer (see the module docs).
     #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        let (lo, hi) = out.split_at_mut(QK / 2);
-        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
-            *l = f32::from(i16::from(b & 0x0F) - 8) * d;
-            *h = f32::from(i16::from(b >> 4) - 8) * d;
-        }
-    }
-
-    #[inline(always)]
-    fn quantize_block(x: &[f32]) -> Self {
-        let x = block_of(x);
-        // The first value of largest magnitude, with its sign.
-        let mut amax = 0.0f32;
-        let mut max = 0.0f32;
-        for &v in x {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
-            }
-        }
-        let d = max / -8.0;
+    fn quantize(x: &[f32; QK]) -> Self {
+        let d = first_largest_magnitude(x) / -8.0;
         let id = inv_or_zero(d);
         let mut q = [0u8; QK];
         for (q, &v) in q.iter_mut().zip(x) {
@@ -84,15 +59,11 @@ impl BlockFormat for BlockQ4_0 {
     }
 }
 
-weight_format_32!(BlockQ4_0, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+weight_format_32!(BlockQ4_0, "q4_0", bytes 18, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ4_0 {
     const OPERAND: Operand = Operand::Unsigned { bias: 8 };
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(self.nibble(j)) - 8

@@ -10,12 +10,11 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, pack_nibbles, unpack_nibble, weight_format_32};
-use super::inv_or_zero;
+use super::block32::{Block32, Operand, fit_offset, pack_nibbles, unpack_nibble, weight_format_32};
 use super::q8_1::BlockQ8_1;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::{BlockFormat, QK};
 
 /// ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset;
 /// `x[j] = d·q[j] + m`, nibbles ordered as in [`BlockQ4_0`](super::BlockQ4_0).
@@ -32,50 +31,17 @@ pub struct BlockQ4_1 {
     pub qs: [u8; QK / 2],
 }
 
-const _: () = assert!(size_of::<BlockQ4_1>() == 20);
-const _: () = assert!(align_of::<BlockQ4_1>() == 2);
-
 impl BlockQ4_1 {
     /// The 4-bit value of weight `j` (`0..32`).
     #[inline(always)]
     pub fn nibble(&self, j: usize) -> u8 {
         unpack_nibble(&self.qs, j)
     }
-}
 
-impl BlockFormat for BlockQ4_1 {
-    const NAME: &'static str = "q4_1";
-    const VALUES: usize = QK;
-
+    /// ggml's reference quantizer (see the module docs).
     #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let (d, m) = (self.d.to_f32(), self.m.to_f32());
-        let (lo, hi) = out.split_at_mut(QK / 2);
-        for ((l, h), &b) in lo.iter_mut().zip(hi).zip(&self.qs) {
-            *l = f32::from(b & 0x0F) * d + m;
-            *h = f32::from(b >> 4) * d + m;
-        }
-    }
-
-    #[inline(always)]
-    fn quantize_block(x: &[f32]) -> Self {
-        let x = block_of(x);
-        let mut min = f32::MAX;
-        let mut max = -f32::MAX;
-        for &v in x {
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
-        let d = (max - min) / 15.0;
-        let id = inv_or_zero(d);
-        let mut q = [0u8; QK];
-        for (q, &v) in q.iter_mut().zip(x) {
-            *q = (((v - min) * id + 0.5) as i32).clamp(0, 15) as u8;
-        }
+    fn quantize(x: &[f32; QK]) -> Self {
+        let (d, min, q) = fit_offset(x, 15);
         BlockQ4_1 {
             d: f16::from_f32(d),
             m: f16::from_f32(min),
@@ -84,20 +50,12 @@ impl BlockFormat for BlockQ4_1 {
     }
 }
 
-weight_format_32!(BlockQ4_1, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
+weight_format_32!(BlockQ4_1, "q4_1", bytes 20, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ4_1 {
     const OPERAND: Operand = Operand::Unsigned { bias: 0 };
     const OFFSET: bool = true;
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
-    #[inline(always)]
-    fn offset(&self) -> f16 {
-        self.m
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(self.nibble(j))

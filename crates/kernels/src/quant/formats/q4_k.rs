@@ -9,22 +9,25 @@
 //! top bits of bytes `j − 4` / `j`. Its dots take [`BlockQ8K`] activations.
 //!
 //! The dequantizer matches gguf-py's `gguf.quants.dequantize` (checked by
-//! `tests/quant.rs` against a fixture). The quantizer is NOT ggml's (which
-//! searches scales to minimise a weighted error, `make_qkx2_quants`); it
-//! takes the plain range of each sub-block: `m_s = min(0, min x)`,
-//! `a_s = (max x − m_s)/15`; superblock `d = max a_s/63`,
-//! `dmin = max(−m_s)/63` (f16); `sc[s] = round(a_s/d)`,
-//! `mn[s] = round(−m_s/dmin)` (6 bits); then
-//! `q = clamp(round((x + dmin·mn)/(d·sc)), 0, 15)`. Round trip: about
-//! `(max − min)/30` per sub-block plus the 6-bit rounding of the scale and
-//! min. A zero scale gives zero quants; NaN inputs give unspecified blocks
-//! (never a panic).
+//! `tests/quant.rs` against a fixture). The quantizer is ggml's
+//! `quantize_row_q4_K_ref` (what `llama-quantize` runs without an importance
+//! matrix), in ggml's f32 operation order: per sub-block of 32, weights
+//! `w = sqrt(Σx²/32) + |x|` and the (scale, min) search of `make_qkx2_quants`
+//! with `rmin = −1`, `nstep = 20` (`search::fit_scale_min_over`, `q` in
+//! `0..=15`); then `d = max scale/63`, `dmin = max min/63` (f16),
+//! `sc = min(63, round(63·scale/max scale))`, likewise `mn`, and
+//! `q = clamp(round((x + dmin·mn)/(d·sc)), 0, 15)` with the stored `d`, `dmin`
+//! (a sub-block whose `d·sc` is 0 keeps the search's `q`). NaN inputs give
+//! unspecified blocks (never a panic).
 
 use half::f16;
 
-use super::inv_or_zero;
-use super::kblock::{BsumsTerm, KBlock, quant, weight_format_k};
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::q8_k::BlockQ8K;
+use super::search::{
+    fit_scale_min_over, fit_sub_blocks, largest, nearest_int, pack_scale_min_k4,
+    requantize_sub_blocks,
+};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
 use crate::quant::{BlockFormat, QK_K};
@@ -162,45 +165,34 @@ impl KBlock for BlockQ4K {
     }
 }
 
-/// The simple range quantizer of the module docs.
+/// ggml's `quantize_row_q4_K_ref` (see the module docs).
 fn quantize_into(x: &[f32], out: &mut BlockQ4K) {
-    let mut scale = [0.0f32; 8];
-    let mut min = [0.0f32; 8];
-    for (s, xs) in x.chunks_exact(32).enumerate() {
-        let lo = xs.iter().fold(0.0f32, |m, &v| m.min(v));
-        let hi = xs.iter().fold(lo, |m, &v| m.max(v));
-        scale[s] = (hi - lo) / 15.0;
-        min[s] = -lo;
-    }
-    let d = f16::from_f32(scale.iter().fold(0.0f32, |m, &v| m.max(v)) / 63.0);
-    let dmin = f16::from_f32(min.iter().fold(0.0f32, |m, &v| m.max(v)) / 63.0);
-    let (df, dminf) = (d.to_f32(), dmin.to_f32());
-    let mut sc = [0u8; 8];
-    let mut mn = [0u8; 8];
-    for s in 0..8 {
-        sc[s] = quant(scale[s], inv_or_zero(df), 0.0, 63.0) as u8;
-        mn[s] = quant(min[s], inv_or_zero(dminf), 0.0, 63.0) as u8;
-    }
-    let mut packed = [0u8; 12];
-    for i in 0..4 {
-        packed[i] = sc[i] | ((sc[i + 4] >> 4) << 6);
-        packed[i + 4] = mn[i] | ((mn[i + 4] >> 4) << 6);
-        packed[i + 8] = (sc[i + 4] & 0x0F) | ((mn[i + 4] & 0x0F) << 4);
-    }
-    let mut q = [0u8; QK_K];
-    for (s, (qs, xs)) in q.chunks_exact_mut(32).zip(x.chunks_exact(32)).enumerate() {
-        let step = df * f32::from(sc[s]);
-        let offset = dminf * f32::from(mn[s]);
-        for (qv, &v) in qs.iter_mut().zip(xs) {
-            *qv = quant(v + offset, inv_or_zero(step), 0.0, 15.0) as u8;
-        }
-    }
-    out.d = d;
-    out.dmin = dmin;
-    out.scales = packed;
+    let mut l = [0u8; QK_K];
+    let (scales, mins) = fit_sub_blocks::<32, 8>(x, &mut l, |xs, ls| {
+        let sum_x2 = xs.iter().fold(0.0f32, |a, &v| a + v * v);
+        let av_x = (sum_x2 / 32.0).sqrt();
+        fit_scale_min_over(xs, &xs.map(|v| av_x + v.abs()), 15, false, (-1.0, 20), ls)
+    });
+    let (max_scale, max_min) = (largest(&scales), largest(&mins));
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    // ggml stores `nearest_int` in a uint8_t (mod 256) before capping at 63.
+    let sc = scales.map(|v| (nearest_int(inv_scale * v) as u8).min(63));
+    let mn = mins.map(|v| (nearest_int(inv_min * v) as u8).min(63));
+    out.d = f16::from_f32(max_scale / 63.0);
+    out.dmin = f16::from_f32(max_min / 63.0);
+    out.scales = pack_scale_min_k4(&sc, &mn);
+    let (d, dmin) = (out.d.to_f32(), out.dmin.to_f32());
+    requantize_sub_blocks::<32>(x, &mut l, 0..=15, |s| {
+        (d * f32::from(sc[s]), dmin * f32::from(mn[s]))
+    });
     for p in 0..4 {
-        for l in 0..32 {
-            out.qs[32 * p + l] = q[64 * p + l] | (q[64 * p + 32 + l] << 4);
+        for j in 0..32 {
+            out.qs[32 * p + j] = l[64 * p + j] | (l[64 * p + 32 + j] << 4);
         }
     }
 }

@@ -25,12 +25,12 @@ use core::arch::x86_64::*;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, unpack_nibble, weight_format_32};
+use super::block32::{Block32, Operand, first_largest_magnitude, unpack_nibble, weight_format_32};
 use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::{BlockFormat, QK};
 
 /// A Q5_0 block (see the module docs).
 #[repr(C)]
@@ -44,14 +44,27 @@ pub struct BlockQ5_0 {
     pub qs: [u8; QK / 2],
 }
 
-const _: () = assert!(size_of::<BlockQ5_0>() == 22);
-const _: () = assert!(align_of::<BlockQ5_0>() == 2);
-
 impl BlockQ5_0 {
     /// The signed integer weights `q − 16` (in `−16..=15`): `x = d·v`.
     #[inline(always)]
     pub fn values(&self) -> [i8; QK] {
         std::array::from_fn(|j| self.value(j) as i8)
+    }
+
+    /// ggml's reference quantizer (see the module docs).
+    #[inline(always)]
+    fn quantize(x: &[f32; QK]) -> Self {
+        let d = first_largest_magnitude(x) / -16.0;
+        let id = inv_or_zero(d);
+        // `as i8` truncates toward zero (the values are in 0.5 ..= 32.5).
+        let q = x.map(|v| ((v * id + 16.5) as i8).min(31) as u8);
+        let mut block = Self {
+            d: f16::from_f32(d),
+            qh: [0; 4],
+            qs: [0; QK / 2],
+        };
+        pack_5bit(&q, &mut block.qh, &mut block.qs);
+        block
     }
 }
 
@@ -76,54 +89,11 @@ pub(crate) fn pack_5bit(q: &[u8; 32], qh: &mut [u8; 4], qs: &mut [u8; 16]) {
     }
 }
 
-impl BlockFormat for BlockQ5_0 {
-    const NAME: &'static str = "q5_0";
-    const VALUES: usize = QK;
-
-    /// As ggml's `dequantize_row_q5_0`: `(q − 16)·d`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (j, o) in out[..QK].iter_mut().enumerate() {
-            *o = self.value(j) as f32 * d;
-        }
-    }
-
-    /// ggml's reference quantizer (see the module docs).
-    #[inline(always)]
-    fn quantize_block(x: &[f32]) -> Self {
-        let x = block_of(x);
-        let mut amax = 0.0f32;
-        let mut max = 0.0f32;
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
-        let d = max / -16.0;
-        let id = inv_or_zero(d);
-        // `as i8` truncates toward zero (the values are in 0.5 ..= 32.5).
-        let q = x.map(|v| ((v * id + 16.5) as i8).min(31) as u8);
-        let mut block = Self {
-            d: f16::from_f32(d),
-            qh: [0; 4],
-            qs: [0; QK / 2],
-        };
-        pack_5bit(&q, &mut block.qh, &mut block.qs);
-        block
-    }
-}
-
-weight_format_32!(BlockQ5_0, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
+weight_format_32!(BlockQ5_0, "q5_0", bytes 22, act BlockQ8_0, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ5_0 {
     const OPERAND: Operand = Operand::Unsigned { bias: 16 };
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(q5(&self.qh, &self.qs, j)) - 16

@@ -27,13 +27,12 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::block32::{Block32, Operand, block_of, weight_format_32};
-use super::inv_or_zero;
+use super::block32::{Block32, Operand, fit_offset, weight_format_32};
 use super::q5_0::{pack_5bit, q5};
 use super::q8_1::BlockQ8_1;
+use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::blocks32::{self as x86, WeightPair};
-use crate::quant::{BlockFormat, QK};
 
 /// A Q5_1 block (see the module docs).
 #[repr(C)]
@@ -49,48 +48,17 @@ pub struct BlockQ5_1 {
     pub qs: [u8; QK / 2],
 }
 
-const _: () = assert!(size_of::<BlockQ5_1>() == 24);
-const _: () = assert!(align_of::<BlockQ5_1>() == 2);
-
 impl BlockQ5_1 {
     /// The integer weights `q` (in `0..=31`): `x = d·v + m`.
     #[inline(always)]
     pub fn values(&self) -> [i8; QK] {
         std::array::from_fn(|j| q5(&self.qh, &self.qs, j) as i8)
     }
-}
-
-impl BlockFormat for BlockQ5_1 {
-    const NAME: &'static str = "q5_1";
-    const VALUES: usize = QK;
-
-    /// As ggml's `dequantize_row_q5_1`: `q·d + m`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let (d, m) = (self.d.to_f32(), self.m.to_f32());
-        for (j, o) in out[..QK].iter_mut().enumerate() {
-            *o = f32::from(q5(&self.qh, &self.qs, j)) * d + m;
-        }
-    }
 
     /// ggml's reference quantizer (see the module docs).
     #[inline(always)]
-    fn quantize_block(x: &[f32]) -> Self {
-        let x = block_of(x);
-        let mut min = f32::MAX;
-        let mut max = -f32::MAX;
-        for &v in x {
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
-        let d = (max - min) / 31.0;
-        let id = inv_or_zero(d);
-        // `as u8` truncates toward zero (the values are in 0.5 ..= 31.5).
-        let q = x.map(|v| ((v - min) * id + 0.5) as u8);
+    fn quantize(x: &[f32; QK]) -> Self {
+        let (d, min, q) = fit_offset(x, 31);
         let mut block = Self {
             d: f16::from_f32(d),
             m: f16::from_f32(min),
@@ -102,20 +70,12 @@ impl BlockFormat for BlockQ5_1 {
     }
 }
 
-weight_format_32!(BlockQ5_1, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
+weight_format_32!(BlockQ5_1, "q5_1", bytes 24, act BlockQ8_1, gemv_rows crate::quant::isa::ROWS);
 
 impl Block32 for BlockQ5_1 {
     const OPERAND: Operand = Operand::Unsigned { bias: 0 };
     const OFFSET: bool = true;
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
-    #[inline(always)]
-    fn offset(&self) -> f16 {
-        self.m
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(q5(&self.qh, &self.qs, j))

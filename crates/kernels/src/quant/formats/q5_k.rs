@@ -48,7 +48,7 @@ use super::search::{
 use super::{SubBlocks, lane_sums};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockQ8K, QK_K};
 
 /// A Q5_K superblock (see the module docs).
 #[repr(C)]
@@ -65,9 +65,6 @@ pub struct BlockQ5K {
     /// Low 4 bits of each weight.
     pub qs: [u8; QK_K / 2],
 }
-
-const _: () = assert!(size_of::<BlockQ5K>() == 176);
-const _: () = assert!(align_of::<BlockQ5K>() == 2);
 
 impl BlockQ5K {
     /// The integer view: `x = d·scales[s]·q − dmin·mins[s]`, sub-blocks of 32,
@@ -100,18 +97,9 @@ impl BlockQ5K {
     }
 }
 
-impl BlockFormat for BlockQ5K {
-    const NAME: &'static str = "q5_k";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_q5_K`: `(d·sc)·q − dmin·mn`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        self.sub_blocks().dequantize(out);
-    }
-
+impl BlockQ5K {
     /// ggml's `quantize_row_q5_K_ref` (see the module docs).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut l = [0u8; QK_K];
         let (scales, mins) = fit_sub_blocks::<32, 8>(x, &mut l, |xs, ls| {
             let sum_x2 = xs.iter().fold(0.0f32, |a, &v| a + v * v);
@@ -153,7 +141,7 @@ impl BlockFormat for BlockQ5K {
     }
 }
 
-weight_format_k!(BlockQ5K);
+weight_format_k!(BlockQ5K, "q5_k", bytes 176, via sub_blocks);
 
 impl KBlock for BlockQ5K {
     /// `q` is unsigned (`0..=31`, `2·31·127 < 2¹⁵`); the block sums multiply

@@ -7,17 +7,21 @@
 //! its high bits from bits `2i, 2i + 1` of `qh[l]`; its scale is
 //! `scales[l / 16 + 2i]`. Its dots take [`BlockQ8K`] activations.
 //!
-//! The dequantizer matches gguf-py's. The quantizer is NOT ggml's
-//! (`make_qx_quants` searches the scale): per sub-block of 16,
-//! `a_s = amax/31`; `d = max a_s/127` (f16); `sc[s] = round(a_s/d)` (i8);
-//! `q = clamp(round(x/(d·sc)), −32, 31) + 32`. Round trip: about `amax/62`
-//! per sub-block plus the i8 rounding of the scale.
+//! The dequantizer matches gguf-py's. The quantizer is ggml's
+//! `quantize_row_q6_K_ref` (what `llama-quantize` runs without an importance
+//! matrix), in ggml's f32 operation order: per sub-block of 16, the symmetric
+//! scale search of `make_qx_quants` with weights `x²` ([`fit_symmetric`]);
+//! with `M` the sub-block scale of largest magnitude, `d = M/−128` (f16) and
+//! `sc = min(127, round(−128·scale/M))` (i8); then
+//! `q = clamp(round(x/(d·sc)), −32, 31) + 32` with the stored `d` (a sub-block
+//! whose `d·sc` is 0 keeps the search's `q`). A superblock whose largest scale
+//! is below `GROUP_MAX_EPS` is all zeros.
 
 use half::f16;
 
-use super::inv_or_zero;
-use super::kblock::{BsumsTerm, KBlock, quant, weight_format_k};
+use super::kblock::{BsumsTerm, KBlock, weight_format_k};
 use super::q8_k::BlockQ8K;
+use super::search::{GROUP_MAX_EPS, nearest_int};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::x86::kquants::{KIntOps, Unpacked};
 use crate::quant::{BlockFormat, QK_K};
@@ -177,29 +181,35 @@ unsafe fn high2(
     unsafe { _mm256_slli_epi16::<4>(_mm256_and_si256(bits, m2)) }
 }
 
-/// The simple range quantizer of the module docs.
+/// ggml's `quantize_row_q6_K_ref` (see the module docs).
 fn quantize_into(x: &[f32], out: &mut BlockQ6K) {
-    let mut scale = [0.0f32; 16];
-    for (s, xs) in x.chunks_exact(16).enumerate() {
-        scale[s] = xs.iter().fold(0.0f32, |m, &v| m.max(v.abs())) / 31.0;
-    }
-    let d = f16::from_f32(scale.iter().fold(0.0f32, |m, &v| m.max(v)) / 127.0);
-    let df = d.to_f32();
-    let mut sc = [0i8; 16];
-    for s in 0..16 {
-        sc[s] = quant(scale[s], inv_or_zero(df), 0.0, 127.0) as i8;
-    }
     let mut q = [0u8; QK_K];
-    for (s, (qs, xs)) in q.chunks_exact_mut(16).zip(x.chunks_exact(16)).enumerate() {
-        let step = df * f32::from(sc[s]);
-        for (qv, &v) in qs.iter_mut().zip(xs) {
-            *qv = (quant(v, inv_or_zero(step), -32.0, 31.0) + 32) as u8;
+    let mut scales = [0.0f32; 16];
+    let (mut max_scale, mut max_abs_scale) = (0.0f32, 0.0f32);
+    let sub_blocks = x.as_chunks::<16>().0.iter().zip(q.as_chunks_mut::<16>().0);
+    for (s, (xs, qs)) in sub_blocks.enumerate() {
+        scales[s] = fit_symmetric(xs, qs);
+        if scales[s].abs() > max_abs_scale {
+            max_abs_scale = scales[s].abs();
+            max_scale = scales[s];
         }
     }
-    out.d = d;
-    out.scales = sc;
-    out.ql = [0; QK_K / 2];
-    out.qh = [0; QK_K / 4];
+    *out = BlockQ6K::default();
+    if max_abs_scale < GROUP_MAX_EPS {
+        return;
+    }
+    let iscale = -128.0 / max_scale;
+    out.d = f16::from_f32(1.0 / iscale);
+    out.scales = scales.map(|v| nearest_int(iscale * v).min(127) as i8);
+    for (s, (qs, xs)) in q.chunks_exact_mut(16).zip(x.chunks_exact(16)).enumerate() {
+        let step = out.d.to_f32() * f32::from(out.scales[s]);
+        if step == 0.0 {
+            continue;
+        }
+        for (qv, &v) in qs.iter_mut().zip(xs) {
+            *qv = (nearest_int(v / step).clamp(-32, 31) + 32) as u8;
+        }
+    }
     for h in 0..2 {
         for i in 0..4 {
             for l in 0..32 {
@@ -210,4 +220,56 @@ fn quantize_into(x: &[f32], out: &mut BlockQ6K) {
             }
         }
     }
+}
+
+/// ggml's `make_qx_quants(16, 32, x, L, 1, NULL)`: the scale of a symmetric
+/// sub-block `x ≈ scale·l`, `l` in `−32..=31` written to `q` as `l + 32`.
+///
+/// From the first value `m` of largest `|x|`, it rounds at the inverse scale
+/// `−32/m` and at `−(32 + 0.1·t)/m` for `t = ±1 ..= ±9`, and keeps the rounding
+/// with the largest `(Σ w·x·l)²/Σ w·l²` (`w = x²`); the scale is
+/// `Σ w·x·l/Σ w·l²`. A sub-block below `GROUP_MAX_EPS` gives 0 and `q = 0`.
+fn fit_symmetric(x: &[f32; 16], q: &mut [u8; 16]) -> f32 {
+    const NMAX: i32 = 32;
+    let (mut max, mut amax) = (0.0f32, 0.0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        q.fill(0);
+        return 0.0;
+    }
+    let level = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-NMAX, NMAX - 1);
+    let sums = |iscale: f32| {
+        let (mut sumlx, mut suml2) = (0.0f32, 0.0f32);
+        for &v in x {
+            let (w, l) = (v * v, level(iscale, v) as f32);
+            sumlx += w * v * l;
+            suml2 += w * l * l;
+        }
+        (sumlx, suml2)
+    };
+    let mut round_at = |iscale: f32| {
+        for (qv, &v) in q.iter_mut().zip(x) {
+            *qv = (level(iscale, v) + NMAX) as u8;
+        }
+    };
+    let iscale = -(NMAX as f32) / max;
+    round_at(iscale);
+    let (sumlx, suml2) = sums(iscale);
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    let mut best = scale * sumlx;
+    for t in (-9..=9).filter(|&t| t != 0) {
+        let iscale = -(NMAX as f32 + 0.1 * t as f32) / max;
+        let (sumlx, suml2) = sums(iscale);
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            round_at(iscale);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
 }

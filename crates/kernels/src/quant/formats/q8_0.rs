@@ -96,10 +96,7 @@ impl BlockFormat for BlockQ8_0 {
 
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (o, &q) in out.iter_mut().zip(&self.qs) {
-            *o = f32::from(q) * d;
-        }
+        super::block32::dequantize(self, out);
     }
 
     #[inline(always)]
@@ -121,10 +118,6 @@ weight_format_32!(BlockQ8_0, act BlockQ8_0, gemv_rows 1);
 impl Block32 for BlockQ8_0 {
     const OPERAND: Operand = Operand::Signed;
 
-    #[inline(always)]
-    fn scale(&self) -> f16 {
-        self.d
-    }
     #[inline(always)]
     fn value(&self, j: usize) -> i32 {
         i32::from(self.qs[j])

@@ -1,6 +1,6 @@
 //! The pieces of ggml's K-quant quantizers that several formats share: its
 //! rounding (`nearest_int`), the (scale, min) search for asymmetric
-//! sub-blocks (`make_qkx2_quants`, used by Q2_K and Q5_K), the shared
+//! sub-blocks (`make_qkx2_quants`, used by Q2_K, Q4_K and Q5_K), the shared
 //! codebook, and the 6-bit scale packing of Q4_K/Q5_K.
 //!
 //! Every f32 operation is ggml's, in its order (ggml-base is compiled without
@@ -38,6 +38,19 @@ pub(crate) fn fit_scale_min<const N: usize>(
     weights: &[f32; N],
     nmax: u8,
     use_mad: bool,
+    l: &mut [u8; N],
+) -> (f32, f32) {
+    fit_scale_min_over(x, weights, nmax, use_mad, (-0.5, 15), l)
+}
+
+/// [`fit_scale_min`] with ggml's `rmin` and `nstep` given: the trial inverse scales are
+/// `(rmin + 0.1·i + nmax)/(max − min)` for `i` in `0..=nstep` (Q4_K: `rmin = −1`, `nstep = 20`).
+pub(crate) fn fit_scale_min_over<const N: usize>(
+    x: &[f32; N],
+    weights: &[f32; N],
+    nmax: u8,
+    use_mad: bool,
+    (rmin, nstep): (f32, u8),
     l: &mut [u8; N],
 ) -> (f32, f32) {
     let mut min = x[0];
@@ -82,8 +95,8 @@ pub(crate) fn fit_scale_min<const N: usize>(
     let mut best_error = error(scale, min, l);
 
     let mut trial = [0u8; N];
-    for step in 0..=15 {
-        let iscale = (-0.5 + 0.1 * step as f32 + nmax_f) / (max - min);
+    for step in 0..=nstep {
+        let iscale = (rmin + 0.1 * f32::from(step) + nmax_f) / (max - min);
         let (mut sum_l, mut sum_l2, mut sum_xl) = (0.0f32, 0.0f32, 0.0f32);
         for ((q, &v), &w) in trial.iter_mut().zip(x).zip(weights) {
             *q = quant(iscale, v, min);
