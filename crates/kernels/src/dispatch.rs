@@ -136,23 +136,37 @@ pub fn active_path() -> SimdPath {
     THREAD_OVERRIDE.with(Cell::get).unwrap_or_else(default_path)
 }
 
-/// Runs `f` with every kernel called from this thread forced onto `path`.
-///
-/// Overrides nest and are restored when `f` returns or unwinds. The override
-/// belongs to the calling thread only: to force a path for kernels called inside
-/// `pool.install(..)`, call `with_path` inside the installed closure.
-pub fn with_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R, KernelError> {
-    if !path.is_available() {
-        return Err(KernelError::PathUnavailable(path));
-    }
+/// This thread's override, if any (for [`crate::parallel`] to carry into the
+/// parts other workers run).
+pub(crate) fn thread_override() -> Option<SimdPath> {
+    THREAD_OVERRIDE.with(Cell::get)
+}
+
+/// Runs `f` with this thread's override set to `path` (`None`: no override),
+/// restored on return or unwind.
+pub(crate) fn with_override<R>(path: Option<SimdPath>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<SimdPath>);
     impl Drop for Restore {
         fn drop(&mut self) {
             THREAD_OVERRIDE.with(|cell| cell.set(self.0));
         }
     }
-    let _restore = Restore(THREAD_OVERRIDE.with(|cell| cell.replace(Some(path))));
-    Ok(f())
+    let _restore = Restore(THREAD_OVERRIDE.with(|cell| cell.replace(path)));
+    f()
+}
+
+/// Runs `f` with every kernel called from this thread forced onto `path`.
+///
+/// Overrides nest and are restored when `f` returns or unwinds. The override
+/// belongs to the calling thread, and to the parts of work [`crate::parallel`]
+/// hands other workers from it; to force a path for kernels called inside
+/// `pool.install(..)` of a rayon pool, call `with_path` inside the installed
+/// closure.
+pub fn with_path<R>(path: SimdPath, f: impl FnOnce() -> R) -> Result<R, KernelError> {
+    if !path.is_available() {
+        return Err(KernelError::PathUnavailable(path));
+    }
+    Ok(with_override(Some(path), f))
 }
 
 /// Runs `op` monomorphised for the active path. Call once per kernel invocation.

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use crate::dispatch::{thread_override, with_override};
 use crate::team::{TeamHandle, in_region};
 
 thread_local! {
@@ -157,6 +158,9 @@ pub fn for_each_part(split: Split, f: impl Fn(usize) + Sync) {
         (0..split.parts).for_each(f);
         return;
     }
+    // A part that calls a kernel dispatches on its worker: carry the caller's
+    // `with_path` override there (parts of kernels already hold a SIMD token).
+    let path = thread_override();
     let team = CURRENT_TEAM.with_borrow(Clone::clone);
     match team {
         Some(team) => {
@@ -165,16 +169,20 @@ pub fn for_each_part(split: Split, f: impl Fn(usize) + Sync) {
                 if worker >= split.workers {
                     return;
                 }
-                loop {
-                    let p = next.fetch_add(1, Ordering::Relaxed);
-                    if p >= split.parts {
-                        break;
+                with_override(path, || {
+                    loop {
+                        let p = next.fetch_add(1, Ordering::Relaxed);
+                        if p >= split.parts {
+                            break;
+                        }
+                        f(p);
                     }
-                    f(p);
-                }
+                });
             });
         }
-        None => (0..split.parts).into_par_iter().for_each(&f),
+        None => (0..split.parts)
+            .into_par_iter()
+            .for_each(|p| with_override(path, || f(p))),
     }
 }
 
@@ -200,6 +208,41 @@ pub fn try_for_each_part<E: Send>(
         Some((_, e)) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Plans `N` outputs of one region (several matrices over the same input):
+/// their `lens` are split as one run of `Σ lens` items would be — the same
+/// workers and items per part — but every part lies inside one output and
+/// starts at a multiple of `align` in it.
+pub fn plan_many<const N: usize>(
+    lens: [usize; N],
+    align: usize,
+    work: usize,
+    min_work_per_worker: usize,
+    parts_per_worker: usize,
+) -> [Split; N] {
+    let total = plan(
+        lens.iter().sum(),
+        align,
+        work,
+        min_work_per_worker,
+        parts_per_worker,
+    );
+    lens.map(|len| {
+        if total.parts <= 1 {
+            return Split::serial(len);
+        }
+        let part_len = total
+            .part_len
+            .min(len.next_multiple_of(align.max(1)))
+            .max(1);
+        Split {
+            len,
+            part_len,
+            parts: len.div_ceil(part_len),
+            workers: total.workers,
+        }
+    })
 }
 
 /// A slice's base pointer, shared by parts that write disjoint ranges of it.
@@ -280,6 +323,48 @@ pub fn try_for_each_pair_mut<A: Send, B: Send, E: Send>(
     })
 }
 
+/// Runs `f(i, range, &mut ys[i][range])` for every part of every `splits[i]`
+/// (`splits[i].len == ys[i].len()`) in one region, each part on one worker;
+/// the error of the lowest failing part (outputs in order) is returned.
+///
+/// # Errors
+/// The first error `f` returned.
+///
+/// # Panics
+/// If a split was planned for another length than its output.
+pub fn try_for_each_part_mut_many<T: Send, E: Send, const N: usize>(
+    splits: [Split; N],
+    ys: [&mut [T]; N],
+    f: impl Fn(usize, Range<usize>, &mut [T]) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    for (split, y) in splits.iter().zip(&ys) {
+        assert_eq!(split.len, y.len(), "split planned for another length");
+    }
+    let bases = ys.map(|y| SharedMut(y.as_mut_ptr()));
+    let parts: usize = splits.iter().map(|s| s.parts).sum();
+    let all = Split {
+        len: parts,
+        part_len: 1,
+        parts,
+        workers: splits.iter().map(|s| s.workers).max().unwrap_or(1),
+    };
+    try_for_each_part(all, |mut p| {
+        let mut i = 0;
+        while p >= splits[i].parts {
+            p -= splits[i].parts;
+            i += 1;
+        }
+        let range = splits[i].range(p);
+        // SAFETY: the parts of `splits[i]` are disjoint ranges inside
+        // `ys[i]` (`range` clamps to `splits[i].len == ys[i].len()`), distinct
+        // outputs are distinct slices, and every `ys[i]` stays mutably
+        // borrowed until every part has returned.
+        let part =
+            unsafe { std::slice::from_raw_parts_mut(bases[i].get().add(range.start), range.len()) };
+        f(i, range, part)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +373,23 @@ mod tests {
     fn plans_one_worker_below_the_crossover() {
         let split = plan(1024, 4, 1000, 1000, 4);
         assert!(!split.is_parallel() || available_workers() == 1);
+    }
+
+    #[test]
+    fn many_splits_cover_every_item_once_inside_their_output() {
+        for parts in 1..12 {
+            let lens = [37, 0, 12, 64];
+            let splits = with_parts(parts, || plan_many(lens, 4, 0, 1, 1));
+            for (split, len) in splits.iter().zip(lens) {
+                let mut seen = vec![0; len];
+                for p in 0..split.parts {
+                    let r = split.range(p);
+                    assert!(r.start.is_multiple_of(4), "{split:?}");
+                    seen[r].iter_mut().for_each(|s| *s += 1);
+                }
+                assert!(seen.iter().all(|&s| s == 1), "{parts}: {split:?}");
+            }
+        }
     }
 
     #[test]

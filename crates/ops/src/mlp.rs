@@ -12,7 +12,7 @@ use smallmind_kernels::activation::{gelu_erf_inplace, gelu_tanh_inplace, silu_in
 use smallmind_kernels::vector::mul_inplace;
 
 use crate::OpsError;
-use crate::linear::{Linear, linear, linear_accumulate};
+use crate::linear::{Linear, linear, linear_accumulate, linear_many};
 use crate::matrix::{MatMut, MatRef};
 
 /// The GELU form of a GPT-2 style MLP.
@@ -89,8 +89,13 @@ pub fn swiglu_mlp(
         up,
         down,
     } = layers;
-    linear(gate, x, reborrow(&mut gate_buf), scratch)?;
-    linear(up, x, reborrow(&mut up_buf), scratch)?;
+    // One parallel region for both projections of a decode row.
+    linear_many(
+        [gate, up],
+        x,
+        [reborrow(&mut gate_buf), reborrow(&mut up_buf)],
+        scratch,
+    )?;
     if gate_buf.ld != up_buf.ld {
         return Err(OpsError::Shape {
             op: "swiglu_mlp",

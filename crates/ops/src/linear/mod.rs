@@ -22,8 +22,11 @@
 //! with `y` the residual stream, the residual add is fused into the GEMM's
 //! `β = 1` epilogue and never makes a separate pass.
 
+mod group;
 mod half;
 mod quant;
+
+pub use group::linear_many;
 
 use ::half::{bf16, f16};
 use smallmind_kernels::DType;

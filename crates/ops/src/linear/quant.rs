@@ -141,7 +141,7 @@ fn merge_rows(staged: &[f32], y: &mut MatMut<'_>, beta: f32) -> Result<(), OpsEr
 
 /// The first `len` activation blocks carved out of f32 scratch (blocks are at most 4-byte
 /// aligned, so any f32 slice holds them).
-fn as_blocks<B: Pod>(scratch: &mut [f32], len: usize) -> Result<&mut [B], OpsError> {
+pub(super) fn as_blocks<B: Pod>(scratch: &mut [f32], len: usize) -> Result<&mut [B], OpsError> {
     let bytes: &mut [u8] = bytemuck::cast_slice_mut(scratch);
     let need = len * size_of::<B>();
     let actual = bytes.len();
