@@ -15,6 +15,7 @@
 //! - it has a scalar `_ref` twin with the same signature, which is its test oracle.
 
 pub mod activation;
+pub mod attention;
 pub mod convert;
 pub mod dispatch;
 pub mod dtype;

@@ -120,7 +120,7 @@ fn scale<S: Simd>(simd: S, values: &mut [f32], factor: f32) {
 
 /// Softmax of one row over its first `valid` entries, zeros after (`valid ≤ row.len()`).
 #[inline(always)]
-fn softmax_row<S: Simd>(simd: S, row: &mut [f32], valid: usize) {
+pub(crate) fn softmax_row<S: Simd>(simd: S, row: &mut [f32], valid: usize) {
     let (live, masked) = row.split_at_mut(valid);
     masked.fill(0.0);
     if live.is_empty() {

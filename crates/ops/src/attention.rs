@@ -21,14 +21,18 @@
 //! first key its first row sees, and each row's softmax covers its own
 //! `window` keys; earlier keys are never read.
 //!
-//! Decode is the same code with `T = 1`: the GEMMs become the two GEMV forms
-//! (dot products over contiguous key rows, then an axpy sweep over value rows).
+//! Decode (`T = 1`) takes its own kernel,
+//! [`attention_decode`](smallmind_kernels::attention::attention_decode): the
+//! query heads of one key/value head read its keys and values once, together,
+//! with the arithmetic of the GEMV forms the tile loop would use (dot products
+//! over contiguous key rows, then an axpy sweep over value rows).
 //!
 //! Heads run in parallel above [`PARALLEL_MIN_FLOPS`]; each head's arithmetic
 //! is the same whichever thread runs it, so results do not depend on the
 //! thread count. The heads write `(H, T, D)` into a scratch buffer, gathered
 //! into the `(T, H·D)` output at the end (for `T = 1` the layouts coincide).
 
+use smallmind_kernels::attention::{DecodeAttention, attention_decode};
 use smallmind_kernels::gemm::{Gemm, gemm};
 use smallmind_kernels::parallel::{plan, try_for_each_pair_mut};
 use smallmind_kernels::softmax::{softmax_row_inplace, softmax_rows_inplace};
@@ -262,6 +266,9 @@ pub fn attention(
     if t == 0 {
         return Ok(());
     }
+    if t == 1 {
+        return decode(shape, &q, pos0, &cache, scores, out);
+    }
 
     let work = 4 * shape.n_heads * t * (pos0 + t) * shape.head_dim;
     // One head per part, claimed by the workers in turn; a worker joins per
@@ -274,6 +281,38 @@ pub fn attention(
         |h, scores, head_out| attend_one_head(shape, &q, pos0, &cache, h, scores, head_out),
     )?;
     gather_heads(shape, head_out, &mut out);
+    Ok(())
+}
+
+/// One new token (`T = 1`): every key/value head's group of query heads in
+/// one pass over its keys and values ([`attention_decode`]). The `(H, 1, D)`
+/// head layout is the `(1, H·D)` output row, so no gather is needed.
+fn decode(
+    shape: &AttentionShape,
+    q: &MatRef<'_>,
+    pos0: usize,
+    cache: &CacheView<'_>,
+    scores: &mut [f32],
+    out: MatMut<'_>,
+) -> Result<(), OpsError> {
+    let d = shape.head_dim;
+    let geometry = DecodeAttention {
+        kv_heads: shape.n_kv_heads,
+        group: shape.group_size(),
+        head_dim: d,
+        scale: shape.scale,
+        kv_stride: cache.capacity * d,
+        keys: shape.first_key(pos0)..pos0 + 1,
+    };
+    let q_dim = shape.q_dim();
+    attention_decode(
+        &geometry,
+        &q.data[..q_dim],
+        cache.keys,
+        cache.values,
+        scores,
+        &mut out.data[..q_dim],
+    )?;
     Ok(())
 }
 
