@@ -231,13 +231,7 @@ fn bad_arguments_are_named() {
         keys: 0..9,
         ..case.a.clone()
     };
-    let err = call(
-        &past_stride,
-        &case.q,
-        &case.keys,
-        &mut vec![0.0; 40],
-        &mut out,
-    );
+    let err = call(&past_stride, &case.q, &case.keys, &mut [0.0; 40], &mut out);
     assert!(
         matches!(
             err,
