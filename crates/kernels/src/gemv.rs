@@ -32,7 +32,7 @@ use pulp::{Simd, WithSimd};
 use crate::KernelError;
 use crate::gemm::{Gemm, Transpose, scale_c, validate};
 use crate::parallel::{for_each_part_mut, plan};
-use crate::prefetch::{groups_ahead, prefetch};
+use crate::prefetch::{groups_ahead, prefetch_stream};
 
 /// Weight bytes (`k·n·4`) from which the product is split over two workers
 /// (a worker joins per half of it).
@@ -304,12 +304,7 @@ fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     for i in 0..pairs {
         let (x0, x1) = (xv[2 * i], xv[2 * i + 1]);
         for row in &rows {
-            let at = row
-                .as_ptr()
-                .cast::<u8>()
-                .wrapping_add(2 * i * vec_bytes + ahead);
-            prefetch(at);
-            prefetch(at.wrapping_add(vec_bytes));
+            prefetch_stream(row.as_ptr().cast(), 2 * i * vec_bytes, 2 * vec_bytes, ahead);
         }
         for r in 0..4 {
             acc0[r] = simd.mul_add_e_f32s(x0, rv[r][2 * i], acc0[r]);
@@ -348,12 +343,7 @@ fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32], ahead: usize) -> f32 {
     let pairs = xv.len() / 2;
     for i in 0..pairs {
         if ahead > 0 {
-            let at = row
-                .as_ptr()
-                .cast::<u8>()
-                .wrapping_add(2 * i * vec_bytes + ahead);
-            prefetch(at);
-            prefetch(at.wrapping_add(vec_bytes));
+            prefetch_stream(row.as_ptr().cast(), 2 * i * vec_bytes, 2 * vec_bytes, ahead);
         }
         acc0 = simd.mul_add_e_f32s(xv[2 * i], rv[2 * i], acc0);
         acc1 = simd.mul_add_e_f32s(xv[2 * i + 1], rv[2 * i + 1], acc1);

@@ -16,6 +16,26 @@ pub(crate) fn prefetch(p: *const u8) {
     let _ = p;
 }
 
+/// The cache line the hints work in.
+const LINE: usize = 64;
+
+/// For a loop that reads a stream `step` bytes at a time, now at byte
+/// `offset` of `base`: asks for the lines `ahead` bytes further on, each line
+/// once — every line of the step when a step spans lines (512-bit pairs), on
+/// the first step into each line when several steps share one (256-bit and
+/// scalar). `step` is a constant of the loop, so the choice folds away.
+#[inline(always)]
+pub(crate) fn prefetch_stream(base: *const u8, offset: usize, step: usize, ahead: usize) {
+    let at = base.wrapping_add(offset + ahead);
+    if step >= LINE {
+        for line in 0..step / LINE {
+            prefetch(at.wrapping_add(line * LINE));
+        }
+    } else if offset % LINE < step {
+        prefetch(at);
+    }
+}
+
 /// How far ahead (bytes) a loop over groups of rows of `group_bytes` each
 /// should prefetch: the whole number of groups nearest `target`, at least one.
 #[inline(always)]
