@@ -119,6 +119,61 @@ fn one_and_two_threads_are_bit_identical() {
     }
 }
 
+/// Processes that keep every core busy until dropped (`sh` spinning).
+#[cfg(unix)]
+struct BusyCores(Vec<std::process::Child>);
+
+#[cfg(unix)]
+impl BusyCores {
+    fn start() -> BusyCores {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        BusyCores(
+            (0..cores)
+                .map(|_| {
+                    std::process::Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("spawn a busy `sh`")
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(unix)]
+impl Drop for BusyCores {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The team's bounded spin must not turn into a livelock or a different
+/// split's bits when other processes hold every core.
+#[cfg(unix)]
+#[test]
+fn one_and_two_threads_are_bit_identical_while_other_processes_fill_every_core() {
+    let model = std::sync::Arc::new(Preset::Medium.model(PRESET_SEED).unwrap());
+    let vocab = model.config().vocab_size as u32;
+    let prompt: Vec<u32> = (0..100).map(|i| (i * 7 + 3) % vocab).collect();
+    let one = trace(&model, 1, &prompt);
+    let busy = BusyCores::start();
+    let loaded = [trace(&model, 2, &prompt), trace(&model, 1, &prompt)];
+    drop(busy);
+    for (threads, logits) in [2, 1].iter().zip(&loaded) {
+        let same = one
+            .iter()
+            .zip(logits)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same && one.len() == logits.len(),
+            "{threads} thread(s) under load differ"
+        );
+    }
+}
+
 #[test]
 fn chunked_prefill_matches_transformers() {
     for (name, tol) in FIXTURES {
