@@ -71,8 +71,8 @@ impl Pass<'_> {
         let c = self.model.config().hidden_size;
         let span = self.spans.embed.enter();
         embed(
-            self.model.token_embedding()?,
-            self.model.position_embedding()?,
+            self.model.token_embedding(),
+            self.model.position_embedding(),
             tokens,
             pos0,
             MatMut::new(&mut self.ws.residual[..t * c], t, c)?,
@@ -104,7 +104,7 @@ impl Pass<'_> {
         {
             let _span = spans.attention_norm.enter();
             norm_rows(
-                &block.attn_norm.view()?,
+                &block.attn_norm.view(),
                 MatRef::new(&ws.residual[..t * c], t, c)?,
                 MatMut::new(&mut ws.normed[..t * c], t, c)?,
             )?;
@@ -114,7 +114,7 @@ impl Pass<'_> {
         let span = spans.qkv.enter();
         match &block.qkv {
             QkvWeights::Fused(w) => linear(
-                &view(w, act)?,
+                &view(w, act),
                 x,
                 MatMut::new(qkv, t, width)?,
                 &mut ws.weight_scratch,
@@ -125,7 +125,7 @@ impl Pass<'_> {
                 let (q_out, kv_out) = qkv.split_at_mut(q_dim);
                 let (k_out, v_out) = kv_out.split_at_mut(kv_dim);
                 linear_many(
-                    [&view(q, act)?, &view(k, act)?, &view(v, act)?],
+                    [&view(q, act), &view(k, act), &view(v, act)],
                     x,
                     [
                         MatMut::new(q_out, 1, q_dim)?,
@@ -143,7 +143,7 @@ impl Pass<'_> {
                 ];
                 for (w, start, n) in cols {
                     linear(
-                        &view(w, act)?,
+                        &view(w, act),
                         x,
                         MatMut::strided(&mut qkv[start..], t, n, width)?,
                         &mut ws.weight_scratch,
@@ -157,7 +157,7 @@ impl Pass<'_> {
             let mut rows = MatMut::new(qkv, t, width)?;
             let (heads, kv_heads) = (shape.n_heads, shape.n_kv_heads);
             for (norm, start, n) in [(&norms.q, 0, heads), (&norms.k, q_dim, kv_heads)] {
-                let (gamma, eps) = norm.gain()?;
+                let (gamma, eps) = norm.gain();
                 rms_norm_heads_inplace(gamma, eps, &mut rows, start, n, &mut ws.head_scratch)?;
             }
         }
@@ -190,7 +190,7 @@ impl Pass<'_> {
         let attn_out = MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?;
         let Some(post) = &block.post_norms else {
             linear_accumulate(
-                &view(&block.out_proj, act)?,
+                &view(&block.out_proj, act),
                 attn_out,
                 MatMut::new(&mut ws.residual[..t * c], t, c)?,
                 &mut ws.weight_scratch,
@@ -199,13 +199,13 @@ impl Pass<'_> {
         };
         // r += norm(a·W_o): the projection lands in `normed` (free once q|k|v exist).
         linear(
-            &view(&block.out_proj, act)?,
+            &view(&block.out_proj, act),
             attn_out,
             MatMut::new(&mut ws.normed[..t * c], t, c)?,
             &mut ws.weight_scratch,
         )?;
         add_normed(
-            &post.attn.view()?,
+            &post.attn.view(),
             MatRef::new(&ws.normed[..t * c], t, c)?,
             MatMut::new(&mut ws.post[..t * c], t, c)?,
             MatMut::new(&mut ws.residual[..t * c], t, c)?,
@@ -221,7 +221,7 @@ impl Pass<'_> {
         {
             let _span = self.spans.mlp_norm.enter();
             norm_rows(
-                &block.mlp_norm.view()?,
+                &block.mlp_norm.view(),
                 MatRef::new(&ws.residual[..t * c], t, c)?,
                 MatMut::new(&mut ws.normed[..t * c], t, c)?,
             )?;
@@ -238,8 +238,8 @@ impl Pass<'_> {
         let _span = self.spans.mlp.enter();
         match &block.mlp {
             MlpWeights::Gelu { fc, proj, gelu } => gelu_mlp(
-                &view(fc, act)?,
-                &view(proj, act)?,
+                &view(fc, act),
+                &view(proj, act),
                 *gelu,
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
@@ -254,9 +254,9 @@ impl Pass<'_> {
             } => swiglu_mlp(
                 &SwiGlu {
                     activation: *activation,
-                    gate: view(gate, act)?,
-                    up: view(up, act)?,
-                    down: view(down, act)?,
+                    gate: view(gate, act),
+                    up: view(up, act),
+                    down: view(down, act),
                 },
                 x,
                 MatMut::new(&mut ws.mlp_a[..t * f], t, f)?,
@@ -267,7 +267,7 @@ impl Pass<'_> {
         }
         if let Some(post) = &block.post_norms {
             add_normed(
-                &post.mlp.view()?,
+                &post.mlp.view(),
                 MatRef::new(&ws.post[..t * c], t, c)?,
                 MatMut::new(&mut ws.normed[..t * c], t, c)?,
                 MatMut::new(&mut ws.residual[..t * c], t, c)?,
@@ -289,14 +289,14 @@ impl Pass<'_> {
         {
             let _span = self.spans.final_norm.enter();
             norm_rows(
-                &self.model.final_norm().view()?,
+                &self.model.final_norm().view(),
                 MatRef::new(&ws.residual[first * c..t * c], rows, c)?,
                 MatMut::new(&mut ws.normed[..rows * c], rows, c)?,
             )?;
         }
         let _span = self.spans.lm_head.enter();
         linear(
-            &self.model.lm_head()?.with_activations(self.activations),
+            &self.model.lm_head().with_activations(self.activations),
             MatRef::new(&ws.normed[..rows * c], rows, c)?,
             MatMut::new(out, rows, v)?,
             &mut ws.weight_scratch,
@@ -306,6 +306,6 @@ impl Pass<'_> {
 }
 
 /// The op-level view of `w` with quantized inputs treated as `activations`.
-fn view(w: &LinearWeights, activations: ActivationPrecision) -> Result<Linear<'_>> {
-    Ok(w.view()?.with_activations(activations))
+fn view(w: &LinearWeights, activations: ActivationPrecision) -> Linear<'_> {
+    w.view().with_activations(activations)
 }

@@ -138,7 +138,7 @@ impl Session {
                 &shape,
                 max_batch,
                 capacity,
-                model.scratch_len(max_batch)?,
+                model.scratch_len(max_batch),
             ),
             shape,
             rope,

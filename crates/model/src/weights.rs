@@ -21,10 +21,11 @@
 //!   `model.norm`, `lm_head` unless tied; `nn.Linear` weights are `[out, in]`.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use half::{bf16, f16};
 use smallmind_ops::mlp::{GateActivation, Gelu};
-use smallmind_ops::{Linear, Norm, WeightData, WeightLayout};
+use smallmind_ops::{ActivationPrecision, Linear, Norm, WeightData, WeightLayout};
 use smallmind_tensor::{DType, StorageKind, Tensor};
 
 use crate::config::ModelConfig;
@@ -57,7 +58,58 @@ fn widened(t: Tensor) -> Result<Tensor> {
     Ok(Tensor::from_f32(t.dims(), &t.to_f32_vec()?)?)
 }
 
-/// A `[out, in]` layer over `weight` in its stored precision.
+/// A weight tensor resolved once at load: its dtype matched to a [`WeightData`]
+/// variant, its contiguity and alignment checked and its bytes located in
+/// storage, so the per-token path reads it with no check that can fail.
+#[derive(Clone, Debug)]
+struct Resolved {
+    tensor: Tensor,
+    bytes: Range<usize>,
+}
+
+impl Resolved {
+    fn new(tensor: Tensor) -> Result<Resolved> {
+        weight_data(&tensor)?;
+        let bytes = tensor.byte_range()?;
+        Ok(Resolved { tensor, bytes })
+    }
+
+    /// The elements in their stored precision.
+    fn data(&self) -> WeightData<'_> {
+        // `new` checked the range and the element casts; a tensor's storage
+        // never moves or shrinks, so they still hold.
+        let bytes = (self.tensor.storage().as_bytes())
+            .get(self.bytes.clone())
+            .unwrap_or_default();
+        match self.tensor.dtype() {
+            DType::F32 => WeightData::F32(bytemuck::cast_slice(bytes)),
+            DType::BF16 => WeightData::Bf16(bytemuck::cast_slice(bytes)),
+            DType::F16 => WeightData::F16(bytemuck::cast_slice(bytes)),
+            dtype => WeightData::Quant { dtype, bytes },
+        }
+    }
+}
+
+/// An f32 parameter (norm gain, bias, learned positions), widened and
+/// resolved once at load.
+#[derive(Clone, Debug)]
+struct F32Param(Resolved);
+
+impl F32Param {
+    fn new(t: Tensor) -> Result<F32Param> {
+        Resolved::new(widened(t)?).map(F32Param)
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        match self.0.data() {
+            WeightData::F32(values) => values,
+            // `new` widened it to f32.
+            _ => &[],
+        }
+    }
+}
+
+/// A `[out, in]` layer over `weight` in its stored precision, checked.
 fn linear_view<'w>(
     weight: &'w Tensor,
     layout: WeightLayout,
@@ -70,65 +122,100 @@ fn linear_view<'w>(
     })
 }
 
-/// A linear layer's weight and optional bias.
+/// A linear layer's weight and optional bias, checked once at load.
 #[derive(Clone, Debug)]
 pub struct LinearWeights {
-    weight: Tensor,
-    bias: Option<Tensor>,
+    weight: Resolved,
+    bias: Option<F32Param>,
     layout: WeightLayout,
+    /// Row stride of the weight as stored.
+    ld: usize,
     in_features: usize,
     out_features: usize,
 }
 
 impl LinearWeights {
+    /// `weight` (`[out, in]` or `[in, out]` as `layout` says) and `bias` as an
+    /// `in → out` layer.
+    fn new(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        layout: WeightLayout,
+        (in_features, out_features): (usize, usize),
+    ) -> Result<LinearWeights> {
+        let bias = bias.map(F32Param::new).transpose()?;
+        let dims = (in_features, out_features);
+        let ld = linear_view(&weight, layout, dims, bias.as_ref().map(F32Param::as_slice))?.ld;
+        Ok(LinearWeights {
+            weight: Resolved::new(weight)?,
+            bias,
+            layout,
+            ld,
+            in_features,
+            out_features,
+        })
+    }
+
     /// The borrowed op-level view.
-    pub fn view(&self) -> Result<Linear<'_>> {
-        let bias = match &self.bias {
-            Some(b) => Some(b.as_slice::<f32>()?),
-            None => None,
-        };
-        let dims = (self.in_features, self.out_features);
-        linear_view(&self.weight, self.layout, dims, bias)
+    pub fn view(&self) -> Linear<'_> {
+        Linear {
+            weight: self.weight.data(),
+            layout: self.layout,
+            ld: self.ld,
+            in_features: self.in_features,
+            out_features: self.out_features,
+            bias: self.bias.as_ref().map(F32Param::as_slice),
+            activations: ActivationPrecision::default(),
+        }
     }
 }
 
 /// A norm's parameters.
 #[derive(Clone, Debug)]
 pub struct NormWeights {
-    gamma: Tensor,
-    beta: Option<Tensor>,
+    gamma: F32Param,
+    beta: Option<F32Param>,
     eps: f32,
 }
 
 impl NormWeights {
+    fn new(gamma: Tensor, beta: Option<Tensor>, eps: f32) -> Result<NormWeights> {
+        Ok(NormWeights {
+            gamma: F32Param::new(gamma)?,
+            beta: beta.map(F32Param::new).transpose()?,
+            eps,
+        })
+    }
+
     /// The same norm with `1 + γ` as its gain (Gemma's convention, applied once at load).
     fn plus_one(self) -> Result<NormWeights> {
-        let gain: Vec<f32> = self.gamma.to_f32_vec()?.iter().map(|g| g + 1.0).collect();
+        let gain: Vec<f32> = self.gamma.as_slice().iter().map(|g| g + 1.0).collect();
+        let gamma = Tensor::from_f32(self.gamma.0.tensor.dims(), &gain)?;
         Ok(NormWeights {
-            gamma: Tensor::from_f32(self.gamma.dims(), &gain)?,
+            gamma: F32Param::new(gamma)?,
             ..self
         })
     }
 
     /// The gain `γ` and epsilon (an RMSNorm's whole description).
-    pub fn gain(&self) -> Result<(&[f32], f32)> {
-        Ok((self.gamma.as_slice::<f32>()?, self.eps))
+    pub fn gain(&self) -> (&[f32], f32) {
+        (self.gamma.as_slice(), self.eps)
     }
 
     /// The borrowed op-level view: LayerNorm with a bias, RMSNorm without.
-    pub fn view(&self) -> Result<Norm<'_>> {
-        let gamma = self.gamma.as_slice::<f32>()?;
-        Ok(match &self.beta {
+    pub fn view(&self) -> Norm<'_> {
+        let gamma = self.gamma.as_slice();
+        match &self.beta {
             Some(beta) => Norm::Layer {
                 gamma,
-                beta: beta.as_slice::<f32>()?,
+                beta: beta.as_slice(),
                 eps: self.eps,
             },
             None => Norm::Rms {
                 gamma,
                 eps: self.eps,
             },
-        })
+        }
     }
 }
 
@@ -220,13 +307,13 @@ pub struct Model {
     /// The family's block description of `config`.
     spec: BlockSpec,
     /// `(vocab, C)` token embeddings.
-    token_embedding: Tensor,
+    token_embedding: Resolved,
     /// `(n_positions, C)` learned positions (GPT-2).
-    position_embedding: Option<Tensor>,
+    position_embedding: Option<F32Param>,
     blocks: Vec<Block>,
     final_norm: NormWeights,
-    /// `(vocab, C)`, `[out, in]`; shares storage with the embedding when tied.
-    lm_head: Tensor,
+    /// `C → vocab`, `(vocab, C)` `[out, in]`; shares storage with the embedding when tied.
+    lm_head: LinearWeights,
 }
 
 impl Model {
@@ -271,16 +358,13 @@ impl Model {
     }
 
     /// `(vocab, C)` token embeddings, in their stored precision.
-    pub fn token_embedding(&self) -> Result<WeightData<'_>> {
-        weight_data(&self.token_embedding)
+    pub fn token_embedding(&self) -> WeightData<'_> {
+        self.token_embedding.data()
     }
 
     /// `(n_positions, C)` learned position embeddings, if the architecture has them.
-    pub fn position_embedding(&self) -> Result<Option<&[f32]>> {
-        match &self.position_embedding {
-            Some(t) => Ok(Some(t.as_slice::<f32>()?)),
-            None => Ok(None),
-        }
+    pub fn position_embedding(&self) -> Option<&[f32]> {
+        self.position_embedding.as_ref().map(F32Param::as_slice)
     }
 
     /// The final norm.
@@ -289,20 +373,16 @@ impl Model {
     }
 
     /// The LM head as a `C → vocab` layer.
-    pub fn lm_head(&self) -> Result<Linear<'_>> {
-        let dims = (self.config.hidden_size, self.config.vocab_size);
-        linear_view(&self.lm_head, WeightLayout::OutIn, dims, None)
+    pub fn lm_head(&self) -> Linear<'_> {
+        self.lm_head.view()
     }
 
     /// Floats of scratch the layers need for chunks of up to `rows` tokens
     /// (0 for f32 weights; see [`Linear::scratch_len`]).
-    pub fn scratch_len(&self, rows: usize) -> Result<usize> {
-        let mut len = self
-            .lm_head()?
-            .scratch_len(rows)
-            .max(self.lm_head()?.scratch_len(1));
+    pub fn scratch_len(&self, rows: usize) -> usize {
+        let mut layers = vec![&self.lm_head];
         for b in &self.blocks {
-            let mut layers = vec![&b.out_proj];
+            layers.push(&b.out_proj);
             match &b.qkv {
                 QkvWeights::Fused(w) => layers.push(w),
                 QkvWeights::Split { q, k, v } => layers.extend([q, k, v]),
@@ -311,12 +391,12 @@ impl Model {
                 MlpWeights::Gelu { fc, proj, .. } => layers.extend([fc, proj]),
                 MlpWeights::Gated { gate, up, down, .. } => layers.extend([gate, up, down]),
             }
-            for w in layers {
-                let view = w.view()?;
-                len = len.max(view.scratch_len(rows)).max(view.scratch_len(1));
-            }
         }
-        Ok(len)
+        layers
+            .iter()
+            .map(|w| w.view().scratch_len(rows).max(w.view().scratch_len(1)))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Number of parameters held (a tied matrix counts once).
@@ -327,8 +407,8 @@ impl Model {
     /// Calls `f` on every weight tensor once (a tied LM head is the embedding).
     fn for_each_tensor(&self, mut f: impl FnMut(&Tensor)) {
         let mut linear = |w: &LinearWeights| {
-            f(&w.weight);
-            w.bias.iter().for_each(&mut f);
+            f(&w.weight.tensor);
+            w.bias.iter().for_each(|b| f(&b.0.tensor));
         };
         for b in &self.blocks {
             match &b.qkv {
@@ -356,13 +436,13 @@ impl Model {
                     .flat_map(|n| [&n.attn, &n.mlp]),
             );
         for n in norms.chain([&self.final_norm]) {
-            f(&n.gamma);
-            n.beta.iter().for_each(&mut f);
+            f(&n.gamma.0.tensor);
+            n.beta.iter().for_each(|b| f(&b.0.tensor));
         }
-        f(&self.token_embedding);
-        self.position_embedding.iter().for_each(&mut f);
+        f(&self.token_embedding.tensor);
+        self.position_embedding.iter().for_each(|p| f(&p.0.tensor));
         if !self.spec.tied_head {
-            f(&self.lm_head);
+            f(&self.lm_head.weight.tensor);
         }
     }
 
@@ -436,29 +516,21 @@ impl Taker<'_> {
             layout = WeightLayout::OutIn;
         }
         let bias = if bias {
-            Some(widened(
-                self.tensor(&format!("{name}.bias"), &[out_features])?,
-            )?)
+            Some(self.tensor(&format!("{name}.bias"), &[out_features])?)
         } else {
             None
         };
-        Ok(LinearWeights {
-            weight,
-            bias,
-            layout,
-            in_features,
-            out_features,
-        })
+        LinearWeights::new(weight, bias, layout, (in_features, out_features))
     }
 
     fn norm(&mut self, name: &str, c: usize, eps: f32, with_bias: bool) -> Result<NormWeights> {
-        let gamma = widened(self.tensor(&format!("{name}.weight"), &[c])?)?;
+        let gamma = self.tensor(&format!("{name}.weight"), &[c])?;
         let beta = if with_bias {
-            Some(widened(self.tensor(&format!("{name}.bias"), &[c])?)?)
+            Some(self.tensor(&format!("{name}.bias"), &[c])?)
         } else {
             None
         };
-        Ok(NormWeights { gamma, beta, eps })
+        NormWeights::new(gamma, beta, eps)
     }
 }
 
@@ -477,7 +549,7 @@ fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Res
     };
     let token_embedding = take.tensor("wte.weight", &[config.vocab_size, c])?;
     let position_embedding =
-        widened(take.tensor("wpe.weight", &[config.max_position_embeddings, c])?)?;
+        F32Param::new(take.tensor("wpe.weight", &[config.max_position_embeddings, c])?)?;
     let blocks = (0..config.num_layers)
         .map(|i| {
             let p = format!("h.{i}");
@@ -522,7 +594,7 @@ fn build_gpt2(config: ModelConfig, spec: BlockSpec, take: &mut Taker<'_>) -> Res
     Ok(Model {
         config,
         spec,
-        token_embedding,
+        token_embedding: Resolved::new(token_embedding)?,
         position_embedding: Some(position_embedding),
         blocks,
         final_norm,
@@ -608,7 +680,7 @@ fn build_decoder(
     Ok(Model {
         config,
         spec,
-        token_embedding,
+        token_embedding: Resolved::new(token_embedding)?,
         position_embedding: None,
         blocks,
         final_norm,
@@ -622,13 +694,15 @@ fn lm_head(
     spec: &BlockSpec,
     take: &mut Taker<'_>,
     embedding: &Tensor,
-) -> Result<Tensor> {
+) -> Result<LinearWeights> {
     let shape = [config.vocab_size, config.hidden_size];
-    if spec.tied_head {
+    let weight = if spec.tied_head {
         // A tied checkpoint may still carry a copy; HF ignores it, so do we.
         take.optional("lm_head.weight", &shape)?;
-        Ok(embedding.clone())
+        embedding.clone()
     } else {
-        take.tensor("lm_head.weight", &shape)
-    }
+        take.tensor("lm_head.weight", &shape)?
+    };
+    let dims = (config.hidden_size, config.vocab_size);
+    LinearWeights::new(weight, None, WeightLayout::OutIn, dims)
 }

@@ -320,6 +320,12 @@ impl Tensor {
         }
     }
 
+    /// Where a contiguous tensor's bytes lie in its [`Tensor::storage`]: for
+    /// resolving a tensor once and reading `storage().as_bytes()[range]` later.
+    pub fn byte_range(&self) -> Result<Range<usize>> {
+        self.contiguous_byte_range("byte_range")
+    }
+
     /// The raw bytes of a contiguous tensor (any dtype).
     pub fn as_bytes(&self) -> Result<&[u8]> {
         const OP: &str = "as_bytes";
