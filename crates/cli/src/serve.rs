@@ -21,7 +21,7 @@ pub(crate) struct ServeArgs {
     /// Sequences served at once, each with its own KV cache.
     #[arg(long, default_value_t = 4)]
     slots: usize,
-    /// KV-cache positions per slot [default: the model's context, at most 4096].
+    /// KV-cache positions per slot [default: the model's context, at most 2048].
     #[arg(long)]
     ctx: Option<usize>,
     /// Worker threads [default: the physical cores].

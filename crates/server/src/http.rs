@@ -55,11 +55,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-type Body_<T> = Result<Json<T>, JsonRejection>;
+/// A JSON body, or why it is not one (turned into an [`ApiError`]: 400, 413 or 415).
+type JsonBody<T> = Result<Json<T>, JsonRejection>;
 
 async fn chat_completions(
     State(shared): State<Arc<Shared>>,
-    body: Body_<ChatRequest>,
+    body: JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
     let loaded = shared.loaded()?;
@@ -74,7 +75,7 @@ async fn chat_completions(
 
 async fn completions(
     State(shared): State<Arc<Shared>>,
-    body: Body_<CompletionRequest>,
+    body: JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
     let loaded = shared.loaded()?;
@@ -537,7 +538,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Result<Json<Health>, ApiEr
 
 async fn tokenize(
     State(shared): State<Arc<Shared>>,
-    body: Body_<TokenizeRequest>,
+    body: JsonBody<TokenizeRequest>,
 ) -> Result<Json<TokenizeResponse>, ApiError> {
     let Json(request) = body?;
     let model = &shared.loaded()?.model;
@@ -551,7 +552,7 @@ async fn tokenize(
 
 async fn detokenize(
     State(shared): State<Arc<Shared>>,
-    body: Body_<DetokenizeRequest>,
+    body: JsonBody<DetokenizeRequest>,
 ) -> Result<Json<DetokenizeResponse>, ApiError> {
     let Json(request) = body?;
     let content = codec(&shared.loaded()?.model)?

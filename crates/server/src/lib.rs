@@ -70,7 +70,7 @@ pub struct ServerConfig {
 
 /// The default per-slot context cap: a model's full context (8k–128k) times the slots would
 /// reserve gigabytes of KV cache.
-pub const DEFAULT_MAX_CONTEXT: usize = 4096;
+pub const DEFAULT_MAX_CONTEXT: usize = 2048;
 
 impl ServerConfig {
     /// The defaults for `model`: 4 slots, a 64-request queue, 10 minutes per request, 2 MiB
