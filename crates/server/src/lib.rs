@@ -5,7 +5,7 @@
 //! `Sampler` and `TextStream`). The `smallmind serve` subcommand only parses flags into a
 //! [`ServerConfig`] and calls [`run`].
 //!
-//! - **Endpoints** (OpenAI's wire format, [`wire`](crate) types in one module):
+//! - **Endpoints** (OpenAI's wire format; every body is a serde type in `wire.rs`):
 //!   `POST /v1/chat/completions` and `POST /v1/completions` (JSON or SSE with `stream`,
 //!   ending in `data: [DONE]`; `stream_options.include_usage`), `GET /v1/models`,
 //!   `GET /health` (503 until the model is loaded and while shutting down, then 200),

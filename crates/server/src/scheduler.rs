@@ -13,9 +13,11 @@
 //!    its cache is cut back to that prefix (keeping at least one prompt token to feed).
 //! 2. **Drop** requests whose client went away (the receiving end of their events is gone),
 //!    whose deadline passed, or all of them when the server is draining.
-//! 3. **Feed** every busy slot at once ([`feed_all`]): a slot still prefilling feeds its next
-//!    chunk of at most [`PREFILL_CHUNK`] prompt tokens (so a long prompt does not stall the
-//!    streams already decoding), a decoding slot feeds the token it sampled last step.
+//! 3. **Feed** every busy slot ([`feed_all`]): a slot still prefilling feeds its next chunk of
+//!    at most [`PREFILL_CHUNK`] prompt tokens (so a long prompt does not stall the streams
+//!    already decoding); the decoding slots feed the tokens they sampled last step all at once,
+//!    as the rows of one batched forward ([`BatchDecoder`]: the linear layers read each weight
+//!    once for all of them, attention runs per slot over its own cache).
 //! 4. **Sample** a token for each slot whose prompt is all in, decode its text
 //!    ([`TextStream`]: UTF-8 across tokens, stop strings) and send the piece to its client.
 //!
@@ -28,6 +30,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use smallmind::kernels::Team;
+use smallmind::model::BatchDecoder;
 use smallmind::model::sampler::Sampler;
 use smallmind::{SamplerConfig, Session, SessionOptions, TextModel, TextStream};
 use tokio::sync::mpsc::UnboundedSender;
@@ -102,6 +105,8 @@ pub(crate) struct Scheduler<'m> {
     /// The requests that ended this step, with their last event (sent after the gauges are
     /// updated). Capacity: one per slot.
     endings: Vec<(Job, Event)>,
+    /// The activation buffers of the decoding slots' batched forward.
+    batch: BatchDecoder,
 }
 
 struct Slot<'m> {
@@ -111,6 +116,8 @@ struct Slot<'m> {
     cached: Vec<u32>,
     last_used: u64,
     request: Option<Request<'m>>,
+    /// The slot's row of this step's batched decode (its logits), if it decoded.
+    batch_row: Option<usize>,
 }
 
 /// A request being served by a slot.
@@ -158,6 +165,7 @@ impl<'m> Scheduler<'m> {
                     cached: Vec::with_capacity(config.context),
                     last_used: 0,
                     request: None,
+                    batch_row: None,
                 })
             })
             .collect::<smallmind::Result<Vec<_>>>()?;
@@ -173,6 +181,7 @@ impl<'m> Scheduler<'m> {
             timeout: config.timeout,
             clock: 0,
             endings: Vec::with_capacity(config.slots),
+            batch: BatchDecoder::new(model.model().clone(), &options, config.slots)?,
         })
     }
 
@@ -207,9 +216,10 @@ impl<'m> Scheduler<'m> {
             self.admit_queued();
         }
         self.drop_abandoned(draining);
-        feed_all(&mut self.slots, &mut self.endings);
+        feed_all(&mut self.slots, &mut self.batch, &mut self.endings);
+        let batch_logits = self.batch.logits();
         for slot in &mut self.slots {
-            if let Some(ending) = slot.sample_and_send(&self.metrics) {
+            if let Some(ending) = slot.sample_and_send(&self.metrics, batch_logits) {
                 self.endings.push(ending);
             }
         }
@@ -329,54 +339,91 @@ impl<'m> Scheduler<'m> {
     }
 }
 
-/// Runs the model once for every busy slot: the next prompt chunk of a prefilling slot, the
-/// pending token of a decoding one. Slots are independent sequences, so this is where a
-/// batched forward (one pass with M = busy slots, each weight read once) takes over; the
-/// scheduler around it stays the same.
-fn feed_all(slots: &mut [Slot<'_>], endings: &mut Vec<(Job, Event)>) {
-    for slot in slots.iter_mut().filter(|s| s.request.is_some()) {
-        if let Err(error) = slot.feed()
-            && let Some(request) = slot.request.take()
-        {
+/// Runs the model for every busy slot: the next prompt chunk of each prefilling slot, then the
+/// pending tokens of all decoding slots as one batched forward, each slot's logits in its
+/// `batch_row`.
+fn feed_all(slots: &mut [Slot<'_>], batch: &mut BatchDecoder, endings: &mut Vec<(Job, Event)>) {
+    let mut sessions: Vec<&mut Session> = Vec::with_capacity(slots.len());
+    let mut tokens: Vec<u32> = Vec::with_capacity(slots.len());
+    for slot in slots.iter_mut() {
+        slot.batch_row = None;
+        let Slot {
+            session,
+            cached,
+            request,
+            batch_row,
+            ..
+        } = slot;
+        let Some(active) = request else {
+            continue;
+        };
+        if active.prompt_fed < active.job.prompt.len() {
+            if let Err(error) = prefill_chunk(session, cached, active)
+                && let Some(request) = request.take()
+            {
+                endings.push((request.job, Event::Failed(error)));
+            }
+        } else if let Some(token) = active.pending.take() {
+            cached.push(token);
+            *batch_row = Some(tokens.len());
+            tokens.push(token);
+            sessions.push(session);
+        }
+    }
+    if tokens.is_empty() {
+        return;
+    }
+    let Err(error) = batch.decode(&mut sessions, &tokens) else {
+        return;
+    };
+    // Nothing was fed: every decoding slot's request fails.
+    drop(sessions);
+    for slot in slots.iter_mut().filter(|s| s.batch_row.is_some()) {
+        slot.batch_row = None;
+        slot.cached.truncate(slot.session.position());
+        if let Some(request) = slot.request.take() {
+            let error = ApiError::internal(error.to_string());
             endings.push((request.job, Event::Failed(error)));
         }
     }
 }
 
-impl Slot<'_> {
-    /// Feeds this step's tokens of the slot's request to its session.
-    fn feed(&mut self) -> Result<(), ApiError> {
-        let Some(request) = &mut self.request else {
-            return Ok(());
-        };
-        let prompt = &request.job.prompt;
-        let result = if request.prompt_fed < prompt.len() {
-            let end = (request.prompt_fed + PREFILL_CHUNK).min(prompt.len());
-            let chunk = &prompt[request.prompt_fed..end];
+/// Feeds the next chunk of `request`'s prompt to `session`.
+fn prefill_chunk(
+    session: &mut Session,
+    cached: &mut Vec<u32>,
+    request: &mut Request<'_>,
+) -> Result<(), ApiError> {
+    let prompt = &request.job.prompt;
+    let end = (request.prompt_fed + PREFILL_CHUNK).min(prompt.len());
+    let chunk = &prompt[request.prompt_fed..end];
+    match session.prefill(chunk) {
+        Ok(_) => {
+            cached.extend_from_slice(chunk);
             request.prompt_fed = end;
-            self.cached.extend_from_slice(chunk);
-            self.session.prefill(chunk).map(drop)
-        } else if let Some(token) = request.pending.take() {
-            self.cached.push(token);
-            self.session.decode(token).map(drop)
-        } else {
             Ok(())
-        };
-        result.map_err(|e| {
-            // The session is unchanged on error: forget what was not fed.
-            self.cached.truncate(self.session.position());
-            ApiError::internal(e.to_string())
-        })
+        }
+        // The session is unchanged on error.
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
+}
 
+impl Slot<'_> {
     /// Once the prompt is in, samples the next token from the last logits and streams its
     /// text; returns the request's last event if it ended.
-    fn sample_and_send(&mut self, metrics: &Metrics) -> Option<(Job, Event)> {
+    fn sample_and_send(&mut self, metrics: &Metrics, batch_logits: &[f32]) -> Option<(Job, Event)> {
         let request = self.request.as_mut()?;
         if request.prompt_fed < request.job.prompt.len() {
             return None;
         }
-        let ending = match sample_one(&mut self.sampler, &self.session, &self.cached, request) {
+        let logits = match self.batch_row {
+            Some(row) => {
+                let vocab = self.session.model().config().vocab_size;
+                &batch_logits[row * vocab..(row + 1) * vocab]
+            }
+            None => self.session.logits(),
+        };
+        let ending = match sample_one(&mut self.sampler, logits, &self.cached, request) {
             Ok(generated) => {
                 if generated {
                     request.observe_token(metrics);
@@ -400,12 +447,12 @@ impl Slot<'_> {
 /// (not for a stop token, which ends the request).
 fn sample_one(
     sampler: &mut Sampler,
-    session: &Session,
+    logits: &[f32],
     history: &[u32],
     request: &mut Request<'_>,
 ) -> Result<bool, ApiError> {
     let token = sampler
-        .sample(session.logits(), history)
+        .sample(logits, history)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if request.stop_tokens.contains(&token) {
         request.stopped_by_token = true;
@@ -590,6 +637,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_request_streams_the_same_text_alone_or_batched_with_others() {
+        let model = tiny();
+        let (mut alone, queue) = scheduler(&model, 3);
+        let (outcome, text) = run_to_end(&mut alone, &queue, &prompt(9, 5));
+        // The same request beside two others: their decode steps share its forward passes.
+        let (mut shared, queue) = scheduler(&model, 3);
+        let (first, mut events) = job(&prompt(9, 5), 8);
+        let (second, _second_events) = job(&prompt(20, 6), 8);
+        let (third, _third_events) = job(&prompt(3, 7), 8);
+        for job in [first, second, third] {
+            queue.send(job).unwrap();
+        }
+        let mut batched = String::new();
+        let batched_outcome = loop {
+            shared.step(false);
+            let mut done = None;
+            while let Ok(event) = events.try_recv() {
+                match event {
+                    Event::Text(piece) => batched.push_str(&piece),
+                    Event::Done(outcome) => done = Some(outcome),
+                    Event::Failed(error) => panic!("{error:?}"),
+                }
+            }
+            if let Some(outcome) = done {
+                break outcome;
+            }
+        };
+        assert_eq!(batched, text);
+        assert_eq!(batched_outcome, outcome);
     }
 
     #[test]
