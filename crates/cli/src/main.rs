@@ -8,6 +8,7 @@
 //! smallmind profile --model m-small,m-medium --out target/profile
 //! smallmind profile --compare before/report.json after/report.json
 //! smallmind bench --model m-gpt2 -p 128 -n 64 -t 1,2
+//! smallmind serve -m SmolLM2-135M-Instruct.Q4_1.gguf --slots 8 --port 8080
 //! smallmind train --data input.txt --preset m-small --steps 2000 --out checkpoints/tiny
 //! ```
 //!
@@ -23,6 +24,7 @@ mod loading;
 mod perplexity;
 mod profile;
 mod quantize;
+mod serve;
 mod tokenize;
 mod train;
 
@@ -64,6 +66,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The mean next-token loss of a text, and its perplexity, as JSON.
     Perplexity(perplexity::PerplexityArgs),
+    /// Serve the model over an OpenAI-compatible HTTP API (chat, completions, SSE, metrics).
+    Serve(serve::ServeArgs),
     /// Train a GPT-2 style model on text with a char-level vocabulary.
     Train(train::TrainArgs),
 }
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Profile(args) => profile::profile(args),
         Command::Bench(args) => bench::bench(args),
         Command::Perplexity(args) => perplexity::perplexity(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Train(args) => train::train(args),
     };
     match result {

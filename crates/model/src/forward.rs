@@ -2,6 +2,13 @@
 //! blocks, the final norm and the LM head, all in the session's planned
 //! buffers.
 //!
+//! The chunk's rows may belong to several sequences ([`Sequences`]): runs of
+//! consecutive rows, each continuing its own KV cache at its own positions.
+//! A prefill or a decode is one run; a batched decode (`crate::batch`) is one
+//! row per sequence. Everything but RoPE, the cache writes and attention is
+//! row-wise, so it runs once over all rows (the linear layers with M = rows,
+//! reading each weight once); those three run per sequence.
+//!
 //! ```text
 //! r = embed(tokens) (+ positions) (· embedding scale)      (T, C)
 //! for each block:
@@ -39,7 +46,6 @@ pub(crate) struct Pass<'a> {
     pub(crate) rope: Option<&'a RopeTable>,
     /// The geometry (with the window) and RoPE of the local layers.
     pub(crate) local: &'a LocalPlan,
-    pub(crate) cache: &'a mut KvCache,
     pub(crate) ws: &'a mut Workspace,
     pub(crate) spans: &'a ForwardSpans,
     /// How quantized layers treat their inputs.
@@ -54,6 +60,37 @@ pub(crate) struct LocalPlan {
     pub(crate) rope: Option<RopeTable>,
 }
 
+/// The sequences one pass advances, in row order: sequence `i` owns the next
+/// `rows(i)` rows of the chunk and continues `cache(i)` at its length.
+pub(crate) trait Sequences {
+    /// How many sequences.
+    fn count(&self) -> usize;
+    /// Rows (tokens) of sequence `i` in this pass.
+    fn rows(&self, i: usize) -> usize;
+    /// The KV cache of sequence `i`.
+    fn cache(&mut self, i: usize) -> &mut KvCache;
+}
+
+/// A single sequence owning every row: prefill and decode.
+pub(crate) struct OneSequence<'c> {
+    pub(crate) cache: &'c mut KvCache,
+    pub(crate) rows: usize,
+}
+
+impl Sequences for OneSequence<'_> {
+    fn count(&self) -> usize {
+        1
+    }
+
+    fn rows(&self, _: usize) -> usize {
+        self.rows
+    }
+
+    fn cache(&mut self, _: usize) -> &mut KvCache {
+        self.cache
+    }
+}
+
 /// Which positions of the chunk get logits.
 pub(crate) enum LogitRows<'o> {
     /// Only the last, into the workspace's logits buffer.
@@ -63,33 +100,52 @@ pub(crate) enum LogitRows<'o> {
 }
 
 impl Pass<'_> {
-    /// Runs `tokens` (at most `ws.max_tokens`, already validated) at positions
-    /// `cache.len()..`, appends them to the cache and writes the requested logits.
-    pub(crate) fn run(&mut self, tokens: &[u32], logits: LogitRows<'_>) -> Result<()> {
+    /// Runs `tokens` (at most `ws.max_tokens`, already validated; the rows of
+    /// `seqs` in order), each sequence's at positions `cache.len()..`, appends
+    /// them to the caches and writes the requested logits.
+    pub(crate) fn run(
+        &mut self,
+        tokens: &[u32],
+        seqs: &mut impl Sequences,
+        logits: LogitRows<'_>,
+    ) -> Result<()> {
         let t = tokens.len();
-        let pos0 = self.cache.len();
         let c = self.model.config().hidden_size;
         let span = self.spans.embed.enter();
-        embed(
-            self.model.token_embedding(),
-            self.model.position_embedding(),
-            tokens,
-            pos0,
-            MatMut::new(&mut self.ws.residual[..t * c], t, c)?,
-        )?;
+        let mut row = 0;
+        for s in 0..seqs.count() {
+            let rows = seqs.rows(s);
+            embed(
+                self.model.token_embedding(),
+                self.model.position_embedding(),
+                &tokens[row..row + rows],
+                seqs.cache(s).len(),
+                MatMut::new(&mut self.ws.residual[row * c..(row + rows) * c], rows, c)?,
+            )?;
+            row += rows;
+        }
         if let Some(scale) = self.model.spec().embedding_scale {
             scale_inplace(scale, &mut self.ws.residual[..t * c]);
         }
         drop(span);
         for (i, block) in self.model.blocks().iter().enumerate() {
-            self.attention_half(i, block, t, pos0)?;
+            self.attention_half(i, block, t, seqs)?;
             self.mlp_half(block, t)?;
         }
-        self.cache.advance(t);
+        for s in 0..seqs.count() {
+            let rows = seqs.rows(s);
+            seqs.cache(s).advance(rows);
+        }
         self.head(t, logits)
     }
 
-    fn attention_half(&mut self, layer: usize, block: &Block, t: usize, pos0: usize) -> Result<()> {
+    fn attention_half(
+        &mut self,
+        layer: usize,
+        block: &Block,
+        t: usize,
+        seqs: &mut impl Sequences,
+    ) -> Result<()> {
         let c = self.model.config().hidden_size;
         let (shape, rope) = if self.model.spec().is_local(layer) {
             (&self.local.shape, self.local.rope.as_ref().or(self.rope))
@@ -161,31 +217,43 @@ impl Pass<'_> {
                 rms_norm_heads_inplace(gamma, eps, &mut rows, start, n, &mut ws.head_scratch)?;
             }
         }
-        if let Some(rope) = rope {
-            let _span = spans.rope.enter();
-            rope.apply_qk(shape, &mut MatMut::new(qkv, t, width)?, pos0)?;
+        // Per sequence: RoPE at its positions, its cache rows, attention over its cache.
+        let mut row = 0;
+        for s in 0..seqs.count() {
+            let rows = seqs.rows(s);
+            let cache = seqs.cache(s);
+            let pos0 = cache.len();
+            let qkv = &mut ws.qkv[row * width..(row + rows) * width];
+            if let Some(rope) = rope {
+                let _span = spans.rope.enter();
+                rope.apply_qk(shape, &mut MatMut::new(qkv, rows, width)?, pos0)?;
+            }
+            let qkv = &*qkv;
+            let _span = spans.attention.enter();
+            write_kv(
+                shape,
+                MatRef::strided(&qkv[q_dim..], rows, kv_dim, width)?,
+                MatRef::strided(&qkv[q_dim + kv_dim..], rows, kv_dim, width)?,
+                pos0,
+                &mut cache.layer_mut(layer),
+            )?;
+            attention(
+                shape,
+                MatRef::strided(qkv, rows, q_dim, width)?,
+                pos0,
+                cache.layer(layer),
+                AttentionScratch {
+                    scores: &mut ws.scores,
+                    head_out: &mut ws.head_out,
+                },
+                MatMut::new(
+                    &mut ws.attn_out[row * q_dim..(row + rows) * q_dim],
+                    rows,
+                    q_dim,
+                )?,
+            )?;
+            row += rows;
         }
-        let qkv = &ws.qkv[..t * width];
-        let span = spans.attention.enter();
-        write_kv(
-            shape,
-            MatRef::strided(&qkv[q_dim..], t, kv_dim, width)?,
-            MatRef::strided(&qkv[q_dim + kv_dim..], t, kv_dim, width)?,
-            pos0,
-            &mut self.cache.layer_mut(layer),
-        )?;
-        attention(
-            shape,
-            MatRef::strided(qkv, t, q_dim, width)?,
-            pos0,
-            self.cache.layer(layer),
-            AttentionScratch {
-                scores: &mut ws.scores,
-                head_out: &mut ws.head_out,
-            },
-            MatMut::new(&mut ws.attn_out[..t * q_dim], t, q_dim)?,
-        )?;
-        drop(span);
         let _span = spans.attention_out.enter();
         let attn_out = MatRef::new(&ws.attn_out[..t * q_dim], t, q_dim)?;
         let Some(post) = &block.post_norms else {

@@ -18,6 +18,7 @@
 //! - [`workload`] — the benchmark scenarios (profile, pp128tg64) as code;
 //! - [`error`] — [`ModelError`].
 
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod family;
@@ -36,6 +37,7 @@ pub mod weights;
 pub mod workload;
 mod workspace;
 
+pub use batch::BatchDecoder;
 pub use config::{Activation, Architecture, FamilyParams, ModelConfig};
 pub use error::{ModelError, Result};
 pub use generate::{FinishReason, Generation, GenerationStats, StopCriteria};

@@ -11,7 +11,10 @@
 //!    form HF implements): for each *distinct* token among the last
 //!    [`SamplerConfig::repetition_window`] of `recent_tokens`, a positive logit
 //!    is divided by the penalty and a negative one multiplied by it. A token
-//!    repeated in the window is penalized once.
+//!    repeated in the window is penalized once. Then the **presence and
+//!    frequency penalties** (OpenAI's, in llama.cpp's form over the same
+//!    window): a token seen `c > 0` times loses `c · frequency_penalty +
+//!    presence_penalty` from its logit.
 //! 3. **Greedy** if `temperature == 0`: the argmax, ties going to the lowest
 //!    id. Top-k, top-p and min-p cannot remove the argmax, so they are skipped,
 //!    and no random number is drawn.
@@ -117,6 +120,12 @@ pub struct SamplerConfig {
     /// the `recent_tokens` slice given to [`Sampler::sample`]); `0` looks at
     /// none, `usize::MAX` at all of them.
     pub repetition_window: usize,
+    /// Subtracted once from the logit of every token in the penalty window
+    /// (OpenAI's `presence_penalty`). In `[-2, 2]`; `0` disables it.
+    pub presence_penalty: f32,
+    /// Subtracted from a token's logit once per occurrence in the penalty
+    /// window (OpenAI's `frequency_penalty`). In `[-2, 2]`; `0` disables it.
+    pub frequency_penalty: f32,
     /// Seed of the RNG; the same seed replays the same tokens.
     pub seed: u64,
 }
@@ -130,6 +139,8 @@ impl Default for SamplerConfig {
             min_p: 0.0,
             repetition_penalty: 1.0,
             repetition_window: 64,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
             seed: 0,
         }
     }
@@ -178,6 +189,17 @@ impl SamplerConfig {
                 "repetition_penalty",
                 format!("must be a finite number > 0 (1 disables it), got {r}"),
             ));
+        }
+        for (name, value) in [
+            ("presence_penalty", self.presence_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+        ] {
+            if !(-2.0..=2.0).contains(&value) {
+                return Err(invalid(
+                    name,
+                    format!("must be in [-2, 2] (0 disables it), got {value}"),
+                ));
+            }
         }
         Ok(())
     }
@@ -479,9 +501,12 @@ fn load_scores(scores: &mut Vec<f32>, logits: &[f32], divisor: f32) {
 }
 
 /// Calls `apply(token, penalized logit)` for each token in the penalty window
-/// (the tail of `recent_tokens`). The penalty is computed from the original
-/// logit, so when `apply` overwrites a row indexed by id, a token repeated in
-/// the window is penalized once. Errors on a token outside the vocabulary.
+/// (the tail of `recent_tokens`): the CTRL penalty, then the presence and
+/// frequency penalties (`logit − c · frequency − presence` for a token seen
+/// `c` times, as llama.cpp's penalties sampler). The penalty is computed from
+/// the original logit, so when `apply` overwrites a row indexed by id, a token
+/// repeated in the window is penalized once. Errors on a token outside the
+/// vocabulary.
 fn for_each_penalized(
     logits: &[f32],
     recent_tokens: &[u32],
@@ -489,14 +514,22 @@ fn for_each_penalized(
     mut apply: impl FnMut(u32, f32),
 ) -> Result<()> {
     let window_start = recent_tokens.len().saturating_sub(config.repetition_window);
-    for &token in &recent_tokens[window_start..] {
+    let window = &recent_tokens[window_start..];
+    let counted = config.presence_penalty != 0.0 || config.frequency_penalty != 0.0;
+    for &token in window {
         let Some(&logit) = logits.get(token as usize) else {
             return Err(ModelError::TokenOutOfRange {
                 token,
                 vocab_size: logits.len(),
             });
         };
-        apply(token, penalize(sanitize(logit), config.repetition_penalty));
+        let mut penalized = penalize(sanitize(logit), config.repetition_penalty);
+        if counted {
+            // O(window²) with the 64-token default window: cheaper than a count table.
+            let count = window.iter().filter(|&&t| t == token).count();
+            penalized -= count as f32 * config.frequency_penalty + config.presence_penalty;
+        }
+        apply(token, penalized);
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use smallmind_ops::{ActivationPrecision, AttentionShape};
 
 use crate::error::{ModelError, Result};
 use crate::family::RopeSpec;
-use crate::forward::{LocalPlan, LogitRows, Pass};
+use crate::forward::{LocalPlan, LogitRows, OneSequence, Pass};
 use crate::kv_cache::KvCache;
 use crate::spans::ForwardSpans;
 use crate::weights::Model;
@@ -62,17 +62,22 @@ pub fn physical_cores() -> usize {
 #[derive(Debug)]
 pub struct Session {
     team: Arc<Team>,
-    state: State,
+    plan: Plan,
+    pub(crate) cache: KvCache,
 }
 
+/// What a forward pass needs besides the KV cache, planned once for chunks
+/// of `ws.max_tokens` rows against caches of `capacity` positions. A session
+/// owns one; so does a `crate::batch::BatchDecoder`, whose rows are sessions.
 #[derive(Debug)]
-struct State {
-    model: Arc<Model>,
+pub(crate) struct Plan {
+    pub(crate) model: Arc<Model>,
+    /// Positions the RoPE tables and the attention scratch cover.
+    pub(crate) capacity: usize,
     shape: AttentionShape,
     rope: Option<RopeTable>,
     local: LocalPlan,
-    cache: KvCache,
-    ws: Workspace,
+    pub(crate) ws: Workspace,
     spans: ForwardSpans,
     activations: ActivationPrecision,
 }
@@ -102,6 +107,151 @@ impl Session {
         options: &SessionOptions,
         team: Arc<Team>,
     ) -> Result<Session> {
+        let plan = Plan::new(model, options)?;
+        let cache = KvCache::new(plan.model.config().num_layers, &plan.shape, plan.capacity);
+        Ok(Session { team, plan, cache })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.plan.model
+    }
+
+    /// Positions processed so far (the next token's position).
+    pub fn position(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Positions the KV cache holds.
+    pub fn capacity(&self) -> usize {
+        self.cache.capacity()
+    }
+
+    /// Workers, the calling thread included.
+    pub fn threads(&self) -> usize {
+        self.team.workers()
+    }
+
+    /// The session's worker team, for callers that want to run their own
+    /// parallel work on it.
+    pub fn team(&self) -> &Arc<Team> {
+        &self.team
+    }
+
+    /// Heap bytes of the KV cache and the workspace.
+    pub fn planned_bytes(&self) -> usize {
+        self.cache.bytes() + self.plan.ws.bytes()
+    }
+
+    /// Runs `f` with the session's team as the calling thread's current team,
+    /// so kernels `f` calls directly split over it too.
+    pub fn install<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let team = Arc::clone(&self.team);
+        team.install(|| f(self))
+    }
+
+    /// Feeds `tokens` after the current position and returns the logits of
+    /// the last one, `(V,)`.
+    ///
+    /// # Errors
+    /// [`ModelError::EmptyPrompt`], [`ModelError::TokenOutOfRange`] or
+    /// [`ModelError::ContextOverflow`]; the session is unchanged then.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        let _span = self.plan.spans.prefill.clone().entered();
+        self.run_last_logits(tokens)
+    }
+
+    fn run_last_logits(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        self.check_tokens(tokens)?;
+        let (plan, cache) = (&mut self.plan, &mut self.cache);
+        self.team.install(|| {
+            for chunk in tokens.chunks(plan.ws.max_tokens) {
+                let mut seq = OneSequence {
+                    cache: &mut *cache,
+                    rows: chunk.len(),
+                };
+                plan.pass().run(chunk, &mut seq, LogitRows::Last)?;
+            }
+            Ok::<_, ModelError>(())
+        })?;
+        Ok(&self.plan.ws.logits)
+    }
+
+    /// Feeds `tokens` and writes the logits of every one of them into `out`,
+    /// `(T, V)` (resized). For evaluation and tests; [`Session::prefill`] is
+    /// the fast path.
+    ///
+    /// # Errors
+    /// As [`Session::prefill`].
+    pub fn prefill_all_logits(&mut self, tokens: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        self.check_tokens(tokens)?;
+        let v = self.plan.model.config().vocab_size;
+        out.resize(tokens.len() * v, 0.0);
+        let _span = self.plan.spans.prefill.clone().entered();
+        let (plan, cache) = (&mut self.plan, &mut self.cache);
+        self.team.install(|| {
+            let max = plan.ws.max_tokens;
+            for (chunk, out) in tokens.chunks(max).zip(out.chunks_mut(max * v)) {
+                let mut seq = OneSequence {
+                    cache: &mut *cache,
+                    rows: chunk.len(),
+                };
+                plan.pass().run(chunk, &mut seq, LogitRows::All(out))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Feeds one token and returns the logits for the next, `(V,)`.
+    ///
+    /// # Errors
+    /// [`ModelError::TokenOutOfRange`] or [`ModelError::ContextOverflow`].
+    pub fn decode(&mut self, token: u32) -> Result<&[f32]> {
+        let _span = self.plan.spans.decode.clone().entered();
+        self.run_last_logits(std::slice::from_ref(&token))
+    }
+
+    /// The logits of the last processed position, `(V,)`.
+    pub fn logits(&self) -> &[f32] {
+        &self.plan.ws.logits
+    }
+
+    /// Forgets every position: the next call starts a new sequence.
+    pub fn reset(&mut self) {
+        self.cache.truncate(0);
+    }
+
+    /// Keeps the first `len` positions and forgets the rest (for example to
+    /// re-generate from a shared prefix).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidSetting`] if `len` is past the current position.
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        let position = self.position();
+        if len > position {
+            return Err(ModelError::InvalidSetting {
+                name: "truncate",
+                reason: format!("cannot truncate to {len}: only {position} positions are held"),
+            });
+        }
+        self.cache.truncate(len);
+        Ok(())
+    }
+}
+
+impl Session {
+    fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(ModelError::EmptyPrompt);
+        }
+        self.plan.check_vocab(tokens)?;
+        self.cache.check_room(tokens.len())
+    }
+}
+
+impl Plan {
+    /// Plans `model` for `options` (capacity, chunk rows, activations).
+    pub(crate) fn new(model: Arc<Model>, options: &SessionOptions) -> Result<Plan> {
         let config = model.config();
         let context = config.max_position_embeddings;
         let capacity = check_nonzero("capacity", options.capacity.unwrap_or(context))?;
@@ -130,168 +280,45 @@ impl Session {
                 None => None,
             },
         };
-        let state = State {
-            cache: KvCache::new(config.num_layers, &shape, capacity),
-            ws: Workspace::plan(
-                config,
-                spec,
-                &shape,
-                max_batch,
-                capacity,
-                model.scratch_len(max_batch),
-            ),
+        let ws = Workspace::plan(
+            config,
+            spec,
+            &shape,
+            max_batch,
+            capacity,
+            model.scratch_len(max_batch),
+        );
+        Ok(Plan {
+            capacity,
             shape,
             rope,
             local,
+            ws,
             model,
             spans: ForwardSpans::new(),
             activations: options.activations,
-        };
-        Ok(Session { team, state })
-    }
-
-    /// The model.
-    pub fn model(&self) -> &Arc<Model> {
-        &self.state.model
-    }
-
-    /// Positions processed so far (the next token's position).
-    pub fn position(&self) -> usize {
-        self.state.cache.len()
-    }
-
-    /// Positions the KV cache holds.
-    pub fn capacity(&self) -> usize {
-        self.state.cache.capacity()
-    }
-
-    /// Workers, the calling thread included.
-    pub fn threads(&self) -> usize {
-        self.team.workers()
-    }
-
-    /// The session's worker team, for callers that want to run their own
-    /// parallel work on it.
-    pub fn team(&self) -> &Arc<Team> {
-        &self.team
-    }
-
-    /// Heap bytes of the KV cache and the workspace.
-    pub fn planned_bytes(&self) -> usize {
-        self.state.cache.bytes() + self.state.ws.bytes()
-    }
-
-    /// Runs `f` with the session's team as the calling thread's current team,
-    /// so kernels `f` calls directly split over it too.
-    pub fn install<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
-        let team = Arc::clone(&self.team);
-        team.install(|| f(self))
-    }
-
-    /// Feeds `tokens` after the current position and returns the logits of
-    /// the last one, `(V,)`.
-    ///
-    /// # Errors
-    /// [`ModelError::EmptyPrompt`], [`ModelError::TokenOutOfRange`] or
-    /// [`ModelError::ContextOverflow`]; the session is unchanged then.
-    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
-        let _span = self.state.spans.prefill.clone().entered();
-        self.run_last_logits(tokens)
-    }
-
-    fn run_last_logits(&mut self, tokens: &[u32]) -> Result<&[f32]> {
-        self.state.check_tokens(tokens)?;
-        let state = &mut self.state;
-        self.team.install(|| {
-            for chunk in tokens.chunks(state.ws.max_tokens) {
-                state.pass().run(chunk, LogitRows::Last)?;
-            }
-            Ok::<_, ModelError>(())
-        })?;
-        Ok(&self.state.ws.logits)
-    }
-
-    /// Feeds `tokens` and writes the logits of every one of them into `out`,
-    /// `(T, V)` (resized). For evaluation and tests; [`Session::prefill`] is
-    /// the fast path.
-    ///
-    /// # Errors
-    /// As [`Session::prefill`].
-    pub fn prefill_all_logits(&mut self, tokens: &[u32], out: &mut Vec<f32>) -> Result<()> {
-        self.state.check_tokens(tokens)?;
-        let v = self.state.model.config().vocab_size;
-        out.resize(tokens.len() * v, 0.0);
-        let _span = self.state.spans.prefill.clone().entered();
-        let state = &mut self.state;
-        self.team.install(|| {
-            let rows = tokens.chunks(state.ws.max_tokens);
-            for (chunk, out) in rows.zip(out.chunks_mut(state.ws.max_tokens * v)) {
-                state.pass().run(chunk, LogitRows::All(out))?;
-            }
-            Ok(())
         })
     }
 
-    /// Feeds one token and returns the logits for the next, `(V,)`.
-    ///
-    /// # Errors
-    /// [`ModelError::TokenOutOfRange`] or [`ModelError::ContextOverflow`].
-    pub fn decode(&mut self, token: u32) -> Result<&[f32]> {
-        let _span = self.state.spans.decode.clone().entered();
-        self.run_last_logits(std::slice::from_ref(&token))
-    }
-
-    /// The logits of the last processed position, `(V,)`.
-    pub fn logits(&self) -> &[f32] {
-        &self.state.ws.logits
-    }
-
-    /// Forgets every position: the next call starts a new sequence.
-    pub fn reset(&mut self) {
-        self.state.cache.truncate(0);
-    }
-
-    /// Keeps the first `len` positions and forgets the rest (for example to
-    /// re-generate from a shared prefix).
-    ///
-    /// # Errors
-    /// [`ModelError::InvalidSetting`] if `len` is past the current position.
-    pub fn truncate(&mut self, len: usize) -> Result<()> {
-        let position = self.position();
-        if len > position {
-            return Err(ModelError::InvalidSetting {
-                name: "truncate",
-                reason: format!("cannot truncate to {len}: only {position} positions are held"),
-            });
-        }
-        self.state.cache.truncate(len);
-        Ok(())
-    }
-}
-
-impl State {
-    fn pass(&mut self) -> Pass<'_> {
+    pub(crate) fn pass(&mut self) -> Pass<'_> {
         Pass {
             model: &self.model,
             shape: &self.shape,
             rope: self.rope.as_ref(),
             local: &self.local,
-            cache: &mut self.cache,
             ws: &mut self.ws,
             spans: &self.spans,
             activations: self.activations,
         }
     }
 
-    fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
-        if tokens.is_empty() {
-            return Err(ModelError::EmptyPrompt);
-        }
+    /// [`ModelError::TokenOutOfRange`] for the first token outside the vocabulary.
+    pub(crate) fn check_vocab(&self, tokens: &[u32]) -> Result<()> {
         let vocab_size = self.model.config().vocab_size;
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
-            return Err(ModelError::TokenOutOfRange { token, vocab_size });
+        match tokens.iter().find(|&&t| t as usize >= vocab_size) {
+            Some(&token) => Err(ModelError::TokenOutOfRange { token, vocab_size }),
+            None => Ok(()),
         }
-        self.cache.check_room(tokens.len())
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Plain decoding enters the session's worker team from outside on every step
 //! (no `Session::install`), and generation runs inside `Session::install`:
-//! neither may allocate. This file holds
+//! neither may allocate; nor may a `BatchDecoder` step over three sessions. This file holds
 //! a single `#[test]` so no other test allocates concurrently, and every team
 //! is started before counting and dropped after: thread start-up and shutdown
 //! allocate on their own schedule.
@@ -14,9 +14,10 @@ mod common;
 use std::sync::Arc;
 
 use alloc_counter::{assert_counter_works, counted};
+use smallmind_kernels::Team;
 use smallmind_model::preset::Preset;
 use smallmind_model::{
-    Generation, Model, Sampler, SamplerConfig, Session, SessionOptions, StopCriteria,
+    BatchDecoder, Generation, Model, Sampler, SamplerConfig, Session, SessionOptions, StopCriteria,
 };
 
 /// A session whose worker threads have all started (their start-up allocates).
@@ -76,6 +77,51 @@ fn generation_allocations(session: &mut Session) -> (usize, usize) {
     })
 }
 
+/// Three sessions on one started team of `threads` workers and a decoder for them.
+fn started_batch(model: &Arc<Model>, threads: usize) -> (Vec<Session>, BatchDecoder) {
+    let team = Arc::new(Team::new(threads, "alloc-test").unwrap());
+    team.run(&|_| ());
+    let options = SessionOptions::default();
+    let sessions = (0..3)
+        .map(|_| Session::with_team(Arc::clone(model), &options, Arc::clone(&team)).unwrap())
+        .collect();
+    let decoder = BatchDecoder::new(Arc::clone(model), &options, 3).unwrap();
+    (sessions, decoder)
+}
+
+/// Decodes the three sessions together, greedily, for `steps` tokens after a warm-up; returns
+/// the (allocations, bytes) of the counted steps.
+fn batch_allocations(
+    sessions: &mut [Session],
+    decoder: &mut BatchDecoder,
+    steps: usize,
+) -> (usize, usize) {
+    let vocab = sessions[0].model().config().vocab_size;
+    let mut next = [0u32; 3];
+    for (i, session) in sessions.iter_mut().enumerate() {
+        let prompt: Vec<u32> = (0..4 + i as u32)
+            .map(|j| (j * 5 + 1) % vocab as u32)
+            .collect();
+        next[i] = common::argmax(session.prefill(&prompt).unwrap());
+    }
+    let mut sessions: Vec<&mut Session> = sessions.iter_mut().collect();
+    let mut step = |next: &mut [u32; 3]| {
+        let logits = decoder.decode(&mut sessions, &next[..]).unwrap();
+        for (row, token) in next.iter_mut().enumerate() {
+            *token = common::argmax(&logits[row * vocab..(row + 1) * vocab]);
+        }
+    };
+    for _ in 0..4 {
+        step(&mut next);
+    }
+    let ((), allocations) = counted(|| {
+        for _ in 0..steps {
+            step(&mut next);
+        }
+    });
+    allocations
+}
+
 #[test]
 fn steady_state_decode_allocates_zero_bytes() {
     assert_counter_works();
@@ -110,5 +156,18 @@ fn steady_state_decode_allocates_zero_bytes() {
                 "{name}, {threads} threads: generation allocated {allocs} times, {bytes} bytes over 32 tokens"
             );
         }
+    }
+    // Batched decoding of three sessions.
+    let mut batches: Vec<_> = models
+        .iter()
+        .flat_map(|(name, model)| [1, 2].map(|t| (*name, t, started_batch(model, t))))
+        .collect();
+    for (name, threads, (sessions, decoder)) in &mut batches {
+        let (allocs, bytes) = batch_allocations(sessions, decoder, 16);
+        assert_eq!(
+            (allocs, bytes),
+            (0, 0),
+            "{name}, {threads} threads: batched decode allocated {allocs} times, {bytes} bytes over 16 steps"
+        );
     }
 }

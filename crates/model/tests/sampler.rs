@@ -148,6 +148,7 @@ fn creative_config(seed: u64) -> SamplerConfig {
         repetition_penalty: 1.1,
         repetition_window: 16,
         seed,
+        ..SamplerConfig::default()
     }
 }
 
@@ -520,6 +521,45 @@ fn repetition_penalty_reduces_repeats_when_sampling() {
     assert!(repeats < DRAWS / 5, "{repeats} repeats of {DRAWS}");
 }
 
+// ------------------------------------------- presence and frequency penalty
+
+fn counted(presence: f32, frequency: f32, window: usize) -> SamplerConfig {
+    SamplerConfig {
+        presence_penalty: presence,
+        frequency_penalty: frequency,
+        repetition_window: window,
+        ..SamplerConfig::default()
+    }
+}
+
+#[test]
+fn presence_and_frequency_penalties_subtract_per_token_and_per_occurrence() {
+    let logits = [2.0, 1.0, -1.0, 0.0, 3.0];
+    let mut s = sampler(counted(0.5, 0.25, 64), 5);
+    // llama.cpp's form: logit - count * frequency - presence, for each token seen count > 0
+    // times. Token 0 twice: 2 - 0.5 - 0.5; token 2 once: -1 - 0.25 - 0.5; token 3 once.
+    let got = kept_logits(&mut s, &logits, &[0, 2, 0, 3]);
+    assert_eq!(got, [1.0, 1.0, -1.75, -0.75, 3.0]);
+}
+
+#[test]
+fn presence_and_frequency_penalties_follow_the_ctrl_penalty_and_the_window() {
+    let logits = [2.0, 1.0, -1.0];
+    let config = SamplerConfig {
+        repetition_penalty: 2.0,
+        ..counted(0.5, 1.0, 2)
+    };
+    // Window [1, 1]: token 1 is divided by 2, then loses 2 · 1.0 + 0.5.
+    let got = kept_logits(&mut sampler(config, 3), &logits, &[0, 1, 1]);
+    assert_eq!(got, [2.0, -2.0, -1.0]);
+    // A negative penalty encourages repetition (greedy picks the seen token).
+    let eager = SamplerConfig {
+        temperature: 0.0,
+        ..counted(-2.0, 0.0, 64)
+    };
+    assert_eq!(sampler(eager, 3).sample(&logits, &[1]).unwrap(), 1);
+}
+
 // ------------------------------------------------------------ bad settings
 
 #[test]
@@ -623,6 +663,20 @@ fn each_bad_setting_is_named() {
                 ..base()
             },
             "repetition_penalty",
+        ),
+        (
+            SamplerConfig {
+                presence_penalty: 2.5,
+                ..base()
+            },
+            "presence_penalty",
+        ),
+        (
+            SamplerConfig {
+                frequency_penalty: f32::NAN,
+                ..base()
+            },
+            "frequency_penalty",
         ),
     ];
     for (config, name) in cases {
@@ -866,6 +920,7 @@ fn any_config() -> impl Strategy<Value = SamplerConfig> {
                     repetition_penalty,
                     repetition_window,
                     seed,
+                    ..SamplerConfig::default()
                 }
             },
         )

@@ -42,6 +42,7 @@ fn config(settings: &Value) -> SamplerConfig {
         repetition_penalty: number("repetition_penalty") as f32,
         repetition_window: number("repetition_window") as usize,
         seed: 0,
+        ..SamplerConfig::default()
     }
 }
 

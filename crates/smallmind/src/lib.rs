@@ -23,7 +23,8 @@
 //!   per thread over one model). [`TextSession::generate`] and [`TextSession::chat`] stream
 //!   [`TextGeneration`] pieces, ending on end-of-generation tokens, `max_tokens`, a full cache
 //!   or a stop string ([`GenerateOptions`]), and report a [`FinishReason`] and
-//!   [`GenerationStats`].
+//!   [`GenerationStats`]. [`TextStream`] is the decoding and stop-string half alone, for a
+//!   caller that runs the token loop itself (the server).
 //!
 //! # Layers
 //! Dependencies point down; each is its own crate, re-exported here:
@@ -39,7 +40,7 @@ mod text;
 
 pub use error::{Error, Result};
 pub use load::{Codec, GenerationDefaults, TextModel, load};
-pub use text::{Completion, GenerateOptions, TextGeneration, TextSession};
+pub use text::{Completion, GenerateOptions, TextGeneration, TextSession, TextStream};
 
 pub use smallmind_model::{
     ActivationPrecision, FinishReason, GenerationStats, Model, Preset, SamplerConfig, Session,

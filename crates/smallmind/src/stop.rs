@@ -40,6 +40,31 @@ impl StopStrings {
             .min_by_key(|&(index, at)| (at, index))
     }
 
+    /// Moves the decided text from `undecided` to the end of `piece`: up to the earliest stop
+    /// string (returning its index: the stream ends there, and `undecided` is emptied), else all
+    /// but the end that could still start one (all of it `at_end`).
+    pub(crate) fn release(
+        &self,
+        undecided: &mut String,
+        piece: &mut String,
+        at_end: bool,
+    ) -> Option<usize> {
+        if let Some((index, at)) = self.find(undecided) {
+            piece.push_str(&undecided[..at]);
+            undecided.clear();
+            return Some(index);
+        }
+        let held = if at_end {
+            0
+        } else {
+            self.undecided_suffix(undecided)
+        };
+        let decided = undecided.len() - held;
+        piece.push_str(&undecided[..decided]);
+        undecided.replace_range(..decided, "");
+        None
+    }
+
     /// Bytes at the end of `text` that are a proper prefix of some stop string (0 if none).
     /// The suffix starts on a char boundary: it equals the start of a `str`.
     pub(crate) fn undecided_suffix(&self, text: &str) -> usize {

@@ -404,20 +404,9 @@ impl TextGeneration<'_> {
     /// Moves the decided text from `undecided` to `piece`: up to a stop string (which ends the
     /// stream), else all but what could start one (all of it at the end).
     fn release(&mut self, at_end: bool) {
-        if let Some((index, at)) = self.stops.find(self.undecided) {
-            self.piece.push_str(&self.undecided[..at]);
-            self.undecided.clear();
+        if let Some(index) = self.stops.release(self.undecided, self.piece, at_end) {
             self.finished = Some(FinishReason::StopString(index));
-            return;
         }
-        let held = if at_end {
-            0
-        } else {
-            self.stops.undecided_suffix(self.undecided)
-        };
-        let decided = self.undecided.len() - held;
-        self.piece.push_str(&self.undecided[..decided]);
-        self.undecided.replace_range(..decided, "");
     }
 }
 
@@ -438,4 +427,79 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     /// Timing.
     pub stats: GenerationStats,
+}
+
+/// Token ids in, final text out, for a caller that runs the token loop itself (a server
+/// stepping many sequences): the decoding and stop-string half of [`TextGeneration`], with
+/// the same piece rules (see the module docs). Its buffers are its own and grow once.
+///
+/// ```
+/// # fn demo(model: &smallmind::TextModel, tokens: &[u32]) -> smallmind::Result<()> {
+/// let mut stream = smallmind::TextStream::new(model, &["\n\n".to_string()])?;
+/// for &token in tokens {
+///     print!("{}", stream.push(token)?);
+///     if stream.stopped().is_some() {
+///         break;
+///     }
+/// }
+/// print!("{}", stream.finish());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TextStream<'m> {
+    decoder: PieceDecoder<'m>,
+    stops: StopStrings,
+    undecided: String,
+    piece: String,
+    stopped: Option<usize>,
+}
+
+impl<'m> TextStream<'m> {
+    /// A stream decoding `model`'s tokens and ending at the first of `stop`.
+    ///
+    /// # Errors
+    /// [`Error::NoTokenizer`], [`Error::EmptyStopString`].
+    pub fn new(model: &'m TextModel, stop: &[String]) -> Result<TextStream<'m>> {
+        Ok(TextStream {
+            decoder: model.require_codec()?.piece_decoder(),
+            stops: StopStrings::new(stop)?,
+            undecided: String::with_capacity(64),
+            piece: String::with_capacity(64),
+            stopped: None,
+        })
+    }
+
+    /// Adds a generated token and returns the text that became final (possibly empty). Once a
+    /// stop string has appeared ([`TextStream::stopped`]) nothing more is released.
+    ///
+    /// # Errors
+    /// An id outside the vocabulary.
+    pub fn push(&mut self, token: u32) -> Result<&str> {
+        self.piece.clear();
+        if self.stopped.is_none() {
+            self.decoder.push(token, &mut self.undecided)?;
+            self.stopped = self
+                .stops
+                .release(&mut self.undecided, &mut self.piece, false);
+        }
+        Ok(&self.piece)
+    }
+
+    /// Ends the stream (no more tokens): returns what was held back.
+    pub fn finish(&mut self) -> &str {
+        self.piece.clear();
+        if self.stopped.is_none() {
+            self.decoder.finish(&mut self.undecided);
+            self.stopped = self
+                .stops
+                .release(&mut self.undecided, &mut self.piece, true);
+        }
+        &self.piece
+    }
+
+    /// The index of the stop string that ended the stream, once one has.
+    pub fn stopped(&self) -> Option<usize> {
+        self.stopped
+    }
 }

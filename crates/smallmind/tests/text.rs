@@ -4,6 +4,7 @@
 
 use smallmind::{
     ChatTemplate, Error, FinishReason, GenerateOptions, SessionOptions, TextModel, TextSession,
+    TextStream,
 };
 use smallmind_testkit::fixture;
 
@@ -76,6 +77,41 @@ fn a_stop_string_that_never_occurs_changes_nothing() {
     let stopped = run(&model, &greedy().stop([never, "zzzzzz"]));
     assert_eq!(stopped.0.concat(), plain.0.concat());
     assert_eq!((stopped.1, stopped.2), (plain.1, plain.2));
+}
+
+/// The text a `TextStream` makes of `tokens`, piece by piece, and the stop string that ended it.
+fn stream_pieces(
+    model: &TextModel,
+    tokens: &[u32],
+    stop: &[String],
+) -> (Vec<String>, Option<usize>) {
+    let mut stream = TextStream::new(model, stop).unwrap();
+    let mut pieces = Vec::new();
+    for &token in tokens {
+        pieces.push(stream.push(token).unwrap().to_owned());
+        if stream.stopped().is_some() {
+            break;
+        }
+    }
+    pieces.push(stream.finish().to_owned());
+    pieces.retain(|p| !p.is_empty());
+    (pieces, stream.stopped())
+}
+
+#[test]
+fn a_text_stream_gives_the_pieces_a_generation_gives() {
+    let model = tiny();
+    let (pieces, tokens, _) = run(&model, &greedy());
+    assert_eq!(stream_pieces(&model, &tokens, &[]), (pieces.clone(), None));
+    // A stop string: the same cut as the generation's, reported by index.
+    let full = pieces.concat();
+    let stop = full[3..5].to_owned();
+    let never = "\u{1F600}".to_owned();
+    let (cut, _, reason) = run(&model, &greedy().stop([never.as_str(), stop.as_str()]));
+    assert_eq!(reason, FinishReason::StopString(1));
+    let (streamed, stopped) = stream_pieces(&model, &tokens, &[never, stop]);
+    assert_eq!(streamed.concat(), cut.concat());
+    assert_eq!(stopped, Some(1));
 }
 
 #[test]
