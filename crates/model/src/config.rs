@@ -11,7 +11,9 @@
 //!   attention, a SwiGLU MLP `down(silu(gate(x)) · up(x))`; the family adds
 //!   biases or QK-norm (see its module);
 //! - **Gemma 3** (`gemma3_text`): its own keys, read by
-//!   [`crate::family::gemma3`].
+//!   [`crate::family::gemma3`];
+//! - **Phi-3** (`phi3`): the Llama keys plus `sliding_window`, with partial
+//!   rotary and LongRoPE ([`crate::family::phi3`]).
 //!
 //! [`ModelConfig::validate`] checks the invariants every consumer relies on;
 //! parsing and presets both end with it.
@@ -38,6 +40,9 @@ pub enum Architecture {
     Gemma3,
     /// Mistral: Llama with a sliding window on every layer.
     Mistral,
+    /// Phi-3 / Phi-3.5 / Phi-4-mini: Llama with fused QKV and gate|up
+    /// projections, partial rotary, LongRoPE, a sliding window.
+    Phi3,
 }
 
 /// The MLP's activation.
@@ -110,6 +115,37 @@ pub struct FamilyParams {
     /// Attention scores are scaled by `query_pre_attn_scalar^(−1/2)` instead
     /// of `head_dim^(−1/2)` (Gemma).
     pub query_pre_attn_scalar: Option<f32>,
+    /// Partial rotary (`partial_rotary_factor`, GGUF `rope.dimension_count`):
+    /// only the first `rotary_dim` dims of each head rotate (`None`: all).
+    /// Frequencies are then `θ^(−2i/rotary_dim)` and there are
+    /// `rotary_dim/2` divisors.
+    pub rotary_dim: Option<usize>,
+    /// LongRoPE's long factors; [`FamilyParams::rope_divisors`] holds its
+    /// short ones.
+    pub rope_long: Option<LongRope>,
+    /// RoPE's cos and sin are multiplied by this (the attention factor of
+    /// YaRN and LongRoPE; `None`: 1).
+    pub rope_attention_factor: Option<f32>,
+}
+
+/// LongRoPE (Ding et al. 2024; Phi-3's `longrope`, formerly `su`): two sets
+/// of per-frequency divisors, the short factors for sequences that fit the
+/// pre-training context and the long ones beyond it.
+///
+/// transformers picks the set for each forward call by its sequence length
+/// (`max(position_ids) + 1 > original_max_position_embeddings`: long), and
+/// keeps the keys already cached as they were rotated. We pick once per
+/// session, by its capacity, as llama.cpp does by its context size
+/// (`n_ctx_seq > n_ctx_orig_yarn`): so cached decoding equals a full
+/// recompute, and both equal transformers whenever the whole sequence and
+/// the session's capacity are on the same side of `original_context`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LongRope {
+    /// The divisors (`long_factor`) of sessions longer than `original_context`.
+    pub long_divisors: Vec<f32>,
+    /// The pre-training context (`original_max_position_embeddings`, GGUF
+    /// `rope.scaling.original_context_length`).
+    pub original_context: usize,
 }
 
 /// RoPE base used when a Llama config gives none (HF `LlamaConfig` default).
@@ -147,10 +183,11 @@ impl ModelConfig {
     /// | `eos_token_ids` | `eos_token_id`, one id or a list (none) | same |
     ///
     /// A JSON `null` counts as absent. Keys without a default are required.
-    /// Only default RoPE is implemented: a `rope_type` (in `rope_parameters`
-    /// or `rope_scaling`) other than `"default"` is rejected, as are GPT-2's
-    /// `scale_attn_by_inverse_layer_idx: true` and `scale_attn_weights: false`,
-    /// which would change the attention we compute.
+    /// RoPE scaling (`rope_parameters` / `rope_scaling`): the types of
+    /// `rope_scaling` (default, linear, llama3, yarn, longrope); any other
+    /// is rejected, as are GPT-2's `scale_attn_by_inverse_layer_idx: true`
+    /// and `scale_attn_weights: false`, which would change the attention we
+    /// compute.
     ///
     /// # Errors
     /// [`ModelError::ConfigJson`] for malformed JSON,
@@ -307,26 +344,59 @@ impl ModelConfig {
 
     fn validate_llama(&self) -> Result<()> {
         let arch = self.architecture;
-        let divisors = &self.extras.rope_divisors;
-        if !divisors.is_empty()
-            && (divisors.len() != self.head_dim / 2
-                || divisors.iter().any(|d| !(d.is_finite() && *d > 0.0)))
+        let rotary = self.rotary_dim();
+        let long = self.extras.rope_long.as_ref().map(|l| &l.long_divisors);
+        for divisors in [Some(&self.extras.rope_divisors), long]
+            .into_iter()
+            .flatten()
+        {
+            if !divisors.is_empty()
+                && (divisors.len() != rotary / 2
+                    || divisors.iter().any(|d| !(d.is_finite() && *d > 0.0)))
+            {
+                return Err(invalid(
+                    "rope_parameters",
+                    format!(
+                        "{} RoPE frequency divisors for a rotary width of {rotary}: need {}, \
+                         each finite and > 0",
+                        divisors.len(),
+                        rotary / 2
+                    ),
+                ));
+            }
+        }
+        if let Some(long) = &self.extras.rope_long
+            && (long.original_context == 0 || self.extras.rope_divisors.is_empty())
         {
             return Err(invalid(
                 "rope_parameters",
-                format!(
-                    "{} RoPE frequency divisors for heads of width {}: need {}, each finite \
-                     and > 0",
-                    divisors.len(),
-                    self.head_dim,
-                    self.head_dim / 2
-                ),
+                "LongRoPE needs short factors and an original context ≥ 1".into(),
+            ));
+        }
+        if let Some(factor) = self.extras.rope_attention_factor
+            && !(factor.is_finite() && factor > 0.0)
+        {
+            return Err(invalid(
+                "attention_factor",
+                format!("must be finite and > 0, got {factor}"),
             ));
         }
         if !self.head_dim.is_multiple_of(2) {
             return Err(invalid(
                 Field::HeadDim.key(arch),
                 format!("{} is odd; RoPE rotates pairs of dimensions", self.head_dim),
+            ));
+        }
+        if let Some(rotary) = self.extras.rotary_dim
+            && (rotary == 0 || rotary > self.head_dim || !rotary.is_multiple_of(2))
+        {
+            return Err(invalid(
+                "partial_rotary_factor",
+                format!(
+                    "a rotary width of {rotary} for heads of width {}: need an even width \
+                     in 2..={}",
+                    self.head_dim, self.head_dim
+                ),
             ));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
@@ -358,6 +428,11 @@ impl ModelConfig {
             }
         }
         Ok(())
+    }
+
+    /// Leading dims of each head that RoPE rotates (`head_dim` unless partial).
+    pub fn rotary_dim(&self) -> usize {
+        self.extras.rotary_dim.unwrap_or(self.head_dim)
     }
 
     /// Width of all query heads together, `num_heads · head_dim`.
@@ -759,20 +834,35 @@ fn parse_gpt2(keys: &Keys<'_>) -> Result<ModelConfig> {
     })
 }
 
-/// The RoPE parameters of a Llama-layout config: θ and the per-frequency
-/// divisors of its scaling (empty when unscaled).
+/// The RoPE of a Llama-layout config: θ, the rotary width and the scaling.
+pub(crate) struct LlamaRope {
+    /// Base θ.
+    pub(crate) theta: f32,
+    /// [`FamilyParams::rotary_dim`].
+    pub(crate) rotary_dim: Option<usize>,
+    /// Divisors, LongRoPE's long set, attention factor.
+    pub(crate) scaling: RopeScaling,
+}
+
+/// How one RoPE description scales the frequencies (see [`rope_scaling`]).
+#[derive(Debug, Default)]
+pub(crate) struct RopeScaling {
+    /// [`FamilyParams::rope_divisors`].
+    pub(crate) divisors: Vec<f32>,
+    /// [`FamilyParams::rope_long`].
+    pub(crate) long: Option<LongRope>,
+    /// [`FamilyParams::rope_attention_factor`].
+    pub(crate) attention_factor: Option<f32>,
+}
+
+/// The RoPE of a Llama-layout config.
 ///
 /// Read from `rope_parameters` (transformers 5), else `rope_scaling` plus the
-/// top-level `rope_theta` (θ defaults to 10000). The type is `rope_type`
-/// (older configs: `type`):
-/// - `default` (or absent): unscaled;
-/// - `linear`: every frequency divided by `factor` (position interpolation);
-/// - `llama3`: Llama 3.1's bands from `factor`, `low_freq_factor`,
-///   `high_freq_factor` and `original_max_position_embeddings`
-///   ([`family::llama::llama3_divisors`]).
-///
-/// Any other type is an error naming it.
-pub(crate) fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f32>)> {
+/// top-level `rope_theta` (θ defaults to 10000). `partial_rotary_factor`
+/// (there, else top-level; default 1) makes the rotary width
+/// `⌊head_dim · factor⌋`, as transformers truncates it. The scaling type is
+/// `rope_type` (older configs: `type`); see [`rope_scaling`].
+pub(crate) fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<LlamaRope> {
     let params = keys.object_opt("rope_parameters")?;
     let top_theta = keys.f32_opt("rope_theta")?;
     let theta = match &params {
@@ -781,65 +871,213 @@ pub(crate) fn llama_rope(keys: &Keys<'_>, head_dim: usize) -> Result<(f32, Vec<f
     }
     .unwrap_or(DEFAULT_ROPE_THETA);
     let (key, rope) = match params {
-        Some(p) => ("rope_parameters", p),
-        None => match keys.object_opt("rope_scaling")? {
-            Some(s) => ("rope_scaling", s),
-            None => return Ok((theta, Vec::new())),
-        },
+        Some(p) => ("rope_parameters", Some(p)),
+        None => ("rope_scaling", keys.object_opt("rope_scaling")?),
     };
-    Ok((theta, rope_divisors(key, &rope, theta, head_dim)?))
+    const PARTIAL: &str = "partial_rotary_factor";
+    let partial = match rope
+        .as_ref()
+        .map(|r| r.f32_opt(PARTIAL))
+        .transpose()?
+        .flatten()
+    {
+        Some(factor) => Some(factor),
+        None => keys.f32_opt(PARTIAL)?,
+    };
+    let rotary_dim = match partial {
+        None => None,
+        Some(f) if f > 0.0 && f <= 1.0 => Some((head_dim as f64 * f64::from(f)) as usize),
+        Some(f) => return Err(invalid(PARTIAL, format!("{f} is not in (0, 1]"))),
+    }
+    .filter(|&dim| dim != head_dim);
+    let scaling = match rope {
+        Some(rope) => rope_scaling(key, &rope, keys, theta, rotary_dim.unwrap_or(head_dim))?,
+        None => RopeScaling::default(),
+    };
+    Ok(LlamaRope {
+        theta,
+        rotary_dim,
+        scaling,
+    })
 }
 
-/// The frequency divisors of one RoPE description (`rope_parameters`, one of
-/// its per-layer-type entries, or `rope_scaling`) named `key`, for base
-/// `theta`: see [`llama_rope`] for the types.
+/// The frequency divisors of one RoPE description named `key` (see
+/// [`rope_scaling`]) that has no attention factor or LongRoPE set (Gemma 3's
+/// per-layer-type entries).
 pub(crate) fn rope_divisors(
     key: &'static str,
     rope: &Keys<'_>,
+    top: &Keys<'_>,
     theta: f32,
-    head_dim: usize,
+    rotary_dim: usize,
 ) -> Result<Vec<f32>> {
+    let scaling = rope_scaling(key, rope, top, theta, rotary_dim)?;
+    if scaling.long.is_some() || scaling.attention_factor.is_some() {
+        return Err(invalid(
+            key,
+            "YaRN and LongRoPE scaling are not supported for this family".into(),
+        ));
+    }
+    Ok(scaling.divisors)
+}
+
+/// The scaling of one RoPE description (`rope_parameters`, one of its
+/// per-layer-type entries, or `rope_scaling`) named `key`, for base `theta`
+/// over `rotary_dim` dims; `top` is the whole config (for the keys a
+/// description may leave there). By `rope_type` (older configs: `type`):
+/// - `default` (or absent): unscaled;
+/// - `linear`: every frequency divided by `factor` (position interpolation);
+/// - `llama3`: Llama 3.1's bands from `factor`, `low_freq_factor`,
+///   `high_freq_factor` and `original_max_position_embeddings`
+///   ([`family::llama::llama3_divisors`]);
+/// - `yarn`: YaRN's ramp and attention factor from `factor`,
+///   `original_max_position_embeddings`, `beta_fast` (32), `beta_slow` (1),
+///   `truncate` (true), `attention_factor` or `mscale`/`mscale_all_dim`
+///   ([`family::llama::yarn_divisors`]);
+/// - `longrope` (`su`): `short_factor` and `long_factor`,
+///   `original_max_position_embeddings` (here or top-level) and the attention
+///   factor ([`family::phi3::longrope_attention_factor`]).
+///
+/// Any other type is an error naming it.
+pub(crate) fn rope_scaling(
+    key: &'static str,
+    rope: &Keys<'_>,
+    top: &Keys<'_>,
+    theta: f32,
+    rotary_dim: usize,
+) -> Result<RopeScaling> {
     let rope_type = match rope.str_opt("rope_type")? {
         Some(t) => Some(t),
         None => rope.str_opt("type")?,
     };
-    let half = head_dim / 2;
-    let factor = |name: &'static str| {
-        let value = rope
-            .f32_opt(name)?
-            .ok_or(ModelError::MissingConfigKey { key: name })?;
-        if value.is_finite() && value > 0.0 {
-            Ok(value)
-        } else {
-            Err(invalid(
-                name,
-                format!("must be finite and > 0, got {value}"),
-            ))
+    let half = rotary_dim / 2;
+    let factor = |name: &'static str| positive(name, rope.f32_opt(name)?);
+    let original = || {
+        const KEY: &str = "original_max_position_embeddings";
+        let n = match rope.usize_opt(KEY)? {
+            Some(n) => n,
+            None => top.usize_req(KEY)?,
+        };
+        if n == 0 {
+            return Err(invalid(KEY, "must be at least 1".into()));
         }
+        Ok(n)
+    };
+    let divisors = |divisors| RopeScaling {
+        divisors,
+        ..RopeScaling::default()
     };
     Ok(match rope_type {
-        None | Some("default") => Vec::new(),
-        Some("linear") => vec![factor("factor")?; half],
-        Some("llama3") => family::llama::llama3_divisors(
+        None | Some("default") => RopeScaling::default(),
+        Some("linear") => divisors(vec![factor("factor")?; half]),
+        Some("llama3") => divisors(family::llama::llama3_divisors(
             theta,
-            head_dim,
+            rotary_dim,
             &family::llama::Llama3Scaling {
                 factor: factor("factor")?,
                 low_freq_factor: factor("low_freq_factor")?,
                 high_freq_factor: factor("high_freq_factor")?,
                 original_context: factor("original_max_position_embeddings")?,
             },
-        ),
+        )),
+        Some("yarn") => {
+            let factor = factor("factor")?;
+            let optional = |name: &'static str| {
+                rope.f32_opt(name)?
+                    .map(|v| positive(name, Some(v)))
+                    .transpose()
+            };
+            let yarn = family::llama::Yarn {
+                factor,
+                original_context: original()? as f32,
+                beta_fast: optional("beta_fast")?.unwrap_or(32.0),
+                beta_slow: optional("beta_slow")?.unwrap_or(1.0),
+                truncate: rope.bool_opt("truncate")?.unwrap_or(true),
+            };
+            let attention_factor = match optional("attention_factor")? {
+                Some(given) => given,
+                None => match (optional("mscale")?, optional("mscale_all_dim")?) {
+                    (Some(m), Some(all)) => {
+                        family::llama::yarn_mscale(factor, m)
+                            / family::llama::yarn_mscale(factor, all)
+                    }
+                    _ => family::llama::yarn_mscale(factor, 1.0),
+                },
+            };
+            RopeScaling {
+                divisors: family::llama::yarn_divisors(theta, rotary_dim, &yarn),
+                long: None,
+                attention_factor: Some(attention_factor),
+            }
+        }
+        Some("longrope" | "su") => {
+            let list = |name: &'static str| {
+                let value = rope
+                    .get(name)
+                    .ok_or(ModelError::MissingConfigKey { key: name })?;
+                let items = value.as_array().ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("expected an array of numbers, found {}", describe(value)),
+                    )
+                })?;
+                let factors = items
+                    .iter()
+                    .map(|v| positive(name, Some(as_f32(name, v)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                if factors.len() != half {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "{} factors for a rotary width of {rotary_dim}: need {half}",
+                            factors.len()
+                        ),
+                    ));
+                }
+                Ok(factors)
+            };
+            let original = original()?;
+            let factor = match rope.f32_opt("factor")? {
+                Some(f) => positive("factor", Some(f))?,
+                None => top.usize_req("max_position_embeddings")? as f32 / original as f32,
+            };
+            let attention_factor = match rope.f32_opt("attention_factor")? {
+                Some(given) => positive("attention_factor", Some(given))?,
+                None => family::phi3::longrope_attention_factor(factor, original),
+            };
+            RopeScaling {
+                divisors: list("short_factor")?,
+                long: Some(LongRope {
+                    long_divisors: list("long_factor")?,
+                    original_context: original,
+                }),
+                attention_factor: Some(attention_factor),
+            }
+        }
         Some(other) => {
             return Err(invalid(
                 key,
                 format!(
-                    "rope type `{}` is not supported (supported: default, linear, llama3)",
+                    "rope type `{}` is not supported (supported: default, linear, llama3, \
+                     yarn, longrope)",
                     clip(other)
                 ),
             ));
         }
     })
+}
+
+/// `value` (named `name`, required) when finite and > 0.
+fn positive(name: &'static str, value: Option<f32>) -> Result<f32> {
+    let value = value.ok_or(ModelError::MissingConfigKey { key: name })?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(invalid(
+            name,
+            format!("must be finite and > 0, got {value}"),
+        ))
+    }
 }
 
 /// A config in the Llama layout (Llama and its descendants, which share its
@@ -871,7 +1109,7 @@ pub(crate) fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelCo
             ));
         }
     };
-    let (rope_theta, rope_divisors) = llama_rope(keys, head_dim)?;
+    let rope = llama_rope(keys, head_dim)?;
     let activation = match keys.str_opt("hidden_act")?.unwrap_or("silu") {
         "silu" => Activation::Silu,
         other => {
@@ -894,7 +1132,7 @@ pub(crate) fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelCo
         norm_eps: keys
             .f32_opt("rms_norm_eps")?
             .unwrap_or(DEFAULT_LLAMA_RMS_NORM_EPS),
-        rope_theta,
+        rope_theta: rope.theta,
         activation,
         tie_word_embeddings: keys.bool_opt("tie_word_embeddings")?.unwrap_or(false),
         attention_bias: keys.bool_opt("attention_bias")?.unwrap_or(false),
@@ -902,7 +1140,10 @@ pub(crate) fn parse_llama(keys: &Keys<'_>, arch: Architecture) -> Result<ModelCo
         bos_token_id: keys.bos_token_id()?,
         eos_token_ids: keys.eos_token_ids()?,
         extras: FamilyParams {
-            rope_divisors,
+            rope_divisors: rope.scaling.divisors,
+            rotary_dim: rope.rotary_dim,
+            rope_long: rope.scaling.long,
+            rope_attention_factor: rope.scaling.attention_factor,
             ..FamilyParams::default()
         },
     })

@@ -38,7 +38,7 @@ pub mod workload;
 mod workspace;
 
 pub use batch::BatchDecoder;
-pub use config::{Activation, Architecture, FamilyParams, ModelConfig};
+pub use config::{Activation, Architecture, FamilyParams, LongRope, ModelConfig};
 pub use error::{ModelError, Result};
 pub use generate::{FinishReason, Generation, GenerationStats, StopCriteria};
 pub use gguf::{load_gguf, load_gguf_with_tokenizer};

@@ -322,12 +322,22 @@ impl Plan {
     }
 }
 
-/// The cos/sin tables of `rope` for `positions` positions.
+/// The cos/sin tables of `rope` for a session of `positions` positions
+/// (which also picks LongRoPE's set, [`RopeSpec::divisors_for`]).
 fn rope_table(rope: &RopeSpec, positions: usize) -> Result<RopeTable> {
-    Ok(if rope.divisors.is_empty() {
+    let divisors = rope.divisors_for(positions);
+    Ok(if divisors.is_empty() && rope.attention_factor == 1.0 {
         RopeTable::new(rope.theta, rope.rotary_dim, positions)?
     } else {
-        RopeTable::with_divisors(rope.theta, rope.rotary_dim, &rope.divisors, positions)?
+        let unit;
+        let divisors = if divisors.is_empty() {
+            unit = vec![1.0; rope.rotary_dim / 2];
+            &unit
+        } else {
+            divisors
+        };
+        let (theta, dim, scale) = (rope.theta, rope.rotary_dim, rope.attention_factor);
+        RopeTable::scaled(theta, dim, divisors, scale, positions)?
     })
 }
 

@@ -19,6 +19,10 @@
 //! - Llama: `model.embed_tokens`, `model.layers.N.{input_layernorm,
 //!   self_attn.{q,k,v,o}_proj, post_attention_layernorm, mlp.{gate,up,down}_proj}`,
 //!   `model.norm`, `lm_head` unless tied; `nn.Linear` weights are `[out, in]`.
+//!   A family may fuse projections ([`HfNames::fused_qkv`],
+//!   [`HfNames::fused_gate_up`]: Phi-3's `self_attn.qkv_proj` and
+//!   `mlp.gate_up_proj`); a fused `gate|up` becomes two row views of its
+//!   storage.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -167,6 +171,24 @@ impl LinearWeights {
             bias: self.bias.as_ref().map(F32Param::as_slice),
             activations: ActivationPrecision::default(),
         }
+    }
+}
+
+impl LinearWeights {
+    /// The layer's first `rows` outputs and the rest, as two layers viewing
+    /// the same storage (rows of `[out, in]` weights are contiguous, so no
+    /// copy, in any stored type): a fused `gate|up` projection.
+    fn split_rows(self, rows: usize) -> Result<(LinearWeights, LinearWeights)> {
+        let rest = self.out_features - rows;
+        let part = |start, len| -> Result<LinearWeights> {
+            let weight = self.weight.tensor.narrow(0, start, len)?;
+            let bias = match &self.bias {
+                Some(b) => Some(b.0.tensor.narrow(0, start, len)?),
+                None => None,
+            };
+            LinearWeights::new(weight, bias, self.layout, (self.in_features, len))
+        };
+        Ok((part(0, rows)?, part(rows, rest)?))
     }
 }
 
@@ -636,13 +658,26 @@ fn build_decoder(
                 let norm = take.norm(&format!("{p}.{name}"), width, eps, false)?;
                 if plus_one { norm.plus_one() } else { Ok(norm) }
             };
-            Ok(Block {
-                attn_norm: norm(take, names.attn_norm, c)?,
-                qkv: QkvWeights::Split {
+            let qkv = match names.fused_qkv {
+                Some(fused) => {
+                    QkvWeights::Fused(lin(take, fused, (c, q_dim + 2 * kv_dim), qkv_bias)?)
+                }
+                None => QkvWeights::Split {
                     q: lin(take, names.q, (c, q_dim), qkv_bias)?,
                     k: lin(take, names.k, (c, kv_dim), qkv_bias)?,
                     v: lin(take, names.v, (c, kv_dim), qkv_bias)?,
                 },
+            };
+            let (gate, up) = match names.fused_gate_up {
+                Some(fused) => lin(take, fused, (c, 2 * ff), mlp_bias)?.split_rows(ff)?,
+                None => (
+                    lin(take, names.gate, (c, ff), mlp_bias)?,
+                    lin(take, names.up, (c, ff), mlp_bias)?,
+                ),
+            };
+            Ok(Block {
+                attn_norm: norm(take, names.attn_norm, c)?,
+                qkv,
                 qk_norm: if spec.qk_norm {
                     Some(QkNorm {
                         q: norm(take, names.q_norm, config.head_dim)?,
@@ -663,8 +698,8 @@ fn build_decoder(
                 },
                 mlp: MlpWeights::Gated {
                     activation,
-                    gate: lin(take, names.gate, (c, ff), mlp_bias)?,
-                    up: lin(take, names.up, (c, ff), mlp_bias)?,
+                    gate,
+                    up,
                     down: lin(take, names.down, (ff, c), mlp_bias)?,
                 },
             })

@@ -329,11 +329,11 @@ fn llama_scaled_rope_becomes_frequency_divisors() {
 
 #[test]
 fn llama_unknown_rope_is_rejected() {
-    let yarn = json!({"rope_type": "yarn", "factor": 4.0});
+    let dynamic = json!({"rope_type": "dynamic", "factor": 4.0});
     assert_invalid(
-        parse(&with(llama_json(), "rope_parameters", yarn)),
+        parse(&with(llama_json(), "rope_parameters", dynamic)),
         "rope_parameters",
-        "yarn",
+        "dynamic",
     );
     assert_invalid(
         parse(&with(llama_json(), "rope_parameters", json!(5))),
@@ -953,4 +953,118 @@ fn gemma3_config_reads_its_layers_and_refuses_what_it_does_not_run() {
         "1 entries for 6 layers",
     );
     assert_missing(parse(&without(gemma3_json(), "hidden_size")), "hidden_size");
+}
+
+/// The Phi-3 fixture's `config.json`.
+fn phi3_json() -> Value {
+    let path = smallmind_testkit::fixture("families/phi3/config.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn phi3_partial_rotary_and_longrope() {
+    let config = parse(&phi3_json()).unwrap();
+    assert_eq!(config.architecture, Architecture::Phi3);
+    assert_eq!((config.head_dim, config.rotary_dim()), (16, 12));
+    assert_eq!(config.extras.rope_divisors, [1.0, 1.1, 1.3, 1.6, 2.0, 2.5]);
+    let long = config.extras.rope_long.as_ref().unwrap();
+    assert_eq!(long.long_divisors, [1.0, 1.5, 2.5, 4.0, 7.0, 11.0]);
+    assert_eq!(long.original_context, 4);
+    // √(1 + ln(128/4)/ln 4), transformers' default attention factor.
+    let want = (1.0 + 32f64.ln() / 4f64.ln()).sqrt();
+    let got = f64::from(config.extras.rope_attention_factor.unwrap());
+    assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    assert_eq!(config.extras.sliding_window, Some(8));
+}
+
+#[test]
+fn phi3_bad_rope_is_named() {
+    let edit = |key: &str, value: Value| {
+        let mut json = phi3_json();
+        json["rope_parameters"][key] = value;
+        json
+    };
+    assert_invalid(
+        parse(&edit("short_factor", json!([1.0, 2.0]))),
+        "short_factor",
+        "need 6",
+    );
+    assert_invalid(
+        parse(&edit("long_factor", json!(vec![1.0; 8]))),
+        "long_factor",
+        "need 6",
+    );
+    assert_invalid(
+        parse(&edit("long_factor", json!("x"))),
+        "long_factor",
+        "array",
+    );
+    assert_invalid(
+        parse(&edit(
+            "short_factor",
+            json!([1.0, 1.0, 1.0, 1.0, 1.0, -1.0]),
+        )),
+        "short_factor",
+        "> 0",
+    );
+    assert_invalid(
+        parse(&edit("partial_rotary_factor", json!(1.5))),
+        "partial_rotary_factor",
+        "(0, 1]",
+    );
+    // 16 · 0.1 = 1 rotary dim: odd.
+    let partial = json!({"rope_type": "default", "partial_rotary_factor": 0.1});
+    assert_invalid(
+        parse(&with(
+            with(llama_json(), "rope_parameters", partial),
+            "head_dim",
+            json!(16),
+        )),
+        "partial_rotary_factor",
+        "even",
+    );
+    let mut json = phi3_json();
+    json["rope_parameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("long_factor");
+    assert_missing(parse(&json), "long_factor");
+    let mut json = phi3_json();
+    json["rope_parameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("original_max_position_embeddings");
+    json.as_object_mut()
+        .unwrap()
+        .remove("original_max_position_embeddings");
+    assert_missing(parse(&json), "original_max_position_embeddings");
+}
+
+#[test]
+fn yarn_divisors_ramp_between_kept_and_divided() {
+    let yarn = json!({
+        "rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+        "original_max_position_embeddings": 32, "beta_fast": 8.0, "beta_slow": 0.5
+    });
+    let json = with(
+        with(llama_json(), "rope_parameters", yarn.clone()),
+        "head_dim",
+        json!(16),
+    );
+    let config = parse(&json).unwrap();
+    // low = ⌊16·ln(32/(8·2π))/(2 ln 1e4)⌋ → 0, high = ⌈16·ln(32/(0.5·2π))/(2 ln 1e4)⌉ = 3:
+    // the ramp is 0, 1/3, 2/3, then 1 (divided by 4) from frequency 3 on.
+    let ramp = |r: f32| 1.0 / ((1.0 - r) + r / 4.0);
+    let want = [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0, 1.0, 1.0, 1.0, 1.0].map(ramp);
+    for (i, (g, w)) in config.extras.rope_divisors.iter().zip(want).enumerate() {
+        assert!((g - w).abs() < 1e-6, "frequency {i}: {g} vs {w}");
+    }
+    let factor = config.extras.rope_attention_factor.unwrap();
+    assert!((factor - (0.1 * 4f32.ln() + 1.0)).abs() < 1e-6, "{factor}");
+    let mut missing = yarn;
+    missing.as_object_mut().unwrap().remove("factor");
+    assert_missing(
+        parse(&with(llama_json(), "rope_parameters", missing)),
+        "factor",
+    );
 }

@@ -340,7 +340,7 @@ fn unknown_rope_scaling_is_refused() {
     let file = rebuilt(|md, _| {
         md.push((
             "llama.rope.scaling.type".into(),
-            MetadataValue::String("yarn".into()),
+            MetadataValue::String("dynamic".into()),
         ))
     });
     let err = model_error(&file);
@@ -787,6 +787,9 @@ fn family_keys_are_named_when_missing() {
         ("qwen2", "qwen2.embedding_length"),
         ("qwen3", "qwen3.attention.head_count"),
         ("gemma3", "gemma3.attention.sliding_window"),
+        ("phi3", "phi3.rope.scaling.original_context_length"),
+        ("qwen2_yarn", "qwen2.rope.scaling.factor"),
+        ("qwen2_yarn", "qwen2.rope.scaling.original_context_length"),
     ] {
         let file = rebuilt_from(family_gguf(family), |md, _| remove(md, key));
         let err = model_error(&file);
@@ -814,6 +817,80 @@ fn a_tensor_of_another_family_is_named() {
     assert!(
         matches!(&err, ModelError::UnsupportedGgufTensor { name, reason }
             if name == "blk.0.post_ffw_norm.weight" && reason.contains("qwen2")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn phi3_missing_fused_and_longrope_tensors_are_named() {
+    for (removed, named) in [
+        (
+            "blk.1.attn_qkv.weight",
+            "model.layers.1.self_attn.qkv_proj.weight",
+        ),
+        (
+            "blk.0.ffn_up.weight",
+            "model.layers.0.mlp.gate_up_proj.weight",
+        ),
+        ("rope_factors_long.weight", "rope_factors_long.weight"),
+        ("rope_factors_short.weight", "rope_factors_short.weight"),
+    ] {
+        let file = rebuilt_from(family_gguf("phi3"), |_, tensors| {
+            tensors.retain(|t| t.0 != removed);
+        });
+        let err = model_error(&file);
+        assert!(
+            matches!(&err, ModelError::MissingTensor { name } if name.starts_with(named)),
+            "without {removed}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn phi3_longrope_factors_of_the_wrong_length_are_named() {
+    // The fixture rotates 12 of 16 dims per head: 6 factors each.
+    for name in ["rope_factors_short.weight", "rope_factors_long.weight"] {
+        let file = rebuilt_from(family_gguf("phi3"), |_, tensors| {
+            let t = tensors.iter_mut().find(|t| t.0 == name).unwrap();
+            t.1 = vec![8];
+            t.3 = 1f32.to_le_bytes().repeat(8);
+        });
+        let err = model_error(&file);
+        assert!(
+            matches!(&err, ModelError::UnsupportedGgufTensor { name: n, reason }
+                if n == name && reason.contains("[6]")),
+            "{name}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn phi3_rope_dimension_past_the_head_is_named() {
+    for dims in [18, 7, 0] {
+        let file = rebuilt_from(family_gguf("phi3"), |md, _| {
+            set(md, "phi3.rope.dimension_count", MetadataValue::U32(dims))
+        });
+        let err = model_error(&file);
+        assert!(
+            matches!(&err, ModelError::InvalidMetadata { key, .. }
+                if key == "phi3.rope.dimension_count"),
+            "{dims} rotary dims: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn yarn_with_another_extrapolation_factor_is_refused() {
+    let file = rebuilt_from(family_gguf("qwen2_yarn"), |md, _| {
+        md.push((
+            "qwen2.rope.scaling.yarn_ext_factor".into(),
+            MetadataValue::F32(0.5),
+        ))
+    });
+    let err = model_error(&file);
+    assert!(
+        matches!(&err, ModelError::InvalidMetadata { key, .. }
+            if key == "qwen2.rope.scaling.yarn_ext_factor"),
         "{err:?}"
     );
 }

@@ -142,6 +142,7 @@ fn parse_hf(keys: &Keys<'_>) -> Result<ModelConfig> {
             local_layers: layer_types(keys, num_layers)?,
             local_rope_theta: Some(local),
             query_pre_attn_scalar: Some(keys.f32_opt("query_pre_attn_scalar")?.unwrap_or(256.0)),
+            ..FamilyParams::default()
         },
     })
 }
@@ -153,7 +154,7 @@ fn ropes(keys: &Keys<'_>, head_dim: usize) -> Result<((f32, Vec<f32>), f32)> {
     let Some(params) = keys.object_opt("rope_parameters")? else {
         let theta = keys.f32_opt("rope_theta")?.unwrap_or(1e6);
         let divisors = match keys.object_opt("rope_scaling")? {
-            Some(scaling) => rope_divisors("rope_scaling", &scaling, theta, head_dim)?,
+            Some(scaling) => rope_divisors("rope_scaling", &scaling, keys, theta, head_dim)?,
             None => Vec::new(),
         };
         let local = keys
@@ -167,11 +168,11 @@ fn ropes(keys: &Keys<'_>, head_dim: usize) -> Result<((f32, Vec<f32>), f32)> {
             key: "full_attention",
         })?;
     let theta = full.f32_opt("rope_theta")?.unwrap_or(1e6);
-    let divisors = rope_divisors("full_attention", &full, theta, head_dim)?;
+    let divisors = rope_divisors("full_attention", &full, keys, theta, head_dim)?;
     let local = match params.object_opt("sliding_attention")? {
         Some(sliding) => {
             let local = sliding.f32_opt("rope_theta")?.unwrap_or(LOCAL_ROPE_THETA);
-            if !rope_divisors("sliding_attention", &sliding, local, head_dim)?.is_empty() {
+            if !rope_divisors("sliding_attention", &sliding, keys, local, head_dim)?.is_empty() {
                 return Err(invalid(
                     "sliding_attention",
                     "scaled RoPE on the local layers is not supported".into(),

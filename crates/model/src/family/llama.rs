@@ -69,8 +69,10 @@ pub fn block(config: &ModelConfig) -> BlockSpec {
         mlp_bias: config.mlp_bias,
         positions: Positions::Rotary(RopeSpec {
             theta: config.rope_theta,
-            rotary_dim: config.head_dim,
+            rotary_dim: config.rotary_dim(),
             divisors: config.extras.rope_divisors.clone(),
+            long: config.extras.rope_long.clone(),
+            attention_factor: config.extras.rope_attention_factor.unwrap_or(1.0),
         }),
         attention_scale: match config.extras.query_pre_attn_scalar {
             Some(scalar) => 1.0 / scalar.sqrt(),
@@ -88,8 +90,10 @@ pub fn block(config: &ModelConfig) -> BlockSpec {
             },
             rope: config.extras.local_rope_theta.map(|theta| RopeSpec {
                 theta,
-                rotary_dim: config.head_dim,
+                rotary_dim: config.rotary_dim(),
                 divisors: Vec::new(),
+                long: None,
+                attention_factor: 1.0,
             }),
         }),
     }
@@ -135,4 +139,65 @@ pub fn llama3_divisors(theta: f32, head_dim: usize, scaling: &Llama3Scaling) -> 
             }
         })
         .collect()
+}
+
+/// YaRN's parameters (Peng et al. 2023, `rope_type: "yarn"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Yarn {
+    /// How much longer the new context is (`factor`, GGUF `rope.scaling.factor`).
+    pub factor: f32,
+    /// The pre-training context (`original_max_position_embeddings`, GGUF
+    /// `rope.scaling.original_context_length`).
+    pub original_context: f32,
+    /// Frequencies turning more than this many times over the original
+    /// context are kept (`beta_fast`, 32).
+    pub beta_fast: f32,
+    /// Frequencies turning fewer times are divided by `factor` (`beta_slow`, 1).
+    pub beta_slow: f32,
+    /// Round the ramp's ends outwards to whole dims (`truncate`, true).
+    pub truncate: bool,
+}
+
+/// The divisor of each RoPE frequency `θ^(−2i/D)` under YaRN, as
+/// transformers' `_compute_yarn_parameters` computes it: the dims `low` and
+/// `high` where a frequency turns `beta_fast` and `beta_slow` times over the
+/// original context (`D·ln(L₀/(2πβ)) / (2·ln θ)`, floored and ceiled when
+/// truncating, clamped to `0..D−1`) bound a linear ramp `r_i = clamp((i −
+/// low)/(high − low), 0, 1)`, and frequency `i` becomes `f_i·((1 − r_i) +
+/// r_i/factor)`: kept below `low`, divided by `factor` above `high`.
+pub fn yarn_divisors(theta: f32, head_dim: usize, yarn: &Yarn) -> Vec<f32> {
+    let dim = head_dim as f64;
+    let correction_dim = |rotations: f32| {
+        let turns =
+            f64::from(yarn.original_context) / (f64::from(rotations) * 2.0 * std::f64::consts::PI);
+        dim * turns.ln() / (2.0 * f64::from(theta).ln())
+    };
+    let (mut low, mut high) = (
+        correction_dim(yarn.beta_fast),
+        correction_dim(yarn.beta_slow),
+    );
+    if yarn.truncate {
+        (low, high) = (low.floor(), high.ceil());
+    }
+    let (low, mut high) = (low.max(0.0), high.min(dim - 1.0));
+    if low == high {
+        high += 0.001; // transformers' guard against a zero-width ramp
+    }
+    let factor = f64::from(yarn.factor);
+    (0..head_dim / 2)
+        .map(|i| {
+            let ramp = ((i as f64 - low) / (high - low)).clamp(0.0, 1.0);
+            (1.0 / ((1.0 - ramp) + ramp / factor)) as f32
+        })
+        .collect()
+}
+
+/// YaRN's attention factor `0.1·m·ln(s) + 1` (1 for `s ≤ 1`), applied to
+/// RoPE's cos and sin (transformers' `yarn_get_mscale`).
+pub fn yarn_mscale(factor: f32, m: f32) -> f32 {
+    if factor <= 1.0 {
+        1.0
+    } else {
+        0.1 * m * factor.ln() + 1.0
+    }
 }

@@ -21,12 +21,13 @@ pub mod gemma3;
 pub mod gpt2;
 pub mod llama;
 pub mod mistral;
+pub mod phi3;
 pub mod qwen2;
 pub mod qwen3;
 
 use smallmind_ops::mlp::{GateActivation, Gelu};
 
-use crate::config::{Architecture, Keys, ModelConfig};
+use crate::config::{Architecture, Keys, LongRope, ModelConfig};
 use crate::error::Result;
 use crate::gguf::config::ArchKeys;
 
@@ -55,11 +56,29 @@ pub enum MlpKind {
 pub struct RopeSpec {
     /// Base θ of the frequencies `θ^(−2i/rotary_dim)`.
     pub theta: f32,
-    /// Leading dimensions of each head that rotate (the whole head here).
+    /// Leading dimensions of each head that rotate (the whole head unless
+    /// partial, [`crate::FamilyParams::rotary_dim`]).
     pub rotary_dim: usize,
     /// Frequency `i` is divided by `divisors[i]` (empty: unscaled); see
     /// [`crate::FamilyParams::rope_divisors`].
     pub divisors: Vec<f32>,
+    /// LongRoPE's divisors for sessions past the original context, which
+    /// replace `divisors` there.
+    pub long: Option<LongRope>,
+    /// cos and sin are multiplied by this (YaRN's and LongRoPE's attention
+    /// factor; 1 otherwise).
+    pub attention_factor: f32,
+}
+
+impl RopeSpec {
+    /// The divisors a session of `capacity` positions uses: LongRoPE's long
+    /// set past its original context, else [`RopeSpec::divisors`].
+    pub fn divisors_for(&self, capacity: usize) -> &[f32] {
+        match &self.long {
+            Some(long) if capacity > long.original_context => &long.long_divisors,
+            _ => &self.divisors,
+        }
+    }
 }
 
 /// How positions enter the model.
@@ -171,6 +190,11 @@ pub struct HfNames {
     pub post_attn_norm: &'static str,
     /// See `post_attn_norm`.
     pub post_mlp_norm: &'static str,
+    /// One fused `q|k|v` projection instead of `q`, `k`, `v` (Phi-3).
+    pub fused_qkv: Option<&'static str>,
+    /// One fused `gate|up` projection (gate rows first) instead of `gate`
+    /// and `up` (Phi-3).
+    pub fused_gate_up: Option<&'static str>,
 }
 
 /// The Llama layout's block names, shared by its descendants.
@@ -188,6 +212,8 @@ pub const LLAMA_NAMES: HfNames = HfNames {
     down: "mlp.down_proj",
     post_attn_norm: "post_attention_layernorm",
     post_mlp_norm: "post_feedforward_layernorm",
+    fused_qkv: None,
+    fused_gate_up: None,
 };
 
 /// llama.cpp's GGUF names for one family: block tensors `blk.N.<gguf>` →
@@ -243,6 +269,7 @@ pub const FAMILIES: &[Family] = &[
     qwen3::FAMILY,
     gemma3::FAMILY,
     mistral::FAMILY,
+    phi3::FAMILY,
 ];
 
 /// The registry line of `architecture`.

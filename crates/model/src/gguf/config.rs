@@ -13,9 +13,12 @@
 //! | `num_heads` | `{arch}.attention.head_count` |
 //! | `num_kv_heads` | `{arch}.attention.head_count_kv` (= head count) |
 //! | `head_dim` | `{arch}.attention.key_length` (= `embedding_length / head_count`, must divide) |
-//! | — | `{arch}.attention.value_length`, `{arch}.rope.dimension_count` (must equal `head_dim` if present) |
+//! | — | `{arch}.attention.value_length` (must equal `head_dim` if present) |
+//! | `extras.rotary_dim` | `{arch}.rope.dimension_count` (`head_dim`; less: partial rotary, refused where the converter permuted Q/K rows) |
 //! | `rope_theta` | `{arch}.rope.freq_base` (10000) |
-//! | `extras.rope_divisors` | `rope_freqs.weight` (F32, `head_dim/2`), or `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor` (none) |
+//! | `extras.rope_divisors` | `rope_freqs.weight` (F32, `R/2`), or `{arch}.rope.scaling.type` = `linear` with `{arch}.rope.scaling.factor`, or `yarn` (below), or the LongRoPE tensors (below); none otherwise |
+//! | YaRN | `{arch}.rope.scaling.factor`, `.original_context_length`, `.yarn_beta_fast` (32), `.yarn_beta_slow` (1), `.yarn_attn_factor` (`0.1·ln(factor) + 1`); `.yarn_ext_factor` must be 1 if present |
+//! | LongRoPE | `rope_factors_short.weight` and `rope_factors_long.weight` (F32, `R/2` each), `{arch}.rope.scaling.original_context_length`, `{arch}.rope.scaling.attn_factor` (`√(1 + ln(s)/ln(L₀))`, `s = context_length / L₀`) |
 //! | `norm_eps` | `{arch}.attention.layer_norm_rms_epsilon` |
 //! | `vocab_size` | `{arch}.vocab_size`, the rows of `token_embd.weight`, the length of `tokenizer.ggml.tokens` (every one present must agree) |
 //! | `tie_word_embeddings` | true when there is no `output.weight` tensor |
@@ -31,7 +34,7 @@
 use smallmind_formats::FormatError;
 use smallmind_formats::gguf::{GgmlType, GgufFile, Metadata};
 
-use crate::config::{Activation, DEFAULT_ROPE_THETA, FamilyParams, ModelConfig};
+use crate::config::{Activation, DEFAULT_ROPE_THETA, FamilyParams, LongRope, ModelConfig};
 use crate::error::{ModelError, Result};
 use crate::family;
 
@@ -121,7 +124,10 @@ impl ModelConfig {
         let num_heads = keys.int("attention.head_count")?;
         let num_kv_heads = keys.int_opt("attention.head_count_kv")?;
         let head_dim = head_dim(&keys, hidden_size, num_heads)?;
-        let rope_divisors = rope_divisors(file, &keys, head_dim)?;
+        let rope_theta = keys
+            .float_opt("rope.freq_base")?
+            .unwrap_or(DEFAULT_ROPE_THETA);
+        let rope = rope(file, &keys, head_dim, rope_theta, gguf.rope_permuted)?;
         let config = ModelConfig {
             architecture: family.architecture,
             vocab_size: vocab_size(file, &keys)?,
@@ -133,9 +139,7 @@ impl ModelConfig {
             intermediate_size: keys.int("feed_forward_length")?,
             max_position_embeddings: keys.int("context_length")?,
             norm_eps: keys.float("attention.layer_norm_rms_epsilon")?,
-            rope_theta: keys
-                .float_opt("rope.freq_base")?
-                .unwrap_or(DEFAULT_ROPE_THETA),
+            rope_theta,
             activation: Activation::Silu,
             tie_word_embeddings: file.tensor(OUTPUT).is_err(),
             attention_bias: false,
@@ -143,7 +147,10 @@ impl ModelConfig {
             bos_token_id: token_id(md, BOS_TOKEN_ID)?,
             eos_token_ids: token_id(md, EOS_TOKEN_ID)?.into_iter().collect(),
             extras: FamilyParams {
-                rope_divisors,
+                rope_divisors: rope.divisors,
+                rotary_dim: rope.rotary_dim,
+                rope_long: rope.long,
+                rope_attention_factor: rope.attention_factor,
                 ..FamilyParams::default()
             },
         };
@@ -207,63 +214,199 @@ fn head_dim(keys: &ArchKeys<'_>, hidden_size: usize, num_heads: usize) -> Result
     Ok(head_dim)
 }
 
-/// The per-frequency RoPE divisors ([`FamilyParams::rope_divisors`]): the
-/// F32 tensor `rope_freqs.weight` (`head_dim/2` values; Llama 3.1's bands as
-/// llama.cpp's converter stores them), or `[factor; head_dim/2]` for
-/// `{arch}.rope.scaling.type = linear` with `{arch}.rope.scaling.factor`,
-/// else none. RoPE must rotate the whole head; other scaling types are refused.
-fn rope_divisors<D: AsRef<[u8]>>(
+/// How a file's RoPE departs from θ alone (the `rope*` fields of [`FamilyParams`]).
+struct GgufRope {
+    rotary_dim: Option<usize>,
+    divisors: Vec<f32>,
+    long: Option<LongRope>,
+    attention_factor: Option<f32>,
+}
+
+/// The RoPE of a file (see the [module docs](self)): its rotary width
+/// (`rope.dimension_count`), then by `rope.scaling.type` (absent, `none` or
+/// `longrope`: the LongRoPE tensors if present, else `rope_freqs.weight` if
+/// present, else unscaled; `linear`; `yarn`). Other types are refused.
+fn rope<D: AsRef<[u8]>>(
     file: &GgufFile<D>,
     keys: &ArchKeys<'_>,
     head_dim: usize,
-) -> Result<Vec<f32>> {
-    if let Some(dims) = keys.int_opt("rope.dimension_count")?
-        && dims != head_dim
-    {
-        return Err(keys.invalid(
-            "rope.dimension_count",
-            format!(
-                "{dims} differs from the head width {head_dim}; partial rotary embeddings \
-                 are not supported"
-            ),
-        ));
-    }
-    let half = head_dim / 2;
+    theta: f32,
+    rope_permuted: bool,
+) -> Result<GgufRope> {
+    let rotary_dim = match keys.int_opt("rope.dimension_count")? {
+        None => None,
+        Some(dims) if dims == head_dim => None,
+        Some(dims) if dims < head_dim && dims > 0 && dims.is_multiple_of(2) && !rope_permuted => {
+            Some(dims)
+        }
+        Some(dims) => {
+            return Err(keys.invalid(
+                "rope.dimension_count",
+                format!(
+                    "{dims} rotary dims for heads of width {head_dim}: need an even count in \
+                     2..={head_dim}{}",
+                    if rope_permuted {
+                        " (partial rotary is not supported for this architecture)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    };
+    let rotary = rotary_dim.unwrap_or(head_dim);
+    let half = rotary / 2;
+    let mut rope = GgufRope {
+        rotary_dim,
+        divisors: Vec::new(),
+        long: None,
+        attention_factor: None,
+    };
     match keys.str_opt("rope.scaling.type")? {
-        None | Some("none") => rope_freqs(file, half),
+        None | Some("none" | "longrope") => match longrope(file, keys, half)? {
+            Some((short, long, factor)) => {
+                rope.divisors = short;
+                rope.long = Some(long);
+                rope.attention_factor = Some(factor);
+            }
+            None => rope.divisors = rope_freqs(file, ROPE_FREQS, half)?.unwrap_or_default(),
+        },
         Some("linear") => {
             let factor = keys.float("rope.scaling.factor")?;
             if factor <= 0.0 {
                 return Err(keys.invalid("rope.scaling.factor", format!("{factor} is not > 0")));
             }
-            Ok(vec![factor; half])
+            rope.divisors = vec![factor; half];
         }
-        Some(other) => Err(keys.invalid(
-            "rope.scaling.type",
-            format!(
-                "`{}` is not supported (supported: none, linear; Llama 3 scaling comes as \
-                 {ROPE_FREQS})",
-                clip(other)
-            ),
-        )),
+        Some("yarn") => {
+            let yarn = yarn(keys)?;
+            rope.divisors = family::llama::yarn_divisors(theta, rotary, &yarn);
+            rope.attention_factor =
+                Some(match keys.float_opt("rope.scaling.yarn_attn_factor")? {
+                    Some(given) => positive(keys, "rope.scaling.yarn_attn_factor", given)?,
+                    None => family::llama::yarn_mscale(yarn.factor, 1.0),
+                });
+        }
+        Some(other) => {
+            return Err(keys.invalid(
+                "rope.scaling.type",
+                format!(
+                    "`{}` is not supported (supported: none, linear, yarn, longrope; Llama 3 \
+                     scaling comes as {ROPE_FREQS})",
+                    clip(other)
+                ),
+            ));
+        }
+    }
+    Ok(rope)
+}
+
+/// `value` of `{arch}.{suffix}` when > 0 (it is finite already).
+fn positive(keys: &ArchKeys<'_>, suffix: &str, value: f32) -> Result<f32> {
+    if value > 0.0 {
+        Ok(value)
+    } else {
+        Err(keys.invalid(suffix, format!("{value} is not > 0")))
+    }
+}
+
+/// YaRN's parameters from `{arch}.rope.scaling.*` (llama.cpp's key names,
+/// as its converter writes them from `rope_scaling`).
+fn yarn(keys: &ArchKeys<'_>) -> Result<family::llama::Yarn> {
+    let float = |suffix: &str, default: Option<f32>| -> Result<f32> {
+        let value = match default {
+            Some(default) => keys.float_opt(suffix)?.unwrap_or(default),
+            None => keys.float(suffix)?,
+        };
+        positive(keys, suffix, value)
+    };
+    if let Some(ext) = keys.float_opt("rope.scaling.yarn_ext_factor")?
+        && ext != 1.0
+    {
+        return Err(keys.invalid(
+            "rope.scaling.yarn_ext_factor",
+            format!("{ext}: only YaRN's full ramp (1) is supported"),
+        ));
+    }
+    let original = keys.int("rope.scaling.original_context_length")?;
+    if original == 0 {
+        return Err(keys.invalid("rope.scaling.original_context_length", "must be ≥ 1".into()));
+    }
+    Ok(family::llama::Yarn {
+        factor: float("rope.scaling.factor", None)?,
+        original_context: original as f32,
+        beta_fast: float("rope.scaling.yarn_beta_fast", Some(32.0))?,
+        beta_slow: float("rope.scaling.yarn_beta_slow", Some(1.0))?,
+        truncate: true,
+    })
+}
+
+/// The name of LongRoPE's short factors in GGUF.
+pub const ROPE_FACTORS_SHORT: &str = "rope_factors_short.weight";
+/// The name of LongRoPE's long factors in GGUF.
+pub const ROPE_FACTORS_LONG: &str = "rope_factors_long.weight";
+
+/// LongRoPE from `rope_factors_{short,long}.weight` (`half` F32 values each),
+/// `{arch}.rope.scaling.original_context_length` and
+/// `{arch}.rope.scaling.attn_factor` (default: computed as the converter
+/// does): `(short, long, attention factor)`, or none without the tensors.
+fn longrope<D: AsRef<[u8]>>(
+    file: &GgufFile<D>,
+    keys: &ArchKeys<'_>,
+    half: usize,
+) -> Result<Option<(Vec<f32>, LongRope, f32)>> {
+    let short = rope_freqs(file, ROPE_FACTORS_SHORT, half)?;
+    let long = rope_freqs(file, ROPE_FACTORS_LONG, half)?;
+    let (short, long) = match (short, long) {
+        (None, None) => return Ok(None),
+        (Some(short), Some(long)) => (short, long),
+        (Some(_), None) => return Err(missing_factors(ROPE_FACTORS_LONG, ROPE_FACTORS_SHORT)),
+        (None, Some(_)) => return Err(missing_factors(ROPE_FACTORS_SHORT, ROPE_FACTORS_LONG)),
+    };
+    let original = keys.int("rope.scaling.original_context_length")?;
+    if original == 0 {
+        return Err(keys.invalid("rope.scaling.original_context_length", "must be ≥ 1".into()));
+    }
+    let factor = match keys.float_opt("rope.scaling.attn_factor")? {
+        Some(given) => positive(keys, "rope.scaling.attn_factor", given)?,
+        None => {
+            let context = keys.int("context_length")?;
+            family::phi3::longrope_attention_factor(context as f32 / original as f32, original)
+        }
+    };
+    let long = LongRope {
+        long_divisors: long,
+        original_context: original,
+    };
+    Ok(Some((short, long, factor)))
+}
+
+fn missing_factors(missing: &str, present: &str) -> ModelError {
+    ModelError::MissingTensor {
+        name: format!("{missing} (LongRoPE: {present} is present)"),
     }
 }
 
 /// The name of Llama 3.1's RoPE frequency divisors in GGUF.
 pub const ROPE_FREQS: &str = "rope_freqs.weight";
 
-/// `rope_freqs.weight` as `half` f32 divisors, or none if the file has no such tensor.
-fn rope_freqs<D: AsRef<[u8]>>(file: &GgufFile<D>, half: usize) -> Result<Vec<f32>> {
-    let Ok(info) = file.tensor(ROPE_FREQS) else {
-        return Ok(Vec::new());
+/// The F32 tensor `name` as `half` positive divisors, or none if the file
+/// has no such tensor.
+fn rope_freqs<D: AsRef<[u8]>>(
+    file: &GgufFile<D>,
+    name: &str,
+    half: usize,
+) -> Result<Option<Vec<f32>>> {
+    let Ok(info) = file.tensor(name) else {
+        return Ok(None);
     };
     let bad = |reason: String| ModelError::UnsupportedGgufTensor {
-        name: ROPE_FREQS.to_owned(),
+        name: name.to_owned(),
         reason,
     };
     if info.ggml_type() != GgmlType::F32 || info.dims() != [half as u64] {
         return Err(bad(format!(
-            "expected F32 of dims [{half}] (head_dim/2), found {} of dims {:?}",
+            "expected F32 of dims [{half}] (rotary width / 2), found {} of dims {:?}",
             info.ggml_type().name(),
             info.dims()
         )));
@@ -276,7 +419,7 @@ fn rope_freqs<D: AsRef<[u8]>>(file: &GgufFile<D>, half: usize) -> Result<Vec<f32
     if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
         return Err(bad(format!("divisor {v} is not finite and > 0")));
     }
-    Ok(values)
+    Ok(Some(values))
 }
 
 /// The vocabulary size from every source present, which must agree.

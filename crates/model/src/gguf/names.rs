@@ -15,7 +15,8 @@
 //! `blk.N.attn_rot_embd.weight`, a precomputed rotary table written by old
 //! converters, which RoPE recomputes from `{arch}.rope.freq_base`
 //! ([`GgufTensor::Ignored`]), and `rope_freqs.weight` (Llama 3.1's RoPE
-//! frequency divisors), which the config reads.
+//! frequency divisors) and `rope_factors_{short,long}.weight` (LongRoPE's),
+//! which the config reads.
 
 use crate::family::GgufNames;
 
@@ -59,8 +60,10 @@ pub fn classify(name: &str, num_layers: usize, names: &GgufNames) -> GgufTensor 
         "token_embd.weight" => return weight("model.embed_tokens.weight".into(), None),
         "output_norm.weight" => return weight("model.norm.weight".into(), None),
         "output.weight" => return weight("lm_head.weight".into(), None),
-        // Read into the config (`FamilyParams::rope_divisors`).
-        "rope_freqs.weight" => return GgufTensor::Ignored,
+        // Read into the config (`FamilyParams::rope_divisors`, `rope_long`).
+        "rope_freqs.weight" | "rope_factors_short.weight" | "rope_factors_long.weight" => {
+            return GgufTensor::Ignored;
+        }
         _ => {}
     }
     let Some((layer, suffix)) = block_tensor(name) else {
