@@ -22,7 +22,7 @@
 //! `window` keys; earlier keys are never read.
 //!
 //! Decode (`T = 1`) takes its own kernel,
-//! [`attention_decode`](smallmind_kernels::attention::attention_decode): the
+//! [`attention_decode`]: the
 //! query heads of one key/value head read its keys and values once, together,
 //! with the arithmetic of the GEMV forms the tile loop would use (dot products
 //! over contiguous key rows, then an axpy sweep over value rows).
