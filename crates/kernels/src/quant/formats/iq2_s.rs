@@ -31,17 +31,10 @@
 //! Bit-exact with ggml. (`llama-quantize` asks for an importance matrix for
 //! the IQ2_S file types; ggml's quantizer itself does not need one.)
 //!
-//! Dot (ggml pairs IQ2_S with Q8_K activations), as ggml's
-//! `ggml_vec_dot_iq2_s_q8_K_generic`: per superblock the exact
-//! `B = Σ_s (2·sc[s] + 1)·Σ_{j ∈ s} s_j·g_j·x_j` over the sixteen sub-blocks of
-//! 16, `sumf += (d·d_x)·B` in superblock order, and the result `0.125·sumf`:
-//! the scalar path's row dot (bit-exact with ggml); the oracle is
-//! `(d/8)·d_x·B` in f64.
-//!
-//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
-//! `u = 43 + s·g` (`0..=86`, `2·86·127 < 2¹⁵`, no saturation) and the offset
-//! comes back from the Q8_K block sums: `B = Σ_s (2·sc[s] + 1)·(Σ_{j∈s} u_j·x_j
-//! − 43·bsums[s])`. `|Σ (2·sc + 1)·u·x| ≤ 31·86·127·256 < 2²⁷`: exact in i32.
+//! Dot (ggml pairs IQ2_S with Q8_K activations) and SIMD tiles: the
+//! `grid_block` module's, with `ROW_SCALE = 1/8` (ggml's
+//! `ggml_vec_dot_iq2_s_q8_K_generic`) and `OFFSET = 43` (`u = 43 + s·g` in
+//! `0..=86`).
 
 use std::sync::OnceLock;
 
@@ -49,13 +42,12 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
+use super::grid_block::{self, GridBlock, odd_nibble};
 use super::grid_search::{GridTables, fit_sums};
 use super::grids::IQ2S_GRID;
-use super::kblock::{BsumsTerm, KBlock, weight_format_k};
+use super::kblock::weight_format_k;
 use super::search::nearest_int;
-#[cfg(target_arch = "x86_64")]
-use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ2_S superblock (see the module docs).
 #[repr(C)]
@@ -75,42 +67,11 @@ const _: () = assert!(size_of::<BlockIq2S>() == 82);
 const _: () = assert!(align_of::<BlockIq2S>() == 2);
 
 impl BlockIq2S {
-    /// The grid values (unsigned) and sign bits of weights `8k .. 8k + 8`.
-    #[inline(always)]
-    fn group(&self, k: usize) -> ([u8; 8], u8) {
-        let high = usize::from((self.qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
-        let grid = IQ2S_GRID[usize::from(self.qs[k]) | high].to_le_bytes();
-        (grid, self.qs[QK_K / 8 + k])
-    }
-
-    /// The 4-bit scale of sub-block `s` (16 weights).
-    #[inline(always)]
-    fn sc(&self, s: usize) -> u8 {
-        (self.scales[s / 2] >> (4 * (s % 2))) & 0x0F
-    }
-
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
     /// grid values (`±8, ±25, ±43`), scales `2·sc + 1` in `1..=31`, and
     /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
     pub fn sub_blocks(&self) -> SubBlocks<16> {
-        let mut q = [0i8; QK_K];
-        for (k, v) in q.as_chunks_mut::<8>().0.iter_mut().enumerate() {
-            let (grid, signs) = self.group(k);
-            for (j, (v, &g)) in v.iter_mut().zip(&grid).enumerate() {
-                *v = if signs & (1 << j) != 0 {
-                    -(g as i8)
-                } else {
-                    g as i8
-                };
-            }
-        }
-        SubBlocks {
-            d: self.d.to_f32() * 0.125,
-            dmin: 0.0,
-            scales: std::array::from_fn(|s| (2 * self.sc(s) + 1) as i8),
-            mins: [0; 16],
-            q,
-        }
+        grid_block::sub_blocks(self)
     }
 }
 
@@ -225,15 +186,7 @@ impl BlockFormat for BlockIq2S {
     /// ggml's `dequantize_row_iq2_s`: `((d·(0.5 + sc))·0.25·g)·(±1)`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (k, o) in out.chunks_exact_mut(8).enumerate() {
-            let db = d * (0.5 + f32::from(self.sc(k / 2))) * 0.25;
-            let (grid, signs) = self.group(k);
-            for (j, (o, &g)) in o.iter_mut().zip(&grid).enumerate() {
-                let sign = if signs & (1 << j) != 0 { -1.0 } else { 1.0 };
-                *o = db * f32::from(g) * sign;
-            }
-        }
+        grid_block::dequantize(self, out);
     }
 
     /// ggml's `quantize_iq2_s` without importance matrix.
@@ -276,76 +229,43 @@ impl BlockFormat for BlockIq2S {
 
 weight_format_k!(BlockIq2S);
 
-impl KBlock for BlockIq2S {
+impl GridBlock for BlockIq2S {
+    type Points = [u64; 4];
+    const ROW_SCALE: f32 = 0.125;
     /// The SIMD tiles take the unsigned `43 + s·g` (`0..=86`).
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(43);
+    const OFFSET: i8 = 43;
 
     #[inline(always)]
-    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
-        let v = self.sub_blocks();
-        let isum = v.scaled_isum(&x.qs);
-        (isum, 0)
+    fn d(&self) -> f16 {
+        self.d
     }
 
-    /// `d/8` (exact) and 0.
+    /// Groups `k = 4v .. 4v + 4`: `qs[k]` with bits `2(k % 4) ..` of
+    /// `qh[k / 4] = qh[v]` as bits 8..10.
     #[inline(always)]
-    fn scales(&self) -> (f32, f32) {
-        (self.d.to_f32() * 0.125, 0.0)
+    fn points(&self, v: usize) -> [u64; 4] {
+        std::array::from_fn(|i| {
+            let high = usize::from((self.qh[v] >> (2 * i)) & 3) << 8;
+            IQ2S_GRID[usize::from(self.qs[4 * v + i]) | high]
+        })
     }
 
+    /// Sign bytes `32 + 4v .. 32 + 4v + 4` of `qs`.
     #[inline(always)]
-    fn block_dot(&self, x: &BlockQ8K) -> f32 {
-        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
+    fn sign_bits(&self, v: usize) -> u32 {
+        let b = &self.qs[QK_K / 8 + 4 * v..][..4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
-    /// ggml's `ggml_vec_dot_iq2_s_q8_K_generic` order (module docs).
+    /// The nibbles of `scales`, low first.
     #[inline(always)]
-    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let (isum, _) = wb.isums(xb);
-            sum += (wb.d.to_f32() * xb.d) * isum as f32;
-        }
-        0.125 * sum
+    fn sub_scales(&self) -> [u8; 16] {
+        std::array::from_fn(|i| odd_nibble(&self.scales, i))
     }
 
-    /// Vector `v` holds `43 + s·g` of weights `32v ..` (grid groups
-    /// `4v .. 4v + 4`, `_mm256_set_epi64x` of table reads, with their sign
-    /// bytes); its halves are sub-blocks `2v` and `2v + 1`. The block sums
-    /// multiply the sixteen scales `2·sc + 1`.
-    #[cfg(target_arch = "x86_64")]
+    /// `(d·(0.5 + sc))·0.25` (ggml's `sc` the stored nibble).
     #[inline(always)]
-    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
-        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
-        use core::arch::x86_64::*;
-        // SAFETY: the table reads index `IQ2S_GRID` below 1024 (8 + 2 bits);
-        // the load reads the 16 i16 of `sums_by`; AVX2 and F16C are the
-        // caller's contract.
-        unsafe {
-            let offset = _mm256_set1_epi8(43);
-            let scales: [i16; 16] = std::array::from_fn(|s| 2 * i16::from(self.sc(s)) + 1);
-            let mut q = [_mm256_setzero_si256(); 8];
-            let mut sc = [_mm256_setzero_si256(); 8];
-            for v in 0..8 {
-                let point = |i: usize| {
-                    let k = 4 * v + i;
-                    let high = usize::from((self.qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
-                    IQ2S_GRID[usize::from(self.qs[k]) | high] as i64
-                };
-                let grid = _mm256_set_epi64x(point(3), point(2), point(1), point(0));
-                let signs = &self.qs[QK_K / 8 + 4 * v..][..4];
-                let neg = bit_masks(u32::from_le_bytes([signs[0], signs[1], signs[2], signs[3]]));
-                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
-                q[v] = _mm256_add_epi8(signed, offset);
-                sc[v] = O::scale_vec(i32::from(scales[2 * v]), i32::from(scales[2 * v + 1]));
-            }
-            Unpacked {
-                q,
-                sc,
-                sums_by: load(scales.as_ptr().cast()),
-                d: f16_to_f32(self.d) * 0.125,
-                dmin: 0.0,
-            }
-        }
+    fn step(d: f32, sc: u8) -> f32 {
+        d * (0.5 + f32::from(sc >> 1)) * 0.25
     }
 }

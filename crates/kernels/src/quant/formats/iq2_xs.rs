@@ -26,27 +26,19 @@
 //! eighth sign is implied) and the grid point nearest `|x|/step` in squared
 //! distance, `step = d·(0.5 + sc)/4`. An all-zero (or NaN) block gives zeros.
 //!
-//! Dot (ggml pairs IQ2_XS with Q8_K activations), as ggml's
-//! `ggml_vec_dot_iq2_xs_q8_K_generic`: per superblock the exact
-//! `B = Σ_s (2·sc[s] + 1)·Σ_{j ∈ s} s_j·g_j·x_j` over the sixteen sub-blocks of
-//! 16, `sumf += (d·d_x)·B` in superblock order, and the result `0.125·sumf`:
-//! the scalar path's row dot (bit-exact with ggml); the oracle is
-//! `(d/8)·d_x·B` in f64.
-//!
-//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
-//! `u = 43 + s·g` (`0..=86`, `2·86·127 < 2¹⁵`, no saturation) and the offset
-//! comes back from the Q8_K block sums: `B = Σ_s (2·sc[s] + 1)·(Σ_{j∈s} u_j·x_j
-//! − 43·bsums[s])`. `|Σ (2·sc + 1)·u·x| ≤ 31·86·127·256 < 2²⁷`: exact in i32.
+//! Dot (ggml pairs IQ2_XS with Q8_K activations) and SIMD tiles: the
+//! `grid_block` module's, with `ROW_SCALE = 1/8` (ggml's
+//! `ggml_vec_dot_iq2_xs_q8_K_generic`) and `OFFSET = 43` (`u = 43 + s·g` in
+//! `0..=86`).
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
+use super::grid_block::{self, GridBlock, even_signs, odd_nibble};
 use super::grids::IQ2XS_GRID;
-use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-#[cfg(target_arch = "x86_64")]
-use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use super::kblock::weight_format_k;
+use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ2_XS superblock (see the module docs).
 #[repr(C)]
@@ -63,40 +55,19 @@ pub struct BlockIq2Xs {
 const _: () = assert!(size_of::<BlockIq2Xs>() == 74);
 const _: () = assert!(align_of::<BlockIq2Xs>() == 2);
 
-/// ggml's `ksigns_iq2xs`: 7 stored sign bits plus the eighth that makes the
-/// number of set bits even.
-#[inline(always)]
-pub(crate) const fn even_signs(seven: u8) -> u8 {
-    seven | (((seven.count_ones() & 1) as u8) << 7)
-}
-
 impl BlockIq2Xs {
+    /// The grid index (low 9 bits) and sign index (high 7 bits) of weights
+    /// `8k .. 8k + 8`.
+    #[inline(always)]
+    fn entry(&self, k: usize) -> u16 {
+        u16::from_le(self.qs[k])
+    }
+
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
     /// grid values (`±8, ±25, ±43`), scales `2·sc + 1` in `1..=31`, and
     /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
     pub fn sub_blocks(&self) -> SubBlocks<16> {
-        let mut q = [0i8; QK_K];
-        for (v, &entry) in q.as_chunks_mut::<8>().0.iter_mut().zip(&self.qs) {
-            let entry = u16::from_le(entry);
-            let grid = IQ2XS_GRID[usize::from(entry & 511)].to_le_bytes();
-            let signs = even_signs((entry >> 9) as u8);
-            for (j, (v, &g)) in v.iter_mut().zip(&grid).enumerate() {
-                *v = if signs & (1 << j) != 0 {
-                    -(g as i8)
-                } else {
-                    g as i8
-                };
-            }
-        }
-        SubBlocks {
-            d: self.d.to_f32() * 0.125,
-            dmin: 0.0,
-            scales: std::array::from_fn(|s| {
-                (2 * ((self.scales[s / 2] >> (4 * (s % 2))) & 0x0F) + 1) as i8
-            }),
-            mins: [0; 16],
-            q,
-        }
+        grid_block::sub_blocks(self)
     }
 }
 
@@ -107,20 +78,7 @@ impl BlockFormat for BlockIq2Xs {
     /// ggml's `dequantize_row_iq2_xs`: `((d·(0.5 + sc))·0.25·g)·(±1)`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (s, o) in out.chunks_exact_mut(16).enumerate() {
-            let sc = (self.scales[s / 2] >> (4 * (s % 2))) & 0x0F;
-            let db = d * (0.5 + f32::from(sc)) * 0.25;
-            for (o8, &entry) in o.chunks_exact_mut(8).zip(&self.qs[2 * s..][..2]) {
-                let entry = u16::from_le(entry);
-                let grid = IQ2XS_GRID[usize::from(entry & 511)].to_le_bytes();
-                let signs = even_signs((entry >> 9) as u8);
-                for (j, (o, &g)) in o8.iter_mut().zip(&grid).enumerate() {
-                    let sign = if signs & (1 << j) != 0 { -1.0 } else { 1.0 };
-                    *o = db * f32::from(g) * sign;
-                }
-            }
-        }
+        grid_block::dequantize(self, out);
     }
 
     /// The simple quantizer of the module docs (ggml has none without an
@@ -183,76 +141,40 @@ pub(super) fn encode_group(x: &[f32], step: f32, grid: &[u64]) -> (usize, u8) {
 
 weight_format_k!(BlockIq2Xs);
 
-impl KBlock for BlockIq2Xs {
+impl GridBlock for BlockIq2Xs {
+    type Points = [u64; 4];
+    const ROW_SCALE: f32 = 0.125;
     /// The SIMD tiles take the unsigned `43 + s·g` (`0..=86`).
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(43);
+    const OFFSET: i8 = 43;
 
     #[inline(always)]
-    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
-        let v = self.sub_blocks();
-        let isum = v.scaled_isum(&x.qs);
-        (isum, 0)
+    fn d(&self) -> f16 {
+        self.d
     }
 
-    /// `d/8` (exact) and 0.
+    /// The low 9 bits of entries `4v .. 4v + 4`.
     #[inline(always)]
-    fn scales(&self) -> (f32, f32) {
-        (self.d.to_f32() * 0.125, 0.0)
+    fn points(&self, v: usize) -> [u64; 4] {
+        std::array::from_fn(|i| IQ2XS_GRID[usize::from(self.entry(4 * v + i) & 511)])
     }
 
+    /// The high 7 bits of entries `4v .. 4v + 4`.
     #[inline(always)]
-    fn block_dot(&self, x: &BlockQ8K) -> f32 {
-        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
+    fn sign_bits(&self, v: usize) -> u32 {
+        u32::from_le_bytes(std::array::from_fn(|i| {
+            even_signs((self.entry(4 * v + i) >> 9) as u8)
+        }))
     }
 
-    /// ggml's `ggml_vec_dot_iq2_xs_q8_K_generic` order (module docs).
+    /// The nibbles of `scales`, low first.
     #[inline(always)]
-    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let (isum, _) = wb.isums(xb);
-            sum += (wb.d.to_f32() * xb.d) * isum as f32;
-        }
-        0.125 * sum
+    fn sub_scales(&self) -> [u8; 16] {
+        std::array::from_fn(|i| odd_nibble(&self.scales, i))
     }
 
-    /// Vector `g` holds `43 + s·g` of weights `32g ..` (grid entries
-    /// `4g .. 4g + 4`, `_mm256_set_epi64x` of table reads, with their signs);
-    /// its halves are sub-blocks `2g` and `2g + 1`. The block sums multiply
-    /// the sixteen scales `2·sc + 1`.
-    #[cfg(target_arch = "x86_64")]
+    /// `(d·(0.5 + sc))·0.25` (ggml's `sc` the stored nibble).
     #[inline(always)]
-    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
-        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
-        use core::arch::x86_64::*;
-        // SAFETY: the table reads index `IQ2XS_GRID` below 512; the load reads
-        // the 16 i16 of `sums_by`; AVX2 and F16C are the caller's contract.
-        unsafe {
-            let offset = _mm256_set1_epi8(43);
-            let scales: [i16; 16] = std::array::from_fn(|s| {
-                2 * i16::from((self.scales[s / 2] >> (4 * (s % 2))) & 0x0F) + 1
-            });
-            let mut q = [_mm256_setzero_si256(); 8];
-            let mut sc = [_mm256_setzero_si256(); 8];
-            for g in 0..8 {
-                let entry = |i: usize| u16::from_le(self.qs[4 * g + i]);
-                let point = |i: usize| IQ2XS_GRID[usize::from(entry(i) & 511)] as i64;
-                let grid = _mm256_set_epi64x(point(3), point(2), point(1), point(0));
-                let signs = (0..4).fold(0u32, |m, i| {
-                    m | (u32::from(even_signs((entry(i) >> 9) as u8)) << (8 * i))
-                });
-                let neg = bit_masks(signs);
-                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
-                q[g] = _mm256_add_epi8(signed, offset);
-                sc[g] = O::scale_vec(i32::from(scales[2 * g]), i32::from(scales[2 * g + 1]));
-            }
-            Unpacked {
-                q,
-                sc,
-                sums_by: load(scales.as_ptr().cast()),
-                d: f16_to_f32(self.d) * 0.125,
-                dmin: 0.0,
-            }
-        }
+    fn step(d: f32, sc: u8) -> f32 {
+        d * (0.5 + f32::from(sc >> 1)) * 0.25
     }
 }

@@ -35,31 +35,23 @@
 //! zero sub-block); `tests/formats.rs` checks that it equals ggml's block with
 //! the slots moved back. Blocks without an all-zero sub-block are identical.
 //!
-//! Dot (ggml pairs IQ3_S with Q8_K activations), as ggml's
-//! `ggml_vec_dot_iq3_s_q8_K_generic`: per superblock the exact
-//! `B = Σ_s (1 + 2·sc[s])·Σ_{j ∈ s} s_j·g_j·x_j` over the eight sub-blocks of
-//! 32, and `sumf += (d·d_x)·B` in superblock order: the scalar path's block and
-//! row dots (bit-exact with ggml); the oracle is the same in f64.
-//!
-//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
-//! `u = 16 + s·g` (`1..=31`, `2·31·127 < 2¹⁵`, no saturation) and the offset
-//! comes back from the Q8_K block sums: `B = Σ_s (1 + 2·sc[s])·(Σ_{j∈s} u_j·x_j
-//! − 16·(bsums[2s] + bsums[2s+1]))`. `|Σ (1 + 2·sc)·u·x| ≤ 31·31·127·256 < 2²⁵`:
-//! exact in i32.
+//! Dot (ggml pairs IQ3_S with Q8_K activations) and SIMD tiles: the
+//! `grid_block` module's, with `ROW_SCALE = 1` (ggml's
+//! `ggml_vec_dot_iq3_s_q8_K_generic`) and `OFFSET = 16` (`u = 16 + s·g` in
+//! `1..=31`).
+
+use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use std::sync::OnceLock;
-
 use super::SubBlocks;
+use super::grid_block::{self, GridBlock, odd_nibble};
 use super::grid_search::{GridTables, fit_sums};
 use super::grids::IQ3S_GRID;
-use super::kblock::{BsumsTerm, KBlock, weight_format_k};
+use super::kblock::weight_format_k;
 use super::search::nearest_int;
-#[cfg(target_arch = "x86_64")]
-use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ3_S superblock (see the module docs).
 #[repr(C)]
@@ -81,46 +73,11 @@ const _: () = assert!(size_of::<BlockIq3S>() == 110);
 const _: () = assert!(align_of::<BlockIq3S>() == 2);
 
 impl BlockIq3S {
-    /// The grid values of weights `4k .. 4k + 4` (unsigned).
-    #[inline(always)]
-    fn grid(&self, k: usize) -> [u8; 4] {
-        let high = usize::from((self.qh[k / 8] >> (k % 8)) & 1);
-        IQ3S_GRID[usize::from(self.qs[k]) | (high << 8)].to_le_bytes()
-    }
-
-    /// Whether weight `j` is negative.
-    #[inline(always)]
-    fn negative(&self, j: usize) -> bool {
-        self.signs[j / 8] & (1 << (j % 8)) != 0
-    }
-
-    /// The integer scale `1 + 2·sc` (in `1..=31`) of sub-block `s` (32 weights).
-    #[inline(always)]
-    fn scale(&self, s: usize) -> u8 {
-        1 + 2 * ((self.scales[s / 2] >> (4 * (s % 2))) & 0x0F)
-    }
-
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
     /// grid values (odd, `−15..=15`), scales `1 + 2·sc` in `1..=31` (`dmin` and
     /// `mins` are 0).
     pub fn sub_blocks(&self) -> SubBlocks<8> {
-        let mut q = [0i8; QK_K];
-        for (k, v) in q.as_chunks_mut::<4>().0.iter_mut().enumerate() {
-            for (i, (v, g)) in v.iter_mut().zip(self.grid(k)).enumerate() {
-                *v = if self.negative(4 * k + i) {
-                    -(g as i8)
-                } else {
-                    g as i8
-                };
-            }
-        }
-        SubBlocks {
-            d: self.d.to_f32(),
-            dmin: 0.0,
-            scales: std::array::from_fn(|s| self.scale(s) as i8),
-            mins: [0; 8],
-            q,
-        }
+        grid_block::sub_blocks(self)
     }
 }
 
@@ -218,14 +175,7 @@ impl BlockFormat for BlockIq3S {
     /// ggml's `dequantize_row_iq3_s`: `((d·(1 + 2·sc))·g)·(±1)`.
     #[inline(always)]
     fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (k, o) in out.chunks_exact_mut(4).enumerate() {
-            let db = d * f32::from(self.scale(k / 8));
-            for (i, (o, g)) in o.iter_mut().zip(self.grid(k)).enumerate() {
-                let sign = if self.negative(4 * k + i) { -1.0 } else { 1.0 };
-                *o = db * f32::from(g) * sign;
-            }
-        }
+        grid_block::dequantize(self, out);
     }
 
     /// ggml's `quantize_iq3_s` without importance matrix, with the one
@@ -266,69 +216,43 @@ impl BlockFormat for BlockIq3S {
 
 weight_format_k!(BlockIq3S);
 
-impl KBlock for BlockIq3S {
+impl GridBlock for BlockIq3S {
+    type Points = [u32; 8];
+    const ROW_SCALE: f32 = 1.0;
     /// The SIMD tiles take the unsigned `16 + s·g` (`1..=31`).
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(16);
+    const OFFSET: i8 = 16;
 
     #[inline(always)]
-    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
-        let v = self.sub_blocks();
-        let isum = v.scaled_isum(&x.qs);
-        (isum, 0)
+    fn d(&self) -> f16 {
+        self.d
     }
 
+    /// Groups `k = 8v .. 8v + 8`: `qs[k]` with bit `k % 8` of `qh[v]` as
+    /// bit 8.
     #[inline(always)]
-    fn scales(&self) -> (f32, f32) {
-        (self.d.to_f32(), 0.0)
+    fn points(&self, v: usize) -> [u32; 8] {
+        std::array::from_fn(|i| {
+            let high = usize::from((self.qh[v] >> i) & 1) << 8;
+            IQ3S_GRID[usize::from(self.qs[8 * v + i]) | high]
+        })
     }
 
-    /// Vector `s` holds `16 + s_j·g_j` of sub-block `s`: its eight grid
-    /// points (`_mm256_set_epi32` of table reads) with the sign bits of
-    /// `signs[4s ..]` applied; the block sums multiply the scale of each
-    /// sub-block twice.
-    #[cfg(target_arch = "x86_64")]
+    /// `signs[4v .. 4v + 4]`.
     #[inline(always)]
-    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
-        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
-        use core::arch::x86_64::*;
-        // SAFETY: the table reads index `IQ3S_GRID` below 512; the load reads
-        // the 16 i16 of `sums_by`; AVX2 and F16C are the caller's contract.
-        unsafe {
-            let sixteen = _mm256_set1_epi8(16);
-            let mut q = [_mm256_setzero_si256(); 8];
-            let mut sc = [_mm256_setzero_si256(); 8];
-            let mut sums_by = [0i16; 16];
-            for s in 0..8 {
-                let point = |k: usize| {
-                    let high = usize::from((self.qh[s] >> k) & 1) << 8;
-                    IQ3S_GRID[usize::from(self.qs[8 * s + k]) | high] as i32
-                };
-                let grid = _mm256_set_epi32(
-                    point(7),
-                    point(6),
-                    point(5),
-                    point(4),
-                    point(3),
-                    point(2),
-                    point(1),
-                    point(0),
-                );
-                let signs = &self.signs[4 * s..][..4];
-                let neg = bit_masks(u32::from_le_bytes([signs[0], signs[1], signs[2], signs[3]]));
-                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
-                q[s] = _mm256_add_epi8(signed, sixteen);
-                let scale = i32::from(self.scale(s));
-                sc[s] = O::scale_vec(scale, scale);
-                sums_by[2 * s] = scale as i16;
-                sums_by[2 * s + 1] = scale as i16;
-            }
-            Unpacked {
-                q,
-                sc,
-                sums_by: load(sums_by.as_ptr().cast()),
-                d: f16_to_f32(self.d),
-                dmin: 0.0,
-            }
-        }
+    fn sign_bits(&self, v: usize) -> u32 {
+        let b = &self.signs[4 * v..][..4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// The nibbles of `scales` (one per 32 weights, low first), each twice.
+    #[inline(always)]
+    fn sub_scales(&self) -> [u8; 16] {
+        std::array::from_fn(|i| odd_nibble(&self.scales, i / 2))
+    }
+
+    /// `d·(1 + 2·sc)`.
+    #[inline(always)]
+    fn step(d: f32, sc: u8) -> f32 {
+        d * f32::from(sc)
     }
 }

@@ -13,7 +13,8 @@
 //! Each K-quant is one module implementing [`KBlock`]: its integer sums
 //! and scales (the scalar dot and the oracle), the order of its scalar row
 //! dot, how the block sums enter, and `unpack` for the x86 tiles; this module
-//! and `x86/kquants.rs` hold only what they share. Each module's docs give
+//! and `x86/kquants.rs` hold only what they share. The codebook formats
+//! (IQ2_*, IQ3_*) get their impl from their layout hooks (`grid_block`). Each module's docs give
 //! its dot and the largest integer sum, all exact in i32 (Q4_K/Q6_K: at most
 //! `|q_x| ≤ 127·256` times 63 or 128 per superblock, about 2²⁸). So, as for
 //! the 32-value formats, only the f32 scaling and summation order differ
