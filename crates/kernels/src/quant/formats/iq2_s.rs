@@ -43,10 +43,9 @@ use half::f16;
 
 use super::SubBlocks;
 use super::grid_block::{self, GridBlock, odd_nibble};
-use super::grid_search::{GridTables, fit_sums};
+use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ2S_GRID;
 use super::kblock::weight_format_k;
-use super::search::nearest_int;
 use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ2_S superblock (see the module docs).
@@ -107,68 +106,24 @@ struct SubBlock {
     scale: f32,
 }
 
+/// ggml's IQ2_S trials (module docs): 19 inverse scales, the groups off the
+/// grid re-rounded at the fitted scale.
+const SEARCH: ScaleSearch = ScaleSearch {
+    steps: 9,
+    step: 0.1,
+    reround_all: false,
+};
+
 /// The sub-block search of ggml's `quantize_row_iq2_s_impl` (module docs);
 /// `None` below [`GROUP_MAX_EPS`].
 fn quantize_sub_block(x: &[f32; 16], sigma2: f32) -> Option<SubBlock> {
     let t = tables();
-    let w = x.map(|v| 0.25 * sigma2 + v * v);
-    let w_sqrt = w.map(f32::sqrt);
-    let mut signs = [0u8; 2];
-    let mut a = [0.0f32; 16];
-    for (i, (ai, &v)) in a.iter_mut().zip(x).enumerate() {
-        if v >= 0.0 {
-            *ai = v;
-        } else {
-            *ai = -v;
-            signs[i / 8] |= 1 << (i % 8);
-        }
-    }
+    let (a, mut signs) = split_signs::<16, 2>(x);
     let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
     if max < GROUP_MAX_EPS {
         return None;
     }
-    let groups = |v: &[f32; 16]| -> [[f32; GROUP]; 2] {
-        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
-    };
-    let (a8, w8) = (groups(&a), groups(&w_sqrt));
-    let round = |id: f32, k: usize| -> [i8; GROUP] {
-        a8[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 2) as i8)
-    };
-
-    let mut l = [0i8; 16];
-    let mut on_grid = [true; 2];
-    let mut best = 0.0f32;
-    let mut scale = max / 5.0;
-    for step in -9..=9 {
-        let id = (5.0 + step as f32 * 0.1) / max;
-        let this_scale = 1.0 / id;
-        let mut trial = [0i8; 16];
-        let mut trial_on_grid = [true; 2];
-        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            trial_on_grid[k] = t.snap(g, &a8[k], &w8[k], this_scale).1;
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
-        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            l = trial;
-            on_grid = trial_on_grid;
-        }
-    }
-    if on_grid.contains(&false) && scale > 0.0 {
-        let id = 1.0 / scale;
-        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            if !on_grid[k] {
-                *g = round(id, k);
-                t.snap(g, &a8[k], &w8[k], scale);
-            }
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
-        if sumq2 > 0.0 {
-            scale = sumqx / sumq2;
-        }
-    }
+    let (l, mut scale) = t.fit(&a, &x.map(|v| 0.25 * sigma2 + v * v), max, &SEARCH);
     if scale < 0.0 {
         // Never expected (ggml's comment on IQ3 says the same); the scale is stored unsigned.
         scale = -scale;
@@ -194,34 +149,25 @@ impl BlockFormat for BlockIq2S {
         let mut block = Self::zeroed();
         let sumx2 = x.iter().fold(0.0f32, |s, &v| s + v * v);
         let sigma2 = 2.0 * sumx2 / QK_K as f32;
-        let mut scales = [0.0f32; 16];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<16>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb, sigma2) else {
-                continue;
-            };
+        let subs: [Option<SubBlock>; 16] =
+            std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<16>().0[ib], sigma2));
+        for (ib, sub) in subs.iter().enumerate() {
+            let Some(sub) = sub else { continue };
             for (k, (&index, &signs)) in sub.grid.iter().zip(&sub.signs).enumerate() {
                 let group = 2 * ib + k;
                 block.qs[group] = (index & 255) as u8;
                 block.qh[group / 4] |= ((index >> 8) as u8) << (2 * (group % 4));
                 block.qs[QK_K / 8 + group] = signs;
             }
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
         }
-        if max_scale == 0.0 {
+        let Some((d, ls)) =
+            superblock_scale(subs.each_ref().map(|s| s.as_ref().map(|s| s.scale)), 0.9875)
+        else {
             return block;
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 0.9875);
-        let id = 1.0 / d;
-        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
-        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
-            *b = code(pair[0]) | (code(pair[1]) << 4);
+        };
+        block.d = d;
+        for (b, pair) in block.scales.iter_mut().zip(ls.as_chunks::<2>().0) {
+            *b = pair[0] | (pair[1] << 4);
         }
         block
     }

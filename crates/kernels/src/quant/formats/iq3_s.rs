@@ -47,10 +47,9 @@ use half::f16;
 
 use super::SubBlocks;
 use super::grid_block::{self, GridBlock, odd_nibble};
-use super::grid_search::{GridTables, fit_sums};
+use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ3S_GRID;
 use super::kblock::weight_format_k;
-use super::search::nearest_int;
 use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ3_S superblock (see the module docs).
@@ -98,66 +97,24 @@ struct SubBlock {
     scale: f32,
 }
 
+/// ggml's IQ3_S trials (module docs): 19 inverse scales, every group
+/// re-rounded at the fitted scale.
+const SEARCH: ScaleSearch = ScaleSearch {
+    steps: 9,
+    step: 0.2,
+    reround_all: true,
+};
+
 /// The sub-block search of ggml's `quantize_row_iq3_s_impl` (see the module
 /// docs); `None` for an all-zero sub-block.
 fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     let t = tables();
-    let w = x.map(|v| v * v);
-    let w_sqrt = w.map(f32::sqrt);
-    let mut signs = [0u8; 4];
-    let mut a = [0.0f32; 32];
-    for (i, (ai, &v)) in a.iter_mut().zip(x).enumerate() {
-        if v >= 0.0 {
-            *ai = v;
-        } else {
-            *ai = -v;
-            signs[i / 8] |= 1 << (i % 8);
-        }
-    }
+    let (a, mut signs) = split_signs::<32, 4>(x);
     let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
     if max == 0.0 {
         return None;
     }
-    let groups = |v: &[f32; 32]| -> [[f32; GROUP]; 8] {
-        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
-    };
-    let (a4, w4) = (groups(&a), groups(&w_sqrt));
-    let round = |id: f32, k: usize| -> [i8; GROUP] {
-        a4[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 7) as i8)
-    };
-
-    let mut l = [0i8; 32];
-    let mut on_grid = [false; 8];
-    let mut best = 0.0f32;
-    let mut scale = max / 15.0;
-    for step in -9..=9 {
-        let id = (15.0 + step as f32 * 0.2) / max;
-        let this_scale = 1.0 / id;
-        let mut trial = [0i8; 32];
-        let mut trial_on_grid = [true; 8];
-        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
-        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            l = trial;
-            on_grid = trial_on_grid;
-        }
-    }
-    if on_grid.contains(&false) && scale > 0.0 {
-        let id = 1.0 / scale;
-        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            t.snap(g, &a4[k], &w4[k], scale);
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
-        if sumq2 > 0.0 {
-            scale = sumqx / sumq2;
-        }
-    }
+    let (l, mut scale) = t.fit(&a, &x.map(|v| v * v), max, &SEARCH);
     if scale < 0.0 {
         // Never expected (ggml's comment says the same); the scale is stored unsigned.
         scale = -scale;
@@ -182,33 +139,24 @@ impl BlockFormat for BlockIq3S {
     /// deviation of the module docs.
     fn quantize_block(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let mut scales = [0.0f32; 8];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb) else {
-                continue;
-            };
+        let subs: [Option<SubBlock>; 8] =
+            std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
+        for (ib, sub) in subs.iter().enumerate() {
+            let Some(sub) = sub else { continue };
             for (k, &index) in sub.grid.iter().enumerate() {
                 block.qs[8 * ib + k] = (index & 255) as u8;
                 block.qh[ib] |= ((index >> 8) as u8) << k;
             }
             block.signs[4 * ib..][..4].copy_from_slice(&sub.signs);
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
         }
-        if max_scale == 0.0 {
+        let Some((d, ls)) =
+            superblock_scale(subs.each_ref().map(|s| s.as_ref().map(|s| s.scale)), 1.033)
+        else {
             return block;
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 1.033);
-        let id = 1.0 / d;
-        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
-        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
-            *b = code(pair[0]) | (code(pair[1]) << 4);
+        };
+        block.d = d;
+        for (b, pair) in block.scales.iter_mut().zip(ls.as_chunks::<2>().0) {
+            *b = pair[0] | (pair[1] << 4);
         }
         block
     }

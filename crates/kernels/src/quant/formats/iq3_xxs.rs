@@ -43,10 +43,9 @@ use half::f16;
 
 use super::SubBlocks;
 use super::grid_block::{self, GridBlock, even_sign_word};
-use super::grid_search::{GridTables, fit_sums};
+use super::grid_search::{GridTables, ScaleSearch, superblock_scale};
 use super::grids::IQ3XXS_GRID;
 use super::kblock::weight_format_k;
-use super::search::nearest_int;
 use crate::quant::{BlockFormat, QK_K};
 
 /// An IQ3_XXS superblock (see the module docs).
@@ -134,60 +133,25 @@ fn take_signs(x: &[f32; 32], w: &[f32; 32]) -> ([u8; 4], [f32; 32]) {
     (signs, a)
 }
 
+/// ggml's IQ3_XXS trials (module docs): 31 inverse scales, the groups off
+/// the grid re-rounded at the fitted scale.
+const SEARCH: ScaleSearch = ScaleSearch {
+    steps: 15,
+    step: 0.2,
+    reround_all: false,
+};
+
 /// The sub-block search of ggml's `quantize_row_iq3_xxs_impl` (module docs);
 /// `None` for a sub-block below [`GROUP_MAX_EPS`].
 fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     let t = tables();
     let w = x.map(|v| v * v);
-    let w_sqrt = w.map(f32::sqrt);
     let (mut signs, a) = take_signs(x, &w);
     let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
     if max < GROUP_MAX_EPS {
         return None;
     }
-    let groups = |v: &[f32; 32]| -> [[f32; GROUP]; 8] {
-        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
-    };
-    let (a4, w4) = (groups(&a), groups(&w_sqrt));
-    let round = |id: f32, k: usize| -> [i8; GROUP] {
-        a4[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 7) as i8)
-    };
-
-    let mut l = [0i8; 32];
-    let mut on_grid = [true; 8];
-    let mut best = 0.0f32;
-    let mut scale = max / 15.0;
-    for step in -15..=15 {
-        let id = (15.0 + step as f32 * 0.2) / max;
-        let this_scale = 1.0 / id;
-        let mut trial = [0i8; 32];
-        let mut trial_on_grid = [true; 8];
-        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
-        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            l = trial;
-            on_grid = trial_on_grid;
-        }
-    }
-    if on_grid.contains(&false) && scale > 0.0 {
-        let id = 1.0 / scale;
-        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            if on_grid[k] {
-                continue;
-            }
-            *g = round(id, k);
-            t.snap(g, &a4[k], &w4[k], scale);
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
-        if sumq2 > 0.0 {
-            scale = sumqx / sumq2;
-        }
-    }
+    let (l, mut scale) = t.fit(&a, &w, max, &SEARCH);
     if scale < 0.0 {
         // Never expected (ggml's comment says the same); the scale is stored unsigned.
         scale = -scale;
@@ -215,32 +179,19 @@ impl BlockFormat for BlockIq3Xxs {
     /// ggml's `quantize_iq3_xxs` without importance matrix.
     fn quantize_block(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let mut scales = [0.0f32; 8];
-        let mut words = [0u32; 8];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb) else {
-                continue;
-            };
+        let subs: [Option<SubBlock>; 8] =
+            std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
+        let Some((d, ls)) =
+            superblock_scale(subs.each_ref().map(|s| s.as_ref().map(|s| s.scale)), 1.0125)
+        else {
+            return block;
+        };
+        block.d = d;
+        for (ib, (sub, ls)) in subs.iter().zip(ls).enumerate() {
+            let Some(sub) = sub else { continue };
             block.qs[8 * ib..][..8].copy_from_slice(&sub.grid);
-            words[ib] = sub.signs;
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
-        }
-        if max_scale == 0.0 {
-            return Self::zeroed();
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 1.0125);
-        let id = 1.0 / d;
-        for (ib, (word, &scale)) in words.iter().zip(&scales).enumerate() {
-            let ls = nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u32;
             block.scales_and_signs[4 * ib..][..4]
-                .copy_from_slice(&(word | (ls << 28)).to_le_bytes());
+                .copy_from_slice(&(sub.signs | (u32::from(ls) << 28)).to_le_bytes());
         }
         block
     }
