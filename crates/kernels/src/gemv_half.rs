@@ -101,9 +101,7 @@ pub fn gemv_bf16(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate("gemv_bf16", x, w.len(), n, k, x_split, y)?;
-    run_call::<Bf16Format>(x, bytemuck::cast_slice(w), k, x_split, y);
-    Ok(())
+    gemv_half("gemv_bf16", x, w, n, k, x_split, y)
 }
 
 /// `y = w·x` for f16 weights `w` of shape `(n, k)`, f32 accumulation.
@@ -120,9 +118,7 @@ pub fn gemv_f16(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate("gemv_f16", x, w.len(), n, k, x_split, y)?;
-    run_call::<F16Format>(x, bytemuck::cast_slice(w), k, x_split, y);
-    Ok(())
+    gemv_half("gemv_f16", x, w, n, k, x_split, y)
 }
 
 /// Scalar twin of [`gemv_bf16`]: widen with `half`, accumulate in f64.
@@ -137,17 +133,7 @@ pub fn gemv_bf16_ref(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate("gemv_bf16_ref", x, w.len(), n, k, x_split, y)?;
-    for (j, out) in y.iter_mut().enumerate() {
-        let row = &w[j * k..][..k];
-        let s: f64 = row
-            .iter()
-            .zip(x)
-            .map(|(wp, &xp)| f64::from(wp.to_f32()) * f64::from(xp))
-            .sum();
-        *out = s as f32;
-    }
-    Ok(())
+    gemv_half_ref("gemv_bf16_ref", x, w, n, k, x_split, y)
 }
 
 /// Scalar twin of [`gemv_f16`]: widen with `half`, accumulate in f64.
@@ -162,13 +148,68 @@ pub fn gemv_f16_ref(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate("gemv_f16_ref", x, w.len(), n, k, x_split, y)?;
+    gemv_half_ref("gemv_f16_ref", x, w, n, k, x_split, y)
+}
+
+/// The weight types: each widens with its [`HalfFormat`].
+trait HalfWeight: bytemuck::Pod {
+    /// How the SIMD kernel widens it.
+    type Format: HalfFormat;
+
+    /// The value as f32 (exact), with `half`.
+    fn value(self) -> f32;
+}
+
+impl HalfWeight for bf16 {
+    type Format = Bf16Format;
+
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl HalfWeight for f16 {
+    type Format = F16Format;
+
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+/// [`gemv_bf16`] and [`gemv_f16`], named `op` in errors.
+fn gemv_half<H: HalfWeight>(
+    op: &'static str,
+    x: &[f32],
+    w: &[H],
+    n: usize,
+    k: usize,
+    x_split: &mut [f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    validate(op, x, w.len(), n, k, x_split, y)?;
+    run_call::<H::Format>(x, bytemuck::cast_slice(w), k, x_split, y);
+    Ok(())
+}
+
+/// [`gemv_bf16_ref`] and [`gemv_f16_ref`], named `op` in errors.
+fn gemv_half_ref<H: HalfWeight>(
+    op: &'static str,
+    x: &[f32],
+    w: &[H],
+    n: usize,
+    k: usize,
+    x_split: &mut [f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    validate(op, x, w.len(), n, k, x_split, y)?;
     for (j, out) in y.iter_mut().enumerate() {
         let row = &w[j * k..][..k];
         let s: f64 = row
             .iter()
             .zip(x)
-            .map(|(wp, &xp)| f64::from(wp.to_f32()) * f64::from(xp))
+            .map(|(wp, &xp)| f64::from(wp.value()) * f64::from(xp))
             .sum();
         *out = s as f32;
     }
@@ -250,6 +291,16 @@ trait HalfFormat: Send + Sync + 'static {
     }
 }
 
+/// The even and the odd 16-bit values of little-endian `pairs`, each in the
+/// high half of its 32-bit lane (low half zero): `pair << 16` and
+/// `pair & 0xFFFF_0000`.
+#[inline(always)]
+fn even_odd_high<S: Simd>(simd: S, pairs: S::u32s) -> (S::u32s, S::u32s) {
+    let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
+    let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+    (even, odd)
+}
+
 /// bfloat16.
 struct Bf16Format;
 
@@ -261,8 +312,7 @@ impl HalfFormat for Bf16Format {
 
     #[inline(always)]
     fn widen<S: Simd>(simd: S, pairs: S::u32s) -> (S::f32s, S::f32s) {
-        let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
-        let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+        let (even, odd) = even_odd_high(simd, pairs);
         (
             simd.transmute_f32s_u32s(even),
             simd.transmute_f32s_u32s(odd),
@@ -296,8 +346,7 @@ impl HalfFormat for F16Format {
             let (a, b) = widen_f16_v4(v4, bytemuck::cast(pairs));
             return (bytemuck::cast(a), bytemuck::cast(b));
         }
-        let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
-        let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+        let (even, odd) = even_odd_high(simd, pairs);
         (f16_high_to_f32(simd, even), f16_high_to_f32(simd, odd))
     }
 
