@@ -42,7 +42,7 @@
 //!
 //! Accuracy: the widened weights are exact, so the error is that of a length-`k`
 //! f32 dot product with FMAs, `|err| ≲ k·2⁻²⁴·Σₚ|x[p]·w[j, p]|`. The `_ref`
-//! twins accumulate in f64.
+//! twin ([`gemv_half_ref`]) accumulates in f64.
 
 #[cfg(target_arch = "x86_64")]
 use std::any::Any;
@@ -101,7 +101,9 @@ pub fn gemv_bf16(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    gemv_half("gemv_bf16", x, w, n, k, x_split, y)
+    validate("gemv_bf16", x, w.len(), n, k, x_split, y)?;
+    run_call::<Bf16Format>(x, bytemuck::cast_slice(w), k, x_split, y);
+    Ok(())
 }
 
 /// `y = w·x` for f16 weights `w` of shape `(n, k)`, f32 accumulation.
@@ -118,84 +120,18 @@ pub fn gemv_f16(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    gemv_half("gemv_f16", x, w, n, k, x_split, y)
-}
-
-/// Scalar twin of [`gemv_bf16`]: widen with `half`, accumulate in f64.
-///
-/// # Errors
-/// As [`gemv_bf16`].
-pub fn gemv_bf16_ref(
-    x: &[f32],
-    w: &[bf16],
-    n: usize,
-    k: usize,
-    x_split: &mut [f32],
-    y: &mut [f32],
-) -> Result<(), KernelError> {
-    gemv_half_ref("gemv_bf16_ref", x, w, n, k, x_split, y)
-}
-
-/// Scalar twin of [`gemv_f16`]: widen with `half`, accumulate in f64.
-///
-/// # Errors
-/// As [`gemv_bf16`].
-pub fn gemv_f16_ref(
-    x: &[f32],
-    w: &[f16],
-    n: usize,
-    k: usize,
-    x_split: &mut [f32],
-    y: &mut [f32],
-) -> Result<(), KernelError> {
-    gemv_half_ref("gemv_f16_ref", x, w, n, k, x_split, y)
-}
-
-/// The weight types: each widens with its [`HalfFormat`].
-trait HalfWeight: bytemuck::Pod {
-    /// How the SIMD kernel widens it.
-    type Format: HalfFormat;
-
-    /// The value as f32 (exact), with `half`.
-    fn value(self) -> f32;
-}
-
-impl HalfWeight for bf16 {
-    type Format = Bf16Format;
-
-    #[inline(always)]
-    fn value(self) -> f32 {
-        self.to_f32()
-    }
-}
-
-impl HalfWeight for f16 {
-    type Format = F16Format;
-
-    #[inline(always)]
-    fn value(self) -> f32 {
-        self.to_f32()
-    }
-}
-
-/// [`gemv_bf16`] and [`gemv_f16`], named `op` in errors.
-fn gemv_half<H: HalfWeight>(
-    op: &'static str,
-    x: &[f32],
-    w: &[H],
-    n: usize,
-    k: usize,
-    x_split: &mut [f32],
-    y: &mut [f32],
-) -> Result<(), KernelError> {
-    validate(op, x, w.len(), n, k, x_split, y)?;
-    run_call::<H::Format>(x, bytemuck::cast_slice(w), k, x_split, y);
+    validate("gemv_f16", x, w.len(), n, k, x_split, y)?;
+    run_call::<F16Format>(x, bytemuck::cast_slice(w), k, x_split, y);
     Ok(())
 }
 
-/// [`gemv_bf16_ref`] and [`gemv_f16_ref`], named `op` in errors.
-fn gemv_half_ref<H: HalfWeight>(
-    op: &'static str,
+/// Scalar twin of [`gemv_bf16`] (`H = bf16`) and [`gemv_f16`] (`H = f16`):
+/// widen with `half`, accumulate in f64. `x_split` is only checked, so that
+/// the twins take the same arguments.
+///
+/// # Errors
+/// As [`gemv_bf16`].
+pub fn gemv_half_ref<H: Copy + Into<f32>>(
     x: &[f32],
     w: &[H],
     n: usize,
@@ -203,13 +139,13 @@ fn gemv_half_ref<H: HalfWeight>(
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate(op, x, w.len(), n, k, x_split, y)?;
+    validate("gemv_half_ref", x, w.len(), n, k, x_split, y)?;
     for (j, out) in y.iter_mut().enumerate() {
         let row = &w[j * k..][..k];
         let s: f64 = row
             .iter()
             .zip(x)
-            .map(|(wp, &xp)| f64::from(wp.value()) * f64::from(xp))
+            .map(|(&wp, &xp)| f64::from(wp.into()) * f64::from(xp))
             .sum();
         *out = s as f32;
     }

@@ -6,7 +6,7 @@
 //! mins.
 //!
 //! Each format is one module implementing [`GridBlock`]: where its grid
-//! points, sign bits and scales sit in its bytes, and ggml's dequantizer step.
+//! points, sign bits and scales sit in its bytes.
 //! From these hooks this module makes its [`KBlock`] (the integer sums, the dot
 //! in ggml's order, the SIMD tiles through `x86/kquants.rs`'s
 //! `unpack_grid`), its dequantizer and its integer view.
@@ -100,10 +100,6 @@ pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> {
     /// The odd scales `sc = 2·ls + 1` of weights `16i .. 16i + 16` (formats
     /// with a scale per 32 weights repeat it).
     fn sub_scales(&self) -> [u8; 16];
-
-    /// ggml's dequantizer factor of a sub-block with odd scale `sc`, from the
-    /// stored `d` in f32 (each format's own order of f32 operations).
-    fn step(d: f32, sc: u8) -> f32;
 }
 
 /// Every codebook format is a K-quant: its hooks give the integer sums, the
@@ -178,8 +174,9 @@ pub(crate) fn sub_blocks<B: GridBlock, const S: usize>(b: &B) -> SubBlocks<S> {
     }
 }
 
-/// ggml's `dequantize_row_iq*`: `(step·g)·(±1)`, `step` the format's
-/// [`GridBlock::step`].
+/// ggml's `dequantize_row_iq*`: `(((d·(ls + ½))·2·ROW_SCALE)·g)·(±1)`
+/// (`ls = sc >> 1`; IQ3_S's `d·(1 + 2·ls)` is the same f32, `(d·(ls + ½))·2`,
+/// since a doubling is exact).
 #[inline(always)]
 pub(crate) fn dequantize<B: GridBlock>(b: &B, out: &mut [f32]) {
     let d = b.d().to_f32();
@@ -192,7 +189,7 @@ pub(crate) fn dequantize<B: GridBlock>(b: &B, out: &mut [f32]) {
             .zip(values.as_chunks::<16>().0)
             .enumerate()
         {
-            let step = B::step(d, sc[2 * v + h]);
+            let step = d * (0.5 + f32::from(sc[2 * v + h] >> 1)) * (2.0 * B::ROW_SCALE);
             for (i, (o, &g)) in o.iter_mut().zip(g).enumerate() {
                 let sign = if signs & (1 << (16 * h + i)) != 0 {
                     -1.0

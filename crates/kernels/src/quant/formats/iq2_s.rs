@@ -46,7 +46,7 @@ use super::grid_block::{self, GridBlock, odd_nibble};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ2S_GRID;
 use super::kblock::weight_format_k;
-use crate::quant::{BlockFormat, QK_K};
+use crate::quant::QK_K;
 
 /// An IQ2_S superblock (see the module docs).
 #[repr(C)]
@@ -61,9 +61,6 @@ pub struct BlockIq2S {
     /// 4-bit scales per 16 weights, two per byte.
     pub scales: [u8; QK_K / 32],
 }
-
-const _: () = assert!(size_of::<BlockIq2S>() == 82);
-const _: () = assert!(align_of::<BlockIq2S>() == 2);
 
 impl BlockIq2S {
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
@@ -134,18 +131,9 @@ fn quantize_sub_block(x: &[f32; 16], sigma2: f32) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl BlockFormat for BlockIq2S {
-    const NAME: &'static str = "iq2_s";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq2_s`: `((d·(0.5 + sc))·0.25·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        grid_block::dequantize(self, out);
-    }
-
+impl BlockIq2S {
     /// ggml's `quantize_iq2_s` without importance matrix.
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
         let sumx2 = x.iter().fold(0.0f32, |s, &v| s + v * v);
         let sigma2 = 2.0 * sumx2 / QK_K as f32;
@@ -173,7 +161,7 @@ impl BlockFormat for BlockIq2S {
     }
 }
 
-weight_format_k!(BlockIq2S);
+weight_format_k!(BlockIq2S, "iq2_s", bytes 82, via grid);
 
 impl GridBlock for BlockIq2S {
     type Points = [u64; 4];
@@ -207,11 +195,5 @@ impl GridBlock for BlockIq2S {
     #[inline(always)]
     fn sub_scales(&self) -> [u8; 16] {
         std::array::from_fn(|i| odd_nibble(&self.scales, i))
-    }
-
-    /// `(d·(0.5 + sc))·0.25` (ggml's `sc` the stored nibble).
-    #[inline(always)]
-    fn step(d: f32, sc: u8) -> f32 {
-        d * (0.5 + f32::from(sc >> 1)) * 0.25
     }
 }

@@ -16,7 +16,7 @@
 //! `((d·(0.5 + sc))·0.25·g)·(±1)`.
 //!
 //! Quantizer: ggml quantizes IQ2_XS only with an importance matrix, so
-//! `llama-quantize` has no reference to match. [`BlockFormat::quantize_block`]
+//! `llama-quantize` has no reference to match. [`BlockFormat::quantize_block`](crate::quant::BlockFormat::quantize_block)
 //! makes a valid block by a simple scheme instead (not ggml's search, and not
 //! meant for real models; enough for tests and round trips): with `amax` the
 //! block's largest `|x|`, `d = 4·amax/(15.5·43)` (f16, so `sc = 15` maps 43 to
@@ -38,7 +38,7 @@ use super::SubBlocks;
 use super::grid_block::{self, GridBlock, even_signs, odd_nibble};
 use super::grids::IQ2XS_GRID;
 use super::kblock::weight_format_k;
-use crate::quant::{BlockFormat, QK_K};
+use crate::quant::QK_K;
 
 /// An IQ2_XS superblock (see the module docs).
 #[repr(C)]
@@ -51,9 +51,6 @@ pub struct BlockIq2Xs {
     /// 4-bit scales per 16 weights, two per byte.
     pub scales: [u8; QK_K / 32],
 }
-
-const _: () = assert!(size_of::<BlockIq2Xs>() == 74);
-const _: () = assert!(align_of::<BlockIq2Xs>() == 2);
 
 impl BlockIq2Xs {
     /// The grid index (low 9 bits) and sign index (high 7 bits) of weights
@@ -69,33 +66,18 @@ impl BlockIq2Xs {
     pub fn sub_blocks(&self) -> SubBlocks<16> {
         grid_block::sub_blocks(self)
     }
-}
-
-impl BlockFormat for BlockIq2Xs {
-    const NAME: &'static str = "iq2_xs";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq2_xs`: `((d·(0.5 + sc))·0.25·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        grid_block::dequantize(self, out);
-    }
 
     /// The simple quantizer of the module docs (ggml has none without an
     /// importance matrix).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let sub_max = |xs: &[f32]| xs.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-        let amax = x.chunks_exact(16).fold(0.0f32, |m, xs| m.max(sub_max(xs)));
-        if amax == 0.0 || amax.is_nan() {
+        let Some(d) = simple_scale(x) else {
             return block;
-        }
-        // `(d·(0.5 + 15))/4·43 = amax`.
-        let d = f16::from_f32(amax * 4.0 / (15.5 * 43.0));
+        };
         let df = d.to_f32();
         block.d = d;
         for (s, xs) in x.chunks_exact(16).enumerate() {
-            let want = sub_max(xs) / 43.0;
+            let want = max_abs(xs) / 43.0;
             let sc = ((want * 4.0 / df - 0.5).round() as i32).clamp(0, 15) as u8;
             block.scales[s / 2] |= sc << (4 * (s % 2));
             let step = df * (0.5 + f32::from(sc)) * 0.25;
@@ -106,6 +88,22 @@ impl BlockFormat for BlockIq2Xs {
         }
         block
     }
+}
+
+/// The largest `|x|` (0 for none; NaN ignored).
+fn max_abs(x: &[f32]) -> f32 {
+    x.iter().fold(0.0f32, |m, &v| m.max(v.abs()))
+}
+
+/// The superblock scale of the simple quantizers of IQ2_XS and IQ2_XXS:
+/// `d = 4·amax/(15.5·43)` (f16), so that the largest scale (`0.5 + 15`)
+/// maps the largest grid value 43 to `amax`; `None` for an all-zero block.
+pub(super) fn simple_scale(x: &[f32]) -> Option<f16> {
+    let amax = max_abs(x);
+    if amax == 0.0 || amax.is_nan() {
+        return None;
+    }
+    Some(f16::from_f32(amax * 4.0 / (15.5 * 43.0)))
 }
 
 /// One grid entry for 8 values at `step` per grid unit (the simple
@@ -139,7 +137,7 @@ pub(super) fn encode_group(x: &[f32], step: f32, grid: &[u64]) -> (usize, u8) {
     (best.1, signs & 0x7F)
 }
 
-weight_format_k!(BlockIq2Xs);
+weight_format_k!(BlockIq2Xs, "iq2_xs", bytes 74, via grid);
 
 impl GridBlock for BlockIq2Xs {
     type Points = [u64; 4];
@@ -170,11 +168,5 @@ impl GridBlock for BlockIq2Xs {
     #[inline(always)]
     fn sub_scales(&self) -> [u8; 16] {
         std::array::from_fn(|i| odd_nibble(&self.scales, i))
-    }
-
-    /// `(d·(0.5 + sc))·0.25` (ggml's `sc` the stored nibble).
-    #[inline(always)]
-    fn step(d: f32, sc: u8) -> f32 {
-        d * (0.5 + f32::from(sc >> 1)) * 0.25
     }
 }

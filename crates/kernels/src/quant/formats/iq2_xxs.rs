@@ -17,7 +17,7 @@
 //! `((d·(0.5 + ls))·0.25·g)·(±1)`.
 //!
 //! Quantizer: ggml quantizes IQ2_XXS only with an importance matrix, so
-//! `llama-quantize` has no reference to match. [`BlockFormat::quantize_block`]
+//! `llama-quantize` has no reference to match. [`BlockFormat::quantize_block`](crate::quant::BlockFormat::quantize_block)
 //! makes a valid block by a simple scheme like IQ2_XS's (`iq2_xs` module
 //! docs; not ggml's search, and not meant for real models), with scales per
 //! 32: `d = 4·amax/(15.5·43)` (f16); per sub-block of 32 and each `ls` in
@@ -37,9 +37,9 @@ use half::f16;
 use super::SubBlocks;
 use super::grid_block::{self, GridBlock, even_sign_word, even_signs};
 use super::grids::IQ2XXS_GRID;
-use super::iq2_xs::encode_group;
+use super::iq2_xs::{encode_group, simple_scale};
 use super::kblock::weight_format_k;
-use crate::quant::{BlockFormat, QK_K};
+use crate::quant::QK_K;
 
 /// An IQ2_XXS superblock (see the module docs).
 #[repr(C)]
@@ -51,9 +51,6 @@ pub struct BlockIq2Xxs {
     /// 7-bit sign indices and the 4-bit scale in bits 28..32.
     pub qs: [u8; QK_K / 4],
 }
-
-const _: () = assert!(size_of::<BlockIq2Xxs>() == 66);
-const _: () = assert!(align_of::<BlockIq2Xxs>() == 2);
 
 impl BlockIq2Xxs {
     /// The signs-and-scale word of sub-block `s` (32 weights).
@@ -69,29 +66,14 @@ impl BlockIq2Xxs {
     pub fn sub_blocks(&self) -> SubBlocks<8> {
         grid_block::sub_blocks(self)
     }
-}
-
-impl BlockFormat for BlockIq2Xxs {
-    const NAME: &'static str = "iq2_xxs";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq2_xxs`: `((d·(0.5 + ls))·0.25·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        grid_block::dequantize(self, out);
-    }
 
     /// The simple quantizer of the module docs (ggml has none without an
     /// importance matrix).
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let sub_max = |xs: &[f32]| xs.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-        let amax = x.chunks_exact(32).fold(0.0f32, |m, xs| m.max(sub_max(xs)));
-        if amax == 0.0 || amax.is_nan() {
+        let Some(d) = simple_scale(x) else {
             return block;
-        }
-        // `(d·(0.5 + 15))/4·43 = amax`.
-        let d = f16::from_f32(amax * 4.0 / (15.5 * 43.0));
+        };
         let df = d.to_f32();
         block.d = d;
         for (s, xs) in x.chunks_exact(32).enumerate() {
@@ -131,7 +113,7 @@ fn encode_sub_block(xs: &[f32], ls: u32, d: f32) -> (f32, [u8; 8]) {
     (err, bytes)
 }
 
-weight_format_k!(BlockIq2Xxs);
+weight_format_k!(BlockIq2Xxs, "iq2_xxs", bytes 66, via grid);
 
 impl GridBlock for BlockIq2Xxs {
     type Points = [u64; 4];
@@ -160,11 +142,5 @@ impl GridBlock for BlockIq2Xxs {
     #[inline(always)]
     fn sub_scales(&self) -> [u8; 16] {
         std::array::from_fn(|i| 2 * (self.word(i / 2) >> 28) as u8 + 1)
-    }
-
-    /// `(d·(0.5 + ls))·0.25`.
-    #[inline(always)]
-    fn step(d: f32, sc: u8) -> f32 {
-        d * (0.5 + f32::from(sc >> 1)) * 0.25
     }
 }

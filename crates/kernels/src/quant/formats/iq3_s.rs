@@ -50,7 +50,7 @@ use super::grid_block::{self, GridBlock, odd_nibble};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ3S_GRID;
 use super::kblock::weight_format_k;
-use crate::quant::{BlockFormat, QK_K};
+use crate::quant::QK_K;
 
 /// An IQ3_S superblock (see the module docs).
 #[repr(C)]
@@ -67,9 +67,6 @@ pub struct BlockIq3S {
     /// 4-bit scales per 32 weights, two per byte.
     pub scales: [u8; QK_K / 64],
 }
-
-const _: () = assert!(size_of::<BlockIq3S>() == 110);
-const _: () = assert!(align_of::<BlockIq3S>() == 2);
 
 impl BlockIq3S {
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
@@ -125,19 +122,10 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl BlockFormat for BlockIq3S {
-    const NAME: &'static str = "iq3_s";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq3_s`: `((d·(1 + 2·sc))·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        grid_block::dequantize(self, out);
-    }
-
+impl BlockIq3S {
     /// ggml's `quantize_iq3_s` without importance matrix, with the one
     /// deviation of the module docs.
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
         let subs: [Option<SubBlock>; 8] =
             std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
@@ -162,7 +150,7 @@ impl BlockFormat for BlockIq3S {
     }
 }
 
-weight_format_k!(BlockIq3S);
+weight_format_k!(BlockIq3S, "iq3_s", bytes 110, via grid);
 
 impl GridBlock for BlockIq3S {
     type Points = [u32; 8];
@@ -196,11 +184,5 @@ impl GridBlock for BlockIq3S {
     #[inline(always)]
     fn sub_scales(&self) -> [u8; 16] {
         std::array::from_fn(|i| odd_nibble(&self.scales, i / 2))
-    }
-
-    /// `d·(1 + 2·sc)`.
-    #[inline(always)]
-    fn step(d: f32, sc: u8) -> f32 {
-        d * f32::from(sc)
     }
 }

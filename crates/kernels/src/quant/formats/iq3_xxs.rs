@@ -46,7 +46,7 @@ use super::grid_block::{self, GridBlock, even_sign_word};
 use super::grid_search::{GridTables, ScaleSearch, superblock_scale};
 use super::grids::IQ3XXS_GRID;
 use super::kblock::weight_format_k;
-use crate::quant::{BlockFormat, QK_K};
+use crate::quant::QK_K;
 
 /// An IQ3_XXS superblock (see the module docs).
 #[repr(C)]
@@ -60,9 +60,6 @@ pub struct BlockIq3Xxs {
     /// the 4-bit scale in bits 28..32.
     pub scales_and_signs: [u8; QK_K / 8],
 }
-
-const _: () = assert!(size_of::<BlockIq3Xxs>() == 98);
-const _: () = assert!(align_of::<BlockIq3Xxs>() == 2);
 
 impl BlockIq3Xxs {
     /// The scales-and-signs word of sub-block `s` (32 weights).
@@ -166,18 +163,9 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl BlockFormat for BlockIq3Xxs {
-    const NAME: &'static str = "iq3_xxs";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq3_xxs`: `((d·(0.5 + ls))·0.5·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        grid_block::dequantize(self, out);
-    }
-
+impl BlockIq3Xxs {
     /// ggml's `quantize_iq3_xxs` without importance matrix.
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
         let subs: [Option<SubBlock>; 8] =
             std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
@@ -197,7 +185,7 @@ impl BlockFormat for BlockIq3Xxs {
     }
 }
 
-weight_format_k!(BlockIq3Xxs);
+weight_format_k!(BlockIq3Xxs, "iq3_xxs", bytes 98, via grid);
 
 impl GridBlock for BlockIq3Xxs {
     type Points = [u32; 8];
@@ -226,11 +214,5 @@ impl GridBlock for BlockIq3Xxs {
     #[inline(always)]
     fn sub_scales(&self) -> [u8; 16] {
         std::array::from_fn(|i| 2 * (self.word(i / 2) >> 28) as u8 + 1)
-    }
-
-    /// `(d·(0.5 + ls))·0.5`.
-    #[inline(always)]
-    fn step(d: f32, sc: u8) -> f32 {
-        d * (0.5 + f32::from(sc >> 1)) * 0.5
     }
 }

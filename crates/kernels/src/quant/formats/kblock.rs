@@ -141,14 +141,25 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
 }
 
 /// Implements [`WeightFormat`] for a K-quant through this module, and `Default` as the
-/// all-zero block. With `via sub_blocks`, also the checks of its layout and [`BlockFormat`]:
+/// all-zero block. With `via sub_blocks` or `via grid`, also the checks of its layout and
+/// [`BlockFormat`]: quantizing through its own `fn quantize(&[f32]) -> Self`, and
 /// dequantizing through the block's generic [`SubBlocks`](super::SubBlocks) view
-/// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) and quantizing through its own
-/// `fn quantize(&[f32]) -> Self`.
+/// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) or, for a codebook format,
+/// its [`GridBlock`](super::GridBlock) hooks.
 ///
 /// [`BlockFormat`]: crate::quant::BlockFormat
 macro_rules! weight_format_k {
     ($block:ty, $name:literal, bytes $bytes:literal, via sub_blocks) => {
+        super::kblock::weight_format_k!(@block $block, $name, $bytes, |b: &$block, out| {
+            b.sub_blocks().dequantize(out)
+        });
+    };
+    ($block:ty, $name:literal, bytes $bytes:literal, via grid) => {
+        super::kblock::weight_format_k!(@block $block, $name, $bytes, |b: &$block, out| {
+            super::grid_block::dequantize(b, out)
+        });
+    };
+    (@block $block:ty, $name:literal, $bytes:literal, $dequantize:expr) => {
         const _: () = assert!(size_of::<$block>() == $bytes);
         const _: () = assert!(align_of::<$block>() == 2);
 
@@ -158,7 +169,7 @@ macro_rules! weight_format_k {
 
             #[inline(always)]
             fn dequantize_block(&self, out: &mut [f32]) {
-                self.sub_blocks().dequantize(out);
+                ($dequantize)(self, out);
             }
 
             fn quantize_block(x: &[f32]) -> Self {
