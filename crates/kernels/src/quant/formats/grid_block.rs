@@ -74,6 +74,35 @@ impl GridPoints for [u32; 8] {
     }
 }
 
+/// Weights `32v .. 32v + 32` of a codebook superblock, read from its layout.
+pub(crate) struct Group<P> {
+    /// The grid entries.
+    pub(crate) points: P,
+    /// Bit `j` set: weight `32v + j` is negative.
+    pub(crate) signs: u32,
+    /// The odd scales `sc = 2·ls + 1` of weights `32v ..` and `32v + 16 ..`.
+    pub(crate) scales: [u8; 2],
+}
+
+impl<P> Group<P> {
+    /// A group of the XXS layouts (IQ2_XXS, IQ3_XXS), whose little-endian
+    /// word per 32 weights holds four 7-bit sign indices (bits `7l .. 7l + 7`
+    /// for weights `8l .. 8l + 8`, completed to even parity) and `ls` in bits
+    /// 28..32.
+    #[inline(always)]
+    pub(crate) fn with_word(points: P, word: u32) -> Self {
+        let sc = 2 * (word >> 28) as u8 + 1;
+        let signs = u32::from_le_bytes(std::array::from_fn(|l| {
+            even_signs(((word >> (7 * l)) & 127) as u8)
+        }));
+        Group {
+            points,
+            signs,
+            scales: [sc, sc],
+        }
+    }
+}
+
 /// A codebook superblock (see the module docs): the hooks of its layout.
 /// Every hook is `#[inline(always)]` or a constant, so the shared dot and
 /// tiles compile to one straight kernel per format.
@@ -90,16 +119,8 @@ pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> {
     /// The stored superblock scale `d`.
     fn d(&self) -> f16;
 
-    /// The grid entries of weights `32v .. 32v + 32`.
-    fn points(&self, v: usize) -> Self::Points;
-
-    /// The signs of weights `32v .. 32v + 32`: bit `j` set means weight
-    /// `32v + j` is negative.
-    fn sign_bits(&self, v: usize) -> u32;
-
-    /// The odd scales `sc = 2·ls + 1` of weights `16i .. 16i + 16` (formats
-    /// with a scale per 32 weights repeat it).
-    fn sub_scales(&self) -> [u8; 16];
+    /// Weights `32v .. 32v + 32`.
+    fn group(&self, v: usize) -> Group<Self::Points>;
 }
 
 /// Every codebook format is a K-quant: its hooks give the integer sums, the
@@ -142,35 +163,30 @@ impl<B: GridBlock> KBlock for B {
     }
 }
 
-/// The signed grid values `s_j·g_j` of the 256 weights.
+/// The integer view with `S` sub-blocks (8 of 32 or 16 of 16 weights):
+/// `x = d·scales[s]·q` with `q` the signed grid values, `d = d_f16·ROW_SCALE`
+/// (exact) and the odd scales (`dmin` and `mins` are 0).
 #[inline(always)]
-fn signed_values<B: GridBlock>(b: &B) -> [i8; QK_K] {
+pub(crate) fn sub_blocks<B: GridBlock, const S: usize>(b: &B) -> SubBlocks<S> {
     let mut q = [0i8; QK_K];
+    let mut sc = [0u8; 16];
     for (v, q) in q.as_chunks_mut::<32>().0.iter_mut().enumerate() {
-        let signs = b.sign_bits(v);
-        for (j, (q, g)) in q.iter_mut().zip(b.points(v).values()).enumerate() {
-            *q = if signs & (1 << j) != 0 {
+        let group = b.group(v);
+        sc[2 * v..][..2].copy_from_slice(&group.scales);
+        for (j, (q, g)) in q.iter_mut().zip(group.points.values()).enumerate() {
+            *q = if group.signs & (1 << j) != 0 {
                 -(g as i8)
             } else {
                 g as i8
             };
         }
     }
-    q
-}
-
-/// The integer view with `S` sub-blocks (8 of 32 or 16 of 16 weights):
-/// `x = d·scales[s]·q` with `q` the signed grid values, `d = d_f16·ROW_SCALE`
-/// (exact) and the odd scales (`dmin` and `mins` are 0).
-#[inline(always)]
-pub(crate) fn sub_blocks<B: GridBlock, const S: usize>(b: &B) -> SubBlocks<S> {
-    let sc = b.sub_scales();
     SubBlocks {
         d: b.d().to_f32() * B::ROW_SCALE,
         dmin: 0.0,
         scales: std::array::from_fn(|s| sc[s * 16 / S] as i8),
         mins: [0; S],
-        q: signed_values(b),
+        q,
     }
 }
 
@@ -180,18 +196,17 @@ pub(crate) fn sub_blocks<B: GridBlock, const S: usize>(b: &B) -> SubBlocks<S> {
 #[inline(always)]
 pub(crate) fn dequantize<B: GridBlock>(b: &B, out: &mut [f32]) {
     let d = b.d().to_f32();
-    let sc = b.sub_scales();
     for (v, o) in out.chunks_exact_mut(32).enumerate() {
-        let signs = b.sign_bits(v);
-        let values = b.points(v).values();
+        let group = b.group(v);
+        let values = group.points.values();
         for (h, (o, g)) in o
             .chunks_exact_mut(16)
             .zip(values.as_chunks::<16>().0)
             .enumerate()
         {
-            let step = d * (0.5 + f32::from(sc[2 * v + h] >> 1)) * (2.0 * B::ROW_SCALE);
+            let step = d * (0.5 + f32::from(group.scales[h] >> 1)) * (2.0 * B::ROW_SCALE);
             for (i, (o, &g)) in o.iter_mut().zip(g).enumerate() {
-                let sign = if signs & (1 << (16 * h + i)) != 0 {
+                let sign = if group.signs & (1 << (16 * h + i)) != 0 {
                     -1.0
                 } else {
                     1.0
@@ -202,11 +217,24 @@ pub(crate) fn dequantize<B: GridBlock>(b: &B, out: &mut [f32]) {
     }
 }
 
-/// The odd scale `2·ls + 1` of the 4-bit `ls` number `i` of `nibbles` (low
-/// nibble first; IQ2_XS, IQ2_S, IQ3_S).
+/// The odd scales `2·ls + 1` of weights `32v ..` and `32v + 16 ..` from
+/// 4-bit `ls` per 16 weights, two per byte, low nibble first (IQ2_XS,
+/// IQ2_S).
 #[inline(always)]
-pub(crate) fn odd_nibble(nibbles: &[u8], i: usize) -> u8 {
-    2 * ((nibbles[i / 2] >> (4 * (i % 2))) & 0x0F) + 1
+pub(crate) fn nibble_scales(nibbles: &[u8], v: usize) -> [u8; 2] {
+    [odd_nibble(nibbles[v]), odd_nibble(nibbles[v] >> 4)]
+}
+
+/// `2·ls + 1` of the 4-bit `ls` in the low nibble of `byte`.
+#[inline(always)]
+pub(crate) fn odd_nibble(byte: u8) -> u8 {
+    2 * (byte & 0x0F) + 1
+}
+
+/// The little-endian u32 at the start of `bytes`.
+#[inline(always)]
+pub(crate) fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
 /// ggml's `ksigns_iq2xs`: 7 stored sign bits plus the eighth that makes the
@@ -214,14 +242,4 @@ pub(crate) fn odd_nibble(nibbles: &[u8], i: usize) -> u8 {
 #[inline(always)]
 pub(crate) const fn even_signs(seven: u8) -> u8 {
     seven | (((seven.count_ones() & 1) as u8) << 7)
-}
-
-/// The sign bits of 32 weights from a word of four 7-bit sign indices (bits
-/// `7l .. 7l + 7` for weights `8l .. 8l + 8`), each completed to even parity
-/// (IQ2_XXS, IQ3_XXS; higher bits ignored).
-#[inline(always)]
-pub(crate) fn even_sign_word(word: u32) -> u32 {
-    u32::from_le_bytes(std::array::from_fn(|l| {
-        even_signs(((word >> (7 * l)) & 127) as u8)
-    }))
 }

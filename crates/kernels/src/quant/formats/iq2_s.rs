@@ -42,7 +42,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
-use super::grid_block::{self, GridBlock, odd_nibble};
+use super::grid_block::{self, GridBlock, Group, le_u32, nibble_scales};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ2S_GRID;
 use super::kblock::weight_format_k;
@@ -175,25 +175,17 @@ impl GridBlock for BlockIq2S {
     }
 
     /// Groups `k = 4v .. 4v + 4`: `qs[k]` with bits `2(k % 4) ..` of
-    /// `qh[k / 4] = qh[v]` as bits 8..10.
+    /// `qh[k / 4] = qh[v]` as bits 8..10; sign bytes `32 + 4v ..` of `qs`;
+    /// scale byte `v`.
     #[inline(always)]
-    fn points(&self, v: usize) -> [u64; 4] {
-        std::array::from_fn(|i| {
-            let high = usize::from((self.qh[v] >> (2 * i)) & 3) << 8;
-            IQ2S_GRID[usize::from(self.qs[4 * v + i]) | high]
-        })
-    }
-
-    /// Sign bytes `32 + 4v .. 32 + 4v + 4` of `qs`.
-    #[inline(always)]
-    fn sign_bits(&self, v: usize) -> u32 {
-        let b = &self.qs[QK_K / 8 + 4 * v..][..4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
-    /// The nibbles of `scales`, low first.
-    #[inline(always)]
-    fn sub_scales(&self) -> [u8; 16] {
-        std::array::from_fn(|i| odd_nibble(&self.scales, i))
+    fn group(&self, v: usize) -> Group<[u64; 4]> {
+        let index = |i: usize| {
+            usize::from(self.qs[4 * v + i]) | usize::from((self.qh[v] >> (2 * i)) & 3) << 8
+        };
+        Group {
+            points: std::array::from_fn(|i| IQ2S_GRID[index(i)]),
+            signs: le_u32(&self.qs[QK_K / 8 + 4 * v..]),
+            scales: nibble_scales(&self.scales, v),
+        }
     }
 }

@@ -35,7 +35,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
-use super::grid_block::{self, GridBlock, even_signs, odd_nibble};
+use super::grid_block::{self, GridBlock, Group, even_signs, nibble_scales};
 use super::grids::IQ2XS_GRID;
 use super::kblock::weight_format_k;
 use crate::quant::QK_K;
@@ -53,13 +53,6 @@ pub struct BlockIq2Xs {
 }
 
 impl BlockIq2Xs {
-    /// The grid index (low 9 bits) and sign index (high 7 bits) of weights
-    /// `8k .. 8k + 8`.
-    #[inline(always)]
-    fn entry(&self, k: usize) -> u16 {
-        u16::from_le(self.qs[k])
-    }
-
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
     /// grid values (`±8, ±25, ±43`), scales `2·sc + 1` in `1..=31`, and
     /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
@@ -150,23 +143,15 @@ impl GridBlock for BlockIq2Xs {
         self.d
     }
 
-    /// The low 9 bits of entries `4v .. 4v + 4`.
+    /// Entries `4v .. 4v + 4`: the grid index in the low 9 bits, the sign
+    /// index in the high 7; scale byte `v`.
     #[inline(always)]
-    fn points(&self, v: usize) -> [u64; 4] {
-        std::array::from_fn(|i| IQ2XS_GRID[usize::from(self.entry(4 * v + i) & 511)])
-    }
-
-    /// The high 7 bits of entries `4v .. 4v + 4`.
-    #[inline(always)]
-    fn sign_bits(&self, v: usize) -> u32 {
-        u32::from_le_bytes(std::array::from_fn(|i| {
-            even_signs((self.entry(4 * v + i) >> 9) as u8)
-        }))
-    }
-
-    /// The nibbles of `scales`, low first.
-    #[inline(always)]
-    fn sub_scales(&self) -> [u8; 16] {
-        std::array::from_fn(|i| odd_nibble(&self.scales, i))
+    fn group(&self, v: usize) -> Group<[u64; 4]> {
+        let entry = |i: usize| u16::from_le(self.qs[4 * v + i]);
+        Group {
+            points: std::array::from_fn(|i| IQ2XS_GRID[usize::from(entry(i) & 511)]),
+            signs: u32::from_le_bytes(std::array::from_fn(|i| even_signs((entry(i) >> 9) as u8))),
+            scales: nibble_scales(&self.scales, v),
+        }
     }
 }

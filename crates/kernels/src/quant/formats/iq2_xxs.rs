@@ -35,7 +35,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
-use super::grid_block::{self, GridBlock, even_sign_word, even_signs};
+use super::grid_block::{self, GridBlock, Group, even_signs, le_u32};
 use super::grids::IQ2XXS_GRID;
 use super::iq2_xs::{encode_group, simple_scale};
 use super::kblock::weight_format_k;
@@ -53,13 +53,6 @@ pub struct BlockIq2Xxs {
 }
 
 impl BlockIq2Xxs {
-    /// The signs-and-scale word of sub-block `s` (32 weights).
-    #[inline(always)]
-    fn word(&self, s: usize) -> u32 {
-        let b = &self.qs[8 * s + 4..][..4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
     /// grid values (`±8, ±25, ±43`), scales `2·ls + 1` in `1..=31`, and
     /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
@@ -126,21 +119,10 @@ impl GridBlock for BlockIq2Xxs {
         self.d
     }
 
-    /// The four grid indices of sub-block `v`.
+    /// The four grid indices and the word of sub-block `v`.
     #[inline(always)]
-    fn points(&self, v: usize) -> [u64; 4] {
-        std::array::from_fn(|l| IQ2XXS_GRID[usize::from(self.qs[8 * v + l])])
-    }
-
-    /// The four 7-bit sign indices of sub-block `v`'s word.
-    #[inline(always)]
-    fn sign_bits(&self, v: usize) -> u32 {
-        even_sign_word(self.word(v))
-    }
-
-    /// Bits 28..32 of each sub-block's word.
-    #[inline(always)]
-    fn sub_scales(&self) -> [u8; 16] {
-        std::array::from_fn(|i| 2 * (self.word(i / 2) >> 28) as u8 + 1)
+    fn group(&self, v: usize) -> Group<[u64; 4]> {
+        let points = std::array::from_fn(|l| IQ2XXS_GRID[usize::from(self.qs[8 * v + l])]);
+        Group::with_word(points, le_u32(&self.qs[8 * v + 4..]))
     }
 }

@@ -46,7 +46,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
-use super::grid_block::{self, GridBlock, odd_nibble};
+use super::grid_block::{self, GridBlock, Group, le_u32, odd_nibble};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ3S_GRID;
 use super::kblock::weight_format_k;
@@ -164,25 +164,16 @@ impl GridBlock for BlockIq3S {
     }
 
     /// Groups `k = 8v .. 8v + 8`: `qs[k]` with bit `k % 8` of `qh[v]` as
-    /// bit 8.
+    /// bit 8; `signs[4v .. 4v + 4]`; nibble `v` of `scales` for all 32.
     #[inline(always)]
-    fn points(&self, v: usize) -> [u32; 8] {
-        std::array::from_fn(|i| {
-            let high = usize::from((self.qh[v] >> i) & 1) << 8;
-            IQ3S_GRID[usize::from(self.qs[8 * v + i]) | high]
-        })
-    }
-
-    /// `signs[4v .. 4v + 4]`.
-    #[inline(always)]
-    fn sign_bits(&self, v: usize) -> u32 {
-        let b = &self.signs[4 * v..][..4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
-    /// The nibbles of `scales` (one per 32 weights, low first), each twice.
-    #[inline(always)]
-    fn sub_scales(&self) -> [u8; 16] {
-        std::array::from_fn(|i| odd_nibble(&self.scales, i / 2))
+    fn group(&self, v: usize) -> Group<[u32; 8]> {
+        let index =
+            |i: usize| usize::from(self.qs[8 * v + i]) | usize::from((self.qh[v] >> i) & 1) << 8;
+        let sc = odd_nibble(self.scales[v / 2] >> (4 * (v % 2)));
+        Group {
+            points: std::array::from_fn(|i| IQ3S_GRID[index(i)]),
+            signs: le_u32(&self.signs[4 * v..]),
+            scales: [sc, sc],
+        }
     }
 }

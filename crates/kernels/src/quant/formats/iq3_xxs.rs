@@ -42,7 +42,7 @@ use bytemuck::{Pod, Zeroable};
 use half::f16;
 
 use super::SubBlocks;
-use super::grid_block::{self, GridBlock, even_sign_word};
+use super::grid_block::{self, GridBlock, Group, le_u32};
 use super::grid_search::{GridTables, ScaleSearch, superblock_scale};
 use super::grids::IQ3XXS_GRID;
 use super::kblock::weight_format_k;
@@ -62,13 +62,6 @@ pub struct BlockIq3Xxs {
 }
 
 impl BlockIq3Xxs {
-    /// The scales-and-signs word of sub-block `s` (32 weights).
-    #[inline(always)]
-    fn word(&self, s: usize) -> u32 {
-        let b = &self.scales_and_signs[4 * s..][..4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
     /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
     /// grid values (`±4 ..= ±62`), scales `2·ls + 1` in `1..=31`, and
     /// `d = d_f16/4` (exact; `dmin` and `mins` are 0).
@@ -198,21 +191,10 @@ impl GridBlock for BlockIq3Xxs {
         self.d
     }
 
-    /// Grid indices `qs[8v .. 8v + 8]`.
+    /// Grid indices `qs[8v .. 8v + 8]` and word `v` of `scales_and_signs`.
     #[inline(always)]
-    fn points(&self, v: usize) -> [u32; 8] {
-        std::array::from_fn(|k| IQ3XXS_GRID[usize::from(self.qs[8 * v + k])])
-    }
-
-    /// The four 7-bit sign indices of sub-block `v`'s word.
-    #[inline(always)]
-    fn sign_bits(&self, v: usize) -> u32 {
-        even_sign_word(self.word(v))
-    }
-
-    /// Bits 28..32 of each sub-block's word.
-    #[inline(always)]
-    fn sub_scales(&self) -> [u8; 16] {
-        std::array::from_fn(|i| 2 * (self.word(i / 2) >> 28) as u8 + 1)
+    fn group(&self, v: usize) -> Group<[u32; 8]> {
+        let points = std::array::from_fn(|k| IQ3XXS_GRID[usize::from(self.qs[8 * v + k])]);
+        Group::with_word(points, le_u32(&self.scales_and_signs[4 * v..]))
     }
 }

@@ -199,23 +199,27 @@ unsafe fn bit_masks(bits: u32) -> __m256i {
 /// The CPU must support `O`'s instruction set (AVX2 and F16C at least).
 #[inline(always)]
 pub(crate) unsafe fn unpack_grid<O: KIntOps, B: GridBlock>(b: &B) -> Unpacked {
-    // SAFETY: the load reads the 16 i16 of `scales`; the instruction sets are
-    // the caller's contract.
+    // SAFETY: the load reads the 16 i16 of `sums_by`; the instruction sets
+    // are the caller's contract.
     unsafe {
         let offset = _mm256_set1_epi8(B::OFFSET);
-        let scales: [i16; 16] = b.sub_scales().map(i16::from);
         let mut q = [_mm256_setzero_si256(); 8];
         let mut sc = [_mm256_setzero_si256(); 8];
+        let mut sums_by = [0i16; 16];
         for v in 0..8 {
-            let neg = bit_masks(b.sign_bits(v));
-            let signed = _mm256_sub_epi8(_mm256_xor_si256(b.points(v).vector(), neg), neg);
+            let group = b.group(v);
+            let neg = bit_masks(group.signs);
+            let signed = _mm256_sub_epi8(_mm256_xor_si256(group.points.vector(), neg), neg);
             q[v] = _mm256_add_epi8(signed, offset);
-            sc[v] = O::scale_vec(i32::from(scales[2 * v]), i32::from(scales[2 * v + 1]));
+            let [lo, hi] = group.scales;
+            sc[v] = O::scale_vec(i32::from(lo), i32::from(hi));
+            sums_by[2 * v] = i16::from(lo);
+            sums_by[2 * v + 1] = i16::from(hi);
         }
         Unpacked {
             q,
             sc,
-            sums_by: load(scales.as_ptr().cast()),
+            sums_by: load(sums_by.as_ptr().cast()),
             d: f16_to_f32(b.d()) * B::ROW_SCALE,
             dmin: 0.0,
         }
