@@ -103,18 +103,32 @@ impl<P> Group<P> {
     }
 }
 
+/// The constants of a grid for the dot (`ROW_SCALE` and `OFFSET` in the
+/// module docs).
+pub(crate) struct GridConsts {
+    /// ggml's factor on the row sum (and the integer view's `d`): `1/8`
+    /// (IQ2_*), `1/4` (IQ3_XXS) or 1 (IQ3_S).
+    pub(crate) row_scale: f32,
+    /// What the SIMD tiles add to `s·g` to make it unsigned: at least the
+    /// largest grid value, at most 62.
+    pub(crate) offset: i8,
+}
+
+/// The IQ2 grids (values 8, 25 and 43): `x = (d/8)·sc·s·g`; the SIMD tiles
+/// take `43 + s·g` (`0..=86`).
+pub(crate) const IQ2_GRID: GridConsts = GridConsts {
+    row_scale: 0.125,
+    offset: 43,
+};
+
 /// A codebook superblock (see the module docs): the hooks of its layout.
 /// Every hook is `#[inline(always)]` or a constant, so the shared dot and
 /// tiles compile to one straight kernel per format.
 pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> {
     /// The grid entries of 32 weights.
     type Points: GridPoints;
-    /// ggml's factor on the row sum (and the integer view's `d`): `1/8`
-    /// (IQ2_*), `1/4` (IQ3_XXS) or 1 (IQ3_S).
-    const ROW_SCALE: f32;
-    /// What the SIMD tiles add to `s·g` to make it unsigned: at least the
-    /// largest grid value, at most 62.
-    const OFFSET: i8;
+    /// Its grid's constants.
+    const GRID: GridConsts;
 
     /// The stored superblock scale `d`.
     fn d(&self) -> f16;
@@ -126,7 +140,7 @@ pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> {
 /// Every codebook format is a K-quant: its hooks give the integer sums, the
 /// dot in ggml's order (module docs) and the x86 unpacking.
 impl<B: GridBlock> KBlock for B {
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(B::OFFSET as i32);
+    const BSUMS: BsumsTerm = BsumsTerm::Offset(B::GRID.offset as i32);
 
     #[inline(always)]
     fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
@@ -136,7 +150,7 @@ impl<B: GridBlock> KBlock for B {
     /// `d·ROW_SCALE` (exact: a power of two) and 0.
     #[inline(always)]
     fn scales(&self) -> (f32, f32) {
-        (self.d().to_f32() * B::ROW_SCALE, 0.0)
+        (self.d().to_f32() * B::GRID.row_scale, 0.0)
     }
 
     #[inline(always)]
@@ -152,7 +166,7 @@ impl<B: GridBlock> KBlock for B {
             let (isum, _) = wb.isums(xb);
             sum += (wb.d().to_f32() * xb.d) * isum as f32;
         }
-        B::ROW_SCALE * sum
+        B::GRID.row_scale * sum
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -182,7 +196,7 @@ pub(crate) fn sub_blocks<B: GridBlock, const S: usize>(b: &B) -> SubBlocks<S> {
         }
     }
     SubBlocks {
-        d: b.d().to_f32() * B::ROW_SCALE,
+        d: b.d().to_f32() * B::GRID.row_scale,
         dmin: 0.0,
         scales: std::array::from_fn(|s| sc[s * 16 / S] as i8),
         mins: [0; S],
@@ -204,7 +218,7 @@ pub(crate) fn dequantize<B: GridBlock>(b: &B, out: &mut [f32]) {
             .zip(values.as_chunks::<16>().0)
             .enumerate()
         {
-            let step = d * (0.5 + f32::from(group.scales[h] >> 1)) * (2.0 * B::ROW_SCALE);
+            let step = d * (0.5 + f32::from(group.scales[h] >> 1)) * (2.0 * B::GRID.row_scale);
             for (i, (o, &g)) in o.iter_mut().zip(g).enumerate() {
                 let sign = if group.signs & (1 << (16 * h + i)) != 0 {
                     -1.0

@@ -41,8 +41,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_block::{self, GridBlock, Group, le_u32, nibble_scales};
+use super::grid_block::{GridBlock, GridConsts, Group, IQ2_GRID, le_u32, nibble_scales};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ2S_GRID;
 use super::kblock::weight_format_k;
@@ -60,15 +59,6 @@ pub struct BlockIq2S {
     pub qh: [u8; QK_K / 32],
     /// 4-bit scales per 16 weights, two per byte.
     pub scales: [u8; QK_K / 32],
-}
-
-impl BlockIq2S {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
-    /// grid values (`±8, ±25, ±43`), scales `2·sc + 1` in `1..=31`, and
-    /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<16> {
-        grid_block::sub_blocks(self)
-    }
 }
 
 /// Values per grid point.
@@ -161,13 +151,11 @@ impl BlockIq2S {
     }
 }
 
-weight_format_k!(BlockIq2S, "iq2_s", bytes 82, via grid);
+weight_format_k!(BlockIq2S, "iq2_s", bytes 82, via grid, sub_blocks 16);
 
 impl GridBlock for BlockIq2S {
     type Points = [u64; 4];
-    const ROW_SCALE: f32 = 0.125;
-    /// The SIMD tiles take the unsigned `43 + s·g` (`0..=86`).
-    const OFFSET: i8 = 43;
+    const GRID: GridConsts = IQ2_GRID;
 
     #[inline(always)]
     fn d(&self) -> f16 {

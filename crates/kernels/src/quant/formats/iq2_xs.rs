@@ -34,8 +34,7 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_block::{self, GridBlock, Group, even_signs, nibble_scales};
+use super::grid_block::{GridBlock, GridConsts, Group, IQ2_GRID, even_signs, nibble_scales};
 use super::grids::IQ2XS_GRID;
 use super::kblock::weight_format_k;
 use crate::quant::QK_K;
@@ -53,13 +52,6 @@ pub struct BlockIq2Xs {
 }
 
 impl BlockIq2Xs {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 16, `q` the signed
-    /// grid values (`±8, ±25, ±43`), scales `2·sc + 1` in `1..=31`, and
-    /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<16> {
-        grid_block::sub_blocks(self)
-    }
-
     /// The simple quantizer of the module docs (ggml has none without an
     /// importance matrix).
     fn quantize(x: &[f32]) -> Self {
@@ -130,13 +122,11 @@ pub(super) fn encode_group(x: &[f32], step: f32, grid: &[u64]) -> (usize, u8) {
     (best.1, signs & 0x7F)
 }
 
-weight_format_k!(BlockIq2Xs, "iq2_xs", bytes 74, via grid);
+weight_format_k!(BlockIq2Xs, "iq2_xs", bytes 74, via grid, sub_blocks 16);
 
 impl GridBlock for BlockIq2Xs {
     type Points = [u64; 4];
-    const ROW_SCALE: f32 = 0.125;
-    /// The SIMD tiles take the unsigned `43 + s·g` (`0..=86`).
-    const OFFSET: i8 = 43;
+    const GRID: GridConsts = IQ2_GRID;
 
     #[inline(always)]
     fn d(&self) -> f16 {

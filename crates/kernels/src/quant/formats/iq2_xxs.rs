@@ -34,8 +34,7 @@
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_block::{self, GridBlock, Group, even_signs, le_u32};
+use super::grid_block::{GridBlock, GridConsts, Group, IQ2_GRID, even_signs, le_u32};
 use super::grids::IQ2XXS_GRID;
 use super::iq2_xs::{encode_group, simple_scale};
 use super::kblock::weight_format_k;
@@ -53,13 +52,6 @@ pub struct BlockIq2Xxs {
 }
 
 impl BlockIq2Xxs {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
-    /// grid values (`±8, ±25, ±43`), scales `2·ls + 1` in `1..=31`, and
-    /// `d = d_f16/8` (exact; `dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
-        grid_block::sub_blocks(self)
-    }
-
     /// The simple quantizer of the module docs (ggml has none without an
     /// importance matrix).
     fn quantize(x: &[f32]) -> Self {
@@ -106,13 +98,11 @@ fn encode_sub_block(xs: &[f32], ls: u32, d: f32) -> (f32, [u8; 8]) {
     (err, bytes)
 }
 
-weight_format_k!(BlockIq2Xxs, "iq2_xxs", bytes 66, via grid);
+weight_format_k!(BlockIq2Xxs, "iq2_xxs", bytes 66, via grid, sub_blocks 8);
 
 impl GridBlock for BlockIq2Xxs {
     type Points = [u64; 4];
-    const ROW_SCALE: f32 = 0.125;
-    /// The SIMD tiles take the unsigned `43 + s·g` (`0..=86`).
-    const OFFSET: i8 = 43;
+    const GRID: GridConsts = IQ2_GRID;
 
     #[inline(always)]
     fn d(&self) -> f16 {

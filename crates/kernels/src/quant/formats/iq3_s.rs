@@ -45,8 +45,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_block::{self, GridBlock, Group, le_u32, odd_nibble};
+use super::grid_block::{GridBlock, GridConsts, Group, le_u32, odd_nibble};
 use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ3S_GRID;
 use super::kblock::weight_format_k;
@@ -66,15 +65,6 @@ pub struct BlockIq3S {
     pub signs: [u8; QK_K / 8],
     /// 4-bit scales per 32 weights, two per byte.
     pub scales: [u8; QK_K / 64],
-}
-
-impl BlockIq3S {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
-    /// grid values (odd, `−15..=15`), scales `1 + 2·sc` in `1..=31` (`dmin` and
-    /// `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
-        grid_block::sub_blocks(self)
-    }
 }
 
 /// Values per grid point.
@@ -150,13 +140,15 @@ impl BlockIq3S {
     }
 }
 
-weight_format_k!(BlockIq3S, "iq3_s", bytes 110, via grid);
+weight_format_k!(BlockIq3S, "iq3_s", bytes 110, via grid, sub_blocks 8);
 
 impl GridBlock for BlockIq3S {
     type Points = [u32; 8];
-    const ROW_SCALE: f32 = 1.0;
-    /// The SIMD tiles take the unsigned `16 + s·g` (`1..=31`).
-    const OFFSET: i8 = 16;
+    const GRID: GridConsts = GridConsts {
+        row_scale: 1.0,
+        // `16 + s·g` in `1..=31`.
+        offset: 16,
+    };
 
     #[inline(always)]
     fn d(&self) -> f16 {

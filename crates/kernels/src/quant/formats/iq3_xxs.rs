@@ -41,8 +41,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_block::{self, GridBlock, Group, le_u32};
+use super::grid_block::{GridBlock, GridConsts, Group, le_u32};
 use super::grid_search::{GridTables, ScaleSearch, superblock_scale};
 use super::grids::IQ3XXS_GRID;
 use super::kblock::weight_format_k;
@@ -59,15 +58,6 @@ pub struct BlockIq3Xxs {
     /// Per 32 weights, a little-endian u32: four 7-bit sign indices, then
     /// the 4-bit scale in bits 28..32.
     pub scales_and_signs: [u8; QK_K / 8],
-}
-
-impl BlockIq3Xxs {
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
-    /// grid values (`±4 ..= ±62`), scales `2·ls + 1` in `1..=31`, and
-    /// `d = d_f16/4` (exact; `dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
-        grid_block::sub_blocks(self)
-    }
 }
 
 /// Values per grid point.
@@ -178,13 +168,15 @@ impl BlockIq3Xxs {
     }
 }
 
-weight_format_k!(BlockIq3Xxs, "iq3_xxs", bytes 98, via grid);
+weight_format_k!(BlockIq3Xxs, "iq3_xxs", bytes 98, via grid, sub_blocks 8);
 
 impl GridBlock for BlockIq3Xxs {
     type Points = [u32; 8];
-    const ROW_SCALE: f32 = 0.25;
-    /// The SIMD tiles take the unsigned `62 + s·g` (`0..=124`).
-    const OFFSET: i8 = 62;
+    const GRID: GridConsts = GridConsts {
+        row_scale: 0.25,
+        // `62 + s·g` in `0..=124`.
+        offset: 62,
+    };
 
     #[inline(always)]
     fn d(&self) -> f16 {

@@ -141,7 +141,8 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
 }
 
 /// Implements [`WeightFormat`] for a K-quant through this module, and `Default` as the
-/// all-zero block. With `via sub_blocks` or `via grid`, also the checks of its layout and
+/// all-zero block. With `via sub_blocks` or `via grid` (which also writes the codebook
+/// format's `sub_blocks` view), also the checks of its layout and
 /// [`BlockFormat`]: quantizing through its own `fn quantize(&[f32]) -> Self`, and
 /// dequantizing through the block's generic [`SubBlocks`](super::SubBlocks) view
 /// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) or, for a codebook format,
@@ -154,10 +155,19 @@ macro_rules! weight_format_k {
             b.sub_blocks().dequantize(out)
         });
     };
-    ($block:ty, $name:literal, bytes $bytes:literal, via grid) => {
+    ($block:ty, $name:literal, bytes $bytes:literal, via grid, sub_blocks $s:literal) => {
         super::kblock::weight_format_k!(@block $block, $name, $bytes, |b: &$block, out| {
             super::grid_block::dequantize(b, out)
         });
+
+        impl $block {
+            /// The integer view (`grid_block` module docs): `x = d·scales[s]·q`, `q` the
+            /// signed grid values, `scales` the odd `2·ls + 1` in `1..=31`, and
+            /// `d = d_f16·ROW_SCALE` (exact; `dmin` and `mins` are 0).
+            pub fn sub_blocks(&self) -> super::SubBlocks<$s> {
+                super::grid_block::sub_blocks(self)
+            }
+        }
     };
     (@block $block:ty, $name:literal, $bytes:literal, $dequantize:expr) => {
         const _: () = assert!(size_of::<$block>() == $bytes);

@@ -202,7 +202,7 @@ pub(crate) unsafe fn unpack_grid<O: KIntOps, B: GridBlock>(b: &B) -> Unpacked {
     // SAFETY: the load reads the 16 i16 of `sums_by`; the instruction sets
     // are the caller's contract.
     unsafe {
-        let offset = _mm256_set1_epi8(B::OFFSET);
+        let offset = _mm256_set1_epi8(B::GRID.offset);
         let mut q = [_mm256_setzero_si256(); 8];
         let mut sc = [_mm256_setzero_si256(); 8];
         let mut sums_by = [0i16; 16];
@@ -220,7 +220,7 @@ pub(crate) unsafe fn unpack_grid<O: KIntOps, B: GridBlock>(b: &B) -> Unpacked {
             q,
             sc,
             sums_by: load(sums_by.as_ptr().cast()),
-            d: f16_to_f32(b.d()) * B::ROW_SCALE,
+            d: f16_to_f32(b.d()) * B::GRID.row_scale,
             dmin: 0.0,
         }
     }
