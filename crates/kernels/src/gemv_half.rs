@@ -42,7 +42,7 @@
 //!
 //! Accuracy: the widened weights are exact, so the error is that of a length-`k`
 //! f32 dot product with FMAs, `|err| ≲ k·2⁻²⁴·Σₚ|x[p]·w[j, p]|`. The `_ref`
-//! twins accumulate in f64.
+//! twin ([`gemv_half_ref`]) accumulates in f64.
 
 #[cfg(target_arch = "x86_64")]
 use std::any::Any;
@@ -125,50 +125,27 @@ pub fn gemv_f16(
     Ok(())
 }
 
-/// Scalar twin of [`gemv_bf16`]: widen with `half`, accumulate in f64.
+/// Scalar twin of [`gemv_bf16`] (`H = bf16`) and [`gemv_f16`] (`H = f16`):
+/// widen with `half`, accumulate in f64. `x_split` is only checked, so that
+/// the twins take the same arguments.
 ///
 /// # Errors
 /// As [`gemv_bf16`].
-pub fn gemv_bf16_ref(
+pub fn gemv_half_ref<H: Copy + Into<f32>>(
     x: &[f32],
-    w: &[bf16],
+    w: &[H],
     n: usize,
     k: usize,
     x_split: &mut [f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    validate("gemv_bf16_ref", x, w.len(), n, k, x_split, y)?;
+    validate("gemv_half_ref", x, w.len(), n, k, x_split, y)?;
     for (j, out) in y.iter_mut().enumerate() {
         let row = &w[j * k..][..k];
         let s: f64 = row
             .iter()
             .zip(x)
-            .map(|(wp, &xp)| f64::from(wp.to_f32()) * f64::from(xp))
-            .sum();
-        *out = s as f32;
-    }
-    Ok(())
-}
-
-/// Scalar twin of [`gemv_f16`]: widen with `half`, accumulate in f64.
-///
-/// # Errors
-/// As [`gemv_bf16`].
-pub fn gemv_f16_ref(
-    x: &[f32],
-    w: &[f16],
-    n: usize,
-    k: usize,
-    x_split: &mut [f32],
-    y: &mut [f32],
-) -> Result<(), KernelError> {
-    validate("gemv_f16_ref", x, w.len(), n, k, x_split, y)?;
-    for (j, out) in y.iter_mut().enumerate() {
-        let row = &w[j * k..][..k];
-        let s: f64 = row
-            .iter()
-            .zip(x)
-            .map(|(wp, &xp)| f64::from(wp.to_f32()) * f64::from(xp))
+            .map(|(&wp, &xp)| f64::from(wp.into()) * f64::from(xp))
             .sum();
         *out = s as f32;
     }
@@ -250,6 +227,16 @@ trait HalfFormat: Send + Sync + 'static {
     }
 }
 
+/// The even and the odd 16-bit values of little-endian `pairs`, each in the
+/// high half of its 32-bit lane (low half zero): `pair << 16` and
+/// `pair & 0xFFFF_0000`.
+#[inline(always)]
+fn even_odd_high<S: Simd>(simd: S, pairs: S::u32s) -> (S::u32s, S::u32s) {
+    let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
+    let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+    (even, odd)
+}
+
 /// bfloat16.
 struct Bf16Format;
 
@@ -261,8 +248,7 @@ impl HalfFormat for Bf16Format {
 
     #[inline(always)]
     fn widen<S: Simd>(simd: S, pairs: S::u32s) -> (S::f32s, S::f32s) {
-        let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
-        let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+        let (even, odd) = even_odd_high(simd, pairs);
         (
             simd.transmute_f32s_u32s(even),
             simd.transmute_f32s_u32s(odd),
@@ -296,8 +282,7 @@ impl HalfFormat for F16Format {
             let (a, b) = widen_f16_v4(v4, bytemuck::cast(pairs));
             return (bytemuck::cast(a), bytemuck::cast(b));
         }
-        let even = simd.wrapping_dyn_shl_u32s(pairs, simd.splat_u32s(16));
-        let odd = simd.and_u32s(pairs, simd.splat_u32s(0xFFFF_0000));
+        let (even, odd) = even_odd_high(simd, pairs);
         (f16_high_to_f32(simd, even), f16_high_to_f32(simd, odd))
     }
 

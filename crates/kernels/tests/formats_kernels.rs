@@ -9,7 +9,7 @@
 mod common;
 
 use bytemuck::Pod;
-use common::{Rng, for_each_path};
+use common::{Rng, for_each_quant_path};
 use half::f16;
 use smallmind_kernels::quant::formats::{BlockIq4Nl, BlockQ5_0, BlockQ5_1};
 use smallmind_kernels::quant::*;
@@ -30,17 +30,6 @@ const F32_PATH_TOL: f64 = 4e-7;
 /// leave the 512-bit tiles a last single block), 18, 48.
 const KS: [usize; 7] = [0, 32, 64, 96, 160, 576, 1536];
 const NS: [usize; 10] = [0, 1, 2, 3, 4, 5, 7, 17, 64, 65];
-
-/// Runs `case` on every available path; on V4 also with the quantized
-/// kernels held to 256-bit VNNI.
-fn each_path(mut case: impl FnMut(String)) {
-    for_each_path(|path| {
-        case(path.to_string());
-        if path == SimdPath::V4 {
-            with_narrow_vnni(|| case(format!("{path}-narrow")));
-        }
-    });
-}
 
 /// A weight format under test: its integer view `x = d·v + m` (for the error
 /// bound) and a valid block from random bytes.
@@ -242,7 +231,7 @@ fn random_blocks<B>(rng: &mut Rng, count: usize, random: fn(&mut Rng) -> B) -> V
 
 /// Quantized rows: GEMV and f32 GEMV over [`NS`] × [`KS`].
 fn gemv_against_reference<W: Format>() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut seed = 0;
         for &n in &NS {
             for &k in &KS {
@@ -268,7 +257,7 @@ fn gemv_against_reference<W: Format>() {
 
 /// Random block bytes: every weight code, and activation bytes down to −128.
 fn random_blocks_against_reference<W: Format>() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         for (seed, &(m, n, k)) in [(1, 1, 32), (1, 5, 96), (3, 4, 160), (9, 6, 576)]
             .iter()
             .enumerate()
@@ -287,7 +276,7 @@ fn random_blocks_against_reference<W: Format>() {
 /// GEMM for m = 1..9, ragged n, 1 to 5 blocks; a parallel shape; and rows at
 /// the edge of what the 512-bit GEMM unpacks onto the stack (48 pairs).
 fn gemm_against_reference<W: Format>() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut seed = 500;
         let what = format!("{path} {}", W::NAME);
         let mut case = |m: usize, n: usize, k: usize| {

@@ -1,6 +1,6 @@
 //! Conformance suite for `gemv_bf16` and `gemv_f16` (16-bit weights widened in
 //! place, f32 accumulation): every case on every SIMD path this CPU has,
-//! against the f64 oracles `gemv_bf16_ref` / `gemv_f16_ref`.
+//! against the f64 oracle `gemv_half_ref`.
 
 mod common;
 
@@ -8,7 +8,7 @@ use common::{Rng, for_each_path};
 use proptest::prelude::*;
 use smallmind_kernels::KernelError;
 use smallmind_kernels::gemv_half::{
-    GEMV_HALF_PARALLEL_MIN_BYTES, bf16, f16, gemv_bf16, gemv_bf16_ref, gemv_f16, gemv_f16_ref,
+    GEMV_HALF_PARALLEL_MIN_BYTES, bf16, f16, gemv_bf16, gemv_f16, gemv_half_ref,
 };
 use smallmind_testkit::max_scaled_diff;
 
@@ -52,11 +52,11 @@ impl Format {
         match self {
             Format::Bf16 => (
                 |x, w, n, k, s, y| gemv_bf16(x, bytemuck::cast_slice(w), n, k, s, y),
-                |x, w, n, k, s, y| gemv_bf16_ref(x, bytemuck::cast_slice(w), n, k, s, y),
+                |x, w, n, k, s, y| gemv_half_ref::<bf16>(x, bytemuck::cast_slice(w), n, k, s, y),
             ),
             Format::F16 => (
                 |x, w, n, k, s, y| gemv_f16(x, bytemuck::cast_slice(w), n, k, s, y),
-                |x, w, n, k, s, y| gemv_f16_ref(x, bytemuck::cast_slice(w), n, k, s, y),
+                |x, w, n, k, s, y| gemv_half_ref::<f16>(x, bytemuck::cast_slice(w), n, k, s, y),
             ),
         }
     }

@@ -12,12 +12,11 @@ mod common;
 
 use std::cell::Cell;
 
-use common::{Rng, for_each_path};
-use smallmind_kernels::SimdPath;
+use common::{Rng, for_each_quant_path};
 use smallmind_kernels::quant::formats::SubBlocks;
 use smallmind_kernels::quant::{
     BlockFormat, BlockQ8K, QK_K, WeightFormat, dequantize, dot, dot_ref, gemm, gemm_ref, gemv,
-    gemv_f32, gemv_f32_ref, gemv_ref, quantize, quantize_ref, with_narrow_vnni,
+    gemv_f32, gemv_f32_ref, gemv_ref, quantize, quantize_ref,
 };
 use smallmind_testkit::{Worst, max_scaled_diff};
 
@@ -60,16 +59,6 @@ macro_rules! k_format {
             }
         }
     };
-}
-
-/// Runs `case` on every available path; on V4 also with 256-bit VNNI.
-fn each_path(mut case: impl FnMut(String)) {
-    for_each_path(|path| {
-        case(path.to_string());
-        if path == SimdPath::V4 {
-            with_narrow_vnni(|| case(format!("{path}-narrow")));
-        }
-    });
 }
 
 fn q8k(x: &[f32]) -> Vec<BlockQ8K> {
@@ -151,7 +140,7 @@ fn gemv_and_dot_against_reference<B: KFormat>() {
             let x = q8k(&Rng::new(k as u64 + 3).vec(k, 2.0));
             let mut want = vec![f32::NAN; n];
             gemv_ref::<B>(&w, n, k, &x, &mut want).unwrap();
-            each_path(|path| {
+            for_each_quant_path(|path| {
                 let mut got = vec![f32::NAN; n];
                 gemv::<B>(&w, n, k, &x, &mut got).unwrap();
                 for j in 0..n {
@@ -176,7 +165,7 @@ fn gemm_against_reference_and_gemv_rows<B: KFormat>() {
             let x = q8k(&Rng::new(m as u64).vec(m * k, 1.5));
             let mut want = vec![f32::NAN; m * n];
             gemm_ref::<B>(&w, n, k, &x, m, &mut want).unwrap();
-            each_path(|path| {
+            for_each_quant_path(|path| {
                 let mut got = vec![f32::NAN; m * n];
                 gemm::<B>(&w, n, k, &x, m, &mut got).unwrap();
                 for i in 0..m {
@@ -212,7 +201,7 @@ fn gemv_f32_against_reference<B: KFormat>() {
                 })
                 .collect();
             let want: Vec<f64> = want.iter().map(|&v| f64::from(v)).collect();
-            each_path(|path| {
+            for_each_quant_path(|path| {
                 let mut got = vec![f32::NAN; n];
                 gemv_f32::<B>(&w, n, k, &x, &mut got).unwrap();
                 let got: Vec<f64> = got.iter().map(|&v| f64::from(v)).collect();
@@ -233,7 +222,7 @@ fn results_do_not_depend_on_threads<B: KFormat>() {
     let (w, _) = case::<B>(n, k, 99);
     let xf = Rng::new(8).vec(m * k, 1.0);
     let x = q8k(&xf);
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

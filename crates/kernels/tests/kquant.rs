@@ -8,17 +8,13 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-use common::{Rng, for_each_path};
+use common::{Rng, for_each_quant_path};
 use proptest::prelude::*;
+use smallmind_kernels::KernelError;
 use smallmind_kernels::quant::{
     BlockQ4K, BlockQ6K, BlockQ8K, QK_K, dequantize, dot, dot_ref, gemm, gemm_ref, gemv, gemv_f32,
-    gemv_ref, quantize, quantize_ref, with_narrow_vnni,
+    gemv_ref, quantize, quantize_ref,
 };
-use smallmind_kernels::{KernelError, SimdPath};
 use smallmind_testkit::{Worst, max_scaled_diff};
 
 /// Relative f32 error of the integer paths per superblock term (see the
@@ -30,67 +26,8 @@ const INT_PATH_TOL: f64 = 8e-9;
 /// Measured 0 (the error stays inside the documented bound itself) (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test kquant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): a small slack for other summation orders.
 const ACT_SUM_TOL: f64 = 1e-6;
 
-// ---------------------------------------------------------------------------
-// Counting allocator (for `no_allocation_after_warm_up`): counts allocations
-// of flagged threads only while `COUNTING` is on.
-
-struct CountingAllocator;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static FLAGGED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    if COUNTING.load(Ordering::Relaxed) && FLAGGED.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: defers every call to `System`, only adding counter updates (the
-// thread-local is a const-initialised `Cell<bool>`, which never allocates).
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// The allocations flagged threads make while `f` runs.
-fn counted(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    f();
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCATIONS.load(Ordering::SeqCst)
-}
-
-/// Runs `case` on every available path; on V4 also with 256-bit VNNI.
-fn each_path(mut case: impl FnMut(String)) {
-    for_each_path(|path| {
-        case(path.to_string());
-        if path == SimdPath::V4 {
-            with_narrow_vnni(|| case(format!("{path}-narrow")));
-        }
-    });
-}
+static GLOBAL: common::CountingAllocator = common::CountingAllocator;
 
 fn q8k(x: &[f32]) -> Vec<BlockQ8K> {
     let mut out = vec![BlockQ8K::default(); x.len() / QK_K];
@@ -323,7 +260,7 @@ fn gemv_against_reference_on_every_path() {
                 let x = q8k(&Rng::new(k as u64 + 3).vec(k, 2.0));
                 let mut want = vec![0.0; n];
                 case.gemv(true, n, k, &x, &mut want);
-                each_path(|path| {
+                for_each_quant_path(|path| {
                     let mut got = vec![f32::NAN; n];
                     case.gemv(false, n, k, &x, &mut got);
                     for j in 0..n {
@@ -348,7 +285,7 @@ fn dots_match_reference() {
     let x = q8k(&Rng::new(5).vec(k, 1.0));
     let c4 = Case::new(Fmt::Q4K, 1, k, 1);
     let c6 = Case::new(Fmt::Q6K, 1, k, 2);
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let (got, want) = (
             dot::<BlockQ4K>(&c4.w4, &x).unwrap(),
             dot_ref::<BlockQ4K>(&c4.w4, &x).unwrap(),
@@ -393,7 +330,7 @@ fn gemm_against_reference_and_gemv_rows() {
             let nb = k / QK_K;
             let mut want = vec![0.0; m * n];
             case.gemm(true, n, k, &x, m, &mut want);
-            each_path(|path| {
+            for_each_quant_path(|path| {
                 let mut got = vec![f32::NAN; m * n];
                 case.gemm(false, n, k, &x, m, &mut got);
                 for i in 0..m {
@@ -458,7 +395,7 @@ fn quantized_activation_error_within_documented_bound() {
             let case = Case::new(fmt, n, k, 7 + k as u64);
             let xf = Rng::new(k as u64).vec(k, 4.0);
             let xq = q8k(&xf);
-            each_path(|path| {
+            for_each_quant_path(|path| {
                 let (mut yq, mut yf) = (vec![0.0; n], vec![0.0; n]);
                 case.gemv(false, n, k, &xq, &mut yq);
                 case.gemv_f32(n, k, &xf, &mut yf);
@@ -501,7 +438,7 @@ fn special_values_propagate() {
         let mut xf = Rng::new(1).vec(k, 1.0);
         xf[300] = bad;
         let x = q8k(&xf);
-        each_path(|path| {
+        for_each_quant_path(|path| {
             let mut y = vec![0.0; 4];
             case.gemv(false, 4, k, &x, &mut y);
             assert!(y.iter().all(|v| v.is_nan()), "{path} q4_k {bad}: {y:?}");
@@ -561,22 +498,7 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn no_allocation_after_warm_up() {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .start_handler(|_| FLAGGED.with(|f| f.set(true)))
-        .build()
-        .unwrap();
-    // `build` does not wait for the workers: one that starts late registers with
-    // crossbeam-epoch, which allocates, possibly inside the counting window. Run a job on
-    // every worker first, so all of them have started, registered and been flagged.
-    pool.broadcast(|_| FLAGGED.with(|f| f.set(true)));
-    // The counter must see a known allocation on a pool thread, or a zero proves nothing.
-    let probe =
-        pool.install(|| counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))));
-    assert!(
-        probe >= 1,
-        "the counting allocator missed a known allocation"
-    );
+    let pool = common::counted_pool();
     for (n, k, m) in [(7, 256, 3), (1536, 1536, 70)] {
         let c4 = Case::new(Fmt::Q4K, n, k, 1);
         let c6 = Case::new(Fmt::Q6K, n, k, 2);
@@ -598,13 +520,7 @@ fn no_allocation_after_warm_up() {
                 })
                 .unwrap();
             };
-            let count = pool.install(|| {
-                // Warm-ups: a worker that stole no work in one may take some in the next.
-                for _ in 0..3 {
-                    call();
-                }
-                counted(&mut call)
-            });
+            let count = common::allocations_after_warm_up(&pool, &mut call);
             assert_eq!(count, 0, "{path} n {n} k {k} m {m}: allocations");
         }
     }
@@ -631,7 +547,7 @@ proptest! {
         let x = q8k(&Rng::new(seed ^ 1).vec(m * k, scale));
         let mut want = vec![0.0; m * n];
         case.gemm(true, n, k, &x, m, &mut want);
-        each_path(|path| {
+        for_each_quant_path(|path| {
             let mut got = vec![f32::NAN; m * n];
             case.gemm(false, n, k, &x, m, &mut got);
             for i in 0..m {

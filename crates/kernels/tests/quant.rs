@@ -6,14 +6,9 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-use common::{Rng, for_each_path};
+use common::{Rng, for_each_quant_path};
 use proptest::prelude::*;
 use smallmind_kernels::KernelError;
-use smallmind_kernels::SimdPath;
 use smallmind_kernels::quant::*;
 use smallmind_testkit::{Worst, max_scaled_diff};
 
@@ -39,72 +34,11 @@ const INT_PATH_TOL: f64 = 2e-8;
 /// Measured 1.8e-7 (every path: v4, v3, scalar; `cargo test -p smallmind-kernels --test quant -- --nocapture`, Intel Xeon Ice Lake, 2026-12-07): about 2×.
 const F32_PATH_TOL: f64 = 4e-7;
 
-// ---------------------------------------------------------------------------
-// Counting allocator (for `no_allocation_after_warm_up`): counts allocations
-// of flagged threads only while `COUNTING` is on, so the other tests of this
-// binary, running concurrently, do not disturb it.
-
-struct CountingAllocator;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static FLAGGED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    if COUNTING.load(Ordering::Relaxed) && FLAGGED.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: defers every call to `System`, only adding counter updates (the
-// thread-local is a const-initialised `Cell<bool>`, which never allocates).
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// The allocations flagged threads make while `f` runs.
-fn counted(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    f();
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCATIONS.load(Ordering::SeqCst)
-}
+static GLOBAL: common::CountingAllocator = common::CountingAllocator;
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// Runs `case` on every available path; on V4 also with the quantized
-/// kernels held to 256-bit VNNI (the code CPUs without AVX-512 VBMI run).
-fn each_path(mut case: impl FnMut(String)) {
-    for_each_path(|path| {
-        case(path.to_string());
-        if path == SimdPath::V4 {
-            with_narrow_vnni(|| case(format!("{path}-narrow")));
-        }
-    });
-}
 
 /// The three weight formats under one interface.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -501,7 +435,7 @@ fn assert_same_blocks(got: &[u8], want: &[u8], block: usize, what: &str) {
 #[test]
 fn quantizers_bit_exact_with_gguf_py() {
     let fx = fixture();
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let what = |name: &str| format!("{path} {name}");
         assert_same_blocks(
             &quantized_bytes(quantize::<BlockQ8_0>, &fx.x),
@@ -546,7 +480,7 @@ fn quantizers_bit_exact_with_gguf_py() {
 #[test]
 fn q8_1_is_q8_0_with_f32_scale_and_sum() {
     let fx = fixture();
-    each_path(|_| {
+    for_each_quant_path(|_| {
         let q8_0: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &fx.x);
         let q8_1: Vec<BlockQ8_1> = quantize_w(quantize::<BlockQ8_1>, &fx.x);
         let q8_1_ref: Vec<BlockQ8_1> = quantize_w(quantize_ref::<BlockQ8_1>, &fx.x);
@@ -582,7 +516,7 @@ fn ggml_rmse(a: &[f32], b: &[f32]) -> f64 {
 fn round_trip_within_ggml_limits() {
     const TEST_SIZE: usize = 32 * 128; // as test-quantize-fns
     let x = ggml_data(0.0, TEST_SIZE);
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut back = vec![0.0f32; TEST_SIZE];
         for fmt in FMTS {
             match fmt {
@@ -638,7 +572,7 @@ fn dot_product_error_within_ggml_limit() {
         .zip(&b)
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum();
-    each_path(|path| {
+    for_each_quant_path(|path| {
         for fmt in FMTS {
             let got = match fmt.quantize(&a, &b) {
                 Quantized::Q8_0(w, x) => dot::<BlockQ8_0>(&w, &x),
@@ -659,7 +593,7 @@ fn quantizers_survive_special_values() {
     x[40] = f32::INFINITY;
     x[70] = f32::NEG_INFINITY;
     x[100] = 1e-42; // denormal
-    each_path(|_| {
+    for_each_quant_path(|_| {
         let _: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &x);
         let _: Vec<BlockQ8_1> = quantize_w(quantize::<BlockQ8_1>, &x);
         let _: Vec<BlockQ4_0> = quantize_w(quantize::<BlockQ4_0>, &x);
@@ -678,7 +612,7 @@ fn quantizers_survive_special_values() {
 
 #[test]
 fn gemv_all_shapes_against_reference() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut seed = 0;
         for fmt in FMTS {
             for &n in &NS {
@@ -694,7 +628,7 @@ fn gemv_all_shapes_against_reference() {
 
 #[test]
 fn gemv_large_parallel_shape() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         for fmt in FMTS {
             check_gemv_fmt(fmt, 2051, 576, 7, &format!("{path} large"));
             check_gemv_f32_fmt(fmt, 2051, 576, 7, &format!("{path} large"));
@@ -706,7 +640,7 @@ fn gemv_large_parallel_shape() {
 fn dots_match_gemv_rows_and_reference() {
     let mut rng = Rng::new(11);
     let (w, x) = (rng.vec(3 * 576, 1.0), rng.vec(576, 1.0));
-    each_path(|path| {
+    for_each_quant_path(|path| {
         for fmt in FMTS {
             let (got, want, rows) = match fmt.quantize(&w, &x) {
                 Quantized::Q8_0(w, x) => {
@@ -751,7 +685,7 @@ fn dots_match_gemv_rows_and_reference() {
 /// bound `Σ_b ε_b·Σ_{j∈b}|w_j|`.
 #[test]
 fn quantized_activation_error_within_documented_bound() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         for seed in 0..20u64 {
             let mut rng = Rng::new(100 + seed);
             let k = 32 * (1 + seed as usize % 24);
@@ -880,7 +814,7 @@ fn check_gemm_fmt(fmt: Fmt, m: usize, n: usize, k: usize, seed: u64, what: &str)
 
 #[test]
 fn gemm_shapes_against_reference() {
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut seed = 500;
         for fmt in FMTS {
             for m in [0, 1, 3, 4, 5, 9] {
@@ -936,7 +870,7 @@ fn special_values_propagate() {
     let w: Vec<BlockQ8_0> = quantize_w(quantize::<BlockQ8_0>, &rng.vec(n * k, 1.0));
     let mut x = rng.vec(k, 1.0);
     x[3] = f32::NAN;
-    each_path(|path| {
+    for_each_quant_path(|path| {
         let mut y = vec![0.0f32; n];
         gemv_f32::<BlockQ8_0>(&w, n, k, &x, &mut y).unwrap();
         assert!(y.iter().all(|v| v.is_nan()), "{path}: {y:?}");
@@ -1014,22 +948,7 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn no_allocation_after_warm_up() {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .start_handler(|_| FLAGGED.with(|f| f.set(true)))
-        .build()
-        .unwrap();
-    // `build` does not wait for the workers: one that starts late registers with
-    // crossbeam-epoch, which allocates, possibly inside the counting window. Run a job on
-    // every worker first, so all of them have started, registered and been flagged.
-    pool.broadcast(|_| FLAGGED.with(|f| f.set(true)));
-    // The counter must see a known allocation on a pool thread, or a zero proves nothing.
-    let probe =
-        pool.install(|| counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))));
-    assert!(
-        probe >= 1,
-        "the counting allocator missed a known allocation"
-    );
+    let pool = common::counted_pool();
     let mut rng = Rng::new(21);
     for (n, k, m) in [(7, 64, 3), (2048, 576, 70)] {
         let (w, x) = (rng.vec(n * k, 1.0), rng.vec(m * k, 1.0));
@@ -1056,13 +975,7 @@ fn no_allocation_after_warm_up() {
                 })
                 .unwrap();
             };
-            let count = pool.install(|| {
-                // Warm-ups: a worker that stole no work in one may take some in the next.
-                for _ in 0..3 {
-                    call();
-                }
-                counted(&mut call)
-            });
+            let count = common::allocations_after_warm_up(&pool, &mut call);
             assert_eq!(count, 0, "{path} n {n} k {k} m {m}: allocations");
         }
     }
@@ -1081,7 +994,7 @@ proptest! {
         fmt in 0usize..3,
         seed in any::<u64>(),
     ) {
-        each_path(|path| {
+        for_each_quant_path(|path| {
             check_gemv_fmt(FMTS[fmt], n, blocks * QK, seed, &format!("{path} prop"));
             check_gemv_f32_fmt(FMTS[fmt], n, blocks * QK, seed, &format!("{path} prop"));
         });
@@ -1095,7 +1008,7 @@ proptest! {
         fmt in 0usize..3,
         seed in any::<u64>(),
     ) {
-        each_path(|path| {
+        for_each_quant_path(|path| {
             check_gemm_fmt(FMTS[fmt], m, n, blocks * QK, seed, &format!("{path} prop"));
         });
     }
@@ -1156,7 +1069,7 @@ fn kquant_gemv_f32_against_reference() {
     for (nb, n) in [(1, 1), (1, 12), (2, 5), (3, 4), (4, 3)] {
         let k = nb * QK_K;
         let x = Rng::new((nb * n) as u64).vec(k, 1.0);
-        each_path(|path| {
+        for_each_quant_path(|path| {
             let mut got = vec![0.0f32; n];
             let mut want = vec![0.0f32; n];
             for (name, deq) in [("q4_k", &q4k_deq), ("q6_k", &q6k_deq)] {

@@ -9,7 +9,7 @@ mod common;
 use common::{Rng, for_each_path};
 use smallmind_kernels::gemm::{Gemm, gemm, gemm_ref};
 use smallmind_kernels::gemv::{gemv, gemv_ref};
-use smallmind_kernels::gemv_half::{bf16, f16, gemv_bf16, gemv_bf16_ref, gemv_f16, gemv_f16_ref};
+use smallmind_kernels::gemv_half::{bf16, f16, gemv_bf16, gemv_f16, gemv_half_ref};
 use smallmind_kernels::parallel::with_parts;
 use smallmind_kernels::quant::{self, BlockQ4_0, BlockQ4K, BlockQ8_0, BlockQ8K, QK, QK_K};
 use smallmind_kernels::{SimdPath, Team, convert};
@@ -135,9 +135,9 @@ impl Operands {
         )
         .unwrap();
         out.push((y.clone(), F32_TOL));
-        gemv_bf16_ref(&self.x, &self.w_bf16, N, K, &mut scratch, &mut y).unwrap();
+        gemv_half_ref(&self.x, &self.w_bf16, N, K, &mut scratch, &mut y).unwrap();
         out.push((y.clone(), F32_TOL));
-        gemv_f16_ref(&self.x, &self.w_f16, N, K, &mut scratch, &mut y).unwrap();
+        gemv_half_ref(&self.x, &self.w_f16, N, K, &mut scratch, &mut y).unwrap();
         out.push((y.clone(), F32_TOL));
         quant::gemv_ref(&self.w_q4_0, N, K, &self.x_q8_0, &mut y).unwrap();
         out.push((y.clone(), QUANT_TOL));

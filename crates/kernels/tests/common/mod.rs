@@ -5,6 +5,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use smallmind_kernels::quant::with_narrow_vnni;
 use smallmind_kernels::{SimdPath, available_paths, with_path};
 use smallmind_testkit::{Worst, max_rel_diff};
 
@@ -25,6 +30,18 @@ pub fn for_each_path(mut case: impl FnMut(SimdPath)) {
     for path in available_paths() {
         with_path(path, || case(path)).expect("available path");
     }
+}
+
+/// Runs `case` once per available SIMD path (named by the path); on V4 also
+/// with the quantized kernels held to 256-bit VNNI (`"v4-narrow"`, the code
+/// CPUs without AVX-512 VBMI run).
+pub fn for_each_quant_path(mut case: impl FnMut(String)) {
+    for_each_path(|path| {
+        case(path.to_string());
+        if path == SimdPath::V4 {
+            with_narrow_vnni(|| case(format!("{path}-narrow")));
+        }
+    });
 }
 
 /// A deterministic pseudo-random f32 in [-1, 1) from a 64-bit state (xorshift*).
@@ -97,4 +114,90 @@ pub fn fixture(name: &str) -> (Vec<f32>, Vec<usize>) {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     (data, view.shape().to_vec())
+}
+
+// ---------------------------------------------------------------------------
+// Counting allocator, for the no-allocation tests. A suite installs it with
+// `#[global_allocator] static GLOBAL: common::CountingAllocator =
+// common::CountingAllocator;`. It counts the allocations of flagged threads
+// only while counting is on, so the other tests of the binary, running
+// concurrently on unflagged threads, do not disturb it.
+
+/// Wraps the system allocator, counting as above.
+pub struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static FLAGGED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note_allocation() {
+    if COUNTING.load(Ordering::Relaxed) && FLAGGED.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: defers every call to `System`, only adding counter updates (the
+// thread-local is a const-initialised `Cell<bool>`, which never allocates).
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// The allocations flagged threads make while `f` runs.
+fn counted(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    f();
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
+
+/// A two-worker pool whose workers are flagged for [`CountingAllocator`],
+/// checked to count a known allocation (or a zero would prove nothing).
+pub fn counted_pool() -> rayon::ThreadPool {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| FLAGGED.with(|f| f.set(true)))
+        .build()
+        .unwrap();
+    // `build` does not wait for the workers: one that starts late registers with
+    // crossbeam-epoch, which allocates, possibly inside the counting window. Run a job on
+    // every worker first, so all of them have started, registered and been flagged.
+    pool.broadcast(|_| FLAGGED.with(|f| f.set(true)));
+    let probe =
+        pool.install(|| counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))));
+    assert!(
+        probe >= 1,
+        "the counting allocator missed a known allocation"
+    );
+    pool
+}
+
+/// The allocations of one `call` on a [`counted_pool`], after three
+/// warm-up calls (a worker that stole no work in one may take some in the
+/// next).
+pub fn allocations_after_warm_up(pool: &rayon::ThreadPool, mut call: impl FnMut() + Send) -> usize {
+    pool.install(|| {
+        for _ in 0..3 {
+            call();
+        }
+        counted(call)
+    })
 }

@@ -35,31 +35,21 @@
 //! zero sub-block); `tests/formats.rs` checks that it equals ggml's block with
 //! the slots moved back. Blocks without an all-zero sub-block are identical.
 //!
-//! Dot (ggml pairs IQ3_S with Q8_K activations), as ggml's
-//! `ggml_vec_dot_iq3_s_q8_K_generic`: per superblock the exact
-//! `B = Σ_s (1 + 2·sc[s])·Σ_{j ∈ s} s_j·g_j·x_j` over the eight sub-blocks of
-//! 32, and `sumf += (d·d_x)·B` in superblock order: the scalar path's block and
-//! row dots (bit-exact with ggml); the oracle is the same in f64.
-//!
-//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
-//! `u = 16 + s·g` (`1..=31`, `2·31·127 < 2¹⁵`, no saturation) and the offset
-//! comes back from the Q8_K block sums: `B = Σ_s (1 + 2·sc[s])·(Σ_{j∈s} u_j·x_j
-//! − 16·(bsums[2s] + bsums[2s+1]))`. `|Σ (1 + 2·sc)·u·x| ≤ 31·31·127·256 < 2²⁵`:
-//! exact in i32.
+//! Dot (ggml pairs IQ3_S with Q8_K activations) and SIMD tiles: the
+//! `grid_block` module's, with `ROW_SCALE = 1` (ggml's
+//! `ggml_vec_dot_iq3_s_q8_K_generic`) and `OFFSET = 16` (`u = 16 + s·g` in
+//! `1..=31`).
+
+use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use std::sync::OnceLock;
-
-use super::SubBlocks;
-use super::grid_search::{GridTables, fit_sums};
+use super::grid_block::{GridBlock, GridConsts, Group, le_u32, odd_nibble};
+use super::grid_search::{GridTables, ScaleSearch, split_signs, superblock_scale};
 use super::grids::IQ3S_GRID;
-use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-use super::search::nearest_int;
-#[cfg(target_arch = "x86_64")]
-use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use super::kblock::weight_format_k;
+use crate::quant::QK_K;
 
 /// An IQ3_S superblock (see the module docs).
 #[repr(C)]
@@ -75,53 +65,6 @@ pub struct BlockIq3S {
     pub signs: [u8; QK_K / 8],
     /// 4-bit scales per 32 weights, two per byte.
     pub scales: [u8; QK_K / 64],
-}
-
-const _: () = assert!(size_of::<BlockIq3S>() == 110);
-const _: () = assert!(align_of::<BlockIq3S>() == 2);
-
-impl BlockIq3S {
-    /// The grid values of weights `4k .. 4k + 4` (unsigned).
-    #[inline(always)]
-    fn grid(&self, k: usize) -> [u8; 4] {
-        let high = usize::from((self.qh[k / 8] >> (k % 8)) & 1);
-        IQ3S_GRID[usize::from(self.qs[k]) | (high << 8)].to_le_bytes()
-    }
-
-    /// Whether weight `j` is negative.
-    #[inline(always)]
-    fn negative(&self, j: usize) -> bool {
-        self.signs[j / 8] & (1 << (j % 8)) != 0
-    }
-
-    /// The integer scale `1 + 2·sc` (in `1..=31`) of sub-block `s` (32 weights).
-    #[inline(always)]
-    fn scale(&self, s: usize) -> u8 {
-        1 + 2 * ((self.scales[s / 2] >> (4 * (s % 2))) & 0x0F)
-    }
-
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
-    /// grid values (odd, `−15..=15`), scales `1 + 2·sc` in `1..=31` (`dmin` and
-    /// `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
-        let mut q = [0i8; QK_K];
-        for (k, v) in q.as_chunks_mut::<4>().0.iter_mut().enumerate() {
-            for (i, (v, g)) in v.iter_mut().zip(self.grid(k)).enumerate() {
-                *v = if self.negative(4 * k + i) {
-                    -(g as i8)
-                } else {
-                    g as i8
-                };
-            }
-        }
-        SubBlocks {
-            d: self.d.to_f32(),
-            dmin: 0.0,
-            scales: std::array::from_fn(|s| self.scale(s) as i8),
-            mins: [0; 8],
-            q,
-        }
-    }
 }
 
 /// Values per grid point.
@@ -141,66 +84,24 @@ struct SubBlock {
     scale: f32,
 }
 
+/// ggml's IQ3_S trials (module docs): 19 inverse scales, every group
+/// re-rounded at the fitted scale.
+const SEARCH: ScaleSearch = ScaleSearch {
+    steps: 9,
+    step: 0.2,
+    reround_all: true,
+};
+
 /// The sub-block search of ggml's `quantize_row_iq3_s_impl` (see the module
 /// docs); `None` for an all-zero sub-block.
 fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     let t = tables();
-    let w = x.map(|v| v * v);
-    let w_sqrt = w.map(f32::sqrt);
-    let mut signs = [0u8; 4];
-    let mut a = [0.0f32; 32];
-    for (i, (ai, &v)) in a.iter_mut().zip(x).enumerate() {
-        if v >= 0.0 {
-            *ai = v;
-        } else {
-            *ai = -v;
-            signs[i / 8] |= 1 << (i % 8);
-        }
-    }
+    let (a, mut signs) = split_signs::<32, 4>(x);
     let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
     if max == 0.0 {
         return None;
     }
-    let groups = |v: &[f32; 32]| -> [[f32; GROUP]; 8] {
-        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
-    };
-    let (a4, w4) = (groups(&a), groups(&w_sqrt));
-    let round = |id: f32, k: usize| -> [i8; GROUP] {
-        a4[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 7) as i8)
-    };
-
-    let mut l = [0i8; 32];
-    let mut on_grid = [false; 8];
-    let mut best = 0.0f32;
-    let mut scale = max / 15.0;
-    for step in -9..=9 {
-        let id = (15.0 + step as f32 * 0.2) / max;
-        let this_scale = 1.0 / id;
-        let mut trial = [0i8; 32];
-        let mut trial_on_grid = [true; 8];
-        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
-        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            l = trial;
-            on_grid = trial_on_grid;
-        }
-    }
-    if on_grid.contains(&false) && scale > 0.0 {
-        let id = 1.0 / scale;
-        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            t.snap(g, &a4[k], &w4[k], scale);
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
-        if sumq2 > 0.0 {
-            scale = sumqx / sumq2;
-        }
-    }
+    let (l, mut scale) = t.fit(&a, &x.map(|v| v * v), max, &SEARCH);
     if scale < 0.0 {
         // Never expected (ggml's comment says the same); the scale is stored unsigned.
         scale = -scale;
@@ -211,124 +112,60 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl BlockFormat for BlockIq3S {
-    const NAME: &'static str = "iq3_s";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq3_s`: `((d·(1 + 2·sc))·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (k, o) in out.chunks_exact_mut(4).enumerate() {
-            let db = d * f32::from(self.scale(k / 8));
-            for (i, (o, g)) in o.iter_mut().zip(self.grid(k)).enumerate() {
-                let sign = if self.negative(4 * k + i) { -1.0 } else { 1.0 };
-                *o = db * f32::from(g) * sign;
-            }
-        }
-    }
-
+impl BlockIq3S {
     /// ggml's `quantize_iq3_s` without importance matrix, with the one
     /// deviation of the module docs.
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let mut scales = [0.0f32; 8];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb) else {
-                continue;
-            };
+        let subs: [Option<SubBlock>; 8] =
+            std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
+        for (ib, sub) in subs.iter().enumerate() {
+            let Some(sub) = sub else { continue };
             for (k, &index) in sub.grid.iter().enumerate() {
                 block.qs[8 * ib + k] = (index & 255) as u8;
                 block.qh[ib] |= ((index >> 8) as u8) << k;
             }
             block.signs[4 * ib..][..4].copy_from_slice(&sub.signs);
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
         }
-        if max_scale == 0.0 {
+        let Some((d, ls)) =
+            superblock_scale(subs.each_ref().map(|s| s.as_ref().map(|s| s.scale)), 1.033)
+        else {
             return block;
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 1.033);
-        let id = 1.0 / d;
-        let code = |scale: f32| nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u8;
-        for (b, pair) in block.scales.iter_mut().zip(scales.as_chunks::<2>().0) {
-            *b = code(pair[0]) | (code(pair[1]) << 4);
+        };
+        block.d = d;
+        for (b, pair) in block.scales.iter_mut().zip(ls.as_chunks::<2>().0) {
+            *b = pair[0] | (pair[1] << 4);
         }
         block
     }
 }
 
-weight_format_k!(BlockIq3S);
+weight_format_k!(BlockIq3S, "iq3_s", bytes 110, via grid, sub_blocks 8);
 
-impl KBlock for BlockIq3S {
-    /// The SIMD tiles take the unsigned `16 + s·g` (`1..=31`).
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(16);
+impl GridBlock for BlockIq3S {
+    type Points = [u32; 8];
+    const GRID: GridConsts = GridConsts {
+        row_scale: 1.0,
+        // `16 + s·g` in `1..=31`.
+        offset: 16,
+    };
 
     #[inline(always)]
-    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
-        let v = self.sub_blocks();
-        let isum = v.scaled_isum(&x.qs);
-        (isum, 0)
+    fn d(&self) -> f16 {
+        self.d
     }
 
+    /// Groups `k = 8v .. 8v + 8`: `qs[k]` with bit `k % 8` of `qh[v]` as
+    /// bit 8; `signs[4v .. 4v + 4]`; nibble `v` of `scales` for all 32.
     #[inline(always)]
-    fn scales(&self) -> (f32, f32) {
-        (self.d.to_f32(), 0.0)
-    }
-
-    /// Vector `s` holds `16 + s_j·g_j` of sub-block `s`: its eight grid
-    /// points (`_mm256_set_epi32` of table reads) with the sign bits of
-    /// `signs[4s ..]` applied; the block sums multiply the scale of each
-    /// sub-block twice.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
-        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
-        use core::arch::x86_64::*;
-        // SAFETY: the table reads index `IQ3S_GRID` below 512; the load reads
-        // the 16 i16 of `sums_by`; AVX2 and F16C are the caller's contract.
-        unsafe {
-            let sixteen = _mm256_set1_epi8(16);
-            let mut q = [_mm256_setzero_si256(); 8];
-            let mut sc = [_mm256_setzero_si256(); 8];
-            let mut sums_by = [0i16; 16];
-            for s in 0..8 {
-                let point = |k: usize| {
-                    let high = usize::from((self.qh[s] >> k) & 1) << 8;
-                    IQ3S_GRID[usize::from(self.qs[8 * s + k]) | high] as i32
-                };
-                let grid = _mm256_set_epi32(
-                    point(7),
-                    point(6),
-                    point(5),
-                    point(4),
-                    point(3),
-                    point(2),
-                    point(1),
-                    point(0),
-                );
-                let signs = &self.signs[4 * s..][..4];
-                let neg = bit_masks(u32::from_le_bytes([signs[0], signs[1], signs[2], signs[3]]));
-                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
-                q[s] = _mm256_add_epi8(signed, sixteen);
-                let scale = i32::from(self.scale(s));
-                sc[s] = O::scale_vec(scale, scale);
-                sums_by[2 * s] = scale as i16;
-                sums_by[2 * s + 1] = scale as i16;
-            }
-            Unpacked {
-                q,
-                sc,
-                sums_by: load(sums_by.as_ptr().cast()),
-                d: f16_to_f32(self.d),
-                dmin: 0.0,
-            }
+    fn group(&self, v: usize) -> Group<[u32; 8]> {
+        let index =
+            |i: usize| usize::from(self.qs[8 * v + i]) | usize::from((self.qh[v] >> i) & 1) << 8;
+        let sc = odd_nibble(self.scales[v / 2] >> (4 * (v % 2)));
+        Group {
+            points: std::array::from_fn(|i| IQ3S_GRID[index(i)]),
+            signs: le_u32(&self.signs[4 * v..]),
+            scales: [sc, sc],
         }
     }
 }

@@ -31,33 +31,21 @@
 //! `ls = clamp(round((scale/d − 1)/2), 0, 15)` (with the unstored `d`).
 //! Bit-exact with ggml.
 //!
-//! Dot (ggml pairs IQ3_XXS with Q8_K activations), as ggml's
-//! `ggml_vec_dot_iq3_xxs_q8_K_generic`: per superblock the exact
-//! `B = Σ_s (2·ls[s] + 1)·Σ_{j ∈ s} s_j·g_j·x_j` over the eight sub-blocks of
-//! 32, `sumf += (d·d_x)·B` in superblock order, and the result `0.25·sumf`:
-//! the scalar path's row dot (bit-exact with ggml); the oracle is
-//! `(d/4)·d_x·B` in f64.
-//!
-//! SIMD tiles (`x86/kquants.rs`): the `vpmaddubsw` operand is the unsigned
-//! `u = 62 + s·g` (`0..=124`, `2·124·127 < 2¹⁵`, no saturation) and the offset
-//! comes back from the Q8_K block sums: `B = Σ_s (2·ls[s] + 1)·(Σ_{j∈s}
-//! u_j·x_j − 62·(bsums[2s] + bsums[2s+1]))`. `|Σ (2·ls + 1)·u·x| ≤
-//! 31·124·127·256 < 2²⁷`: exact in i32.
+//! Dot (ggml pairs IQ3_XXS with Q8_K activations) and SIMD tiles: the
+//! `grid_block` module's, with `ROW_SCALE = 1/4` (ggml's
+//! `ggml_vec_dot_iq3_xxs_q8_K_generic`) and `OFFSET = 62` (`u = 62 + s·g` in
+//! `0..=124`).
 
 use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use super::SubBlocks;
-use super::grid_search::{GridTables, fit_sums};
+use super::grid_block::{GridBlock, GridConsts, Group, le_u32};
+use super::grid_search::{GridTables, ScaleSearch, superblock_scale};
 use super::grids::IQ3XXS_GRID;
-use super::iq2_xs::even_signs;
-use super::kblock::{BsumsTerm, KBlock, weight_format_k};
-use super::search::nearest_int;
-#[cfg(target_arch = "x86_64")]
-use crate::quant::x86::kquants::{KIntOps, Unpacked};
-use crate::quant::{BlockFormat, BlockQ8K, QK_K};
+use super::kblock::weight_format_k;
+use crate::quant::QK_K;
 
 /// An IQ3_XXS superblock (see the module docs).
 #[repr(C)]
@@ -70,57 +58,6 @@ pub struct BlockIq3Xxs {
     /// Per 32 weights, a little-endian u32: four 7-bit sign indices, then
     /// the 4-bit scale in bits 28..32.
     pub scales_and_signs: [u8; QK_K / 8],
-}
-
-const _: () = assert!(size_of::<BlockIq3Xxs>() == 98);
-const _: () = assert!(align_of::<BlockIq3Xxs>() == 2);
-
-impl BlockIq3Xxs {
-    /// The scales-and-signs word of sub-block `s` (32 weights).
-    #[inline(always)]
-    fn word(&self, s: usize) -> u32 {
-        let b = &self.scales_and_signs[4 * s..][..4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-
-    /// The integer scale `2·ls + 1` (in `1..=31`) of sub-block `s`.
-    #[inline(always)]
-    fn scale(&self, s: usize) -> u8 {
-        2 * (self.word(s) >> 28) as u8 + 1
-    }
-
-    /// The sign bits of weights `32s + 8l .. 32s + 8l + 8` (bit `j` set:
-    /// negative), parity bit included.
-    #[inline(always)]
-    fn signs(&self, s: usize, l: usize) -> u8 {
-        even_signs(((self.word(s) >> (7 * l)) & 127) as u8)
-    }
-
-    /// The integer view: `x = d·scales[s]·q`, sub-blocks of 32, `q` the signed
-    /// grid values (`±4 ..= ±62`), scales `2·ls + 1` in `1..=31`, and
-    /// `d = d_f16/4` (exact; `dmin` and `mins` are 0).
-    pub fn sub_blocks(&self) -> SubBlocks<8> {
-        let mut q = [0i8; QK_K];
-        for (e, v) in q.as_chunks_mut::<8>().0.iter_mut().enumerate() {
-            let signs = self.signs(e / 4, e % 4);
-            let grid = |h: usize| IQ3XXS_GRID[usize::from(self.qs[2 * e + h])].to_le_bytes();
-            let values = [grid(0), grid(1)].concat();
-            for (j, (v, &g)) in v.iter_mut().zip(&values).enumerate() {
-                *v = if signs & (1 << j) != 0 {
-                    -(g as i8)
-                } else {
-                    g as i8
-                };
-            }
-        }
-        SubBlocks {
-            d: self.d.to_f32() * 0.25,
-            dmin: 0.0,
-            scales: std::array::from_fn(|s| self.scale(s) as i8),
-            mins: [0; 8],
-            q,
-        }
-    }
 }
 
 /// Values per grid point.
@@ -176,60 +113,25 @@ fn take_signs(x: &[f32; 32], w: &[f32; 32]) -> ([u8; 4], [f32; 32]) {
     (signs, a)
 }
 
+/// ggml's IQ3_XXS trials (module docs): 31 inverse scales, the groups off
+/// the grid re-rounded at the fitted scale.
+const SEARCH: ScaleSearch = ScaleSearch {
+    steps: 15,
+    step: 0.2,
+    reround_all: false,
+};
+
 /// The sub-block search of ggml's `quantize_row_iq3_xxs_impl` (module docs);
 /// `None` for a sub-block below [`GROUP_MAX_EPS`].
 fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     let t = tables();
     let w = x.map(|v| v * v);
-    let w_sqrt = w.map(f32::sqrt);
     let (mut signs, a) = take_signs(x, &w);
     let max = a[1..].iter().fold(a[0], |m, &v| if m > v { m } else { v });
     if max < GROUP_MAX_EPS {
         return None;
     }
-    let groups = |v: &[f32; 32]| -> [[f32; GROUP]; 8] {
-        std::array::from_fn(|k| std::array::from_fn(|i| v[GROUP * k + i]))
-    };
-    let (a4, w4) = (groups(&a), groups(&w_sqrt));
-    let round = |id: f32, k: usize| -> [i8; GROUP] {
-        a4[k].map(|v| nearest_int(0.5 * (id * v - 1.0)).clamp(0, 7) as i8)
-    };
-
-    let mut l = [0i8; 32];
-    let mut on_grid = [true; 8];
-    let mut best = 0.0f32;
-    let mut scale = max / 15.0;
-    for step in -15..=15 {
-        let id = (15.0 + step as f32 * 0.2) / max;
-        let this_scale = 1.0 / id;
-        let mut trial = [0i8; 32];
-        let mut trial_on_grid = [true; 8];
-        for (k, g) in trial.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            *g = round(id, k);
-            trial_on_grid[k] = t.snap(g, &a4[k], &w4[k], this_scale).1;
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &trial);
-        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-            scale = sumqx / sumq2;
-            best = scale * sumqx;
-            l = trial;
-            on_grid = trial_on_grid;
-        }
-    }
-    if on_grid.contains(&false) && scale > 0.0 {
-        let id = 1.0 / scale;
-        for (k, g) in l.as_chunks_mut::<GROUP>().0.iter_mut().enumerate() {
-            if on_grid[k] {
-                continue;
-            }
-            *g = round(id, k);
-            t.snap(g, &a4[k], &w4[k], scale);
-        }
-        let (sumqx, sumq2) = fit_sums(&w, &a, &l);
-        if sumq2 > 0.0 {
-            scale = sumqx / sumq2;
-        }
-    }
+    let (l, mut scale) = t.fit(&a, &w, max, &SEARCH);
     if scale < 0.0 {
         // Never expected (ggml's comment says the same); the scale is stored unsigned.
         scale = -scale;
@@ -244,141 +146,47 @@ fn quantize_sub_block(x: &[f32; 32]) -> Option<SubBlock> {
     Some(SubBlock { grid, signs, scale })
 }
 
-impl BlockFormat for BlockIq3Xxs {
-    const NAME: &'static str = "iq3_xxs";
-    const VALUES: usize = QK_K;
-
-    /// ggml's `dequantize_row_iq3_xxs`: `((d·(0.5 + ls))·0.5·g)·(±1)`.
-    #[inline(always)]
-    fn dequantize_block(&self, out: &mut [f32]) {
-        let d = self.d.to_f32();
-        for (e, o) in out.chunks_exact_mut(8).enumerate() {
-            let (s, l) = (e / 4, e % 4);
-            let db = d * (0.5 + (self.word(s) >> 28) as f32) * 0.5;
-            let signs = self.signs(s, l);
-            let grid = |h: usize| IQ3XXS_GRID[usize::from(self.qs[2 * e + h])].to_le_bytes();
-            let values = [grid(0), grid(1)].concat();
-            for (j, (o, &g)) in o.iter_mut().zip(&values).enumerate() {
-                let sign = if signs & (1 << j) != 0 { -1.0 } else { 1.0 };
-                *o = db * f32::from(g) * sign;
-            }
-        }
-    }
-
+impl BlockIq3Xxs {
     /// ggml's `quantize_iq3_xxs` without importance matrix.
-    fn quantize_block(x: &[f32]) -> Self {
+    fn quantize(x: &[f32]) -> Self {
         let mut block = Self::zeroed();
-        let mut scales = [0.0f32; 8];
-        let mut words = [0u32; 8];
-        let mut max_scale = 0.0f32;
-        for (ib, xb) in x.as_chunks::<32>().0.iter().enumerate() {
-            let Some(sub) = quantize_sub_block(xb) else {
-                continue;
-            };
+        let subs: [Option<SubBlock>; 8] =
+            std::array::from_fn(|ib| quantize_sub_block(&x.as_chunks::<32>().0[ib]));
+        let Some((d, ls)) =
+            superblock_scale(subs.each_ref().map(|s| s.as_ref().map(|s| s.scale)), 1.0125)
+        else {
+            return block;
+        };
+        block.d = d;
+        for (ib, (sub, ls)) in subs.iter().zip(ls).enumerate() {
+            let Some(sub) = sub else { continue };
             block.qs[8 * ib..][..8].copy_from_slice(&sub.grid);
-            words[ib] = sub.signs;
-            scales[ib] = sub.scale;
-            max_scale = if max_scale > sub.scale {
-                max_scale
-            } else {
-                sub.scale
-            };
-        }
-        if max_scale == 0.0 {
-            return Self::zeroed();
-        }
-        let d = max_scale / 31.0;
-        block.d = f16::from_f32(d * 1.0125);
-        let id = 1.0 / d;
-        for (ib, (word, &scale)) in words.iter().zip(&scales).enumerate() {
-            let ls = nearest_int(0.5 * (id * scale - 1.0)).clamp(0, 15) as u32;
             block.scales_and_signs[4 * ib..][..4]
-                .copy_from_slice(&(word | (ls << 28)).to_le_bytes());
+                .copy_from_slice(&(sub.signs | (u32::from(ls) << 28)).to_le_bytes());
         }
         block
     }
 }
 
-weight_format_k!(BlockIq3Xxs);
+weight_format_k!(BlockIq3Xxs, "iq3_xxs", bytes 98, via grid, sub_blocks 8);
 
-impl KBlock for BlockIq3Xxs {
-    /// The SIMD tiles take the unsigned `62 + s·g` (`0..=124`).
-    const BSUMS: BsumsTerm = BsumsTerm::Offset(62);
+impl GridBlock for BlockIq3Xxs {
+    type Points = [u32; 8];
+    const GRID: GridConsts = GridConsts {
+        row_scale: 0.25,
+        // `62 + s·g` in `0..=124`.
+        offset: 62,
+    };
 
     #[inline(always)]
-    fn isums(&self, x: &BlockQ8K) -> (i32, i32) {
-        let v = self.sub_blocks();
-        let isum = v.scaled_isum(&x.qs);
-        (isum, 0)
+    fn d(&self) -> f16 {
+        self.d
     }
 
-    /// `d/4` (exact) and 0.
+    /// Grid indices `qs[8v .. 8v + 8]` and word `v` of `scales_and_signs`.
     #[inline(always)]
-    fn scales(&self) -> (f32, f32) {
-        (self.d.to_f32() * 0.25, 0.0)
-    }
-
-    #[inline(always)]
-    fn block_dot(&self, x: &BlockQ8K) -> f32 {
-        Self::row_dot(std::slice::from_ref(self), std::slice::from_ref(x))
-    }
-
-    /// ggml's `ggml_vec_dot_iq3_xxs_q8_K_generic` order (module docs).
-    #[inline(always)]
-    fn row_dot(w: &[Self], x: &[BlockQ8K]) -> f32 {
-        let mut sum = 0.0f32;
-        for (wb, xb) in w.iter().zip(x) {
-            let (isum, _) = wb.isums(xb);
-            sum += (wb.d.to_f32() * xb.d) * isum as f32;
-        }
-        0.25 * sum
-    }
-
-    /// Vector `s` holds `62 + s_j·g_j` of sub-block `s`: its eight grid
-    /// points (`_mm256_set_epi32` of table reads) with the signs of its four
-    /// sign indices; the block sums multiply the scale of each sub-block
-    /// twice.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn unpack<O: KIntOps>(&self) -> Unpacked {
-        use crate::quant::x86::kquants::{bit_masks, f16_to_f32, load};
-        use core::arch::x86_64::*;
-        // SAFETY: the table reads index `IQ3XXS_GRID` with a byte (below
-        // 256); the load reads the 16 i16 of `sums_by`; AVX2 and F16C are
-        // the caller's contract.
-        unsafe {
-            let offset = _mm256_set1_epi8(62);
-            let mut q = [_mm256_setzero_si256(); 8];
-            let mut sc = [_mm256_setzero_si256(); 8];
-            let mut sums_by = [0i16; 16];
-            for s in 0..8 {
-                let point = |k: usize| IQ3XXS_GRID[usize::from(self.qs[8 * s + k])] as i32;
-                let grid = _mm256_set_epi32(
-                    point(7),
-                    point(6),
-                    point(5),
-                    point(4),
-                    point(3),
-                    point(2),
-                    point(1),
-                    point(0),
-                );
-                let signs = u32::from_le_bytes(std::array::from_fn(|l| self.signs(s, l)));
-                let neg = bit_masks(signs);
-                let signed = _mm256_sub_epi8(_mm256_xor_si256(grid, neg), neg);
-                q[s] = _mm256_add_epi8(signed, offset);
-                let scale = i32::from(self.scale(s));
-                sc[s] = O::scale_vec(scale, scale);
-                sums_by[2 * s] = scale as i16;
-                sums_by[2 * s + 1] = scale as i16;
-            }
-            Unpacked {
-                q,
-                sc,
-                sums_by: load(sums_by.as_ptr().cast()),
-                d: f16_to_f32(self.d) * 0.25,
-                dmin: 0.0,
-            }
-        }
+    fn group(&self, v: usize) -> Group<[u32; 8]> {
+        let points = std::array::from_fn(|k| IQ3XXS_GRID[usize::from(self.qs[8 * v + k])]);
+        Group::with_word(points, le_u32(&self.scales_and_signs[4 * v..]))
     }
 }

@@ -13,7 +13,8 @@
 //! Each K-quant is one module implementing [`KBlock`]: its integer sums
 //! and scales (the scalar dot and the oracle), the order of its scalar row
 //! dot, how the block sums enter, and `unpack` for the x86 tiles; this module
-//! and `x86/kquants.rs` hold only what they share. Each module's docs give
+//! and `x86/kquants.rs` hold only what they share. The codebook formats
+//! (IQ2_*, IQ3_*) get their impl from their layout hooks (`grid_block`). Each module's docs give
 //! its dot and the largest integer sum, all exact in i32 (Q4_K/Q6_K: at most
 //! `|q_x| ≤ 127·256` times 63 or 128 per superblock, about 2²⁸). So, as for
 //! the 32-value formats, only the f32 scaling and summation order differ
@@ -140,14 +141,35 @@ pub(crate) unsafe fn tile<T: Tile, B: KBlock, const R: usize, const C: usize>(
 }
 
 /// Implements [`WeightFormat`] for a K-quant through this module, and `Default` as the
-/// all-zero block. With `via sub_blocks`, also the checks of its layout and [`BlockFormat`]:
+/// all-zero block. With `via sub_blocks` or `via grid` (which also writes the codebook
+/// format's `sub_blocks` view), also the checks of its layout and
+/// [`BlockFormat`]: quantizing through its own `fn quantize(&[f32]) -> Self`, and
 /// dequantizing through the block's generic [`SubBlocks`](super::SubBlocks) view
-/// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) and quantizing through its own
-/// `fn quantize(&[f32]) -> Self`.
+/// (`fn sub_blocks(&self)`, ggml's `(d·sc)·q − dmin·mn` order) or, for a codebook format,
+/// its [`GridBlock`](super::GridBlock) hooks.
 ///
 /// [`BlockFormat`]: crate::quant::BlockFormat
 macro_rules! weight_format_k {
     ($block:ty, $name:literal, bytes $bytes:literal, via sub_blocks) => {
+        super::kblock::weight_format_k!(@block $block, $name, $bytes, |b: &$block, out| {
+            b.sub_blocks().dequantize(out)
+        });
+    };
+    ($block:ty, $name:literal, bytes $bytes:literal, via grid, sub_blocks $s:literal) => {
+        super::kblock::weight_format_k!(@block $block, $name, $bytes, |b: &$block, out| {
+            super::grid_block::dequantize(b, out)
+        });
+
+        impl $block {
+            /// The integer view (`grid_block` module docs): `x = d·scales[s]·q`, `q` the
+            /// signed grid values, `scales` the odd `2·ls + 1` in `1..=31`, and
+            /// `d = d_f16·ROW_SCALE` (exact; `dmin` and `mins` are 0).
+            pub fn sub_blocks(&self) -> super::SubBlocks<$s> {
+                super::grid_block::sub_blocks(self)
+            }
+        }
+    };
+    (@block $block:ty, $name:literal, $bytes:literal, $dequantize:expr) => {
         const _: () = assert!(size_of::<$block>() == $bytes);
         const _: () = assert!(align_of::<$block>() == 2);
 
@@ -157,7 +179,7 @@ macro_rules! weight_format_k {
 
             #[inline(always)]
             fn dequantize_block(&self, out: &mut [f32]) {
-                self.sub_blocks().dequantize(out);
+                ($dequantize)(self, out);
             }
 
             fn quantize_block(x: &[f32]) -> Self {

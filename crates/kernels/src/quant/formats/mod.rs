@@ -25,6 +25,7 @@
 //! unspecified blocks, never a panic.
 
 mod block32;
+mod grid_block;
 mod grid_search;
 mod grids;
 pub mod iq2_s;
@@ -50,6 +51,7 @@ mod q8_k;
 mod search;
 
 pub(crate) use block32::{Act32, Block32, Operand};
+pub(crate) use grid_block::{GridBlock, GridPoints};
 pub use iq2_s::BlockIq2S;
 pub use iq2_xs::BlockIq2Xs;
 pub use iq2_xxs::BlockIq2Xxs;

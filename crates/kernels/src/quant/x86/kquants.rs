@@ -27,7 +27,7 @@
 use core::arch::x86_64::*;
 
 use crate::prefetch::prefetch;
-use crate::quant::formats::{BlockQ8K, BsumsTerm, KBlock};
+use crate::quant::formats::{BlockQ8K, BsumsTerm, GridBlock, GridPoints, KBlock};
 
 /// The integer product step of one instruction set.
 pub(crate) trait KIntOps {
@@ -171,7 +171,7 @@ unsafe fn accumulate<O: KIntOps, B: KBlock>(u: &Unpacked, x: &BlockQ8K, acc: __m
 /// # Safety
 /// The CPU must support AVX2.
 #[inline(always)]
-pub(crate) unsafe fn bit_masks(bits: u32) -> __m256i {
+unsafe fn bit_masks(bits: u32) -> __m256i {
     // SAFETY: AVX2 is the caller's contract.
     unsafe {
         // Byte `j` takes byte `j / 8` of `bits` (each 128-bit lane holds all four).
@@ -186,6 +186,43 @@ pub(crate) unsafe fn bit_masks(bits: u32) -> __m256i {
         );
         let select = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
         _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select)
+    }
+}
+
+/// [`KBlock::unpack`] of every codebook format (`formats/grid_block.rs`):
+/// vector `v` holds `OFFSET + s·g` of weights `32v .. 32v + 32` (the grid
+/// entries' table reads, then the signs as byte masks: `(g ^ m) − m` negates
+/// where `m = −1`), its halves scaled by the odd scales of weights `32v ..`
+/// and `32v + 16 ..`; the block sums multiply those sixteen scales.
+///
+/// # Safety
+/// The CPU must support `O`'s instruction set (AVX2 and F16C at least).
+#[inline(always)]
+pub(crate) unsafe fn unpack_grid<O: KIntOps, B: GridBlock>(b: &B) -> Unpacked {
+    // SAFETY: the load reads the 16 i16 of `sums_by`; the instruction sets
+    // are the caller's contract.
+    unsafe {
+        let offset = _mm256_set1_epi8(B::GRID.offset);
+        let mut q = [_mm256_setzero_si256(); 8];
+        let mut sc = [_mm256_setzero_si256(); 8];
+        let mut sums_by = [0i16; 16];
+        for v in 0..8 {
+            let group = b.group(v);
+            let neg = bit_masks(group.signs);
+            let signed = _mm256_sub_epi8(_mm256_xor_si256(group.points.vector(), neg), neg);
+            q[v] = _mm256_add_epi8(signed, offset);
+            let [lo, hi] = group.scales;
+            sc[v] = O::scale_vec(i32::from(lo), i32::from(hi));
+            sums_by[2 * v] = i16::from(lo);
+            sums_by[2 * v + 1] = i16::from(hi);
+        }
+        Unpacked {
+            q,
+            sc,
+            sums_by: load(sums_by.as_ptr().cast()),
+            d: f16_to_f32(b.d()) * B::GRID.row_scale,
+            dmin: 0.0,
+        }
     }
 }
 
