@@ -36,12 +36,19 @@ use pulp::{Simd, WithSimd};
 use crate::KernelError;
 use crate::dispatch::dispatch;
 use crate::parallel::{Split, plan, try_for_each_pair_mut};
+use crate::prefetch::{groups_ahead, prefetch_stream};
 use crate::softmax::softmax_row;
 
 /// Work (flops over all heads) from which the key/value heads are shared
 /// among workers (a worker joins per half of it): the threshold the per-head
 /// form used (`smallmind_ops::attention::PARALLEL_MIN_FLOPS`).
 pub const DECODE_PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+/// Software-prefetch distance in the key and value streams: the cache of
+/// every layer but the current one has usually left the caches (a decode step
+/// streams all the weights through them), so keys and values come from
+/// memory, as a GEMV's weights do (the same distance as `crate::gemv`'s).
+const PREFETCH_BYTES: usize = 10 * 1024;
 
 /// The geometry of one decode step's attention.
 #[derive(Clone, Debug, PartialEq)]
@@ -324,7 +331,10 @@ impl WithSimd for GroupTask<'_, '_> {
 fn scaled_scores<S: Simd>(simd: S, group: &Group<'_>, scores: &mut [f32]) {
     let d = group.head_dim;
     let n = group.keys.len() / d;
+    let row_bytes = d * size_of::<f32>();
+    let ahead = groups_ahead(row_bytes, PREFETCH_BYTES);
     for (j, key) in group.keys.chunks_exact(d).enumerate() {
+        prefetch_stream(group.keys.as_ptr().cast(), j * row_bytes, row_bytes, ahead);
         for (h, qh) in group.q.chunks_exact(d).enumerate() {
             scores[h * n + j] = group.scale * dot(simd, qh, key);
         }
@@ -356,24 +366,39 @@ fn dot<S: Simd>(simd: S, x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `out[h] = Σ_j scores[h, j]·v_j`, one pass over the values, each output an
-/// FMA chain in key order.
+/// FMA chain in key order. Four keys per pass keep the chain in a register
+/// for four FMAs between a load and a store of `out`.
 #[inline(always)]
 fn weighted_values<S: Simd>(simd: S, group: &Group<'_>, scores: &[f32], out: &mut [f32]) {
     let d = group.head_dim;
     let n = group.values.len() / d;
     out.fill(0.0);
-    for (j, value) in group.values.chunks_exact(d).enumerate() {
-        let (vv, vt) = S::as_simd_f32s(value);
+    let row_bytes = d * size_of::<f32>();
+    let ahead = groups_ahead(4 * row_bytes, PREFETCH_BYTES);
+    let mut j = 0;
+    while j < n {
+        let keys = (n - j).min(4);
+        let at = j * row_bytes;
+        prefetch_stream(group.values.as_ptr().cast(), at, 4 * row_bytes, ahead);
+        let rows: [&[f32]; 4] =
+            std::array::from_fn(|k| &group.values[(j + k.min(keys - 1)) * d..][..d]);
         for (h, oh) in out.chunks_exact_mut(d).enumerate() {
-            let p = scores[h * n + j];
-            let pv = simd.splat_f32s(p);
+            let p = &scores[h * n + j..h * n + j + keys];
             let (ov, ot) = S::as_mut_simd_f32s(oh);
-            for (o, &v) in ov.iter_mut().zip(vv) {
-                *o = simd.mul_add_e_f32s(pv, v, *o);
+            for (i, o) in ov.iter_mut().enumerate() {
+                let mut t = *o;
+                for (k, &pk) in p.iter().enumerate() {
+                    t = simd.mul_add_e_f32s(simd.splat_f32s(pk), S::as_simd_f32s(rows[k]).0[i], t);
+                }
+                *o = t;
             }
-            for (o, &v) in ot.iter_mut().zip(vt) {
-                *o += p * v;
+            let tail_at = ov.len() * S::F32_LANES;
+            for (i, o) in ot.iter_mut().enumerate() {
+                for (k, &pk) in p.iter().enumerate() {
+                    *o += pk * rows[k][tail_at + i];
+                }
             }
         }
+        j += keys;
     }
 }
