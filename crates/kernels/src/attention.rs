@@ -35,7 +35,8 @@ use pulp::{Simd, WithSimd};
 
 use crate::KernelError;
 use crate::dispatch::dispatch;
-use crate::parallel::{Split, plan, try_for_each_pair_mut};
+use crate::gemv::dot1;
+use crate::parallel::{plan, try_for_each_pair_mut};
 use crate::prefetch::{groups_ahead, prefetch_stream};
 use crate::softmax::softmax_row;
 
@@ -266,7 +267,7 @@ impl WithSimd for DecodeOp<'_> {
         let (g, d, n) = (a.group, a.head_dim, a.len());
         let work = 4 * a.heads() * n * d;
         // One key/value head per part, claimed by the workers in turn.
-        let groups: Split = plan(
+        let groups = plan(
             a.kv_heads,
             1,
             work,
@@ -336,33 +337,9 @@ fn scaled_scores<S: Simd>(simd: S, group: &Group<'_>, scores: &mut [f32]) {
     for (j, key) in group.keys.chunks_exact(d).enumerate() {
         prefetch_stream(group.keys.as_ptr().cast(), j * row_bytes, row_bytes, ahead);
         for (h, qh) in group.q.chunks_exact(d).enumerate() {
-            scores[h * n + j] = group.scale * dot(simd, qh, key);
+            scores[h * n + j] = group.scale * dot1(simd, qh, key, 0);
         }
     }
-}
-
-/// `Σ x·y` as the GEMV's row dot sums it: even vectors into one accumulator,
-/// odd ones into another, added and reduced, then the scalar tail.
-#[inline(always)]
-fn dot<S: Simd>(simd: S, x: &[f32], y: &[f32]) -> f32 {
-    let (xv, xt) = S::as_simd_f32s(x);
-    let (yv, yt) = S::as_simd_f32s(y);
-    let zero = simd.splat_f32s(0.0);
-    let (mut acc0, mut acc1) = (zero, zero);
-    let pairs = xv.len() / 2;
-    for i in 0..pairs {
-        acc0 = simd.mul_add_e_f32s(xv[2 * i], yv[2 * i], acc0);
-        acc1 = simd.mul_add_e_f32s(xv[2 * i + 1], yv[2 * i + 1], acc1);
-    }
-    if xv.len() % 2 == 1 {
-        let i = xv.len() - 1;
-        acc0 = simd.mul_add_e_f32s(xv[i], yv[i], acc0);
-    }
-    let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1));
-    for (&x, &y) in xt.iter().zip(yt) {
-        s += x * y;
-    }
-    s
 }
 
 /// `out[h] = Σ_j scores[h, j]·v_j`, one pass over the values, each output an

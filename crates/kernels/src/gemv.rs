@@ -334,7 +334,7 @@ fn dot4<S: Simd>(simd: S, x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
 /// One dot product, two accumulators; prefetching `ahead` bytes down the
 /// row's stream (0: no prefetch).
 #[inline(always)]
-fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32], ahead: usize) -> f32 {
+pub(crate) fn dot1<S: Simd>(simd: S, x: &[f32], row: &[f32], ahead: usize) -> f32 {
     let (xv, xt) = S::as_simd_f32s(x);
     let (rv, rt) = S::as_simd_f32s(row);
     let zero = simd.splat_f32s(0.0);
