@@ -5,10 +5,11 @@
 //! 2 workers, interleaved, and prints the median time per call and the bytes per second.
 //!
 //! ```text
-//! cargo run --release -p smallmind-kernels --example gemv_scaling -- [ROWS COLS [ROUNDS]]
+//! cargo run --release -p smallmind-kernels --example gemv_scaling -- [ROWS COLS [ROUNDS [RING_MIB]]]
 //! ```
 //!
-//! Defaults: 1536 × 576 (SmolLM2-135M's MLP matrices), Q4_0 and f32. Run it on an idle
+//! Defaults: 1536 × 576 (SmolLM2-135M's MLP matrices), Q4_0 and f32, a 512 MiB ring. A ring
+//! smaller than the caches (`RING_MIB` 1) times the kernel's arithmetic instead of memory. Run it on an idle
 //! machine (check `uptime`), like any timing.
 
 use std::time::{Duration, Instant};
@@ -18,8 +19,9 @@ use smallmind_kernels::gemm::Gemm;
 use smallmind_kernels::gemv::gemv;
 use smallmind_kernels::quant::{self, BlockQ4_0, BlockQ8_0};
 
-/// Bytes of weights in the ring: past any last-level cache this project has met (260 MB).
-const RING_BYTES: usize = 512 << 20;
+/// Bytes of weights in the ring by default: past any last-level cache this project has met
+/// (260 MB).
+const RING_MIB: usize = 512;
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -31,6 +33,7 @@ fn main() {
         args.get(1).copied().unwrap_or(576),
     );
     let rounds = args.get(2).copied().unwrap_or(7);
+    let ring_bytes = args.get(3).copied().unwrap_or(RING_MIB) << 20;
     let teams = [
         Team::new(1, "probe").unwrap(),
         Team::new(2, "probe").unwrap(),
@@ -47,23 +50,33 @@ fn main() {
         .for_each(|(i, v)| *v = ((i * 31 % 17) as f32 - 8.0) / 8.0);
     let mut one = vec![BlockQ4_0::default(); n * k / 32];
     quant::quantize(&row, &mut one).unwrap();
-    let q4_ring: Vec<Vec<BlockQ4_0>> = (0..RING_BYTES / q4_bytes).map(|_| one.clone()).collect();
-    report("Q4_0", q4_bytes, rounds, &teams, |i| {
+    let q4_ring: Vec<Vec<BlockQ4_0>> = (0..(ring_bytes / q4_bytes).max(1))
+        .map(|_| one.clone())
+        .collect();
+    report("Q4_0", q4_bytes, (ring_bytes, rounds), &teams, |i| {
         quant::gemv(&q4_ring[i % q4_ring.len()], n, k, &x_q, &mut y).unwrap();
     });
 
     let f32_bytes = n * k * 4;
-    let f32_ring: Vec<Vec<f32>> = (0..RING_BYTES / f32_bytes).map(|_| row.clone()).collect();
+    let f32_ring: Vec<Vec<f32>> = (0..(ring_bytes / f32_bytes).max(1))
+        .map(|_| row.clone())
+        .collect();
     let g = Gemm::new(1, n, k).transpose_b().ldb(k);
-    report("F32", f32_bytes, rounds, &teams, |i| {
+    report("F32", f32_bytes, (ring_bytes, rounds), &teams, |i| {
         gemv(&g, &x, &f32_ring[i % f32_ring.len()], &mut y).unwrap();
     });
 }
 
-/// Times `call(i)` over the ring on each team, `rounds` interleaved rounds, and prints the
-/// medians.
-fn report(name: &str, bytes: usize, rounds: usize, teams: &[Team; 2], mut call: impl FnMut(usize)) {
-    let calls = (RING_BYTES / bytes).max(1) * 2;
+/// Times `call(i)` over a ring of `ring_bytes` on each team, `rounds` interleaved rounds, and
+/// prints the medians.
+fn report(
+    name: &str,
+    bytes: usize,
+    (ring_bytes, rounds): (usize, usize),
+    teams: &[Team; 2],
+    mut call: impl FnMut(usize),
+) {
+    let calls = (ring_bytes / bytes).max(64) * 2;
     let mut times = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
         for (t, team) in teams.iter().enumerate() {

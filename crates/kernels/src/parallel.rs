@@ -11,10 +11,11 @@
 //!
 //! The parts run on the calling thread's current [`Team`](crate::team::Team)
 //! ([`Team::install`](crate::team::Team::install)); with none installed (tests,
-//! training) on the current rayon pool. Workers claim parts from a shared
-//! counter, so a worker whose core is busy with something else takes fewer,
-//! and one that has not arrived when the caller has finished skips the region
-//! ([`Team::run_joined`](crate::team::Team::run_joined)).
+//! training) on the current rayon pool. Each worker owns a contiguous share
+//! of the parts and takes the others' leftovers when done with its own, so a
+//! worker whose core is busy with something else finishes fewer, and one that
+//! has not arrived when the caller has finished skips the region
+//! ([`Team::run_parts`](crate::team::Team::run_parts)).
 //! Each part is computed by exactly one worker, in the kernel's fixed order,
 //! so results are bit-identical for any thread count and any split — which
 //! [`with_parts`] lets tests prove by forcing every split.
@@ -22,7 +23,6 @@
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -163,23 +163,9 @@ pub fn for_each_part(split: Split, f: impl Fn(usize) + Sync) {
     let path = thread_override();
     let team = CURRENT_TEAM.with_borrow(Clone::clone);
     match team {
-        Some(team) => {
-            let next = AtomicUsize::new(0);
-            team.run_joined(&|worker: usize| {
-                if worker >= split.workers {
-                    return;
-                }
-                with_override(path, || {
-                    loop {
-                        let p = next.fetch_add(1, Ordering::Relaxed);
-                        if p >= split.parts {
-                            break;
-                        }
-                        f(p);
-                    }
-                });
-            });
-        }
+        Some(team) => team.run_parts(split.parts, split.workers, &|p| {
+            with_override(path, || f(p))
+        }),
         None => (0..split.parts)
             .into_par_iter()
             .for_each(|p| with_override(path, || f(p))),

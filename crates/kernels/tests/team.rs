@@ -154,3 +154,62 @@ fn team_joined_region_finishes_with_a_parked_worker() {
     });
     assert_eq!(ran.load(Ordering::Relaxed), 2);
 }
+
+#[test]
+fn team_parts_region_runs_every_part_exactly_once() {
+    for workers in 1..=4 {
+        let team = Team::new(workers, "test").unwrap();
+        for parts in [0, 1, 2, 3, 7, 16, 61] {
+            for asked in 1..=workers + 1 {
+                for _ in 0..50 {
+                    let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+                    team.run_parts(parts, asked, &|p| {
+                        hits[p].fetch_add(1, Ordering::Relaxed);
+                    });
+                    let counts: Vec<usize> =
+                        hits.iter().map(|h| h.load(Ordering::Relaxed)).collect();
+                    assert!(
+                        counts.iter().all(|&c| c == 1),
+                        "{workers} workers, {parts} parts, {asked} asked: {counts:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn team_parts_region_finishes_a_slow_workers_share() {
+    // If worker 1 joins, its first part (16) waits until part 31, the last of
+    // its own share, has run: only the caller, stealing from the back, can run
+    // it meanwhile. Without stealing the wait would time out.
+    let team = Team::new(2, "test").unwrap();
+    for _ in 0..20 {
+        let hits: Vec<AtomicUsize> = (0..32).map(|_| AtomicUsize::new(0)).collect();
+        team.run_parts(32, 2, &|p| {
+            if p == 16 && std::thread::current().name() == Some("test-1") {
+                let start = std::time::Instant::now();
+                while hits[31].load(Ordering::Relaxed) == 0 {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(10),
+                        "part 31 never stolen"
+                    );
+                    std::thread::yield_now();
+                }
+            }
+            hits[p].fetch_add(1, Ordering::Relaxed);
+        });
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+    }
+}
+
+#[test]
+fn team_parts_region_with_a_parked_worker_runs_everything() {
+    let team = Team::new(2, "test").unwrap();
+    std::thread::sleep(SPIN * 20 + Duration::from_millis(2));
+    let hits: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+    team.run_parts(64, 2, &|p| {
+        hits[p].fetch_add(1, Ordering::Relaxed);
+    });
+    assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+}

@@ -54,8 +54,11 @@ pub(super) fn for_each_rect(
         parts: row_chunks * cols.parts,
         workers: cols.workers,
     };
+    // Rectangles are numbered down each run of weight rows first, so the
+    // contiguous shares of the team's workers ([`for_each_part`]) are runs of
+    // weight rows: each worker streams its own rows of `W` once.
     for_each_part(rects, |t| {
-        let (ri, ci) = (t / cols.parts, t % cols.parts);
+        let (ci, ri) = (t / row_chunks, t % row_chunks);
         let rows = (ri * RECT_ROWS, ((ri + 1) * RECT_ROWS).min(m));
         let cols = cols.range(ci);
         rect(rows, (cols.start, cols.end));
