@@ -25,7 +25,7 @@
 use smallmind_kernels::vector::scale_inplace;
 use smallmind_ops::attention::{attention, write_kv};
 use smallmind_ops::embedding::embed;
-use smallmind_ops::linear::{linear, linear_accumulate, linear_many};
+use smallmind_ops::linear::{linear, linear_accumulate, linear_columns};
 use smallmind_ops::mlp::{SwiGlu, gelu_mlp, swiglu_mlp};
 use smallmind_ops::norm::{add_normed, norm_rows, rms_norm_heads_inplace};
 use smallmind_ops::rope::RopeTable;
@@ -175,37 +175,14 @@ impl Pass<'_> {
                 MatMut::new(qkv, t, width)?,
                 &mut ws.weight_scratch,
             )?,
-            // One decode row: q, k and v are three disjoint runs of it, computed in one
-            // parallel region.
-            QkvWeights::Split { q, k, v } if t == 1 => {
-                let (q_out, kv_out) = qkv.split_at_mut(q_dim);
-                let (k_out, v_out) = kv_out.split_at_mut(kv_dim);
-                linear_many(
-                    [&view(q, act), &view(k, act), &view(v, act)],
-                    x,
-                    [
-                        MatMut::new(q_out, 1, q_dim)?,
-                        MatMut::new(k_out, 1, kv_dim)?,
-                        MatMut::new(v_out, 1, kv_dim)?,
-                    ],
-                    &mut ws.weight_scratch,
-                )?;
-            }
-            QkvWeights::Split { q, k, v } => {
-                let cols = [
-                    (q, 0, q_dim),
-                    (k, q_dim, kv_dim),
-                    (v, q_dim + kv_dim, kv_dim),
-                ];
-                for (w, start, n) in cols {
-                    linear(
-                        &view(w, act),
-                        x,
-                        MatMut::strided(&mut qkv[start..], t, n, width)?,
-                        &mut ws.weight_scratch,
-                    )?;
-                }
-            }
+            // q, k and v side by side in each row: one parallel region for a decode row,
+            // one quantized input for a prefill chunk.
+            QkvWeights::Split { q, k, v } => linear_columns(
+                [&view(q, act), &view(k, act), &view(v, act)],
+                x,
+                MatMut::new(qkv, t, width)?,
+                &mut ws.weight_scratch,
+            )?,
         }
         drop(span);
         if let Some(norms) = &block.qk_norm {

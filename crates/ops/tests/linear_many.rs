@@ -1,4 +1,5 @@
-//! `linear_many` (decode's q|k|v and gate|up in one region) gives the bits of
+//! `linear_many` (decode's q|k|v and gate|up in one region) and
+//! `linear_columns` (q|k|v side by side in one matrix) give the bits of
 //! one `linear` per layer: for f32, quantized (both activation precisions),
 //! mixed and 16-bit groups, one row and several, on every SIMD path, on teams
 //! of 1 to 3 workers and with every forced split from one part to one per row.
@@ -10,7 +11,7 @@ use smallmind_kernels::gemv_half::bf16;
 use smallmind_kernels::parallel::with_parts;
 use smallmind_kernels::quant::{BlockQ4_0, BlockQ8_0, quantize};
 use smallmind_kernels::{Team, available_paths, with_path};
-use smallmind_ops::linear::{linear, linear_many};
+use smallmind_ops::linear::{linear, linear_columns, linear_many};
 use smallmind_ops::{ActivationPrecision, Linear, MatMut, MatRef, WeightData, WeightLayout};
 
 /// Input features: whole 32-value blocks.
@@ -19,18 +20,48 @@ const K: usize = 64;
 /// are not multiples of the quantized tile height.
 const OUTS: [usize; 3] = [40, 13, 11];
 
-/// Outputs of `layers` on `x` (`rows` rows), by `linear_many` or one `linear` each.
-fn outputs(layers: [&Linear<'_>; 3], x: &[f32], rows: usize, many: bool) -> Vec<Vec<f32>> {
+/// How a group of layers is run.
+#[derive(Clone, Copy, Debug)]
+enum How {
+    /// One `linear` per layer.
+    EachLinear,
+    /// `linear_many` into one matrix per layer.
+    Many,
+    /// `linear_columns` into one matrix, side by side.
+    Columns,
+}
+
+/// Outputs of `layers` on `x` (`rows` rows), one matrix per layer.
+fn outputs(layers: [&Linear<'_>; 3], x: &[f32], rows: usize, how: How) -> Vec<Vec<f32>> {
     let mut ys: Vec<Vec<f32>> = OUTS.iter().map(|&n| vec![0.0; rows * n]).collect();
     let scratch_len = layers.iter().map(|l| l.scratch_len(rows)).max().unwrap();
     let mut scratch = vec![0.0; scratch_len];
     let xv = MatRef::new(x, rows, K).unwrap();
+    if let How::Columns = how {
+        let width: usize = OUTS.iter().sum();
+        let mut y = vec![f32::NAN; rows * width];
+        linear_columns(
+            layers,
+            xv,
+            MatMut::new(&mut y, rows, width).unwrap(),
+            &mut scratch,
+        )
+        .unwrap();
+        let mut start = 0;
+        for (out, n) in ys.iter_mut().zip(OUTS) {
+            for (r, row) in out.chunks_exact_mut(n).enumerate() {
+                row.copy_from_slice(&y[r * width + start..][..n]);
+            }
+            start += n;
+        }
+        return ys;
+    }
     let [a, b, c] = &mut ys[..] else {
         unreachable!()
     };
     let views = [(a, OUTS[0]), (b, OUTS[1]), (c, OUTS[2])]
         .map(|(y, n)| MatMut::new(y.as_mut_slice(), rows, n).unwrap());
-    if many {
+    if let How::Many = how {
         linear_many(layers, xv, views, &mut scratch).unwrap();
     } else {
         for (layer, y) in layers.into_iter().zip(views) {
@@ -106,23 +137,26 @@ fn linear_many_gives_the_bits_of_one_linear_per_layer() {
     let teams: Vec<Team> = (1..=3).map(|n| Team::new(n, "many").unwrap()).collect();
     for path in available_paths() {
         with_path(path, || {
-            for rows in [1, 3] {
+            for rows in [1, 3, 9] {
                 let x = values(rows * K, 7);
                 for (name, layers) in groups {
-                    let want = bits(&outputs(layers, &x, rows, false));
+                    let want = bits(&outputs(layers, &x, rows, How::EachLinear));
                     assert!(
                         want.iter()
                             .flatten()
                             .all(|b| f32::from_bits(*b).is_finite())
                     );
                     for parts in 1..=OUTS.iter().sum() {
-                        for team in &teams {
+                        for (team, how) in teams
+                            .iter()
+                            .flat_map(|t| [(t, How::Many), (t, How::Columns)])
+                        {
                             let got = team
-                                .install(|| with_parts(parts, || outputs(layers, &x, rows, true)));
+                                .install(|| with_parts(parts, || outputs(layers, &x, rows, how)));
                             assert_eq!(
                                 bits(&got),
                                 want,
-                                "{path} {name}, {rows} rows, {parts} parts, {} workers",
+                                "{path} {name} {how:?}, {rows} rows, {parts} parts, {} workers",
                                 team.workers()
                             );
                         }

@@ -7,21 +7,23 @@
 //! Every output row is computed by the same kernel as [`linear`] would use, on
 //! a run of rows starting at a multiple of the kernel's split alignment, so the
 //! results are bit-identical to calling [`linear`] on each layer (and so for
-//! any thread count). Groups the kernels cannot share this way — several input
-//! rows, 16-bit weights (their GEMV keeps per-call scratch), quantized layers
-//! of different formats with quantized activations, `[in, out]` f32 layouts,
-//! biases — run as [`linear`] calls one after another.
+//! any thread count). Several input rows (a prefill chunk) through quantized
+//! layers of one format share the quantized input: it is made once, then each
+//! layer runs its GEMM. Groups the kernels cannot share — 16-bit weights (their
+//! GEMV keeps per-call scratch), quantized layers of different formats with
+//! quantized activations, `[in, out]` f32 layouts, biases, strided outputs —
+//! run as [`linear`] calls one after another.
 
 use smallmind_kernels::dtype::QuantVisitor;
 use smallmind_kernels::gemm::Gemm;
 use smallmind_kernels::gemv::{GEMV_PARALLEL_MIN_BYTES as F32_MIN_BYTES, gemv as gemv_dense};
 use smallmind_kernels::parallel::{plan_many, try_for_each_part_mut_many};
 use smallmind_kernels::quant::{
-    GEMV_PARALLEL_MIN_BYTES as QUANT_MIN_BYTES, WeightFormat, blocks_from_bytes, gemv, gemv_f32,
-    quantize,
+    GEMV_PARALLEL_MIN_BYTES as QUANT_MIN_BYTES, WeightFormat, blocks_from_bytes, gemm, gemv,
+    gemv_f32, quantize,
 };
 
-use super::quant::as_blocks;
+use super::quant::{as_blocks, quantize_rows};
 use super::{ActivationPrecision, Linear, WeightData, WeightLayout, linear};
 use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
@@ -66,6 +68,9 @@ pub fn linear_many<const N: usize>(
         }
         return Ok(());
     };
+    if x.rows > 1 {
+        return gemm_many(layers, x, ys, scratch);
+    }
     let x = x.row(0);
     let k = x.len();
     let lens = layers.map(|l| l.out_features);
@@ -139,10 +144,158 @@ fn mixed_group() -> OpsError {
     }
 }
 
-/// The shared kind of `layers` for `rows` input rows, if one region can run them.
+/// Several input rows through quantized layers of one format ([`Kind::Quant`]):
+/// `x` quantized once into the front of the scratch, then each layer's GEMM
+/// into its `y`.
+fn gemm_many<const N: usize>(
+    layers: [&Linear<'_>; N],
+    x: MatRef<'_>,
+    ys: [MatMut<'_>; N],
+    scratch: &mut [f32],
+) -> Result<(), OpsError> {
+    let (acts, staging) = quantize_rows_once(layers[0], &x, scratch)?;
+    for (layer, y) in layers.into_iter().zip(ys) {
+        gemm_layer(layer, acts, y, staging)?;
+    }
+    Ok(())
+}
+
+/// `layers`' outputs side by side in the columns of `y (rows, Σ out)`, in
+/// order: decode's and prefill's `q | k | v` rows. One row runs as
+/// [`linear_many`] over the row's runs; several rows through quantized layers
+/// of one format quantize `x` once; anything else runs as one [`linear`] per
+/// layer into its columns. Bit-identical to one [`linear`] per layer.
+///
+/// # Errors
+/// [`OpsError::Shape`] if `y`'s columns are not the layers' outputs in all;
+/// else as [`linear`], for any layer.
+pub fn linear_columns<const N: usize>(
+    layers: [&Linear<'_>; N],
+    x: MatRef<'_>,
+    y: MatMut<'_>,
+    scratch: &mut [f32],
+) -> Result<(), OpsError> {
+    let total: usize = layers.iter().map(|l| l.out_features).sum();
+    if y.cols != total {
+        return Err(OpsError::Shape {
+            op: "linear_columns",
+            what: format!("y has {} columns for outputs of {total} in all", y.cols),
+        });
+    }
+    let MatMut { data, rows, ld, .. } = y;
+    if rows == 1 {
+        let mut rest = &mut data[..total];
+        let ys = layers.map(|layer| {
+            let (run, tail) = std::mem::take(&mut rest).split_at_mut(layer.out_features);
+            rest = tail;
+            MatMut {
+                data: run,
+                rows: 1,
+                cols: layer.out_features,
+                ld: layer.out_features,
+            }
+        });
+        return linear_many(layers, x, ys, scratch);
+    }
+    let mut start = 0;
+    for layer in layers {
+        let y = MatMut::strided(&mut data[start..], rows, layer.out_features, ld)?;
+        layer.check_io("linear_columns", &x, &y)?;
+        start += layer.out_features;
+    }
+    let shared = match kind(&layers, 1) {
+        Some(Kind::Quant) => Some(quantize_rows_once(layers[0], &x, scratch)?),
+        _ => None,
+    };
+    let mut start = 0;
+    match shared {
+        Some((acts, staging)) => {
+            for layer in layers {
+                let y = MatMut::strided(&mut data[start..], rows, layer.out_features, ld)?;
+                gemm_layer(layer, acts, y, staging)?;
+                start += layer.out_features;
+            }
+        }
+        None => {
+            for layer in layers {
+                let y = MatMut::strided(&mut data[start..], rows, layer.out_features, ld)?;
+                linear(layer, x, y, scratch)?;
+                start += layer.out_features;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Quantizes `x` for `layer`'s format into the front of `scratch`: that
+/// front (blocks viewed as floats) and the rest of the scratch.
+fn quantize_rows_once<'s>(
+    layer: &Linear<'_>,
+    x: &MatRef<'_>,
+    scratch: &'s mut [f32],
+) -> Result<(&'s [f32], &'s mut [f32]), OpsError> {
+    let WeightData::Quant { dtype, .. } = layer.weight else {
+        return Err(mixed_group());
+    };
+    let (acts, rest) = dtype
+        .visit_quantized(QuantizeRows { x, scratch })
+        .unwrap_or(Err(OpsError::DType {
+            op: "linear_many",
+            dtype: dtype.name(),
+        }))?;
+    Ok((acts, rest))
+}
+
+/// `y = x·Wᵀ` for quantized `layer` from the quantized rows `acts`: the GEMM
+/// straight into a contiguous `y`, else into `staging` and copied row by row.
+fn gemm_layer(
+    layer: &Linear<'_>,
+    acts: &[f32],
+    mut y: MatMut<'_>,
+    staging: &mut [f32],
+) -> Result<(), OpsError> {
+    let (m, n) = (y.rows, y.cols);
+    if y.ld == n || m <= 1 {
+        let job = GemmRows {
+            acts,
+            m,
+            y: &mut y.data[..m * n],
+        };
+        return visit_rows(layer, 0..layer.out_features, job);
+    }
+    let actual = staging.len();
+    let staged = staging.get_mut(..m * n).ok_or(OpsError::Length {
+        op: "linear_columns",
+        operand: "scratch",
+        expected: m * n,
+        actual,
+    })?;
+    visit_rows(
+        layer,
+        0..layer.out_features,
+        GemmRows {
+            acts,
+            m,
+            y: &mut *staged,
+        },
+    )?;
+    for (r, row) in staged.chunks_exact(n).enumerate() {
+        y.row_mut(r).copy_from_slice(row);
+    }
+    Ok(())
+}
+
+/// The shared kind of `layers` for `rows` input rows, if they can share work:
+/// one region for one row, one quantized input for several.
 fn kind(layers: &[&Linear<'_>], rows: usize) -> Option<Kind> {
-    if rows != 1 || layers.iter().any(|l| l.bias.is_some()) {
+    if layers.iter().any(|l| l.bias.is_some()) {
         return None;
+    }
+    if rows != 1 {
+        return match kind(layers, 1)? {
+            Kind::Quant => Some(Kind::Quant),
+            _ => None,
+        };
     }
     let first = layers.first()?;
     match first.weight {
@@ -192,6 +345,34 @@ impl<'a> QuantVisitor for QuantizeRow<'a> {
         })?;
         quantize(self.x, as_blocks::<W::Act>(front, blocks)?)?;
         Ok(front)
+    }
+}
+
+/// Quantizes every input row into the front of the scratch (in parallel for a
+/// chunk of rows); returns that front (the blocks, viewed as floats) and the
+/// rest.
+struct QuantizeRows<'s, 'x, 'm> {
+    x: &'x MatRef<'m>,
+    scratch: &'s mut [f32],
+}
+
+impl<'s> QuantVisitor for QuantizeRows<'s, '_, '_> {
+    type Output = Result<(&'s [f32], &'s mut [f32]), OpsError>;
+    fn visit<W: WeightFormat>(self) -> Self::Output {
+        let blocks = self.x.rows * (self.x.cols / W::VALUES);
+        let floats = (blocks * size_of::<W::Act>()).div_ceil(size_of::<f32>());
+        let actual = self.scratch.len();
+        if floats > actual {
+            return Err(OpsError::Length {
+                op: "linear_many",
+                operand: "scratch",
+                expected: floats,
+                actual,
+            });
+        }
+        let (front, rest) = self.scratch.split_at_mut(floats);
+        quantize_rows(self.x, as_blocks::<W::Act>(front, blocks)?)?;
+        Ok((front, rest))
     }
 }
 
@@ -275,5 +456,28 @@ impl QuantRows for RowsQuant<'_, '_> {
                 dtype: "activation blocks in short or misaligned scratch",
             })?;
         Ok(gemv(w, n, k, acts, self.y)?)
+    }
+}
+
+/// Several quantized activation rows (`acts`, `m` rows of blocks viewed as
+/// floats): the integer GEMM into `y (m, n)`.
+struct GemmRows<'a, 'y> {
+    acts: &'a [f32],
+    m: usize,
+    y: &'y mut [f32],
+}
+
+impl QuantRows for GemmRows<'_, '_> {
+    fn run<W: WeightFormat>(self, w: &[W], n: usize, k: usize) -> Result<(), OpsError> {
+        let bytes: &[u8] = bytemuck::cast_slice(self.acts);
+        let len = self.m * (k / W::VALUES) * size_of::<W::Act>();
+        let acts: &[W::Act] = bytes
+            .get(..len)
+            .and_then(|b| bytemuck::try_cast_slice(b).ok())
+            .ok_or(OpsError::DType {
+                op: "linear_many",
+                dtype: "activation blocks in short or misaligned scratch",
+            })?;
+        Ok(gemm(w, n, k, acts, self.m, self.y)?)
     }
 }

@@ -26,7 +26,7 @@ mod group;
 mod half;
 mod quant;
 
-pub use group::linear_many;
+pub use group::{linear_columns, linear_many};
 
 use ::half::{bf16, f16};
 use smallmind_kernels::DType;

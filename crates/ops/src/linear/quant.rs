@@ -13,7 +13,10 @@
 
 use bytemuck::Pod;
 use smallmind_kernels::dtype::QuantVisitor;
-use smallmind_kernels::quant::{WeightFormat, blocks_from_bytes, gemm, gemv, gemv_f32, quantize};
+use smallmind_kernels::parallel::{plan, try_for_each_part_mut_many};
+use smallmind_kernels::quant::{
+    BlockFormat, WeightFormat, blocks_from_bytes, gemm, gemv, gemv_f32, quantize,
+};
 use smallmind_kernels::vector::add_inplace;
 
 use super::{ActivationPrecision, Linear, WeightData};
@@ -111,9 +114,7 @@ fn apply_blocks<W: WeightFormat>(
         }
         ActivationPrecision::Quantized => {
             let acts = as_blocks::<W::Act>(act_scratch, rows * (k / W::VALUES))?;
-            for (r, act_row) in acts.chunks_exact_mut(k / W::VALUES).enumerate() {
-                quantize(x.row(r), act_row)?;
-            }
+            quantize_rows(x, acts)?;
             if rows == 1 {
                 gemv(w, n, k, acts, out)?;
             } else {
@@ -125,6 +126,45 @@ fn apply_blocks<W: WeightFormat>(
         merge_rows(out_scratch, y, beta)?;
     }
     Ok(())
+}
+
+/// Input floats from which [`quantize_rows`] splits its rows over two workers: below it
+/// the region costs more than half the work.
+pub(super) const QUANTIZE_ROWS_PARALLEL_MIN: usize = 1 << 15;
+
+/// Quantizes every row of `x` into `out` (`x.rows` runs of `x.cols / VALUES` blocks), rows
+/// shared among workers when there are enough of them (a prefill chunk).
+///
+/// # Errors
+/// [`OpsError::Length`] if `out` does not hold the rows' blocks; the kernel's error if a
+/// row is not whole blocks.
+pub(super) fn quantize_rows<B: BlockFormat>(x: &MatRef<'_>, out: &mut [B]) -> Result<(), OpsError> {
+    let per_row = x.cols / B::VALUES;
+    let need = x.rows * per_row;
+    let actual = out.len();
+    let out = out.get_mut(..need).ok_or(OpsError::Length {
+        op: "linear",
+        operand: "activation blocks",
+        expected: need,
+        actual,
+    })?;
+    if x.rows == 1 {
+        return Ok(quantize(x.row(0), out)?);
+    }
+    let split = plan(
+        need,
+        per_row.max(1),
+        x.rows * x.cols,
+        QUANTIZE_ROWS_PARALLEL_MIN / 2,
+        1,
+    );
+    try_for_each_part_mut_many([split], [out], |_, blocks, part| {
+        let first = blocks.start / per_row.max(1);
+        for (r, row) in part.chunks_exact_mut(per_row.max(1)).enumerate() {
+            quantize(x.row(first + r), row)?;
+        }
+        Ok(())
+    })
 }
 
 /// `y = staged` (β = 0) or `y += staged` (β = 1), row by row; `staged` is `(rows, y.cols)`.
