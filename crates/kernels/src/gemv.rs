@@ -19,9 +19,11 @@
 //!
 //! Results are bit-identical for any number of threads: each output is
 //! computed by one task in an order fixed by `k`, and task boundaries are
-//! multiples of `TASK_ALIGN` columns, so the four-row groups and the
-//! vector/scalar-tail split of every column are those of a serial run
-//! (checked by `tests/gemm_threads.rs`).
+//! multiples of [`GEMV_PART_ALIGN`] columns. With `B` transposed a row's dot
+//! product is the same arithmetic alone or in a group of four; with `B` as
+//! stored, a column is in the vector body or the scalar tail of its block as
+//! in a serial run, because every boundary is a multiple of every vector
+//! width (checked by `tests/gemm_threads.rs`).
 //!
 //! A strided `x` (`A` transposed with `lda > 1`) is gathered in chunks of
 //! `X_CHUNK` into a stack buffer. Accuracy: as the GEMM, a length-`k` f32 dot
@@ -58,8 +60,10 @@ const TASKS_PER_THREAD_BT: usize = 16;
 /// (other core busy): 1 task per thread 97–98%, 2: 96–98%, 4: 95–97%, 16:
 /// 86–89%; with the other core idle, 16 gave 85–88% where Bᵀ gave 101–103%.
 const TASKS_PER_THREAD_B: usize = 4;
-/// Output columns per task are a multiple of this (every vector width).
-const TASK_ALIGN: usize = 256;
+/// Output columns per task are a multiple of this: of every vector width
+/// (16 floats at most) and of the four-row groups. (It was 256, which left a
+/// 256-output matrix such as M-medium's MLP projection on one worker.)
+pub const GEMV_PART_ALIGN: usize = 64;
 /// Output columns accumulated together when `B` is not transposed (16 KiB of
 /// stack, L1-resident).
 const AXPY_COLS: usize = 4096;
@@ -201,14 +205,14 @@ struct Part<'a> {
 fn run<S: Simd>(simd: S, part: Part<'_>, c: &mut [f32]) {
     let bytes = part.k.saturating_mul(c.len()).saturating_mul(4);
     // About `TASKS_PER_THREAD_BT` / `_B` blocks per worker (for balance when
-    // a core is shared), each a multiple of `TASK_ALIGN` columns.
+    // a core is shared), each a multiple of `GEMV_PART_ALIGN` columns.
     let tasks_per_thread = match part.g.trans_b {
         Transpose::Yes => TASKS_PER_THREAD_BT,
         Transpose::No => TASKS_PER_THREAD_B,
     };
     let split = plan(
         c.len(),
-        TASK_ALIGN,
+        GEMV_PART_ALIGN,
         bytes,
         GEMV_PARALLEL_MIN_BYTES / 2,
         tasks_per_thread,

@@ -251,3 +251,43 @@ fn splits_under_load_still_give_the_serial_bits() {
         }
     });
 }
+
+/// The f32 GEMV's parts are runs of `GEMV_PART_ALIGN` outputs: with more
+/// outputs than one run, both layouts give the serial bits for every split,
+/// including a depth with a scalar tail on every path (`k = 203`).
+#[test]
+fn splits_f32_gemv_across_part_runs_gives_the_serial_bits() {
+    use smallmind_kernels::gemv::GEMV_PART_ALIGN;
+    let (n, k) = (5 * GEMV_PART_ALIGN + 7, 203);
+    let mut rng = Rng::new(11);
+    let x = rng.vec(k, 1.0);
+    let w = rng.vec(n * k, 1.0);
+    let teams: Vec<Team> = (1..=3).map(|w| Team::new(w, "gemv").unwrap()).collect();
+    let run = || {
+        let mut bt = vec![f32::NAN; n];
+        gemv(&Gemm::new(1, n, k).transpose_b(), &x, &w, &mut bt).unwrap();
+        let mut b = vec![f32::NAN; n];
+        gemv(&Gemm::new(1, n, k), &x, &w, &mut b).unwrap();
+        [bits(&bt), bits(&b)]
+    };
+    for_each_path(|path: SimdPath| {
+        let serial = teams[0].install(|| with_parts(1, run));
+        assert!(
+            serial
+                .iter()
+                .flatten()
+                .all(|&b| f32::from_bits(b).is_finite())
+        );
+        for parts in 1..=n.div_ceil(GEMV_PART_ALIGN) + 1 {
+            for team in &teams {
+                let split = team.install(|| with_parts(parts, run));
+                assert_eq!(
+                    split,
+                    serial,
+                    "{path}: {parts} parts on {} workers",
+                    team.workers()
+                );
+            }
+        }
+    });
+}

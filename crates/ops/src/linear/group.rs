@@ -16,7 +16,9 @@
 
 use smallmind_kernels::dtype::QuantVisitor;
 use smallmind_kernels::gemm::Gemm;
-use smallmind_kernels::gemv::{GEMV_PARALLEL_MIN_BYTES as F32_MIN_BYTES, gemv as gemv_dense};
+use smallmind_kernels::gemv::{
+    GEMV_PARALLEL_MIN_BYTES as F32_MIN_BYTES, GEMV_PART_ALIGN as F32_ALIGN, gemv as gemv_dense,
+};
 use smallmind_kernels::parallel::{plan_many, try_for_each_part_mut_many};
 use smallmind_kernels::quant::{
     GEMV_PARALLEL_MIN_BYTES as QUANT_MIN_BYTES, WeightFormat, blocks_from_bytes, gemm, gemv,
@@ -28,8 +30,6 @@ use super::{ActivationPrecision, Linear, WeightData, WeightLayout, linear};
 use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
 
-/// Row alignment of the f32 GEMV's parts (its `TASK_ALIGN`).
-const F32_ALIGN: usize = 256;
 /// Row alignment of the quantized GEMV's parts (its tile height).
 const QUANT_ALIGN: usize = 4;
 /// Parts per worker, as the single-matrix GEMVs plan them.
