@@ -21,11 +21,10 @@ use smallmind_kernels::gemv::{
 };
 use smallmind_kernels::parallel::{plan_many, try_for_each_part_mut_many};
 use smallmind_kernels::quant::{
-    GEMV_PARALLEL_MIN_BYTES as QUANT_MIN_BYTES, WeightFormat, blocks_from_bytes, gemm, gemv,
-    gemv_f32, quantize,
+    GEMV_PARALLEL_MIN_BYTES as QUANT_MIN_BYTES, WeightFormat, blocks_from_bytes, gemm, gemv_f32,
 };
 
-use super::quant::{as_blocks, quantize_rows};
+use super::quant::quantize_rows;
 use super::{ActivationPrecision, Linear, WeightData, WeightLayout, linear};
 use crate::OpsError;
 use crate::matrix::{MatMut, MatRef};
@@ -71,8 +70,8 @@ pub fn linear_many<const N: usize>(
     if x.rows > 1 {
         return gemm_many(layers, x, ys, scratch);
     }
-    let x = x.row(0);
-    let k = x.len();
+    let row = x.row(0);
+    let k = row.len();
     let lens = layers.map(|l| l.out_features);
     let bytes: usize = layers.iter().map(|l| weight_bytes(l)).sum();
     let splits = match kind {
@@ -103,25 +102,17 @@ pub fn linear_many<const N: usize>(
             let ld = layers[i].ld;
             let g = Gemm::new(1, rows.len(), k).transpose_b().ldb(ld);
             let w = w.get(rows.start * ld..).unwrap_or_default();
-            Ok(gemv_dense(&g, x, w, y)?)
+            Ok(gemv_dense(&g, row, w, y)?)
         }),
         Kind::QuantF32 => try_for_each_part_mut_many(splits, outs, |i, rows, y| {
-            visit_rows(layers[i], rows, RowsF32 { x, y })
+            visit_rows(layers[i], rows, RowsF32 { x: row, y })
         }),
         Kind::Quant => {
             // One format: quantize `x` once for every layer.
-            let WeightData::Quant { dtype, .. } = layers[0].weight else {
-                return Err(mixed_group());
-            };
-            let acts = dtype
-                .visit_quantized(QuantizeRow { x, scratch })
-                .unwrap_or(Err(OpsError::DType {
-                    op: "linear_many",
-                    dtype: dtype.name(),
-                }))?;
+            let (acts, _) = quantize_rows_once(layers[0], &x, scratch)?;
             let acts: &[f32] = acts;
             try_for_each_part_mut_many(splits, outs, |i, rows, y| {
-                visit_rows(layers[i], rows, RowsQuant { acts, y })
+                visit_rows(layers[i], rows, GemmRows { acts, m: 1, y })
             })
         }
     }
@@ -324,30 +315,6 @@ fn kind(layers: &[&Linear<'_>], rows: usize) -> Option<Kind> {
     }
 }
 
-/// Quantizes the one input row into the front of the scratch; returns that
-/// front (the blocks, viewed as floats).
-struct QuantizeRow<'a> {
-    x: &'a [f32],
-    scratch: &'a mut [f32],
-}
-
-impl<'a> QuantVisitor for QuantizeRow<'a> {
-    type Output = Result<&'a [f32], OpsError>;
-    fn visit<W: WeightFormat>(self) -> Self::Output {
-        let blocks = self.x.len() / W::VALUES;
-        let floats = (blocks * size_of::<W::Act>()).div_ceil(size_of::<f32>());
-        let actual = self.scratch.len();
-        let front = self.scratch.get_mut(..floats).ok_or(OpsError::Length {
-            op: "linear_many",
-            operand: "scratch",
-            expected: floats,
-            actual,
-        })?;
-        quantize(self.x, as_blocks::<W::Act>(front, blocks)?)?;
-        Ok(front)
-    }
-}
-
 /// Quantizes every input row into the front of the scratch (in parallel for a
 /// chunk of rows); returns that front (the blocks, viewed as floats) and the
 /// rest.
@@ -371,7 +338,7 @@ impl<'s> QuantVisitor for QuantizeRows<'s, '_, '_> {
             });
         }
         let (front, rest) = self.scratch.split_at_mut(floats);
-        quantize_rows(self.x, as_blocks::<W::Act>(front, blocks)?)?;
+        quantize_rows::<W::Act>(self.x, front)?;
         Ok((front, rest))
     }
 }
@@ -438,29 +405,8 @@ impl QuantRows for RowsF32<'_, '_> {
     }
 }
 
-/// Quantized activations (`acts`, blocks viewed as floats): the integer GEMV.
-struct RowsQuant<'a, 'y> {
-    acts: &'a [f32],
-    y: &'y mut [f32],
-}
-
-impl QuantRows for RowsQuant<'_, '_> {
-    fn run<W: WeightFormat>(self, w: &[W], n: usize, k: usize) -> Result<(), OpsError> {
-        let bytes: &[u8] = bytemuck::cast_slice(self.acts);
-        let len = k / W::VALUES * size_of::<W::Act>();
-        let acts: &[W::Act] = bytes
-            .get(..len)
-            .and_then(|b| bytemuck::try_cast_slice(b).ok())
-            .ok_or(OpsError::DType {
-                op: "linear_many",
-                dtype: "activation blocks in short or misaligned scratch",
-            })?;
-        Ok(gemv(w, n, k, acts, self.y)?)
-    }
-}
-
-/// Several quantized activation rows (`acts`, `m` rows of blocks viewed as
-/// floats): the integer GEMM into `y (m, n)`.
+/// Quantized activation rows (`acts`, `m` rows of blocks viewed as floats):
+/// the integer GEMM into `y (m, n)` (for one row, the GEMV it runs).
 struct GemmRows<'a, 'y> {
     acts: &'a [f32],
     m: usize,

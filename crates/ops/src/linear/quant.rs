@@ -113,8 +113,7 @@ fn apply_blocks<W: WeightFormat>(
             }
         }
         ActivationPrecision::Quantized => {
-            let acts = as_blocks::<W::Act>(act_scratch, rows * (k / W::VALUES))?;
-            quantize_rows(x, acts)?;
+            let acts = quantize_rows::<W::Act>(x, act_scratch)?;
             if rows == 1 {
                 gemv(w, n, k, acts, out)?;
             } else {
@@ -132,39 +131,37 @@ fn apply_blocks<W: WeightFormat>(
 /// the region costs more than half the work.
 pub(super) const QUANTIZE_ROWS_PARALLEL_MIN: usize = 1 << 15;
 
-/// Quantizes every row of `x` into `out` (`x.rows` runs of `x.cols / VALUES` blocks), rows
-/// shared among workers when there are enough of them (a prefill chunk).
+/// Quantizes every row of `x` into the front of `scratch` as `x.rows` runs of `x.cols /
+/// VALUES` blocks of `B`, rows shared among workers when there are enough of them (a prefill
+/// chunk); returns those blocks.
 ///
 /// # Errors
-/// [`OpsError::Length`] if `out` does not hold the rows' blocks; the kernel's error if a
+/// [`OpsError::Length`] if `scratch` does not hold the rows' blocks; the kernel's error if a
 /// row is not whole blocks.
-pub(super) fn quantize_rows<B: BlockFormat>(x: &MatRef<'_>, out: &mut [B]) -> Result<(), OpsError> {
-    let per_row = x.cols / B::VALUES;
-    let need = x.rows * per_row;
-    let actual = out.len();
-    let out = out.get_mut(..need).ok_or(OpsError::Length {
-        op: "linear",
-        operand: "activation blocks",
-        expected: need,
-        actual,
-    })?;
+pub(super) fn quantize_rows<'s, B: BlockFormat + Pod>(
+    x: &MatRef<'_>,
+    scratch: &'s mut [f32],
+) -> Result<&'s mut [B], OpsError> {
+    let per_row = (x.cols / B::VALUES).max(1);
+    let out = as_blocks::<B>(scratch, x.rows * (x.cols / B::VALUES))?;
     if x.rows == 1 {
-        return Ok(quantize(x.row(0), out)?);
+        quantize(x.row(0), out)?;
+        return Ok(out);
     }
     let split = plan(
-        need,
-        per_row.max(1),
+        out.len(),
+        per_row,
         x.rows * x.cols,
         QUANTIZE_ROWS_PARALLEL_MIN / 2,
         1,
     );
-    try_for_each_part_mut_many([split], [out], |_, blocks, part| {
-        let first = blocks.start / per_row.max(1);
-        for (r, row) in part.chunks_exact_mut(per_row.max(1)).enumerate() {
-            quantize(x.row(first + r), row)?;
+    try_for_each_part_mut_many([split], [&mut *out], |_, blocks, part| {
+        for (r, row) in part.chunks_exact_mut(per_row).enumerate() {
+            quantize(x.row(blocks.start / per_row + r), row)?;
         }
-        Ok(())
-    })
+        Ok::<(), OpsError>(())
+    })?;
+    Ok(out)
 }
 
 /// `y = staged` (β = 0) or `y += staged` (β = 1), row by row; `staged` is `(rows, y.cols)`.
