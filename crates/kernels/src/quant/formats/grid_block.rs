@@ -121,17 +121,21 @@ pub(crate) const IQ2_GRID: GridConsts = GridConsts {
     offset: 43,
 };
 
+/// The stored superblock scale `d` every codebook block holds, read by
+/// `weight_format_k!(.., via grid, ..)`'s accessor.
+pub(crate) trait GridScale {
+    /// The stored superblock scale `d`.
+    fn d(&self) -> f16;
+}
+
 /// A codebook superblock (see the module docs): the hooks of its layout.
 /// Every hook is `#[inline(always)]` or a constant, so the shared dot and
 /// tiles compile to one straight kernel per format.
-pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> {
+pub(crate) trait GridBlock: WeightFormat<Act = BlockQ8K> + GridScale {
     /// The grid entries of 32 weights.
     type Points: GridPoints;
     /// Its grid's constants.
     const GRID: GridConsts;
-
-    /// The stored superblock scale `d`.
-    fn d(&self) -> f16;
 
     /// Weights `32v .. 32v + 32`.
     fn group(&self, v: usize) -> Group<Self::Points>;

@@ -157,11 +157,6 @@ impl GridBlock for BlockIq2S {
     type Points = [u64; 4];
     const GRID: GridConsts = IQ2_GRID;
 
-    #[inline(always)]
-    fn d(&self) -> f16 {
-        self.d
-    }
-
     /// Groups `k = 4v .. 4v + 4`: `qs[k]` with bits `2(k % 4) ..` of
     /// `qh[k / 4] = qh[v]` as bits 8..10; sign bytes `32 + 4v ..` of `qs`;
     /// scale byte `v`.

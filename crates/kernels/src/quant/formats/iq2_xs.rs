@@ -128,11 +128,6 @@ impl GridBlock for BlockIq2Xs {
     type Points = [u64; 4];
     const GRID: GridConsts = IQ2_GRID;
 
-    #[inline(always)]
-    fn d(&self) -> f16 {
-        self.d
-    }
-
     /// Entries `4v .. 4v + 4`: the grid index in the low 9 bits, the sign
     /// index in the high 7; scale byte `v`.
     #[inline(always)]

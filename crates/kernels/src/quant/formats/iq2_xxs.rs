@@ -104,11 +104,6 @@ impl GridBlock for BlockIq2Xxs {
     type Points = [u64; 4];
     const GRID: GridConsts = IQ2_GRID;
 
-    #[inline(always)]
-    fn d(&self) -> f16 {
-        self.d
-    }
-
     /// The four grid indices and the word of sub-block `v`.
     #[inline(always)]
     fn group(&self, v: usize) -> Group<[u64; 4]> {

@@ -150,11 +150,6 @@ impl GridBlock for BlockIq3S {
         offset: 16,
     };
 
-    #[inline(always)]
-    fn d(&self) -> f16 {
-        self.d
-    }
-
     /// Groups `k = 8v .. 8v + 8`: `qs[k]` with bit `k % 8` of `qh[v]` as
     /// bit 8; `signs[4v .. 4v + 4]`; nibble `v` of `scales` for all 32.
     #[inline(always)]

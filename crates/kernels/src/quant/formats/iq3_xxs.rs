@@ -178,11 +178,6 @@ impl GridBlock for BlockIq3Xxs {
         offset: 62,
     };
 
-    #[inline(always)]
-    fn d(&self) -> f16 {
-        self.d
-    }
-
     /// Grid indices `qs[8v .. 8v + 8]` and word `v` of `scales_and_signs`.
     #[inline(always)]
     fn group(&self, v: usize) -> Group<[u32; 8]> {

@@ -160,6 +160,13 @@ macro_rules! weight_format_k {
             super::grid_block::dequantize(b, out)
         });
 
+        impl super::grid_block::GridScale for $block {
+            #[inline(always)]
+            fn d(&self) -> half::f16 {
+                self.d
+            }
+        }
+
         impl $block {
             /// The integer view (`grid_block` module docs): `x = d·scales[s]·q`, `q` the
             /// signed grid values, `scales` the odd `2·ls + 1` in `1..=31`, and
