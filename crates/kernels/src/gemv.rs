@@ -39,12 +39,13 @@ use crate::prefetch::{groups_ahead, prefetch_stream};
 /// Weight bytes (`k·n·4`) from which the product is split over two workers
 /// (a worker joins per half of it).
 ///
-/// Measured (`GEMM_THRESH=1 cargo bench -p smallmind-kernels --bench gemm_tune`,
-/// best of N, 2-thread vs 1-thread pool, threshold forced to 0, idle
-/// machine), speedup for B / Bᵀ: 64 KiB 0.97 / 0.94, 256 KiB 0.87 / 1.01,
-/// 512 KiB 1.10 / 1.05, 1.3 MiB 1.27 / 1.90, 4.5 MiB 1.27 / 1.78. The split
-/// starts at 512 KiB, the first size where both layouts win.
-pub const GEMV_PARALLEL_MIN_BYTES: usize = 512 * 1024;
+/// Measured on the worker team (AMD EPYC Zen 5, `B` transposed, weights in
+/// L3 as a small model's are, best of 15 rounds, 1 worker against 2 with the
+/// split forced): 64 KiB 0.74×, 128 KiB 0.95×, 256 KiB 1.20× (512×128) and
+/// 1.37× (128×512), 512 KiB 1.53×, 1 MiB 1.68–1.91×. The split starts at
+/// 256 KiB, the first size where two workers win. (With the rayon pool the
+/// team replaced, the first winning size had been 512 KiB.)
+pub const GEMV_PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// Rayon tasks per thread when parallel and `B` is transposed: more tasks
 /// let work stealing even out a core shared with other work.
