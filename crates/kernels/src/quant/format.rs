@@ -11,7 +11,7 @@
 //! Each format lives in one module of `formats/` and implements these; the
 //! generic kernels (`gemv`, `gemm`, `quantize`, ...) take any of them.
 
-use super::isa::{Rect, Tile, gemm_rect};
+use super::isa::{Rect, Tile, gemm_rect, gemv_rows};
 
 /// A ggml-style block: [`BlockFormat::VALUES`] numbers stored in
 /// `size_of::<Self>()` bytes, byte-compatible with GGUF where ggml has the
@@ -82,6 +82,19 @@ pub trait WeightFormat: BlockFormat {
         x: [&[Self::Act]; C],
         ahead: usize,
     ) -> [[f32; C]; R];
+
+    /// Output rows `j0 .. j0 + y.len()` of a GEMV on instruction set `T`
+    /// (formats may override the tile loop); `w` holds whole rows of
+    /// `x.len()` blocks.
+    ///
+    /// # Safety
+    /// The CPU must support `T`'s instruction set.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn gemv_rows<T: Tile>(w: &[Self], x: &[Self::Act], j0: usize, y: &mut [f32]) {
+        // SAFETY: forwarded from our caller.
+        unsafe { gemv_rows::<T, Self>(w, x, j0, y) }
+    }
 
     /// One rectangle of a GEMM on instruction set `T` (formats may override
     /// the tile loop, e.g. to unpack weights once per group of rows).

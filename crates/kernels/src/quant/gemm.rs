@@ -3,15 +3,15 @@
 //! layout) and `x` quantized once per row beforehand ([`quantize`](super::quantize)
 //! over the whole `(m, k)` matrix: blocks never straddle rows).
 //!
-//! Register tiles are 4 weight rows × 4 activation rows: each weight block
-//! unpacked once is used for four activation rows, each activation block for
-//! four weight rows. A group of four weight rows stays in L1 while all
-//! activation rows of the task pass. The output is cut into rectangles
-//! (activation-row chunks × weight-row chunks) that the workers share;
-//! each output is computed by one tile in a fixed order, so results do not
-//! depend on the thread count, and they equal the GEMV's for the same row
-//! (`gemv(w, x_q[i]) == y[i, ..]`, the same tile code and order). One row
-//! runs the GEMV.
+//! The output is cut into rectangles (activation-row chunks × weight-row
+//! runs) that the workers share. Each format's `gemm_rect` computes one:
+//! with 4 weight rows × 4 activation rows register tiles by default, and on
+//! AVX-512 VNNI + VBMI for the 32-value formats with 16 weight rows
+//! repacked into one i32 lane each (`x86/lanes.rs`). Each output is computed
+//! by one tile in a fixed order, so results do not depend on the thread
+//! count, and they equal the GEMV's for the same row
+//! (`gemv(w, x_q[i]) == y[i, ..]`: the same tile code, or the same sum in the
+//! same order). One row runs the GEMV.
 
 use pulp::{Simd, WithSimd};
 

@@ -71,7 +71,8 @@ pub enum Isa {
     /// needs.
     #[cfg(target_arch = "x86_64")]
     Vnni,
-    /// `Vnni` plus AVX-512 VBMI (`vpermb`): two blocks per 512-bit vector.
+    /// `Vnni` plus AVX-512 VBMI (`vpermb`): 512-bit vectors (for the 32-value
+    /// formats, a weight row per lane: `x86/lanes.rs`).
     #[cfg(target_arch = "x86_64")]
     Vnni512,
 }
@@ -110,7 +111,7 @@ impl Isa {
     ) {
         match self {
             // SAFETY: the scalar tiles use no special instructions.
-            Isa::Scalar => unsafe { gemv_rows::<Scalar, W>(w, x, j0, y) },
+            Isa::Scalar => unsafe { W::gemv_rows::<Scalar>(w, x, j0, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only built after V3 (AVX2, FMA, F16C)
             // was detected.
@@ -319,24 +320,24 @@ pub(crate) unsafe fn store_tile<const R: usize, const C: usize>(
 /// runs the generic driver, so the format's tiles inline with those features.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Avx2, Rect, Vnni, Vnni512, gemv_rows};
+    use super::{Avx2, Rect, Vnni, Vnni512};
     use crate::quant::WeightFormat;
 
-    /// [`gemv_rows`] on AVX2.
+    /// [`WeightFormat::gemv_rows`] on AVX2.
     #[target_feature(enable = "avx,avx2,fma,f16c")]
     pub(super) fn gemv_rows_avx2<W: WeightFormat>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
         // SAFETY: this function's target features are all `Avx2` needs.
-        unsafe { gemv_rows::<Avx2, W>(w, x, j0, y) }
+        unsafe { W::gemv_rows::<Avx2>(w, x, j0, y) }
     }
 
-    /// [`gemv_rows`] with AVX-512 VNNI.
+    /// [`WeightFormat::gemv_rows`] with AVX-512 VNNI.
     #[target_feature(enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
     pub(super) fn gemv_rows_vnni<W: WeightFormat>(w: &[W], x: &[W::Act], j0: usize, y: &mut [f32]) {
         // SAFETY: this function's target features are all `Vnni` needs.
-        unsafe { gemv_rows::<Vnni, W>(w, x, j0, y) }
+        unsafe { W::gemv_rows::<Vnni>(w, x, j0, y) }
     }
 
-    /// [`gemv_rows`] with AVX-512 VNNI + VBMI.
+    /// [`WeightFormat::gemv_rows`] with AVX-512 VNNI + VBMI.
     #[target_feature(
         enable = "avx,avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi"
     )]
@@ -347,7 +348,7 @@ mod x86 {
         y: &mut [f32],
     ) {
         // SAFETY: this function's target features are all `Vnni512` needs.
-        unsafe { gemv_rows::<Vnni512, W>(w, x, j0, y) }
+        unsafe { W::gemv_rows::<Vnni512>(w, x, j0, y) }
     }
 
     /// [`WeightFormat::gemm_rect`] on AVX2.

@@ -10,11 +10,21 @@
 //! Every output is computed by one part in a fixed order, so results do not
 //! depend on the thread count or the split.
 
-use super::isa::ROWS;
 use crate::parallel::{Split, for_each_part, plan};
 
-/// Parts per worker (more parts even out a core shared with other work).
+/// Weight rows per part come in multiples of this: whole 16-row groups of
+/// the 512-bit kernels (`x86/lanes.rs`), and so whole 4-row tiles of the
+/// others.
+const PART_ROWS: usize = 16;
+
+/// Parts per worker of a GEMV (more parts even out a core shared with
+/// other work).
 const PARTS_PER_WORKER: usize = 8;
+
+/// Weight-row runs per worker of a GEMM: fewer and wider than a GEMV's, as
+/// each rectangle pays once for its activation rows' block terms and its
+/// repacking (`x86/lanes.rs`), and stealing evens out the rest.
+const GEMM_RUNS_PER_WORKER: usize = 2;
 
 /// Activation rows per GEMM rectangle (bounds the activations one part
 /// re-reads).
@@ -25,7 +35,7 @@ const RECT_ROWS: usize = 64;
 pub(super) fn gemv_split(n: usize, row_bytes: usize, min_bytes: usize) -> Split {
     plan(
         n,
-        ROWS,
+        PART_ROWS,
         n.saturating_mul(row_bytes),
         min_bytes / 2,
         PARTS_PER_WORKER,
@@ -42,7 +52,7 @@ pub(super) fn for_each_rect(
     (macs, min_macs): (usize, usize),
     rect: impl Fn((usize, usize), (usize, usize)) + Sync,
 ) {
-    let cols = plan(n, ROWS, macs, min_macs / 2, PARTS_PER_WORKER);
+    let cols = plan(n, PART_ROWS, macs, min_macs / 2, GEMM_RUNS_PER_WORKER);
     if cols.parts <= 1 {
         rect((0, m), (0, n));
         return;

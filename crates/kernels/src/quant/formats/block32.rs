@@ -9,14 +9,12 @@
 //! [`weight_format_32!`]; nothing here names a format.
 
 #[cfg(target_arch = "x86_64")]
-use core::arch::x86_64::{__m256i, __m512, __m512i};
+use core::arch::x86_64::{__m256i, __m512i};
 
 use half::f16;
 
 use crate::quant::format::{WeightFormat, scalar_tile};
 use crate::quant::isa::{Isa, Tile};
-#[cfg(target_arch = "x86_64")]
-pub(crate) use crate::quant::x86::blocks32::WeightPair;
 use crate::quant::{ActFormat, QK};
 
 /// How the x86 tiles get the unsigned byte operand `u` of `vpdpbusd` and
@@ -60,13 +58,6 @@ pub(crate) trait Act32: ActFormat {
     /// The CPU must support AVX2, FMA and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn scale_x86(&self) -> f32;
-    /// `[d₀ ×8, d₁ ×8]` of a pair of consecutive blocks, from the pair's
-    /// first 64 bytes `raw`.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512 F/BW/VBMI and F16C.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn pair_scales(raw: __m512i) -> __m512;
 }
 
 /// A 32-value weight block, as the shared integer kernels read it: the
@@ -102,15 +93,15 @@ pub(crate) trait Block32: WeightFormat<Act: Act32> {
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     unsafe fn unpack_256(&self) -> __m256i;
-    /// Two consecutive blocks as the 512-bit tiles consume them: `u` (always
-    /// unsigned, `v + OPERAND.bias()`), the scales `[d₀ ×8, d₁ ×8]` and
-    /// (offset formats) `[m₀ ×8, m₁ ×8]`.
+    /// The unsigned operand `u = v + OPERAND.bias()` of two consecutive
+    /// blocks, in weight order (the first block's 32 bytes, then the
+    /// second's), for the 512-bit GEMV (`x86/lanes.rs`).
     ///
     /// # Safety
     /// `pair` points at two consecutive blocks; the CPU must support AVX-512
-    /// F/BW/VL/VBMI and F16C.
+    /// F/BW/VL/VBMI.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair;
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i;
 }
 
 /// The `index`-th f16 of a block's leading fields (see [`Block32::scale`]).
@@ -184,7 +175,9 @@ pub(crate) unsafe fn tile<T: Tile, W: Block32, const R: usize, const C: usize>(
             match T::ISA {
                 Isa::Avx2 => return blocks32::tile::<blocks32::Avx2, W, R, C>(w, x, ahead),
                 Isa::Vnni => return blocks32::tile::<blocks32::Vnni, W, R, C>(w, x, ahead),
-                Isa::Vnni512 => return blocks32::tile_512::<W, R, C>(w, x, ahead),
+                // The 512-bit GEMV and GEMM have their own drivers
+                // (`x86/lanes.rs`); a tile here is the 256-bit one.
+                Isa::Vnni512 => return blocks32::tile::<blocks32::Vnni, W, R, C>(w, x, ahead),
                 Isa::Scalar => {}
             }
         }
@@ -193,8 +186,29 @@ pub(crate) unsafe fn tile<T: Tile, W: Block32, const R: usize, const C: usize>(
     scalar_tile(w, x)
 }
 
+/// [`WeightFormat::gemv_rows`] of every 32-value format: on 512-bit VNNI,
+/// a weight row per lane (`x86/lanes.rs`).
+///
+/// # Safety
+/// As [`WeightFormat::gemv_rows`].
+#[inline(always)]
+pub(crate) unsafe fn gemv_rows<T: Tile, W: Block32>(
+    w: &[W],
+    x: &[W::Act],
+    j0: usize,
+    y: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if matches!(T::ISA, Isa::Vnni512) {
+        // SAFETY: forwarded from our caller, who guarantees `Vnni512`.
+        return unsafe { crate::quant::x86::lanes::gemv_rows(w, x, j0, y) };
+    }
+    // SAFETY: forwarded from our caller.
+    unsafe { crate::quant::isa::gemv_rows::<T, W>(w, x, j0, y) }
+}
+
 /// [`WeightFormat::gemm_rect`] of every 32-value format: on 512-bit VNNI,
-/// weight pairs unpacked once per group of rows.
+/// a weight row per lane, repacked once per rectangle (`x86/lanes.rs`).
 ///
 /// # Safety
 /// As [`WeightFormat::gemm_rect`].
@@ -204,7 +218,7 @@ pub(crate) unsafe fn gemm_rect<T: Tile, W: Block32>(rect: crate::quant::isa::Rec
     #[cfg(target_arch = "x86_64")]
     if matches!(T::ISA, Isa::Vnni512) {
         // SAFETY: forwarded from our caller, who guarantees `Vnni512`.
-        return unsafe { crate::quant::x86::blocks32::gemm_rect_512(rect) };
+        return unsafe { crate::quant::x86::lanes::gemm_rect(rect) };
     }
     // SAFETY: forwarded from our caller.
     unsafe { crate::quant::isa::gemm_rect::<T, W, ROWS, COLS>(rect) }
@@ -316,6 +330,17 @@ macro_rules! weight_format_32 {
             ) -> [[f32; C]; R] {
                 // SAFETY: forwarded from our caller.
                 unsafe { super::block32::tile::<T, Self, R, C>(w, x, ahead) }
+            }
+
+            #[inline(always)]
+            unsafe fn gemv_rows<T: $crate::quant::isa::Tile>(
+                w: &[Self],
+                x: &[$act],
+                j0: usize,
+                y: &mut [f32],
+            ) {
+                // SAFETY: forwarded from our caller.
+                unsafe { super::block32::gemv_rows::<T, Self>(w, x, j0, y) }
             }
 
             #[inline(always)]

@@ -43,7 +43,7 @@ use super::{IQ4_VALUES, inv_or_zero, quantize_blocks};
 use crate::KernelError;
 use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
 
 /// The codebook index whose entry (1) is nearest 0.
 const INDEX_NEAR_ZERO: u8 = 8;
@@ -238,18 +238,13 @@ impl Block32 for BlockIq4Nl {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: `pair` is two blocks (36 bytes), the caller's contract, as
         // are the CPU features; the table read is 16 bytes.
         unsafe {
-            let (raw, idx) = x86::nibble_pair(pair);
+            let idx = x86::nibble_pair(pair);
             let table = _mm512_broadcast_i32x4(_mm_loadu_si128(IQ4_UNSIGNED.as_ptr().cast()));
-            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 18) });
-            WeightPair {
-                u: _mm512_shuffle_epi8(table, idx),
-                dw,
-                m: _mm512_setzero_ps(),
-            }
+            _mm512_shuffle_epi8(table, idx)
         }
     }
 }

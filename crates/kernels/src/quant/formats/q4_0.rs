@@ -20,7 +20,7 @@ use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
 use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
 
 /// ggml `Q4_0`: 32 unsigned 4-bit values and one f16 scale;
 /// `x[j] = d·(q[j] − 8)`.
@@ -78,16 +78,8 @@ impl Block32 for BlockQ4_0 {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: forwarded from the caller (a 36-byte pair).
-        unsafe {
-            let (raw, u) = x86::nibble_pair(pair);
-            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 18) });
-            WeightPair {
-                u,
-                dw,
-                m: _mm512_setzero_ps(),
-            }
-        }
+        unsafe { x86::nibble_pair(pair) }
     }
 }

@@ -14,7 +14,9 @@ use super::block32::{Block32, Operand, fit_offset, pack_nibbles, unpack_nibble, 
 use super::q8_1::BlockQ8_1;
 use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::__m512i;
 
 /// ggml `Q4_1`: 32 unsigned 4-bit values, an f16 scale and an f16 offset;
 /// `x[j] = d·q[j] + m`, nibbles ordered as in [`BlockQ4_0`](super::BlockQ4_0).
@@ -70,13 +72,8 @@ impl Block32 for BlockQ4_1 {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: forwarded from the caller (a 40-byte pair).
-        unsafe {
-            let (raw, u) = x86::nibble_pair(pair);
-            // Scales at bytes 0 and 20, offsets at 2 and 22.
-            let (dw, m) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 2, 20) });
-            WeightPair { u, dw, m }
-        }
+        unsafe { x86::nibble_pair(pair) }
     }
 }

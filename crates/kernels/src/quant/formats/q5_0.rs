@@ -30,7 +30,7 @@ use super::inv_or_zero;
 use super::q8_0::BlockQ8_0;
 use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
 
 /// A Q5_0 block (see the module docs).
 #[repr(C)]
@@ -108,18 +108,12 @@ impl Block32 for BlockQ5_0 {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: `pair` is two blocks (44 bytes), the caller's contract, as
         // are the CPU features.
         unsafe {
-            let (raw, u) = x86::nibble_pair(pair);
-            let u = add_high_bits_512(u, &(*pair).qh, &(*pair.add(1)).qh);
-            let (dw, _) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 22) });
-            WeightPair {
-                u,
-                dw,
-                m: _mm512_setzero_ps(),
-            }
+            let u = x86::nibble_pair(pair);
+            add_high_bits_512(u, &(*pair).qh, &(*pair.add(1)).qh)
         }
     }
 }

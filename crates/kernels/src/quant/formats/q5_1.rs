@@ -32,7 +32,9 @@ use super::q5_0::{pack_5bit, q5};
 use super::q8_1::BlockQ8_1;
 use crate::quant::QK;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::__m512i;
 
 /// A Q5_1 block (see the module docs).
 #[repr(C)]
@@ -90,15 +92,12 @@ impl Block32 for BlockQ5_1 {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: `pair` is two blocks (48 bytes), the caller's contract, as
         // are the CPU features.
         unsafe {
-            let (raw, u) = x86::nibble_pair(pair);
-            let u = super::q5_0::add_high_bits_512(u, &(*pair).qh, &(*pair.add(1)).qh);
-            // Scales at bytes 0 and 24, offsets at 2 and 26.
-            let (dw, m) = x86::pair_f16s(raw, &const { x86::f16_pattern(0, 2, 24) });
-            WeightPair { u, dw, m }
+            let u = x86::nibble_pair(pair);
+            super::q5_0::add_high_bits_512(u, &(*pair).qh, &(*pair.add(1)).qh)
         }
     }
 }

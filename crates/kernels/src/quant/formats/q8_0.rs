@@ -16,7 +16,7 @@ use core::arch::x86_64::*;
 use super::block32::{Act32, Block32, Operand, block_of, weight_format_32};
 use super::inv_or_zero;
 #[cfg(target_arch = "x86_64")]
-use crate::quant::x86::blocks32::{self as x86, WeightPair};
+use crate::quant::x86::blocks32 as x86;
 use crate::quant::{ActFormat, BlockFormat, QK};
 
 /// ggml `Q8_0`: 32 signed 8-bit values and one f16 scale; `x[j] = d·qs[j]`.
@@ -132,7 +132,7 @@ impl Block32 for BlockQ8_0 {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_512(pair: *const Self) -> WeightPair {
+    unsafe fn pair_operand_512(pair: *const Self) -> __m512i {
         // SAFETY: `pair` is 68 bytes (the caller's contract): loads of 64
         // bytes from 0 and 4 stay inside; the features are the caller's too.
         unsafe {
@@ -142,12 +142,7 @@ impl Block32 for BlockQ8_0 {
             let rest = _mm512_loadu_si512(p.add(4).cast());
             let q =
                 _mm512_permutex2var_epi8(raw, x86::idx_vec(&const { x86::pair_values(2) }), rest);
-            let u = _mm512_xor_si512(q, _mm512_set1_epi8(Self::OPERAND.bias() as i8));
-            WeightPair {
-                u,
-                dw: Self::pair_scales(raw),
-                m: _mm512_setzero_ps(),
-            }
+            _mm512_xor_si512(q, _mm512_set1_epi8(Self::OPERAND.bias() as i8))
         }
     }
 }
@@ -171,12 +166,5 @@ impl Act32 for BlockQ8_0 {
     unsafe fn scale_x86(&self) -> f32 {
         // SAFETY: F16C is the caller's contract.
         unsafe { x86::f16_to_f32(self.d) }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn pair_scales(raw: __m512i) -> __m512 {
-        // SAFETY: the features are the caller's contract.
-        unsafe { x86::pair_f16s(raw, &const { x86::f16_pattern(0, 0, 34) }).0 }
     }
 }

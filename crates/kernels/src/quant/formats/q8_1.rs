@@ -10,9 +10,6 @@
 use bytemuck::{Pod, Zeroable};
 use pulp::Simd;
 
-#[cfg(target_arch = "x86_64")]
-use core::arch::x86_64::*;
-
 use super::block32::{Act32, block_of};
 use super::q8_0::{abs_max, q8_rows, q8_values};
 use crate::quant::{ActFormat, BlockFormat, QK};
@@ -87,16 +84,5 @@ impl Act32 for BlockQ8_1 {
     #[inline(always)]
     unsafe fn scale_x86(&self) -> f32 {
         self.d
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn pair_scales(raw: __m512i) -> __m512 {
-        // SAFETY: register operations; AVX-512 F is the caller's contract.
-        unsafe {
-            // f32 lanes 0 and 10 (bytes 0 and 40) into [d₀ ×8, d₁ ×8].
-            let idx = _mm512_set_epi32(10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0);
-            _mm512_permutexvar_ps(idx, _mm512_castsi512_ps(raw))
-        }
     }
 }

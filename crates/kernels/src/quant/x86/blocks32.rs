@@ -1,16 +1,17 @@
-//! x86-64 integer block dot products: 256-bit AVX2 and AVX-512 VNNI tiles
-//! (one block per vector), and 512-bit VNNI + VBMI tiles (two blocks per
-//! vector, see below).
+//! x86-64 integer block dot products of the 32-value formats: 256-bit AVX2
+//! and AVX-512 VNNI tiles (one block per vector), and the byte unpacking
+//! that the 512-bit kernels of `lanes.rs` share (pairs of blocks).
 //!
-//! Every block dot is an exact 32-bit integer sum, kept as 8 lane partials
-//! (lane `i` sums bytes `4i .. 4i + 4`), then scaled in f32 per block:
-//! `acc += f32(partials)·(d_w·d_x)`, reduced horizontally once per row.
+//! In the 256-bit tiles every block dot is an exact 32-bit integer sum, kept
+//! as 8 lane partials (lane `i` sums bytes `4i .. 4i + 4`), then scaled in
+//! f32 per block: `acc += f32(partials)·(d_w·d_x)`, reduced horizontally
+//! once per row.
 //!
 //! The unsigned×signed byte products (`vpdpbusd`, `vpmaddubsw`) need an
 //! unsigned weight operand `u = v + bias`, so a correction
 //! `−bias·Σ q_x` (per lane) is folded into the accumulator start. Each
 //! format says how it gets `u` ([`Block32::OPERAND`]) and unpacks its own
-//! bytes ([`Block32::unpack_256`], [`Block32::pair_512`]), from the helpers
+//! bytes ([`Block32::unpack_256`], [`Block32::pair_operand_512`]), from the helpers
 //! below:
 //! - [`Operand::Signed`] (Q8_0): the weights are bytes `v`; VNNI takes
 //!   `u = v ^ 0x80`, bias 128; on AVX2 the products `255·127·2` could
@@ -22,12 +23,10 @@
 //! activations (which our quantizers never produce).
 
 use core::arch::x86_64::*;
-use std::mem::MaybeUninit;
 
 use crate::prefetch::prefetch;
 use crate::quant::QK;
 use crate::quant::formats::{Act32, Block32, Operand};
-use crate::quant::isa::{COLS, ROWS, Rect};
 
 /// The per-format integer operations of one instruction set.
 pub(crate) trait IntOps {
@@ -233,34 +232,29 @@ pub(crate) unsafe fn tile<O: IntOps, W: Block32, const R: usize, const C: usize>
 }
 
 // ---------------------------------------------------------------------------
-// AVX-512 VNNI + VBMI: two blocks per 512-bit vector.
+// AVX-512 VNNI + VBMI: pairs of blocks in 512-bit vectors, for the 512-bit
+// GEMV (`lanes.rs`).
 //
 // A pair of consecutive blocks of one row is loaded with two overlapping
-// in-bounds loads (no masked or page-crossing reads past the pair);
+// in-bounds loads (no masked or page-crossing reads past the pair), and
 // `vpermt2b` spreads the packed bytes into 64 lanes (weights of the first
-// block, then the second, in order) and `vpermb` gathers the two f16 scales
-// into a `[d₀ ×8, d₁ ×8]` pattern that one `vcvtph2ps` widens. (Two 32-byte
-// loads + `vinserti64x4` measured 1.5–2× slower for Q8_0 than this.) The i32 lanes 0–7 of
-// `vpdpbusd` then belong to the first block, lanes 8–15 to the second, so one
-// scale vector, one convert and one FMA serve both blocks. An odd last block
-// goes through the 256-bit code above.
+// block, then the second, in order). (Two 32-byte loads + `vinserti64x4`
+// measured 1.5–2× slower for Q8_0 than this.) The i32 lanes 0–7 of
+// `vpdpbusd` then hold the first block's partial sums, lanes 8–15 the
+// second's.
 
 /// A pair of activation blocks, shared by every weight row of a tile.
 #[derive(Clone, Copy)]
-struct ActPair {
+pub(crate) struct ActPair {
     /// The 64 activation bytes, block `b` then `b + 1`.
-    x: __m512i,
+    pub(crate) x: __m512i,
     /// Accumulator start: `−bias·Σ` per lane.
-    start: __m512i,
-    /// `[d_x₀ ×8, d_x₁ ×8]`.
-    dx: __m512,
-    /// Offset formats only: `d_x·Σ q_x` per lane (sums to `s_x`), for the `m·s` term.
-    sx: __m512,
+    pub(crate) start: __m512i,
 }
 
 /// Loads the activation pair starting at `x` (two consecutive blocks).
 #[inline(always)]
-unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
+pub(crate) unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
     let size = size_of::<W::Act>();
     // SAFETY: `x` points at two consecutive activation blocks (the caller's
     // contract), 64 to 128 bytes, so the 64-byte loads from bytes 0 and
@@ -281,7 +275,6 @@ unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
             idx_vec(&const { pair_values((size_of::<W::Act>() - QK) as u8) }),
             _mm512_loadu_si512(x.cast::<u8>().add(2 * size - 64).cast()),
         );
-        let dx = W::Act::pair_scales(raw);
         let zero = _mm512_setzero_si512();
         let start = if W::OPERAND.bias() == 0 {
             zero
@@ -289,18 +282,7 @@ unsafe fn act_pair<W: Block32>(x: *const W::Act) -> ActPair {
             let bias_x = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(bias::<W>()), values);
             _mm512_sub_epi32(zero, bias_x)
         };
-        let sx = if W::OFFSET {
-            let sums = _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), values);
-            _mm512_mul_ps(_mm512_cvtepi32_ps(sums), dx)
-        } else {
-            _mm512_setzero_ps()
-        };
-        ActPair {
-            x: values,
-            start,
-            dx,
-            sx,
-        }
+        ActPair { x: values, start }
     }
 }
 
@@ -338,22 +320,6 @@ pub(crate) const fn pair_values(first: u8) -> [u8; 64] {
     idx
 }
 
-/// `vpermb` indices gathering an f16 pattern `[h₀ ×8, h₁ ×8]` (16 words, low
-/// 32 bytes) from byte offsets `at` and `at + stride`, and a second one
-/// `[g₀ ×8, g₁ ×8]` from `at2`, `at2 + stride` (high 32 bytes).
-pub(crate) const fn f16_pattern(at: u8, at2: u8, stride: u8) -> [u8; 64] {
-    let mut idx = [0u8; 64];
-    let mut i = 0;
-    while i < 64 {
-        let word = i / 2;
-        let base = if word < 16 { at } else { at2 };
-        let block = ((word % 16) / 8) as u8;
-        idx[i] = base + block * stride + (i % 2) as u8;
-        i += 1;
-    }
-    idx
-}
-
 /// 64 bytes of indices as a vector.
 ///
 /// # Safety
@@ -365,16 +331,15 @@ pub(crate) unsafe fn idx_vec(idx: &[u8; 64]) -> __m512i {
 }
 
 /// The nibbles of a pair of blocks whose last 16 bytes are nibbles (Q4_0,
-/// Q4_1, ...): `raw`, the pair's first 32 bytes (scales and the first
-/// block's nibbles), and the 64 nibbles as bytes `0..16` in weight order
-/// (the first block's 32, then the second's).
+/// Q4_1, ...): the 64 nibbles as bytes `0..16` in weight order (the first
+/// block's 32, then the second's).
 ///
 /// # Safety
 /// `pair` points at two consecutive blocks of 32 to 48 bytes together (every
 /// load stays inside: 32 bytes from the start, 16 from the end); the CPU
 /// must support AVX-512 F/BW/VBMI.
 #[inline(always)]
-pub(crate) unsafe fn nibble_pair<W>(pair: *const W) -> (__m512i, __m512i) {
+pub(crate) unsafe fn nibble_pair<W>(pair: *const W) -> __m512i {
     // SAFETY: as this function's contract.
     unsafe {
         let p = pair.cast::<u8>();
@@ -396,243 +361,6 @@ pub(crate) unsafe fn nibble_pair<W>(pair: *const W) -> (__m512i, __m512i) {
             0,
             0,
         );
-        let u = _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F));
-        (raw, u)
-    }
-}
-
-/// Two f16 patterns of 16 values picked from `raw` by `vpermb` indices
-/// `idx` (see [`f16_pattern`]), in f32: the low one and the high one.
-///
-/// # Safety
-/// The CPU must support AVX-512 F/BW/VBMI and F16C.
-#[inline(always)]
-pub(crate) unsafe fn pair_f16s(raw: __m512i, idx: &[u8; 64]) -> (__m512, __m512) {
-    // SAFETY: register operations; the features are the caller's contract.
-    unsafe {
-        let halves = _mm512_permutexvar_epi8(idx_vec(idx), raw);
-        (
-            _mm512_cvtph_ps(_mm512_castsi512_si256(halves)),
-            _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(halves)),
-        )
-    }
-}
-
-/// An `R × C` tile with two blocks per 512-bit vector.
-///
-/// # Safety
-/// The CPU must support AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA and F16C; every
-/// slice has the same length.
-#[inline(always)]
-pub(crate) unsafe fn tile_512<W: Block32, const R: usize, const C: usize>(
-    w: [&[W]; R],
-    x: [&[W::Act]; C],
-    ahead: usize,
-) -> [[f32; C]; R] {
-    let nb = x[0].len();
-    // SAFETY: the caller guarantees AVX-512 F/BW/VL/VNNI/VBMI, AVX2, FMA
-    // and F16C; every slice has `nb` blocks and pairs start below
-    // `nb - 1`, so both blocks of a pair are in bounds.
-    unsafe {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
-        let mut b = 0;
-        while b + 2 <= nb {
-            if ahead != 0 {
-                for w_r in &w {
-                    prefetch(w_r.as_ptr().add(b).cast::<u8>().wrapping_add(ahead));
-                }
-            }
-            let mut xs = [ActPair {
-                x: _mm512_setzero_si512(),
-                start: _mm512_setzero_si512(),
-                dx: _mm512_setzero_ps(),
-                sx: _mm512_setzero_ps(),
-            }; C];
-            for c in 0..C {
-                xs[c] = act_pair::<W>(x[c].as_ptr().add(b));
-            }
-            for r in 0..R {
-                accumulate_row::<W, C>(&mut acc[r], W::pair_512(w[r].as_ptr().add(b)), &xs);
-            }
-            b += 2;
-        }
-        finish_tile::<W, R, C>(&acc, w, x, b)
-    }
-}
-
-/// Adds one weight row's products with a pair of blocks of each activation
-/// row: `acc[c] += f32(Σ u·x + start)·(d_w·d_x)` (`+ m·s_x` for offset
-/// formats).
-///
-/// # Safety
-/// The CPU must support AVX-512 F and VNNI.
-#[inline(always)]
-unsafe fn accumulate_row<W: Block32, const C: usize>(
-    acc: &mut [__m512; C],
-    WeightPair { u, dw, m }: WeightPair,
-    xs: &[ActPair; C],
-) {
-    // SAFETY: register operations only; the features are our caller's contract.
-    unsafe {
-        for (acc, x) in acc.iter_mut().zip(xs) {
-            let isum = _mm512_dpbusd_epi32(x.start, u, x.x);
-            let scale = _mm512_mul_ps(dw, x.dx);
-            *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, *acc);
-            if W::OFFSET {
-                *acc = _mm512_fmadd_ps(m, x.sx, *acc);
-            }
-        }
-    }
-}
-
-/// The tile's sums: an odd last block (from block `b`, with the 256-bit
-/// tile) plus the horizontal sums of the pair accumulators.
-///
-/// # Safety
-/// `b ≤` every slice's length, and the CPU supports `Vnni512`.
-#[inline(always)]
-unsafe fn finish_tile<W: Block32, const R: usize, const C: usize>(
-    acc: &[[__m512; C]; R],
-    w: [&[W]; R],
-    x: [&[W::Act]; C],
-    b: usize,
-) -> [[f32; C]; R] {
-    // SAFETY: slices from `b` are in bounds (our caller's contract); the
-    // features are too.
-    unsafe {
-        let mut out = [[0.0f32; C]; R];
-        if b < x[0].len() {
-            let tail_w: [&[W]; R] = std::array::from_fn(|r| &w[r][b..]);
-            let tail_x: [&[W::Act]; C] = std::array::from_fn(|c| &x[c][b..]);
-            out = tile::<Vnni, W, R, C>(tail_w, tail_x, 0);
-        }
-        for (out_r, acc_r) in out.iter_mut().zip(acc) {
-            for (o, a) in out_r.iter_mut().zip(acc_r) {
-                *o += _mm512_reduce_add_ps(*a);
-            }
-        }
-        out
-    }
-}
-
-/// A GEMM rectangle with AVX-512 VNNI + VBMI, on weight pairs unpacked once
-/// per group of rows ([`packed_rect`]).
-///
-/// # Safety
-/// As the `isa` module's `gemm_rect`; the CPU must support AVX-512
-/// F/BW/VL/VNNI/VBMI, AVX2, FMA and F16C.
-#[inline(always)]
-pub(crate) unsafe fn gemm_rect_512<W: Block32>(rect: Rect<'_, W>) {
-    // SAFETY: forwarded from our caller.
-    unsafe {
-        if W::OFFSET {
-            // The offset term needs two more registers per tile row (offsets
-            // and their products); 4 × 3 tiles keep Q4_1 out of spills
-            // (measured 75 vs 60 GMAC/s at 128×576×1536, one thread).
-            packed_rect::<W, ROWS, 3>(rect)
-        } else {
-            packed_rect::<W, ROWS, COLS>(rect)
-        }
-    }
-}
-
-/// One weight pair as the 512-bit tiles consume it (see
-/// [`Block32::pair_512`]).
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-pub(crate) struct WeightPair {
-    /// The unsigned byte operand `u = v + bias` of both blocks.
-    pub(crate) u: __m512i,
-    /// `[d_w₀ ×8, d_w₁ ×8]`.
-    pub(crate) dw: __m512,
-    /// `[m₀ ×8, m₁ ×8]` (offset formats), else unused.
-    pub(crate) m: __m512,
-}
-
-/// Weight pairs per row that [`packed_rect`] unpacks onto the stack
-/// (`k ≤ 3072`; 36 KiB for four rows). Longer rows use the unpacking tiles.
-const PACKED_PAIRS: usize = 48;
-
-/// A GEMM rectangle that unpacks each group of `R` weight rows once (byte
-/// permutes, nibble shifts, scale conversions) into a stack buffer, then
-/// runs every activation group of the rectangle against it. The unpacking
-/// tiles redo it for each activation group; in prefill that is 16 times
-/// per weight pair, and the permutes compete with the activations' for the
-/// one shuffle port.
-///
-/// # Safety
-/// As the `isa` module's `gemm_rect`; the CPU must support `Vnni512`.
-#[inline(always)]
-unsafe fn packed_rect<W: Block32, const R: usize, const C: usize>(rect: Rect<'_, W>) {
-    let pairs = rect.nb / 2;
-    if pairs > PACKED_PAIRS {
-        // SAFETY: forwarded from our caller.
-        return unsafe {
-            crate::quant::isa::gemm_rect::<crate::quant::isa::Vnni512, W, R, C>(rect)
-        };
-    }
-    let Rect {
-        w,
-        x,
-        nb,
-        rows: (i0, i1),
-        cols: (j0, j1),
-        y,
-        n,
-    } = rect;
-    let mut packed = [[MaybeUninit::<WeightPair>::uninit(); PACKED_PAIRS]; R];
-    let mut j = j0;
-    while j < j1 {
-        let ws: [&[W]; R] = std::array::from_fn(|r| &w[(j + r).min(j1 - 1) * nb..][..nb]);
-        for (slots, w_r) in packed.iter_mut().zip(&ws) {
-            for (p, slot) in slots[..pairs].iter_mut().enumerate() {
-                // SAFETY: blocks `2p` and `2p + 1 < nb` are in the row; the
-                // CPU features are our caller's contract.
-                slot.write(unsafe { W::pair_512(w_r.as_ptr().add(2 * p)) });
-            }
-        }
-        let mut i = i0;
-        while i < i1 {
-            let xs: [&[W::Act]; C] = std::array::from_fn(|c| &x[(i + c).min(i1 - 1) * nb..][..nb]);
-            // SAFETY: the first `pairs` slots of every row were written
-            // above; the CPU features are our caller's contract.
-            let out = unsafe { packed_tile::<W, R, C>(&packed, pairs, ws, xs) };
-            // SAFETY: the tile lies in the rectangle, clipped to its end,
-            // which our caller lets us write.
-            unsafe { crate::quant::isa::store_tile(&out, y, n, (i, j), (i1, j1)) };
-            i += C;
-        }
-        j += R;
-    }
-}
-
-/// [`tile_512`] over weight pairs unpacked beforehand: `packed[r][p]`
-/// holds blocks `2p, 2p + 1` of row `w[r]`; an odd last block comes from
-/// `w` itself.
-///
-/// # Safety
-/// The first `pairs` slots of each `packed[r]` are written, `2·pairs` is
-/// `nb` or `nb − 1`, and the CPU supports `Vnni512`.
-#[inline(always)]
-unsafe fn packed_tile<W: Block32, const R: usize, const C: usize>(
-    packed: &[[MaybeUninit<WeightPair>; PACKED_PAIRS]; R],
-    pairs: usize,
-    w: [&[W]; R],
-    x: [&[W::Act]; C],
-) -> [[f32; C]; R] {
-    // SAFETY: the slots read are written (our caller's contract); every
-    // activation slice has `nb ≥ 2·pairs` blocks; the CPU features are our
-    // caller's contract.
-    unsafe {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
-        let mut p = 0;
-        while p < pairs {
-            let xs: [ActPair; C] = std::array::from_fn(|c| act_pair::<W>(x[c].as_ptr().add(2 * p)));
-            for r in 0..R {
-                accumulate_row::<W, C>(&mut acc[r], packed[r][p].assume_init(), &xs);
-            }
-            p += 1;
-        }
-        finish_tile::<W, R, C>(&acc, w, x, 2 * pairs)
+        _mm512_and_si512(_mm512_srlv_epi16(qs, shifts), _mm512_set1_epi8(0x0F))
     }
 }

@@ -3,3 +3,4 @@
 
 pub(crate) mod blocks32;
 pub(crate) mod kquants;
+pub(crate) mod lanes;
