@@ -52,7 +52,7 @@ const SLICE_BLOCKS: usize = 32;
 /// Activation rows whose per-block terms ([`ActTerms`]) are kept at once.
 const CHUNK_ROWS: usize = 64;
 
-/// Activation rows per GEMM tile (16 accumulators and 16 integer sums).
+/// Activation rows per GEMM tile (8 accumulators and 16 integer sums).
 const TILE_ROWS: usize = 8;
 
 /// Rectangles with fewer activation rows than this run the GEMV on each row:
